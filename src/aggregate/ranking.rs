@@ -1,0 +1,104 @@
+//! Ranking trials by their best-epoch monitored metric.
+
+use std::cmp::Ordering;
+
+use crate::spec::Goal;
+use crate::store::{TrialRecord, TrialStatus};
+
+/// Sorts trials best first: completed trials by the monitored metric at their
+/// best epoch (in the goal's direction), ties broken by lower `valid_loss`,
+/// then by trial id; then failed and diverged trials, by id.
+pub fn rank(mut records: Vec<TrialRecord>) -> Vec<TrialRecord> {
+    records.sort_by(compare);
+    records
+}
+
+fn compare(a: &TrialRecord, b: &TrialRecord) -> Ordering {
+    let ok = |r: &TrialRecord| r.status == TrialStatus::Completed && r.best_epoch.is_some();
+    match (ok(a), ok(b)) {
+        (true, false) => return Ordering::Less,
+        (false, true) => return Ordering::Greater,
+        (false, false) => return a.id.cmp(&b.id),
+        (true, true) => {}
+    }
+    let metric = |r: &TrialRecord| r.best_metrics.get(&r.monitor.metric).copied().filter(|v| v.is_finite());
+    let by_metric = match (metric(a), metric(b)) {
+        (Some(x), Some(y)) => match a.monitor.goal {
+            Goal::Maximize => y.total_cmp(&x),
+            Goal::Minimize => x.total_cmp(&y),
+        },
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    };
+    let loss = |r: &TrialRecord| r.best_metrics.get("valid_loss").copied().unwrap_or(f64::INFINITY);
+    by_metric.then_with(|| loss(a).total_cmp(&loss(b))).then_with(|| a.id.cmp(&b.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+    use crate::objective::settings::TrainSettings;
+    use crate::params::Params;
+    use crate::store::Monitored;
+
+    fn record(id: &str, status: TrialStatus, mcc: f64, loss: f64, goal: Goal) -> TrialRecord {
+        TrialRecord {
+            sweep: "s".into(),
+            spec_hash: "h".into(),
+            index: 0,
+            id: id.into(),
+            seed: 0,
+            params: Params::new(),
+            settings: TrainSettings::resolve(&Params::new(), &Params::new()),
+            objective: "mlp".into(),
+            monitor: Monitored { metric: "mcc".into(), goal, min_delta: 0.0 },
+            status,
+            message: None,
+            best_epoch: (status == TrialStatus::Completed).then_some(1),
+            epochs_run: 1,
+            best_metrics: Metrics::from([("mcc".into(), mcc), ("valid_loss".into(), loss)]),
+            checkpoint: None,
+            checkpoint_sha256: None,
+            data_fingerprint: "f".into(),
+            duration_s: 0.0,
+            finished_at: String::new(),
+        }
+    }
+
+    fn ids(records: Vec<TrialRecord>) -> Vec<String> {
+        rank(records).into_iter().map(|r| r.id).collect()
+    }
+
+    #[test]
+    fn best_metric_first_then_lower_loss_then_id() {
+        let c = TrialStatus::Completed;
+        let g = Goal::Maximize;
+        let order = ids(vec![
+            record("d", c, 0.90, 0.1, g),
+            record("c", c, 0.95, 0.3, g),
+            record("b", c, 0.95, 0.2, g),
+            record("a", c, 0.95, 0.2, g),
+        ]);
+        assert_eq!(order, ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn failed_and_diverged_come_last() {
+        let g = Goal::Maximize;
+        let order = ids(vec![
+            record("f", TrialStatus::Failed, 0.99, 0.0, g),
+            record("x", TrialStatus::Completed, 0.10, 1.0, g),
+            record("e", TrialStatus::Diverged, 0.99, 0.0, g),
+        ]);
+        assert_eq!(order, ["x", "e", "f"]);
+    }
+
+    #[test]
+    fn minimizing_puts_the_smallest_first() {
+        let c = TrialStatus::Completed;
+        let order = ids(vec![record("a", c, 0.5, 0.0, Goal::Minimize), record("b", c, 0.2, 0.0, Goal::Minimize)]);
+        assert_eq!(order, ["b", "a"]);
+    }
+}

@@ -1,0 +1,102 @@
+//! `registry.json`: the sweep's model registry, one entry per successful
+//! trial in rank order, with everything needed to pick and trust a model.
+
+use serde::{Deserialize, Serialize};
+
+use super::{AggregateError, Exporter, Leaderboard};
+use crate::metrics::Metrics;
+use crate::objective::settings::TrainSettings;
+use crate::params::Params;
+use crate::store::{Monitored, TrialStatus, names};
+
+/// One registered model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegistryEntry {
+    /// 1-based rank in the sweep.
+    pub rank: usize,
+    /// Trial id.
+    pub trial_id: String,
+    /// Swept params.
+    pub params: Params,
+    /// Resolved training settings.
+    pub settings: TrainSettings,
+    /// The trial's seed.
+    pub seed: u64,
+    /// The epoch of the checkpoint.
+    pub best_epoch: usize,
+    /// All metrics of that epoch.
+    pub metrics: Metrics,
+    /// Checkpoint path relative to the sweep folder.
+    pub checkpoint: String,
+    /// SHA-256 of the checkpoint.
+    pub checkpoint_sha256: String,
+    /// SHA-256 of the data file.
+    pub data_fingerprint: String,
+    /// Hash of the spec.
+    pub spec_hash: String,
+    /// When the trial finished (RFC 3339).
+    pub created_at: String,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepRegistry {
+    /// Sweep name.
+    pub sweep: String,
+    /// Spec hash.
+    pub spec_hash: String,
+    /// The ranking key.
+    pub monitor: Monitored,
+    /// Models, best first.
+    pub models: Vec<RegistryEntry>,
+}
+
+impl SweepRegistry {
+    /// The registry of a leaderboard: its completed trials with a checkpoint.
+    pub fn from_leaderboard(board: &Leaderboard) -> Self {
+        let models = board
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.status == TrialStatus::Completed)
+            .filter_map(|(i, r)| {
+                Some(RegistryEntry {
+                    rank: i + 1,
+                    trial_id: r.id.clone(),
+                    params: r.params.clone(),
+                    settings: r.settings.clone(),
+                    seed: r.seed,
+                    best_epoch: r.best_epoch?,
+                    metrics: r.best_metrics.clone(),
+                    checkpoint: r.checkpoint.clone()?,
+                    checkpoint_sha256: r.checkpoint_sha256.clone()?,
+                    data_fingerprint: r.data_fingerprint.clone(),
+                    spec_hash: r.spec_hash.clone(),
+                    created_at: r.finished_at.clone(),
+                })
+            })
+            .collect();
+        SweepRegistry {
+            sweep: board.sweep.clone(),
+            spec_hash: board.spec_hash.clone(),
+            monitor: board.monitor.clone(),
+            models,
+        }
+    }
+}
+
+/// Exports [`SweepRegistry`] as pretty JSON.
+pub struct RegistryJson;
+
+impl Exporter for RegistryJson {
+    fn file_name(&self) -> &'static str {
+        names::REGISTRY
+    }
+
+    fn render(&self, board: &Leaderboard) -> Result<Vec<u8>, AggregateError> {
+        let mut bytes = serde_json::to_vec_pretty(&SweepRegistry::from_leaderboard(board))
+            .map_err(|e| AggregateError::Render { file: names::REGISTRY, message: e.to_string() })?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+}

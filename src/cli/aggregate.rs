@@ -1,0 +1,33 @@
+//! `sweep aggregate RESULTS`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{CliError, table};
+use crate::aggregate;
+use crate::store::{SweepDir, names};
+
+/// Arguments of `sweep aggregate`.
+#[derive(Debug, Args)]
+pub struct AggregateArgs {
+    /// A sweep's results folder, e.g. results/digits-grid.
+    pub results: PathBuf,
+    /// Print nothing.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// Rebuilds the leaderboard and registry from the trial records.
+pub fn aggregate(args: AggregateArgs) -> Result<ExitCode, CliError> {
+    let dir = SweepDir::new(&args.results);
+    let board = aggregate::aggregate(&dir)?;
+    if !args.quiet {
+        let mut out = std::io::stdout().lock();
+        table::print_top(&mut out, &board, 5)?;
+        use std::io::Write;
+        writeln!(out, "leaderboard: {}", dir.file(names::LEADERBOARD).display())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,105 @@
+//! Command-line interface: clap definitions, one handler file per subcommand,
+//! and the one place where errors become exit codes.
+//!
+//! Exit codes: 0 when every trial succeeded, 1 when some trial failed or
+//! diverged (or results could not be written), 2 for bad input.
+
+mod aggregate;
+mod plan;
+mod registry;
+mod run;
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::aggregate::AggregateError;
+use crate::data::DataError;
+use crate::runner::RunError;
+use crate::spec::SpecError;
+use crate::store::StoreError;
+
+/// Reproducible hyperparameter sweeps for Burn models.
+#[derive(Debug, Parser)]
+#[command(name = "sweep", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Plan and train every trial of a spec, then write the leaderboard and registry.
+    Run(run::RunArgs),
+    /// Print the trials a spec plans, without training.
+    Plan(plan::PlanArgs),
+    /// Rebuild leaderboard.csv and registry.json from a sweep's trial records.
+    Aggregate(aggregate::AggregateArgs),
+    /// Look at the model registry.
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
+}
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn dispatch(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Plan(args) => plan::plan(args),
+        Command::Aggregate(args) => aggregate::aggregate(args),
+        Command::Registry(cmd) => registry::registry(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Any error a command can end with.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A bad spec.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// Bad data.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The run could not go ahead.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// Aggregation failed.
+    #[error(transparent)]
+    Aggregate(#[from] AggregateError),
+    /// Results could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A bad command-line value.
+    #[error("{0}")]
+    Usage(String),
+    /// Writing to stdout failed.
+    #[error("writing output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl CliError {
+    /// 2 for anything the user can fix in their input, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Spec(_) | CliError::Data(_) | CliError::Usage(_) => 2,
+            CliError::Run(RunError::Data(_) | RunError::SpecVsData { .. } | RunError::ExistingResults { .. }) => 2,
+            CliError::Aggregate(AggregateError::NoRecords { .. }) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Where sweeps keep their results unless told otherwise.
+pub fn default_results_root() -> PathBuf {
+    PathBuf::from("results")
+}

@@ -1,0 +1,96 @@
+//! `sweep run SPEC`.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{CliError, table};
+use crate::aggregate;
+use crate::objective::mlp::MlpObjective;
+use crate::runner::{self, ExistingResults, ProgressBarReporter, Reporter, RunOptions, SilentReporter};
+use crate::spec;
+use crate::store::TrialStatus;
+
+/// Arguments of `sweep run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The sweep spec (TOML).
+    pub spec: PathBuf,
+    /// Trials at once (default: the spec's `workers`, else the number of cores).
+    #[arg(long, short = 'j')]
+    pub workers: Option<usize>,
+    /// Folder that holds one results folder per sweep.
+    #[arg(long, default_value = "results")]
+    pub results_dir: PathBuf,
+    /// Keep the complete trials of an earlier run of the same spec and run the rest.
+    #[arg(long, conflicts_with = "fresh")]
+    pub resume: bool,
+    /// Delete the sweep's earlier results and start over.
+    #[arg(long)]
+    pub fresh: bool,
+    /// No progress bar and no table.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// Runs the sweep, aggregates it and prints the top 5.
+pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
+    let spec = spec::load(&args.spec)?;
+    let workers = match args.workers.or(spec.workers) {
+        Some(0) => return Err(CliError::Usage("--workers must be at least 1".into())),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    };
+    let existing = match (args.resume, args.fresh) {
+        (true, _) => ExistingResults::Resume,
+        (_, true) => ExistingResults::Fresh,
+        _ => ExistingResults::Refuse,
+    };
+    let options = RunOptions {
+        workers,
+        results_root: args.results_dir.clone(),
+        existing,
+        fail_indices: fail_indices_from_env()?,
+    };
+    let mut reporter: Box<dyn Reporter> =
+        if args.quiet { Box::new(SilentReporter) } else { Box::new(ProgressBarReporter::new()) };
+    let summary = runner::run_sweep(&spec, &MlpObjective, &options, reporter.as_mut())?;
+    let board = aggregate::aggregate(&summary.dir)?;
+
+    let problems = board.rows.iter().filter(|r| r.status != TrialStatus::Completed).count();
+    if !args.quiet {
+        let mut out = std::io::stdout().lock();
+        table::print_top(&mut out, &board, 5)?;
+        use std::io::Write;
+        writeln!(
+            out,
+            "\n{} trials ({} run now, {} resumed), {} failed or diverged; workers: {}",
+            summary.planned,
+            summary.records.len(),
+            summary.resumed,
+            problems,
+            workers
+        )?;
+        writeln!(out, "leaderboard: {}", summary.dir.file(crate::store::names::LEADERBOARD).display())?;
+        writeln!(out, "registry:    {}", summary.dir.file(crate::store::names::REGISTRY).display())?;
+    }
+    Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `SWEEP_FAIL_TRIALS=1,4` makes those trial indices fail on purpose; tests use
+/// it to check that one failing trial never stops the sweep.
+fn fail_indices_from_env() -> Result<BTreeSet<usize>, CliError> {
+    let Ok(text) = std::env::var("SWEEP_FAIL_TRIALS") else {
+        return Ok(BTreeSet::new());
+    };
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim().parse::<usize>().map_err(|_| {
+                CliError::Usage(format!("SWEEP_FAIL_TRIALS: got \"{s}\", expected comma-separated trial indices"))
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,43 @@
+//! The top-N table printed after a run and by `sweep aggregate`.
+
+use std::io::{self, Write};
+
+use crate::aggregate::Leaderboard;
+use crate::params::params_display;
+use crate::store::TrialStatus;
+
+/// Prints the best `n` trials: rank, id, monitored metric, accuracy, valid loss, best epoch, params.
+pub fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Result<()> {
+    let metric = &board.monitor.metric;
+    writeln!(out, "top {} of {} by best {metric} ({:?}):", n.min(board.rows.len()), board.rows.len(), board.monitor.goal)?;
+    writeln!(
+        out,
+        "{:>4}  {:<16} {:>10} {:>9} {:>10} {:>5}  params",
+        "rank", "trial", metric, "accuracy", "valid_loss", "epoch"
+    )?;
+    for (i, r) in board.rows.iter().take(n).enumerate() {
+        if r.status != TrialStatus::Completed {
+            writeln!(out, "{:>4}  {:<16} {:>10}  {}", i + 1, r.id, r.status.as_str(), params_display(&r.params))?;
+            continue;
+        }
+        let get = |m: &str| r.best_metrics.get(m).map(|v| format!("{v:.5}")).unwrap_or_else(|| "-".into());
+        writeln!(
+            out,
+            "{:>4}  {:<16} {:>10} {:>9} {:>10} {:>5}  {}",
+            i + 1,
+            r.id,
+            get(metric),
+            get("accuracy"),
+            get("valid_loss"),
+            r.best_epoch.map(|e| e.to_string()).unwrap_or_default(),
+            params_display(&r.params)
+        )?;
+    }
+    if !board.incomplete.is_empty() {
+        writeln!(out, "{} trial folder(s) have no complete record yet (running, or died):", board.incomplete.len())?;
+        for p in &board.incomplete {
+            writeln!(out, "  {}", p.display())?;
+        }
+    }
+    Ok(())
+}

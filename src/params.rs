@@ -1,0 +1,130 @@
+//! Hyperparameter values as the planner hands them to a trial.
+//!
+//! Params live in a `BTreeMap` so that every rendering of them (ids, hashes,
+//! CSV columns, JSON) has one stable order, whatever order the spec used.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// One hyperparameter value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    /// A whole number, e.g. `hidden = 128`.
+    Int(i64),
+    /// A real number, e.g. `lr = 0.003`.
+    Float(f64),
+    /// A boolean flag.
+    Bool(bool),
+    /// A name, e.g. `optimizer = "adam"`.
+    Str(String),
+}
+
+impl ParamValue {
+    /// The value as a real number, if it is numeric.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            ParamValue::Int(v) => Some(*v as f64),
+            ParamValue::Float(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The value as a whole number, if it is one (a float with no fraction counts).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            ParamValue::Int(v) => Some(*v),
+            ParamValue::Float(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => Some(*v as i64),
+            _ => None,
+        }
+    }
+
+    /// The value as a string, if it is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            ParamValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The name of the value's type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ParamValue::Int(_) => "integer",
+            ParamValue::Float(_) => "float",
+            ParamValue::Bool(_) => "boolean",
+            ParamValue::Str(_) => "string",
+        }
+    }
+}
+
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Int(v) => write!(f, "{v}"),
+            // `{}` on f64 prints the shortest text that parses back to the same bits.
+            ParamValue::Float(v) => write!(f, "{v}"),
+            ParamValue::Bool(v) => write!(f, "{v}"),
+            ParamValue::Str(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+/// The hyperparameters of one trial, by name.
+pub type Params = BTreeMap<String, ParamValue>;
+
+/// A short, stable hash of a parameter set: the first 8 hex digits of the
+/// SHA-256 of its canonical JSON.
+pub fn params_hash(params: &Params) -> String {
+    let canonical = serde_json::to_string(params).unwrap_or_default();
+    let digest = Sha256::digest(canonical.as_bytes());
+    hex(&digest[..4])
+}
+
+/// Lower-case hex of some bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    use fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Renders params as `lr=0.003 hidden=128`, for tables and messages.
+pub fn params_display(params: &Params) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_stable_and_order_independent() {
+        let mut a = Params::new();
+        a.insert("lr".into(), ParamValue::Float(0.001));
+        a.insert("hidden".into(), ParamValue::Int(64));
+        let mut b = Params::new();
+        b.insert("hidden".into(), ParamValue::Int(64));
+        b.insert("lr".into(), ParamValue::Float(0.001));
+        assert_eq!(params_hash(&a), params_hash(&b));
+        assert_eq!(params_hash(&a).len(), 8);
+        b.insert("lr".into(), ParamValue::Float(0.003));
+        assert_ne!(params_hash(&a), params_hash(&b));
+    }
+
+    #[test]
+    fn whole_floats_count_as_integers() {
+        assert_eq!(ParamValue::Float(3.0).as_i64(), Some(3));
+        assert_eq!(ParamValue::Float(3.5).as_i64(), None);
+        assert_eq!(ParamValue::Str("x".into()).as_f64(), None);
+    }
+}

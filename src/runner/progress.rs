@@ -1,0 +1,98 @@
+//! Reporters: how a running sweep shows itself. They run on the caller's
+//! thread only, so output never interleaves.
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::spec::Goal;
+use crate::store::{Monitored, TrialRecord, TrialStatus};
+
+/// Receives the run's events.
+pub trait Reporter {
+    /// The run starts: `total` planned trials, `resumed` of them already complete.
+    fn on_start(&mut self, total: usize, resumed: usize);
+    /// A trial ended (in any status).
+    fn on_trial_finished(&mut self, record: &TrialRecord);
+    /// Every trial has ended.
+    fn on_finish(&mut self);
+}
+
+/// Shows nothing (`--quiet`).
+#[derive(Debug, Default)]
+pub struct SilentReporter;
+
+impl Reporter for SilentReporter {
+    fn on_start(&mut self, _: usize, _: usize) {}
+    fn on_trial_finished(&mut self, _: &TrialRecord) {}
+    fn on_finish(&mut self) {}
+}
+
+/// An indicatif progress bar on stderr: trials done/total, best so far, ETA.
+pub struct ProgressBarReporter {
+    bar: ProgressBar,
+    best: Option<(f64, String)>,
+    problems: usize,
+}
+
+impl Default for ProgressBarReporter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProgressBarReporter {
+    /// A hidden bar until [`Reporter::on_start`] sizes it.
+    pub fn new() -> Self {
+        ProgressBarReporter { bar: ProgressBar::hidden(), best: None, problems: 0 }
+    }
+
+    fn better(monitor: &Monitored, a: f64, b: f64) -> bool {
+        match monitor.goal {
+            Goal::Maximize => a > b,
+            Goal::Minimize => a < b,
+        }
+    }
+}
+
+impl Reporter for ProgressBarReporter {
+    fn on_start(&mut self, total: usize, resumed: usize) {
+        self.bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        self.bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} trials  {msg}  ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        self.bar.set_position(resumed as u64);
+        self.bar.enable_steady_tick(Duration::from_millis(200));
+        if resumed > 0 {
+            self.bar.println(format!("resuming: {resumed} of {total} trials already complete"));
+        }
+    }
+
+    fn on_trial_finished(&mut self, record: &TrialRecord) {
+        if record.status != TrialStatus::Completed {
+            self.problems += 1;
+            self.bar.println(format!(
+                "trial {} {}: {}",
+                record.id,
+                record.status.as_str(),
+                record.message.as_deref().unwrap_or("")
+            ));
+        } else if let Some(&value) = record.best_metrics.get(&record.monitor.metric) {
+            let improves = self.best.as_ref().is_none_or(|(b, _)| Self::better(&record.monitor, value, *b));
+            if improves {
+                self.best = Some((value, format!("best {} {value:.5} ({})", record.monitor.metric, record.id)));
+            }
+        }
+        let mut msg = self.best.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
+        if self.problems > 0 {
+            msg.push_str(&format!("  {} failed/diverged", self.problems));
+        }
+        self.bar.set_message(msg);
+        self.bar.inc(1);
+    }
+
+    fn on_finish(&mut self) {
+        self.bar.finish();
+    }
+}

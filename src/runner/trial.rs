@@ -1,0 +1,245 @@
+//! One trial: the epoch loop, the callbacks' decisions, and every file the
+//! trial writes, all inside the trial's own folder.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::time::Instant;
+
+use crate::callback::{Actions, BestModel, Callback, EarlyStopping};
+use crate::data::Prepared;
+use crate::metrics::{self, METRIC_NAMES, Metrics};
+use crate::objective::settings::TrainSettings;
+use crate::objective::{Objective, TrialError};
+use crate::plan::TrialSpec;
+use crate::spec::SweepSpec;
+use crate::store::{self, BestMetadata, Monitored, SweepDir, TrialRecord, TrialStatus, names};
+
+/// What every trial of a sweep shares.
+pub struct TrialEnv<'a> {
+    /// The validated spec.
+    pub spec: &'a SweepSpec,
+    /// Its hash.
+    pub spec_hash: String,
+    /// The prepared data.
+    pub data: &'a Prepared,
+    /// What trains each trial.
+    pub objective: &'a dyn Objective,
+    /// Where results go.
+    pub dir: &'a SweepDir,
+    /// Trial indices that must fail on purpose (a test hook, see `SWEEP_FAIL_TRIALS`).
+    pub fail_indices: &'a BTreeSet<usize>,
+}
+
+/// What is known of a trial so far; kept outside the loop so a failure late
+/// in training still reports the best epoch that was saved.
+#[derive(Default)]
+struct Progress {
+    best_epoch: Option<usize>,
+    best_metrics: Metrics,
+    checkpoint_sha256: Option<String>,
+    epochs_run: usize,
+}
+
+/// Runs one trial to its end and writes its record; never panics.
+pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
+    let start = Instant::now();
+    let settings = TrainSettings::resolve(&env.spec.train, &trial.params);
+    let trial_dir = env.dir.trial_dir(&trial.id);
+    let mut progress = Progress::default();
+
+    let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(), TrialError> {
+        if env.fail_indices.contains(&trial.index) {
+            panic!("injected failure for trial index {} (SWEEP_FAIL_TRIALS)", trial.index);
+        }
+        reset_trial_dir(&trial_dir)?;
+        store::write_json(&trial_dir.join(names::PREPROCESSING), &env.data.preprocessing).map_err(failed)?;
+        // One compute thread per trial: Burn's flex backend runs large GEMMs on the
+        // current rayon pool, so this keeps trials from oversubscribing the cores.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .map_err(|e| TrialError::Failed(format!("cannot start the trial's thread: {e}")))?;
+        pool.install(|| train(env, trial, &settings, &trial_dir, &mut progress))
+    }));
+
+    let (status, message) = match outcome {
+        Ok(Ok(())) => (TrialStatus::Completed, None),
+        Ok(Err(e @ TrialError::Diverged { .. })) => (TrialStatus::Diverged, Some(e.to_string())),
+        Ok(Err(e)) => (TrialStatus::Failed, Some(e.to_string())),
+        Err(payload) => (TrialStatus::Failed, Some(format!("panicked: {}", panic_message(&*payload)))),
+    };
+    let record = TrialRecord {
+        sweep: env.spec.name.clone(),
+        spec_hash: env.spec_hash.clone(),
+        index: trial.index,
+        id: trial.id.clone(),
+        seed: trial.seed,
+        params: trial.params.clone(),
+        settings,
+        objective: env.objective.name().to_string(),
+        monitor: monitored(env.spec),
+        status,
+        message,
+        best_epoch: progress.best_epoch,
+        epochs_run: progress.epochs_run,
+        best_metrics: progress.best_metrics,
+        checkpoint: progress
+            .checkpoint_sha256
+            .as_ref()
+            .map(|_| format!("{}/{}/{}", names::TRIALS, trial.id, names::CHECKPOINT)),
+        checkpoint_sha256: progress.checkpoint_sha256,
+        data_fingerprint: env.data.preprocessing.data_fingerprint.clone(),
+        duration_s: start.elapsed().as_secs_f64(),
+        finished_at: store::now_rfc3339(),
+    };
+    let write = std::fs::create_dir_all(&trial_dir)
+        .map_err(store::StoreError::io(&trial_dir))
+        .and_then(|_| store::write_json(&trial_dir.join(names::RECORD), &record));
+    match write {
+        Ok(()) => record,
+        Err(e) => TrialRecord {
+            status: TrialStatus::Failed,
+            message: Some(format!("cannot write the trial record: {e}")),
+            ..record
+        },
+    }
+}
+
+fn monitored(spec: &SweepSpec) -> Monitored {
+    Monitored { metric: spec.metric.name.clone(), goal: spec.metric.goal, min_delta: spec.metric.min_delta }
+}
+
+fn failed(e: impl std::fmt::Display) -> TrialError {
+    TrialError::Failed(e.to_string())
+}
+
+/// A rerun starts clean: an incomplete earlier attempt leaves no stale checkpoint behind.
+fn reset_trial_dir(dir: &Path) -> Result<(), TrialError> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| failed(format!("{}: {e}", dir.display())))
+}
+
+fn train(
+    env: &TrialEnv,
+    trial: &TrialSpec,
+    settings: &TrainSettings,
+    dir: &Path,
+    progress: &mut Progress,
+) -> Result<(), TrialError> {
+    let metric = &env.spec.metric;
+    let mut best_model = BestModel::new(&metric.name, metric.goal, metric.min_delta);
+    let mut early_stopping = env
+        .spec
+        .early_stopping
+        .as_ref()
+        .map(|es| EarlyStopping::new(&metric.name, metric.goal, es.patience, es.min_delta));
+    let mut trainer = env.objective.start(trial, settings, env.data)?;
+    let mut history: Vec<(Metrics, bool)> = Vec::with_capacity(settings.epochs);
+
+    for epoch in 1..=settings.epochs {
+        let train_loss = trainer.train_epoch()?;
+        progress.epochs_run = epoch;
+        if !train_loss.is_finite() {
+            return Err(TrialError::Diverged { epoch, what: format!("train_loss is {train_loss}") });
+        }
+        let logits = trainer.validation_logits()?;
+        if logits.iter().any(|v| !v.is_finite()) {
+            return Err(TrialError::Diverged { epoch, what: "validation outputs are not finite".into() });
+        }
+        let mut epoch_metrics = metrics::evaluate(&logits, &env.data.valid_y, env.data.n_classes);
+        epoch_metrics.insert("train_loss".into(), train_loss);
+
+        let mut actions = best_model.on_epoch_end(epoch, &epoch_metrics);
+        if let Some(es) = early_stopping.as_mut() {
+            actions = actions.merge(es.on_epoch_end(epoch, &epoch_metrics));
+        }
+        if actions.save_best {
+            save_best(env, trial, settings, dir, epoch, &epoch_metrics, &*trainer, progress)?;
+        }
+        history.push((epoch_metrics, actions.save_best));
+        store::write_atomic(&dir.join(names::HISTORY), &history_csv(&history)?)
+            .map_err(|e| failed(format!("{}: {e}", dir.join(names::HISTORY).display())))?;
+        let Actions { stop, .. } = actions;
+        if stop {
+            break;
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn save_best(
+    env: &TrialEnv,
+    trial: &TrialSpec,
+    settings: &TrainSettings,
+    dir: &Path,
+    epoch: usize,
+    epoch_metrics: &Metrics,
+    trainer: &dyn crate::objective::EpochTrainer,
+    progress: &mut Progress,
+) -> Result<(), TrialError> {
+    // The checkpoint describes itself too: its header carries the epoch and metrics,
+    // so even a checkpoint copied away from its best.json stays self-explanatory.
+    let header = BTreeMap::from([
+        ("sweep.trial_id".to_string(), trial.id.clone()),
+        ("sweep.epoch".to_string(), epoch.to_string()),
+        ("sweep.metrics".to_string(), json(epoch_metrics)),
+        ("sweep.params".to_string(), json(&trial.params)),
+        ("sweep.seed".to_string(), trial.seed.to_string()),
+        ("sweep.data_fingerprint".to_string(), env.data.preprocessing.data_fingerprint.clone()),
+    ]);
+    let bytes = trainer.checkpoint(&header)?;
+    let sha = store::sha256_hex(&bytes);
+    let path = dir.join(names::CHECKPOINT);
+    store::write_atomic(&path, &bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    let meta = BestMetadata {
+        trial_id: trial.id.clone(),
+        epoch,
+        metrics: epoch_metrics.clone(),
+        params: trial.params.clone(),
+        settings: settings.clone(),
+        seed: trial.seed,
+        data_fingerprint: env.data.preprocessing.data_fingerprint.clone(),
+        checkpoint: names::CHECKPOINT.to_string(),
+        checkpoint_sha256: sha.clone(),
+    };
+    store::write_json(&dir.join(names::BEST_METADATA), &meta).map_err(failed)?;
+    progress.best_epoch = Some(epoch);
+    progress.best_metrics = epoch_metrics.clone();
+    progress.checkpoint_sha256 = Some(sha);
+    Ok(())
+}
+
+/// Compact JSON for the checkpoint header.
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// `epoch, <every metric>, saved_best`; a metric a trial does not have stays empty.
+fn history_csv(history: &[(Metrics, bool)]) -> Result<Vec<u8>, TrialError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["epoch"];
+    header.extend_from_slice(METRIC_NAMES);
+    header.push("saved_best");
+    w.write_record(&header).map_err(failed)?;
+    for (i, (m, saved)) in history.iter().enumerate() {
+        let mut row = vec![(i + 1).to_string()];
+        row.extend(METRIC_NAMES.iter().map(|name| m.get(*name).map(|v| v.to_string()).unwrap_or_default()));
+        row.push(saved.to_string());
+        w.write_record(&row).map_err(failed)?;
+    }
+    w.into_inner().map_err(failed)
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}

@@ -1,0 +1,158 @@
+//! The sweep spec: a TOML file, loaded and validated once at the boundary.
+//!
+//! Key names follow W&B sweep configs where they overlap (`method`,
+//! `metric.name`, `metric.goal`, `parameters.X.values`, `distribution`, `min`,
+//! `max`). After [`load`] succeeds, the rest of the program works with the
+//! typed [`SweepSpec`] and never re-checks user input.
+
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::params::{Params, hex};
+use crate::space::Domain;
+
+pub use validate::parse;
+
+/// A mistake in a spec file, with enough context to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The file could not be read.
+    #[error("{file}: cannot read the sweep spec: {source}")]
+    Read {
+        /// The spec file.
+        file: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key, or a value is wrong.
+    #[error("{file}:{}{key}{message}", line.map(|l| format!("{l}: ")).unwrap_or_default())]
+    Invalid {
+        /// The spec file.
+        file: PathBuf,
+        /// 1-based line, where known.
+        line: Option<usize>,
+        /// `key: ` prefix (the dotted key path), or empty when unknown.
+        key: String,
+        /// What is wrong: the value and what was expected.
+        message: String,
+    },
+}
+
+/// How trials are planned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Method {
+    /// Every combination of the listed values.
+    Grid,
+    /// `trials` seeded draws from the parameter domains.
+    Random {
+        /// How many trials to draw.
+        trials: usize,
+    },
+}
+
+/// Whether larger or smaller values of the monitored metric are better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Goal {
+    /// Larger is better.
+    Maximize,
+    /// Smaller is better.
+    Minimize,
+}
+
+impl Goal {
+    /// `auto`: minimize names that contain "loss" or "error", maximize the rest.
+    pub fn auto_for(metric: &str) -> Goal {
+        if metric.contains("loss") || metric.contains("error") {
+            Goal::Minimize
+        } else {
+            Goal::Maximize
+        }
+    }
+}
+
+/// Where the data come from and how they are split.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DataSpec {
+    /// CSV file, relative to the current directory.
+    pub path: PathBuf,
+    /// Name of the label column.
+    pub target: String,
+    /// Share of each class held out for validation.
+    pub valid_fraction: f64,
+}
+
+/// The monitored metric: what the best-model callback watches and what ranks trials.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricSpec {
+    /// One of [`crate::metrics::METRIC_NAMES`].
+    pub name: String,
+    /// Direction of improvement (`auto` already resolved).
+    pub goal: Goal,
+    /// An epoch counts as better only when it beats the best by more than this.
+    pub min_delta: f64,
+}
+
+/// Stop a trial after `patience` epochs without improvement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EarlyStoppingSpec {
+    /// Epochs without improvement before stopping.
+    pub patience: usize,
+    /// Minimum change that counts as improvement.
+    pub min_delta: f64,
+}
+
+/// A validated sweep spec.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepSpec {
+    /// The file it came from (not part of the spec hash).
+    #[serde(skip)]
+    pub source: PathBuf,
+    /// Sweep name; results go to `results/<name>/`.
+    pub name: String,
+    /// Free text for people (not part of the spec hash).
+    #[serde(skip)]
+    pub description: Option<String>,
+    /// Grid or random.
+    pub method: Method,
+    /// Sweep seed: the split and every trial's seed derive from it.
+    pub seed: u64,
+    /// Concurrent trials asked for by the spec (results never depend on it).
+    #[serde(skip)]
+    pub workers: Option<usize>,
+    /// Data source and split.
+    pub data: DataSpec,
+    /// Monitored metric.
+    pub metric: MetricSpec,
+    /// Settings fixed for every trial (`[train]`).
+    pub train: Params,
+    /// Optional per-trial early stopping.
+    pub early_stopping: Option<EarlyStoppingSpec>,
+    /// Swept parameters and their domains.
+    pub parameters: BTreeMap<String, Domain>,
+}
+
+impl SweepSpec {
+    /// A hash of everything that decides the trials' results (not `workers`,
+    /// not the file's name): two specs with the same hash plan and train the same trials.
+    pub fn hash(&self) -> String {
+        let canonical = serde_json::to_string(self).unwrap_or_default();
+        hex(&Sha256::digest(canonical.as_bytes())[..8])
+    }
+}
+
+/// Reads and validates a spec file.
+pub fn load(path: &Path) -> Result<SweepSpec, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}

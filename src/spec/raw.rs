@@ -1,0 +1,58 @@
+//! Serde structs that mirror the TOML file one to one. Unknown keys are
+//! rejected here; meaning is checked in [`super::validate`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSpec {
+    pub name: Spanned<String>,
+    pub method: Spanned<String>,
+    pub seed: Option<Spanned<i64>>,
+    pub workers: Option<Spanned<i64>>,
+    pub trials: Option<Spanned<i64>>,
+    pub description: Option<String>,
+    pub data: RawData,
+    pub metric: RawMetric,
+    #[serde(default)]
+    pub train: BTreeMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, Spanned<RawParam>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawData {
+    pub path: Spanned<String>,
+    pub target: Option<Spanned<String>>,
+    pub valid_fraction: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetric {
+    pub name: Spanned<String>,
+    pub goal: Option<Spanned<String>>,
+    pub min_delta: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawParam {
+    pub values: Option<Vec<toml::Value>>,
+    pub value: Option<toml::Value>,
+    pub distribution: Option<String>,
+    pub min: Option<toml::Value>,
+    pub max: Option<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEarlyStopping {
+    pub patience: i64,
+    #[serde(default)]
+    pub min_delta: f64,
+}

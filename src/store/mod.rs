@@ -1,0 +1,167 @@
+//! The results folder: its layout, the per-trial records, and atomic writes.
+//!
+//! ```text
+//! results/<sweep>/
+//!   sweep.json                 the validated spec, its hash and the plan size
+//!   leaderboard.csv            built by the aggregator from trials/*/trial.json
+//!   registry.json              the sweep's model registry (successful trials, in rank order)
+//!   trials/<trial id>/
+//!     trial.json               the trial's final record; present = the trial is complete
+//!     best.safetensors         the single best checkpoint (metadata embedded in its header)
+//!     best.json                epoch, all metrics, params, seed, data fingerprint, checkpoint sha256
+//!     history.csv              every epoch's metrics
+//!     preprocessing.json       column order, means, stds, label mapping, split
+//! ```
+
+mod atomic;
+mod record;
+
+use std::path::{Path, PathBuf};
+
+pub use atomic::write_atomic;
+pub use record::{BestMetadata, Monitored, SweepManifest, TrialRecord, TrialStatus};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A file in the results folder could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A JSON file is not what we wrote.
+    #[error("{path}: not a valid record: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+}
+
+impl StoreError {
+    /// Wraps an I/O error with its path.
+    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+        move |source| StoreError::Io { path: path.to_path_buf(), source }
+    }
+}
+
+/// File names inside a trial folder.
+pub mod names {
+    /// Final trial record.
+    pub const RECORD: &str = "trial.json";
+    /// Best checkpoint.
+    pub const CHECKPOINT: &str = "best.safetensors";
+    /// Metadata of the best checkpoint.
+    pub const BEST_METADATA: &str = "best.json";
+    /// Per-epoch metrics.
+    pub const HISTORY: &str = "history.csv";
+    /// Preprocessing of the inputs.
+    pub const PREPROCESSING: &str = "preprocessing.json";
+    /// Sweep manifest.
+    pub const MANIFEST: &str = "sweep.json";
+    /// Leaderboard.
+    pub const LEADERBOARD: &str = "leaderboard.csv";
+    /// Sweep registry.
+    pub const REGISTRY: &str = "registry.json";
+    /// Folder of trial folders.
+    pub const TRIALS: &str = "trials";
+}
+
+/// `results/<sweep>/`.
+#[derive(Debug, Clone)]
+pub struct SweepDir {
+    root: PathBuf,
+}
+
+impl SweepDir {
+    /// The folder of a sweep.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        SweepDir { root: root.into() }
+    }
+
+    /// The folder itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `trials/`.
+    pub fn trials_dir(&self) -> PathBuf {
+        self.root.join(names::TRIALS)
+    }
+
+    /// `trials/<id>/`.
+    pub fn trial_dir(&self, id: &str) -> PathBuf {
+        self.trials_dir().join(id)
+    }
+
+    /// A file directly in the sweep folder.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Reads the sweep manifest, if the folder has one.
+    pub fn manifest(&self) -> Result<Option<SweepManifest>, StoreError> {
+        let path = self.file(names::MANIFEST);
+        if !path.exists() {
+            return Ok(None);
+        }
+        read_json(&path).map(Some)
+    }
+
+    /// Trial folders that hold a complete record, and those that do not.
+    pub fn scan(&self) -> Result<(Vec<TrialRecord>, Vec<PathBuf>), StoreError> {
+        let dir = self.trials_dir();
+        let mut complete = Vec::new();
+        let mut incomplete = Vec::new();
+        if !dir.exists() {
+            return Ok((complete, incomplete));
+        }
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(StoreError::io(&dir))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        entries.sort();
+        for trial_dir in entries {
+            let record = trial_dir.join(names::RECORD);
+            if record.exists() {
+                complete.push(read_json(&record)?);
+            } else {
+                incomplete.push(trial_dir);
+            }
+        }
+        Ok((complete, incomplete))
+    }
+}
+
+/// Serializes `value` as pretty JSON and writes it atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let mut bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| StoreError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes).map_err(StoreError::io(path))
+}
+
+/// Reads a JSON file.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, StoreError> {
+    let bytes = std::fs::read(path).map_err(StoreError::io(path))?;
+    serde_json::from_slice(&bytes).map_err(|e| StoreError::Parse { path: path.to_path_buf(), message: e.to_string() })
+}
+
+/// Lower-case hex SHA-256 of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    crate::params::hex(&Sha256::digest(bytes))
+}
+
+/// Now, as RFC 3339 UTC with seconds.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

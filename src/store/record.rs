@@ -1,0 +1,145 @@
+//! What a trial leaves behind. The aggregator rebuilds everything from these
+//! records alone, so a local run, a resumed run and a cluster run agree.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::Metrics;
+use crate::objective::settings::TrainSettings;
+use crate::params::Params;
+use crate::spec::{Goal, SweepSpec};
+
+/// How a trial ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialStatus {
+    /// Trained to the end (or to an early stop).
+    Completed,
+    /// Loss or outputs became NaN/inf.
+    Diverged,
+    /// An error or a panic.
+    Failed,
+}
+
+impl TrialStatus {
+    /// The status as written in the leaderboard.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrialStatus::Completed => "completed",
+            TrialStatus::Diverged => "diverged",
+            TrialStatus::Failed => "failed",
+        }
+    }
+}
+
+/// The monitored metric of a sweep, copied into each record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Monitored {
+    /// Metric name.
+    pub metric: String,
+    /// Direction of improvement.
+    pub goal: Goal,
+    /// Minimum improvement.
+    pub min_delta: f64,
+}
+
+/// `trials/<id>/trial.json`: written once, atomically, when the trial ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    /// Sweep name.
+    pub sweep: String,
+    /// Hash of the spec that planned this trial.
+    pub spec_hash: String,
+    /// Position in the plan.
+    pub index: usize,
+    /// Stable id.
+    pub id: String,
+    /// The trial's seed.
+    pub seed: u64,
+    /// Swept params.
+    pub params: Params,
+    /// Resolved training settings.
+    pub settings: TrainSettings,
+    /// Which objective trained it.
+    pub objective: String,
+    /// What the best-model callback monitored.
+    pub monitor: Monitored,
+    /// How it ended.
+    pub status: TrialStatus,
+    /// Error text for failed and diverged trials.
+    pub message: Option<String>,
+    /// Epoch of the saved checkpoint (1-based).
+    pub best_epoch: Option<usize>,
+    /// Epochs trained.
+    pub epochs_run: usize,
+    /// All metrics of the best epoch.
+    pub best_metrics: Metrics,
+    /// Checkpoint path relative to the sweep folder.
+    pub checkpoint: Option<String>,
+    /// SHA-256 of the checkpoint file.
+    pub checkpoint_sha256: Option<String>,
+    /// SHA-256 of the data file.
+    pub data_fingerprint: String,
+    /// Wall time of the trial.
+    pub duration_s: f64,
+    /// When it finished (RFC 3339).
+    pub finished_at: String,
+}
+
+/// `trials/<id>/best.json`: describes exactly the checkpoint beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BestMetadata {
+    /// Trial id.
+    pub trial_id: String,
+    /// The epoch whose weights the checkpoint holds (1-based).
+    pub epoch: usize,
+    /// Every metric of that epoch.
+    pub metrics: Metrics,
+    /// Swept params.
+    pub params: Params,
+    /// Resolved training settings.
+    pub settings: TrainSettings,
+    /// The trial's seed.
+    pub seed: u64,
+    /// SHA-256 of the data file.
+    pub data_fingerprint: String,
+    /// The checkpoint's file name, beside this file.
+    pub checkpoint: String,
+    /// SHA-256 of the checkpoint file, so a reader can tell this metadata belongs to it.
+    pub checkpoint_sha256: String,
+}
+
+/// `sweep.json`: which spec a results folder belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepManifest {
+    /// Sweep name.
+    pub name: String,
+    /// Spec hash.
+    pub spec_hash: String,
+    /// The spec file it was created from.
+    pub spec_file: PathBuf,
+    /// Number of planned trials.
+    pub trials: usize,
+    /// The validated spec.
+    pub spec: serde_json::Value,
+    /// When the folder was created.
+    pub created_at: String,
+    /// Version of sweep that created it.
+    pub sweep_version: String,
+}
+
+impl SweepManifest {
+    /// The manifest of a spec with `trials` planned trials.
+    pub fn new(spec: &SweepSpec, trials: usize) -> Self {
+        SweepManifest {
+            name: spec.name.clone(),
+            spec_hash: spec.hash(),
+            spec_file: spec.source.clone(),
+            trials,
+            spec: serde_json::to_value(spec).unwrap_or(serde_json::Value::Null),
+            created_at: super::now_rfc3339(),
+            sweep_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
