@@ -65,8 +65,9 @@ impl fmt::Display for ParamValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParamValue::Int(v) => write!(f, "{v}"),
-            // `{}` on f64 prints the shortest text that parses back to the same bits.
-            ParamValue::Float(v) => write!(f, "{v}"),
+            // Debug on f64 prints the shortest text that parses back to the same
+            // bits, with an exponent for very large or small values (1e30, not 31 digits).
+            ParamValue::Float(v) => write!(f, "{v:?}"),
             ParamValue::Bool(v) => write!(f, "{v}"),
             ParamValue::Str(s) => write!(f, "{s}"),
         }
@@ -94,13 +95,35 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Renders params as `lr=0.003 hidden=128`, for tables and messages.
+/// Renders params as `lr=0.003 hidden=128` for tables and messages, with
+/// floats cut to 4 significant digits so random-search values stay readable.
 pub fn params_display(params: &Params) -> String {
     params
         .iter()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| match v {
+            ParamValue::Float(x) => format!("{k}={}", short_float(*x)),
+            other => format!("{k}={other}"),
+        })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// 4 significant digits: `0.003`, `0.1163`, `1.5e-5`.
+pub fn short_float(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let text = if (1e-3..1e5).contains(&x.abs()) {
+        let decimals = (3 - x.abs().log10().floor() as i32).max(0) as usize;
+        format!("{x:.decimals$}")
+    } else {
+        return format!("{x:.3e}").replace(".000e", "e");
+    };
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
 }
 
 #[cfg(test)]
@@ -119,6 +142,17 @@ mod tests {
         assert_eq!(params_hash(&a).len(), 8);
         b.insert("lr".into(), ParamValue::Float(0.003));
         assert_ne!(params_hash(&a), params_hash(&b));
+    }
+
+    #[test]
+    fn short_floats_keep_four_significant_digits() {
+        assert_eq!(short_float(0.003), "0.003");
+        assert_eq!(short_float(0.11631300560895586), "0.1163");
+        assert_eq!(short_float(245.0), "245");
+        assert_eq!(short_float(1e30), "1e30");
+        assert_eq!(short_float(1.5e-5), "1.500e-5");
+        assert_eq!(ParamValue::Float(1e30).to_string(), "1e30");
+        assert_eq!(ParamValue::Float(0.001).to_string(), "0.001");
     }
 
     #[test]

@@ -19,13 +19,17 @@ use crate::store::{self, Monitored, StoreError, SweepDir, TrialRecord};
 #[derive(Debug, thiserror::Error)]
 pub enum AggregateError {
     /// The folder is not a sweep's results folder.
-    #[error("{dir}: no trial records here (expected {dir}/trials/<id>/trial.json); is this a sweep's results folder?")]
+    #[error(
+        "{dir}: no trial records here (expected {dir}/trials/<id>/trial.json); is this a sweep's results folder?"
+    )]
     NoRecords {
         /// The folder.
         dir: PathBuf,
     },
     /// Records disagree about what they monitor.
-    #[error("{dir}: trials monitor different metrics ({a} and {b}); were two sweeps mixed in one folder?")]
+    #[error(
+        "{dir}: trials monitor different metrics ({a} and {b}); were two sweeps mixed in one folder?"
+    )]
     MixedMonitors {
         /// The folder.
         dir: PathBuf,
@@ -66,9 +70,15 @@ pub struct Leaderboard {
 
 impl Leaderboard {
     /// Builds the ranked leaderboard from records.
-    pub fn from_records(dir: &SweepDir, records: Vec<TrialRecord>, incomplete: Vec<PathBuf>) -> Result<Self, AggregateError> {
+    pub fn from_records(
+        dir: &SweepDir,
+        records: Vec<TrialRecord>,
+        incomplete: Vec<PathBuf>,
+    ) -> Result<Self, AggregateError> {
         let Some(first) = records.first() else {
-            return Err(AggregateError::NoRecords { dir: dir.root().to_path_buf() });
+            return Err(AggregateError::NoRecords {
+                dir: dir.root().to_path_buf(),
+            });
         };
         let monitor = first.monitor.clone();
         if let Some(other) = records.iter().find(|r| r.monitor.metric != monitor.metric) {
@@ -78,7 +88,10 @@ impl Leaderboard {
                 b: other.monitor.metric.clone(),
             });
         }
-        let mut param_names: Vec<String> = records.iter().flat_map(|r| r.params.keys().cloned()).collect();
+        let mut param_names: Vec<String> = records
+            .iter()
+            .flat_map(|r| r.params.keys().cloned())
+            .collect();
         param_names.sort();
         param_names.dedup();
         Ok(Leaderboard {

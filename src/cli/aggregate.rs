@@ -27,7 +27,11 @@ pub fn aggregate(args: AggregateArgs) -> Result<ExitCode, CliError> {
         let mut out = std::io::stdout().lock();
         table::print_top(&mut out, &board, 5)?;
         use std::io::Write;
-        writeln!(out, "leaderboard: {}", dir.file(names::LEADERBOARD).display())?;
+        writeln!(
+            out,
+            "leaderboard: {}",
+            dir.file(names::LEADERBOARD).display()
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

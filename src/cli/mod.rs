@@ -92,7 +92,9 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Spec(_) | CliError::Data(_) | CliError::Usage(_) => 2,
-            CliError::Run(RunError::Data(_) | RunError::SpecVsData { .. } | RunError::ExistingResults { .. }) => 2,
+            CliError::Run(
+                RunError::Data(_) | RunError::SpecVsData { .. } | RunError::ExistingResults { .. },
+            ) => 2,
             CliError::Aggregate(AggregateError::NoRecords { .. }) => 2,
             _ => 1,
         }

@@ -27,14 +27,28 @@ pub fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     let plan = Plan::new(&spec);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if !args.json {
-        writeln!(out, "sweep {} ({:?}), spec hash {}: {} trials", spec.name, spec.method, spec.hash(), plan.len())?;
+        writeln!(
+            out,
+            "sweep {} ({:?}), spec hash {}: {} trials",
+            spec.name,
+            spec.method,
+            spec.hash(),
+            plan.len()
+        )?;
     }
     for trial in plan.trials() {
         if args.json {
             serde_json::to_writer(&mut out, &trial).map_err(std::io::Error::other)?;
             writeln!(out)?;
         } else {
-            writeln!(out, "{:>6}  {}  seed {:>20}  {}", trial.index, trial.id, trial.seed, params_display(&trial.params))?;
+            writeln!(
+                out,
+                "{:>6}  {}  seed {:>20}  {}",
+                trial.index,
+                trial.id,
+                trial.seed,
+                params_display(&trial.params)
+            )?;
         }
     }
     out.flush()?;

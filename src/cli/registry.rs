@@ -29,7 +29,11 @@ pub enum RegistryCommand {
 
 /// Runs a registry subcommand.
 pub fn registry(cmd: RegistryCommand) -> Result<ExitCode, CliError> {
-    let RegistryCommand::List { sweep, results_dir, json } = cmd;
+    let RegistryCommand::List {
+        sweep,
+        results_dir,
+        json,
+    } = cmd;
     let files: Vec<PathBuf> = match sweep {
         Some(dir) => vec![dir.join(names::REGISTRY)],
         None => {
@@ -63,14 +67,23 @@ pub fn registry(cmd: RegistryCommand) -> Result<ExitCode, CliError> {
     }
     for reg in &registries {
         let metric = &reg.monitor.metric;
-        writeln!(out, "{} (spec {}): {} models by best {metric}", reg.sweep, reg.spec_hash, reg.models.len())?;
+        writeln!(
+            out,
+            "{} (spec {}): {} models by best {metric}",
+            reg.sweep,
+            reg.spec_hash,
+            reg.models.len()
+        )?;
         for m in &reg.models {
             writeln!(
                 out,
                 "{:>4}  {:<16} {metric} {:<9} epoch {:<4} sha256 {}  {}  {}",
                 m.rank,
                 m.trial_id,
-                m.metrics.get(metric).map(|v| format!("{v:.5}")).unwrap_or_default(),
+                m.metrics
+                    .get(metric)
+                    .map(|v| format!("{v:.5}"))
+                    .unwrap_or_default(),
                 m.best_epoch,
                 &m.checkpoint_sha256[..12.min(m.checkpoint_sha256.len())],
                 m.checkpoint,

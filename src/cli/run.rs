@@ -9,7 +9,9 @@ use clap::Args;
 use super::{CliError, table};
 use crate::aggregate;
 use crate::objective::mlp::MlpObjective;
-use crate::runner::{self, ExistingResults, ProgressBarReporter, Reporter, RunOptions, SilentReporter};
+use crate::runner::{
+    self, ExistingResults, ProgressBarReporter, Reporter, RunOptions, SilentReporter,
+};
 use crate::spec;
 use crate::store::TrialStatus;
 
@@ -41,7 +43,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     let workers = match args.workers.or(spec.workers) {
         Some(0) => return Err(CliError::Usage("--workers must be at least 1".into())),
         Some(n) => n,
-        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
     };
     let existing = match (args.resume, args.fresh) {
         (true, _) => ExistingResults::Resume,
@@ -54,12 +58,19 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         existing,
         fail_indices: fail_indices_from_env()?,
     };
-    let mut reporter: Box<dyn Reporter> =
-        if args.quiet { Box::new(SilentReporter) } else { Box::new(ProgressBarReporter::new()) };
+    let mut reporter: Box<dyn Reporter> = if args.quiet {
+        Box::new(SilentReporter)
+    } else {
+        Box::new(ProgressBarReporter::new())
+    };
     let summary = runner::run_sweep(&spec, &MlpObjective, &options, reporter.as_mut())?;
     let board = aggregate::aggregate(&summary.dir)?;
 
-    let problems = board.rows.iter().filter(|r| r.status != TrialStatus::Completed).count();
+    let problems = board
+        .rows
+        .iter()
+        .filter(|r| r.status != TrialStatus::Completed)
+        .count();
     if !args.quiet {
         let mut out = std::io::stdout().lock();
         table::print_top(&mut out, &board, 5)?;
@@ -73,10 +84,22 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             problems,
             workers
         )?;
-        writeln!(out, "leaderboard: {}", summary.dir.file(crate::store::names::LEADERBOARD).display())?;
-        writeln!(out, "registry:    {}", summary.dir.file(crate::store::names::REGISTRY).display())?;
+        writeln!(
+            out,
+            "leaderboard: {}",
+            summary.dir.file(crate::store::names::LEADERBOARD).display()
+        )?;
+        writeln!(
+            out,
+            "registry:    {}",
+            summary.dir.file(crate::store::names::REGISTRY).display()
+        )?;
     }
-    Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if problems == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `SWEEP_FAIL_TRIALS=1,4` makes those trial indices fail on purpose; tests use
@@ -89,7 +112,9 @@ fn fail_indices_from_env() -> Result<BTreeSet<usize>, CliError> {
         .filter(|s| !s.trim().is_empty())
         .map(|s| {
             s.trim().parse::<usize>().map_err(|_| {
-                CliError::Usage(format!("SWEEP_FAIL_TRIALS: got \"{s}\", expected comma-separated trial indices"))
+                CliError::Usage(format!(
+                    "SWEEP_FAIL_TRIALS: got \"{s}\", expected comma-separated trial indices"
+                ))
             })
         })
         .collect()

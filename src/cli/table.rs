@@ -9,7 +9,13 @@ use crate::store::TrialStatus;
 /// Prints the best `n` trials: rank, id, monitored metric, accuracy, valid loss, best epoch, params.
 pub fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Result<()> {
     let metric = &board.monitor.metric;
-    writeln!(out, "top {} of {} by best {metric} ({:?}):", n.min(board.rows.len()), board.rows.len(), board.monitor.goal)?;
+    writeln!(
+        out,
+        "top {} of {} by best {metric} ({:?}):",
+        n.min(board.rows.len()),
+        board.rows.len(),
+        board.monitor.goal
+    )?;
     writeln!(
         out,
         "{:>4}  {:<16} {:>10} {:>9} {:>10} {:>5}  params",
@@ -17,10 +23,22 @@ pub fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Res
     )?;
     for (i, r) in board.rows.iter().take(n).enumerate() {
         if r.status != TrialStatus::Completed {
-            writeln!(out, "{:>4}  {:<16} {:>10}  {}", i + 1, r.id, r.status.as_str(), params_display(&r.params))?;
+            writeln!(
+                out,
+                "{:>4}  {:<16} {:>10}  {}",
+                i + 1,
+                r.id,
+                r.status.as_str(),
+                params_display(&r.params)
+            )?;
             continue;
         }
-        let get = |m: &str| r.best_metrics.get(m).map(|v| format!("{v:.5}")).unwrap_or_else(|| "-".into());
+        let get = |m: &str| {
+            r.best_metrics
+                .get(m)
+                .map(|v| format!("{v:.5}"))
+                .unwrap_or_else(|| "-".into())
+        };
         writeln!(
             out,
             "{:>4}  {:<16} {:>10} {:>9} {:>10} {:>5}  {}",
@@ -34,7 +52,11 @@ pub fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Res
         )?;
     }
     if !board.incomplete.is_empty() {
-        writeln!(out, "{} trial folder(s) have no complete record yet (running, or died):", board.incomplete.len())?;
+        writeln!(
+            out,
+            "{} trial folder(s) have no complete record yet (running, or died):",
+            board.incomplete.len()
+        )?;
         for p in &board.incomplete {
             writeln!(out, "  {}", p.display())?;
         }

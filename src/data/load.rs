@@ -30,17 +30,30 @@ pub struct Dataset {
 /// Reads `path`: a header, numeric feature columns, and the `target` column
 /// holding integer or string labels.
 pub fn load_csv(path: &Path, target: &str) -> Result<Dataset, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Read { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| DataError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let fingerprint = hex(&Sha256::digest(&bytes));
     let p = || path.to_path_buf();
 
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(&bytes[..]);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(&bytes[..]);
     let header = reader
         .headers()
-        .map_err(|e| DataError::Malformed { path: p(), line: 1, message: e.to_string() })?
+        .map_err(|e| DataError::Malformed {
+            path: p(),
+            line: 1,
+            message: e.to_string(),
+        })?
         .clone();
     if header.is_empty() || header.iter().all(str::is_empty) {
-        return Err(DataError::Empty { path: p(), what: "the file is empty" });
+        return Err(DataError::Empty {
+            path: p(),
+            what: "the file is empty",
+        });
     }
     let Some(target_col) = header.iter().position(|h| h == target) else {
         return Err(DataError::MissingColumn {
@@ -49,10 +62,17 @@ pub fn load_csv(path: &Path, target: &str) -> Result<Dataset, DataError> {
             available: header.iter().collect::<Vec<_>>().join(", "),
         });
     };
-    let features: Vec<String> =
-        header.iter().enumerate().filter(|(i, _)| *i != target_col).map(|(_, h)| h.to_string()).collect();
+    let features: Vec<String> = header
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != target_col)
+        .map(|(_, h)| h.to_string())
+        .collect();
     if features.is_empty() {
-        return Err(DataError::NoFeatures { path: p(), column: target.to_string() });
+        return Err(DataError::NoFeatures {
+            path: p(),
+            column: target.to_string(),
+        });
     }
 
     let mut x = Vec::new();
@@ -64,14 +84,22 @@ pub fn load_csv(path: &Path, target: &str) -> Result<Dataset, DataError> {
             Ok(true) => {}
             Err(e) => {
                 let line = e.position().map(|pos| pos.line()).unwrap_or(0);
-                return Err(DataError::Malformed { path: p(), line, message: e.to_string() });
+                return Err(DataError::Malformed {
+                    path: p(),
+                    line,
+                    message: e.to_string(),
+                });
             }
         }
         let line = record.position().map(|pos| pos.line()).unwrap_or(0);
         for (i, cell) in record.iter().enumerate() {
             if i == target_col {
                 if cell.is_empty() {
-                    return Err(DataError::EmptyLabel { path: p(), line, column: target.to_string() });
+                    return Err(DataError::EmptyLabel {
+                        path: p(),
+                        line,
+                        column: target.to_string(),
+                    });
                 }
                 labels.push(cell.to_string());
                 continue;
@@ -84,24 +112,44 @@ pub fn load_csv(path: &Path, target: &str) -> Result<Dataset, DataError> {
                 value: cell.to_string(),
             })?;
             if !v.is_finite() {
-                return Err(DataError::NotFinite { path: p(), line, column: column(), value: cell.to_string() });
+                return Err(DataError::NotFinite {
+                    path: p(),
+                    line,
+                    column: column(),
+                    value: cell.to_string(),
+                });
             }
             x.push(v);
         }
     }
     if labels.is_empty() {
-        return Err(DataError::Empty { path: p(), what: "the file has a header but no rows" });
+        return Err(DataError::Empty {
+            path: p(),
+            what: "the file has a header but no rows",
+        });
     }
 
     let classes = sorted_classes(&labels);
     if classes.len() < 2 {
-        return Err(DataError::TooFewClasses { path: p(), column: target.to_string(), found: classes.len() });
+        return Err(DataError::TooFewClasses {
+            path: p(),
+            column: target.to_string(),
+            found: classes.len(),
+        });
     }
     let y = labels
         .iter()
         .map(|l| classes.iter().position(|c| c == l).unwrap_or(0))
         .collect();
-    Ok(Dataset { path: p(), fingerprint, target: target.to_string(), features, x, y, classes })
+    Ok(Dataset {
+        path: p(),
+        fingerprint,
+        target: target.to_string(),
+        features,
+        x,
+        y,
+        classes,
+    })
 }
 
 /// Distinct labels, sorted numerically when all are integers, else as strings.
@@ -121,7 +169,13 @@ mod tests {
     #[test]
     fn integer_labels_sort_numerically_strings_lexically() {
         let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(sorted_classes(&l(&["10", "9", "2", "9"])), l(&["2", "9", "10"]));
-        assert_eq!(sorted_classes(&l(&["malignant", "benign"])), l(&["benign", "malignant"]));
+        assert_eq!(
+            sorted_classes(&l(&["10", "9", "2", "9"])),
+            l(&["2", "9", "10"])
+        );
+        assert_eq!(
+            sorted_classes(&l(&["malignant", "benign"])),
+            l(&["benign", "malignant"])
+        );
     }
 }

@@ -106,7 +106,9 @@ pub enum DataError {
         column: String,
     },
     /// The split leaves the train or the validation part empty.
-    #[error("{path}: {rows} rows split with valid_fraction {fraction} leave {train} for training and {valid} for validation; both need at least one")]
+    #[error(
+        "{path}: {rows} rows split with valid_fraction {fraction} leave {train} for training and {valid} for validation; both need at least one"
+    )]
     SplitTooSmall {
         /// The data file.
         path: PathBuf,

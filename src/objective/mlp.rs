@@ -34,15 +34,30 @@ pub struct Mlp {
 impl Mlp {
     /// PyTorch's default init: weights and biases uniform in ±1/√fan_in,
     /// drawn from `rng`. Weights are stored `[in, out]` (Burn's layout).
-    pub fn new(rng: &mut ChaCha8Rng, n_in: usize, hidden: usize, layers: usize, n_out: usize, device: &Device) -> Self {
+    pub fn new(
+        rng: &mut ChaCha8Rng,
+        n_in: usize,
+        hidden: usize,
+        layers: usize,
+        n_out: usize,
+        device: &Device,
+    ) -> Self {
         let mut linear = |d_in: usize, d_out: usize| {
             let bound = 1.0 / (d_in as f32).sqrt();
-            let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
+            let mut draw = |n: usize| -> Vec<f32> {
+                (0..n).map(|_| rng.random_range(-bound..bound)).collect()
+            };
             let w = draw(d_in * d_out);
             let b = draw(d_out);
             Linear {
-                weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [d_in, d_out]), device)),
-                bias: Some(Param::from_tensor(Tensor::from_data(TensorData::new(b, [d_out]), device))),
+                weight: Param::from_tensor(Tensor::from_data(
+                    TensorData::new(w, [d_in, d_out]),
+                    device,
+                )),
+                bias: Some(Param::from_tensor(Tensor::from_data(
+                    TensorData::new(b, [d_out]),
+                    device,
+                ))),
             }
         };
         let mut layers_vec = Vec::with_capacity(layers);
@@ -52,7 +67,10 @@ impl Mlp {
             d_in = hidden;
         }
         let out = linear(d_in, n_out);
-        Mlp { hidden: layers_vec, out }
+        Mlp {
+            hidden: layers_vec,
+            out,
+        }
     }
 
     /// Logits for `x`; `masks` (one per hidden layer, already scaled by 1/keep) apply dropout.
@@ -69,6 +87,52 @@ impl Mlp {
     }
 }
 
+/// Rebuilds a trained [`Mlp`] from a checkpoint written by this objective, on
+/// the plain (inference) device.
+pub fn load_checkpoint(
+    bytes: Vec<u8>,
+    settings: &TrainSettings,
+    n_features: usize,
+    n_classes: usize,
+) -> Result<Mlp, TrialError> {
+    let device = Device::flex();
+    // The initial values are overwritten by the checkpoint; only the shapes matter.
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut model = Mlp::new(
+        &mut rng,
+        n_features,
+        settings.hidden,
+        settings.layers,
+        n_classes,
+        &device,
+    );
+    let mut store = SafetensorsStore::from_bytes(Some(bytes));
+    let applied = model
+        .load_from(&mut store)
+        .map_err(|e| TrialError::Failed(format!("loading checkpoint: {e}")))?;
+    if !applied.errors.is_empty() || !applied.missing.is_empty() {
+        return Err(TrialError::Failed(format!(
+            "checkpoint does not fit a {}x{} MLP: {:?} {:?}",
+            settings.layers, settings.hidden, applied.errors, applied.missing
+        )));
+    }
+    Ok(model)
+}
+
+/// Logits of `model` for `x` (`n × n_features`, row-major, already standardized).
+pub fn predict_logits(model: &Mlp, x: &[f32], n_features: usize) -> Result<Vec<f32>, TrialError> {
+    let n = x.len() / n_features.max(1);
+    let input = Tensor::from_data(
+        TensorData::new(x.to_vec(), [n, n_features]),
+        &Device::flex(),
+    );
+    model
+        .forward(input, None)
+        .into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| TrialError::Failed(format!("reading logits: {e:?}")))
+}
+
 /// The built-in MLP classifier objective.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MlpObjective;
@@ -78,18 +142,36 @@ impl Objective for MlpObjective {
         "mlp"
     }
 
-    fn start(&self, trial: &TrialSpec, s: &TrainSettings, data: &Prepared) -> Result<Box<dyn EpochTrainer>, TrialError> {
+    fn start(
+        &self,
+        trial: &TrialSpec,
+        s: &TrainSettings,
+        data: &Prepared,
+    ) -> Result<Box<dyn EpochTrainer>, TrialError> {
         let device = Device::flex().autodiff();
         let plain = Device::flex();
         let mut rng = ChaCha8Rng::seed_from_u64(trial.seed);
-        let model = Mlp::new(&mut rng, data.n_features, s.hidden, s.layers, data.n_classes, &device);
+        let model = Mlp::new(
+            &mut rng,
+            data.n_features,
+            s.hidden,
+            s.layers,
+            data.n_classes,
+            &device,
+        );
         let optimizer = build_optimizer(s);
         let n_train = data.train_y.len();
-        let train_x = Tensor::from_data(TensorData::new(data.train_x.clone(), [n_train, data.n_features]), &device);
+        let train_x = Tensor::from_data(
+            TensorData::new(data.train_x.clone(), [n_train, data.n_features]),
+            &device,
+        );
         let labels: Vec<i64> = data.train_y.iter().map(|&y| y as i64).collect();
         let train_y = Tensor::<1, Int>::from_data(TensorData::new(labels, [n_train]), &device);
         let n_valid = data.valid_y.len();
-        let valid_x = Tensor::from_data(TensorData::new(data.valid_x.clone(), [n_valid, data.n_features]), &plain);
+        let valid_x = Tensor::from_data(
+            TensorData::new(data.valid_x.clone(), [n_valid, data.n_features]),
+            &plain,
+        );
         Ok(Box::new(MlpTrainer {
             model: Some(model),
             optimizer,
@@ -108,12 +190,22 @@ fn build_optimizer(s: &TrainSettings) -> ModuleOptimizer {
     let decay = (s.weight_decay > 0.0).then(|| WeightDecayConfig::new(s.weight_decay as f32));
     match s.optimizer.as_str() {
         // epsilon 1e-8 as in PyTorch, so results compare with the Python peers.
-        "adamw" => AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(s.weight_decay as f32).init(),
+        "adamw" => AdamWConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(s.weight_decay as f32)
+            .init(),
         "sgd" => SgdConfig::new()
             .with_weight_decay(decay)
-            .with_momentum((s.momentum > 0.0).then(|| MomentumConfig::new().with_momentum(s.momentum).with_dampening(0.0)))
+            .with_momentum((s.momentum > 0.0).then(|| {
+                MomentumConfig::new()
+                    .with_momentum(s.momentum)
+                    .with_dampening(0.0)
+            }))
             .init(),
-        _ => AdamConfig::new().with_epsilon(1e-8).with_weight_decay(decay).init(),
+        _ => AdamConfig::new()
+            .with_epsilon(1e-8)
+            .with_weight_decay(decay)
+            .init(),
     }
 }
 
@@ -132,7 +224,9 @@ struct MlpTrainer {
 
 impl MlpTrainer {
     fn model(&self) -> Result<&Mlp, TrialError> {
-        self.model.as_ref().ok_or_else(|| TrialError::Failed("model lost after an earlier error".into()))
+        self.model
+            .as_ref()
+            .ok_or_else(|| TrialError::Failed("model lost after an earlier error".into()))
     }
 
     fn dropout_masks(&mut self, batch: usize) -> Option<Vec<Tensor<2>>> {
@@ -145,9 +239,19 @@ impl MlpTrainer {
         let n = batch * self.settings.hidden;
         let masks = (0..self.settings.layers)
             .map(|_| {
-                let values: Vec<f32> =
-                    (0..n).map(|_| if self.rng.random::<f64>() < keep { scale } else { 0.0 }).collect();
-                Tensor::from_data(TensorData::new(values, [batch, self.settings.hidden]), &self.device)
+                let values: Vec<f32> = (0..n)
+                    .map(|_| {
+                        if self.rng.random::<f64>() < keep {
+                            scale
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                Tensor::from_data(
+                    TensorData::new(values, [batch, self.settings.hidden]),
+                    &self.device,
+                )
             })
             .collect();
         Some(masks)
@@ -161,13 +265,20 @@ impl EpochTrainer for MlpTrainer {
         let mut loss_sum = 0.0f64;
         for chunk in order.chunks(self.settings.batch_size) {
             let batch = chunk.len();
-            let idx = Tensor::<1, Int>::from_data(TensorData::new(chunk.to_vec(), [batch]), &self.device);
+            let idx =
+                Tensor::<1, Int>::from_data(TensorData::new(chunk.to_vec(), [batch]), &self.device);
             let x = self.train_x.clone().select(0, idx.clone());
             let y = self.train_y.clone().select(0, idx);
             let masks = self.dropout_masks(batch);
-            let model = self.model.take().ok_or_else(|| TrialError::Failed("model lost after an earlier error".into()))?;
+            let model = self
+                .model
+                .take()
+                .ok_or_else(|| TrialError::Failed("model lost after an earlier error".into()))?;
             let logits = model.forward(x, masks);
-            let loss = log_softmax(logits, 1).gather(1, y.reshape([batch, 1])).mean().neg();
+            let loss = log_softmax(logits, 1)
+                .gather(1, y.reshape([batch, 1]))
+                .mean()
+                .neg();
             let loss_value: f32 = loss.clone().into_scalar();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             self.model = Some(self.optimizer.step(self.settings.lr, model, grads));
@@ -190,7 +301,12 @@ impl EpochTrainer for MlpTrainer {
         for (k, v) in metadata {
             store = store.metadata(k.clone(), v.clone());
         }
-        self.model()?.valid().save_into(&mut store).map_err(|e| TrialError::Failed(format!("saving checkpoint: {e}")))?;
-        store.get_bytes().map_err(|e| TrialError::Failed(format!("saving checkpoint: {e}")))
+        self.model()?
+            .valid()
+            .save_into(&mut store)
+            .map_err(|e| TrialError::Failed(format!("saving checkpoint: {e}")))?;
+        store
+            .get_bytes()
+            .map_err(|e| TrialError::Failed(format!("saving checkpoint: {e}")))
     }
 }

@@ -130,7 +130,10 @@ pub fn run_sweep(
         .num_threads(options.workers)
         .thread_name(|i| format!("sweep-worker-{i}"))
         .build()
-        .map_err(|e| RunError::Pool { workers: options.workers, message: e.to_string() })?;
+        .map_err(|e| RunError::Pool {
+            workers: options.workers,
+            message: e.to_string(),
+        })?;
 
     // Trial panics are caught and recorded; keep the default hook from also
     // printing them over the progress bar.
@@ -141,9 +144,11 @@ pub fn run_sweep(
     std::thread::scope(|scope| {
         scope.spawn(|| {
             pool.install(|| {
-                todo.par_iter().with_max_len(1).for_each_with(tx, |tx, trial| {
-                    let _ = tx.send(run_trial(&env, trial));
-                });
+                todo.par_iter()
+                    .with_max_len(1)
+                    .for_each_with(tx, |tx, trial| {
+                        let _ = tx.send(run_trial(&env, trial));
+                    });
             });
         });
         for record in rx {
@@ -154,7 +159,12 @@ pub fn run_sweep(
     std::panic::set_hook(previous_hook);
     reporter.on_finish();
     records.sort_by_key(|r| r.index);
-    Ok(RunSummary { dir, planned: plan.len(), resumed: done.len(), records })
+    Ok(RunSummary {
+        dir,
+        planned: plan.len(),
+        resumed: done.len(),
+        records,
+    })
 }
 
 /// Applies the existing-results policy and writes the manifest; returns the
@@ -165,7 +175,10 @@ fn prepare_results_dir(
     dir: &SweepDir,
     policy: ExistingResults,
 ) -> Result<BTreeSet<String>, RunError> {
-    let conflict = |message: String| RunError::ExistingResults { dir: dir.root().to_path_buf(), message };
+    let conflict = |message: String| RunError::ExistingResults {
+        dir: dir.root().to_path_buf(),
+        message,
+    };
     let manifest = dir.manifest()?;
     let (complete, incomplete) = dir.scan()?;
     let has_results = manifest.is_some() || !complete.is_empty() || !incomplete.is_empty();
@@ -192,7 +205,11 @@ fn prepare_results_dir(
                 )));
             }
             let planned: BTreeSet<String> = plan.trials().map(|t| t.id).collect();
-            done = complete.into_iter().filter(|r| r.spec_hash == hash && planned.contains(&r.id)).map(|r| r.id).collect();
+            done = complete
+                .into_iter()
+                .filter(|r| r.spec_hash == hash && planned.contains(&r.id))
+                .map(|r| r.id)
+                .collect();
         }
         ExistingResults::Fresh => {
             let trials = dir.trials_dir();
@@ -210,7 +227,10 @@ fn prepare_results_dir(
     let trials = dir.trials_dir();
     std::fs::create_dir_all(&trials).map_err(StoreError::io(&trials))?;
     if manifest.is_none() || policy == ExistingResults::Fresh {
-        store::write_json(&dir.file(names::MANIFEST), &SweepManifest::new(spec, plan.len()))?;
+        store::write_json(
+            &dir.file(names::MANIFEST),
+            &SweepManifest::new(spec, plan.len()),
+        )?;
     }
     Ok(done)
 }

@@ -50,10 +50,17 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
 
     let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(), TrialError> {
         if env.fail_indices.contains(&trial.index) {
-            panic!("injected failure for trial index {} (SWEEP_FAIL_TRIALS)", trial.index);
+            panic!(
+                "injected failure for trial index {} (SWEEP_FAIL_TRIALS)",
+                trial.index
+            );
         }
         reset_trial_dir(&trial_dir)?;
-        store::write_json(&trial_dir.join(names::PREPROCESSING), &env.data.preprocessing).map_err(failed)?;
+        store::write_json(
+            &trial_dir.join(names::PREPROCESSING),
+            &env.data.preprocessing,
+        )
+        .map_err(failed)?;
         // One compute thread per trial: Burn's flex backend runs large GEMMs on the
         // current rayon pool, so this keeps trials from oversubscribing the cores.
         let pool = rayon::ThreadPoolBuilder::new()
@@ -67,7 +74,10 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
         Ok(Ok(())) => (TrialStatus::Completed, None),
         Ok(Err(e @ TrialError::Diverged { .. })) => (TrialStatus::Diverged, Some(e.to_string())),
         Ok(Err(e)) => (TrialStatus::Failed, Some(e.to_string())),
-        Err(payload) => (TrialStatus::Failed, Some(format!("panicked: {}", panic_message(&*payload)))),
+        Err(payload) => (
+            TrialStatus::Failed,
+            Some(format!("panicked: {}", panic_message(&*payload))),
+        ),
     };
     let record = TrialRecord {
         sweep: env.spec.name.clone(),
@@ -107,7 +117,11 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
 }
 
 fn monitored(spec: &SweepSpec) -> Monitored {
-    Monitored { metric: spec.metric.name.clone(), goal: spec.metric.goal, min_delta: spec.metric.min_delta }
+    Monitored {
+        metric: spec.metric.name.clone(),
+        goal: spec.metric.goal,
+        min_delta: spec.metric.min_delta,
+    }
 }
 
 fn failed(e: impl std::fmt::Display) -> TrialError {
@@ -143,11 +157,17 @@ fn train(
         let train_loss = trainer.train_epoch()?;
         progress.epochs_run = epoch;
         if !train_loss.is_finite() {
-            return Err(TrialError::Diverged { epoch, what: format!("train_loss is {train_loss}") });
+            return Err(TrialError::Diverged {
+                epoch,
+                what: format!("train_loss is {train_loss}"),
+            });
         }
         let logits = trainer.validation_logits()?;
         if logits.iter().any(|v| !v.is_finite()) {
-            return Err(TrialError::Diverged { epoch, what: "validation outputs are not finite".into() });
+            return Err(TrialError::Diverged {
+                epoch,
+                what: "validation outputs are not finite".into(),
+            });
         }
         let mut epoch_metrics = metrics::evaluate(&logits, &env.data.valid_y, env.data.n_classes);
         epoch_metrics.insert("train_loss".into(), train_loss);
@@ -157,7 +177,16 @@ fn train(
             actions = actions.merge(es.on_epoch_end(epoch, &epoch_metrics));
         }
         if actions.save_best {
-            save_best(env, trial, settings, dir, epoch, &epoch_metrics, &*trainer, progress)?;
+            save_best(
+                env,
+                trial,
+                settings,
+                dir,
+                epoch,
+                &epoch_metrics,
+                &*trainer,
+                progress,
+            )?;
         }
         history.push((epoch_metrics, actions.save_best));
         store::write_atomic(&dir.join(names::HISTORY), &history_csv(&history)?)
@@ -189,9 +218,12 @@ fn save_best(
         ("sweep.metrics".to_string(), json(epoch_metrics)),
         ("sweep.params".to_string(), json(&trial.params)),
         ("sweep.seed".to_string(), trial.seed.to_string()),
-        ("sweep.data_fingerprint".to_string(), env.data.preprocessing.data_fingerprint.clone()),
+        (
+            "sweep.data_fingerprint".to_string(),
+            env.data.preprocessing.data_fingerprint.clone(),
+        ),
     ]);
-    let bytes = trainer.checkpoint(&header)?;
+    let bytes = store::canonical_safetensors(&trainer.checkpoint(&header)?).map_err(failed)?;
     let sha = store::sha256_hex(&bytes);
     let path = dir.join(names::CHECKPOINT);
     store::write_atomic(&path, &bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
@@ -227,7 +259,11 @@ fn history_csv(history: &[(Metrics, bool)]) -> Result<Vec<u8>, TrialError> {
     w.write_record(&header).map_err(failed)?;
     for (i, (m, saved)) in history.iter().enumerate() {
         let mut row = vec![(i + 1).to_string()];
-        row.extend(METRIC_NAMES.iter().map(|name| m.get(*name).map(|v| v.to_string()).unwrap_or_default()));
+        row.extend(
+            METRIC_NAMES
+                .iter()
+                .map(|name| m.get(*name).map(|v| v.to_string()).unwrap_or_default()),
+        );
         row.push(saved.to_string());
         w.write_record(&row).map_err(failed)?;
     }

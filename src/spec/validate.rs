@@ -29,7 +29,11 @@ impl Ctx<'_> {
         SpecError::Invalid {
             file: self.file.to_path_buf(),
             line: span.map(|s| self.line_of(s)),
-            key: if key.is_empty() { String::new() } else { format!("{key}: ") },
+            key: if key.is_empty() {
+                String::new()
+            } else {
+                format!("{key}: ")
+            },
             message: message.into(),
         }
     }
@@ -51,7 +55,9 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
     let name = raw.name.get_ref().trim().to_string();
     let name_ok = !name.is_empty()
         && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     if !name_ok {
         return Err(ctx.at(&raw.name, "name", format!(
             "got \"{name}\", expected letters, digits, '-', '_' or '.' (it names the results folder)"
@@ -61,13 +67,28 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
     let seed = match &raw.seed {
         None => 0,
         Some(s) if *s.get_ref() >= 0 => *s.get_ref() as u64,
-        Some(s) => return Err(ctx.at(s, "seed", format!("got {}, expected a whole number >= 0", s.get_ref()))),
+        Some(s) => {
+            return Err(ctx.at(
+                s,
+                "seed",
+                format!("got {}, expected a whole number >= 0", s.get_ref()),
+            ));
+        }
     };
 
     let workers = match &raw.workers {
         None => None,
         Some(w) if (1..=1024).contains(w.get_ref()) => Some(*w.get_ref() as usize),
-        Some(w) => return Err(ctx.at(w, "workers", format!("got {}, expected a whole number from 1 to 1024", w.get_ref()))),
+        Some(w) => {
+            return Err(ctx.at(
+                w,
+                "workers",
+                format!(
+                    "got {}, expected a whole number from 1 to 1024",
+                    w.get_ref()
+                ),
+            ));
+        }
     };
 
     let data = validate_data(&ctx, &raw)?;
@@ -77,9 +98,11 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
     let mut parameters = BTreeMap::new();
     for (key, param) in &raw.parameters {
         if train.contains_key(key) {
-            return Err(ctx.at(param, &format!("parameters.{key}"), format!(
-                "\"{key}\" is both fixed in [train] and swept in [parameters]; keep one"
-            )));
+            return Err(ctx.at(
+                param,
+                &format!("parameters.{key}"),
+                format!("\"{key}\" is both fixed in [train] and swept in [parameters]; keep one"),
+            ));
         }
         parameters.insert(key.clone(), validate_param(&ctx, key, param)?);
     }
@@ -87,7 +110,11 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
     let method = match raw.method.get_ref().as_str() {
         "grid" => {
             if let Some(t) = &raw.trials {
-                return Err(ctx.at(t, "trials", "is only used with method = \"random\"; a grid runs every combination"));
+                return Err(ctx.at(
+                    t,
+                    "trials",
+                    "is only used with method = \"random\"; a grid runs every combination",
+                ));
             }
             for (key, domain) in &parameters {
                 if domain.grid_values().is_none() {
@@ -101,11 +128,34 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
             Method::Grid
         }
         "random" => match &raw.trials {
-            Some(t) if (1..=10_000_000).contains(t.get_ref()) => Method::Random { trials: *t.get_ref() as usize },
-            Some(t) => return Err(ctx.at(t, "trials", format!("got {}, expected a whole number from 1 to 10000000", t.get_ref()))),
-            None => return Err(ctx.at(&raw.method, "trials", "is missing: method = \"random\" needs trials = N")),
+            Some(t) if (1..=10_000_000).contains(t.get_ref()) => Method::Random {
+                trials: *t.get_ref() as usize,
+            },
+            Some(t) => {
+                return Err(ctx.at(
+                    t,
+                    "trials",
+                    format!(
+                        "got {}, expected a whole number from 1 to 10000000",
+                        t.get_ref()
+                    ),
+                ));
+            }
+            None => {
+                return Err(ctx.at(
+                    &raw.method,
+                    "trials",
+                    "is missing: method = \"random\" needs trials = N",
+                ));
+            }
         },
-        other => return Err(ctx.at(&raw.method, "method", format!("got \"{other}\", expected \"grid\" or \"random\""))),
+        other => {
+            return Err(ctx.at(
+                &raw.method,
+                "method",
+                format!("got \"{other}\", expected \"grid\" or \"random\""),
+            ));
+        }
     };
 
     Ok(SweepSpec {
@@ -126,43 +176,77 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
 fn validate_data(ctx: &Ctx, raw: &RawSpec) -> Result<DataSpec, SpecError> {
     let path = raw.data.path.get_ref();
     if path.trim().is_empty() {
-        return Err(ctx.at(&raw.data.path, "data.path", "is empty, expected the path of a CSV file"));
+        return Err(ctx.at(
+            &raw.data.path,
+            "data.path",
+            "is empty, expected the path of a CSV file",
+        ));
     }
     let target = match &raw.data.target {
-        Some(t) if t.get_ref().is_empty() => return Err(ctx.at(t, "data.target", "is empty, expected a column name")),
+        Some(t) if t.get_ref().is_empty() => {
+            return Err(ctx.at(t, "data.target", "is empty, expected a column name"));
+        }
         Some(t) => t.get_ref().clone(),
         None => "target".to_string(),
     };
     let valid_fraction = match &raw.data.valid_fraction {
         None => 0.2,
         Some(v) if *v.get_ref() > 0.0 && *v.get_ref() < 1.0 => *v.get_ref(),
-        Some(v) => return Err(ctx.at(v, "data.valid_fraction", format!("got {}, expected a number in (0, 1)", v.get_ref()))),
+        Some(v) => {
+            return Err(ctx.at(
+                v,
+                "data.valid_fraction",
+                format!("got {}, expected a number in (0, 1)", v.get_ref()),
+            ));
+        }
     };
-    Ok(DataSpec { path: path.into(), target, valid_fraction })
+    Ok(DataSpec {
+        path: path.into(),
+        target,
+        valid_fraction,
+    })
 }
 
 fn validate_metric(ctx: &Ctx, raw: &RawSpec) -> Result<MetricSpec, SpecError> {
     let name = raw.metric.name.get_ref().clone();
     if !METRIC_NAMES.contains(&name.as_str()) {
-        return Err(ctx.at(&raw.metric.name, "metric.name", format!(
-            "got \"{name}\", expected one of {}",
-            METRIC_NAMES.join(", ")
-        )));
+        return Err(ctx.at(
+            &raw.metric.name,
+            "metric.name",
+            format!(
+                "got \"{name}\", expected one of {}",
+                METRIC_NAMES.join(", ")
+            ),
+        ));
     }
     let goal = match raw.metric.goal.as_ref().map(|g| (g, g.get_ref().as_str())) {
         None | Some((_, "auto")) => Goal::auto_for(&name),
         Some((_, "maximize")) => Goal::Maximize,
         Some((_, "minimize")) => Goal::Minimize,
-        Some((g, other)) => return Err(ctx.at(g, "metric.goal", format!(
-            "got \"{other}\", expected \"maximize\", \"minimize\" or \"auto\""
-        ))),
+        Some((g, other)) => {
+            return Err(ctx.at(
+                g,
+                "metric.goal",
+                format!("got \"{other}\", expected \"maximize\", \"minimize\" or \"auto\""),
+            ));
+        }
     };
     let min_delta = match &raw.metric.min_delta {
         None => 0.0,
         Some(d) if d.get_ref().is_finite() && *d.get_ref() >= 0.0 => *d.get_ref(),
-        Some(d) => return Err(ctx.at(d, "metric.min_delta", format!("got {}, expected a number >= 0", d.get_ref()))),
+        Some(d) => {
+            return Err(ctx.at(
+                d,
+                "metric.min_delta",
+                format!("got {}, expected a number >= 0", d.get_ref()),
+            ));
+        }
     };
-    Ok(MetricSpec { name, goal, min_delta })
+    Ok(MetricSpec {
+        name,
+        goal,
+        min_delta,
+    })
 }
 
 fn validate_train(
@@ -174,28 +258,49 @@ fn validate_train(
     for (key, value) in train {
         let path = format!("train.{key}");
         if key == "early_stopping" {
-            let raw: RawEarlyStopping = value
-                .get_ref()
-                .clone()
-                .try_into()
-                .map_err(|e: toml::de::Error| ctx.at(value, &path, e.message().trim().replace('\n', " ")))?;
+            let raw: RawEarlyStopping =
+                value
+                    .get_ref()
+                    .clone()
+                    .try_into()
+                    .map_err(|e: toml::de::Error| {
+                        ctx.at(value, &path, e.message().trim().replace('\n', " "))
+                    })?;
             if raw.patience < 1 {
-                return Err(ctx.at(value, &format!("{path}.patience"), format!("got {}, expected a whole number >= 1", raw.patience)));
+                return Err(ctx.at(
+                    value,
+                    &format!("{path}.patience"),
+                    format!("got {}, expected a whole number >= 1", raw.patience),
+                ));
             }
             if !(raw.min_delta.is_finite() && raw.min_delta >= 0.0) {
-                return Err(ctx.at(value, &format!("{path}.min_delta"), format!("got {}, expected a number >= 0", raw.min_delta)));
+                return Err(ctx.at(
+                    value,
+                    &format!("{path}.min_delta"),
+                    format!("got {}, expected a number >= 0", raw.min_delta),
+                ));
             }
-            early_stopping = Some(EarlyStoppingSpec { patience: raw.patience as usize, min_delta: raw.min_delta });
+            early_stopping = Some(EarlyStoppingSpec {
+                patience: raw.patience as usize,
+                min_delta: raw.min_delta,
+            });
             continue;
         }
         let Some(setting) = settings::setting(key) else {
-            return Err(ctx.at(value, &path, format!(
-                "unknown training setting, expected one of {}, early_stopping",
-                settings::setting_names()
-            )));
+            return Err(ctx.at(
+                value,
+                &path,
+                format!(
+                    "unknown training setting, expected one of {}, early_stopping",
+                    settings::setting_names()
+                ),
+            ));
         };
         let v = toml_to_param(value.get_ref()).map_err(|m| ctx.at(value, &path, m))?;
-        let v = setting.kind.coerce(&v).map_err(|m| ctx.at(value, &path, m))?;
+        let v = setting
+            .kind
+            .coerce(&v)
+            .map_err(|m| ctx.at(value, &path, m))?;
         fixed.insert(key.clone(), v);
     }
     Ok((fixed, early_stopping))
@@ -204,38 +309,53 @@ fn validate_train(
 fn validate_param(ctx: &Ctx, key: &str, param: &Spanned<RawParam>) -> Result<Domain, SpecError> {
     let path = format!("parameters.{key}");
     let Some(setting) = settings::setting(key) else {
-        return Err(ctx.at(param, &path, format!(
-            "unknown parameter, expected one of {}",
-            settings::setting_names()
-        )));
+        return Err(ctx.at(
+            param,
+            &path,
+            format!(
+                "unknown parameter, expected one of {}",
+                settings::setting_names()
+            ),
+        ));
     };
     let kind = setting.kind;
     let p = param.get_ref();
     let coerce = |v: &toml::Value, what: &str| -> Result<ParamValue, SpecError> {
         let pv = toml_to_param(v).map_err(|m| ctx.at(param, &format!("{path}.{what}"), m))?;
-        kind.coerce(&pv).map_err(|m| ctx.at(param, &format!("{path}.{what}"), m))
+        kind.coerce(&pv)
+            .map_err(|m| ctx.at(param, &format!("{path}.{what}"), m))
     };
 
     if let Some(v) = &p.value {
         if p.values.is_some() || p.distribution.is_some() || p.min.is_some() || p.max.is_some() {
-            return Err(ctx.at(param, &path, "a constant (value = ...) takes no values, distribution, min or max"));
+            return Err(ctx.at(
+                param,
+                &path,
+                "a constant (value = ...) takes no values, distribution, min or max",
+            ));
         }
-        return Ok(Domain::Values { values: vec![coerce(v, "value")?] });
+        return Ok(Domain::Values {
+            values: vec![coerce(v, "value")?],
+        });
     }
 
     if let Some(values) = &p.values {
         if p.min.is_some() || p.max.is_some() {
             return Err(ctx.at(param, &path, "has both values and min/max; give one"));
         }
-        if let Some(d) = &p.distribution {
-            if d != "categorical" {
-                return Err(ctx.at(param, &format!("{path}.distribution"), format!(
-                    "got \"{d}\" with values = [...]; a list takes no distribution (or \"categorical\")"
-                )));
-            }
+        if let Some(d) = p.distribution.as_ref().filter(|d| *d != "categorical") {
+            return Err(ctx.at(
+                param,
+                &format!("{path}.distribution"),
+                format!("got \"{d}\" with values = [...]; a list takes no distribution (or \"categorical\")"),
+            ));
         }
         if values.is_empty() {
-            return Err(ctx.at(param, &format!("{path}.values"), "is empty, expected at least one value"));
+            return Err(ctx.at(
+                param,
+                &format!("{path}.values"),
+                "is empty, expected at least one value",
+            ));
         }
         let mut out = Vec::with_capacity(values.len());
         for v in values {
@@ -249,11 +369,23 @@ fn validate_param(ctx: &Ctx, key: &str, param: &Spanned<RawParam>) -> Result<Dom
     }
 
     let Some(distribution) = &p.distribution else {
-        return Err(ctx.at(param, &path, "needs values = [...], value = ..., or distribution with min and max"));
+        return Err(ctx.at(
+            param,
+            &path,
+            "needs values = [...], value = ..., or distribution with min and max",
+        ));
     };
-    let expected = "\"uniform\", \"log_uniform_values\", \"int_uniform\" or \"categorical\" (with values)";
-    if !matches!(distribution.as_str(), "uniform" | "log_uniform_values" | "int_uniform") {
-        return Err(ctx.at(param, &format!("{path}.distribution"), format!("got \"{distribution}\", expected {expected}")));
+    let expected =
+        "\"uniform\", \"log_uniform_values\", \"int_uniform\" or \"categorical\" (with values)";
+    if !matches!(
+        distribution.as_str(),
+        "uniform" | "log_uniform_values" | "int_uniform"
+    ) {
+        return Err(ctx.at(
+            param,
+            &format!("{path}.distribution"),
+            format!("got \"{distribution}\", expected {expected}"),
+        ));
     }
     if !kind.is_numeric() {
         return Err(ctx.at(param, &format!("{path}.distribution"), format!(
@@ -261,12 +393,20 @@ fn validate_param(ctx: &Ctx, key: &str, param: &Spanned<RawParam>) -> Result<Dom
         )));
     }
     let (Some(min), Some(max)) = (&p.min, &p.max) else {
-        return Err(ctx.at(param, &path, format!("distribution \"{distribution}\" needs both min and max")));
+        return Err(ctx.at(
+            param,
+            &path,
+            format!("distribution \"{distribution}\" needs both min and max"),
+        ));
     };
     let (min, max) = (coerce(min, "min")?, coerce(max, "max")?);
     let (lo, hi) = (min.as_f64().unwrap_or(0.0), max.as_f64().unwrap_or(0.0));
     if lo > hi {
-        return Err(ctx.at(param, &path, format!("min ({min}) is greater than max ({max})")));
+        return Err(ctx.at(
+            param,
+            &path,
+            format!("min ({min}) is greater than max ({max})"),
+        ));
     }
     match distribution.as_str() {
         "int_uniform" => {
@@ -275,14 +415,21 @@ fn validate_param(ctx: &Ctx, key: &str, param: &Spanned<RawParam>) -> Result<Dom
                     "\"{key}\" is a real number; use \"uniform\" or \"log_uniform_values\", not \"int_uniform\""
                 )));
             }
-            Ok(Domain::IntUniform { min: lo as i64, max: hi as i64 })
+            Ok(Domain::IntUniform {
+                min: lo as i64,
+                max: hi as i64,
+            })
         }
-        _ if kind.is_int() => Err(ctx.at(param, &format!("{path}.distribution"), format!(
-            "\"{key}\" takes whole numbers; use \"int_uniform\", not \"{distribution}\""
-        ))),
-        "log_uniform_values" if lo <= 0.0 => Err(ctx.at(param, &format!("{path}.min"), format!(
-            "got {min}, expected a number > 0 for log_uniform_values"
-        ))),
+        _ if kind.is_int() => Err(ctx.at(
+            param,
+            &format!("{path}.distribution"),
+            format!("\"{key}\" takes whole numbers; use \"int_uniform\", not \"{distribution}\""),
+        )),
+        "log_uniform_values" if lo <= 0.0 => Err(ctx.at(
+            param,
+            &format!("{path}.min"),
+            format!("got {min}, expected a number > 0 for log_uniform_values"),
+        )),
         "log_uniform_values" => Ok(Domain::LogUniformValues { min: lo, max: hi }),
         _ => Ok(Domain::Uniform { min: lo, max: hi }),
     }
@@ -346,7 +493,13 @@ dropout = { values = [0.0, 0.2] }
         assert_eq!(spec.parameters.len(), 4);
         assert_eq!(
             spec.parameters["lr"],
-            Domain::Values { values: vec![ParamValue::Float(0.001), ParamValue::Float(0.003), ParamValue::Float(0.01)] }
+            Domain::Values {
+                values: vec![
+                    ParamValue::Float(0.001),
+                    ParamValue::Float(0.003),
+                    ParamValue::Float(0.01)
+                ]
+            }
         );
     }
 
@@ -370,19 +523,34 @@ dropout = { values = [0.0, 0.2] }
         assert!(m.contains("unknown field `sed`"), "{m}");
         assert!(!m.contains('\n'), "one line: {m}");
         let m = message(&GRID.replace("layers = { values", "layer = { values"));
-        assert!(m.contains("s.toml:25: parameters.layer: unknown parameter"), "{m}");
+        assert!(
+            m.contains("s.toml:25: parameters.layer: unknown parameter"),
+            "{m}"
+        );
     }
 
     #[test]
     fn bad_values_name_value_and_expectation() {
         let m = message(&GRID.replace("valid_fraction = 0.2", "valid_fraction = 1.5"));
-        assert_eq!(m, "s.toml:10: data.valid_fraction: got 1.5, expected a number in (0, 1)");
+        assert_eq!(
+            m,
+            "s.toml:10: data.valid_fraction: got 1.5, expected a number in (0, 1)"
+        );
         let m = message(&GRID.replace("name = \"mcc\"", "name = \"mccc\""));
-        assert!(m.contains("metric.name: got \"mccc\", expected one of"), "{m}");
+        assert!(
+            m.contains("metric.name: got \"mccc\", expected one of"),
+            "{m}"
+        );
         let m = message(&GRID.replace("optimizer = \"adam\"", "optimizer = \"rmsprop\""));
-        assert!(m.contains("s.toml:21: train.optimizer: got \"rmsprop\""), "{m}");
+        assert!(
+            m.contains("s.toml:20: train.optimizer: got \"rmsprop\""),
+            "{m}"
+        );
         let m = message(&GRID.replace("[0.0, 0.2]", "[0.0, 1.2]"));
-        assert!(m.contains("parameters.dropout.values: got 1.2, expected a number in [0, 1)"), "{m}");
+        assert!(
+            m.contains("parameters.dropout.values: got 1.2, expected a number in [0, 1)"),
+            "{m}"
+        );
         let m = message(&GRID.replace("method = \"grid\"", "method = \"bayes\""));
         assert!(m.contains("method: got \"bayes\""), "{m}");
         let m = message(&GRID.replace("epochs = 30", "epochs = 30\nlr = 0.1"));
@@ -402,13 +570,25 @@ dropout = { values = [0.0, 0.2] }
         assert!(message(&dist).contains("needs a list"));
         let bad_int = dist
             .replace("method = \"grid\"", "method = \"random\"\ntrials = 3")
-            .replace("hidden = { values = [64, 128, 256] }", "hidden = { distribution = \"uniform\", min = 8, max = 64 }");
-        assert!(message(&bad_int).contains("use \"int_uniform\""), "{}", message(&bad_int));
+            .replace(
+                "hidden = { values = [64, 128, 256] }",
+                "hidden = { distribution = \"uniform\", min = 8, max = 64 }",
+            );
+        assert!(
+            message(&bad_int).contains("use \"int_uniform\""),
+            "{}",
+            message(&bad_int)
+        );
     }
 
     #[test]
     fn goal_auto_minimizes_losses() {
-        let spec = parse_str(&GRID.replace("name = \"mcc\"", "name = \"valid_loss\"").replace("goal = \"maximize\"", "goal = \"auto\"")).unwrap();
+        let spec = parse_str(
+            &GRID
+                .replace("name = \"mcc\"", "name = \"valid_loss\"")
+                .replace("goal = \"maximize\"", "goal = \"auto\""),
+        )
+        .unwrap();
         assert_eq!(spec.metric.goal, Goal::Minimize);
         assert_eq!(Goal::auto_for("f1"), Goal::Maximize);
         assert_eq!(Goal::auto_for("error_rate"), Goal::Minimize);
@@ -416,9 +596,22 @@ dropout = { values = [0.0, 0.2] }
 
     #[test]
     fn early_stopping_is_read_from_train() {
-        let spec = parse_str(&GRID.replace("optimizer = \"adam\"", "optimizer = \"adam\"\nearly_stopping = { patience = 3, min_delta = 0.001 }")).unwrap();
-        assert_eq!(spec.early_stopping, Some(EarlyStoppingSpec { patience: 3, min_delta: 0.001 }));
-        let m = message(&GRID.replace("optimizer = \"adam\"", "optimizer = \"adam\"\nearly_stopping = { patience = 0 }"));
+        let spec = parse_str(&GRID.replace(
+            "optimizer = \"adam\"",
+            "optimizer = \"adam\"\nearly_stopping = { patience = 3, min_delta = 0.001 }",
+        ))
+        .unwrap();
+        assert_eq!(
+            spec.early_stopping,
+            Some(EarlyStoppingSpec {
+                patience: 3,
+                min_delta: 0.001
+            })
+        );
+        let m = message(&GRID.replace(
+            "optimizer = \"adam\"",
+            "optimizer = \"adam\"\nearly_stopping = { patience = 0 }",
+        ));
         assert!(m.contains("train.early_stopping.patience: got 0"), "{m}");
     }
 }

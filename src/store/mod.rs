@@ -14,11 +14,13 @@
 //! ```
 
 mod atomic;
+mod checkpoint;
 mod record;
 
 use std::path::{Path, PathBuf};
 
 pub use atomic::write_atomic;
+pub use checkpoint::{CheckpointFormatError, canonical_safetensors};
 pub use record::{BestMetadata, Monitored, SweepManifest, TrialRecord, TrialStatus};
 
 use serde::Serialize;
@@ -48,7 +50,10 @@ pub enum StoreError {
 impl StoreError {
     /// Wraps an I/O error with its path.
     pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-        move |source| StoreError::Io { path: path.to_path_buf(), source }
+        move |source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 
@@ -143,8 +148,10 @@ impl SweepDir {
 
 /// Serializes `value` as pretty JSON and writes it atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
-    let mut bytes = serde_json::to_vec_pretty(value)
-        .map_err(|e| StoreError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     bytes.push(b'\n');
     write_atomic(path, &bytes).map_err(StoreError::io(path))
 }
@@ -152,7 +159,10 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError
 /// Reads a JSON file.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, StoreError> {
     let bytes = std::fs::read(path).map_err(StoreError::io(path))?;
-    serde_json::from_slice(&bytes).map_err(|e| StoreError::Parse { path: path.to_path_buf(), message: e.to_string() })
+    serde_json::from_slice(&bytes).map_err(|e| StoreError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 /// Lower-case hex SHA-256 of some bytes.

@@ -1,0 +1,77 @@
+//! Checkpoint bytes made reproducible.
+//!
+//! burn-store fills the safetensors header from a `HashMap`, so its key order
+//! (and with it the file's bytes and sha256) changes from run to run even for
+//! identical weights. Rewriting the header with sorted keys makes identical
+//! models give identical files, which is what lets a sha256 prove that two
+//! runs, or a run and its reload, hold the same model.
+
+/// Why a checkpoint could not be canonicalised.
+#[derive(Debug, thiserror::Error)]
+#[error("not a safetensors file: {0}")]
+pub struct CheckpointFormatError(String);
+
+/// Returns the same safetensors file with its JSON header keys sorted (and
+/// padded with spaces to 8 bytes, as the format recommends). Tensor data is untouched.
+pub fn canonical_safetensors(bytes: &[u8]) -> Result<Vec<u8>, CheckpointFormatError> {
+    let too_short = || CheckpointFormatError("shorter than its header".into());
+    let len_bytes: [u8; 8] = bytes
+        .get(..8)
+        .ok_or_else(too_short)?
+        .try_into()
+        .map_err(|_| too_short())?;
+    let header_len = usize::try_from(u64::from_le_bytes(len_bytes)).map_err(|_| too_short())?;
+    let header = bytes.get(8..8 + header_len).ok_or_else(too_short)?;
+    // serde_json's map is ordered by key, so a parse/print round trip sorts every level.
+    let value: serde_json::Value = serde_json::from_slice(header)
+        .map_err(|e| CheckpointFormatError(format!("header: {e}")))?;
+    let mut new_header =
+        serde_json::to_vec(&value).map_err(|e| CheckpointFormatError(e.to_string()))?;
+    while new_header.len() % 8 != 0 {
+        new_header.push(b' ');
+    }
+    let data = &bytes[8 + header_len..];
+    let mut out = Vec::with_capacity(8 + new_header.len() + data.len());
+    out.extend_from_slice(&(new_header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&new_header);
+    out.extend_from_slice(data);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut v = (header.len() as u64).to_le_bytes().to_vec();
+        v.extend_from_slice(header.as_bytes());
+        v.extend_from_slice(data);
+        v
+    }
+
+    #[test]
+    fn key_order_no_longer_changes_the_bytes() {
+        let a = file(
+            r#"{"__metadata__":{"b":"2","a":"1"},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#,
+            &[1, 2, 3, 4],
+        );
+        let b = file(
+            r#"{"w":{"data_offsets":[0,4],"dtype":"F32","shape":[1]},"__metadata__":{"a":"1","b":"2"}}"#,
+            &[1, 2, 3, 4],
+        );
+        let (ca, cb) = (
+            canonical_safetensors(&a).unwrap(),
+            canonical_safetensors(&b).unwrap(),
+        );
+        assert_eq!(ca, cb);
+        let n = u64::from_le_bytes(ca[..8].try_into().unwrap()) as usize;
+        assert_eq!(n % 8, 0);
+        assert_eq!(&ca[8 + n..], &[1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        assert!(canonical_safetensors(b"abc").is_err());
+        assert!(canonical_safetensors(&file("{nope", &[])).is_err());
+    }
+}

@@ -1,0 +1,75 @@
+//! The promise of the best-model callback, checked end to end: reloading each
+//! trial's checkpoint and evaluating it on the validation split reproduces the
+//! metrics its metadata (and the leaderboard) claim for the best epoch.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use sweep::data::{load_csv, prepare};
+use sweep::metrics::evaluate;
+use sweep::objective::mlp::{load_checkpoint, predict_logits};
+use sweep::store::BestMetadata;
+
+#[test]
+fn each_checkpoint_reproduces_the_metrics_of_its_best_epoch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digits.csv");
+    let spec = format!(
+        r#"name = "reload"
+method = "grid"
+seed = 11
+[data]
+path = "{}"
+[metric]
+name = "mcc"
+[train]
+epochs = 6
+[parameters]
+layers = {{ values = [1, 2] }}
+dropout = {{ values = [0.0, 0.3] }}
+"#,
+        data_path.display()
+    );
+    fs::write(tmp.path().join("s.toml"), spec).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .current_dir(tmp.path())
+        .args(["run", "s.toml", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let data = load_csv(&data_path, "target").unwrap();
+    let prepared = prepare(&data, 0.2, 11).unwrap();
+    let trials = tmp.path().join("results/reload/trials");
+    let mut checked = 0;
+    for entry in fs::read_dir(&trials).unwrap() {
+        let dir = entry.unwrap().path();
+        let meta: BestMetadata =
+            serde_json::from_slice(&fs::read(dir.join("best.json")).unwrap()).unwrap();
+        let bytes = fs::read(dir.join(&meta.checkpoint)).unwrap();
+        let model = load_checkpoint(
+            bytes,
+            &meta.settings,
+            prepared.n_features,
+            prepared.n_classes,
+        )
+        .unwrap();
+        let logits = predict_logits(&model, &prepared.valid_x, prepared.n_features).unwrap();
+        let metrics = evaluate(&logits, &prepared.valid_y, prepared.n_classes);
+        for (name, value) in &metrics {
+            let claimed = meta.metrics[name];
+            assert!(
+                (value - claimed).abs() <= 1e-6,
+                "{}: {name} reloaded {value}, metadata says {claimed}",
+                meta.trial_id
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 4);
+}

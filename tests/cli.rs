@@ -1,0 +1,543 @@
+//! Integration tests: run the real `sweep` binary on the bundled data and
+//! check the files it writes.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+fn data(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Runs `sweep` in `dir` with extra environment.
+fn sweep_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sweep"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("SWEEP_FAIL_TRIALS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the sweep binary runs")
+}
+
+fn sweep(dir: &Path, args: &[&str]) -> Output {
+    sweep_env(dir, args, &[])
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A small sweep: 4 trials (lr × hidden) × 3 epochs on digits.
+fn small_spec(name: &str) -> String {
+    format!(
+        r#"name = "{name}"
+method = "grid"
+seed = 3
+
+[data]
+path = "{}"
+target = "target"
+valid_fraction = 0.2
+
+[metric]
+name = "mcc"
+goal = "maximize"
+
+[train]
+epochs = 3
+batch_size = 64
+dropout = 0.1
+
+[parameters]
+lr = {{ values = [0.001, 0.01] }}
+hidden = {{ values = [16, 32] }}
+"#,
+        data("digits.csv")
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    fs::write(&p, text).unwrap();
+    p
+}
+
+/// A CSV as a list of maps, header → cell.
+fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            header
+                .iter()
+                .zip(rec.unwrap().iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
+}
+
+const METRICS: [&str; 8] = [
+    "valid_loss",
+    "train_loss",
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "mcc",
+];
+
+#[test]
+fn a_small_sweep_writes_a_ranked_leaderboard_that_matches_each_trials_best_epoch() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "s.toml", &small_spec("small"));
+    let out = sweep(tmp.path(), &["run", "s.toml", "--workers", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("top 4 of 4 by best mcc"),
+        "{}",
+        stdout(&out)
+    );
+
+    let root = tmp.path().join("results/small");
+    let board = read_csv(&root.join("leaderboard.csv"));
+    assert_eq!(board.len(), 4);
+
+    // Ranked by best_mcc, ties by lower valid_loss.
+    for pair in board.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let (ma, mb): (f64, f64) = (
+            a["best_mcc"].parse().unwrap(),
+            b["best_mcc"].parse().unwrap(),
+        );
+        assert!(
+            ma > mb
+                || (ma == mb
+                    && a["best_valid_loss"].parse::<f64>().unwrap()
+                        <= b["best_valid_loss"].parse::<f64>().unwrap())
+        );
+    }
+    for (i, row) in board.iter().enumerate() {
+        assert_eq!(row["rank"], (i + 1).to_string());
+        assert_eq!(row["status"], "completed");
+        assert_eq!(row["epochs_run"], "3");
+        let trial_dir = root.join("trials").join(&row["trial_id"]);
+
+        // best_<metric> equals the history row at best_epoch, to the last digit.
+        let history = read_csv(&trial_dir.join("history.csv"));
+        assert_eq!(history.len(), 3);
+        let best_epoch: usize = row["best_epoch"].parse().unwrap();
+        let at_best = &history[best_epoch - 1];
+        assert_eq!(at_best["saved_best"], "true");
+        for m in METRICS {
+            assert_eq!(
+                row[&format!("best_{m}")],
+                at_best[m],
+                "{m} of {}",
+                row["trial_id"]
+            );
+        }
+        // The best epoch really is the best (the first to reach the maximum).
+        let mccs: Vec<f64> = history.iter().map(|h| h["mcc"].parse().unwrap()).collect();
+        let max = mccs.iter().cloned().fold(f64::MIN, f64::max);
+        assert_eq!(mccs.iter().position(|&v| v == max).unwrap() + 1, best_epoch);
+
+        // Exactly one checkpoint, no temp files; its sha256 matches the leaderboard.
+        let files: Vec<String> = fs::read_dir(&trial_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            files.iter().filter(|f| f.ends_with(".safetensors")).count(),
+            1,
+            "{files:?}"
+        );
+        assert!(!files.iter().any(|f| f.ends_with(".tmp")), "{files:?}");
+        assert_eq!(
+            row["checkpoint"],
+            format!("trials/{}/best.safetensors", row["trial_id"])
+        );
+        let bytes = fs::read(root.join(&row["checkpoint"])).unwrap();
+        let sha: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(row["checkpoint_sha256"], sha);
+
+        // The metadata beside it describes the same epoch and checkpoint.
+        let meta = read_json(&trial_dir.join("best.json"));
+        assert_eq!(meta["epoch"], best_epoch);
+        assert_eq!(meta["checkpoint_sha256"], sha.as_str());
+        assert_eq!(
+            meta["metrics"]["mcc"].as_f64().unwrap(),
+            row["best_mcc"].parse::<f64>().unwrap()
+        );
+
+        // So does the checkpoint's own safetensors header.
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+        assert_eq!(
+            header["__metadata__"]["sweep.epoch"],
+            best_epoch.to_string().as_str()
+        );
+        assert_eq!(
+            header["__metadata__"]["sweep.trial_id"],
+            row["trial_id"].as_str()
+        );
+
+        let pre = read_json(&trial_dir.join("preprocessing.json"));
+        assert_eq!(pre["feature_columns"].as_array().unwrap().len(), 64);
+        assert_eq!(pre["classes"].as_array().unwrap().len(), 10);
+    }
+
+    // The registry lists the same trials in the same order.
+    let registry = read_json(&root.join("registry.json"));
+    let ids: Vec<&str> = registry["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["trial_id"].as_str().unwrap())
+        .collect();
+    let board_ids: Vec<&str> = board.iter().map(|r| r["trial_id"].as_str()).collect();
+    assert_eq!(ids, board_ids);
+    let listed = sweep(tmp.path(), &["registry", "list", "--json"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["models"][0]["trial_id"], board_ids[0]);
+    assert_eq!(
+        listed[0]["models"][0]["data_fingerprint"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+
+    // Aggregating again from the records alone gives the same leaderboard.
+    let before = fs::read(root.join("leaderboard.csv")).unwrap();
+    fs::remove_file(root.join("leaderboard.csv")).unwrap();
+    let again = sweep(tmp.path(), &["aggregate", "results/small", "--quiet"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(fs::read(root.join("leaderboard.csv")).unwrap(), before);
+}
+
+/// The leaderboard without its timing column.
+fn without_timing(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut rows = read_csv(path);
+    for r in &mut rows {
+        r.remove("duration_s");
+    }
+    rows
+}
+
+#[test]
+fn one_and_two_workers_give_identical_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "s.toml", &small_spec("same"));
+    let one = sweep(
+        tmp.path(),
+        &[
+            "run",
+            "s.toml",
+            "--workers",
+            "1",
+            "--results-dir",
+            "r1",
+            "-q",
+        ],
+    );
+    assert!(one.status.success(), "{}", stderr(&one));
+    let two = sweep(
+        tmp.path(),
+        &[
+            "run",
+            "s.toml",
+            "--workers",
+            "2",
+            "--results-dir",
+            "r2",
+            "-q",
+        ],
+    );
+    assert!(two.status.success(), "{}", stderr(&two));
+    let a = without_timing(&tmp.path().join("r1/same/leaderboard.csv"));
+    let b = without_timing(&tmp.path().join("r2/same/leaderboard.csv"));
+    assert_eq!(a.len(), 4);
+    // Includes every metric and the checkpoints' sha256: bit-identical weights.
+    assert_eq!(a, b);
+}
+
+#[test]
+fn bad_specs_fail_with_one_line_naming_file_key_and_value_and_keep_earlier_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "good.toml", &small_spec("keep"));
+    assert!(
+        sweep(tmp.path(), &["run", "good.toml", "-q"])
+            .status
+            .success()
+    );
+    let leaderboard = tmp.path().join("results/keep/leaderboard.csv");
+    let before = fs::read(&leaderboard).unwrap();
+
+    let good = small_spec("keep");
+    let cases = [
+        (
+            good.replace("seed = 3", "sed = 3"),
+            "bad.toml:3: unknown field `sed`",
+        ),
+        (
+            good.replace("valid_fraction = 0.2", "valid_fraction = 2"),
+            "bad.toml:8: data.valid_fraction: got 2, expected a number in (0, 1)",
+        ),
+        (
+            good.replace("name = \"mcc\"", "name = \"mmc\""),
+            "metric.name: got \"mmc\", expected one of",
+        ),
+        (
+            good.replace("goal = \"maximize\"", "goal = \"up\""),
+            "metric.goal: got \"up\"",
+        ),
+        (
+            good.replace("epochs = 3", "epochs = 0"),
+            "train.epochs: got 0, expected a whole number from 1",
+        ),
+        (
+            good.replace("hidden = {", "width = {"),
+            "parameters.width: unknown parameter",
+        ),
+        (
+            good.replace("[0.001, 0.01]", "[0.001, -1]"),
+            "parameters.lr.values: got -1, expected a number > 0",
+        ),
+        (
+            good.replace("method = \"grid\"", "method = \"random\""),
+            "trials: is missing",
+        ),
+        (
+            good.replace("epochs = 3", "epochs = \"three\""),
+            "train.epochs: got \"three\"",
+        ),
+        (good.replace("[data]", "[data\n"), "bad.toml:"),
+    ];
+    for (text, expected) in cases {
+        write(tmp.path(), "bad.toml", &text);
+        // --fresh would delete earlier results, but bad input must stop before that.
+        let out = sweep(tmp.path(), &["run", "bad.toml", "--fresh"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{expected}: {err}");
+        assert!(err.contains(expected), "expected {expected:?} in {err:?}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert_eq!(
+            fs::read(&leaderboard).unwrap(),
+            before,
+            "earlier results untouched"
+        );
+    }
+}
+
+#[test]
+fn bad_csvs_fail_naming_row_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "a,b,target\n1,2,0\n3,x,1\n1,1,1\n",
+            "bad.csv:3: column \"b\": got \"x\", expected a number",
+        ),
+        (
+            "a,b,target\n1,2,0\n3,inf,1\n",
+            "bad.csv:3: column \"b\": got inf, expected a finite number",
+        ),
+        (
+            "a,b,target\n1,2,0\n3,4,0\n",
+            "has 1 class(es), expected at least 2",
+        ),
+        ("", "the file is empty"),
+        ("a,b,target\n", "header but no rows"),
+        ("a,b,label\n1,2,0\n", "no column \"target\""),
+    ];
+    for (csv_text, expected) in cases {
+        write(tmp.path(), "bad.csv", csv_text);
+        let spec = small_spec("csv").replace(&data("digits.csv"), "bad.csv");
+        write(tmp.path(), "s.toml", &spec);
+        let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
+        assert_eq!(out.status.code(), Some(2), "{expected}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(expected),
+            "expected {expected:?} in {:?}",
+            stderr(&out)
+        );
+    }
+    let spec = small_spec("csv").replace(&data("digits.csv"), "missing.csv");
+    write(tmp.path(), "s.toml", &spec);
+    let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("missing.csv: cannot read the data file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn string_labels_are_mapped_in_sorted_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = String::from("x1,x2,kind\n");
+    for i in 0..40 {
+        let label = if i % 2 == 0 { "dog" } else { "cat" };
+        text.push_str(&format!("{},{},{label}\n", i % 2, (i * 7) % 5));
+    }
+    write(tmp.path(), "pets.csv", &text);
+    let spec = small_spec("pets")
+        .replace(&data("digits.csv"), "pets.csv")
+        .replace("target = \"target\"", "target = \"kind\"")
+        .replace("name = \"mcc\"", "name = \"auroc\"");
+    write(tmp.path(), "s.toml", &spec);
+    let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let board = read_csv(&tmp.path().join("results/pets/leaderboard.csv"));
+    assert!(!board[0]["best_auroc"].is_empty());
+    let pre = read_json(
+        &tmp.path()
+            .join("results/pets/trials")
+            .join(&board[0]["trial_id"])
+            .join("preprocessing.json"),
+    );
+    assert_eq!(pre["classes"], serde_json::json!(["cat", "dog"]));
+}
+
+#[test]
+fn a_rerun_refuses_to_mix_then_resumes_or_starts_fresh() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "s.toml", &small_spec("again"));
+    assert!(sweep(tmp.path(), &["run", "s.toml", "-q"]).status.success());
+
+    let refused = sweep(tmp.path(), &["run", "s.toml", "-q"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("--resume") && stderr(&refused).contains("--fresh"),
+        "{}",
+        stderr(&refused)
+    );
+
+    // A trial without a complete record is the only one run again.
+    let trials = tmp.path().join("results/again/trials");
+    let first = fs::read_dir(&trials)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    fs::remove_file(first.join("trial.json")).unwrap();
+    let resumed = sweep(tmp.path(), &["run", "s.toml", "--resume"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(
+        stdout(&resumed).contains("(1 run now, 3 resumed)"),
+        "{}",
+        stdout(&resumed)
+    );
+    assert!(first.join("trial.json").exists());
+
+    // A changed spec never resumes into the old folder.
+    write(
+        tmp.path(),
+        "s.toml",
+        &small_spec("again").replace("epochs = 3", "epochs = 2"),
+    );
+    let changed = sweep(tmp.path(), &["run", "s.toml", "--resume", "-q"]);
+    assert_eq!(changed.status.code(), Some(2));
+    assert!(
+        stderr(&changed).contains("different spec"),
+        "{}",
+        stderr(&changed)
+    );
+
+    let fresh = sweep(tmp.path(), &["run", "s.toml", "--fresh", "-q"]);
+    assert!(fresh.status.success(), "{}", stderr(&fresh));
+    let board = read_csv(&tmp.path().join("results/again/leaderboard.csv"));
+    assert!(board.iter().all(|r| r["epochs_run"] == "2"));
+}
+
+#[test]
+fn failed_and_diverged_trials_are_recorded_and_the_sweep_carries_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = format!(
+        r#"name = "rough"
+method = "grid"
+[data]
+path = "{}"
+[metric]
+name = "mcc"
+[train]
+epochs = 3
+optimizer = "sgd"
+[parameters]
+lr = {{ values = [0.01, 0.05, 1e30] }}
+"#,
+        data("breast_cancer.csv")
+    );
+    write(tmp.path(), "s.toml", &spec);
+    let out = sweep_env(
+        tmp.path(),
+        &["run", "s.toml", "-q"],
+        &[("SWEEP_FAIL_TRIALS", "1")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let board = read_csv(&tmp.path().join("results/rough/leaderboard.csv"));
+    let statuses: Vec<&str> = board.iter().map(|r| r["status"].as_str()).collect();
+    assert_eq!(statuses, ["completed", "failed", "diverged"]);
+    for row in &board[1..] {
+        assert!(
+            row["best_mcc"].is_empty()
+                && row["checkpoint"].is_empty()
+                && row["best_epoch"].is_empty()
+        );
+        assert!(!row["message"].is_empty());
+    }
+    assert!(board[1]["message"].contains("injected failure"));
+    assert!(board[2]["message"].contains("diverged at epoch 1"));
+    let registry = read_json(&tmp.path().join("results/rough/registry.json"));
+    assert_eq!(registry["models"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn plan_prints_every_trial_without_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = Path::new(env!("CARGO_MANIFEST_DIR")).join("sweeps/grid.toml");
+    let out = sweep(tmp.path(), &["plan", "--json", grid.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let trials: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(trials.len(), 36);
+    let ids: std::collections::BTreeSet<&str> =
+        trials.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 36);
+    assert_eq!(
+        trials[0]["params"],
+        serde_json::json!({"dropout": 0.0, "hidden": 64, "layers": 1, "lr": 0.001})
+    );
+    assert!(!tmp.path().join("results").exists());
+
+    let random = Path::new(env!("CARGO_MANIFEST_DIR")).join("sweeps/random.toml");
+    let a = sweep(tmp.path(), &["plan", random.to_str().unwrap()]);
+    let b = sweep(tmp.path(), &["plan", random.to_str().unwrap()]);
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout, "random plans are seeded");
+}
