@@ -33,6 +33,15 @@ pub fn load_csv(path: &Path, target: &str) -> Result<Dataset, DataError> {
     let bytes = std::fs::read(path).map_err(|source| DataError::Read {
         path: path.to_path_buf(),
         source,
+        hint: match std::env::current_dir() {
+            Ok(cwd) if path.is_relative() => {
+                format!(
+                    " (relative paths are read from the current directory, {})",
+                    cwd.display()
+                )
+            }
+            _ => String::new(),
+        },
     })?;
     let fingerprint = hex(&Sha256::digest(&bytes));
     let p = || path.to_path_buf();

@@ -18,12 +18,14 @@ pub use split::prepare;
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// The file could not be read.
-    #[error("{path}: cannot read the data file: {source}")]
+    #[error("{path}: cannot read the data file: {source}{hint}")]
     Read {
         /// The data file.
         path: PathBuf,
         /// Why.
         source: std::io::Error,
+        /// Where a relative path was looked for, or empty.
+        hint: String,
     },
     /// No header, or a header but no rows.
     #[error("{path}: {what}, expected a header line and at least one data row")]
