@@ -41,7 +41,10 @@ struct Progress {
     epochs_run: usize,
 }
 
-/// Runs one trial to its end and writes its record; never panics.
+/// Runs one trial to its end on the current thread and writes its record;
+/// never panics. Call it inside a one-thread rayon pool: Burn's flex backend
+/// runs large GEMMs on the current pool, and one thread per trial keeps
+/// concurrent trials from oversubscribing the cores.
 pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
     let start = Instant::now();
     let settings = TrainSettings::resolve(&env.spec.train, &trial.params);
@@ -61,13 +64,7 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
             &env.data.preprocessing,
         )
         .map_err(failed)?;
-        // One compute thread per trial: Burn's flex backend runs large GEMMs on the
-        // current rayon pool, so this keeps trials from oversubscribing the cores.
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .map_err(|e| TrialError::Failed(format!("cannot start the trial's thread: {e}")))?;
-        pool.install(|| train(env, trial, &settings, &trial_dir, &mut progress))
+        train(env, trial, &settings, &trial_dir, &mut progress)
     }));
 
     let (status, message) = match outcome {
