@@ -284,6 +284,52 @@ fn one_and_two_workers_give_identical_results() {
     assert_eq!(a, b);
 }
 
+/// The most trials whose [started_at, finished_at] intervals overlap at one instant.
+fn max_concurrent_trials(results: &Path) -> usize {
+    let mut events = Vec::new();
+    for entry in fs::read_dir(results.join("trials")).unwrap() {
+        let record = read_json(&entry.unwrap().path().join("trial.json"));
+        let at = |key: &str| humantime::parse_rfc3339(record[key].as_str().unwrap()).unwrap();
+        events.push((at("started_at"), 1i32));
+        events.push((at("finished_at"), -1i32));
+    }
+    // Ends sort before starts at the same instant.
+    events.sort();
+    let (mut now, mut max) = (0i32, 0i32);
+    for (_, delta) in events {
+        now += delta;
+        max = max.max(now);
+    }
+    max as usize
+}
+
+#[test]
+fn workers_bound_how_many_trials_run_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "s.toml",
+        &small_spec("bound").replace("epochs = 3", "epochs = 8"),
+    );
+    for (workers, results) in [("1", "w1"), ("2", "w2")] {
+        let out = sweep(
+            tmp.path(),
+            &[
+                "run",
+                "s.toml",
+                "--workers",
+                workers,
+                "--results-dir",
+                results,
+                "-q",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_eq!(max_concurrent_trials(&tmp.path().join("w1/bound")), 1);
+    assert!(max_concurrent_trials(&tmp.path().join("w2/bound")) <= 2);
+}
+
 #[test]
 fn bad_specs_fail_with_one_line_naming_file_key_and_value_and_keep_earlier_results() {
     let tmp = tempfile::tempdir().unwrap();

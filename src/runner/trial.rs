@@ -47,6 +47,7 @@ struct Progress {
 /// concurrent trials from oversubscribing the cores.
 pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
     let start = Instant::now();
+    let started_at = store::now_rfc3339();
     let settings = TrainSettings::resolve(&env.spec.train, &trial.params);
     let trial_dir = env.dir.trial_dir(&trial.id);
     let mut progress = Progress::default();
@@ -98,6 +99,7 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
         checkpoint_sha256: progress.checkpoint_sha256,
         data_fingerprint: env.data.preprocessing.data_fingerprint.clone(),
         duration_s: start.elapsed().as_secs_f64(),
+        started_at,
         finished_at: store::now_rfc3339(),
     };
     let write = std::fs::create_dir_all(&trial_dir)

@@ -171,7 +171,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     crate::params::hex(&Sha256::digest(bytes))
 }
 
-/// Now, as RFC 3339 UTC with seconds.
+/// Now, as RFC 3339 UTC with microseconds.
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+    humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
 }
