@@ -482,22 +482,45 @@ fn a_rerun_refuses_to_mix_then_resumes_or_starts_fresh() {
         stderr(&refused)
     );
 
-    // A trial without a complete record is the only one run again.
+    // One trial died before its record, another's record is garbage: the
+    // aggregator reports both instead of failing, and --resume runs just those two.
     let trials = tmp.path().join("results/again/trials");
-    let first = fs::read_dir(&trials)
+    let mut dirs: Vec<PathBuf> = fs::read_dir(&trials)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .min()
-        .unwrap();
-    fs::remove_file(first.join("trial.json")).unwrap();
+        .collect();
+    dirs.sort();
+    fs::remove_file(dirs[0].join("trial.json")).unwrap();
+    fs::write(dirs[1].join("trial.json"), "{ not json").unwrap();
+    let report = sweep(tmp.path(), &["aggregate", "results/again"]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    assert!(
+        stdout(&report).contains("2 trial folder(s) have no complete record"),
+        "{}",
+        stdout(&report)
+    );
+    assert!(
+        stdout(&report).contains("unreadable record"),
+        "{}",
+        stdout(&report)
+    );
+    assert_eq!(
+        read_csv(&tmp.path().join("results/again/leaderboard.csv")).len(),
+        2
+    );
+
     let resumed = sweep(tmp.path(), &["run", "s.toml", "--resume"]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     assert!(
-        stdout(&resumed).contains("(1 run now, 3 resumed)"),
+        stdout(&resumed).contains("(2 run now, 2 resumed)"),
         "{}",
         stdout(&resumed)
     );
-    assert!(first.join("trial.json").exists());
+    assert!(dirs[0].join("trial.json").exists());
+    assert_eq!(
+        read_csv(&tmp.path().join("results/again/leaderboard.csv")).len(),
+        4
+    );
 
     // A changed spec never resumes into the old folder.
     write(

@@ -13,7 +13,7 @@ pub use leaderboard::LeaderboardCsv;
 pub use ranking::rank;
 pub use registry::{RegistryEntry, RegistryJson, SweepRegistry};
 
-use crate::store::{self, Monitored, StoreError, SweepDir, TrialRecord};
+use crate::store::{self, IncompleteTrial, Monitored, StoreError, SweepDir, TrialRecord};
 
 /// Why aggregation failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +65,7 @@ pub struct Leaderboard {
     /// Trials, best first; failed and diverged last.
     pub rows: Vec<TrialRecord>,
     /// Trial folders without a complete record (still running, or died).
-    pub incomplete: Vec<PathBuf>,
+    pub incomplete: Vec<IncompleteTrial>,
 }
 
 impl Leaderboard {
@@ -73,7 +73,7 @@ impl Leaderboard {
     pub fn from_records(
         dir: &SweepDir,
         records: Vec<TrialRecord>,
-        incomplete: Vec<PathBuf>,
+        incomplete: Vec<IncompleteTrial>,
     ) -> Result<Self, AggregateError> {
         let Some(first) = records.first() else {
             return Err(AggregateError::NoRecords {
@@ -115,8 +115,8 @@ pub trait Exporter {
 
 /// Reads every record of `dir`, ranks them, and writes every export atomically.
 pub fn aggregate(dir: &SweepDir) -> Result<Leaderboard, AggregateError> {
-    let (records, incomplete) = dir.scan()?;
-    let board = Leaderboard::from_records(dir, records, incomplete)?;
+    let scan = dir.scan()?;
+    let board = Leaderboard::from_records(dir, scan.complete, scan.incomplete)?;
     let exporters: [&dyn Exporter; 2] = [&LeaderboardCsv, &RegistryJson];
     for exporter in exporters {
         let bytes = exporter.render(&board)?;

@@ -54,11 +54,11 @@ pub fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Res
     if !board.incomplete.is_empty() {
         writeln!(
             out,
-            "{} trial folder(s) have no complete record yet (running, or died):",
+            "{} trial folder(s) have no complete record:",
             board.incomplete.len()
         )?;
-        for p in &board.incomplete {
-            writeln!(out, "  {}", p.display())?;
+        for t in &board.incomplete {
+            writeln!(out, "  {}: {}", t.dir.display(), t.reason)?;
         }
     }
     Ok(())

@@ -192,39 +192,45 @@ fn prepare_results_dir(
         dir: dir.root().to_path_buf(),
         message,
     };
-    let manifest = dir.manifest()?;
-    let (complete, incomplete) = dir.scan()?;
-    let has_results = manifest.is_some() || !complete.is_empty() || !incomplete.is_empty();
     let hash = spec.hash();
-
     let mut done = BTreeSet::new();
-    match policy {
-        _ if !has_results => {}
+    let manifest = match policy {
+        _ if !dir.has_results() => None,
         ExistingResults::Refuse => {
+            let scan = dir.scan()?;
             return Err(conflict(format!(
                 "already holds {} complete and {} incomplete trial(s) of sweep \"{}\"; \
                  run again with --resume to keep them and run the rest, or --fresh to delete them and start over",
-                complete.len(),
-                incomplete.len(),
+                scan.complete.len(),
+                scan.incomplete.len(),
                 spec.name
             )));
         }
         ExistingResults::Resume => {
-            let old_hash = manifest.as_ref().map(|m| m.spec_hash.clone());
-            if let Some(old) = old_hash.filter(|h| *h != hash) {
+            let manifest = dir.manifest()?;
+            if let Some(old) = manifest
+                .as_ref()
+                .map(|m| &m.spec_hash)
+                .filter(|h| **h != hash)
+            {
                 return Err(conflict(format!(
                     "was made by a different spec (hash {old}, this one is {hash}); resuming would mix \
                      their trials: use --fresh to start over, or give the sweep another name"
                 )));
             }
+            // Trials without a readable record are simply run again.
             let planned: BTreeSet<String> = plan.trials().map(|t| t.id).collect();
-            done = complete
+            done = dir
+                .scan()?
+                .complete
                 .into_iter()
                 .filter(|r| r.spec_hash == hash && planned.contains(&r.id))
                 .map(|r| r.id)
                 .collect();
+            manifest
         }
         ExistingResults::Fresh => {
+            // Deletes without reading: --fresh must work on any earlier folder, even a broken one.
             let trials = dir.trials_dir();
             if trials.exists() {
                 std::fs::remove_dir_all(&trials).map_err(StoreError::io(&trials))?;
@@ -235,11 +241,12 @@ fn prepare_results_dir(
                     std::fs::remove_file(&path).map_err(StoreError::io(&path))?;
                 }
             }
+            None
         }
-    }
+    };
     let trials = dir.trials_dir();
     std::fs::create_dir_all(&trials).map_err(StoreError::io(&trials))?;
-    if manifest.is_none() || policy == ExistingResults::Fresh {
+    if manifest.is_none() {
         store::write_json(
             &dir.file(names::MANIFEST),
             &SweepManifest::new(spec, plan.len()),

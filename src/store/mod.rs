@@ -120,13 +120,14 @@ impl SweepDir {
         read_json(&path).map(Some)
     }
 
-    /// Trial folders that hold a complete record, and those that do not.
-    pub fn scan(&self) -> Result<(Vec<TrialRecord>, Vec<PathBuf>), StoreError> {
+    /// Reads every trial folder: complete records, and folders without a
+    /// readable one (still running, died, or written by an incompatible version).
+    /// Never fails on a single bad record, so one broken trial cannot hide the others.
+    pub fn scan(&self) -> Result<TrialScan, StoreError> {
         let dir = self.trials_dir();
-        let mut complete = Vec::new();
-        let mut incomplete = Vec::new();
+        let mut scan = TrialScan::default();
         if !dir.exists() {
-            return Ok((complete, incomplete));
+            return Ok(scan);
         }
         let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(StoreError::io(&dir))?
@@ -136,14 +137,47 @@ impl SweepDir {
         entries.sort();
         for trial_dir in entries {
             let record = trial_dir.join(names::RECORD);
-            if record.exists() {
-                complete.push(read_json(&record)?);
-            } else {
-                incomplete.push(trial_dir);
+            if !record.exists() {
+                scan.incomplete.push(IncompleteTrial {
+                    dir: trial_dir,
+                    reason: "no trial.json yet (running, or died)".into(),
+                });
+                continue;
+            }
+            match read_json(&record) {
+                Ok(r) => scan.complete.push(r),
+                Err(e) => scan.incomplete.push(IncompleteTrial {
+                    dir: trial_dir,
+                    reason: format!("unreadable record: {e}"),
+                }),
             }
         }
-        Ok((complete, incomplete))
+        Ok(scan)
     }
+
+    /// Whether the folder holds anything of an earlier run.
+    pub fn has_results(&self) -> bool {
+        self.file(names::MANIFEST).exists()
+            || std::fs::read_dir(self.trials_dir()).is_ok_and(|mut d| d.next().is_some())
+    }
+}
+
+/// What [`SweepDir::scan`] found.
+#[derive(Debug, Clone, Default)]
+pub struct TrialScan {
+    /// Complete, readable records.
+    pub complete: Vec<TrialRecord>,
+    /// Folders without one.
+    pub incomplete: Vec<IncompleteTrial>,
+}
+
+/// A trial folder without a complete, readable record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncompleteTrial {
+    /// The trial folder.
+    pub dir: PathBuf,
+    /// Why it does not count as complete.
+    pub reason: String,
 }
 
 /// Serializes `value` as pretty JSON and writes it atomically.

@@ -83,7 +83,8 @@ pub struct TrialRecord {
     pub data_fingerprint: String,
     /// Wall time of the trial.
     pub duration_s: f64,
-    /// When it started (RFC 3339).
+    /// When it started (RFC 3339); empty in records of sweep 0.1.0 before it was kept.
+    #[serde(default)]
     pub started_at: String,
     /// When it finished (RFC 3339).
     pub finished_at: String,
