@@ -54,6 +54,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // `sweep plan ... | head`: the reader left, which is not an error.
+        Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
