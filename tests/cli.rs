@@ -346,7 +346,7 @@ fn bad_specs_fail_with_one_line_naming_file_key_and_value_and_keep_earlier_resul
     let cases = [
         (
             good.replace("seed = 3", "sed = 3"),
-            "bad.toml:3: unknown field `sed`",
+            "bad.toml:3: sed: unknown field `sed`",
         ),
         (
             good.replace("valid_fraction = 0.2", "valid_fraction = 2"),

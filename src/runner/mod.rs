@@ -124,7 +124,6 @@ pub fn run_sweep(
         dir: &dir,
         fail_indices: &options.fail_indices,
     };
-    reporter.on_start(plan.len(), done.len());
     // One single-thread rayon pool per worker, driven by a plain thread. Calling
     // `install` from a rayon worker thread would let that thread steal sibling
     // trials while it waits (measured: all 36 grid trials at once with
@@ -143,6 +142,7 @@ pub fn run_sweep(
             message: e.to_string(),
         })?;
 
+    reporter.on_start(plan.len(), done.len());
     // Trial panics are caught and recorded; keep the default hook from also
     // printing them over the progress bar.
     let previous_hook = std::panic::take_hook();

@@ -48,8 +48,12 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
     let ctx = Ctx { file, text };
     let raw: RawSpec = toml::from_str(text).map_err(|e| {
         // toml's own Display spans several lines; keep the one-line message and point at the line.
-        let message = e.message().trim().replace('\n', " ");
-        ctx.err(e.span(), "", message)
+        let message = friendly_types(e.message().trim().replace('\n', " "));
+        let key = e
+            .span()
+            .and_then(|span| key_at(text, span.start))
+            .unwrap_or_default();
+        ctx.err(e.span(), &key, message)
     })?;
 
     let name = raw.name.get_ref().trim().to_string();
@@ -435,6 +439,38 @@ fn validate_param(ctx: &Ctx, key: &str, param: &Spanned<RawParam>) -> Result<Dom
     }
 }
 
+/// The dotted key of the `key = value` line holding byte `offset`, with the
+/// `[table]` it sits in: `data.valid_fraction`. `None` off such a line.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let key = line.split_once('=')?.0.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
+        return None;
+    }
+    let table = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && !l.starts_with("[["))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    })
+}
+
+/// serde's type names in words a spec author knows.
+fn friendly_types(message: String) -> String {
+    message
+        .replace("expected i64", "expected a whole number")
+        .replace("expected u64", "expected a whole number")
+        .replace("expected f64", "expected a number")
+        .replace("expected a sequence", "expected a list like [a, b]")
+        .replace("floating point", "number")
+}
+
 fn toml_to_param(v: &toml::Value) -> Result<ParamValue, String> {
     match v {
         toml::Value::Integer(i) => Ok(ParamValue::Int(*i)),
@@ -555,6 +591,27 @@ dropout = { values = [0.0, 0.2] }
         assert!(m.contains("method: got \"bayes\""), "{m}");
         let m = message(&GRID.replace("epochs = 30", "epochs = 30\nlr = 0.1"));
         assert!(m.contains("both fixed in [train] and swept"), "{m}");
+    }
+
+    #[test]
+    fn type_errors_name_the_key_and_its_table() {
+        let m = message(&GRID.replace("seed = 42", "seed = \"abc\""));
+        assert_eq!(
+            m,
+            "s.toml:4: seed: invalid type: string \"abc\", expected a whole number"
+        );
+        let m = message(&GRID.replace("valid_fraction = 0.2", "valid_fraction = \"a\""));
+        assert!(
+            m.starts_with("s.toml:10: data.valid_fraction: invalid type: string"),
+            "{m}"
+        );
+        let m = message(&GRID.replace("values = [1, 2]", "values = 1"));
+        assert!(
+            m.starts_with(
+                "s.toml:25: parameters.layers: invalid type: integer `1`, expected a list"
+            ),
+            "{m}"
+        );
     }
 
     #[test]
