@@ -22,6 +22,8 @@ pub mod params;
 pub mod plan;
 pub mod runner;
 pub mod sampler;
+pub mod slurm;
 pub mod space;
 pub mod spec;
+pub mod status;
 pub mod store;

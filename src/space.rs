@@ -1,12 +1,12 @@
 //! Parameter domains: where a swept parameter may take its values from.
 
 use rand::Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::params::ParamValue;
 
 /// The domain of one swept parameter.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "distribution", rename_all = "snake_case")]
 pub enum Domain {
     /// An explicit list (`values = [...]`); random search draws uniformly from it.

@@ -8,7 +8,10 @@ mod aggregate;
 mod plan;
 mod registry;
 mod run;
+mod slurm;
+mod status;
 mod table;
+mod trial;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,8 +20,10 @@ use clap::{Parser, Subcommand};
 
 use crate::aggregate::AggregateError;
 use crate::data::DataError;
-use crate::runner::RunError;
+use crate::runner::{InjectedFaults, RunError};
+use crate::slurm::SlurmError;
 use crate::spec::SpecError;
+use crate::status::StatusError;
 use crate::store::StoreError;
 
 /// Reproducible hyperparameter sweeps for Burn models.
@@ -42,6 +47,12 @@ pub enum Command {
     /// Look at the model registry.
     #[command(subcommand)]
     Registry(registry::RegistryCommand),
+    /// Run exactly one trial of a spec's plan (what each SLURM array task runs).
+    Trial(trial::TrialArgs),
+    /// Run a sweep as a SLURM job array plus an aggregation job.
+    Slurm(slurm::SlurmArgs),
+    /// Show which planned trials are done, failed, diverged, missing, running or stale.
+    Status(status::StatusArgs),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -51,6 +62,9 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Plan(args) => plan::plan(args),
         Command::Aggregate(args) => aggregate::aggregate(args),
         Command::Registry(cmd) => registry::registry(cmd),
+        Command::Trial(args) => trial::trial(args),
+        Command::Slurm(args) => slurm::slurm(args),
+        Command::Status(args) => status::status(args),
     };
     match result {
         Ok(code) => code,
@@ -81,6 +95,12 @@ pub enum CliError {
     /// Results could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A SLURM submission failed.
+    #[error(transparent)]
+    Slurm(#[from] SlurmError),
+    /// A sweep's status could not be read.
+    #[error(transparent)]
+    Status(#[from] StatusError),
     /// A bad command-line value.
     #[error("{0}")]
     Usage(String),
@@ -95,12 +115,42 @@ impl CliError {
         match self {
             CliError::Spec(_) | CliError::Data(_) | CliError::Usage(_) => 2,
             CliError::Run(
-                RunError::Data(_) | RunError::SpecVsData { .. } | RunError::ExistingResults { .. },
+                RunError::Data(_)
+                | RunError::SpecVsData { .. }
+                | RunError::ExistingResults { .. }
+                | RunError::IndexOutOfRange { .. },
             ) => 2,
+            CliError::Status(StatusError::NotASweep { .. }) => 2,
             CliError::Aggregate(AggregateError::NoRecords { .. }) => 2,
             _ => 1,
         }
     }
+}
+
+/// Faults to inject, from the environment: `SWEEP_FAIL_TRIALS=1,4` makes those
+/// trial indices panic, `SWEEP_ABORT_TRIALS=2` kills the process in trial 2.
+/// Tests use them to show that one broken trial never stops a sweep, locally or
+/// on SLURM, and that a dead process is recognised and run again.
+pub fn faults_from_env() -> Result<InjectedFaults, CliError> {
+    let indices = |var: &str| -> Result<std::collections::BTreeSet<usize>, CliError> {
+        let Ok(text) = std::env::var(var) else {
+            return Ok(Default::default());
+        };
+        text.split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                s.trim().parse::<usize>().map_err(|_| {
+                    CliError::Usage(format!(
+                        "{var}: got \"{s}\", expected comma-separated trial indices"
+                    ))
+                })
+            })
+            .collect()
+    };
+    Ok(InjectedFaults {
+        panic: indices("SWEEP_FAIL_TRIALS")?,
+        abort: indices("SWEEP_ABORT_TRIALS")?,
+    })
 }
 
 /// Where sweeps keep their results unless told otherwise.

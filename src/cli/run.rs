@@ -1,6 +1,5 @@
 //! `sweep run SPEC`.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,6 +28,9 @@ pub struct RunArgs {
     /// Keep the complete trials of an earlier run of the same spec and run the rest.
     #[arg(long, conflicts_with = "fresh")]
     pub resume: bool,
+    /// With --resume, also run again the trials that failed or diverged.
+    #[arg(long, requires = "resume")]
+    pub retry_failed: bool,
     /// Delete the sweep's earlier results and start over.
     #[arg(long)]
     pub fresh: bool,
@@ -48,7 +50,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             .unwrap_or(1),
     };
     let existing = match (args.resume, args.fresh) {
-        (true, _) => ExistingResults::Resume,
+        (true, _) => ExistingResults::Resume {
+            retry_failed: args.retry_failed,
+        },
         (_, true) => ExistingResults::Fresh,
         _ => ExistingResults::Refuse,
     };
@@ -56,7 +60,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         workers,
         results_root: args.results_dir.clone(),
         existing,
-        fail_indices: fail_indices_from_env()?,
+        faults: super::faults_from_env()?,
     };
     let mut reporter: Box<dyn Reporter> = if args.quiet {
         Box::new(SilentReporter)
@@ -100,22 +104,4 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// `SWEEP_FAIL_TRIALS=1,4` makes those trial indices fail on purpose; tests use
-/// it to check that one failing trial never stops the sweep.
-fn fail_indices_from_env() -> Result<BTreeSet<usize>, CliError> {
-    let Ok(text) = std::env::var("SWEEP_FAIL_TRIALS") else {
-        return Ok(BTreeSet::new());
-    };
-    text.split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| {
-            s.trim().parse::<usize>().map_err(|_| {
-                CliError::Usage(format!(
-                    "SWEEP_FAIL_TRIALS: got \"{s}\", expected comma-separated trial indices"
-                ))
-            })
-        })
-        .collect()
 }

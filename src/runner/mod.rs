@@ -1,6 +1,8 @@
 //! The trial runner: runs the planned trials `workers` at a time, each inside
-//! a single-thread rayon pool (one compute thread per trial), isolates their failures, and streams their results to
-//! one reporter on the calling thread.
+//! a single-thread rayon pool (one compute thread per trial), isolates their
+//! failures, and streams their results to one reporter on the calling thread.
+//! [`run_single_trial`] runs one trial of the plan on its own, as a SLURM
+//! array task does.
 
 mod progress;
 mod trial;
@@ -11,13 +13,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 pub use progress::{ProgressBarReporter, Reporter, SilentReporter};
-pub use trial::{TrialEnv, run_trial};
+pub use trial::{InjectedFaults, RunningMarker, TrialEnv, run_trial};
 
-use crate::data::{self, DataError};
+use crate::data::{self, DataError, Prepared};
 use crate::objective::Objective;
 use crate::plan::{Plan, TrialSpec};
 use crate::spec::SweepSpec;
-use crate::store::{self, StoreError, SweepDir, SweepManifest, TrialRecord, names};
+use crate::store::{self, StoreError, SweepDir, SweepManifest, TrialRecord, TrialStatus, names};
 
 /// What to do when the results folder already holds trials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +27,10 @@ pub enum ExistingResults {
     /// Stop with a message that names `--resume` and `--fresh`.
     Refuse,
     /// Keep complete trials and run the rest.
-    Resume,
+    Resume {
+        /// Also run again the trials that failed or diverged.
+        retry_failed: bool,
+    },
     /// Delete the sweep's earlier results and start over.
     Fresh,
 }
@@ -39,8 +44,8 @@ pub struct RunOptions {
     pub results_root: PathBuf,
     /// Policy for an existing results folder.
     pub existing: ExistingResults,
-    /// Trial indices to fail on purpose (test hook).
-    pub fail_indices: BTreeSet<usize>,
+    /// Trials to break on purpose (test hook).
+    pub faults: InjectedFaults,
 }
 
 /// Why a sweep could not run (as opposed to trials that failed, which are data).
@@ -64,6 +69,16 @@ pub enum RunError {
         dir: PathBuf,
         /// What is there and what to do.
         message: String,
+    },
+    /// A trial index outside the plan.
+    #[error("{file}: --index {index} is outside the plan, which has trials 0 to {last}")]
+    IndexOutOfRange {
+        /// The spec file.
+        file: PathBuf,
+        /// The index asked for.
+        index: usize,
+        /// The last valid index.
+        last: usize,
     },
     /// Reading or writing the results folder failed.
     #[error(transparent)]
@@ -91,14 +106,18 @@ pub struct RunSummary {
     pub records: Vec<TrialRecord>,
 }
 
-/// Plans and runs a sweep, then leaves the per-trial records on disk (the
-/// caller aggregates them).
-pub fn run_sweep(
-    spec: &SweepSpec,
-    objective: &dyn Objective,
-    options: &RunOptions,
-    reporter: &mut dyn Reporter,
-) -> Result<RunSummary, RunError> {
+/// A sweep's data, plan and results folder, loaded and checked once.
+pub struct OpenSweep {
+    /// The split, ready for training.
+    pub data: Prepared,
+    /// The trials.
+    pub plan: Plan,
+    /// `results/<name>/`.
+    pub dir: SweepDir,
+}
+
+/// Loads and checks the data and builds the plan; writes nothing.
+pub fn open_sweep(spec: &SweepSpec, results_root: &std::path::Path) -> Result<OpenSweep, RunError> {
     let dataset = data::load_csv(&spec.data.path, &spec.data.target)?;
     let prepared = data::prepare(&dataset, spec.data.valid_fraction, spec.seed)?;
     if spec.metric.name == "auroc" && prepared.n_classes != 2 {
@@ -110,19 +129,32 @@ pub fn run_sweep(
             ),
         });
     }
+    Ok(OpenSweep {
+        data: prepared,
+        plan: Plan::new(spec),
+        dir: SweepDir::new(results_root.join(&spec.name)),
+    })
+}
 
-    let plan = Plan::new(spec);
-    let dir = SweepDir::new(options.results_root.join(&spec.name));
+/// Plans and runs a sweep, then leaves the per-trial records on disk (the
+/// caller aggregates them).
+pub fn run_sweep(
+    spec: &SweepSpec,
+    objective: &dyn Objective,
+    options: &RunOptions,
+    reporter: &mut dyn Reporter,
+) -> Result<RunSummary, RunError> {
+    let OpenSweep { data, plan, dir } = open_sweep(spec, &options.results_root)?;
     let done = prepare_results_dir(spec, &plan, &dir, options.existing)?;
     let todo: Vec<TrialSpec> = plan.trials().filter(|t| !done.contains(&t.id)).collect();
 
     let env = TrialEnv {
         spec,
         spec_hash: spec.hash(),
-        data: &prepared,
+        data: &data,
         objective,
         dir: &dir,
-        fail_indices: &options.fail_indices,
+        faults: &options.faults,
     };
     // One single-thread rayon pool per worker, driven by a plain thread. Calling
     // `install` from a rayon worker thread would let that thread steal sibling
@@ -130,16 +162,11 @@ pub fn run_sweep(
     // --workers 1), so the dispatching threads must not be rayon workers.
     let n_threads = options.workers.clamp(1, todo.len().max(1));
     let pools = (0..n_threads)
-        .map(|w| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(1)
-                .thread_name(move |_| format!("sweep-trial-{w}"))
-                .build()
-        })
+        .map(|w| single_thread_pool(&format!("sweep-trial-{w}")))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| RunError::Pool {
+        .map_err(|message| RunError::Pool {
             workers: options.workers,
-            message: e.to_string(),
+            message,
         })?;
 
     reporter.on_start(plan.len(), done.len());
@@ -180,9 +207,100 @@ pub fn run_sweep(
     })
 }
 
+fn single_thread_pool(name: &str) -> Result<rayon::ThreadPool, String> {
+    let name = name.to_string();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .thread_name(move |_| name.clone())
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// How [`run_single_trial`] ended.
+#[derive(Debug, Clone)]
+pub enum SingleTrial {
+    /// The trial ran now; its new record.
+    Ran(TrialRecord),
+    /// A record was already there and was kept.
+    AlreadyDone(TrialRecord),
+}
+
+/// Runs trial `index` of the plan on its own (a SLURM array task), writing its
+/// record into the shared results folder. A trial that already has a record
+/// is left alone unless `force`, or `retry_failed` and it did not complete.
+pub fn run_single_trial(
+    spec: &SweepSpec,
+    objective: &dyn Objective,
+    results_root: &std::path::Path,
+    index: usize,
+    force: bool,
+    retry_failed: bool,
+    faults: &InjectedFaults,
+) -> Result<SingleTrial, RunError> {
+    let OpenSweep { data, plan, dir } = open_sweep(spec, results_root)?;
+    if index >= plan.len() {
+        return Err(RunError::IndexOutOfRange {
+            file: spec.source.clone(),
+            index,
+            last: plan.len().saturating_sub(1),
+        });
+    }
+    ensure_manifest(spec, &plan, &dir)?;
+    let trial = plan.trial(index);
+    let record_path = dir.trial_dir(&trial.id).join(names::RECORD);
+    if record_path.exists() && !force {
+        // An unreadable record counts as no record: the trial runs again.
+        if let Ok(record) = store::read_json::<TrialRecord>(&record_path) {
+            let rerun = retry_failed && record.status != TrialStatus::Completed;
+            if !rerun {
+                return Ok(SingleTrial::AlreadyDone(record));
+            }
+        }
+    }
+    let env = TrialEnv {
+        spec,
+        spec_hash: spec.hash(),
+        data: &data,
+        objective,
+        dir: &dir,
+        faults,
+    };
+    let pool = single_thread_pool("sweep-trial").map_err(|message| RunError::Pool {
+        workers: 1,
+        message,
+    })?;
+    Ok(SingleTrial::Ran(pool.install(|| run_trial(&env, &trial))))
+}
+
+/// Writes the manifest if the folder has none; refuses a folder made by another spec.
+/// Safe when many array tasks start at once: each write is atomic and they agree.
+fn ensure_manifest(spec: &SweepSpec, plan: &Plan, dir: &SweepDir) -> Result<(), RunError> {
+    let hash = spec.hash();
+    match dir.manifest()? {
+        Some(m) if m.spec_hash != hash => Err(RunError::ExistingResults {
+            dir: dir.root().to_path_buf(),
+            message: format!(
+                "was made by a different spec (hash {}, this one is {hash}); give the sweep another name \
+                 or start over with `sweep run --fresh`",
+                m.spec_hash
+            ),
+        }),
+        Some(_) => Ok(()),
+        None => {
+            let trials = dir.trials_dir();
+            std::fs::create_dir_all(&trials).map_err(StoreError::io(&trials))?;
+            store::write_json(
+                &dir.file(names::MANIFEST),
+                &SweepManifest::new(spec, plan.len()),
+            )?;
+            Ok(())
+        }
+    }
+}
+
 /// Applies the existing-results policy and writes the manifest; returns the
-/// ids of complete trials to skip.
-fn prepare_results_dir(
+/// ids of trials to skip because their records are kept.
+pub fn prepare_results_dir(
     spec: &SweepSpec,
     plan: &Plan,
     dir: &SweepDir,
@@ -194,25 +312,21 @@ fn prepare_results_dir(
     };
     let hash = spec.hash();
     let mut done = BTreeSet::new();
-    let manifest = match policy {
-        _ if !dir.has_results() => None,
+    match policy {
+        _ if !dir.has_results() => {}
         ExistingResults::Refuse => {
             let scan = dir.scan()?;
             return Err(conflict(format!(
                 "already holds {} complete and {} incomplete trial(s) of sweep \"{}\"; \
-                 run again with --resume to keep them and run the rest, or --fresh to delete them and start over",
+                 run again with --resume to keep them and run the rest (sweep slurm: --only-missing, \
+                 --retry-failed), or --fresh to delete them and start over",
                 scan.complete.len(),
                 scan.incomplete.len(),
                 spec.name
             )));
         }
-        ExistingResults::Resume => {
-            let manifest = dir.manifest()?;
-            if let Some(old) = manifest
-                .as_ref()
-                .map(|m| &m.spec_hash)
-                .filter(|h| **h != hash)
-            {
+        ExistingResults::Resume { retry_failed } => {
+            if let Some(old) = dir.manifest()?.map(|m| m.spec_hash).filter(|h| *h != hash) {
                 return Err(conflict(format!(
                     "was made by a different spec (hash {old}, this one is {hash}); resuming would mix \
                      their trials: use --fresh to start over, or give the sweep another name"
@@ -225,9 +339,9 @@ fn prepare_results_dir(
                 .complete
                 .into_iter()
                 .filter(|r| r.spec_hash == hash && planned.contains(&r.id))
+                .filter(|r| !retry_failed || r.status == TrialStatus::Completed)
                 .map(|r| r.id)
                 .collect();
-            manifest
         }
         ExistingResults::Fresh => {
             // Deletes without reading: --fresh must work on any earlier folder, even a broken one.
@@ -241,16 +355,8 @@ fn prepare_results_dir(
                     std::fs::remove_file(&path).map_err(StoreError::io(&path))?;
                 }
             }
-            None
         }
-    };
-    let trials = dir.trials_dir();
-    std::fs::create_dir_all(&trials).map_err(StoreError::io(&trials))?;
-    if manifest.is_none() {
-        store::write_json(
-            &dir.file(names::MANIFEST),
-            &SweepManifest::new(spec, plan.len()),
-        )?;
     }
+    ensure_manifest(spec, plan, dir)?;
     Ok(done)
 }

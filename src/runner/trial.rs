@@ -6,6 +6,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
+
 use crate::callback::{Actions, BestModel, Callback, EarlyStopping};
 use crate::data::Prepared;
 use crate::metrics::{self, METRIC_NAMES, Metrics};
@@ -27,8 +29,50 @@ pub struct TrialEnv<'a> {
     pub objective: &'a dyn Objective,
     /// Where results go.
     pub dir: &'a SweepDir,
-    /// Trial indices that must fail on purpose (a test hook, see `SWEEP_FAIL_TRIALS`).
-    pub fail_indices: &'a BTreeSet<usize>,
+    /// Trials to break on purpose (a test hook).
+    pub faults: &'a InjectedFaults,
+}
+
+/// Faults injected on purpose, so tests can show that one broken trial never
+/// stops a sweep and that a dead process is recognised and rerun.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InjectedFaults {
+    /// `SWEEP_FAIL_TRIALS`: these trial indices panic (recorded as `failed`).
+    pub panic: BTreeSet<usize>,
+    /// `SWEEP_ABORT_TRIALS`: these abort the whole process mid-trial, leaving no record.
+    pub abort: BTreeSet<usize>,
+}
+
+/// `running.json`: who is running a trial. A folder with this marker but no
+/// `trial.json` is a trial in progress, or one whose process died.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunningMarker {
+    /// Host name of the process.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// When the trial started (RFC 3339).
+    pub started_at: String,
+    /// `SLURM_JOB_ID`, when run by SLURM.
+    pub slurm_job_id: Option<String>,
+    /// `SLURM_ARRAY_JOB_ID`_`SLURM_ARRAY_TASK_ID`, when run as an array task.
+    pub slurm_array_task: Option<String>,
+}
+
+impl RunningMarker {
+    /// A marker for this process, now.
+    pub fn now() -> Self {
+        let var = |k: &str| std::env::var(k).ok();
+        RunningMarker {
+            host: store::hostname(),
+            pid: std::process::id(),
+            started_at: store::now_rfc3339(),
+            slurm_job_id: var("SLURM_JOB_ID"),
+            slurm_array_task: var("SLURM_ARRAY_JOB_ID")
+                .zip(var("SLURM_ARRAY_TASK_ID"))
+                .map(|(j, t)| format!("{j}_{t}")),
+        }
+    }
 }
 
 /// What is known of a trial so far; kept outside the loop so a failure late
@@ -53,13 +97,18 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
     let mut progress = Progress::default();
 
     let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(), TrialError> {
-        if env.fail_indices.contains(&trial.index) {
+        if env.faults.panic.contains(&trial.index) {
             panic!(
                 "injected failure for trial index {} (SWEEP_FAIL_TRIALS)",
                 trial.index
             );
         }
         reset_trial_dir(&trial_dir)?;
+        store::write_json(&trial_dir.join(names::RUNNING), &RunningMarker::now())
+            .map_err(failed)?;
+        if env.faults.abort.contains(&trial.index) {
+            std::process::abort();
+        }
         store::write_json(
             &trial_dir.join(names::PREPROCESSING),
             &env.data.preprocessing,
@@ -105,6 +154,8 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
     let write = std::fs::create_dir_all(&trial_dir)
         .map_err(store::StoreError::io(&trial_dir))
         .and_then(|_| store::write_json(&trial_dir.join(names::RECORD), &record));
+    // The record now says how the trial ended; the marker would only mislead `sweep status`.
+    let _ = std::fs::remove_file(trial_dir.join(names::RUNNING));
     match write {
         Ok(()) => record,
         Err(e) => TrialRecord {

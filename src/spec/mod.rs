@@ -11,7 +11,7 @@ mod validate;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::params::{Params, hex};
@@ -45,7 +45,7 @@ pub enum SpecError {
 }
 
 /// How trials are planned.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum Method {
     /// Every combination of the listed values.
@@ -58,7 +58,7 @@ pub enum Method {
 }
 
 /// Whether larger or smaller values of the monitored metric are better.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Goal {
     /// Larger is better.
@@ -79,7 +79,7 @@ impl Goal {
 }
 
 /// Where the data come from and how they are split.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataSpec {
     /// CSV file, relative to the current directory.
     pub path: PathBuf,
@@ -90,7 +90,7 @@ pub struct DataSpec {
 }
 
 /// The monitored metric: what the best-model callback watches and what ranks trials.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricSpec {
     /// One of [`crate::metrics::METRIC_NAMES`].
     pub name: String,
@@ -101,7 +101,7 @@ pub struct MetricSpec {
 }
 
 /// Stop a trial after `patience` epochs without improvement.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EarlyStoppingSpec {
     /// Epochs without improvement before stopping.
     pub patience: usize,
@@ -110,7 +110,7 @@ pub struct EarlyStoppingSpec {
 }
 
 /// A validated sweep spec.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepSpec {
     /// The file it came from (not part of the spec hash).
     #[serde(skip)]
@@ -137,6 +137,26 @@ pub struct SweepSpec {
     pub early_stopping: Option<EarlyStoppingSpec>,
     /// Swept parameters and their domains.
     pub parameters: BTreeMap<String, Domain>,
+    /// Defaults for `sweep slurm` (`[slurm]`); never changes results, so not hashed.
+    #[serde(skip)]
+    pub slurm: SlurmDefaults,
+}
+
+/// The `[slurm]` table: defaults for `sweep slurm`, each overridable on the command line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SlurmDefaults {
+    /// `--partition`.
+    pub partition: Option<String>,
+    /// `--time`, in SLURM's format (`30`, `1:00:00`, `1-00:00:00`).
+    pub time: Option<String>,
+    /// `--cpus-per-task`.
+    pub cpus_per_task: Option<u32>,
+    /// `--mem` (`4G`, `500M`).
+    pub mem: Option<String>,
+    /// At most this many array tasks at once (`%K`).
+    pub max_parallel: Option<u32>,
+    /// Extra `sbatch` arguments, one per element.
+    pub sbatch_args: Vec<String>,
 }
 
 impl SweepSpec {

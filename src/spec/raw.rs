@@ -21,6 +21,19 @@ pub(super) struct RawSpec {
     pub train: BTreeMap<String, Spanned<toml::Value>>,
     #[serde(default)]
     pub parameters: BTreeMap<String, Spanned<RawParam>>,
+    pub slurm: Option<RawSlurm>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSlurm {
+    pub partition: Option<Spanned<String>>,
+    pub time: Option<Spanned<String>>,
+    pub cpus_per_task: Option<Spanned<i64>>,
+    pub mem: Option<Spanned<String>>,
+    pub max_parallel: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub sbatch_args: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,8 +6,10 @@ use std::path::Path;
 
 use toml::Spanned;
 
-use super::raw::{RawEarlyStopping, RawParam, RawSpec};
-use super::{DataSpec, EarlyStoppingSpec, Goal, Method, MetricSpec, SpecError, SweepSpec};
+use super::raw::{RawEarlyStopping, RawParam, RawSlurm, RawSpec};
+use super::{
+    DataSpec, EarlyStoppingSpec, Goal, Method, MetricSpec, SlurmDefaults, SpecError, SweepSpec,
+};
 use crate::metrics::METRIC_NAMES;
 use crate::objective::settings;
 use crate::params::{ParamValue, Params};
@@ -162,6 +164,11 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
         }
     };
 
+    let slurm = match &raw.slurm {
+        Some(s) => validate_slurm(&ctx, s)?,
+        None => SlurmDefaults::default(),
+    };
+
     Ok(SweepSpec {
         source: file.to_path_buf(),
         name,
@@ -174,6 +181,46 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
         train,
         early_stopping,
         parameters,
+        slurm,
+    })
+}
+
+fn validate_slurm(ctx: &Ctx, raw: &RawSlurm) -> Result<SlurmDefaults, SpecError> {
+    let positive = |v: &Option<Spanned<i64>>, key: &str| -> Result<Option<u32>, SpecError> {
+        match v {
+            None => Ok(None),
+            Some(n) if (1..=100_000).contains(n.get_ref()) => Ok(Some(*n.get_ref() as u32)),
+            Some(n) => Err(ctx.at(
+                n,
+                key,
+                format!(
+                    "got {}, expected a whole number from 1 to 100000",
+                    n.get_ref()
+                ),
+            )),
+        }
+    };
+    let text = |v: &Option<Spanned<String>>, key: &str| -> Result<Option<String>, SpecError> {
+        match v {
+            Some(t)
+                if t.get_ref().trim().is_empty() || t.get_ref().contains(char::is_whitespace) =>
+            {
+                Err(ctx.at(
+                    t,
+                    key,
+                    format!("got \"{}\", expected one word without spaces", t.get_ref()),
+                ))
+            }
+            other => Ok(other.as_ref().map(|t| t.get_ref().clone())),
+        }
+    };
+    Ok(SlurmDefaults {
+        partition: text(&raw.partition, "slurm.partition")?,
+        time: text(&raw.time, "slurm.time")?,
+        cpus_per_task: positive(&raw.cpus_per_task, "slurm.cpus_per_task")?,
+        mem: text(&raw.mem, "slurm.mem")?,
+        max_parallel: positive(&raw.max_parallel, "slurm.max_parallel")?,
+        sbatch_args: raw.sbatch_args.clone(),
     })
 }
 
@@ -649,6 +696,30 @@ dropout = { values = [0.0, 0.2] }
         assert_eq!(spec.metric.goal, Goal::Minimize);
         assert_eq!(Goal::auto_for("f1"), Goal::Maximize);
         assert_eq!(Goal::auto_for("error_rate"), Goal::Minimize);
+    }
+
+    #[test]
+    fn slurm_defaults_are_read_and_do_not_change_the_hash() {
+        let with = format!(
+            "{GRID}\n[slurm]\npartition = \"gpu\"\nmax_parallel = 4\nsbatch_args = [\"--qos=low\"]\n"
+        );
+        let spec = parse_str(&with).unwrap();
+        assert_eq!(spec.slurm.partition.as_deref(), Some("gpu"));
+        assert_eq!(spec.slurm.max_parallel, Some(4));
+        assert_eq!(spec.slurm.sbatch_args, ["--qos=low"]);
+        assert_eq!(spec.hash(), parse_str(GRID).unwrap().hash());
+        let m = message(&format!("{GRID}\n[slurm]\nmax_parallel = 0\n"));
+        assert!(m.contains("slurm.max_parallel: got 0"), "{m}");
+        let m = message(&format!("{GRID}\n[slurm]\nqueue = \"x\"\n"));
+        assert!(m.contains("unknown field `queue`"), "{m}");
+    }
+
+    #[test]
+    fn a_spec_survives_a_json_round_trip() {
+        let spec = parse_str(GRID).unwrap();
+        let back: SweepSpec = serde_json::from_value(serde_json::to_value(&spec).unwrap()).unwrap();
+        assert_eq!(back.hash(), spec.hash());
+        assert_eq!(back.parameters, spec.parameters);
     }
 
     #[test]

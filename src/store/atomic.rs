@@ -16,8 +16,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         _ => Path::new("."),
     };
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    // Host, pid and a counter: unique even when processes on several nodes of a
+    // cluster write into the same shared folder at once.
     let tmp = dir.join(format!(
-        ".{name}.{}-{}.tmp",
+        ".{name}.{}-{}-{}.tmp",
+        super::hostname(),
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));

@@ -69,6 +69,8 @@ pub mod names {
     pub const HISTORY: &str = "history.csv";
     /// Preprocessing of the inputs.
     pub const PREPROCESSING: &str = "preprocessing.json";
+    /// Marker of a trial in progress.
+    pub const RUNNING: &str = "running.json";
     /// Sweep manifest.
     pub const MANIFEST: &str = "sweep.json";
     /// Leaderboard.
@@ -203,6 +205,20 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, StoreError> {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     crate::params::hex(&Sha256::digest(bytes))
+}
+
+/// This machine's host name (for markers and temp-file names on shared filesystems).
+pub fn hostname() -> String {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unknown-host".to_string())
+    })
+    .clone()
 }
 
 /// Now, as RFC 3339 UTC with microseconds.

@@ -1,0 +1,76 @@
+//! `sweep trial SPEC --index I`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{CliError, default_results_root, faults_from_env};
+use crate::objective::mlp::MlpObjective;
+use crate::runner::{self, SingleTrial};
+use crate::spec;
+use crate::store::TrialStatus;
+
+/// Arguments of `sweep trial`.
+#[derive(Debug, Args)]
+pub struct TrialArgs {
+    /// The sweep spec (TOML).
+    pub spec: PathBuf,
+    /// Which trial of the plan (`sweep plan` lists them), from 0.
+    #[arg(long)]
+    pub index: usize,
+    /// Folder that holds one results folder per sweep.
+    #[arg(long, default_value_os_t = default_results_root())]
+    pub results_dir: PathBuf,
+    /// Run it again even if it already has a record.
+    #[arg(long)]
+    pub force: bool,
+    /// Run it again if its record says it failed or diverged.
+    #[arg(long)]
+    pub retry_failed: bool,
+}
+
+/// Runs one trial; the exit code is the trial's: 0 completed, 1 failed or diverged.
+pub fn trial(args: TrialArgs) -> Result<ExitCode, CliError> {
+    let spec = spec::load(&args.spec)?;
+    let outcome = runner::run_single_trial(
+        &spec,
+        &MlpObjective,
+        &args.results_dir,
+        args.index,
+        args.force,
+        args.retry_failed,
+        &faults_from_env()?,
+    )?;
+    let (record, verb) = match &outcome {
+        SingleTrial::Ran(r) => (r, "ran"),
+        SingleTrial::AlreadyDone(r) => (
+            r,
+            "already has a record, left alone (--force runs it again):",
+        ),
+    };
+    let metric = &record.monitor.metric;
+    let best = record.best_metrics.get(metric).map(|v| {
+        format!(
+            " best {metric} {v:.5} at epoch {}",
+            record.best_epoch.unwrap_or(0)
+        )
+    });
+    println!(
+        "trial {} ({}) {verb} {}{}{}",
+        record.index,
+        record.id,
+        record.status.as_str(),
+        best.unwrap_or_default(),
+        record
+            .message
+            .as_ref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default()
+    );
+    Ok(if record.status == TrialStatus::Completed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,261 @@
+//! Where a sweep stands: which planned trials are done, failed, diverged,
+//! missing, running, or left behind by a process that died. Works on any
+//! results folder, local or on a cluster's shared filesystem, from the files alone.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::plan::Plan;
+use crate::runner::RunningMarker;
+use crate::spec::SweepSpec;
+use crate::store::{self, StoreError, SweepDir, TrialRecord, TrialStatus, names};
+
+/// Why the status could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    /// No `sweep.json` here.
+    #[error("{dir}: no sweep.json here; is this a sweep's results folder (results/<name>)?")]
+    NotASweep {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// The manifest's spec cannot be read back.
+    #[error(
+        "{path}: its spec cannot be read back ({message}); it was written by another version of sweep"
+    )]
+    BadManifest {
+        /// The manifest.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// Reading files failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The state of one planned trial.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TrialState {
+    /// Trained; its record is complete.
+    Done,
+    /// Ended with an error or a panic.
+    Failed {
+        /// Its message.
+        message: String,
+    },
+    /// Loss or outputs became NaN/inf.
+    Diverged {
+        /// Its message.
+        message: String,
+    },
+    /// Never started (no folder).
+    Missing,
+    /// In progress: its process is alive on this host.
+    Running {
+        /// The host.
+        host: String,
+        /// The process.
+        pid: u32,
+        /// Since when.
+        since: String,
+    },
+    /// Started on another host, which this one cannot check: running, or dead.
+    RunningOrStale {
+        /// The host.
+        host: String,
+        /// The process there.
+        pid: u32,
+        /// Since when.
+        since: String,
+    },
+    /// Started, but its process is gone without leaving a record.
+    Stale {
+        /// What is left.
+        reason: String,
+    },
+}
+
+impl TrialState {
+    /// The short label used in tables: done, failed, diverged, missing, running, running-or-stale, stale.
+    pub fn label(&self) -> &'static str {
+        match self {
+            TrialState::Done => "done",
+            TrialState::Failed { .. } => "failed",
+            TrialState::Diverged { .. } => "diverged",
+            TrialState::Missing => "missing",
+            TrialState::Running { .. } => "running",
+            TrialState::RunningOrStale { .. } => "running-or-stale",
+            TrialState::Stale { .. } => "stale",
+        }
+    }
+
+    /// Whether `--only-missing` should run it again: never started, or its process died.
+    pub fn needs_run(&self) -> bool {
+        matches!(self, TrialState::Missing | TrialState::Stale { .. })
+    }
+
+    /// Whether `--retry-failed` should run it again.
+    pub fn needs_retry(&self) -> bool {
+        matches!(
+            self,
+            TrialState::Failed { .. } | TrialState::Diverged { .. }
+        )
+    }
+}
+
+/// One planned trial and its state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrialStatusLine {
+    /// Plan index.
+    pub index: usize,
+    /// Trial id.
+    pub id: String,
+    /// Where it stands.
+    #[serde(flatten)]
+    pub state: TrialState,
+}
+
+/// Every planned trial of a sweep and its state.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepStatus {
+    /// Sweep name.
+    pub sweep: String,
+    /// Spec hash.
+    pub spec_hash: String,
+    /// One line per planned trial, in plan order.
+    pub trials: Vec<TrialStatusLine>,
+}
+
+impl SweepStatus {
+    /// How many trials have the given label.
+    pub fn count(&self, label: &str) -> usize {
+        self.trials
+            .iter()
+            .filter(|t| t.state.label() == label)
+            .count()
+    }
+
+    /// Whether every planned trial is done.
+    pub fn all_done(&self) -> bool {
+        self.trials.iter().all(|t| t.state == TrialState::Done)
+    }
+}
+
+/// Reads the status of the sweep in `dir`, rebuilding its plan from `sweep.json`.
+pub fn sweep_status(dir: &SweepDir) -> Result<SweepStatus, StatusError> {
+    let manifest = dir.manifest()?.ok_or_else(|| StatusError::NotASweep {
+        dir: dir.root().to_path_buf(),
+    })?;
+    let spec: SweepSpec =
+        serde_json::from_value(manifest.spec.clone()).map_err(|e| StatusError::BadManifest {
+            path: dir.file(names::MANIFEST),
+            message: e.to_string(),
+        })?;
+    let plan = Plan::new(&spec);
+    let this_host = store::hostname();
+    let trials = plan
+        .trials()
+        .map(|t| {
+            let state = trial_state(&dir.trial_dir(&t.id), &this_host);
+            TrialStatusLine {
+                index: t.index,
+                id: t.id,
+                state,
+            }
+        })
+        .collect();
+    Ok(SweepStatus {
+        sweep: manifest.name,
+        spec_hash: manifest.spec_hash,
+        trials,
+    })
+}
+
+fn trial_state(dir: &Path, this_host: &str) -> TrialState {
+    if !dir.exists() {
+        return TrialState::Missing;
+    }
+    let record = dir.join(names::RECORD);
+    if record.exists() {
+        return match store::read_json::<TrialRecord>(&record) {
+            Ok(r) => match r.status {
+                TrialStatus::Completed => TrialState::Done,
+                TrialStatus::Failed => TrialState::Failed {
+                    message: r.message.unwrap_or_default(),
+                },
+                TrialStatus::Diverged => TrialState::Diverged {
+                    message: r.message.unwrap_or_default(),
+                },
+            },
+            Err(e) => TrialState::Stale {
+                reason: format!("unreadable record: {e}"),
+            },
+        };
+    }
+    match store::read_json::<RunningMarker>(&dir.join(names::RUNNING)) {
+        Ok(m) if m.host != this_host => TrialState::RunningOrStale {
+            host: m.host,
+            pid: m.pid,
+            since: m.started_at,
+        },
+        Ok(m) if process_alive(m.pid) => TrialState::Running {
+            host: m.host,
+            pid: m.pid,
+            since: m.started_at,
+        },
+        Ok(m) => TrialState::Stale {
+            reason: format!(
+                "process {} on {} is gone, started {}",
+                m.pid, m.host, m.started_at
+            ),
+        },
+        Err(_) => TrialState::Stale {
+            reason: "a trial folder with neither trial.json nor running.json".into(),
+        },
+    }
+}
+
+/// Whether a process with this pid runs here (and is not a zombie).
+fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(") ")
+                .map(|(_, rest)| !rest.starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_states_are_told_apart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("a");
+        assert_eq!(trial_state(&missing, "h"), TrialState::Missing);
+
+        let running = tmp.path().join("b");
+        std::fs::create_dir(&running).unwrap();
+        let mut marker = RunningMarker::now();
+        store::write_json(&running.join(names::RUNNING), &marker).unwrap();
+        assert_eq!(trial_state(&running, &marker.host).label(), "running");
+        assert_eq!(
+            trial_state(&running, "another-host").label(),
+            "running-or-stale"
+        );
+
+        marker.pid = u32::MAX - 1; // no such process
+        store::write_json(&running.join(names::RUNNING), &marker).unwrap();
+        let state = trial_state(&running, &marker.host);
+        assert_eq!(state.label(), "stale");
+        assert!(state.needs_run());
+
+        std::fs::write(running.join(names::RECORD), "{").unwrap();
+        assert_eq!(trial_state(&running, &marker.host).label(), "stale");
+    }
+}
