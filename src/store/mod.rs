@@ -157,10 +157,10 @@ impl SweepDir {
         Ok(scan)
     }
 
-    /// Whether the folder holds anything of an earlier run.
+    /// Whether the folder holds trials of an earlier run. A manifest alone (left
+    /// by a submission that failed before any trial ran) does not count.
     pub fn has_results(&self) -> bool {
-        self.file(names::MANIFEST).exists()
-            || std::fs::read_dir(self.trials_dir()).is_ok_and(|mut d| d.next().is_some())
+        std::fs::read_dir(self.trials_dir()).is_ok_and(|mut d| d.next().is_some())
     }
 }
 
