@@ -211,9 +211,9 @@ fn a_small_sweep_writes_a_ranked_leaderboard_that_matches_each_trials_best_epoch
     let listed = sweep(tmp.path(), &["registry", "list", "--json"]);
     assert!(listed.status.success(), "{}", stderr(&listed));
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
-    assert_eq!(listed[0]["models"][0]["trial_id"], board_ids[0]);
+    assert_eq!(listed["sweeps"][0]["models"][0]["trial_id"], board_ids[0]);
     assert_eq!(
-        listed[0]["models"][0]["data_fingerprint"]
+        listed["sweeps"][0]["models"][0]["data_fingerprint"]
             .as_str()
             .unwrap()
             .len(),

@@ -23,6 +23,15 @@ pub struct AggregateArgs {
 pub fn aggregate(args: AggregateArgs) -> Result<ExitCode, CliError> {
     let dir = SweepDir::new(&args.results);
     let board = aggregate::aggregate(&dir)?;
+    let registered = match dir.manifest()?.and_then(|m| m.register_as) {
+        Some(name)
+            if !board.rows.is_empty()
+                && board.rows[0].status == crate::store::TrialStatus::Completed =>
+        {
+            Some(super::registry::register_top(&dir, &name)?)
+        }
+        _ => None,
+    };
     if !args.quiet {
         let mut out = std::io::stdout().lock();
         table::print_top(&mut out, &board, 5)?;
@@ -32,6 +41,9 @@ pub fn aggregate(args: AggregateArgs) -> Result<ExitCode, CliError> {
             "leaderboard: {}",
             dir.file(names::LEADERBOARD).display()
         )?;
+        if let Some(line) = registered {
+            writeln!(out, "{line}")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@
 //! diverged (or results could not be written), 2 for bad input.
 
 mod aggregate;
+mod deploy;
 mod plan;
 mod registry;
 mod run;
@@ -20,6 +21,8 @@ use clap::{Parser, Subcommand};
 
 use crate::aggregate::AggregateError;
 use crate::data::DataError;
+use crate::deploy::DeployError;
+use crate::registry::RegistryError;
 use crate::runner::{InjectedFaults, RunError};
 use crate::slurm::SlurmError;
 use crate::spec::SpecError;
@@ -53,6 +56,12 @@ pub enum Command {
     Slurm(slurm::SlurmArgs),
     /// Show which planned trials are done, failed, diverged, missing, running or stale.
     Status(status::StatusArgs),
+    /// Predict with a model: a CSV of rows, or its own validation split.
+    Predict(deploy::PredictArgs),
+    /// Check that a model's checkpoint reproduces every best-epoch metric in its metadata.
+    Verify(deploy::VerifyArgs),
+    /// Export a model: weights, preprocessing and a model card.
+    Export(deploy::ExportArgs),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -65,6 +74,9 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Trial(args) => trial::trial(args),
         Command::Slurm(args) => slurm::slurm(args),
         Command::Status(args) => status::status(args),
+        Command::Predict(args) => deploy::predict(args),
+        Command::Verify(args) => deploy::verify(args),
+        Command::Export(args) => deploy::export(args),
     };
     match result {
         Ok(code) => code,
@@ -101,6 +113,12 @@ pub enum CliError {
     /// A sweep's status could not be read.
     #[error(transparent)]
     Status(#[from] StatusError),
+    /// A registry operation failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A model could not be used.
+    #[error(transparent)]
+    Deploy(#[from] DeployError),
     /// A bad command-line value.
     #[error("{0}")]
     Usage(String),
@@ -121,6 +139,16 @@ impl CliError {
                 | RunError::IndexOutOfRange { .. },
             ) => 2,
             CliError::Status(StatusError::NotASweep { .. }) => 2,
+            CliError::Registry(e) | CliError::Deploy(DeployError::Registry(e)) => match e {
+                RegistryError::Store(_) => 1,
+                _ => 2,
+            },
+            CliError::Deploy(
+                DeployError::Input { .. }
+                | DeployError::NotAModel { .. }
+                | DeployError::Data(_)
+                | DeployError::DataChanged { .. },
+            ) => 2,
             CliError::Aggregate(AggregateError::NoRecords { .. }) => 2,
             _ => 1,
         }

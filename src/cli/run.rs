@@ -69,6 +69,17 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     };
     let summary = runner::run_sweep(&spec, &MlpObjective, &options, reporter.as_mut())?;
     let board = aggregate::aggregate(&summary.dir)?;
+    let registered = match &spec.register_as {
+        Some(name)
+            if board
+                .rows
+                .iter()
+                .any(|r| r.status == TrialStatus::Completed) =>
+        {
+            Some(super::registry::register_top(&summary.dir, name)?)
+        }
+        _ => None,
+    };
 
     let problems = board
         .rows
@@ -93,6 +104,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             "leaderboard: {}",
             summary.dir.file(crate::store::names::LEADERBOARD).display()
         )?;
+        if let Some(line) = registered {
+            writeln!(out, "{line}")?;
+        }
         writeln!(
             out,
             "registry:    {}",

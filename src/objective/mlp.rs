@@ -12,7 +12,7 @@ use burn::nn::Linear;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
-use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::seq::SliceRandom;
@@ -131,6 +131,18 @@ pub fn predict_logits(model: &Mlp, x: &[f32], n_features: usize) -> Result<Vec<f
         .into_data()
         .try_into_vec::<f32>()
         .map_err(|e| TrialError::Failed(format!("reading logits: {e:?}")))
+}
+
+/// The weights in PyTorch's layout (`Linear` weights `[out, in]`), for export;
+/// key names stay Burn's (`hidden.0.weight`, `out.bias`).
+pub fn pytorch_layout_bytes(model: &Mlp) -> Result<Vec<u8>, TrialError> {
+    let mut store = SafetensorsStore::from_bytes(None).with_to_adapter(BurnToPyTorchAdapter);
+    model
+        .save_into(&mut store)
+        .map_err(|e| TrialError::Failed(format!("saving checkpoint: {e}")))?;
+    store
+        .get_bytes()
+        .map_err(|e| TrialError::Failed(format!("saving checkpoint: {e}")))
 }
 
 /// The built-in MLP classifier objective.

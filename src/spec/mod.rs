@@ -137,6 +137,10 @@ pub struct SweepSpec {
     pub early_stopping: Option<EarlyStoppingSpec>,
     /// Swept parameters and their domains.
     pub parameters: BTreeMap<String, Domain>,
+    /// Register the top trial as a new version of this model after each aggregation
+    /// (not hashed: it changes no result).
+    #[serde(skip)]
+    pub register_as: Option<String>,
     /// Defaults for `sweep slurm` (`[slurm]`); never changes results, so not hashed.
     #[serde(skip)]
     pub slurm: SlurmDefaults,

@@ -15,6 +15,7 @@ pub(super) struct RawSpec {
     pub workers: Option<Spanned<i64>>,
     pub trials: Option<Spanned<i64>>,
     pub description: Option<String>,
+    pub register_as: Option<Spanned<String>>,
     pub data: RawData,
     pub metric: RawMetric,
     #[serde(default)]

@@ -164,6 +164,13 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
         }
     };
 
+    let register_as = match &raw.register_as {
+        Some(n) => match crate::registry::validate_name(n.get_ref(), "model name") {
+            Ok(()) => Some(n.get_ref().clone()),
+            Err(e) => return Err(ctx.at(n, "register_as", e.to_string())),
+        },
+        None => None,
+    };
     let slurm = match &raw.slurm {
         Some(s) => validate_slurm(&ctx, s)?,
         None => SlurmDefaults::default(),
@@ -181,6 +188,7 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
         train,
         early_stopping,
         parameters,
+        register_as,
         slurm,
     })
 }
@@ -712,6 +720,18 @@ dropout = { values = [0.0, 0.2] }
         assert!(m.contains("slurm.max_parallel: got 0"), "{m}");
         let m = message(&format!("{GRID}\n[slurm]\nqueue = \"x\"\n"));
         assert!(m.contains("unknown field `queue`"), "{m}");
+    }
+
+    #[test]
+    fn register_as_names_are_checked() {
+        let spec = parse_str(&GRID.replace("workers = 2", "workers = 2\nregister_as = \"digits\""))
+            .unwrap();
+        assert_eq!(spec.register_as.as_deref(), Some("digits"));
+        let m = message(&GRID.replace("workers = 2", "workers = 2\nregister_as = \"../x\""));
+        assert!(
+            m.contains("register_as: model name \"../x\" is not allowed"),
+            "{m}"
+        );
     }
 
     #[test]

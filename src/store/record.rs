@@ -130,6 +130,9 @@ pub struct SweepManifest {
     pub created_at: String,
     /// Version of sweep that created it.
     pub sweep_version: String,
+    /// The spec's `register_as`: the model name the top trial is registered under.
+    #[serde(default)]
+    pub register_as: Option<String>,
 }
 
 impl SweepManifest {
@@ -143,6 +146,7 @@ impl SweepManifest {
             spec: serde_json::to_value(spec).unwrap_or(serde_json::Value::Null),
             created_at: super::now_rfc3339(),
             sweep_version: env!("CARGO_PKG_VERSION").to_string(),
+            register_as: spec.register_as.clone(),
         }
     }
 }

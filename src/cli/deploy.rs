@@ -1,0 +1,194 @@
+//! `sweep predict`, `sweep verify` and `sweep export`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+use super::CliError;
+use super::registry::Location;
+use crate::deploy::{self, Layout, LoadedModel, read_features};
+
+/// Arguments of `sweep predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// NAME@ALIAS, NAME@VERSION, NAME (latest), or a trial folder.
+    pub model: String,
+    /// CSV with the model's feature columns (by name, any order); the target column may be there too.
+    #[arg(long, required_unless_present = "split", conflicts_with = "split")]
+    pub input: Option<PathBuf>,
+    /// Predict the model's own stored split instead, with the true labels alongside.
+    #[arg(long, value_enum)]
+    pub split: Option<Split>,
+    /// Where to write the predictions (default: standard output).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub at: Location,
+}
+
+/// A stored split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Split {
+    /// The validation split the model was selected on.
+    Valid,
+}
+
+/// Arguments of `sweep verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// NAME@ALIAS, NAME@VERSION, NAME (latest), or a trial folder.
+    pub model: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub at: Location,
+}
+
+/// Arguments of `sweep export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// NAME@ALIAS, NAME@VERSION, NAME (latest), or a trial folder.
+    pub model: String,
+    /// The folder to write into.
+    #[arg(long)]
+    pub to: PathBuf,
+    /// Weight layout: burn ([in, out], as trained) or pytorch ([out, in]).
+    #[arg(long, value_enum, default_value = "burn")]
+    pub layout: Layout,
+    #[command(flatten)]
+    pub at: Location,
+}
+
+fn load(reference: &str, at: &Location) -> Result<LoadedModel, CliError> {
+    let dir = deploy::locate(reference, &at.registry())?;
+    Ok(LoadedModel::load(&dir)?)
+}
+
+/// Writes one row per input row: the predicted label (in its original form) and one probability per class.
+pub fn predict(args: PredictArgs) -> Result<ExitCode, CliError> {
+    let model = load(&args.model, &args.at)?;
+    let classes = &model.preprocessing.classes;
+    let (x, truth): (Vec<f64>, Option<Vec<String>>) = match (&args.input, args.split) {
+        (_, Some(Split::Valid)) => {
+            let (x, y) = deploy::verify::stored_validation_split(&model)?;
+            (x, Some(y.iter().map(|&k| classes[k].clone()).collect()))
+        }
+        (Some(input), None) => {
+            let table = read_features(input, &model.preprocessing)?;
+            (table.x, table.labels)
+        }
+        (None, None) => return Err(CliError::Usage("give --input CSV or --split valid".into())),
+    };
+    let predictions = model.predict(&x)?;
+
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["row".to_string(), "predicted".to_string()];
+    if truth.is_some() {
+        header.push("true_label".into());
+    }
+    header.extend(classes.iter().map(|c| format!("prob_{c}")));
+    let csv_err = |e: csv::Error| CliError::Output(std::io::Error::other(e));
+    w.write_record(&header).map_err(csv_err)?;
+    let k = classes.len();
+    for (i, probs) in predictions.probabilities.chunks(k).enumerate() {
+        let mut row = vec![i.to_string(), classes[predictions.classes[i]].clone()];
+        if let Some(t) = &truth {
+            row.push(t[i].clone());
+        }
+        row.extend(probs.iter().map(|p| p.to_string()));
+        w.write_record(&row).map_err(csv_err)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| CliError::Output(std::io::Error::other(e.to_string())))?;
+    match &args.output {
+        Some(path) => {
+            crate::store::write_atomic(path, &bytes).map_err(|source| {
+                deploy::DeployError::Write {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            let correct = truth.as_ref().map(|t| {
+                t.iter()
+                    .zip(&predictions.classes)
+                    .filter(|(a, b)| **a == classes[**b])
+                    .count()
+            });
+            eprintln!(
+                "{} predictions → {}{}",
+                predictions.classes.len(),
+                path.display(),
+                correct
+                    .map(|c| format!(
+                        " ({c} of {} match the true label)",
+                        predictions.classes.len()
+                    ))
+                    .unwrap_or_default()
+            );
+        }
+        None => std::io::stdout().lock().write_all(&bytes)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Re-evaluates the checkpoint and compares it with its metadata; exit 1 with a diff on any mismatch.
+pub fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
+    let model = load(&args.model, &args.at)?;
+    let report = deploy::verify(&model)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::other)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{}", report.dir.display())?;
+        writeln!(
+            out,
+            "  checkpoint sha256 {} matches best.json",
+            report.checkpoint_sha256
+        )?;
+        writeln!(
+            out,
+            "  epoch {} re-evaluated on its {} validation rows:",
+            report.epoch, report.valid_rows
+        )?;
+        for c in &report.checks {
+            let verdict = if c.ok { "ok" } else { "MISMATCH" };
+            writeln!(
+                out,
+                "    {:<18} stored {:<22} measured {:<22} {verdict}",
+                c.name, c.stored, c.measured
+            )?;
+        }
+        for (name, why) in &report.not_recomputable {
+            writeln!(out, "    {name:<18} not recomputable: {why}")?;
+        }
+        writeln!(
+            out,
+            "{}",
+            if report.ok() {
+                "verified: the checkpoint is the model its metadata describes"
+            } else {
+                "FAILED: the metadata does not describe this checkpoint"
+            }
+        )?;
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Writes weights, preprocessing and a model card.
+pub fn export(args: ExportArgs) -> Result<ExitCode, CliError> {
+    let model = load(&args.model, &args.at)?;
+    let written = deploy::export(&model, &args.model, &args.to, args.layout)?;
+    for f in written {
+        println!("{}", f.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,96 @@
+//! Using a trained model: load it from a trial or registry folder, predict on
+//! new rows, verify that its metadata describes its checkpoint, and export it.
+
+mod export;
+mod input;
+mod model;
+pub mod verify;
+
+use std::path::PathBuf;
+
+pub use export::{Layout, export};
+pub use input::{FeatureTable, read_features};
+pub use model::{LoadedModel, Predictions};
+pub use verify::{MetricCheck, VerifyReport, verify};
+
+use crate::data::DataError;
+use crate::registry::{ModelRef, Registry, RegistryError};
+use crate::store::StoreError;
+
+/// Why a model could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// The model reference did not resolve.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A file is missing or unreadable.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The folder is not a model.
+    #[error(
+        "{dir}: not a model folder (expected best.safetensors, best.json and preprocessing.json; a trial folder results/<sweep>/trials/<id> or a registry version)"
+    )]
+    NotAModel {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// The checkpoint is not the one its metadata describes.
+    #[error(
+        "{path}: sha256 is {actual}, but best.json says {expected}: the checkpoint is not the one its metadata describes"
+    )]
+    ChecksumMismatch {
+        /// The checkpoint.
+        path: PathBuf,
+        /// From best.json.
+        expected: String,
+        /// Of the file.
+        actual: String,
+    },
+    /// The checkpoint would not load.
+    #[error("{path}: {message}")]
+    Checkpoint {
+        /// The checkpoint.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The input CSV does not fit the model.
+    #[error("{path}: {message}")]
+    Input {
+        /// The CSV.
+        path: PathBuf,
+        /// What is wrong (row and column where it applies).
+        message: String,
+    },
+    /// The data file the model was trained on is gone or changed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The data file is not the one the model was trained on.
+    #[error(
+        "{path}: sha256 is {actual}, but the model was trained on {expected}; its validation split cannot be rebuilt from a changed file"
+    )]
+    DataChanged {
+        /// The data file.
+        path: PathBuf,
+        /// The model's fingerprint.
+        expected: String,
+        /// The file's.
+        actual: String,
+    },
+    /// Writing an output failed.
+    #[error("{path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Finds a model's folder: a trial or version folder as given, or a registered model.
+pub fn locate(reference: &str, registry: &Registry) -> Result<PathBuf, DeployError> {
+    match ModelRef::parse(reference)? {
+        ModelRef::Folder(dir) => Ok(dir),
+        ModelRef::Named { name, selector } => Ok(registry.resolve(&name, &selector)?.2),
+    }
+}
