@@ -67,7 +67,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     } else {
         Box::new(ProgressBarReporter::new())
     };
-    let summary = runner::run_sweep(&spec, &MlpObjective, &options, reporter.as_mut())?;
+    let summary = runner::run_sweep(&spec, &MlpObjective::default(), &options, reporter.as_mut())?;
     let board = aggregate::aggregate(&summary.dir)?;
     let registered = match &spec.register_as {
         Some(name)

@@ -35,7 +35,7 @@ pub fn trial(args: TrialArgs) -> Result<ExitCode, CliError> {
     let spec = spec::load(&args.spec)?;
     let outcome = runner::run_single_trial(
         &spec,
-        &MlpObjective,
+        &MlpObjective::default(),
         &args.results_dir,
         args.index,
         args.force,

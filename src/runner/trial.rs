@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -104,12 +104,12 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
             );
         }
         reset_trial_dir(&trial_dir)?;
-        store::write_json(&trial_dir.join(names::RUNNING), &RunningMarker::now())
+        store::write_json_deferred(&trial_dir.join(names::RUNNING), &RunningMarker::now())
             .map_err(failed)?;
         if env.faults.abort.contains(&trial.index) {
             std::process::abort();
         }
-        store::write_json(
+        store::write_json_deferred(
             &trial_dir.join(names::PREPROCESSING),
             &env.data.preprocessing,
         )
@@ -151,8 +151,21 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
         started_at,
         finished_at: store::now_rfc3339(),
     };
+    // The commit point: the trial's files become durable, then its record, which
+    // is what makes the trial count as complete (a crash before it means a rerun).
+    let files = [
+        names::CHECKPOINT,
+        names::BEST_METADATA,
+        names::HISTORY,
+        names::PREPROCESSING,
+    ]
+    .map(|f| trial_dir.join(f));
     let write = std::fs::create_dir_all(&trial_dir)
         .map_err(store::StoreError::io(&trial_dir))
+        .and_then(|_| {
+            store::sync_paths(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>())
+                .map_err(store::StoreError::io(&trial_dir))
+        })
         .and_then(|_| store::write_json(&trial_dir.join(names::RECORD), &record));
     // The record now says how the trial ended; the marker would only mislead `sweep status`.
     let _ = std::fs::remove_file(trial_dir.join(names::RUNNING));
@@ -239,7 +252,7 @@ fn train(
             )?;
         }
         history.push((epoch_metrics, actions.save_best));
-        store::write_atomic(&dir.join(names::HISTORY), &history_csv(&history)?)
+        store::write_atomic_deferred(&dir.join(names::HISTORY), &history_csv(&history)?)
             .map_err(|e| failed(format!("{}: {e}", dir.join(names::HISTORY).display())))?;
         let Actions { stop, .. } = actions;
         if stop {
@@ -276,7 +289,8 @@ fn save_best(
     let bytes = store::canonical_safetensors(&trainer.checkpoint(&header)?).map_err(failed)?;
     let sha = store::sha256_hex(&bytes);
     let path = dir.join(names::CHECKPOINT);
-    store::write_atomic(&path, &bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    store::write_atomic_deferred(&path, &bytes)
+        .map_err(|e| failed(format!("{}: {e}", path.display())))?;
     let meta = BestMetadata {
         trial_id: trial.id.clone(),
         epoch,
@@ -288,7 +302,7 @@ fn save_best(
         checkpoint: names::CHECKPOINT.to_string(),
         checkpoint_sha256: sha.clone(),
     };
-    store::write_json(&dir.join(names::BEST_METADATA), &meta).map_err(failed)?;
+    store::write_json_deferred(&dir.join(names::BEST_METADATA), &meta).map_err(failed)?;
     progress.best_epoch = Some(epoch);
     progress.best_metrics = epoch_metrics.clone();
     progress.checkpoint_sha256 = Some(sha);

@@ -11,6 +11,38 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Writes `bytes` to a temporary file in `path`'s folder, fsyncs it, renames
 /// it over `path`, then fsyncs the folder so the rename itself is durable.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, true)
+}
+
+/// Replaces `path` atomically (temp file in the same folder, then rename) but
+/// leaves durability to a later [`sync_paths`]: readers never see a partial
+/// file, and the fsyncs are paid once at a commit point instead of on every
+/// write. For files of an unfinished trial, which a crash makes a rerun anyway.
+pub fn write_atomic_deferred(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, false)
+}
+
+/// Makes earlier [`write_atomic_deferred`] writes durable: fsyncs each file
+/// that exists, then their folders.
+pub fn sync_paths(paths: &[&Path]) -> io::Result<()> {
+    let mut dirs: Vec<&Path> = Vec::new();
+    for path in paths {
+        if let Ok(f) = File::open(path) {
+            f.sync_all()?;
+        }
+        if let Some(d) = path.parent().filter(|d| !dirs.contains(d)) {
+            dirs.push(d);
+        }
+    }
+    for d in dirs {
+        if let Ok(f) = File::open(d) {
+            let _ = f.sync_all();
+        }
+    }
+    Ok(())
+}
+
+fn replace(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -27,11 +59,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         drop(f);
         fs::rename(&tmp, path)?;
         // Directory fsync makes the rename durable; some filesystems refuse it, which is harmless.
-        if let Ok(d) = File::open(dir) {
+        if durable && let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(())

@@ -19,7 +19,7 @@ mod record;
 
 use std::path::{Path, PathBuf};
 
-pub use atomic::write_atomic;
+pub use atomic::{sync_paths, write_atomic, write_atomic_deferred};
 pub use checkpoint::{CheckpointFormatError, canonical_safetensors};
 pub use record::{BestMetadata, Monitored, SweepManifest, TrialRecord, TrialStatus};
 
@@ -190,6 +190,16 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError
     })?;
     bytes.push(b'\n');
     write_atomic(path, &bytes).map_err(StoreError::io(path))
+}
+
+/// Like [`write_json`], with durability deferred to a later [`sync_paths`].
+pub fn write_json_deferred<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    write_atomic_deferred(path, &bytes).map_err(StoreError::io(path))
 }
 
 /// Reads a JSON file.
