@@ -13,6 +13,7 @@
 //! dispatches to [`cli`].
 
 pub mod aggregate;
+pub mod bench;
 pub mod callback;
 pub mod cli;
 pub mod data;

@@ -79,6 +79,8 @@ mod tests {
             checkpoint_sha256: None,
             data_fingerprint: "f".into(),
             duration_s: 0.0,
+            checkpoint_s: 0.0,
+            checkpoint_bytes: 0,
             started_at: String::new(),
             finished_at: String::new(),
         }

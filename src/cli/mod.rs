@@ -5,6 +5,7 @@
 //! diverged (or results could not be written), 2 for bad input.
 
 mod aggregate;
+mod bench;
 mod deploy;
 mod plan;
 mod registry;
@@ -62,6 +63,8 @@ pub enum Command {
     Verify(deploy::VerifyArgs),
     /// Export a model: weights, preprocessing and a model card.
     Export(deploy::ExportArgs),
+    /// Measure the performance workloads against their targets (bench.csv).
+    Bench(bench::BenchArgs),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -77,6 +80,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Predict(args) => deploy::predict(args),
         Command::Verify(args) => deploy::verify(args),
         Command::Export(args) => deploy::export(args),
+        Command::Bench(args) => bench::bench(args),
     };
     match result {
         Ok(code) => code,

@@ -14,7 +14,7 @@ use crate::metrics::{self, METRIC_NAMES, Metrics};
 use crate::objective::settings::TrainSettings;
 use crate::objective::{Objective, TrialError};
 use crate::plan::TrialSpec;
-use crate::spec::SweepSpec;
+use crate::spec::{CheckpointPolicy, SweepSpec};
 use crate::store::{self, BestMetadata, Monitored, SweepDir, TrialRecord, TrialStatus, names};
 
 /// What every trial of a sweep shares.
@@ -83,6 +83,8 @@ struct Progress {
     best_metrics: Metrics,
     checkpoint_sha256: Option<String>,
     epochs_run: usize,
+    checkpoint_seconds: f64,
+    checkpoint_bytes: u64,
 }
 
 /// Runs one trial to its end on the current thread and writes its record;
@@ -148,6 +150,8 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
         checkpoint_sha256: progress.checkpoint_sha256,
         data_fingerprint: env.data.preprocessing.data_fingerprint.clone(),
         duration_s: start.elapsed().as_secs_f64(),
+        checkpoint_s: progress.checkpoint_seconds,
+        checkpoint_bytes: progress.checkpoint_bytes,
         started_at,
         finished_at: store::now_rfc3339(),
     };
@@ -239,6 +243,21 @@ fn train(
         if let Some(es) = early_stopping.as_mut() {
             actions = actions.merge(es.on_epoch_end(epoch, &epoch_metrics));
         }
+        if env.spec.checkpoint == CheckpointPolicy::EveryEpoch {
+            let started = Instant::now();
+            let bytes = trainer.checkpoint(&BTreeMap::from([(
+                "sweep.epoch".to_string(),
+                epoch.to_string(),
+            )]))?;
+            let path = dir
+                .join("epochs")
+                .join(format!("epoch-{epoch:04}.safetensors"));
+            std::fs::create_dir_all(dir.join("epochs")).map_err(failed)?;
+            store::write_atomic_deferred(&path, &bytes)
+                .map_err(|e| failed(format!("{}: {e}", path.display())))?;
+            progress.checkpoint_bytes += bytes.len() as u64;
+            progress.checkpoint_seconds += started.elapsed().as_secs_f64();
+        }
         if actions.save_best {
             save_best(
                 env,
@@ -273,6 +292,7 @@ fn save_best(
     trainer: &dyn crate::objective::EpochTrainer,
     progress: &mut Progress,
 ) -> Result<(), TrialError> {
+    let started = Instant::now();
     // The checkpoint describes itself too: its header carries the epoch and metrics,
     // so even a checkpoint copied away from its best.json stays self-explanatory.
     let header = BTreeMap::from([
@@ -306,6 +326,8 @@ fn save_best(
     progress.best_epoch = Some(epoch);
     progress.best_metrics = epoch_metrics.clone();
     progress.checkpoint_sha256 = Some(sha);
+    progress.checkpoint_bytes += bytes.len() as u64;
+    progress.checkpoint_seconds += started.elapsed().as_secs_f64();
     Ok(())
 }
 

@@ -137,6 +137,9 @@ pub struct SweepSpec {
     pub early_stopping: Option<EarlyStoppingSpec>,
     /// Swept parameters and their domains.
     pub parameters: BTreeMap<String, Domain>,
+    /// Which checkpoints a trial keeps (not hashed: it changes no metric).
+    #[serde(skip)]
+    pub checkpoint: CheckpointPolicy,
     /// Register the top trial as a new version of this model after each aggregation
     /// (not hashed: it changes no result).
     #[serde(skip)]
@@ -144,6 +147,16 @@ pub struct SweepSpec {
     /// Defaults for `sweep slurm` (`[slurm]`); never changes results, so not hashed.
     #[serde(skip)]
     pub slurm: SlurmDefaults,
+}
+
+/// Which checkpoints a trial writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CheckpointPolicy {
+    /// Only the best epoch's, overwritten on improvement (the default).
+    #[default]
+    Best,
+    /// The best one, plus every epoch's under `epochs/` (to measure what best-only saves).
+    EveryEpoch,
 }
 
 /// The `[slurm]` table: defaults for `sweep slurm`, each overridable on the command line.

@@ -16,6 +16,7 @@ pub(super) struct RawSpec {
     pub trials: Option<Spanned<i64>>,
     pub description: Option<String>,
     pub register_as: Option<Spanned<String>>,
+    pub checkpoint: Option<Spanned<String>>,
     pub data: RawData,
     pub metric: RawMetric,
     #[serde(default)]

@@ -8,7 +8,8 @@ use toml::Spanned;
 
 use super::raw::{RawEarlyStopping, RawParam, RawSlurm, RawSpec};
 use super::{
-    DataSpec, EarlyStoppingSpec, Goal, Method, MetricSpec, SlurmDefaults, SpecError, SweepSpec,
+    CheckpointPolicy, DataSpec, EarlyStoppingSpec, Goal, Method, MetricSpec, SlurmDefaults,
+    SpecError, SweepSpec,
 };
 use crate::metrics::METRIC_NAMES;
 use crate::objective::settings;
@@ -171,6 +172,17 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
         },
         None => None,
     };
+    let checkpoint = match raw.checkpoint.as_ref().map(|c| (c, c.get_ref().as_str())) {
+        None | Some((_, "best")) => CheckpointPolicy::Best,
+        Some((_, "every_epoch")) => CheckpointPolicy::EveryEpoch,
+        Some((c, other)) => {
+            return Err(ctx.at(
+                c,
+                "checkpoint",
+                format!("got \"{other}\", expected \"best\" or \"every_epoch\""),
+            ));
+        }
+    };
     let slurm = match &raw.slurm {
         Some(s) => validate_slurm(&ctx, s)?,
         None => SlurmDefaults::default(),
@@ -189,6 +201,7 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
         early_stopping,
         parameters,
         register_as,
+        checkpoint,
         slurm,
     })
 }

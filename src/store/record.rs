@@ -83,6 +83,12 @@ pub struct TrialRecord {
     pub data_fingerprint: String,
     /// Wall time of the trial.
     pub duration_s: f64,
+    /// Of which: serialising and writing checkpoints.
+    #[serde(default)]
+    pub checkpoint_s: f64,
+    /// Checkpoint bytes written.
+    #[serde(default)]
+    pub checkpoint_bytes: u64,
     /// When it started (RFC 3339); empty in records of sweep 0.1.0 before it was kept.
     #[serde(default)]
     pub started_at: String,

@@ -1,0 +1,495 @@
+//! The workloads of issue "Speed": W-digits, scaling, W-trivial, W-wide,
+//! checkpoint policy, and the plan/aggregate scale tests.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::{BenchError, Figure, measure_command};
+use crate::aggregate;
+use crate::objective::mlp::MlpObjective;
+use crate::plan::Plan;
+use crate::runner::{self, ExistingResults, InjectedFaults, RunOptions, SilentReporter};
+use crate::spec::{self, SweepSpec};
+use crate::store::{self, SweepDir, TrialRecord, TrialStatus, names};
+
+/// What to run, and how big.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// The W-digits spec (sweeps/grid.toml).
+    pub grid_spec: PathBuf,
+    /// A scratch folder (wiped per workload).
+    pub work: PathBuf,
+    /// Workloads to run (empty: all): digits, scaling, trivial, wide, checkpoint, plan, aggregate.
+    pub only: Vec<String>,
+    /// W-trivial trials.
+    pub trivial_trials: usize,
+    /// Size of the planned grid.
+    pub plan_size: usize,
+    /// Synthetic records aggregated.
+    pub aggregate_records: usize,
+    /// The data file the in-process workloads train on.
+    pub data: PathBuf,
+}
+
+impl BenchOptions {
+    fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == name)
+    }
+}
+
+fn fail(workload: &str, e: impl std::fmt::Display) -> BenchError {
+    BenchError::Workload {
+        workload: workload.into(),
+        message: e.to_string(),
+    }
+}
+
+/// A fresh scratch folder for one workload.
+fn scratch(o: &BenchOptions, name: &str) -> Result<PathBuf, BenchError> {
+    let dir = o.work.join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| fail(name, e))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| fail(name, e))?;
+    Ok(dir)
+}
+
+/// Runs every selected workload, in one sitting, and returns the figures.
+pub fn run_all(
+    o: &BenchOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<Vec<Figure>, BenchError> {
+    let mut figures = Vec::new();
+    if o.wants("digits") || o.wants("scaling") {
+        progress("W-digits (sweeps/grid.toml), 2 workers then 1");
+        figures.extend(w_digits(o)?);
+    }
+    if o.wants("trivial") {
+        progress("W-trivial");
+        figures.extend(w_trivial(o)?);
+    }
+    if o.wants("wide") {
+        progress("W-wide and a plain GEMM of the same shape");
+        figures.extend(w_wide(o)?);
+    }
+    if o.wants("checkpoint") {
+        progress("checkpoint policy: best-only vs every epoch");
+        figures.extend(checkpoint_policy(o)?);
+    }
+    if o.wants("plan") {
+        progress("sweep plan at scale");
+        figures.extend(plan_scale(o)?);
+    }
+    if o.wants("aggregate") {
+        progress("sweep aggregate at scale");
+        figures.extend(aggregate_scale(o)?);
+    }
+    Ok(figures)
+}
+
+fn w_digits(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
+    let name = "W-digits";
+    let dir = scratch(o, "digits")?;
+    let exe = std::env::current_exe().map_err(|e| fail(name, e))?;
+    let spec = std::path::absolute(&o.grid_spec).map_err(|e| fail(name, e))?;
+    let cwd = std::env::current_dir().map_err(|e| fail(name, e))?;
+    let mut out = Vec::new();
+    let mut walls = Vec::new();
+    for workers in ["2", "1"] {
+        let results = dir.join(format!("w{workers}"));
+        let args = [
+            "run",
+            spec.to_str().unwrap_or(""),
+            "--workers",
+            workers,
+            "--fresh",
+            "--quiet",
+            "--results-dir",
+            results.to_str().unwrap_or(""),
+        ];
+        let stats = measure_command(&exe, &args, &cwd).map_err(|e| fail(name, e))?;
+        if stats.code != Some(0) {
+            return Err(fail(
+                name,
+                format!("sweep run exited with {:?}", stats.code),
+            ));
+        }
+        let w = format!("{workers} worker{}", if workers == "1" { "" } else { "s" });
+        out.push(Figure::info(
+            name,
+            &format!("wall time, {w}"),
+            stats.wall_s,
+            "s",
+        ));
+        out.push(Figure::info(
+            name,
+            &format!("CPU time, {w}"),
+            stats.cpu_s,
+            "s",
+        ));
+        if workers == "2" {
+            out.push(Figure::at_most(
+                name,
+                "peak RSS, 2 workers",
+                stats.peak_rss_mb,
+                "MB",
+                150.0,
+            ));
+        }
+        walls.push(stats.wall_s);
+    }
+    out.push(Figure::at_least(
+        "scaling",
+        "speed-up 1 -> 2 workers",
+        walls[1] / walls[0],
+        "x",
+        1.8,
+    ));
+    Ok(out)
+}
+
+/// A spec over the bench's data: top-level keys `top`, then `tables`.
+fn spec_text(o: &BenchOptions, name: &str, top: &str, tables: &str) -> String {
+    format!(
+        "name = \"{name}\"\nseed = 1\n{top}\n[data]\npath = \"{}\"\n[metric]\nname = \"mcc\"\n{tables}",
+        o.data.display()
+    )
+}
+
+fn run_in_process(
+    o: &BenchOptions,
+    name: &str,
+    text: &str,
+    workers: usize,
+) -> Result<(f64, Vec<TrialRecord>), BenchError> {
+    let dir = scratch(o, name)?;
+    let spec: SweepSpec = spec::parse(text, Path::new(name)).map_err(|e| fail(name, e))?;
+    let options = RunOptions {
+        workers,
+        results_root: dir,
+        existing: ExistingResults::Fresh,
+        faults: InjectedFaults::default(),
+    };
+    let start = Instant::now();
+    let summary = runner::run_sweep(
+        &spec,
+        &MlpObjective::default(),
+        &options,
+        &mut SilentReporter,
+    )
+    .map_err(|e| fail(name, e))?;
+    let wall = start.elapsed().as_secs_f64();
+    if let Some(bad) = summary
+        .records
+        .iter()
+        .find(|r| r.status != TrialStatus::Completed)
+    {
+        return Err(fail(
+            name,
+            format!(
+                "trial {} {}: {:?}",
+                bad.id,
+                bad.status.as_str(),
+                bad.message
+            ),
+        ));
+    }
+    Ok((wall, summary.records))
+}
+
+fn w_trivial(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
+    let name = "W-trivial";
+    // The smallest real trial: a linear model (layers = 0), one epoch, every file and record written.
+    let text = spec_text(
+        o,
+        "trivial",
+        &format!("method = \"random\"\ntrials = {}", o.trivial_trials),
+        "[train]\nepochs = 1\nlayers = 0\nbatch_size = 4096\n[parameters]\nlr = { distribution = \"log_uniform_values\", min = 0.0001, max = 0.1 }\n",
+    );
+    let (wall, records) = run_in_process(o, "trivial", &text, 2)?;
+    Ok(vec![
+        Figure::info(
+            name,
+            &format!("{} trials, 2 workers, wall time", records.len()),
+            wall,
+            "s",
+        ),
+        Figure::at_least(
+            name,
+            "trials per second (records durable)",
+            records.len() as f64 / wall,
+            "trials/s",
+            5000.0,
+        ),
+    ])
+}
+
+/// Multiply-adds ×2 of one training step of an MLP, forward and backward
+/// (dW for every layer, dA for every layer but the first), plus the forward pass.
+fn step_flops(b: f64, d: f64, h: f64, layers: usize, k: f64) -> f64 {
+    let mut macs = 0.0;
+    let mut widths = vec![d];
+    widths.extend(std::iter::repeat_n(h, layers));
+    widths.push(k);
+    for (i, pair) in widths.windows(2).enumerate() {
+        let m = b * pair[0] * pair[1];
+        macs += m + m + if i > 0 { m } else { 0.0 };
+    }
+    2.0 * macs
+}
+
+fn w_wide(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
+    let name = "W-wide";
+    let (hidden, layers, batch, epochs) = (1024usize, 2usize, 512usize, 10usize);
+    let text = spec_text(
+        o,
+        "wide",
+        "method = \"grid\"",
+        &format!(
+            "[train]\nepochs = {epochs}\nhidden = {hidden}\nlayers = {layers}\nbatch_size = {batch}\n[parameters]\nlr = {{ values = [0.0003, 0.001, 0.003, 0.01] }}\n"
+        ),
+    );
+    let data = crate::data::load_csv(&o.data, "target").map_err(|e| fail(name, e))?;
+    let prepared = crate::data::prepare(&data, 0.2, 1).map_err(|e| fail(name, e))?;
+    let (wall, records) = run_in_process(o, "wide", &text, 2)?;
+    let (n, d, k) = (
+        prepared.train_y.len(),
+        prepared.n_features as f64,
+        prepared.n_classes as f64,
+    );
+    let mut per_epoch = 0.0;
+    let mut left = n;
+    while left > 0 {
+        let b = left.min(batch);
+        per_epoch += step_flops(b as f64, d, hidden as f64, layers, k);
+        left -= b;
+    }
+    let total = per_epoch * epochs as f64 * records.len() as f64;
+    let achieved = total / wall / 1e9;
+
+    // The machine's practical limit: a plain GEMM of the hidden layer's shape, one thread per core.
+    let device = Device::flex();
+    let a = Tensor::<2>::from_data(
+        TensorData::new(vec![0.5f32; batch * hidden], [batch, hidden]),
+        &device,
+    );
+    let w = Tensor::<2>::from_data(
+        TensorData::new(vec![0.25f32; hidden * hidden], [hidden, hidden]),
+        &device,
+    );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| fail(name, e))?;
+    let reps = 20;
+    let gemm_s = pool.install(|| {
+        let _ = a.clone().matmul(w.clone()).into_data();
+        let start = Instant::now();
+        for _ in 0..reps {
+            let _ = a.clone().matmul(w.clone()).into_data();
+        }
+        start.elapsed().as_secs_f64()
+    });
+    let gemm = 2.0 * (batch * hidden * hidden) as f64 * reps as f64 / gemm_s / 1e9;
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
+    Ok(vec![
+        Figure::info(
+            name,
+            "4 trials x 10 epochs, 2 workers, wall time",
+            wall,
+            "s",
+        ),
+        Figure::info(name, "training GFLOP/s (both workers)", achieved, "GFLOP/s"),
+        Figure::info(
+            name,
+            &format!("plain GEMM {batch}x{hidden}x{hidden}, 1 thread"),
+            gemm,
+            "GFLOP/s",
+        ),
+        Figure::info(
+            name,
+            &format!("share of the GEMM limit ({cores} cores)"),
+            achieved / (gemm * cores),
+            "ratio",
+        ),
+    ])
+}
+
+fn checkpoint_policy(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
+    let name = "checkpoints";
+    let grid = std::fs::read_to_string(&o.grid_spec)
+        .map_err(|e| fail(name, format!("{}: {e}", o.grid_spec.display())))?;
+    let mut out = Vec::new();
+    for (policy, label) in [("best", "best-only"), ("every_epoch", "every epoch")] {
+        let text = format!("checkpoint = \"{policy}\"\n{grid}").replace(
+            "name = \"digits-grid\"",
+            &format!("name = \"ckpt-{policy}\""),
+        );
+        let spec: SweepSpec = spec::parse(&text, &o.grid_spec).map_err(|e| fail(name, e))?;
+        let dir = scratch(o, &format!("ckpt-{policy}"))?;
+        let options = RunOptions {
+            workers: 2,
+            results_root: dir,
+            existing: ExistingResults::Fresh,
+            faults: InjectedFaults::default(),
+        };
+        let summary = runner::run_sweep(
+            &spec,
+            &MlpObjective::default(),
+            &options,
+            &mut SilentReporter,
+        )
+        .map_err(|e| fail(name, e))?;
+        let bytes: u64 = summary.records.iter().map(|r| r.checkpoint_bytes).sum();
+        let saving: f64 = summary.records.iter().map(|r| r.checkpoint_s).sum();
+        let trial_time: f64 = summary.records.iter().map(|r| r.duration_s).sum();
+        out.push(Figure::info(
+            name,
+            &format!("{label}: bytes written"),
+            bytes as f64 / 1e6,
+            "MB",
+        ));
+        out.push(Figure::info(
+            name,
+            &format!("{label}: time saving"),
+            saving,
+            "s",
+        ));
+        let share = saving / trial_time * 100.0;
+        out.push(if policy == "best" {
+            Figure::at_most(name, "best-only: share of trial time", share, "%", 2.0)
+        } else {
+            Figure::info(name, "every epoch: share of trial time", share, "%")
+        });
+    }
+    Ok(out)
+}
+
+fn plan_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
+    let name = "plan";
+    // Six parameters whose value counts multiply to about plan_size.
+    let per = (o.plan_size as f64).powf(1.0 / 6.0).round().max(1.0) as usize;
+    let list = |scale: f64| {
+        (1..=per)
+            .map(|i| format!("{}", i as f64 * scale))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let ints = |from: usize| {
+        (from..from + per)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let text = spec_text(
+        o,
+        "plan",
+        "method = \"grid\"",
+        &format!(
+            "[parameters]\nlr = {{ values = [{}] }}\nhidden = {{ values = [{}] }}\nlayers = {{ values = [{}] }}\ndropout = {{ values = [{}] }}\nbatch_size = {{ values = [{}] }}\nweight_decay = {{ values = [{}] }}\n",
+            list(0.001),
+            ints(16),
+            ints(1),
+            list(0.01),
+            ints(32),
+            list(0.0001)
+        ),
+    );
+    let spec: SweepSpec = spec::parse(&text, Path::new("plan")).map_err(|e| fail(name, e))?;
+    let start = Instant::now();
+    let plan = Plan::new(&spec);
+    // What `sweep plan --json` does: every trial's id, seed and params, serialised.
+    let mut sink = std::io::sink();
+    let mut count = 0usize;
+    for trial in plan.trials() {
+        serde_json::to_writer(&mut sink, &trial).map_err(|e| fail(name, e))?;
+        count += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    Ok(vec![Figure::at_most(
+        name,
+        &format!("plan of {count} trials (ids, seeds, JSON)"),
+        secs,
+        "s",
+        1.0,
+    )])
+}
+
+fn aggregate_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
+    let name = "aggregate";
+    let dir = SweepDir::new(scratch(o, "aggregate")?);
+    let template = TrialRecord {
+        sweep: "synthetic".into(),
+        spec_hash: "0".into(),
+        index: 0,
+        id: String::new(),
+        seed: 0,
+        params: Default::default(),
+        settings: crate::objective::settings::TrainSettings::resolve(
+            &Default::default(),
+            &Default::default(),
+        ),
+        objective: "mlp".into(),
+        monitor: store::Monitored {
+            metric: "mcc".into(),
+            goal: crate::spec::Goal::Maximize,
+            min_delta: 0.0,
+        },
+        status: TrialStatus::Completed,
+        message: None,
+        best_epoch: Some(1),
+        epochs_run: 1,
+        best_metrics: Default::default(),
+        checkpoint: None,
+        checkpoint_sha256: None,
+        data_fingerprint: String::new(),
+        duration_s: 1.0,
+        checkpoint_s: 0.0,
+        checkpoint_bytes: 0,
+        started_at: String::new(),
+        finished_at: String::new(),
+    };
+    for i in 0..o.aggregate_records {
+        let mut r = template.clone();
+        r.index = i;
+        r.id = format!("t{i:06}-synth");
+        r.params.insert(
+            "lr".into(),
+            crate::params::ParamValue::Float(1e-4 * (1 + i % 97) as f64),
+        );
+        for (j, m) in crate::metrics::METRIC_NAMES.iter().enumerate() {
+            r.best_metrics
+                .insert((*m).into(), ((i * 31 + j * 7) % 1000) as f64 / 1000.0);
+        }
+        r.checkpoint = Some(format!("trials/{}/best.safetensors", r.id));
+        r.checkpoint_sha256 = Some(format!("{i:064}"));
+        let trial_dir = dir.trial_dir(&r.id);
+        std::fs::create_dir_all(&trial_dir).map_err(|e| fail(name, e))?;
+        let bytes = serde_json::to_vec(&r).map_err(|e| fail(name, e))?;
+        std::fs::write(trial_dir.join(names::RECORD), bytes).map_err(|e| fail(name, e))?;
+    }
+    let start = Instant::now();
+    let board = aggregate::aggregate(&dir).map_err(|e| fail(name, e))?;
+    let secs = start.elapsed().as_secs_f64();
+    Ok(vec![Figure::at_most(
+        name,
+        &format!("aggregate {} records", board.rows.len()),
+        secs,
+        "s",
+        10.0,
+    )])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::step_flops;
+
+    #[test]
+    fn flops_of_a_training_step_by_hand() {
+        // d=2, one hidden layer h=3, k=4, batch 5:
+        // layer 1: forward 30 MACs, dW 30, no dA; layer 2: forward 60, dW 60, dA 60 → 240 MACs = 480 FLOPs.
+        assert_eq!(step_flops(5.0, 2.0, 3.0, 1, 4.0), 480.0);
+    }
+}

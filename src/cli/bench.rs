@@ -1,0 +1,68 @@
+//! `sweep bench`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::CliError;
+use crate::bench::{self, BenchOptions};
+
+/// Arguments of `sweep bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Where bench.csv and the scratch folders go.
+    #[arg(long, default_value = "results/bench")]
+    pub out: PathBuf,
+    /// Only these workloads (comma-separated): digits, scaling, trivial, wide, checkpoint, plan, aggregate.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// The W-digits spec.
+    #[arg(long, default_value = "sweeps/grid.toml")]
+    pub grid_spec: PathBuf,
+    /// Data for the in-process workloads.
+    #[arg(long, default_value = "data/digits.csv")]
+    pub data: PathBuf,
+    /// Trials of W-trivial.
+    #[arg(long, default_value_t = 1000)]
+    pub trivial_trials: usize,
+    /// Size of the planned grid.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub plan_size: usize,
+    /// Synthetic records to aggregate.
+    #[arg(long, default_value_t = 100_000)]
+    pub aggregate_records: usize,
+    /// Keep the scratch folders.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// Runs the workloads, prints a table, writes bench.csv; exit 1 when a target is missed.
+pub fn bench(args: BenchArgs) -> Result<ExitCode, CliError> {
+    let options = BenchOptions {
+        grid_spec: args.grid_spec,
+        work: args.out.join("work"),
+        only: args.only,
+        trivial_trials: args.trivial_trials,
+        plan_size: args.plan_size,
+        aggregate_records: args.aggregate_records,
+        data: std::path::absolute(&args.data).map_err(|e| CliError::Usage(e.to_string()))?,
+    };
+    let figures = bench::run_all(&options, |what| eprintln!("running {what} ..."))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    if !args.keep {
+        let _ = std::fs::remove_dir_all(&options.work);
+    }
+    let csv_path = args.out.join("bench.csv");
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", args.out.display())))?;
+    crate::store::write_atomic(&csv_path, &bench::to_csv(&figures))
+        .map_err(|e| CliError::Usage(format!("{}: {e}", csv_path.display())))?;
+    print!("{}", bench::to_table(&figures));
+    println!("written: {}", csv_path.display());
+    Ok(if figures.iter().any(|f| f.pass == Some(false)) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
