@@ -8,17 +8,8 @@
 use std::collections::BTreeMap;
 
 /// Every metric a trial reports each epoch, in leaderboard column order.
-pub const METRIC_NAMES: &[&str] = &[
-    "valid_loss",
-    "train_loss",
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "mcc",
-    "auroc",
-];
+pub const METRIC_NAMES: &[&str] =
+    &["valid_loss", "train_loss", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "mcc", "auroc"];
 
 /// Metric values by name; `auroc` is absent where it is undefined.
 pub type Metrics = BTreeMap<String, f64>;
@@ -64,9 +55,7 @@ impl ConfusionMatrix {
 
     /// Mean recall over the classes present in the true labels.
     pub fn balanced_accuracy(&self) -> f64 {
-        let present: Vec<usize> = (0..self.n_classes)
-            .filter(|&k| self.true_count(k) > 0.0)
-            .collect();
+        let present: Vec<usize> = (0..self.n_classes).filter(|&k| self.true_count(k) > 0.0).collect();
         let sum: f64 = present.iter().map(|&k| self.recall_of(k)).sum();
         ratio(sum, present.len() as f64)
     }
@@ -104,13 +93,8 @@ impl ConfusionMatrix {
             return per_class(self, 1);
         }
         // scikit-learn's macro average runs over the labels seen in y_true or y_pred.
-        let seen: Vec<usize> = (0..self.n_classes)
-            .filter(|&k| self.true_count(k) + self.pred_count(k) > 0.0)
-            .collect();
-        ratio(
-            seen.iter().map(|&k| per_class(self, k)).sum(),
-            seen.len() as f64,
-        )
+        let seen: Vec<usize> = (0..self.n_classes).filter(|&k| self.true_count(k) + self.pred_count(k) > 0.0).collect();
+        ratio(seen.iter().map(|&k| per_class(self, k)).sum(), seen.len() as f64)
     }
 
     /// Matthews correlation coefficient, multi-class form (Gorodkin's R_K), as
@@ -129,11 +113,7 @@ impl ConfusionMatrix {
         let cov_ypyp = s * s - sum_pp;
         let cov_ytyt = s * s - sum_tt;
         let denom = cov_ytyt * cov_ypyp;
-        if denom == 0.0 {
-            0.0
-        } else {
-            cov_ytyp / denom.sqrt()
-        }
+        if denom == 0.0 { 0.0 } else { cov_ytyp / denom.sqrt() }
     }
 }
 
@@ -183,12 +163,7 @@ pub fn cross_entropy(logits: &[f32], labels: &[usize], k: usize) -> f64 {
     let mut total = 0.0;
     for (row, &y) in logits.chunks(k).zip(labels) {
         let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
-        let log_sum = row
-            .iter()
-            .map(|&v| (v as f64 - max).exp())
-            .sum::<f64>()
-            .ln()
-            + max;
+        let log_sum = row.iter().map(|&v| (v as f64 - max).exp()).sum::<f64>().ln() + max;
         total += log_sum - row[y] as f64;
     }
     ratio(total, labels.len() as f64)
@@ -216,10 +191,7 @@ pub fn evaluate(logits: &[f32], labels: &[usize], n_classes: usize) -> Metrics {
     let predicted = argmax_rows(logits, n_classes);
     let cm = ConfusionMatrix::new(labels, &predicted, n_classes);
     let mut m = Metrics::new();
-    m.insert(
-        "valid_loss".into(),
-        cross_entropy(logits, labels, n_classes),
-    );
+    m.insert("valid_loss".into(), cross_entropy(logits, labels, n_classes));
     m.insert("accuracy".into(), cm.accuracy());
     m.insert("balanced_accuracy".into(), cm.balanced_accuracy());
     m.insert("precision".into(), cm.precision());
@@ -297,14 +269,7 @@ mod tests {
     fn perfect_predictions_score_one() {
         let y = [0, 1, 2, 2, 1, 0];
         let cm = ConfusionMatrix::new(&y, &y, 3);
-        for v in [
-            cm.accuracy(),
-            cm.balanced_accuracy(),
-            cm.precision(),
-            cm.recall(),
-            cm.f1(),
-            cm.mcc(),
-        ] {
+        for v in [cm.accuracy(), cm.balanced_accuracy(), cm.precision(), cm.recall(), cm.f1(), cm.mcc()] {
             assert!(close(v, 1.0));
         }
     }
@@ -312,10 +277,7 @@ mod tests {
     #[test]
     fn auroc_counts_pairs_and_ties() {
         // 2 positives, 2 negatives; pairs (pos, neg) ordered right: (0.8>0.1),(0.8>0.4),(0.35>0.1),(0.35<0.4) = 3/4
-        assert!(close(
-            auroc(&[false, false, true, true], &[0.1, 0.4, 0.35, 0.8]).unwrap(),
-            0.75
-        ));
+        assert!(close(auroc(&[false, false, true, true], &[0.1, 0.4, 0.35, 0.8]).unwrap(), 0.75));
         // A tie between a positive and a negative counts one half.
         assert!(close(auroc(&[false, true], &[0.5, 0.5]).unwrap(), 0.5));
         assert_eq!(auroc(&[true, true], &[0.1, 0.2]), None);

@@ -119,11 +119,7 @@ pub fn short_float(x: f64) -> String {
     } else {
         return format!("{x:.3e}").replace(".000e", "e");
     };
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
+    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text }
 }
 
 #[cfg(test)]

@@ -43,10 +43,7 @@ pub struct Plan {
 impl Plan {
     /// The plan of a validated spec.
     pub fn new(spec: &SweepSpec) -> Self {
-        Plan {
-            sampler: sampler::for_spec(spec),
-            seed: spec.seed,
-        }
+        Plan { sampler: sampler::for_spec(spec), seed: spec.seed }
     }
 
     /// Number of trials.

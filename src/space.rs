@@ -50,9 +50,7 @@ impl Domain {
     pub fn sample<R: Rng>(&self, rng: &mut R) -> ParamValue {
         match self {
             Domain::Values { values } => values[rng.random_range(0..values.len())].clone(),
-            Domain::Uniform { min, max } => {
-                ParamValue::Float(min + (max - min) * rng.random::<f64>())
-            }
+            Domain::Uniform { min, max } => ParamValue::Float(min + (max - min) * rng.random::<f64>()),
             Domain::LogUniformValues { min, max } => {
                 let (lo, hi) = (min.ln(), max.ln());
                 ParamValue::Float((lo + (hi - lo) * rng.random::<f64>()).exp())
@@ -81,15 +79,9 @@ mod tests {
     #[test]
     fn draws_stay_inside_their_bounds() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let log = Domain::LogUniformValues {
-            min: 1e-4,
-            max: 1e-1,
-        };
+        let log = Domain::LogUniformValues { min: 1e-4, max: 1e-1 };
         let int = Domain::IntUniform { min: 1, max: 3 };
-        let uni = Domain::Uniform {
-            min: -1.0,
-            max: 1.0,
-        };
+        let uni = Domain::Uniform { min: -1.0, max: 1.0 };
         let mut seen = [false; 3];
         for _ in 0..1000 {
             let v = log.sample(&mut rng).as_f64().unwrap();
@@ -100,22 +92,14 @@ mod tests {
             let u = uni.sample(&mut rng).as_f64().unwrap();
             assert!((-1.0..=1.0).contains(&u));
         }
-        assert!(
-            seen.iter().all(|s| *s),
-            "every integer in the range is drawn"
-        );
+        assert!(seen.iter().all(|s| *s), "every integer in the range is drawn");
     }
 
     #[test]
     fn log_uniform_spreads_over_decades() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let log = Domain::LogUniformValues {
-            min: 1e-4,
-            max: 1e0,
-        };
-        let below_1e2 = (0..4000)
-            .filter(|_| log.sample(&mut rng).as_f64().unwrap() < 1e-2)
-            .count();
+        let log = Domain::LogUniformValues { min: 1e-4, max: 1e0 };
+        let below_1e2 = (0..4000).filter(|_| log.sample(&mut rng).as_f64().unwrap() < 1e-2).count();
         // Half of the four decades lie below 1e-2.
         assert!((1800..2200).contains(&below_1e2), "{below_1e2}");
     }

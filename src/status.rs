@@ -21,9 +21,7 @@ pub enum StatusError {
         dir: PathBuf,
     },
     /// The manifest's spec cannot be read back.
-    #[error(
-        "{path}: its spec cannot be read back ({message}); it was written by another version of sweep"
-    )]
+    #[error("{path}: its spec cannot be read back ({message}); it was written by another version of sweep")]
     BadManifest {
         /// The manifest.
         path: PathBuf,
@@ -99,10 +97,7 @@ impl TrialState {
 
     /// Whether `--retry-failed` should run it again.
     pub fn needs_retry(&self) -> bool {
-        matches!(
-            self,
-            TrialState::Failed { .. } | TrialState::Diverged { .. }
-        )
+        matches!(self, TrialState::Failed { .. } | TrialState::Diverged { .. })
     }
 }
 
@@ -132,10 +127,7 @@ pub struct SweepStatus {
 impl SweepStatus {
     /// How many trials have the given label.
     pub fn count(&self, label: &str) -> usize {
-        self.trials
-            .iter()
-            .filter(|t| t.state.label() == label)
-            .count()
+        self.trials.iter().filter(|t| t.state.label() == label).count()
     }
 
     /// Whether every planned trial is done.
@@ -146,32 +138,19 @@ impl SweepStatus {
 
 /// Reads the status of the sweep in `dir`, rebuilding its plan from `sweep.json`.
 pub fn sweep_status(dir: &SweepDir) -> Result<SweepStatus, StatusError> {
-    let manifest = dir.manifest()?.ok_or_else(|| StatusError::NotASweep {
-        dir: dir.root().to_path_buf(),
-    })?;
-    let spec: SweepSpec =
-        serde_json::from_value(manifest.spec.clone()).map_err(|e| StatusError::BadManifest {
-            path: dir.file(names::MANIFEST),
-            message: e.to_string(),
-        })?;
+    let manifest = dir.manifest()?.ok_or_else(|| StatusError::NotASweep { dir: dir.root().to_path_buf() })?;
+    let spec: SweepSpec = serde_json::from_value(manifest.spec.clone())
+        .map_err(|e| StatusError::BadManifest { path: dir.file(names::MANIFEST), message: e.to_string() })?;
     let plan = Plan::new(&spec);
     let this_host = store::hostname();
     let trials = plan
         .trials()
         .map(|t| {
             let state = trial_state(&dir.trial_dir(&t.id), &this_host);
-            TrialStatusLine {
-                index: t.index,
-                id: t.id,
-                state,
-            }
+            TrialStatusLine { index: t.index, id: t.id, state }
         })
         .collect();
-    Ok(SweepStatus {
-        sweep: manifest.name,
-        spec_hash: manifest.spec_hash,
-        trials,
-    })
+    Ok(SweepStatus { sweep: manifest.name, spec_hash: manifest.spec_hash, trials })
 }
 
 fn trial_state(dir: &Path, this_host: &str) -> TrialState {
@@ -183,38 +162,19 @@ fn trial_state(dir: &Path, this_host: &str) -> TrialState {
         return match store::read_json::<TrialRecord>(&record) {
             Ok(r) => match r.status {
                 TrialStatus::Completed => TrialState::Done,
-                TrialStatus::Failed => TrialState::Failed {
-                    message: r.message.unwrap_or_default(),
-                },
-                TrialStatus::Diverged => TrialState::Diverged {
-                    message: r.message.unwrap_or_default(),
-                },
+                TrialStatus::Failed => TrialState::Failed { message: r.message.unwrap_or_default() },
+                TrialStatus::Diverged => TrialState::Diverged { message: r.message.unwrap_or_default() },
             },
-            Err(e) => TrialState::Stale {
-                reason: format!("unreadable record: {e}"),
-            },
+            Err(e) => TrialState::Stale { reason: format!("unreadable record: {e}") },
         };
     }
     match store::read_json::<RunningMarker>(&dir.join(names::RUNNING)) {
-        Ok(m) if m.host != this_host => TrialState::RunningOrStale {
-            host: m.host,
-            pid: m.pid,
-            since: m.started_at,
-        },
-        Ok(m) if process_alive(m.pid) => TrialState::Running {
-            host: m.host,
-            pid: m.pid,
-            since: m.started_at,
-        },
-        Ok(m) => TrialState::Stale {
-            reason: format!(
-                "process {} on {} is gone, started {}",
-                m.pid, m.host, m.started_at
-            ),
-        },
-        Err(_) => TrialState::Stale {
-            reason: "a trial folder with neither trial.json nor running.json".into(),
-        },
+        Ok(m) if m.host != this_host => TrialState::RunningOrStale { host: m.host, pid: m.pid, since: m.started_at },
+        Ok(m) if process_alive(m.pid) => TrialState::Running { host: m.host, pid: m.pid, since: m.started_at },
+        Ok(m) => {
+            TrialState::Stale { reason: format!("process {} on {} is gone, started {}", m.pid, m.host, m.started_at) }
+        }
+        Err(_) => TrialState::Stale { reason: "a trial folder with neither trial.json nor running.json".into() },
     }
 }
 
@@ -241,10 +201,7 @@ mod tests {
         let mut marker = RunningMarker::now();
         store::write_json(&running.join(names::RUNNING), &marker).unwrap();
         assert_eq!(trial_state(&running, &marker.host).label(), "running");
-        assert_eq!(
-            trial_state(&running, "another-host").label(),
-            "running-or-stale"
-        );
+        assert_eq!(trial_state(&running, "another-host").label(), "running-or-stale");
 
         marker.pid = u32::MAX - 1; // no such process
         store::write_json(&running.join(names::RUNNING), &marker).unwrap();

@@ -37,11 +37,7 @@ dropout = {{ values = [0.0, 0.3] }}
         .args(["run", "s.toml", "-q"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let data = load_csv(&data_path, "target").unwrap();
     let prepared = prepare(&data, 0.2, 11).unwrap();
@@ -49,16 +45,9 @@ dropout = {{ values = [0.0, 0.3] }}
     let mut checked = 0;
     for entry in fs::read_dir(&trials).unwrap() {
         let dir = entry.unwrap().path();
-        let meta: BestMetadata =
-            serde_json::from_slice(&fs::read(dir.join("best.json")).unwrap()).unwrap();
+        let meta: BestMetadata = serde_json::from_slice(&fs::read(dir.join("best.json")).unwrap()).unwrap();
         let bytes = fs::read(dir.join(&meta.checkpoint)).unwrap();
-        let model = load_checkpoint(
-            bytes,
-            &meta.settings,
-            prepared.n_features,
-            prepared.n_classes,
-        )
-        .unwrap();
+        let model = load_checkpoint(bytes, &meta.settings, prepared.n_features, prepared.n_classes).unwrap();
         let logits = predict_logits(&model, &prepared.valid_x, prepared.n_features).unwrap();
         let metrics = evaluate(&logits, &prepared.valid_y, prepared.n_classes);
         for (name, value) in &metrics {

@@ -9,19 +9,13 @@ use std::process::{Command, Output};
 use sha2::{Digest, Sha256};
 
 fn data(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join(name)
-        .display()
-        .to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name).display().to_string()
 }
 
 /// Runs `sweep` in `dir` with extra environment.
 fn sweep_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sweep"));
-    cmd.current_dir(dir)
-        .args(args)
-        .env_remove("SWEEP_FAIL_TRIALS");
+    cmd.current_dir(dir).args(args).env_remove("SWEEP_FAIL_TRIALS");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -80,13 +74,7 @@ fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let header = r.headers().unwrap().clone();
     r.records()
-        .map(|rec| {
-            header
-                .iter()
-                .zip(rec.unwrap().iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
+        .map(|rec| header.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
         .collect()
 }
 
@@ -100,11 +88,7 @@ fn a_small_sweep_writes_a_ranked_leaderboard_that_matches_each_trials_best_epoch
     write(tmp.path(), "s.toml", &small_spec("small"));
     let out = sweep(tmp.path(), &["run", "s.toml", "--workers", "2"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("top 4 of 4 by best mcc"),
-        "{}",
-        stdout(&out)
-    );
+    assert!(stdout(&out).contains("top 4 of 4 by best mcc"), "{}", stdout(&out));
 
     let root = tmp.path().join("results/small");
     let board = read_csv(&root.join("leaderboard.csv"));
@@ -113,15 +97,11 @@ fn a_small_sweep_writes_a_ranked_leaderboard_that_matches_each_trials_best_epoch
     // Ranked by best_mcc, ties by lower valid_loss.
     for pair in board.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
-        let (ma, mb): (f64, f64) = (
-            a["best_mcc"].parse().unwrap(),
-            b["best_mcc"].parse().unwrap(),
-        );
+        let (ma, mb): (f64, f64) = (a["best_mcc"].parse().unwrap(), b["best_mcc"].parse().unwrap());
         assert!(
             ma > mb
                 || (ma == mb
-                    && a["best_valid_loss"].parse::<f64>().unwrap()
-                        <= b["best_valid_loss"].parse::<f64>().unwrap())
+                    && a["best_valid_loss"].parse::<f64>().unwrap() <= b["best_valid_loss"].parse::<f64>().unwrap())
         );
     }
     for (i, row) in board.iter().enumerate() {
@@ -138,12 +118,7 @@ fn a_small_sweep_writes_a_ranked_leaderboard_that_matches_each_trials_best_epoch
         assert_eq!(at_best["saved_best"], "true");
         // auroc is empty on both sides for this multi-class data.
         for m in sweep::metrics::METRIC_NAMES {
-            assert_eq!(
-                row[&format!("best_{m}")],
-                at_best[*m],
-                "{m} of {}",
-                row["trial_id"]
-            );
+            assert_eq!(row[&format!("best_{m}")], at_best[*m], "{m} of {}", row["trial_id"]);
         }
         // The best epoch really is the best (the first to reach the maximum).
         let mccs: Vec<f64> = history.iter().map(|h| h["mcc"].parse().unwrap()).collect();
@@ -151,47 +126,26 @@ fn a_small_sweep_writes_a_ranked_leaderboard_that_matches_each_trials_best_epoch
         assert_eq!(mccs.iter().position(|&v| v == max).unwrap() + 1, best_epoch);
 
         // Exactly one checkpoint, no temp files; its sha256 matches the leaderboard.
-        let files: Vec<String> = fs::read_dir(&trial_dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(
-            files.iter().filter(|f| f.ends_with(".safetensors")).count(),
-            1,
-            "{files:?}"
-        );
+        let files: Vec<String> =
+            fs::read_dir(&trial_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(files.iter().filter(|f| f.ends_with(".safetensors")).count(), 1, "{files:?}");
         assert!(!files.iter().any(|f| f.ends_with(".tmp")), "{files:?}");
-        assert_eq!(
-            row["checkpoint"],
-            format!("trials/{}/best.safetensors", row["trial_id"])
-        );
+        assert_eq!(row["checkpoint"], format!("trials/{}/best.safetensors", row["trial_id"]));
         let bytes = fs::read(root.join(&row["checkpoint"])).unwrap();
-        let sha: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(row["checkpoint_sha256"], sha);
 
         // The metadata beside it describes the same epoch and checkpoint.
         let meta = read_json(&trial_dir.join("best.json"));
         assert_eq!(meta["epoch"], best_epoch);
         assert_eq!(meta["checkpoint_sha256"], sha.as_str());
-        assert_eq!(
-            meta["metrics"]["mcc"].as_f64().unwrap(),
-            row["best_mcc"].parse::<f64>().unwrap()
-        );
+        assert_eq!(meta["metrics"]["mcc"].as_f64().unwrap(), row["best_mcc"].parse::<f64>().unwrap());
 
         // So does the checkpoint's own safetensors header.
         let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
-        assert_eq!(
-            header["__metadata__"]["sweep.epoch"],
-            best_epoch.to_string().as_str()
-        );
-        assert_eq!(
-            header["__metadata__"]["sweep.trial_id"],
-            row["trial_id"].as_str()
-        );
+        assert_eq!(header["__metadata__"]["sweep.epoch"], best_epoch.to_string().as_str());
+        assert_eq!(header["__metadata__"]["sweep.trial_id"], row["trial_id"].as_str());
 
         let pre = read_json(&trial_dir.join("preprocessing.json"));
         assert_eq!(pre["feature_columns"].as_array().unwrap().len(), 64);
@@ -200,25 +154,15 @@ fn a_small_sweep_writes_a_ranked_leaderboard_that_matches_each_trials_best_epoch
 
     // The registry lists the same trials in the same order.
     let registry = read_json(&root.join("registry.json"));
-    let ids: Vec<&str> = registry["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["trial_id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> =
+        registry["models"].as_array().unwrap().iter().map(|m| m["trial_id"].as_str().unwrap()).collect();
     let board_ids: Vec<&str> = board.iter().map(|r| r["trial_id"].as_str()).collect();
     assert_eq!(ids, board_ids);
     let listed = sweep(tmp.path(), &["registry", "list", "--json"]);
     assert!(listed.status.success(), "{}", stderr(&listed));
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(listed["sweeps"][0]["models"][0]["trial_id"], board_ids[0]);
-    assert_eq!(
-        listed["sweeps"][0]["models"][0]["data_fingerprint"]
-            .as_str()
-            .unwrap()
-            .len(),
-        64
-    );
+    assert_eq!(listed["sweeps"][0]["models"][0]["data_fingerprint"].as_str().unwrap().len(), 64);
 
     // Aggregating again from the records alone gives the same leaderboard.
     let before = fs::read(root.join("leaderboard.csv")).unwrap();
@@ -241,31 +185,9 @@ fn without_timing(path: &Path) -> Vec<BTreeMap<String, String>> {
 fn one_and_two_workers_give_identical_results() {
     let tmp = tempfile::tempdir().unwrap();
     write(tmp.path(), "s.toml", &small_spec("same"));
-    let one = sweep(
-        tmp.path(),
-        &[
-            "run",
-            "s.toml",
-            "--workers",
-            "1",
-            "--results-dir",
-            "r1",
-            "-q",
-        ],
-    );
+    let one = sweep(tmp.path(), &["run", "s.toml", "--workers", "1", "--results-dir", "r1", "-q"]);
     assert!(one.status.success(), "{}", stderr(&one));
-    let two = sweep(
-        tmp.path(),
-        &[
-            "run",
-            "s.toml",
-            "--workers",
-            "2",
-            "--results-dir",
-            "r2",
-            "-q",
-        ],
-    );
+    let two = sweep(tmp.path(), &["run", "s.toml", "--workers", "2", "--results-dir", "r2", "-q"]);
     assert!(two.status.success(), "{}", stderr(&two));
     let a = without_timing(&tmp.path().join("r1/same/leaderboard.csv"));
     let b = without_timing(&tmp.path().join("r2/same/leaderboard.csv"));
@@ -296,24 +218,9 @@ fn max_concurrent_trials(results: &Path) -> usize {
 #[test]
 fn workers_bound_how_many_trials_run_at_once() {
     let tmp = tempfile::tempdir().unwrap();
-    write(
-        tmp.path(),
-        "s.toml",
-        &small_spec("bound").replace("epochs = 3", "epochs = 8"),
-    );
+    write(tmp.path(), "s.toml", &small_spec("bound").replace("epochs = 3", "epochs = 8"));
     for (workers, results) in [("1", "w1"), ("2", "w2")] {
-        let out = sweep(
-            tmp.path(),
-            &[
-                "run",
-                "s.toml",
-                "--workers",
-                workers,
-                "--results-dir",
-                results,
-                "-q",
-            ],
-        );
+        let out = sweep(tmp.path(), &["run", "s.toml", "--workers", workers, "--results-dir", results, "-q"]);
         assert!(out.status.success(), "{}", stderr(&out));
     }
     assert_eq!(max_concurrent_trials(&tmp.path().join("w1/bound")), 1);
@@ -324,52 +231,24 @@ fn workers_bound_how_many_trials_run_at_once() {
 fn bad_specs_fail_with_one_line_naming_file_key_and_value_and_keep_earlier_results() {
     let tmp = tempfile::tempdir().unwrap();
     write(tmp.path(), "good.toml", &small_spec("keep"));
-    assert!(
-        sweep(tmp.path(), &["run", "good.toml", "-q"])
-            .status
-            .success()
-    );
+    assert!(sweep(tmp.path(), &["run", "good.toml", "-q"]).status.success());
     let leaderboard = tmp.path().join("results/keep/leaderboard.csv");
     let before = fs::read(&leaderboard).unwrap();
 
     let good = small_spec("keep");
     let cases = [
-        (
-            good.replace("seed = 3", "sed = 3"),
-            "bad.toml:3: sed: unknown field `sed`",
-        ),
+        (good.replace("seed = 3", "sed = 3"), "bad.toml:3: sed: unknown field `sed`"),
         (
             good.replace("valid_fraction = 0.2", "valid_fraction = 2"),
             "bad.toml:8: data.valid_fraction: got 2, expected a number in (0, 1)",
         ),
-        (
-            good.replace("name = \"mcc\"", "name = \"mmc\""),
-            "metric.name: got \"mmc\", expected one of",
-        ),
-        (
-            good.replace("goal = \"maximize\"", "goal = \"up\""),
-            "metric.goal: got \"up\"",
-        ),
-        (
-            good.replace("epochs = 3", "epochs = 0"),
-            "train.epochs: got 0, expected a whole number from 1",
-        ),
-        (
-            good.replace("hidden = {", "width = {"),
-            "parameters.width: unknown parameter",
-        ),
-        (
-            good.replace("[0.001, 0.01]", "[0.001, -1]"),
-            "parameters.lr.values: got -1, expected a number > 0",
-        ),
-        (
-            good.replace("method = \"grid\"", "method = \"random\""),
-            "trials: is missing",
-        ),
-        (
-            good.replace("epochs = 3", "epochs = \"three\""),
-            "train.epochs: got \"three\"",
-        ),
+        (good.replace("name = \"mcc\"", "name = \"mmc\""), "metric.name: got \"mmc\", expected one of"),
+        (good.replace("goal = \"maximize\"", "goal = \"up\""), "metric.goal: got \"up\""),
+        (good.replace("epochs = 3", "epochs = 0"), "train.epochs: got 0, expected a whole number from 1"),
+        (good.replace("hidden = {", "width = {"), "parameters.width: unknown parameter"),
+        (good.replace("[0.001, 0.01]", "[0.001, -1]"), "parameters.lr.values: got -1, expected a number > 0"),
+        (good.replace("method = \"grid\"", "method = \"random\""), "trials: is missing"),
+        (good.replace("epochs = 3", "epochs = \"three\""), "train.epochs: got \"three\""),
         (good.replace("[data]", "[data\n"), "bad.toml:"),
     ];
     for (text, expected) in cases {
@@ -380,11 +259,7 @@ fn bad_specs_fail_with_one_line_naming_file_key_and_value_and_keep_earlier_resul
         assert_eq!(out.status.code(), Some(2), "{expected}: {err}");
         assert!(err.contains(expected), "expected {expected:?} in {err:?}");
         assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-        assert_eq!(
-            fs::read(&leaderboard).unwrap(),
-            before,
-            "earlier results untouched"
-        );
+        assert_eq!(fs::read(&leaderboard).unwrap(), before, "earlier results untouched");
     }
 }
 
@@ -392,18 +267,9 @@ fn bad_specs_fail_with_one_line_naming_file_key_and_value_and_keep_earlier_resul
 fn bad_csvs_fail_naming_row_and_column() {
     let tmp = tempfile::tempdir().unwrap();
     let cases = [
-        (
-            "a,b,target\n1,2,0\n3,x,1\n1,1,1\n",
-            "bad.csv:3: column \"b\": got \"x\", expected a number",
-        ),
-        (
-            "a,b,target\n1,2,0\n3,inf,1\n",
-            "bad.csv:3: column \"b\": got inf, expected a finite number",
-        ),
-        (
-            "a,b,target\n1,2,0\n3,4,0\n",
-            "has 1 class(es), expected at least 2",
-        ),
+        ("a,b,target\n1,2,0\n3,x,1\n1,1,1\n", "bad.csv:3: column \"b\": got \"x\", expected a number"),
+        ("a,b,target\n1,2,0\n3,inf,1\n", "bad.csv:3: column \"b\": got inf, expected a finite number"),
+        ("a,b,target\n1,2,0\n3,4,0\n", "has 1 class(es), expected at least 2"),
         ("", "the file is empty"),
         ("a,b,target\n", "header but no rows"),
         ("a,b,label\n1,2,0\n", "no column \"target\""),
@@ -414,21 +280,13 @@ fn bad_csvs_fail_naming_row_and_column() {
         write(tmp.path(), "s.toml", &spec);
         let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
         assert_eq!(out.status.code(), Some(2), "{expected}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains(expected),
-            "expected {expected:?} in {:?}",
-            stderr(&out)
-        );
+        assert!(stderr(&out).contains(expected), "expected {expected:?} in {:?}", stderr(&out));
     }
     let spec = small_spec("csv").replace(&data("digits.csv"), "missing.csv");
     write(tmp.path(), "s.toml", &spec);
     let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("missing.csv: cannot read the data file"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("missing.csv: cannot read the data file"), "{}", stderr(&out));
 }
 
 #[test]
@@ -449,12 +307,7 @@ fn string_labels_are_mapped_in_sorted_order() {
     assert!(out.status.success(), "{}", stderr(&out));
     let board = read_csv(&tmp.path().join("results/pets/leaderboard.csv"));
     assert!(!board[0]["best_auroc"].is_empty());
-    let pre = read_json(
-        &tmp.path()
-            .join("results/pets/trials")
-            .join(&board[0]["trial_id"])
-            .join("preprocessing.json"),
-    );
+    let pre = read_json(&tmp.path().join("results/pets/trials").join(&board[0]["trial_id"]).join("preprocessing.json"));
     assert_eq!(pre["classes"], serde_json::json!(["cat", "dog"]));
 }
 
@@ -466,65 +319,32 @@ fn a_rerun_refuses_to_mix_then_resumes_or_starts_fresh() {
 
     let refused = sweep(tmp.path(), &["run", "s.toml", "-q"]);
     assert_eq!(refused.status.code(), Some(2));
-    assert!(
-        stderr(&refused).contains("--resume") && stderr(&refused).contains("--fresh"),
-        "{}",
-        stderr(&refused)
-    );
+    assert!(stderr(&refused).contains("--resume") && stderr(&refused).contains("--fresh"), "{}", stderr(&refused));
 
     // One trial died before its record, another's record is garbage: the
     // aggregator reports both instead of failing, and --resume runs just those two.
     let trials = tmp.path().join("results/again/trials");
-    let mut dirs: Vec<PathBuf> = fs::read_dir(&trials)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut dirs: Vec<PathBuf> = fs::read_dir(&trials).unwrap().map(|e| e.unwrap().path()).collect();
     dirs.sort();
     fs::remove_file(dirs[0].join("trial.json")).unwrap();
     fs::write(dirs[1].join("trial.json"), "{ not json").unwrap();
     let report = sweep(tmp.path(), &["aggregate", "results/again"]);
     assert!(report.status.success(), "{}", stderr(&report));
-    assert!(
-        stdout(&report).contains("2 trial folder(s) have no complete record"),
-        "{}",
-        stdout(&report)
-    );
-    assert!(
-        stdout(&report).contains("unreadable record"),
-        "{}",
-        stdout(&report)
-    );
-    assert_eq!(
-        read_csv(&tmp.path().join("results/again/leaderboard.csv")).len(),
-        2
-    );
+    assert!(stdout(&report).contains("2 trial folder(s) have no complete record"), "{}", stdout(&report));
+    assert!(stdout(&report).contains("unreadable record"), "{}", stdout(&report));
+    assert_eq!(read_csv(&tmp.path().join("results/again/leaderboard.csv")).len(), 2);
 
     let resumed = sweep(tmp.path(), &["run", "s.toml", "--resume"]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
-    assert!(
-        stdout(&resumed).contains("(2 run now, 2 resumed)"),
-        "{}",
-        stdout(&resumed)
-    );
+    assert!(stdout(&resumed).contains("(2 run now, 2 resumed)"), "{}", stdout(&resumed));
     assert!(dirs[0].join("trial.json").exists());
-    assert_eq!(
-        read_csv(&tmp.path().join("results/again/leaderboard.csv")).len(),
-        4
-    );
+    assert_eq!(read_csv(&tmp.path().join("results/again/leaderboard.csv")).len(), 4);
 
     // A changed spec never resumes into the old folder.
-    write(
-        tmp.path(),
-        "s.toml",
-        &small_spec("again").replace("epochs = 3", "epochs = 2"),
-    );
+    write(tmp.path(), "s.toml", &small_spec("again").replace("epochs = 3", "epochs = 2"));
     let changed = sweep(tmp.path(), &["run", "s.toml", "--resume", "-q"]);
     assert_eq!(changed.status.code(), Some(2));
-    assert!(
-        stderr(&changed).contains("different spec"),
-        "{}",
-        stderr(&changed)
-    );
+    assert!(stderr(&changed).contains("different spec"), "{}", stderr(&changed));
 
     let fresh = sweep(tmp.path(), &["run", "s.toml", "--fresh", "-q"]);
     assert!(fresh.status.success(), "{}", stderr(&fresh));
@@ -551,21 +371,13 @@ lr = {{ values = [0.01, 0.05, 1e30] }}
         data("breast_cancer.csv")
     );
     write(tmp.path(), "s.toml", &spec);
-    let out = sweep_env(
-        tmp.path(),
-        &["run", "s.toml", "-q"],
-        &[("SWEEP_FAIL_TRIALS", "1")],
-    );
+    let out = sweep_env(tmp.path(), &["run", "s.toml", "-q"], &[("SWEEP_FAIL_TRIALS", "1")]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let board = read_csv(&tmp.path().join("results/rough/leaderboard.csv"));
     let statuses: Vec<&str> = board.iter().map(|r| r["status"].as_str()).collect();
     assert_eq!(statuses, ["completed", "failed", "diverged"]);
     for row in &board[1..] {
-        assert!(
-            row["best_mcc"].is_empty()
-                && row["checkpoint"].is_empty()
-                && row["best_epoch"].is_empty()
-        );
+        assert!(row["best_mcc"].is_empty() && row["checkpoint"].is_empty() && row["best_epoch"].is_empty());
         assert!(!row["message"].is_empty());
     }
     assert!(board[1]["message"].contains("injected failure"));
@@ -580,18 +392,11 @@ fn plan_prints_every_trial_without_training() {
     let grid = Path::new(env!("CARGO_MANIFEST_DIR")).join("sweeps/grid.toml");
     let out = sweep(tmp.path(), &["plan", "--json", grid.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let trials: Vec<serde_json::Value> = stdout(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let trials: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(trials.len(), 36);
-    let ids: std::collections::BTreeSet<&str> =
-        trials.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    let ids: std::collections::BTreeSet<&str> = trials.iter().map(|t| t["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 36);
-    assert_eq!(
-        trials[0]["params"],
-        serde_json::json!({"dropout": 0.0, "hidden": 64, "layers": 1, "lr": 0.001})
-    );
+    assert_eq!(trials[0]["params"], serde_json::json!({"dropout": 0.0, "hidden": 64, "layers": 1, "lr": 0.001}));
     assert!(!tmp.path().join("results").exists());
 
     let random = Path::new(env!("CARGO_MANIFEST_DIR")).join("sweeps/random.toml");
@@ -626,27 +431,9 @@ fn bench_runs_small_workloads_and_writes_its_table() {
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
     let rows = read_csv(&tmp.path().join("b/bench.csv"));
     let measures: Vec<&str> = rows.iter().map(|r| r["measure"].as_str()).collect();
-    assert!(
-        measures.iter().any(|m| m.starts_with("plan of 729 trials")),
-        "{measures:?}"
-    );
-    assert!(
-        measures
-            .iter()
-            .any(|m| m.starts_with("aggregate 50 records")),
-        "{measures:?}"
-    );
-    assert!(
-        measures.iter().any(|m| m.starts_with("trials per second")),
-        "{measures:?}"
-    );
-    assert!(
-        rows.iter()
-            .all(|r| r["value"].parse::<f64>().is_ok_and(|v| v > 0.0)),
-        "{rows:?}"
-    );
-    assert!(
-        !tmp.path().join("b/work").exists(),
-        "scratch folders are removed"
-    );
+    assert!(measures.iter().any(|m| m.starts_with("plan of 729 trials")), "{measures:?}");
+    assert!(measures.iter().any(|m| m.starts_with("aggregate 50 records")), "{measures:?}");
+    assert!(measures.iter().any(|m| m.starts_with("trials per second")), "{measures:?}");
+    assert!(rows.iter().all(|r| r["value"].parse::<f64>().is_ok_and(|v| v > 0.0)), "{rows:?}");
+    assert!(!tmp.path().join("b/work").exists(), "scratch folders are removed");
 }

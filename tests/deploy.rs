@@ -6,11 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn data(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join(name)
-        .display()
-        .to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name).display().to_string()
 }
 
 fn sweep(dir: &Path, args: &[&str]) -> Output {
@@ -24,12 +20,7 @@ fn sweep(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
     text(&out.stdout)
 }
 
@@ -42,13 +33,7 @@ fn json(out: Output) -> serde_json::Value {
 }
 
 /// A small sweep (4 trials × 4 epochs) registered as `name`.
-fn trained(
-    dir: &Path,
-    sweep_name: &str,
-    data_file: &str,
-    target: &str,
-    register_as: &str,
-) -> Vec<String> {
+fn trained(dir: &Path, sweep_name: &str, data_file: &str, target: &str, register_as: &str) -> Vec<String> {
     let spec = format!(
         r#"name = "{sweep_name}"
 method = "grid"
@@ -68,17 +53,9 @@ hidden = {{ values = [16, 32] }}
     );
     fs::write(dir.join(format!("{sweep_name}.toml")), spec).unwrap();
     let out = ok(sweep(dir, &["run", &format!("{sweep_name}.toml"), "-q"]));
-    assert!(
-        out.is_empty(),
-        "quiet run prints nothing but the registration? {out}"
-    );
-    let board =
-        fs::read_to_string(dir.join(format!("results/{sweep_name}/leaderboard.csv"))).unwrap();
-    board
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(1).unwrap().to_string())
-        .collect()
+    assert!(out.is_empty(), "quiet run prints nothing but the registration? {out}");
+    let board = fs::read_to_string(dir.join(format!("results/{sweep_name}/leaderboard.csv"))).unwrap();
+    board.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().to_string()).collect()
 }
 
 #[test]
@@ -90,47 +67,21 @@ fn versions_aliases_and_lineage_survive_deleting_the_sweep() {
     assert_eq!(show["version"]["version"], 1);
     assert_eq!(show["version"]["trial_id"], ids[0].as_str());
     assert_eq!(show["version"]["sweep"], "small");
-    for key in [
-        "spec_hash",
-        "params",
-        "metrics",
-        "data_fingerprint",
-        "checkpoint_sha256",
-        "registered_at",
-        "trained_at",
-    ] {
+    for key in
+        ["spec_hash", "params", "metrics", "data_fingerprint", "checkpoint_sha256", "registered_at", "trained_at"]
+    {
         assert!(!show["version"][key].is_null(), "{key} in {show}");
     }
 
     // Running the aggregation again does not add a duplicate version.
     ok(sweep(tmp.path(), &["aggregate", "results/small", "-q"]));
-    let out = ok(sweep(
-        tmp.path(),
-        &[
-            "registry",
-            "register",
-            "results/small",
-            "--trial",
-            &ids[2],
-            "--name",
-            "digits",
-        ],
-    ));
+    let out = ok(sweep(tmp.path(), &["registry", "register", "results/small", "--trial", &ids[2], "--name", "digits"]));
     assert!(out.contains("registered digits@2"), "{out}");
 
-    ok(sweep(
-        tmp.path(),
-        &["registry", "alias", "digits@1", "champion"],
-    ));
-    let moved = ok(sweep(
-        tmp.path(),
-        &["registry", "alias", "digits@2", "champion"],
-    ));
+    ok(sweep(tmp.path(), &["registry", "alias", "digits@1", "champion"]));
+    let moved = ok(sweep(tmp.path(), &["registry", "alias", "digits@2", "champion"]));
     assert!(moved.contains("moved from version 1 to 2"), "{moved}");
-    let champion = json(sweep(
-        tmp.path(),
-        &["registry", "show", "digits@champion", "--json"],
-    ));
+    let champion = json(sweep(tmp.path(), &["registry", "show", "digits@champion", "--json"]));
     assert_eq!(champion["version"]["trial_id"], ids[2].as_str());
     let listed = json(sweep(tmp.path(), &["registry", "list", "--json"]));
     assert_eq!(listed["models"][0]["versions"].as_array().unwrap().len(), 2);
@@ -140,23 +91,13 @@ fn versions_aliases_and_lineage_survive_deleting_the_sweep() {
     fs::remove_dir_all(tmp.path().join("results/small")).unwrap();
     let verified = ok(sweep(tmp.path(), &["verify", "digits@champion"]));
     assert!(verified.contains("verified"), "{verified}");
-    let preds = ok(sweep(
-        tmp.path(),
-        &["predict", "digits@1", "--split", "valid"],
-    ));
+    let preds = ok(sweep(tmp.path(), &["predict", "digits@1", "--split", "valid"]));
     let pre: serde_json::Value = serde_json::from_slice(
-        &fs::read(
-            tmp.path()
-                .join("results/registry/models/digits/v1/preprocessing.json"),
-        )
-        .unwrap(),
+        &fs::read(tmp.path().join("results/registry/models/digits/v1/preprocessing.json")).unwrap(),
     )
     .unwrap();
     let valid_rows = pre["valid_rows"].as_array().unwrap().len();
-    assert!(
-        (355..=365).contains(&valid_rows),
-        "a fifth of 1797 rows: {valid_rows}"
-    );
+    assert!((355..=365).contains(&valid_rows), "a fifth of 1797 rows: {valid_rows}");
     assert_eq!(preds.lines().count(), 1 + valid_rows);
 
     // Unknown versions and aliases say what there is.
@@ -172,54 +113,22 @@ fn versions_aliases_and_lineage_survive_deleting_the_sweep() {
 #[test]
 fn path_unsafe_names_and_aliases_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let ids = trained(
-        tmp.path(),
-        "names",
-        &data("breast_cancer.csv"),
-        "target",
-        "bc",
-    );
+    let ids = trained(tmp.path(), "names", &data("breast_cancer.csv"), "target", "bc");
     for bad in ["../evil", "a/b", "..", ".hidden", "x y"] {
-        let out = sweep(
-            tmp.path(),
-            &[
-                "registry",
-                "register",
-                "results/names",
-                "--trial",
-                &ids[0],
-                "--name",
-                bad,
-            ],
-        );
+        let out = sweep(tmp.path(), &["registry", "register", "results/names", "--trial", &ids[0], "--name", bad]);
         assert_eq!(out.status.code(), Some(2), "{bad}");
-        assert!(
-            text(&out.stderr).contains("is not allowed"),
-            "{}",
-            text(&out.stderr)
-        );
+        assert!(text(&out.stderr).contains("is not allowed"), "{}", text(&out.stderr));
         let out = sweep(tmp.path(), &["registry", "alias", "bc@1", bad]);
         assert_eq!(out.status.code(), Some(2), "{bad}");
     }
     assert!(!tmp.path().join("results/evil").exists());
-    assert_eq!(
-        fs::read_dir(tmp.path().join("results/registry/models"))
-            .unwrap()
-            .count(),
-        1
-    );
+    assert_eq!(fs::read_dir(tmp.path().join("results/registry/models")).unwrap().count(), 1);
 }
 
 #[test]
 fn concurrent_registrations_never_corrupt_the_registry() {
     let tmp = tempfile::tempdir().unwrap();
-    let ids = trained(
-        tmp.path(),
-        "race",
-        &data("breast_cancer.csv"),
-        "target",
-        "first",
-    );
+    let ids = trained(tmp.path(), "race", &data("breast_cancer.csv"), "target", "first");
     let bin = env!("CARGO_BIN_EXE_sweep");
     let children: Vec<_> = (0..8)
         .map(|i| {
@@ -244,28 +153,17 @@ fn concurrent_registrations_never_corrupt_the_registry() {
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
-    let entry: serde_json::Value = serde_json::from_slice(
-        &fs::read(tmp.path().join("results/registry/models/raced/model.json")).unwrap(),
-    )
-    .unwrap();
-    let versions: Vec<u64> = entry["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["version"].as_u64().unwrap())
-        .collect();
+    let entry: serde_json::Value =
+        serde_json::from_slice(&fs::read(tmp.path().join("results/registry/models/raced/model.json")).unwrap())
+            .unwrap();
+    let versions: Vec<u64> =
+        entry["versions"].as_array().unwrap().iter().map(|v| v["version"].as_u64().unwrap()).collect();
     // Registering the very trial that is already the latest version adds nothing, so 4..=8 versions, numbered 1..n.
     assert!((4..=8).contains(&versions.len()), "{versions:?}");
     assert_eq!(versions, (1..=versions.len() as u64).collect::<Vec<_>>());
     assert_eq!(entry["aliases"].as_object().unwrap().len(), 8);
     for v in versions {
-        assert!(
-            tmp.path()
-                .join(format!(
-                    "results/registry/models/raced/v{v}/best.safetensors"
-                ))
-                .exists()
-        );
+        assert!(tmp.path().join(format!("results/registry/models/raced/v{v}/best.safetensors")).exists());
     }
 }
 
@@ -275,76 +173,43 @@ fn predict_maps_columns_by_name_and_returns_original_labels() {
     let mut csv_text = String::from("x1,x2,kind\n");
     for i in 0..60 {
         let label = if i % 3 == 0 { "dog" } else { "cat" };
-        csv_text.push_str(&format!(
-            "{},{},{label}\n",
-            (i % 3 == 0) as i32 * 2 + (i % 2),
-            (i * 7) % 5
-        ));
+        csv_text.push_str(&format!("{},{},{label}\n", (i % 3 == 0) as i32 * 2 + (i % 2), (i * 7) % 5));
     }
     fs::write(tmp.path().join("pets.csv"), &csv_text).unwrap();
     let ids = trained(tmp.path(), "pets", "pets.csv", "kind", "pets");
     let model = format!("results/pets/trials/{}", ids[0]);
 
     fs::write(tmp.path().join("in.csv"), "x1,x2\n2,1\n0,3\n").unwrap();
-    fs::write(
-        tmp.path().join("swapped.csv"),
-        "x2,x1,kind\n1,2,dog\n3,0,cat\n",
-    )
-    .unwrap();
+    fs::write(tmp.path().join("swapped.csv"), "x2,x1,kind\n1,2,dog\n3,0,cat\n").unwrap();
     let a = ok(sweep(tmp.path(), &["predict", &model, "--input", "in.csv"]));
     assert!(a.starts_with("row,predicted,prob_cat,prob_dog\n"), "{a}");
     assert!(a.lines().nth(1).unwrap().starts_with("0,dog,"), "{a}");
     assert!(a.lines().nth(2).unwrap().starts_with("1,cat,"), "{a}");
-    let b = ok(sweep(
-        tmp.path(),
-        &["predict", "pets", "--input", "swapped.csv"],
-    ));
-    assert!(
-        b.starts_with("row,predicted,true_label,prob_cat,prob_dog\n"),
-        "{b}"
-    );
+    let b = ok(sweep(tmp.path(), &["predict", "pets", "--input", "swapped.csv"]));
+    assert!(b.starts_with("row,predicted,true_label,prob_cat,prob_dog\n"), "{b}");
     let probs = |s: &str| {
-        s.lines()
-            .skip(1)
-            .map(|l| l.rsplitn(3, ',').take(2).collect::<Vec<_>>().join(","))
-            .collect::<Vec<_>>()
+        s.lines().skip(1).map(|l| l.rsplitn(3, ',').take(2).collect::<Vec<_>>().join(",")).collect::<Vec<_>>()
     };
     assert_eq!(probs(&a), probs(&b), "column order does not matter");
 
     let cases = [
         ("x1\n1\n", "missing column(s) the model needs: x2"),
         ("x1,x2,x3\n1,2,3\n", "column(s) the model does not know: x3"),
-        (
-            "x1,x2\n1,2\n1,oops\n",
-            "line 3, column \"x2\": got \"oops\", expected a number",
-        ),
-        (
-            "x1,x2\n1,NaN\n",
-            "line 2, column \"x2\": got NaN, expected a finite number",
-        ),
+        ("x1,x2\n1,2\n1,oops\n", "line 3, column \"x2\": got \"oops\", expected a number"),
+        ("x1,x2\n1,NaN\n", "line 2, column \"x2\": got NaN, expected a finite number"),
     ];
     for (input, expected) in cases {
         fs::write(tmp.path().join("bad.csv"), input).unwrap();
         let out = sweep(tmp.path(), &["predict", "pets", "--input", "bad.csv"]);
         assert_eq!(out.status.code(), Some(2), "{expected}");
-        assert!(
-            text(&out.stderr).contains(expected),
-            "{expected:?} in {}",
-            text(&out.stderr)
-        );
+        assert!(text(&out.stderr).contains(expected), "{expected:?} in {}", text(&out.stderr));
     }
 }
 
 #[test]
 fn verify_catches_a_checkpoint_its_metadata_does_not_describe() {
     let tmp = tempfile::tempdir().unwrap();
-    let ids = trained(
-        tmp.path(),
-        "tamper",
-        &data("breast_cancer.csv"),
-        "target",
-        "bc",
-    );
+    let ids = trained(tmp.path(), "tamper", &data("breast_cancer.csv"), "target", "bc");
     let trial = |i: usize| tmp.path().join("results/tamper/trials").join(&ids[i]);
     let model = format!("results/tamper/trials/{}", ids[0]);
     assert!(ok(sweep(tmp.path(), &["verify", &model])).contains("verified"));
@@ -358,26 +223,14 @@ fn verify_catches_a_checkpoint_its_metadata_does_not_describe() {
     fs::write(&meta_path, serde_json::to_string(&meta).unwrap()).unwrap();
     let out = sweep(tmp.path(), &["verify", &model]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stdout).contains("MISMATCH") && text(&out.stdout).contains("FAILED"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(text(&out.stdout).contains("MISMATCH") && text(&out.stdout).contains("FAILED"), "{}", text(&out.stdout));
     fs::write(&meta_path, original).unwrap();
 
     // Another trial's checkpoint put in its place.
-    fs::copy(
-        trial(1).join("best.safetensors"),
-        trial(0).join("best.safetensors"),
-    )
-    .unwrap();
+    fs::copy(trial(1).join("best.safetensors"), trial(0).join("best.safetensors")).unwrap();
     let out = sweep(tmp.path(), &["verify", &model]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("is not the one its metadata describes"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("is not the one its metadata describes"), "{}", text(&out.stderr));
 }
 
 /// A Python with safetensors and numpy: $SWEEP_TEST_PYTHON (set by .ci/run), else python3 if it has them.
@@ -388,10 +241,7 @@ fn python() -> Option<PathBuf> {
         .chain([PathBuf::from("python3")])
         .collect();
     candidates.into_iter().find(|py| {
-        Command::new(py)
-            .args(["-c", "import safetensors.numpy, numpy"])
-            .output()
-            .is_ok_and(|o| o.status.success())
+        Command::new(py).args(["-c", "import safetensors.numpy, numpy"]).output().is_ok_and(|o| o.status.success())
     })
 }
 
@@ -410,43 +260,18 @@ fn exported_weights_load_in_python_and_reproduce_predict() {
     let tmp = tempfile::tempdir().unwrap();
     let spec_data = data("digits.csv");
     trained(tmp.path(), "ship", &spec_data, "target", "ship");
-    let rows: String = fs::read_to_string(&spec_data)
-        .unwrap()
-        .lines()
-        .take(9)
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let rows: String = fs::read_to_string(&spec_data).unwrap().lines().take(9).map(|l| format!("{l}\n")).collect();
     fs::write(tmp.path().join("rows.csv"), &rows).unwrap();
-    ok(sweep(
-        tmp.path(),
-        &[
-            "predict",
-            "ship",
-            "--input",
-            "rows.csv",
-            "--output",
-            "preds.csv",
-        ],
-    ));
+    ok(sweep(tmp.path(), &["predict", "ship", "--input", "rows.csv", "--output", "preds.csv"]));
 
     for layout in ["pytorch", "burn"] {
         let out_dir = format!("export-{layout}");
-        let files = ok(sweep(
-            tmp.path(),
-            &["export", "ship@1", "--to", &out_dir, "--layout", layout],
-        ));
-        for f in [
-            "model.safetensors",
-            "preprocessing.json",
-            "model_card.json",
-            "model_card.md",
-        ] {
+        let files = ok(sweep(tmp.path(), &["export", "ship@1", "--to", &out_dir, "--layout", layout]));
+        for f in ["model.safetensors", "preprocessing.json", "model_card.json", "model_card.md"] {
             assert!(files.contains(f), "{files}");
         }
-        let card: serde_json::Value = serde_json::from_slice(
-            &fs::read(tmp.path().join(&out_dir).join("model_card.json")).unwrap(),
-        )
-        .unwrap();
+        let card: serde_json::Value =
+            serde_json::from_slice(&fs::read(tmp.path().join(&out_dir).join("model_card.json")).unwrap()).unwrap();
         // The model card's own Python snippet is what is tested.
         let snippet = card["load_in_python"].as_str().unwrap();
         let script = format!(
@@ -463,11 +288,6 @@ fn exported_weights_load_in_python_and_reproduce_predict() {
             .args(["check.py", "../rows.csv", "../preds.csv"])
             .output()
             .unwrap();
-        assert!(
-            run.status.success(),
-            "{layout}: {}{}",
-            text(&run.stdout),
-            text(&run.stderr)
-        );
+        assert!(run.status.success(), "{layout}: {}{}", text(&run.stdout), text(&run.stderr));
     }
 }

@@ -9,19 +9,12 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 fn data(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join(name)
-        .display()
-        .to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name).display().to_string()
 }
 
 fn sweep(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sweep"));
-    cmd.current_dir(dir)
-        .args(args)
-        .env_remove("SWEEP_FAIL_TRIALS")
-        .env_remove("SWEEP_ABORT_TRIALS");
+    cmd.current_dir(dir).args(args).env_remove("SWEEP_FAIL_TRIALS").env_remove("SWEEP_ABORT_TRIALS");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -37,12 +30,7 @@ fn cluster_is_up() -> bool {
     Command::new("sinfo")
         .args(["-h", "-o", "%T"])
         .output()
-        .map(|o| {
-            o.status.success()
-                && ["idle", "mixed", "allocated"]
-                    .iter()
-                    .any(|s| text(&o.stdout).contains(s))
-        })
+        .map(|o| o.status.success() && ["idle", "mixed", "allocated"].iter().any(|s| text(&o.stdout).contains(s)))
         .unwrap_or(false)
 }
 
@@ -54,9 +42,7 @@ fn need_cluster(test: &str) -> bool {
         std::env::var("SWEEP_REQUIRE_SLURM").as_deref() != Ok("1"),
         "{test}: SWEEP_REQUIRE_SLURM=1 but no SLURM cluster answers (sinfo)"
     );
-    eprintln!(
-        "SKIPPED {test}: no SLURM cluster (start one with `bash scripts/slurm-local.sh start`)"
-    );
+    eprintln!("SKIPPED {test}: no SLURM cluster (start one with `bash scripts/slurm-local.sh start`)");
     false
 }
 
@@ -79,31 +65,18 @@ fn wait_for(ids: &[&str]) -> BTreeMap<String, String> {
     let list = ids.join(",");
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let out = Command::new("squeue")
-            .args(["-h", "-j", &list])
-            .output()
-            .expect("squeue runs");
+        let out = Command::new("squeue").args(["-h", "-j", &list]).output().expect("squeue runs");
         assert!(out.status.success(), "squeue failed: {}", text(&out.stderr));
         if text(&out.stdout).trim().is_empty() {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "jobs {list} still queued after 300 s: {}",
-            text(&out.stdout)
-        );
+        assert!(Instant::now() < deadline, "jobs {list} still queued after 300 s: {}", text(&out.stdout));
         std::thread::sleep(Duration::from_millis(300));
     }
-    let out = Command::new("squeue")
-        .args(["-h", "-t", "all", "-j", &list, "-o", "%i %T"])
-        .output()
-        .unwrap();
+    let out = Command::new("squeue").args(["-h", "-t", "all", "-j", &list, "-o", "%i %T"]).output().unwrap();
     text(&out.stdout)
         .lines()
-        .filter_map(|l| {
-            l.split_once(' ')
-                .map(|(a, b)| (a.to_string(), b.trim().to_string()))
-        })
+        .filter_map(|l| l.split_once(' ').map(|(a, b)| (a.to_string(), b.trim().to_string())))
         .collect()
 }
 
@@ -134,11 +107,8 @@ fn leaderboard(path: &Path) -> Vec<BTreeMap<String, String>> {
     let header = r.headers().unwrap().clone();
     r.records()
         .map(|rec| {
-            let mut row: BTreeMap<String, String> = header
-                .iter()
-                .zip(rec.unwrap().iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect();
+            let mut row: BTreeMap<String, String> =
+                header.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect();
             row.remove("duration_s");
             row
         })
@@ -158,40 +128,23 @@ fn a_slurm_job_array_gives_the_same_leaderboard_as_a_local_run() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (array, aggregate) = job_ids(&out);
     let states = wait_for(&[&array, &aggregate]);
-    eprintln!(
-        "sweep slurm → leaderboard: {:.1} s, states {states:?}",
-        start.elapsed().as_secs_f64()
-    );
+    eprintln!("sweep slurm → leaderboard: {:.1} s, states {states:?}", start.elapsed().as_secs_f64());
     assert_eq!(states.len(), 7, "{states:?}");
     assert!(states.values().all(|s| s == "COMPLETED"), "{states:?}");
 
     let root = tmp.path().join("results/on-slurm");
     let script = fs::read_to_string(root.join("slurm/array.sbatch")).unwrap();
     assert!(script.contains("#SBATCH --array=0-5%2"), "{script}");
-    assert!(
-        root.join(format!("slurm/logs/aggregate_{aggregate}.out"))
-            .exists()
-    );
+    assert!(root.join(format!("slurm/logs/aggregate_{aggregate}.out")).exists());
     let status = sweep(tmp.path(), &["status", "results/on-slurm"], &[]);
     assert!(status.status.success(), "{}", text(&status.stdout));
-    assert!(
-        text(&status.stdout).contains("6 trials: 6 done"),
-        "{}",
-        text(&status.stdout)
-    );
+    assert!(text(&status.stdout).contains("6 trials: 6 done"), "{}", text(&status.stdout));
 
-    let local = sweep(
-        tmp.path(),
-        &["run", "s.toml", "--results-dir", "local", "-q"],
-        &[],
-    );
+    let local = sweep(tmp.path(), &["run", "s.toml", "--results-dir", "local", "-q"], &[]);
     assert!(local.status.success(), "{}", text(&local.stderr));
     let on_slurm = leaderboard(&root.join("leaderboard.csv"));
     assert_eq!(on_slurm.len(), 6);
-    assert_eq!(
-        on_slurm,
-        leaderboard(&tmp.path().join("local/on-slurm/leaderboard.csv"))
-    );
+    assert_eq!(on_slurm, leaderboard(&tmp.path().join("local/on-slurm/leaderboard.csv")));
 }
 
 #[test]
@@ -208,18 +161,11 @@ fn failed_and_dead_tasks_show_as_gaps_and_resubmission_fills_them() {
     };
 
     // Task 1 fails (its record says so); task 4's process dies mid-trial (no record).
-    let out = sweep(
-        tmp.path(),
-        &["slurm", "s.toml"],
-        &[("SWEEP_FAIL_TRIALS", "1"), ("SWEEP_ABORT_TRIALS", "4")],
-    );
+    let out = sweep(tmp.path(), &["slurm", "s.toml"], &[("SWEEP_FAIL_TRIALS", "1"), ("SWEEP_ABORT_TRIALS", "4")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (array, aggregate) = job_ids(&out);
     let states = wait_for(&[&array, &aggregate]);
-    assert_eq!(
-        states[&aggregate], "COMPLETED",
-        "aggregation runs after failed tasks: {states:?}"
-    );
+    assert_eq!(states[&aggregate], "COMPLETED", "aggregation runs after failed tasks: {states:?}");
     assert_eq!(states[&format!("{array}_1")], "FAILED", "{states:?}");
     assert_eq!(states[&format!("{array}_4")], "FAILED", "{states:?}");
     let board = leaderboard(&tmp.path().join("results/gaps/leaderboard.csv"));
@@ -228,66 +174,35 @@ fn failed_and_dead_tasks_show_as_gaps_and_resubmission_fills_them() {
 
     let report = status(false);
     assert!(report.contains("4 done, 1 failed, 1 stale"), "{report}");
-    assert!(
-        report
-            .lines()
-            .any(|l| l.trim_start().starts_with("4 ") && l.contains("stale")),
-        "{report}"
-    );
+    assert!(report.lines().any(|l| l.trim_start().starts_with("4 ") && l.contains("stale")), "{report}");
 
     let out = sweep(tmp.path(), &["slurm", "s.toml", "--only-missing"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("(1 trials: 4)"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(text(&out.stdout).contains("(1 trials: 4)"), "{}", text(&out.stdout));
     let (array, aggregate) = job_ids(&out);
     wait_for(&[&array, &aggregate]);
     assert!(status(false).contains("5 done, 1 failed"));
 
     let out = sweep(tmp.path(), &["slurm", "s.toml", "--retry-failed"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("(1 trials: 1)"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(text(&out.stdout).contains("(1 trials: 1)"), "{}", text(&out.stdout));
     let (array, aggregate) = job_ids(&out);
     wait_for(&[&array, &aggregate]);
     assert!(status(true).contains("6 trials: 6 done"));
     let board = leaderboard(&tmp.path().join("results/gaps/leaderboard.csv"));
-    assert!(
-        board.iter().all(|r| r["status"] == "completed"),
-        "{board:?}"
-    );
+    assert!(board.iter().all(|r| r["status"] == "completed"), "{board:?}");
 
     // Nothing left to do: nothing is submitted.
-    let out = sweep(
-        tmp.path(),
-        &["slurm", "s.toml", "--only-missing", "--retry-failed"],
-        &[],
-    );
-    assert!(
-        text(&out.stdout).contains("nothing to submit"),
-        "{}",
-        text(&out.stdout)
-    );
+    let out = sweep(tmp.path(), &["slurm", "s.toml", "--only-missing", "--retry-failed"], &[]);
+    assert!(text(&out.stdout).contains("nothing to submit"), "{}", text(&out.stdout));
 }
 
 #[test]
 fn a_missing_sbatch_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     fs::write(tmp.path().join("s.toml"), spec("no-sbatch")).unwrap();
-    let out = sweep(
-        tmp.path(),
-        &["slurm", "s.toml", "--sbatch", "/nonexistent/sbatch"],
-        &[],
-    );
+    let out = sweep(tmp.path(), &["slurm", "s.toml", "--sbatch", "/nonexistent/sbatch"], &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(
-        err.contains("cannot run `/nonexistent/sbatch`") && err.contains("SLURM submit host"),
-        "{err}"
-    );
+    assert!(err.contains("cannot run `/nonexistent/sbatch`") && err.contains("SLURM submit host"), "{err}");
 }

@@ -15,74 +15,31 @@ impl Exporter for LeaderboardCsv {
     }
 
     fn render(&self, board: &Leaderboard) -> Result<Vec<u8>, AggregateError> {
-        let err = |e: csv::Error| AggregateError::Render {
-            file: names::LEADERBOARD,
-            message: e.to_string(),
-        };
+        let err = |e: csv::Error| AggregateError::Render { file: names::LEADERBOARD, message: e.to_string() };
         let mut w = csv::Writer::from_writer(Vec::new());
         let mut header: Vec<String> = vec!["rank".into(), "trial_id".into(), "status".into()];
         header.extend(board.param_names.iter().cloned());
         header.extend(["best_epoch".into(), "epochs_run".into()]);
         header.extend(METRIC_NAMES.iter().map(|m| format!("best_{m}")));
-        header.extend(
-            [
-                "duration_s",
-                "checkpoint",
-                "checkpoint_sha256",
-                "seed",
-                "message",
-            ]
-            .map(String::from),
-        );
+        header.extend(["duration_s", "checkpoint", "checkpoint_sha256", "seed", "message"].map(String::from));
         w.write_record(&header).map_err(err)?;
 
         for (i, r) in board.rows.iter().enumerate() {
             let ok = r.status == TrialStatus::Completed;
-            let mut row = vec![
-                (i + 1).to_string(),
-                r.id.clone(),
-                r.status.as_str().to_string(),
-            ];
-            row.extend(
-                board
-                    .param_names
-                    .iter()
-                    .map(|p| r.params.get(p).map(|v| v.to_string()).unwrap_or_default()),
-            );
-            row.push(if ok {
-                r.best_epoch.map(|e| e.to_string()).unwrap_or_default()
-            } else {
-                String::new()
-            });
+            let mut row = vec![(i + 1).to_string(), r.id.clone(), r.status.as_str().to_string()];
+            row.extend(board.param_names.iter().map(|p| r.params.get(p).map(|v| v.to_string()).unwrap_or_default()));
+            row.push(if ok { r.best_epoch.map(|e| e.to_string()).unwrap_or_default() } else { String::new() });
             row.push(r.epochs_run.to_string());
             row.extend(METRIC_NAMES.iter().map(|m| {
-                if ok {
-                    r.best_metrics
-                        .get(*m)
-                        .map(|v| v.to_string())
-                        .unwrap_or_default()
-                } else {
-                    String::new()
-                }
+                if ok { r.best_metrics.get(*m).map(|v| v.to_string()).unwrap_or_default() } else { String::new() }
             }));
             row.push(format!("{:.3}", r.duration_s));
-            row.push(if ok {
-                r.checkpoint.clone().unwrap_or_default()
-            } else {
-                String::new()
-            });
-            row.push(if ok {
-                r.checkpoint_sha256.clone().unwrap_or_default()
-            } else {
-                String::new()
-            });
+            row.push(if ok { r.checkpoint.clone().unwrap_or_default() } else { String::new() });
+            row.push(if ok { r.checkpoint_sha256.clone().unwrap_or_default() } else { String::new() });
             row.push(r.seed.to_string());
             row.push(r.message.clone().unwrap_or_default());
             w.write_record(&row).map_err(err)?;
         }
-        w.into_inner().map_err(|e| AggregateError::Render {
-            file: names::LEADERBOARD,
-            message: e.to_string(),
-        })
+        w.into_inner().map_err(|e| AggregateError::Render { file: names::LEADERBOARD, message: e.to_string() })
     }
 }

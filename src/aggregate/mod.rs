@@ -19,17 +19,13 @@ use crate::store::{self, IncompleteTrial, Monitored, StoreError, SweepDir, Trial
 #[derive(Debug, thiserror::Error)]
 pub enum AggregateError {
     /// The folder is not a sweep's results folder.
-    #[error(
-        "{dir}: no trial records here (expected {dir}/trials/<id>/trial.json); is this a sweep's results folder?"
-    )]
+    #[error("{dir}: no trial records here (expected {dir}/trials/<id>/trial.json); is this a sweep's results folder?")]
     NoRecords {
         /// The folder.
         dir: PathBuf,
     },
     /// Records disagree about what they monitor.
-    #[error(
-        "{dir}: trials monitor different metrics ({a} and {b}); were two sweeps mixed in one folder?"
-    )]
+    #[error("{dir}: trials monitor different metrics ({a} and {b}); were two sweeps mixed in one folder?")]
     MixedMonitors {
         /// The folder.
         dir: PathBuf,
@@ -76,9 +72,7 @@ impl Leaderboard {
         incomplete: Vec<IncompleteTrial>,
     ) -> Result<Self, AggregateError> {
         let Some(first) = records.first() else {
-            return Err(AggregateError::NoRecords {
-                dir: dir.root().to_path_buf(),
-            });
+            return Err(AggregateError::NoRecords { dir: dir.root().to_path_buf() });
         };
         let monitor = first.monitor.clone();
         if let Some(other) = records.iter().find(|r| r.monitor.metric != monitor.metric) {
@@ -88,10 +82,7 @@ impl Leaderboard {
                 b: other.monitor.metric.clone(),
             });
         }
-        let mut param_names: Vec<String> = records
-            .iter()
-            .flat_map(|r| r.params.keys().cloned())
-            .collect();
+        let mut param_names: Vec<String> = records.iter().flat_map(|r| r.params.keys().cloned()).collect();
         param_names.sort();
         param_names.dedup();
         Ok(Leaderboard {

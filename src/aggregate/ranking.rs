@@ -21,12 +21,7 @@ fn compare(a: &TrialRecord, b: &TrialRecord) -> Ordering {
         (false, false) => return a.id.cmp(&b.id),
         (true, true) => {}
     }
-    let metric = |r: &TrialRecord| {
-        r.best_metrics
-            .get(&r.monitor.metric)
-            .copied()
-            .filter(|v| v.is_finite())
-    };
+    let metric = |r: &TrialRecord| r.best_metrics.get(&r.monitor.metric).copied().filter(|v| v.is_finite());
     let by_metric = match (metric(a), metric(b)) {
         (Some(x), Some(y)) => match a.monitor.goal {
             Goal::Maximize => y.total_cmp(&x),
@@ -36,15 +31,8 @@ fn compare(a: &TrialRecord, b: &TrialRecord) -> Ordering {
         (None, Some(_)) => Ordering::Greater,
         (None, None) => Ordering::Equal,
     };
-    let loss = |r: &TrialRecord| {
-        r.best_metrics
-            .get("valid_loss")
-            .copied()
-            .unwrap_or(f64::INFINITY)
-    };
-    by_metric
-        .then_with(|| loss(a).total_cmp(&loss(b)))
-        .then_with(|| a.id.cmp(&b.id))
+    let loss = |r: &TrialRecord| r.best_metrics.get("valid_loss").copied().unwrap_or(f64::INFINITY);
+    by_metric.then_with(|| loss(a).total_cmp(&loss(b))).then_with(|| a.id.cmp(&b.id))
 }
 
 #[cfg(test)]
@@ -65,11 +53,7 @@ mod tests {
             params: Params::new(),
             settings: TrainSettings::resolve(&Params::new(), &Params::new()),
             objective: "mlp".into(),
-            monitor: Monitored {
-                metric: "mcc".into(),
-                goal,
-                min_delta: 0.0,
-            },
+            monitor: Monitored { metric: "mcc".into(), goal, min_delta: 0.0 },
             status,
             message: None,
             best_epoch: (status == TrialStatus::Completed).then_some(1),
@@ -117,10 +101,7 @@ mod tests {
     #[test]
     fn minimizing_puts_the_smallest_first() {
         let c = TrialStatus::Completed;
-        let order = ids(vec![
-            record("a", c, 0.5, 0.0, Goal::Minimize),
-            record("b", c, 0.2, 0.0, Goal::Minimize),
-        ]);
+        let order = ids(vec![record("a", c, 0.5, 0.0, Goal::Minimize), record("b", c, 0.2, 0.0, Goal::Minimize)]);
         assert_eq!(order, ["b", "a"]);
     }
 }

@@ -95,10 +95,7 @@ impl Exporter for RegistryJson {
 
     fn render(&self, board: &Leaderboard) -> Result<Vec<u8>, AggregateError> {
         let mut bytes = serde_json::to_vec_pretty(&SweepRegistry::from_leaderboard(board))
-            .map_err(|e| AggregateError::Render {
-                file: names::REGISTRY,
-                message: e.to_string(),
-            })?;
+            .map_err(|e| AggregateError::Render { file: names::REGISTRY, message: e.to_string() })?;
         bytes.push(b'\n');
         Ok(bytes)
     }

@@ -22,12 +22,8 @@ pub struct ChildStats {
 pub fn measure_command(program: &Path, args: &[&str], dir: &Path) -> std::io::Result<ChildStats> {
     let ticks = 100.0; // USER_HZ on Linux
     let start = Instant::now();
-    let mut child = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut child =
+        Command::new(program).args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
     let pid = child.id();
     let (mut cpu_s, mut peak_kb) = (0.0f64, 0.0f64);
     let status = loop {
@@ -36,10 +32,7 @@ pub fn measure_command(program: &Path, args: &[&str], dir: &Path) -> std::io::Re
             if let Some((_, rest)) = stat.rsplit_once(") ") {
                 let f: Vec<&str> = rest.split_whitespace().collect();
                 if f.len() > 12 {
-                    let (u, s) = (
-                        f[11].parse::<f64>().unwrap_or(0.0),
-                        f[12].parse::<f64>().unwrap_or(0.0),
-                    );
+                    let (u, s) = (f[11].parse::<f64>().unwrap_or(0.0), f[12].parse::<f64>().unwrap_or(0.0));
                     cpu_s = cpu_s.max((u + s) / ticks);
                 }
             }
@@ -47,11 +40,7 @@ pub fn measure_command(program: &Path, args: &[&str], dir: &Path) -> std::io::Re
         if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
             && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:"))
         {
-            let kb = line
-                .split_whitespace()
-                .nth(1)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0);
+            let kb = line.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
             peak_kb = peak_kb.max(kb);
         }
         if let Some(status) = child.try_wait()? {
@@ -59,10 +48,5 @@ pub fn measure_command(program: &Path, args: &[&str], dir: &Path) -> std::io::Re
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    Ok(ChildStats {
-        wall_s: start.elapsed().as_secs_f64(),
-        cpu_s,
-        peak_rss_mb: peak_kb / 1024.0,
-        code: status.code(),
-    })
+    Ok(ChildStats { wall_s: start.elapsed().as_secs_f64(), cpu_s, peak_rss_mb: peak_kb / 1024.0, code: status.code() })
 }

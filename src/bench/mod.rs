@@ -104,21 +104,15 @@ pub fn to_csv(figures: &[Figure]) -> Vec<u8> {
 
 /// The figures as an aligned table.
 pub fn to_table(figures: &[Figure]) -> String {
-    let mut out = format!(
-        "{:<18} {:<44} {:>14} {:<10} {:<12} {}\n",
-        "workload", "measure", "value", "unit", "target", ""
-    );
+    let mut out =
+        format!("{:<18} {:<44} {:>14} {:<10} {:<12} {}\n", "workload", "measure", "value", "unit", "target", "");
     for f in figures {
         let verdict = match f.pass {
             Some(true) => "met",
             Some(false) => "MISSED",
             None => "",
         };
-        let value = if f.value.abs() >= 1000.0 {
-            format!("{:.0}", f.value)
-        } else {
-            format!("{:.3}", f.value)
-        };
+        let value = if f.value.abs() >= 1000.0 { format!("{:.0}", f.value) } else { format!("{:.3}", f.value) };
         out.push_str(&format!(
             "{:<18} {:<44} {:>14} {:<10} {:<12} {}\n",
             f.workload,

@@ -40,10 +40,7 @@ impl BenchOptions {
 }
 
 fn fail(workload: &str, e: impl std::fmt::Display) -> BenchError {
-    BenchError::Workload {
-        workload: workload.into(),
-        message: e.to_string(),
-    }
+    BenchError::Workload { workload: workload.into(), message: e.to_string() }
 }
 
 /// A fresh scratch folder for one workload.
@@ -57,10 +54,7 @@ fn scratch(o: &BenchOptions, name: &str) -> Result<PathBuf, BenchError> {
 }
 
 /// Runs every selected workload, in one sitting, and returns the figures.
-pub fn run_all(
-    o: &BenchOptions,
-    mut progress: impl FnMut(&str),
-) -> Result<Vec<Figure>, BenchError> {
+pub fn run_all(o: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Figure>, BenchError> {
     let mut figures = Vec::new();
     if o.wants("digits") || o.wants("scaling") {
         progress("W-digits (sweeps/grid.toml), 2 workers then 1");
@@ -111,42 +105,17 @@ fn w_digits(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
         ];
         let stats = measure_command(&exe, &args, &cwd).map_err(|e| fail(name, e))?;
         if stats.code != Some(0) {
-            return Err(fail(
-                name,
-                format!("sweep run exited with {:?}", stats.code),
-            ));
+            return Err(fail(name, format!("sweep run exited with {:?}", stats.code)));
         }
         let w = format!("{workers} worker{}", if workers == "1" { "" } else { "s" });
-        out.push(Figure::info(
-            name,
-            &format!("wall time, {w}"),
-            stats.wall_s,
-            "s",
-        ));
-        out.push(Figure::info(
-            name,
-            &format!("CPU time, {w}"),
-            stats.cpu_s,
-            "s",
-        ));
+        out.push(Figure::info(name, &format!("wall time, {w}"), stats.wall_s, "s"));
+        out.push(Figure::info(name, &format!("CPU time, {w}"), stats.cpu_s, "s"));
         if workers == "2" {
-            out.push(Figure::at_most(
-                name,
-                "peak RSS, 2 workers",
-                stats.peak_rss_mb,
-                "MB",
-                150.0,
-            ));
+            out.push(Figure::at_most(name, "peak RSS, 2 workers", stats.peak_rss_mb, "MB", 150.0));
         }
         walls.push(stats.wall_s);
     }
-    out.push(Figure::at_least(
-        "scaling",
-        "speed-up 1 -> 2 workers",
-        walls[1] / walls[0],
-        "x",
-        1.8,
-    ));
+    out.push(Figure::at_least("scaling", "speed-up 1 -> 2 workers", walls[1] / walls[0], "x", 1.8));
     Ok(out)
 }
 
@@ -166,35 +135,14 @@ fn run_in_process(
 ) -> Result<(f64, Vec<TrialRecord>), BenchError> {
     let dir = scratch(o, name)?;
     let spec: SweepSpec = spec::parse(text, Path::new(name)).map_err(|e| fail(name, e))?;
-    let options = RunOptions {
-        workers,
-        results_root: dir,
-        existing: ExistingResults::Fresh,
-        faults: InjectedFaults::default(),
-    };
+    let options =
+        RunOptions { workers, results_root: dir, existing: ExistingResults::Fresh, faults: InjectedFaults::default() };
     let start = Instant::now();
-    let summary = runner::run_sweep(
-        &spec,
-        &MlpObjective::default(),
-        &options,
-        &mut SilentReporter,
-    )
-    .map_err(|e| fail(name, e))?;
+    let summary =
+        runner::run_sweep(&spec, &MlpObjective::default(), &options, &mut SilentReporter).map_err(|e| fail(name, e))?;
     let wall = start.elapsed().as_secs_f64();
-    if let Some(bad) = summary
-        .records
-        .iter()
-        .find(|r| r.status != TrialStatus::Completed)
-    {
-        return Err(fail(
-            name,
-            format!(
-                "trial {} {}: {:?}",
-                bad.id,
-                bad.status.as_str(),
-                bad.message
-            ),
-        ));
+    if let Some(bad) = summary.records.iter().find(|r| r.status != TrialStatus::Completed) {
+        return Err(fail(name, format!("trial {} {}: {:?}", bad.id, bad.status.as_str(), bad.message)));
     }
     Ok((wall, summary.records))
 }
@@ -210,19 +158,8 @@ fn w_trivial(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     );
     let (wall, records) = run_in_process(o, "trivial", &text, 2)?;
     Ok(vec![
-        Figure::info(
-            name,
-            &format!("{} trials, 2 workers, wall time", records.len()),
-            wall,
-            "s",
-        ),
-        Figure::at_least(
-            name,
-            "trials per second (records durable)",
-            records.len() as f64 / wall,
-            "trials/s",
-            5000.0,
-        ),
+        Figure::info(name, &format!("{} trials, 2 workers, wall time", records.len()), wall, "s"),
+        Figure::at_least(name, "trials per second (records durable)", records.len() as f64 / wall, "trials/s", 5000.0),
     ])
 }
 
@@ -254,11 +191,7 @@ fn w_wide(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     let data = crate::data::load_csv(&o.data, "target").map_err(|e| fail(name, e))?;
     let prepared = crate::data::prepare(&data, 0.2, 1).map_err(|e| fail(name, e))?;
     let (wall, records) = run_in_process(o, "wide", &text, 2)?;
-    let (n, d, k) = (
-        prepared.train_y.len(),
-        prepared.n_features as f64,
-        prepared.n_classes as f64,
-    );
+    let (n, d, k) = (prepared.train_y.len(), prepared.n_features as f64, prepared.n_classes as f64);
     let mut per_epoch = 0.0;
     let mut left = n;
     while left > 0 {
@@ -271,18 +204,9 @@ fn w_wide(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
 
     // The machine's practical limit: a plain GEMM of the hidden layer's shape, one thread per core.
     let device = Device::flex();
-    let a = Tensor::<2>::from_data(
-        TensorData::new(vec![0.5f32; batch * hidden], [batch, hidden]),
-        &device,
-    );
-    let w = Tensor::<2>::from_data(
-        TensorData::new(vec![0.25f32; hidden * hidden], [hidden, hidden]),
-        &device,
-    );
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .map_err(|e| fail(name, e))?;
+    let a = Tensor::<2>::from_data(TensorData::new(vec![0.5f32; batch * hidden], [batch, hidden]), &device);
+    let w = Tensor::<2>::from_data(TensorData::new(vec![0.25f32; hidden * hidden], [hidden, hidden]), &device);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| fail(name, e))?;
     let reps = 20;
     let gemm_s = pool.install(|| {
         let _ = a.clone().matmul(w.clone()).into_data();
@@ -295,38 +219,21 @@ fn w_wide(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     let gemm = 2.0 * (batch * hidden * hidden) as f64 * reps as f64 / gemm_s / 1e9;
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
     Ok(vec![
-        Figure::info(
-            name,
-            "4 trials x 10 epochs, 2 workers, wall time",
-            wall,
-            "s",
-        ),
+        Figure::info(name, "4 trials x 10 epochs, 2 workers, wall time", wall, "s"),
         Figure::info(name, "training GFLOP/s (both workers)", achieved, "GFLOP/s"),
-        Figure::info(
-            name,
-            &format!("plain GEMM {batch}x{hidden}x{hidden}, 1 thread"),
-            gemm,
-            "GFLOP/s",
-        ),
-        Figure::info(
-            name,
-            &format!("share of the GEMM limit ({cores} cores)"),
-            achieved / (gemm * cores),
-            "ratio",
-        ),
+        Figure::info(name, &format!("plain GEMM {batch}x{hidden}x{hidden}, 1 thread"), gemm, "GFLOP/s"),
+        Figure::info(name, &format!("share of the GEMM limit ({cores} cores)"), achieved / (gemm * cores), "ratio"),
     ])
 }
 
 fn checkpoint_policy(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     let name = "checkpoints";
-    let grid = std::fs::read_to_string(&o.grid_spec)
-        .map_err(|e| fail(name, format!("{}: {e}", o.grid_spec.display())))?;
+    let grid =
+        std::fs::read_to_string(&o.grid_spec).map_err(|e| fail(name, format!("{}: {e}", o.grid_spec.display())))?;
     let mut out = Vec::new();
     for (policy, label) in [("best", "best-only"), ("every_epoch", "every epoch")] {
-        let text = format!("checkpoint = \"{policy}\"\n{grid}").replace(
-            "name = \"digits-grid\"",
-            &format!("name = \"ckpt-{policy}\""),
-        );
+        let text = format!("checkpoint = \"{policy}\"\n{grid}")
+            .replace("name = \"digits-grid\"", &format!("name = \"ckpt-{policy}\""));
         let spec: SweepSpec = spec::parse(&text, &o.grid_spec).map_err(|e| fail(name, e))?;
         let dir = scratch(o, &format!("ckpt-{policy}"))?;
         let options = RunOptions {
@@ -335,28 +242,13 @@ fn checkpoint_policy(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
             existing: ExistingResults::Fresh,
             faults: InjectedFaults::default(),
         };
-        let summary = runner::run_sweep(
-            &spec,
-            &MlpObjective::default(),
-            &options,
-            &mut SilentReporter,
-        )
-        .map_err(|e| fail(name, e))?;
+        let summary = runner::run_sweep(&spec, &MlpObjective::default(), &options, &mut SilentReporter)
+            .map_err(|e| fail(name, e))?;
         let bytes: u64 = summary.records.iter().map(|r| r.checkpoint_bytes).sum();
         let saving: f64 = summary.records.iter().map(|r| r.checkpoint_s).sum();
         let trial_time: f64 = summary.records.iter().map(|r| r.duration_s).sum();
-        out.push(Figure::info(
-            name,
-            &format!("{label}: bytes written"),
-            bytes as f64 / 1e6,
-            "MB",
-        ));
-        out.push(Figure::info(
-            name,
-            &format!("{label}: time saving"),
-            saving,
-            "s",
-        ));
+        out.push(Figure::info(name, &format!("{label}: bytes written"), bytes as f64 / 1e6, "MB"));
+        out.push(Figure::info(name, &format!("{label}: time saving"), saving, "s"));
         let share = saving / trial_time * 100.0;
         out.push(if policy == "best" {
             Figure::at_most(name, "best-only: share of trial time", share, "%", 2.0)
@@ -371,18 +263,8 @@ fn plan_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     let name = "plan";
     // Six parameters whose value counts multiply to about plan_size.
     let per = (o.plan_size as f64).powf(1.0 / 6.0).round().max(1.0) as usize;
-    let list = |scale: f64| {
-        (1..=per)
-            .map(|i| format!("{}", i as f64 * scale))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let ints = |from: usize| {
-        (from..from + per)
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let list = |scale: f64| (1..=per).map(|i| format!("{}", i as f64 * scale)).collect::<Vec<_>>().join(", ");
+    let ints = |from: usize| (from..from + per).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
     let text = spec_text(
         o,
         "plan",
@@ -408,13 +290,7 @@ fn plan_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
         count += 1;
     }
     let secs = start.elapsed().as_secs_f64();
-    Ok(vec![Figure::at_most(
-        name,
-        &format!("plan of {count} trials (ids, seeds, JSON)"),
-        secs,
-        "s",
-        1.0,
-    )])
+    Ok(vec![Figure::at_most(name, &format!("plan of {count} trials (ids, seeds, JSON)"), secs, "s", 1.0)])
 }
 
 fn aggregate_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
@@ -427,16 +303,9 @@ fn aggregate_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
         id: String::new(),
         seed: 0,
         params: Default::default(),
-        settings: crate::objective::settings::TrainSettings::resolve(
-            &Default::default(),
-            &Default::default(),
-        ),
+        settings: crate::objective::settings::TrainSettings::resolve(&Default::default(), &Default::default()),
         objective: "mlp".into(),
-        monitor: store::Monitored {
-            metric: "mcc".into(),
-            goal: crate::spec::Goal::Maximize,
-            min_delta: 0.0,
-        },
+        monitor: store::Monitored { metric: "mcc".into(), goal: crate::spec::Goal::Maximize, min_delta: 0.0 },
         status: TrialStatus::Completed,
         message: None,
         best_epoch: Some(1),
@@ -455,13 +324,9 @@ fn aggregate_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
         let mut r = template.clone();
         r.index = i;
         r.id = format!("t{i:06}-synth");
-        r.params.insert(
-            "lr".into(),
-            crate::params::ParamValue::Float(1e-4 * (1 + i % 97) as f64),
-        );
+        r.params.insert("lr".into(), crate::params::ParamValue::Float(1e-4 * (1 + i % 97) as f64));
         for (j, m) in crate::metrics::METRIC_NAMES.iter().enumerate() {
-            r.best_metrics
-                .insert((*m).into(), ((i * 31 + j * 7) % 1000) as f64 / 1000.0);
+            r.best_metrics.insert((*m).into(), ((i * 31 + j * 7) % 1000) as f64 / 1000.0);
         }
         r.checkpoint = Some(format!("trials/{}/best.safetensors", r.id));
         r.checkpoint_sha256 = Some(format!("{i:064}"));
@@ -473,13 +338,7 @@ fn aggregate_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     let start = Instant::now();
     let board = aggregate::aggregate(&dir).map_err(|e| fail(name, e))?;
     let secs = start.elapsed().as_secs_f64();
-    Ok(vec![Figure::at_most(
-        name,
-        &format!("aggregate {} records", board.rows.len()),
-        secs,
-        "s",
-        10.0,
-    )])
+    Ok(vec![Figure::at_most(name, &format!("aggregate {} records", board.rows.len()), secs, "s", 10.0)])
 }
 
 #[cfg(test)]

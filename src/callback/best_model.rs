@@ -15,10 +15,7 @@ pub struct BestModel {
 impl BestModel {
     /// Watches `metric` in direction `goal`.
     pub fn new(metric: &str, goal: Goal, min_delta: f64) -> Self {
-        BestModel {
-            monitor: Monitor::new(metric, goal, min_delta),
-            best_epoch: None,
-        }
+        BestModel { monitor: Monitor::new(metric, goal, min_delta), best_epoch: None }
     }
 
     /// The epoch whose model is saved, if any.
@@ -39,10 +36,7 @@ impl Callback for BestModel {
         if save_best {
             self.best_epoch = Some(epoch);
         }
-        Actions {
-            save_best,
-            stop: false,
-        }
+        Actions { save_best, stop: false }
     }
 }
 
@@ -55,20 +49,13 @@ mod tests {
     }
 
     fn run(cb: &mut BestModel, name: &str, values: &[f64]) -> Vec<bool> {
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| cb.on_epoch_end(i + 1, &m(name, v)).save_best)
-            .collect()
+        values.iter().enumerate().map(|(i, &v)| cb.on_epoch_end(i + 1, &m(name, v)).save_best).collect()
     }
 
     #[test]
     fn saves_only_on_strict_improvement_when_maximizing() {
         let mut cb = BestModel::new("mcc", Goal::Maximize, 0.0);
-        assert_eq!(
-            run(&mut cb, "mcc", &[0.5, 0.7, 0.7, 0.6, 0.8]),
-            [true, true, false, false, true]
-        );
+        assert_eq!(run(&mut cb, "mcc", &[0.5, 0.7, 0.7, 0.6, 0.8]), [true, true, false, false, true]);
         assert_eq!(cb.best_epoch(), Some(5));
         assert_eq!(cb.best_value(), Some(0.8));
     }
@@ -77,20 +64,14 @@ mod tests {
     fn minimizing_with_min_delta() {
         let mut cb = BestModel::new("valid_loss", Goal::Minimize, 0.1);
         // 0.95 is better than 1.0 but not by more than 0.1; 0.85 is.
-        assert_eq!(
-            run(&mut cb, "valid_loss", &[1.0, 0.95, 0.85, 0.8, 0.7]),
-            [true, false, true, false, true]
-        );
+        assert_eq!(run(&mut cb, "valid_loss", &[1.0, 0.95, 0.85, 0.8, 0.7]), [true, false, true, false, true]);
         assert_eq!(cb.best_epoch(), Some(5));
     }
 
     #[test]
     fn nan_never_counts_as_best() {
         let mut cb = BestModel::new("mcc", Goal::Maximize, 0.0);
-        assert_eq!(
-            run(&mut cb, "mcc", &[f64::NAN, 0.1, f64::NAN]),
-            [false, true, false]
-        );
+        assert_eq!(run(&mut cb, "mcc", &[f64::NAN, 0.1, f64::NAN]), [false, true, false]);
         assert_eq!(cb.best_epoch(), Some(2));
         let mut missing = BestModel::new("auroc", Goal::Maximize, 0.0);
         assert!(!missing.on_epoch_end(1, &m("mcc", 0.9)).save_best);

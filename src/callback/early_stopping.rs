@@ -16,11 +16,7 @@ pub struct EarlyStopping {
 impl EarlyStopping {
     /// Watches `metric` in direction `goal`.
     pub fn new(metric: &str, goal: Goal, patience: usize, min_delta: f64) -> Self {
-        EarlyStopping {
-            monitor: Monitor::new(metric, goal, min_delta),
-            patience,
-            epochs_without_improvement: 0,
-        }
+        EarlyStopping { monitor: Monitor::new(metric, goal, min_delta), patience, epochs_without_improvement: 0 }
     }
 }
 
@@ -31,10 +27,7 @@ impl Callback for EarlyStopping {
         } else {
             self.epochs_without_improvement += 1;
         }
-        Actions {
-            save_best: false,
-            stop: self.epochs_without_improvement >= self.patience,
-        }
+        Actions { save_best: false, stop: self.epochs_without_improvement >= self.patience }
     }
 }
 
@@ -48,10 +41,7 @@ mod tests {
         let stops: Vec<bool> = [0.5, 0.6, 0.6, 0.7, 0.65, 0.69, 0.9]
             .iter()
             .enumerate()
-            .map(|(i, &v)| {
-                es.on_epoch_end(i + 1, &Metrics::from([("mcc".to_string(), v)]))
-                    .stop
-            })
+            .map(|(i, &v)| es.on_epoch_end(i + 1, &Metrics::from([("mcc".to_string(), v)])).stop)
             .collect();
         assert_eq!(stops, [false, false, false, false, false, true, false]);
     }

@@ -24,10 +24,7 @@ pub struct Actions {
 impl Actions {
     /// Both callbacks' wishes together.
     pub fn merge(self, other: Actions) -> Actions {
-        Actions {
-            save_best: self.save_best || other.save_best,
-            stop: self.stop || other.stop,
-        }
+        Actions { save_best: self.save_best || other.save_best, stop: self.stop || other.stop }
     }
 }
 
@@ -52,12 +49,7 @@ pub struct Monitor {
 impl Monitor {
     /// A monitor that has seen nothing yet.
     pub fn new(metric: &str, goal: Goal, min_delta: f64) -> Self {
-        Monitor {
-            metric: metric.to_string(),
-            goal,
-            min_delta,
-            best: None,
-        }
+        Monitor { metric: metric.to_string(), goal, min_delta, best: None }
     }
 
     /// Whether `value` beats the best so far by more than `min_delta`; if so it

@@ -48,21 +48,16 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode, CliError> {
         aggregate_records: args.aggregate_records,
         data: std::path::absolute(&args.data).map_err(|e| CliError::Usage(e.to_string()))?,
     };
-    let figures = bench::run_all(&options, |what| eprintln!("running {what} ..."))
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let figures =
+        bench::run_all(&options, |what| eprintln!("running {what} ...")).map_err(|e| CliError::Usage(e.to_string()))?;
     if !args.keep {
         let _ = std::fs::remove_dir_all(&options.work);
     }
     let csv_path = args.out.join("bench.csv");
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| CliError::Usage(format!("{}: {e}", args.out.display())))?;
+    std::fs::create_dir_all(&args.out).map_err(|e| CliError::Usage(format!("{}: {e}", args.out.display())))?;
     crate::store::write_atomic(&csv_path, &bench::to_csv(&figures))
         .map_err(|e| CliError::Usage(format!("{}: {e}", csv_path.display())))?;
     print!("{}", bench::to_table(&figures));
     println!("written: {}", csv_path.display());
-    Ok(if figures.iter().any(|f| f.pass == Some(false)) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if figures.iter().any(|f| f.pass == Some(false)) { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

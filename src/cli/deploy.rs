@@ -101,32 +101,19 @@ pub fn predict(args: PredictArgs) -> Result<ExitCode, CliError> {
         row.extend(probs.iter().map(|p| p.to_string()));
         w.write_record(&row).map_err(csv_err)?;
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| CliError::Output(std::io::Error::other(e.to_string())))?;
+    let bytes = w.into_inner().map_err(|e| CliError::Output(std::io::Error::other(e.to_string())))?;
     match &args.output {
         Some(path) => {
-            crate::store::write_atomic(path, &bytes).map_err(|source| {
-                deploy::DeployError::Write {
-                    path: path.clone(),
-                    source,
-                }
-            })?;
-            let correct = truth.as_ref().map(|t| {
-                t.iter()
-                    .zip(&predictions.classes)
-                    .filter(|(a, b)| **a == classes[**b])
-                    .count()
-            });
+            crate::store::write_atomic(path, &bytes)
+                .map_err(|source| deploy::DeployError::Write { path: path.clone(), source })?;
+            let correct =
+                truth.as_ref().map(|t| t.iter().zip(&predictions.classes).filter(|(a, b)| **a == classes[**b]).count());
             eprintln!(
                 "{} predictions → {}{}",
                 predictions.classes.len(),
                 path.display(),
                 correct
-                    .map(|c| format!(
-                        " ({c} of {} match the true label)",
-                        predictions.classes.len()
-                    ))
+                    .map(|c| format!(" ({c} of {} match the true label)", predictions.classes.len()))
                     .unwrap_or_default()
             );
         }
@@ -145,23 +132,11 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
         writeln!(out)?;
     } else {
         writeln!(out, "{}", report.dir.display())?;
-        writeln!(
-            out,
-            "  checkpoint sha256 {} matches best.json",
-            report.checkpoint_sha256
-        )?;
-        writeln!(
-            out,
-            "  epoch {} re-evaluated on its {} validation rows:",
-            report.epoch, report.valid_rows
-        )?;
+        writeln!(out, "  checkpoint sha256 {} matches best.json", report.checkpoint_sha256)?;
+        writeln!(out, "  epoch {} re-evaluated on its {} validation rows:", report.epoch, report.valid_rows)?;
         for c in &report.checks {
             let verdict = if c.ok { "ok" } else { "MISMATCH" };
-            writeln!(
-                out,
-                "    {:<18} stored {:<22} measured {:<22} {verdict}",
-                c.name, c.stored, c.measured
-            )?;
+            writeln!(out, "    {:<18} stored {:<22} measured {:<22} {verdict}", c.name, c.stored, c.measured)?;
         }
         for (name, why) in &report.not_recomputable {
             writeln!(out, "    {name:<18} not recomputable: {why}")?;
@@ -176,11 +151,7 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
             }
         )?;
     }
-    Ok(if report.ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// Writes weights, preprocessing and a model card.

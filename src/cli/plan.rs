@@ -27,14 +27,7 @@ pub fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     let plan = Plan::new(&spec);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if !args.json {
-        writeln!(
-            out,
-            "sweep {} ({:?}), spec hash {}: {} trials",
-            spec.name,
-            spec.method,
-            spec.hash(),
-            plan.len()
-        )?;
+        writeln!(out, "sweep {} ({:?}), spec hash {}: {} trials", spec.name, spec.method, spec.hash(), plan.len())?;
     }
     for trial in plan.trials() {
         if args.json {

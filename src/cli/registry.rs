@@ -26,11 +26,7 @@ pub struct Location {
 impl Location {
     /// The registry folder.
     pub fn registry(&self) -> Registry {
-        Registry::new(
-            self.registry_dir
-                .clone()
-                .unwrap_or_else(|| self.results_dir.join("registry")),
-        )
+        Registry::new(self.registry_dir.clone().unwrap_or_else(|| self.results_dir.join("registry")))
     }
 }
 
@@ -87,24 +83,10 @@ pub enum RegistryCommand {
 /// Runs a registry subcommand.
 pub fn registry(cmd: RegistryCommand) -> Result<ExitCode, CliError> {
     match cmd {
-        RegistryCommand::List {
-            sweep: Some(dir),
-            json,
-            ..
-        } => list_sweep(&dir, json),
-        RegistryCommand::List {
-            sweep: None,
-            json,
-            at,
-        } => list_all(&at, json),
+        RegistryCommand::List { sweep: Some(dir), json, .. } => list_sweep(&dir, json),
+        RegistryCommand::List { sweep: None, json, at } => list_all(&at, json),
         RegistryCommand::Show { model, json, at } => show(&at.registry(), &model, json),
-        RegistryCommand::Register {
-            sweep,
-            trial,
-            name,
-            alias,
-            at,
-        } => {
+        RegistryCommand::Register { sweep, trial, name, alias, at } => {
             let dir = SweepDir::new(&sweep);
             let trial = match trial {
                 Some(t) => t,
@@ -113,15 +95,9 @@ pub fn registry(cmd: RegistryCommand) -> Result<ExitCode, CliError> {
             let registry = at.registry();
             let (version, new) = registry.register(&dir, &trial, &name)?;
             if new {
-                println!(
-                    "registered {name}@{} ← {} trial {trial}",
-                    version.version, version.sweep
-                );
+                println!("registered {name}@{} ← {} trial {trial}", version.version, version.sweep);
             } else {
-                println!(
-                    "{name}@{} already is {} trial {trial}; nothing to do",
-                    version.version, version.sweep
-                );
+                println!("{name}@{} already is {} trial {trial}; nothing to do", version.version, version.sweep);
             }
             if let Some(alias) = alias {
                 registry.set_alias(&name, version.version, &alias)?;
@@ -130,14 +106,8 @@ pub fn registry(cmd: RegistryCommand) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         RegistryCommand::Alias { model, alias, at } => {
-            let ModelRef::Named {
-                name,
-                selector: Selector::Version(version),
-            } = ModelRef::parse(&model)?
-            else {
-                return Err(CliError::Usage(format!(
-                    "\"{model}\": expected NAME@VERSION, e.g. digits@3"
-                )));
+            let ModelRef::Named { name, selector: Selector::Version(version) } = ModelRef::parse(&model)? else {
+                return Err(CliError::Usage(format!("\"{model}\": expected NAME@VERSION, e.g. digits@3")));
             };
             match at.registry().set_alias(&name, version, &alias)? {
                 Some(old) if old != version => {
@@ -153,22 +123,13 @@ pub fn registry(cmd: RegistryCommand) -> Result<ExitCode, CliError> {
 /// Registers the sweep's top trial under `name` (the spec's `register_as`), in
 /// the registry beside the sweep's folder; returns what it did, in words.
 pub fn register_top(dir: &SweepDir, name: &str) -> Result<String, CliError> {
-    let registry_root = dir
-        .root()
-        .parent()
-        .map_or_else(|| PathBuf::from("registry"), |p| p.join("registry"));
+    let registry_root = dir.root().parent().map_or_else(|| PathBuf::from("registry"), |p| p.join("registry"));
     let trial = top_trial(dir)?;
     let (version, new) = Registry::new(registry_root).register(dir, &trial, name)?;
     Ok(if new {
-        format!(
-            "registered {name}@{} ← trial {trial} (register_as)",
-            version.version
-        )
+        format!("registered {name}@{} ← trial {trial} (register_as)", version.version)
     } else {
-        format!(
-            "{name}@{} already is trial {trial} (register_as)",
-            version.version
-        )
+        format!("{name}@{} already is trial {trial} (register_as)", version.version)
     })
 }
 
@@ -178,12 +139,7 @@ pub fn top_trial(dir: &SweepDir) -> Result<String, CliError> {
     reg.models
         .first()
         .map(|m| m.trial_id.clone())
-        .ok_or_else(|| {
-            CliError::Usage(format!(
-                "{}: no successful trial to register",
-                dir.root().display()
-            ))
-        })
+        .ok_or_else(|| CliError::Usage(format!("{}: no successful trial to register", dir.root().display())))
 }
 
 fn read_sweep_registry(dir: &Path) -> Result<SweepRegistry, CliError> {
@@ -202,15 +158,10 @@ fn sweep_registries(results_dir: &Path) -> Result<Vec<SweepRegistry>, CliError> 
     let Ok(entries) = std::fs::read_dir(results_dir) else {
         return Ok(Vec::new());
     };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path().join(names::REGISTRY)))
-        .filter(|p| p.exists())
-        .collect();
+    let mut files: Vec<PathBuf> =
+        entries.filter_map(|e| e.ok().map(|e| e.path().join(names::REGISTRY))).filter(|p| p.exists()).collect();
     files.sort();
-    files
-        .iter()
-        .map(|f| store::read_json(f).map_err(CliError::from))
-        .collect()
+    files.iter().map(|f| store::read_json(f).map_err(CliError::from)).collect()
 }
 
 fn list_sweep(dir: &Path, json: bool) -> Result<ExitCode, CliError> {
@@ -227,23 +178,14 @@ fn list_sweep(dir: &Path, json: bool) -> Result<ExitCode, CliError> {
 
 fn print_sweep(out: &mut impl Write, reg: &SweepRegistry, limit: usize) -> std::io::Result<()> {
     let metric = &reg.monitor.metric;
-    writeln!(
-        out,
-        "{} (spec {}): {} models by best {metric}",
-        reg.sweep,
-        reg.spec_hash,
-        reg.models.len()
-    )?;
+    writeln!(out, "{} (spec {}): {} models by best {metric}", reg.sweep, reg.spec_hash, reg.models.len())?;
     for m in reg.models.iter().take(limit) {
         writeln!(
             out,
             "{:>4}  {:<16} {metric} {:<9} epoch {:<4} sha256 {}  {}  {}",
             m.rank,
             m.trial_id,
-            m.metrics
-                .get(metric)
-                .map(|v| format!("{v:.5}"))
-                .unwrap_or_default(),
+            m.metrics.get(metric).map(|v| format!("{v:.5}")).unwrap_or_default(),
             m.best_epoch,
             &m.checkpoint_sha256[..12.min(m.checkpoint_sha256.len())],
             m.checkpoint,
@@ -289,11 +231,7 @@ fn print_entry(out: &mut impl Write, entry: &ModelEntry) -> std::io::Result<()> 
             out,
             "  @{:<3} {:<18} {} {} {metric} {:.5} epoch {}  {}",
             v.version,
-            if aliases.is_empty() {
-                String::new()
-            } else {
-                format!("[{}]", aliases.join(", "))
-            },
+            if aliases.is_empty() { String::new() } else { format!("[{}]", aliases.join(", ")) },
             v.sweep,
             v.trial_id,
             v.metrics.get(metric).copied().unwrap_or(f64::NAN),
@@ -327,18 +265,10 @@ fn show(registry: &Registry, model: &str, json: bool) -> Result<ExitCode, CliErr
         "{}@{}{}",
         entry.name,
         version.version,
-        if aliases.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", aliases.join(", "))
-        }
+        if aliases.is_empty() { String::new() } else { format!(" [{}]", aliases.join(", ")) }
     )?;
     writeln!(out, "  folder:            {}", dir.display())?;
-    writeln!(
-        out,
-        "  sweep:             {} (spec {})",
-        version.sweep, version.spec_hash
-    )?;
+    writeln!(out, "  sweep:             {} (spec {})", version.sweep, version.spec_hash)?;
     writeln!(
         out,
         "  trial:             {} (seed {}), from {}",
@@ -346,11 +276,7 @@ fn show(registry: &Registry, model: &str, json: bool) -> Result<ExitCode, CliErr
         version.seed,
         version.source.display()
     )?;
-    writeln!(
-        out,
-        "  params:            {}",
-        params_display(&version.params)
-    )?;
+    writeln!(out, "  params:            {}", params_display(&version.params))?;
     writeln!(
         out,
         "  best epoch:        {} of {} by {}",

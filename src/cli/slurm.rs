@@ -67,9 +67,7 @@ pub fn slurm(args: SlurmArgs) -> Result<ExitCode, CliError> {
     let policy = if args.fresh {
         ExistingResults::Fresh
     } else if args.only_missing || args.retry_failed {
-        ExistingResults::Resume {
-            retry_failed: args.retry_failed,
-        }
+        ExistingResults::Resume { retry_failed: args.retry_failed }
     } else {
         ExistingResults::Refuse
     };
@@ -84,11 +82,7 @@ pub fn slurm(args: SlurmArgs) -> Result<ExitCode, CliError> {
         }
     } else {
         runner::prepare_results_dir(&spec, &open.plan, &open.dir, policy)?;
-        pick(
-            &sweep_status(&open.dir)?.trials,
-            include_missing,
-            args.retry_failed,
-        )
+        pick(&sweep_status(&open.dir)?.trials, include_missing, args.retry_failed)
     };
     if indices.is_empty() {
         println!(
@@ -124,22 +118,10 @@ pub fn slurm(args: SlurmArgs) -> Result<ExitCode, CliError> {
     slurm::write_script(&array_path, &array_text)?;
     slurm::write_script(&aggregate_path, &aggregate_text)?;
     let array_id = slurm::submit(&args.sbatch, &array_path, &[])?;
-    let aggregate_id = slurm::submit(
-        &args.sbatch,
-        &aggregate_path,
-        &[format!("--dependency=afterany:{array_id}")],
-    )?;
-    println!(
-        "array job: {array_id} ({} trials: {})",
-        indices.len(),
-        array_ranges(&indices)
-    );
+    let aggregate_id = slurm::submit(&args.sbatch, &aggregate_path, &[format!("--dependency=afterany:{array_id}")])?;
+    println!("array job: {array_id} ({} trials: {})", indices.len(), array_ranges(&indices));
     println!("aggregation job: {aggregate_id} (after the array, whatever its tasks' states)");
-    println!(
-        "follow with: sweep status {}   logs: {}",
-        open.dir.root().display(),
-        logs.display()
-    );
+    println!("follow with: sweep status {}   logs: {}", open.dir.root().display(), logs.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -160,11 +142,8 @@ fn job_settings(
     let defaults = &spec.slurm;
     let sweep_bin = match &args.sweep_bin {
         Some(p) => absolute(p)?,
-        None => std::env::current_exe().map_err(|e| {
-            CliError::Usage(format!(
-                "cannot find this program's path ({e}); pass --sweep-bin"
-            ))
-        })?,
+        None => std::env::current_exe()
+            .map_err(|e| CliError::Usage(format!("cannot find this program's path ({e}); pass --sweep-bin")))?,
     };
     let mut sbatch_args = defaults.sbatch_args.clone();
     sbatch_args.extend(args.sbatch_args.iter().cloned());
@@ -175,10 +154,7 @@ fn job_settings(
         results_root: results_root.display().to_string(),
         sweep_dir: dir.root().display().to_string(),
         workdir: absolute(Path::new("."))?.display().to_string(),
-        partition: args
-            .partition
-            .clone()
-            .or_else(|| defaults.partition.clone()),
+        partition: args.partition.clone().or_else(|| defaults.partition.clone()),
         time: args.time.clone().or_else(|| defaults.time.clone()),
         cpus_per_task: args.cpus_per_task.or(defaults.cpus_per_task).unwrap_or(1),
         mem: args.mem.clone().or_else(|| defaults.mem.clone()),

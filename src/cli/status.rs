@@ -20,15 +20,7 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-const LABELS: [&str; 7] = [
-    "done",
-    "failed",
-    "diverged",
-    "missing",
-    "running",
-    "running-or-stale",
-    "stale",
-];
+const LABELS: [&str; 7] = ["done", "failed", "diverged", "missing", "running", "running-or-stale", "stale"];
 
 /// Prints counts per state and every trial that is not done; exit 0 only when all are done.
 pub fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
@@ -54,35 +46,19 @@ pub fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
         )?;
         for t in status.trials.iter().filter(|t| t.state != TrialState::Done) {
             let detail = match &t.state {
-                TrialState::Failed { message } | TrialState::Diverged { message } => {
-                    message.clone()
-                }
-                TrialState::Running { host, pid, since }
-                | TrialState::RunningOrStale { host, pid, since } => {
+                TrialState::Failed { message } | TrialState::Diverged { message } => message.clone(),
+                TrialState::Running { host, pid, since } | TrialState::RunningOrStale { host, pid, since } => {
                     format!("pid {pid} on {host} since {since}")
                 }
                 TrialState::Stale { reason } => reason.clone(),
                 TrialState::Missing | TrialState::Done => String::new(),
             };
-            writeln!(
-                out,
-                "{:>6}  {:<16} {:<16} {detail}",
-                t.index,
-                t.id,
-                t.state.label()
-            )?;
+            writeln!(out, "{:>6}  {:<16} {:<16} {detail}", t.index, t.id, t.state.label())?;
         }
         let missing = status.trials.iter().filter(|t| t.state.needs_run()).count();
-        let failed = status
-            .trials
-            .iter()
-            .filter(|t| t.state.needs_retry())
-            .count();
+        let failed = status.trials.iter().filter(|t| t.state.needs_retry()).count();
         if missing > 0 {
-            writeln!(
-                out,
-                "resume: sweep run SPEC --resume, or sweep slurm SPEC --only-missing ({missing} trials)"
-            )?;
+            writeln!(out, "resume: sweep run SPEC --resume, or sweep slurm SPEC --only-missing ({missing} trials)")?;
         }
         if failed > 0 {
             writeln!(
@@ -91,9 +67,5 @@ pub fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
             )?;
         }
     }
-    Ok(if status.all_done() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if status.all_done() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -23,22 +23,10 @@ pub fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Res
     )?;
     for (i, r) in board.rows.iter().take(n).enumerate() {
         if r.status != TrialStatus::Completed {
-            writeln!(
-                out,
-                "{:>4}  {:<16} {:>10}  {}",
-                i + 1,
-                r.id,
-                r.status.as_str(),
-                params_display(&r.params)
-            )?;
+            writeln!(out, "{:>4}  {:<16} {:>10}  {}", i + 1, r.id, r.status.as_str(), params_display(&r.params))?;
             continue;
         }
-        let get = |m: &str| {
-            r.best_metrics
-                .get(m)
-                .map(|v| format!("{v:.5}"))
-                .unwrap_or_else(|| "-".into())
-        };
+        let get = |m: &str| r.best_metrics.get(m).map(|v| format!("{v:.5}")).unwrap_or_else(|| "-".into());
         writeln!(
             out,
             "{:>4}  {:<16} {:>10} {:>9} {:>10} {:>5}  {}",
@@ -52,11 +40,7 @@ pub fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Res
         )?;
     }
     if !board.incomplete.is_empty() {
-        writeln!(
-            out,
-            "{} trial folder(s) have no complete record:",
-            board.incomplete.len()
-        )?;
+        writeln!(out, "{} trial folder(s) have no complete record:", board.incomplete.len())?;
         for t in &board.incomplete {
             writeln!(out, "  {}: {}", t.dir.display(), t.reason)?;
         }

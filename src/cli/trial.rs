@@ -44,33 +44,20 @@ pub fn trial(args: TrialArgs) -> Result<ExitCode, CliError> {
     )?;
     let (record, verb) = match &outcome {
         SingleTrial::Ran(r) => (r, "ran"),
-        SingleTrial::AlreadyDone(r) => (
-            r,
-            "already has a record, left alone (--force runs it again):",
-        ),
+        SingleTrial::AlreadyDone(r) => (r, "already has a record, left alone (--force runs it again):"),
     };
     let metric = &record.monitor.metric;
-    let best = record.best_metrics.get(metric).map(|v| {
-        format!(
-            " best {metric} {v:.5} at epoch {}",
-            record.best_epoch.unwrap_or(0)
-        )
-    });
+    let best = record
+        .best_metrics
+        .get(metric)
+        .map(|v| format!(" best {metric} {v:.5} at epoch {}", record.best_epoch.unwrap_or(0)));
     println!(
         "trial {} ({}) {verb} {}{}{}",
         record.index,
         record.id,
         record.status.as_str(),
         best.unwrap_or_default(),
-        record
-            .message
-            .as_ref()
-            .map(|m| format!(": {m}"))
-            .unwrap_or_default()
+        record.message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
     );
-    Ok(if record.status == TrialStatus::Completed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if record.status == TrialStatus::Completed { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

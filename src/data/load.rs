@@ -35,10 +35,7 @@ pub fn load_csv(path: &Path, target: &str) -> Result<Dataset, DataError> {
         source,
         hint: match std::env::current_dir() {
             Ok(cwd) if path.is_relative() => {
-                format!(
-                    " (relative paths are read from the current directory, {})",
-                    cwd.display()
-                )
+                format!(" (relative paths are read from the current directory, {})", cwd.display())
             }
             _ => String::new(),
         },
@@ -46,23 +43,11 @@ pub fn load_csv(path: &Path, target: &str) -> Result<Dataset, DataError> {
     let fingerprint = hex(&Sha256::digest(&bytes));
     let p = || path.to_path_buf();
 
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .trim(csv::Trim::All)
-        .from_reader(&bytes[..]);
-    let header = reader
-        .headers()
-        .map_err(|e| DataError::Malformed {
-            path: p(),
-            line: 1,
-            message: e.to_string(),
-        })?
-        .clone();
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(&bytes[..]);
+    let header =
+        reader.headers().map_err(|e| DataError::Malformed { path: p(), line: 1, message: e.to_string() })?.clone();
     if header.is_empty() || header.iter().all(str::is_empty) {
-        return Err(DataError::Empty {
-            path: p(),
-            what: "the file is empty",
-        });
+        return Err(DataError::Empty { path: p(), what: "the file is empty" });
     }
     let Some(target_col) = header.iter().position(|h| h == target) else {
         return Err(DataError::MissingColumn {
@@ -71,17 +56,10 @@ pub fn load_csv(path: &Path, target: &str) -> Result<Dataset, DataError> {
             available: header.iter().collect::<Vec<_>>().join(", "),
         });
     };
-    let features: Vec<String> = header
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != target_col)
-        .map(|(_, h)| h.to_string())
-        .collect();
+    let features: Vec<String> =
+        header.iter().enumerate().filter(|(i, _)| *i != target_col).map(|(_, h)| h.to_string()).collect();
     if features.is_empty() {
-        return Err(DataError::NoFeatures {
-            path: p(),
-            column: target.to_string(),
-        });
+        return Err(DataError::NoFeatures { path: p(), column: target.to_string() });
     }
 
     let mut x = Vec::new();
@@ -93,22 +71,14 @@ pub fn load_csv(path: &Path, target: &str) -> Result<Dataset, DataError> {
             Ok(true) => {}
             Err(e) => {
                 let line = e.position().map(|pos| pos.line()).unwrap_or(0);
-                return Err(DataError::Malformed {
-                    path: p(),
-                    line,
-                    message: e.to_string(),
-                });
+                return Err(DataError::Malformed { path: p(), line, message: e.to_string() });
             }
         }
         let line = record.position().map(|pos| pos.line()).unwrap_or(0);
         for (i, cell) in record.iter().enumerate() {
             if i == target_col {
                 if cell.is_empty() {
-                    return Err(DataError::EmptyLabel {
-                        path: p(),
-                        line,
-                        column: target.to_string(),
-                    });
+                    return Err(DataError::EmptyLabel { path: p(), line, column: target.to_string() });
                 }
                 labels.push(cell.to_string());
                 continue;
@@ -121,44 +91,21 @@ pub fn load_csv(path: &Path, target: &str) -> Result<Dataset, DataError> {
                 value: cell.to_string(),
             })?;
             if !v.is_finite() {
-                return Err(DataError::NotFinite {
-                    path: p(),
-                    line,
-                    column: column(),
-                    value: cell.to_string(),
-                });
+                return Err(DataError::NotFinite { path: p(), line, column: column(), value: cell.to_string() });
             }
             x.push(v);
         }
     }
     if labels.is_empty() {
-        return Err(DataError::Empty {
-            path: p(),
-            what: "the file has a header but no rows",
-        });
+        return Err(DataError::Empty { path: p(), what: "the file has a header but no rows" });
     }
 
     let classes = sorted_classes(&labels);
     if classes.len() < 2 {
-        return Err(DataError::TooFewClasses {
-            path: p(),
-            column: target.to_string(),
-            found: classes.len(),
-        });
+        return Err(DataError::TooFewClasses { path: p(), column: target.to_string(), found: classes.len() });
     }
-    let y = labels
-        .iter()
-        .map(|l| classes.iter().position(|c| c == l).unwrap_or(0))
-        .collect();
-    Ok(Dataset {
-        path: p(),
-        fingerprint,
-        target: target.to_string(),
-        features,
-        x,
-        y,
-        classes,
-    })
+    let y = labels.iter().map(|l| classes.iter().position(|c| c == l).unwrap_or(0)).collect();
+    Ok(Dataset { path: p(), fingerprint, target: target.to_string(), features, x, y, classes })
 }
 
 /// Distinct labels, sorted numerically when all are integers, else as strings.
@@ -178,13 +125,7 @@ mod tests {
     #[test]
     fn integer_labels_sort_numerically_strings_lexically() {
         let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            sorted_classes(&l(&["10", "9", "2", "9"])),
-            l(&["2", "9", "10"])
-        );
-        assert_eq!(
-            sorted_classes(&l(&["malignant", "benign"])),
-            l(&["benign", "malignant"])
-        );
+        assert_eq!(sorted_classes(&l(&["10", "9", "2", "9"])), l(&["2", "9", "10"]));
+        assert_eq!(sorted_classes(&l(&["malignant", "benign"])), l(&["benign", "malignant"]));
     }
 }

@@ -90,11 +90,7 @@ fn column_stats(x: &[f64], d: usize, rows: &[usize]) -> (Vec<f64>, Vec<f64>) {
             vars[j] += diff * diff;
         }
     }
-    let stds = vars
-        .iter()
-        .map(|v| (v / n).sqrt())
-        .map(|s| if s > 0.0 { s } else { 1.0 })
-        .collect();
+    let stds = vars.iter().map(|v| (v / n).sqrt()).map(|s| if s > 0.0 { s } else { 1.0 }).collect();
     (means, stds)
 }
 
@@ -150,9 +146,6 @@ mod tests {
     #[test]
     fn tiny_data_is_refused() {
         let data = toy(&[1, 1]);
-        assert!(matches!(
-            prepare(&data, 0.2, 1),
-            Err(DataError::SplitTooSmall { .. })
-        ));
+        assert!(matches!(prepare(&data, 0.2, 1), Err(DataError::SplitTooSmall { .. })));
     }
 }

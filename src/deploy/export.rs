@@ -19,16 +19,8 @@ pub enum Layout {
 
 /// Writes `model.safetensors`, `preprocessing.json`, `model_card.json` and
 /// `model_card.md` into `to`; returns the files written.
-pub fn export(
-    model: &LoadedModel,
-    reference: &str,
-    to: &Path,
-    layout: Layout,
-) -> Result<Vec<PathBuf>, DeployError> {
-    std::fs::create_dir_all(to).map_err(|source| DeployError::Write {
-        path: to.to_path_buf(),
-        source,
-    })?;
+pub fn export(model: &LoadedModel, reference: &str, to: &Path, layout: Layout) -> Result<Vec<PathBuf>, DeployError> {
+    std::fs::create_dir_all(to).map_err(|source| DeployError::Write { path: to.to_path_buf(), source })?;
     let weights = match layout {
         Layout::Burn => model.checkpoint.clone(),
         Layout::Pytorch => {
@@ -43,35 +35,22 @@ pub fn export(
         }
     };
     let record: Option<TrialRecord> = store::read_json(&model.dir.join(names::RECORD)).ok();
-    let card = model_card(
-        model,
-        reference,
-        layout,
-        &store::sha256_hex(&weights),
-        record.as_ref(),
-    );
+    let card = model_card(model, reference, layout, &store::sha256_hex(&weights), record.as_ref());
     let markdown = model_card_markdown(&card);
 
     let mut written = Vec::new();
     let mut put = |name: &str, bytes: &[u8]| -> Result<(), DeployError> {
         let path = to.join(name);
-        store::write_atomic(&path, bytes).map_err(|source| DeployError::Write {
-            path: path.clone(),
-            source,
-        })?;
+        store::write_atomic(&path, bytes).map_err(|source| DeployError::Write { path: path.clone(), source })?;
         written.push(path);
         Ok(())
     };
     put("model.safetensors", &weights)?;
-    let pre = serde_json::to_vec_pretty(&model.preprocessing).map_err(|e| StoreError::Parse {
-        path: to.join("preprocessing.json"),
-        message: e.to_string(),
-    })?;
+    let pre = serde_json::to_vec_pretty(&model.preprocessing)
+        .map_err(|e| StoreError::Parse { path: to.join("preprocessing.json"), message: e.to_string() })?;
     put("preprocessing.json", &pre)?;
-    let card_bytes = serde_json::to_vec_pretty(&card).map_err(|e| StoreError::Parse {
-        path: to.join("model_card.json"),
-        message: e.to_string(),
-    })?;
+    let card_bytes = serde_json::to_vec_pretty(&card)
+        .map_err(|e| StoreError::Parse { path: to.join("model_card.json"), message: e.to_string() })?;
     put("model_card.json", &card_bytes)?;
     put("model_card.md", markdown.as_bytes())?;
     Ok(written)
@@ -154,10 +133,7 @@ fn model_card_markdown(card: &serde_json::Value) -> String {
     let mut metrics = String::new();
     if let Some(m) = card["metrics"].as_object() {
         for (k, v) in m {
-            metrics.push_str(&format!(
-                "| {k} | {} |\n",
-                v.as_f64().map(|x| format!("{x:.6}")).unwrap_or_default()
-            ));
+            metrics.push_str(&format!("| {k} | {} |\n", v.as_f64().map(|x| format!("{x:.6}")).unwrap_or_default()));
         }
     }
     format!(
@@ -181,9 +157,7 @@ fn model_card_markdown(card: &serde_json::Value) -> String {
         trial = card["trial_id"].as_str().unwrap_or(""),
         seed = card["seed"],
         epoch = card["best_epoch"],
-        monitor = card["monitor"]["metric"]
-            .as_str()
-            .unwrap_or("the monitored metric"),
+        monitor = card["monitor"]["metric"].as_str().unwrap_or("the monitored metric"),
         vf = card["data"]["split"]["valid_fraction"],
         split_seed = card["data"]["split"]["seed"],
         vrows = card["data"]["split"]["valid_rows"],

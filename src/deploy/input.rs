@@ -19,32 +19,19 @@ pub struct FeatureTable {
 /// Reads `path`: every feature column of the model must be there (by name, any
 /// order); the target column may be; any other column is an error.
 pub fn read_features(path: &Path, pre: &Preprocessing) -> Result<FeatureTable, DeployError> {
-    let fail = |message: String| DeployError::Input {
-        path: path.to_path_buf(),
-        message,
-    };
+    let fail = |message: String| DeployError::Input { path: path.to_path_buf(), message };
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)
         .map_err(|e| fail(format!("cannot read: {e}")))?;
     let header = reader.headers().map_err(|e| fail(e.to_string()))?.clone();
     let position = |name: &str| header.iter().position(|h| h == name);
-    let missing: Vec<&str> = pre
-        .feature_columns
-        .iter()
-        .map(String::as_str)
-        .filter(|c| position(c).is_none())
-        .collect();
+    let missing: Vec<&str> = pre.feature_columns.iter().map(String::as_str).filter(|c| position(c).is_none()).collect();
     if !missing.is_empty() {
-        return Err(fail(format!(
-            "missing column(s) the model needs: {}",
-            missing.join(", ")
-        )));
+        return Err(fail(format!("missing column(s) the model needs: {}", missing.join(", "))));
     }
-    let extra: Vec<&str> = header
-        .iter()
-        .filter(|h| *h != pre.target && !pre.feature_columns.iter().any(|c| c == h))
-        .collect();
+    let extra: Vec<&str> =
+        header.iter().filter(|h| *h != pre.target && !pre.feature_columns.iter().any(|c| c == h)).collect();
     if !extra.is_empty() {
         return Err(fail(format!(
             "column(s) the model does not know: {} (it takes {} features{})",
@@ -53,11 +40,7 @@ pub fn read_features(path: &Path, pre: &Preprocessing) -> Result<FeatureTable, D
             format_args!(" and optionally the target \"{}\"", pre.target)
         )));
     }
-    let order: Vec<usize> = pre
-        .feature_columns
-        .iter()
-        .filter_map(|c| position(c))
-        .collect();
+    let order: Vec<usize> = pre.feature_columns.iter().filter_map(|c| position(c)).collect();
     let target = position(&pre.target);
 
     let mut x = Vec::new();
@@ -68,15 +51,11 @@ pub fn read_features(path: &Path, pre: &Preprocessing) -> Result<FeatureTable, D
         let line = record.position().map_or(0, |p| p.line());
         for (&col, name) in order.iter().zip(&pre.feature_columns) {
             let cell = record.get(col).unwrap_or("");
-            let v: f64 = cell.parse().map_err(|_| {
-                fail(format!(
-                    "line {line}, column \"{name}\": got \"{cell}\", expected a number"
-                ))
-            })?;
+            let v: f64 = cell
+                .parse()
+                .map_err(|_| fail(format!("line {line}, column \"{name}\": got \"{cell}\", expected a number")))?;
             if !v.is_finite() {
-                return Err(fail(format!(
-                    "line {line}, column \"{name}\": got {cell}, expected a finite number"
-                )));
+                return Err(fail(format!("line {line}, column \"{name}\": got {cell}, expected a finite number")));
             }
             x.push(v);
         }

@@ -38,9 +38,7 @@ impl LoadedModel {
         let meta_path = dir.join(names::BEST_METADATA);
         let pre_path = dir.join(names::PREPROCESSING);
         if !meta_path.exists() || !pre_path.exists() {
-            return Err(DeployError::NotAModel {
-                dir: dir.to_path_buf(),
-            });
+            return Err(DeployError::NotAModel { dir: dir.to_path_buf() });
         }
         let meta: BestMetadata = store::read_json(&meta_path)?;
         let preprocessing: Preprocessing = store::read_json(&pre_path)?;
@@ -48,26 +46,13 @@ impl LoadedModel {
         let checkpoint = std::fs::read(&path).map_err(StoreError::io(&path))?;
         let actual = store::sha256_hex(&checkpoint);
         if actual != meta.checkpoint_sha256 {
-            return Err(DeployError::ChecksumMismatch {
-                path,
-                expected: meta.checkpoint_sha256.clone(),
-                actual,
-            });
+            return Err(DeployError::ChecksumMismatch { path, expected: meta.checkpoint_sha256.clone(), actual });
         }
         let n_features = preprocessing.feature_columns.len();
         let n_classes = preprocessing.classes.len();
         let mlp = load_checkpoint(checkpoint.clone(), &meta.settings, n_features, n_classes)
-            .map_err(|e| DeployError::Checkpoint {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-        Ok(LoadedModel {
-            dir: dir.to_path_buf(),
-            meta,
-            preprocessing,
-            checkpoint,
-            mlp,
-        })
+            .map_err(|e| DeployError::Checkpoint { path: path.clone(), message: e.to_string() })?;
+        Ok(LoadedModel { dir: dir.to_path_buf(), meta, preprocessing, checkpoint, mlp })
     }
 
     /// The network itself.
@@ -85,11 +70,7 @@ impl LoadedModel {
         let p = &self.preprocessing;
         let d = p.feature_columns.len();
         raw.chunks(d)
-            .flat_map(|row| {
-                row.iter()
-                    .enumerate()
-                    .map(|(j, v)| ((v - p.means[j]) / p.stds[j]) as f32)
-            })
+            .flat_map(|row| row.iter().enumerate().map(|(j, v)| ((v - p.means[j]) / p.stds[j]) as f32))
             .collect()
     }
 
@@ -108,11 +89,7 @@ impl LoadedModel {
         })?;
         let probabilities = softmax_rows(&logits, k);
         let classes = crate::metrics::argmax_rows(&logits, k);
-        Ok(Predictions {
-            probabilities,
-            classes,
-            logits,
-        })
+        Ok(Predictions { probabilities, classes, logits })
     }
 }
 

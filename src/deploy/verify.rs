@@ -86,10 +86,9 @@ pub fn verify(model: &LoadedModel) -> Result<VerifyReport, DeployError> {
                 measured: m,
                 ok: (m - stored).abs() <= TOLERANCE,
             }),
-            None if name == "train_loss" => not_recomputable.push((
-                name.clone(),
-                "averaged over the epoch's training batches, with dropout".into(),
-            )),
+            None if name == "train_loss" => {
+                not_recomputable.push((name.clone(), "averaged over the epoch's training batches, with dropout".into()))
+            }
             None => not_recomputable.push((name.clone(), "not defined for this data".into())),
         }
     }

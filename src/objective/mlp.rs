@@ -12,8 +12,8 @@ use burn::nn::Linear;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{
-    Adam, AdamConfig, AdamState, AdamW, AdamWConfig, AdamWState, GradientsParams, ModuleOptimizer,
-    Optimizer, Sgd, SgdConfig, SgdState,
+    Adam, AdamConfig, AdamState, AdamW, AdamWConfig, AdamWState, GradientsParams, ModuleOptimizer, Optimizer, Sgd,
+    SgdConfig, SgdState,
 };
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::activation::{log_softmax, relu};
@@ -38,30 +38,15 @@ pub struct Mlp {
 impl Mlp {
     /// PyTorch's default init: weights and biases uniform in ±1/√fan_in,
     /// drawn from `rng`. Weights are stored `[in, out]` (Burn's layout).
-    pub fn new(
-        rng: &mut ChaCha8Rng,
-        n_in: usize,
-        hidden: usize,
-        layers: usize,
-        n_out: usize,
-        device: &Device,
-    ) -> Self {
+    pub fn new(rng: &mut ChaCha8Rng, n_in: usize, hidden: usize, layers: usize, n_out: usize, device: &Device) -> Self {
         let mut linear = |d_in: usize, d_out: usize| {
             let bound = 1.0 / (d_in as f32).sqrt();
-            let mut draw = |n: usize| -> Vec<f32> {
-                (0..n).map(|_| rng.random_range(-bound..bound)).collect()
-            };
+            let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
             let w = draw(d_in * d_out);
             let b = draw(d_out);
             Linear {
-                weight: Param::from_tensor(Tensor::from_data(
-                    TensorData::new(w, [d_in, d_out]),
-                    device,
-                )),
-                bias: Some(Param::from_tensor(Tensor::from_data(
-                    TensorData::new(b, [d_out]),
-                    device,
-                ))),
+                weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [d_in, d_out]), device)),
+                bias: Some(Param::from_tensor(Tensor::from_data(TensorData::new(b, [d_out]), device))),
             }
         };
         let mut layers_vec = Vec::with_capacity(layers);
@@ -71,10 +56,7 @@ impl Mlp {
             d_in = hidden;
         }
         let out = linear(d_in, n_out);
-        Mlp {
-            hidden: layers_vec,
-            out,
-        }
+        Mlp { hidden: layers_vec, out }
     }
 
     /// Logits for `x`; `masks` (one per hidden layer, already scaled by 1/keep) apply dropout.
@@ -102,18 +84,9 @@ pub fn load_checkpoint(
     let device = Device::flex();
     // The initial values are overwritten by the checkpoint; only the shapes matter.
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let mut model = Mlp::new(
-        &mut rng,
-        n_features,
-        settings.hidden,
-        settings.layers,
-        n_classes,
-        &device,
-    );
+    let mut model = Mlp::new(&mut rng, n_features, settings.hidden, settings.layers, n_classes, &device);
     let mut store = SafetensorsStore::from_bytes(Some(bytes));
-    let applied = model
-        .load_from(&mut store)
-        .map_err(|e| TrialError::Failed(format!("loading checkpoint: {e}")))?;
+    let applied = model.load_from(&mut store).map_err(|e| TrialError::Failed(format!("loading checkpoint: {e}")))?;
     if !applied.errors.is_empty() || !applied.missing.is_empty() {
         return Err(TrialError::Failed(format!(
             "checkpoint does not fit a {}x{} MLP: {:?} {:?}",
@@ -126,10 +99,7 @@ pub fn load_checkpoint(
 /// Logits of `model` for `x` (`n × n_features`, row-major, already standardized).
 pub fn predict_logits(model: &Mlp, x: &[f32], n_features: usize) -> Result<Vec<f32>, TrialError> {
     let n = x.len() / n_features.max(1);
-    let input = Tensor::from_data(
-        TensorData::new(x.to_vec(), [n, n_features]),
-        &Device::flex(),
-    );
+    let input = Tensor::from_data(TensorData::new(x.to_vec(), [n, n_features]), &Device::flex());
     model
         .forward(input, None)
         .into_data()
@@ -141,12 +111,8 @@ pub fn predict_logits(model: &Mlp, x: &[f32], n_features: usize) -> Result<Vec<f
 /// key names stay Burn's (`hidden.0.weight`, `out.bias`).
 pub fn pytorch_layout_bytes(model: &Mlp) -> Result<Vec<u8>, TrialError> {
     let mut store = SafetensorsStore::from_bytes(None).with_to_adapter(BurnToPyTorchAdapter);
-    model
-        .save_into(&mut store)
-        .map_err(|e| TrialError::Failed(format!("saving checkpoint: {e}")))?;
-    store
-        .get_bytes()
-        .map_err(|e| TrialError::Failed(format!("saving checkpoint: {e}")))
+    model.save_into(&mut store).map_err(|e| TrialError::Failed(format!("saving checkpoint: {e}")))?;
+    store.get_bytes().map_err(|e| TrialError::Failed(format!("saving checkpoint: {e}")))
 }
 
 /// How the trainer computes gradients.
@@ -188,14 +154,7 @@ impl Objective for MlpObjective {
         };
         let mut rng = ChaCha8Rng::seed_from_u64(trial.seed);
         let dropout_rng = Xoshiro256PlusPlus::seed_from_u64(rng.next_u64());
-        let model = Mlp::new(
-            &mut rng,
-            data.n_features,
-            s.hidden,
-            s.layers,
-            data.n_classes,
-            &device,
-        );
+        let model = Mlp::new(&mut rng, data.n_features, s.hidden, s.layers, data.n_classes, &device);
         let stepper = match self.gradients {
             Gradients::Manual => Stepper::Manual {
                 optim: ParamOptimizer::new(s),
@@ -204,23 +163,16 @@ impl Objective for MlpObjective {
             Gradients::Autodiff => Stepper::Autodiff(build_module_optimizer(s)),
         };
         let n_train = data.train_y.len();
-        let train_x = Tensor::from_data(
-            TensorData::new(data.train_x.clone(), [n_train, data.n_features]),
-            &device,
-        );
+        let train_x = Tensor::from_data(TensorData::new(data.train_x.clone(), [n_train, data.n_features]), &device);
         let labels: Vec<i64> = data.train_y.iter().map(|&y| y as i64).collect();
         let train_y = Tensor::<1, Int>::from_data(TensorData::new(labels, [n_train]), &device);
         let mut onehot = vec![0.0f32; n_train * data.n_classes];
         for (i, &y) in data.train_y.iter().enumerate() {
             onehot[i * data.n_classes + y] = 1.0;
         }
-        let train_onehot =
-            Tensor::from_data(TensorData::new(onehot, [n_train, data.n_classes]), &device);
+        let train_onehot = Tensor::from_data(TensorData::new(onehot, [n_train, data.n_classes]), &device);
         let n_valid = data.valid_y.len();
-        let valid_x = Tensor::from_data(
-            TensorData::new(data.valid_x.clone(), [n_valid, data.n_features]),
-            &plain,
-        );
+        let valid_x = Tensor::from_data(TensorData::new(data.valid_x.clone(), [n_valid, data.n_features]), &plain);
         Ok(Box::new(MlpTrainer {
             model: Some(model),
             stepper,
@@ -241,21 +193,11 @@ impl Objective for MlpObjective {
 /// in PyTorch, so results compare with the Python peers; SGD without dampening).
 fn configs(s: &TrainSettings) -> (AdamConfig, AdamWConfig, SgdConfig) {
     let decay = (s.weight_decay > 0.0).then(|| WeightDecayConfig::new(s.weight_decay as f32));
-    let momentum = (s.momentum > 0.0).then(|| {
-        MomentumConfig::new()
-            .with_momentum(s.momentum)
-            .with_dampening(0.0)
-    });
+    let momentum = (s.momentum > 0.0).then(|| MomentumConfig::new().with_momentum(s.momentum).with_dampening(0.0));
     (
-        AdamConfig::new()
-            .with_epsilon(1e-8)
-            .with_weight_decay(decay.clone()),
-        AdamWConfig::new()
-            .with_epsilon(1e-8)
-            .with_weight_decay(s.weight_decay as f32),
-        SgdConfig::new()
-            .with_weight_decay(decay)
-            .with_momentum(momentum),
+        AdamConfig::new().with_epsilon(1e-8).with_weight_decay(decay.clone()),
+        AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(s.weight_decay as f32),
+        SgdConfig::new().with_weight_decay(decay).with_momentum(momentum),
     )
 }
 
@@ -334,10 +276,7 @@ impl ParamOptimizer {
 /// How a training step updates the model.
 enum Stepper {
     /// Manual gradients, per-tensor optimizer; one (weight, bias) state per Linear, hidden layers then output.
-    Manual {
-        optim: ParamOptimizer,
-        states: Vec<(Option<ParamState<2>>, Option<ParamState<1>>)>,
-    },
+    Manual { optim: ParamOptimizer, states: Vec<(Option<ParamState<2>>, Option<ParamState<1>>)> },
     /// Autodiff gradients and Burn's `ModuleOptimizer`.
     Autodiff(ModuleOptimizer),
 }
@@ -361,9 +300,7 @@ struct MlpTrainer {
 
 impl MlpTrainer {
     fn model(&self) -> Result<&Mlp, TrialError> {
-        self.model
-            .as_ref()
-            .ok_or_else(|| TrialError::Failed("model lost after an earlier error".into()))
+        self.model.as_ref().ok_or_else(|| TrialError::Failed("model lost after an earlier error".into()))
     }
 
     /// Inverted-dropout masks (0 or 1/keep), one per hidden layer, drawn from
@@ -382,14 +319,8 @@ impl MlpTrainer {
         let masks = (0..self.settings.layers)
             .map(|_| {
                 self.dropout_rng.fill(&mut words[..]);
-                let values: Vec<f32> = words
-                    .iter()
-                    .map(|&w| scale * f32::from(u8::from(w < threshold)))
-                    .collect();
-                Tensor::from_data(
-                    TensorData::new(values, [batch, self.settings.hidden]),
-                    &self.device,
-                )
+                let values: Vec<f32> = words.iter().map(|&w| scale * f32::from(u8::from(w < threshold))).collect();
+                Tensor::from_data(TensorData::new(values, [batch, self.settings.hidden]), &self.device)
             })
             .collect();
         Some(masks)
@@ -405,10 +336,7 @@ impl MlpTrainer {
     ) -> (Mlp, f32) {
         let [batch] = y.dims();
         let logits = model.forward(x, masks);
-        let loss = log_softmax(logits, 1)
-            .gather(1, y.reshape([batch, 1]))
-            .mean()
-            .neg();
+        let loss = log_softmax(logits, 1).gather(1, y.reshape([batch, 1])).mean().neg();
         let loss_value: f32 = loss.clone().into_scalar();
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         (optimizer.step(lr, model, grads), loss_value)
@@ -446,18 +374,12 @@ impl MlpTrainer {
         let logits = model.out.forward(a.clone());
         inputs.push(a);
         let log_probs = log_softmax(logits, 1);
-        let loss: f32 = (log_probs.clone() * onehot.clone())
-            .sum()
-            .into_scalar::<f32>()
-            / -(batch as f32);
+        let loss: f32 = (log_probs.clone() * onehot.clone()).sum().into_scalar::<f32>() / -(batch as f32);
         let mut g = (log_probs.exp() - onehot).div_scalar(batch as f32);
 
         let linear_grads = |input: Tensor<2>, g: &Tensor<2>| {
             let [_, d_out] = g.dims();
-            (
-                input.transpose().matmul(g.clone()),
-                g.clone().sum_dim(0).reshape([d_out]),
-            )
+            (input.transpose().matmul(g.clone()), g.clone().sum_dim(0).reshape([d_out]))
         };
         let mut grads = Vec::with_capacity(model.hidden.len() + 1);
         if let Some(a) = inputs.pop() {
@@ -497,10 +419,7 @@ fn update_linear(
         state.1 = sb;
         Param::from_mapped_value(id, b, mapper)
     });
-    Linear {
-        weight: Param::from_mapped_value(id, w, mapper),
-        bias,
-    }
+    Linear { weight: Param::from_mapped_value(id, w, mapper), bias }
 }
 
 impl EpochTrainer for MlpTrainer {
@@ -511,14 +430,11 @@ impl EpochTrainer for MlpTrainer {
         let mut loss_sum = 0.0f64;
         for chunk in order.chunks(self.settings.batch_size) {
             let batch = chunk.len();
-            let idx =
-                Tensor::<1, Int>::from_data(TensorData::new(chunk.to_vec(), [batch]), &self.device);
+            let idx = Tensor::<1, Int>::from_data(TensorData::new(chunk.to_vec(), [batch]), &self.device);
             let x = self.train_x.clone().select(0, idx.clone());
             let masks = self.dropout_masks(batch);
-            let model = self
-                .model
-                .take()
-                .ok_or_else(|| TrialError::Failed("model lost after an earlier error".into()))?;
+            let model =
+                self.model.take().ok_or_else(|| TrialError::Failed("model lost after an earlier error".into()))?;
             let (model, loss) = match &mut self.stepper {
                 Stepper::Autodiff(optimizer) => {
                     let y = self.train_y.clone().select(0, idx);
@@ -562,9 +478,7 @@ impl EpochTrainer for MlpTrainer {
             .valid()
             .save_into(&mut store)
             .map_err(|e| TrialError::Failed(format!("saving checkpoint: {e}")))?;
-        store
-            .get_bytes()
-            .map_err(|e| TrialError::Failed(format!("saving checkpoint: {e}")))
+        store.get_bytes().map_err(|e| TrialError::Failed(format!("saving checkpoint: {e}")))
     }
 }
 
@@ -572,26 +486,13 @@ impl EpochTrainer for MlpTrainer {
 mod tests {
     use super::*;
 
-    fn tensor2(
-        rng: &mut ChaCha8Rng,
-        rows: usize,
-        cols: usize,
-        device: &Device,
-    ) -> (Vec<f32>, Tensor<2>) {
-        let v: Vec<f32> = (0..rows * cols)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect();
-        (
-            v.clone(),
-            Tensor::from_data(TensorData::new(v, [rows, cols]), device),
-        )
+    fn tensor2(rng: &mut ChaCha8Rng, rows: usize, cols: usize, device: &Device) -> (Vec<f32>, Tensor<2>) {
+        let v: Vec<f32> = (0..rows * cols).map(|_| rng.random_range(-1.0..1.0)).collect();
+        (v.clone(), Tensor::from_data(TensorData::new(v, [rows, cols]), device))
     }
 
     fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap()
+        t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
     }
 
     #[test]
@@ -599,22 +500,8 @@ mod tests {
         let (batch, d_in, hidden, layers, classes) = (7, 5, 6, 2, 3);
         let plain = Device::flex();
         let ad = Device::flex().autodiff();
-        let manual_model = Mlp::new(
-            &mut ChaCha8Rng::seed_from_u64(1),
-            d_in,
-            hidden,
-            layers,
-            classes,
-            &plain,
-        );
-        let ad_model = Mlp::new(
-            &mut ChaCha8Rng::seed_from_u64(1),
-            d_in,
-            hidden,
-            layers,
-            classes,
-            &ad,
-        );
+        let manual_model = Mlp::new(&mut ChaCha8Rng::seed_from_u64(1), d_in, hidden, layers, classes, &plain);
+        let ad_model = Mlp::new(&mut ChaCha8Rng::seed_from_u64(1), d_in, hidden, layers, classes, &ad);
 
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let (xv, x) = tensor2(&mut rng, batch, d_in, &plain);
@@ -625,44 +512,24 @@ mod tests {
         }
         // Dropout masks with zeros and the 1/keep scale, as training makes them.
         let mask_values: Vec<Vec<f32>> = (0..layers)
-            .map(|_| {
-                (0..batch * hidden)
-                    .map(|_| {
-                        if rng.random::<f32>() < 0.7 {
-                            1.0 / 0.7
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect()
-            })
+            .map(|_| (0..batch * hidden).map(|_| if rng.random::<f32>() < 0.7 { 1.0 / 0.7 } else { 0.0 }).collect())
             .collect();
         let masks = |device: &Device| -> Vec<Tensor<2>> {
-            mask_values
-                .iter()
-                .map(|m| Tensor::from_data(TensorData::new(m.clone(), [batch, hidden]), device))
-                .collect()
+            mask_values.iter().map(|m| Tensor::from_data(TensorData::new(m.clone(), [batch, hidden]), device)).collect()
         };
 
         let onehot_t = Tensor::from_data(TensorData::new(onehot, [batch, classes]), &plain);
-        let (loss, grads) =
-            MlpTrainer::manual_gradients(&manual_model, x, onehot_t, Some(masks(&plain)));
+        let (loss, grads) = MlpTrainer::manual_gradients(&manual_model, x, onehot_t, Some(masks(&plain)));
 
         let x_ad = Tensor::from_data(TensorData::new(xv, [batch, d_in]), &ad);
         let y: Vec<i64> = labels.iter().map(|&y| y as i64).collect();
         let y = Tensor::<1, Int>::from_data(TensorData::new(y, [batch]), &ad);
         let logits = ad_model.forward(x_ad, Some(masks(&ad)));
-        let ad_loss = log_softmax(logits, 1)
-            .gather(1, y.reshape([batch, 1]))
-            .mean()
-            .neg();
+        let ad_loss = log_softmax(logits, 1).gather(1, y.reshape([batch, 1])).mean().neg();
         let ad_loss_value: f32 = ad_loss.clone().into_scalar();
         let ad_grads = ad_loss.backward();
 
-        assert!(
-            (loss - ad_loss_value).abs() < 1e-5,
-            "{loss} vs {ad_loss_value}"
-        );
+        assert!((loss - ad_loss_value).abs() < 1e-5, "{loss} vs {ad_loss_value}");
         let layers_ad: Vec<&Linear> = ad_model.hidden.iter().chain([&ad_model.out]).collect();
         assert_eq!(grads.len(), layers_ad.len());
         for ((gw, gb), layer) in grads.into_iter().zip(layers_ad) {
@@ -671,10 +538,7 @@ mod tests {
             for (got, want) in [(values(gw), want_w), (values(gb), want_b)] {
                 assert_eq!(got.len(), want.len());
                 for (g, w) in got.iter().zip(&want) {
-                    assert!(
-                        (g - w).abs() <= 1e-5 + 1e-4 * w.abs(),
-                        "manual {g} vs autodiff {w}"
-                    );
+                    assert!((g - w).abs() <= 1e-5 + 1e-4 * w.abs(), "manual {g} vs autodiff {w}");
                 }
             }
         }
@@ -684,10 +548,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let (n, d) = (90, 4);
         let x: Vec<f32> = (0..n * d).map(|_| rng.random_range(-1.0..1.0)).collect();
-        let y: Vec<usize> = x
-            .chunks(d)
-            .map(|r| usize::from(r[0] + r[1] > 0.0) + usize::from(r[2] > 0.5))
-            .collect();
+        let y: Vec<usize> = x.chunks(d).map(|r| usize::from(r[0] + r[1] > 0.0) + usize::from(r[2] > 0.5)).collect();
         Prepared {
             train_x: x[..60 * d].to_vec(),
             train_y: y[..60].to_vec(),
@@ -715,34 +576,18 @@ mod tests {
         let data = toy_data();
         for optimizer in ["adam", "adamw", "sgd"] {
             let params = crate::params::Params::from([
-                (
-                    "optimizer".to_string(),
-                    crate::params::ParamValue::Str(optimizer.into()),
-                ),
-                (
-                    "dropout".to_string(),
-                    crate::params::ParamValue::Float(0.25),
-                ),
-                (
-                    "weight_decay".to_string(),
-                    crate::params::ParamValue::Float(0.001),
-                ),
+                ("optimizer".to_string(), crate::params::ParamValue::Str(optimizer.into())),
+                ("dropout".to_string(), crate::params::ParamValue::Float(0.25)),
+                ("weight_decay".to_string(), crate::params::ParamValue::Float(0.001)),
                 ("lr".to_string(), crate::params::ParamValue::Float(0.01)),
                 ("batch_size".to_string(), crate::params::ParamValue::Int(16)),
                 ("layers".to_string(), crate::params::ParamValue::Int(2)),
                 ("hidden".to_string(), crate::params::ParamValue::Int(8)),
             ]);
             let settings = TrainSettings::resolve(&crate::params::Params::new(), &params);
-            let trial = TrialSpec {
-                index: 0,
-                id: "t".into(),
-                seed: 5,
-                params,
-            };
+            let trial = TrialSpec { index: 0, id: "t".into(), seed: 5, params };
             let run = |gradients| {
-                let mut t = MlpObjective { gradients }
-                    .start(&trial, &settings, &data)
-                    .unwrap();
+                let mut t = MlpObjective { gradients }.start(&trial, &settings, &data).unwrap();
                 let losses: Vec<f64> = (0..3).map(|_| t.train_epoch().unwrap()).collect();
                 (losses, t.validation_logits().unwrap())
             };
@@ -754,10 +599,7 @@ mod tests {
             for (m, a) in manual_logits.iter().zip(&ad_logits) {
                 assert!((m - a).abs() < 1e-3, "{optimizer}: logit {m} vs {a}");
             }
-            assert!(
-                manual_losses[2] < manual_losses[0],
-                "{optimizer} learns: {manual_losses:?}"
-            );
+            assert!(manual_losses[2] < manual_losses[0], "{optimizer} learns: {manual_losses:?}");
         }
     }
 }

@@ -64,60 +64,15 @@ pub const OPTIMIZERS: &[&str] = &["adam", "adamw", "sgd"];
 
 /// Every setting of the built-in MLP trainer.
 pub const SETTINGS: &[Setting] = &[
-    Setting {
-        name: "lr",
-        kind: SettingKind::PositiveFloat,
-        default: DefaultValue::Float(0.001),
-    },
-    Setting {
-        name: "hidden",
-        kind: SettingKind::Int {
-            min: 1,
-            max: 65_536,
-        },
-        default: DefaultValue::Int(64),
-    },
-    Setting {
-        name: "layers",
-        kind: SettingKind::Int { min: 0, max: 64 },
-        default: DefaultValue::Int(1),
-    },
-    Setting {
-        name: "dropout",
-        kind: SettingKind::Fraction,
-        default: DefaultValue::Float(0.0),
-    },
-    Setting {
-        name: "batch_size",
-        kind: SettingKind::Int {
-            min: 1,
-            max: 1 << 24,
-        },
-        default: DefaultValue::Int(64),
-    },
-    Setting {
-        name: "weight_decay",
-        kind: SettingKind::NonNegativeFloat,
-        default: DefaultValue::Float(0.0),
-    },
-    Setting {
-        name: "optimizer",
-        kind: SettingKind::Choice(OPTIMIZERS),
-        default: DefaultValue::Str("adam"),
-    },
-    Setting {
-        name: "momentum",
-        kind: SettingKind::Fraction,
-        default: DefaultValue::Float(0.9),
-    },
-    Setting {
-        name: "epochs",
-        kind: SettingKind::Int {
-            min: 1,
-            max: 1_000_000,
-        },
-        default: DefaultValue::Int(10),
-    },
+    Setting { name: "lr", kind: SettingKind::PositiveFloat, default: DefaultValue::Float(0.001) },
+    Setting { name: "hidden", kind: SettingKind::Int { min: 1, max: 65_536 }, default: DefaultValue::Int(64) },
+    Setting { name: "layers", kind: SettingKind::Int { min: 0, max: 64 }, default: DefaultValue::Int(1) },
+    Setting { name: "dropout", kind: SettingKind::Fraction, default: DefaultValue::Float(0.0) },
+    Setting { name: "batch_size", kind: SettingKind::Int { min: 1, max: 1 << 24 }, default: DefaultValue::Int(64) },
+    Setting { name: "weight_decay", kind: SettingKind::NonNegativeFloat, default: DefaultValue::Float(0.0) },
+    Setting { name: "optimizer", kind: SettingKind::Choice(OPTIMIZERS), default: DefaultValue::Str("adam") },
+    Setting { name: "momentum", kind: SettingKind::Fraction, default: DefaultValue::Float(0.9) },
+    Setting { name: "epochs", kind: SettingKind::Int { min: 1, max: 1_000_000 }, default: DefaultValue::Int(10) },
 ];
 
 /// Looks a setting up by name.
@@ -127,11 +82,7 @@ pub fn setting(name: &str) -> Option<&'static Setting> {
 
 /// The names of all settings, for "expected one of" messages.
 pub fn setting_names() -> String {
-    SETTINGS
-        .iter()
-        .map(|s| s.name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    SETTINGS.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
 }
 
 impl SettingKind {
@@ -142,10 +93,7 @@ impl SettingKind {
         match *self {
             SettingKind::PositiveFloat | SettingKind::NonNegativeFloat | SettingKind::Fraction => {
                 let Some(v) = value.as_f64() else {
-                    return Err(format!(
-                        "expected a number, got the {} {value:?}",
-                        value.type_name()
-                    ));
+                    return Err(format!("expected a number, got the {} {value:?}", value.type_name()));
                 };
                 let ok = v.is_finite()
                     && match self {
@@ -153,27 +101,15 @@ impl SettingKind {
                         SettingKind::NonNegativeFloat => v >= 0.0,
                         _ => (0.0..1.0).contains(&v),
                     };
-                if ok {
-                    Ok(ParamValue::Float(v))
-                } else {
-                    Err(format!("got {v}, expected {}", self.describe()))
-                }
+                if ok { Ok(ParamValue::Float(v)) } else { Err(format!("got {v}, expected {}", self.describe())) }
             }
             SettingKind::Int { min, max } => match value.as_i64() {
                 Some(v) if (min..=max).contains(&v) => Ok(ParamValue::Int(v)),
-                _ => Err(format!(
-                    "got {}, expected {}",
-                    render(value),
-                    self.describe()
-                )),
+                _ => Err(format!("got {}, expected {}", render(value), self.describe())),
             },
             SettingKind::Choice(names) => match value.as_str() {
                 Some(s) if names.contains(&s) => Ok(ParamValue::Str(s.to_string())),
-                _ => Err(format!(
-                    "got {}, expected {}",
-                    render(value),
-                    self.describe()
-                )),
+                _ => Err(format!("got {}, expected {}", render(value), self.describe())),
             },
         }
     }
@@ -185,14 +121,9 @@ impl SettingKind {
             SettingKind::NonNegativeFloat => "a number >= 0".into(),
             SettingKind::Fraction => "a number in [0, 1)".into(),
             SettingKind::Int { min, max } => format!("a whole number from {min} to {max}"),
-            SettingKind::Choice(names) => format!(
-                "one of {}",
-                names
-                    .iter()
-                    .map(|n| format!("\"{n}\""))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            SettingKind::Choice(names) => {
+                format!("one of {}", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "))
+            }
         }
     }
 
@@ -274,23 +205,12 @@ mod tests {
     fn coercion_checks_ranges_and_types() {
         let lr = setting("lr").unwrap().kind;
         assert_eq!(lr.coerce(&ParamValue::Int(1)), Ok(ParamValue::Float(1.0)));
-        assert!(
-            lr.coerce(&ParamValue::Float(0.0))
-                .unwrap_err()
-                .contains("> 0")
-        );
+        assert!(lr.coerce(&ParamValue::Float(0.0)).unwrap_err().contains("> 0"));
         let hidden = setting("hidden").unwrap().kind;
-        assert_eq!(
-            hidden.coerce(&ParamValue::Float(64.0)),
-            Ok(ParamValue::Int(64))
-        );
+        assert_eq!(hidden.coerce(&ParamValue::Float(64.0)), Ok(ParamValue::Int(64)));
         assert!(hidden.coerce(&ParamValue::Float(64.5)).is_err());
         let opt = setting("optimizer").unwrap().kind;
-        assert!(
-            opt.coerce(&ParamValue::Str("rmsprop".into()))
-                .unwrap_err()
-                .contains("\"adamw\"")
-        );
+        assert!(opt.coerce(&ParamValue::Str("rmsprop".into())).unwrap_err().contains("\"adamw\""));
         let dropout = setting("dropout").unwrap().kind;
         assert!(dropout.coerce(&ParamValue::Float(1.0)).is_err());
     }

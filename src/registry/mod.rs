@@ -42,9 +42,7 @@ pub enum RegistryError {
         value: String,
     },
     /// A model reference that does not parse.
-    #[error(
-        "\"{0}\" is not a model reference: expected NAME, NAME@VERSION, NAME@ALIAS or a trial folder"
-    )]
+    #[error("\"{0}\" is not a model reference: expected NAME, NAME@VERSION, NAME@ALIAS or a trial folder")]
     BadRef(String),
     /// No such model.
     #[error("no model \"{name}\" in {registry}; registered models: {known}")]
@@ -130,11 +128,7 @@ pub struct ModelEntry {
 impl ModelEntry {
     /// Aliases pointing at `version`.
     pub fn aliases_of(&self, version: u32) -> Vec<&str> {
-        self.aliases
-            .iter()
-            .filter(|(_, v)| **v == version)
-            .map(|(a, _)| a.as_str())
-            .collect()
+        self.aliases.iter().filter(|(_, v)| **v == version).map(|(a, _)| a.as_str()).collect()
     }
 }
 
@@ -145,13 +139,8 @@ pub struct Registry {
 }
 
 /// Files a version folder holds, copied from the trial folder.
-const VERSION_FILES: [&str; 5] = [
-    names::CHECKPOINT,
-    names::BEST_METADATA,
-    names::PREPROCESSING,
-    names::RECORD,
-    names::HISTORY,
-];
+const VERSION_FILES: [&str; 5] =
+    [names::CHECKPOINT, names::BEST_METADATA, names::PREPROCESSING, names::RECORD, names::HISTORY];
 
 impl Registry {
     /// The registry at `root` (it need not exist yet).
@@ -177,12 +166,8 @@ impl Registry {
     fn lock(&self) -> Result<File, StoreError> {
         std::fs::create_dir_all(&self.root).map_err(StoreError::io(&self.root))?;
         let path = self.root.join(".lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(StoreError::io(&path))?;
+        let file =
+            File::options().create(true).truncate(false).write(true).open(&path).map_err(StoreError::io(&path))?;
         file.lock().map_err(StoreError::io(&path))?;
         Ok(file)
     }
@@ -202,10 +187,8 @@ impl Registry {
         let Ok(dir) = std::fs::read_dir(&models) else {
             return Ok(Vec::new());
         };
-        let mut names: Vec<String> = dir
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect();
+        let mut names: Vec<String> =
+            dir.filter_map(|e| e.ok()).filter_map(|e| e.file_name().into_string().ok()).collect();
         names.sort();
         let mut out = Vec::new();
         for name in names {
@@ -227,16 +210,10 @@ impl Registry {
     ) -> Result<(ModelVersion, bool), RegistryError> {
         validate_name(name, "model name")?;
         let trial_dir = sweep_dir.trial_dir(trial_id);
-        let refuse = |message: String| RegistryError::NotRegistrable {
-            dir: trial_dir.clone(),
-            message,
-        };
+        let refuse = |message: String| RegistryError::NotRegistrable { dir: trial_dir.clone(), message };
         let record_path = trial_dir.join(names::RECORD);
         if !record_path.exists() {
-            return Err(refuse(format!(
-                "no complete trial \"{trial_id}\" here (no {})",
-                names::RECORD
-            )));
+            return Err(refuse(format!("no complete trial \"{trial_id}\" here (no {})", names::RECORD)));
         }
         let record: TrialRecord = store::read_json(&record_path)?;
         if record.status != TrialStatus::Completed {
@@ -245,8 +222,7 @@ impl Registry {
                 record.status.as_str()
             )));
         }
-        let (Some(best_epoch), Some(sha)) = (record.best_epoch, record.checkpoint_sha256.clone())
-        else {
+        let (Some(best_epoch), Some(sha)) = (record.best_epoch, record.checkpoint_sha256.clone()) else {
             return Err(refuse(format!("trial {trial_id} saved no checkpoint")));
         };
         let checkpoint = trial_dir.join(names::CHECKPOINT);
@@ -264,11 +240,7 @@ impl Registry {
             versions: Vec::new(),
             aliases: BTreeMap::new(),
         });
-        if let Some(last) = entry
-            .versions
-            .last()
-            .filter(|v| v.checkpoint_sha256 == sha && v.trial_id == trial_id)
-        {
+        if let Some(last) = entry.versions.last().filter(|v| v.checkpoint_sha256 == sha && v.trial_id == trial_id) {
             return Ok((last.clone(), false));
         }
         let version = entry.versions.last().map_or(1, |v| v.version + 1);
@@ -309,18 +281,10 @@ impl Registry {
     }
 
     /// Points `alias` at `name`'s `version` (creating or moving it).
-    pub fn set_alias(
-        &self,
-        name: &str,
-        version: u32,
-        alias: &str,
-    ) -> Result<Option<u32>, RegistryError> {
+    pub fn set_alias(&self, name: &str, version: u32, alias: &str) -> Result<Option<u32>, RegistryError> {
         validate_name(alias, "alias")?;
         if alias.parse::<u32>().is_ok() || alias == "latest" {
-            return Err(RegistryError::BadName {
-                what: "alias",
-                value: alias.to_string(),
-            });
+            return Err(RegistryError::BadName { what: "alias", value: alias.to_string() });
         }
         let _lock = self.lock()?;
         let mut entry = self.require(name)?;
@@ -334,20 +298,14 @@ impl Registry {
 
     fn require(&self, name: &str) -> Result<ModelEntry, RegistryError> {
         validate_name(name, "model name")?;
-        self.entry(name)?
-            .ok_or_else(|| RegistryError::UnknownModel {
-                name: name.to_string(),
-                registry: self.root.clone(),
-                known: self
-                    .list()
-                    .map(|l| {
-                        l.iter()
-                            .map(|e| e.name.clone())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default(),
-            })
+        self.entry(name)?.ok_or_else(|| RegistryError::UnknownModel {
+            name: name.to_string(),
+            registry: self.root.clone(),
+            known: self
+                .list()
+                .map(|l| l.iter().map(|e| e.name.clone()).collect::<Vec<_>>().join(", "))
+                .unwrap_or_default(),
+        })
     }
 
     /// The version a `NAME[@VERSION|@ALIAS]` reference means, and its folder.
@@ -362,9 +320,7 @@ impl Registry {
             Selector::Version(v) => Some(*v),
             Selector::Alias(a) => entry.aliases.get(a).copied(),
         };
-        let found = version
-            .and_then(|v| entry.versions.iter().find(|x| x.version == v))
-            .cloned();
+        let found = version.and_then(|v| entry.versions.iter().find(|x| x.version == v)).cloned();
         let Some(found) = found else {
             let what = match selector {
                 Selector::Alias(a) => format!("alias \"{a}\""),
@@ -386,12 +342,7 @@ fn unknown_selector(entry: &ModelEntry, what: String) -> RegistryError {
         aliases: if entry.aliases.is_empty() {
             "none".into()
         } else {
-            entry
-                .aliases
-                .iter()
-                .map(|(a, v)| format!("{a}→{v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            entry.aliases.iter().map(|(a, v)| format!("{a}→{v}")).collect::<Vec<_>>().join(", ")
         },
     }
 }

@@ -50,32 +50,17 @@ impl ModelRef {
             return Err(RegistryError::BadRef(text.to_string()));
         }
         validate_name(name, "model name")?;
-        Ok(ModelRef::Named {
-            name: name.to_string(),
-            selector,
-        })
+        Ok(ModelRef::Named { name: name.to_string(), selector })
     }
 }
 
 /// Names and aliases become folder names: only `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`, never `..`.
 pub fn validate_name(value: &str, what: &'static str) -> Result<(), RegistryError> {
     let ok = (1..=64).contains(&value.len())
-        && value
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && value.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         && !value.contains("..");
-    if ok {
-        Ok(())
-    } else {
-        Err(RegistryError::BadName {
-            what,
-            value: value.to_string(),
-        })
-    }
+    if ok { Ok(()) } else { Err(RegistryError::BadName { what, value: value.to_string() }) }
 }
 
 #[cfg(test)]
@@ -84,54 +69,23 @@ mod tests {
 
     #[test]
     fn references_parse() {
-        let named = |n: &str, s: Selector| ModelRef::Named {
-            name: n.into(),
-            selector: s,
-        };
-        assert_eq!(
-            ModelRef::parse("digits").unwrap(),
-            named("digits", Selector::Latest)
-        );
-        assert_eq!(
-            ModelRef::parse("digits@3").unwrap(),
-            named("digits", Selector::Version(3))
-        );
-        assert_eq!(
-            ModelRef::parse("digits@champion").unwrap(),
-            named("digits", Selector::Alias("champion".into()))
-        );
-        assert_eq!(
-            ModelRef::parse("digits@latest").unwrap(),
-            named("digits", Selector::Latest)
-        );
-        assert_eq!(
-            ModelRef::parse("results/x/trials/t0").unwrap(),
-            ModelRef::Folder("results/x/trials/t0".into())
-        );
+        let named = |n: &str, s: Selector| ModelRef::Named { name: n.into(), selector: s };
+        assert_eq!(ModelRef::parse("digits").unwrap(), named("digits", Selector::Latest));
+        assert_eq!(ModelRef::parse("digits@3").unwrap(), named("digits", Selector::Version(3)));
+        assert_eq!(ModelRef::parse("digits@champion").unwrap(), named("digits", Selector::Alias("champion".into())));
+        assert_eq!(ModelRef::parse("digits@latest").unwrap(), named("digits", Selector::Latest));
+        assert_eq!(ModelRef::parse("results/x/trials/t0").unwrap(), ModelRef::Folder("results/x/trials/t0".into()));
         assert!(ModelRef::parse("@3").is_err());
     }
 
     #[test]
     fn path_unsafe_names_are_refused() {
-        for bad in [
-            "..",
-            "a..b",
-            ".hidden",
-            "a b",
-            "x/y",
-            "",
-            "-x",
-            "ü",
-            &"a".repeat(65),
-        ] {
+        for bad in ["..", "a..b", ".hidden", "a b", "x/y", "", "-x", "ü", &"a".repeat(65)] {
             assert!(validate_name(bad, "alias").is_err(), "{bad:?}");
         }
         for good in ["champion", "v1.2", "my_model-3"] {
             assert!(validate_name(good, "alias").is_ok(), "{good:?}");
         }
-        assert!(matches!(
-            ModelRef::parse("digits@a..b"),
-            Err(RegistryError::BadName { .. })
-        ));
+        assert!(matches!(ModelRef::parse("digits@a..b"), Err(RegistryError::BadName { .. })));
     }
 }

@@ -129,11 +129,7 @@ pub fn open_sweep(spec: &SweepSpec, results_root: &std::path::Path) -> Result<Op
             ),
         });
     }
-    Ok(OpenSweep {
-        data: prepared,
-        plan: Plan::new(spec),
-        dir: SweepDir::new(results_root.join(&spec.name)),
-    })
+    Ok(OpenSweep { data: prepared, plan: Plan::new(spec), dir: SweepDir::new(results_root.join(&spec.name)) })
 }
 
 /// Plans and runs a sweep, then leaves the per-trial records on disk (the
@@ -148,14 +144,7 @@ pub fn run_sweep(
     let done = prepare_results_dir(spec, &plan, &dir, options.existing)?;
     let todo: Vec<TrialSpec> = plan.trials().filter(|t| !done.contains(&t.id)).collect();
 
-    let env = TrialEnv {
-        spec,
-        spec_hash: spec.hash(),
-        data: &data,
-        objective,
-        dir: &dir,
-        faults: &options.faults,
-    };
+    let env = TrialEnv { spec, spec_hash: spec.hash(), data: &data, objective, dir: &dir, faults: &options.faults };
     // One single-thread rayon pool per worker, driven by a plain thread. Calling
     // `install` from a rayon worker thread would let that thread steal sibling
     // trials while it waits (measured: all 36 grid trials at once with
@@ -164,10 +153,7 @@ pub fn run_sweep(
     let pools = (0..n_threads)
         .map(|w| single_thread_pool(&format!("sweep-trial-{w}")))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|message| RunError::Pool {
-            workers: options.workers,
-            message,
-        })?;
+        .map_err(|message| RunError::Pool { workers: options.workers, message })?;
 
     reporter.on_start(plan.len(), done.len());
     // Trial panics are caught and recorded; keep the default hook from also
@@ -199,21 +185,12 @@ pub fn run_sweep(
     std::panic::set_hook(previous_hook);
     reporter.on_finish();
     records.sort_by_key(|r| r.index);
-    Ok(RunSummary {
-        dir,
-        planned: plan.len(),
-        resumed: done.len(),
-        records,
-    })
+    Ok(RunSummary { dir, planned: plan.len(), resumed: done.len(), records })
 }
 
 fn single_thread_pool(name: &str) -> Result<rayon::ThreadPool, String> {
     let name = name.to_string();
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .thread_name(move |_| name.clone())
-        .build()
-        .map_err(|e| e.to_string())
+    rayon::ThreadPoolBuilder::new().num_threads(1).thread_name(move |_| name.clone()).build().map_err(|e| e.to_string())
 }
 
 /// How [`run_single_trial`] ended.
@@ -239,11 +216,7 @@ pub fn run_single_trial(
 ) -> Result<SingleTrial, RunError> {
     let OpenSweep { data, plan, dir } = open_sweep(spec, results_root)?;
     if index >= plan.len() {
-        return Err(RunError::IndexOutOfRange {
-            file: spec.source.clone(),
-            index,
-            last: plan.len().saturating_sub(1),
-        });
+        return Err(RunError::IndexOutOfRange { file: spec.source.clone(), index, last: plan.len().saturating_sub(1) });
     }
     ensure_manifest(spec, &plan, &dir)?;
     let trial = plan.trial(index);
@@ -257,18 +230,8 @@ pub fn run_single_trial(
             }
         }
     }
-    let env = TrialEnv {
-        spec,
-        spec_hash: spec.hash(),
-        data: &data,
-        objective,
-        dir: &dir,
-        faults,
-    };
-    let pool = single_thread_pool("sweep-trial").map_err(|message| RunError::Pool {
-        workers: 1,
-        message,
-    })?;
+    let env = TrialEnv { spec, spec_hash: spec.hash(), data: &data, objective, dir: &dir, faults };
+    let pool = single_thread_pool("sweep-trial").map_err(|message| RunError::Pool { workers: 1, message })?;
     Ok(SingleTrial::Ran(pool.install(|| run_trial(&env, &trial))))
 }
 
@@ -289,10 +252,7 @@ fn ensure_manifest(spec: &SweepSpec, plan: &Plan, dir: &SweepDir) -> Result<(), 
         None => {
             let trials = dir.trials_dir();
             std::fs::create_dir_all(&trials).map_err(StoreError::io(&trials))?;
-            store::write_json(
-                &dir.file(names::MANIFEST),
-                &SweepManifest::new(spec, plan.len()),
-            )?;
+            store::write_json(&dir.file(names::MANIFEST), &SweepManifest::new(spec, plan.len()))?;
             Ok(())
         }
     }
@@ -306,10 +266,7 @@ pub fn prepare_results_dir(
     dir: &SweepDir,
     policy: ExistingResults,
 ) -> Result<BTreeSet<String>, RunError> {
-    let conflict = |message: String| RunError::ExistingResults {
-        dir: dir.root().to_path_buf(),
-        message,
-    };
+    let conflict = |message: String| RunError::ExistingResults { dir: dir.root().to_path_buf(), message };
     let hash = spec.hash();
     let mut done = BTreeSet::new();
     match policy {

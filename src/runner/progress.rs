@@ -44,11 +44,7 @@ impl Default for ProgressBarReporter {
 impl ProgressBarReporter {
     /// A hidden bar until [`Reporter::on_start`] sizes it.
     pub fn new() -> Self {
-        ProgressBarReporter {
-            bar: ProgressBar::hidden(),
-            best: None,
-            problems: 0,
-        }
+        ProgressBarReporter { bar: ProgressBar::hidden(), best: None, problems: 0 }
     }
 
     fn better(monitor: &Monitored, a: f64, b: f64) -> bool {
@@ -63,17 +59,13 @@ impl Reporter for ProgressBarReporter {
     fn on_start(&mut self, total: usize, resumed: usize) {
         self.bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
         self.bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} trials  {msg}  ETA {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} trials  {msg}  ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         self.bar.set_position(resumed as u64);
         self.bar.enable_steady_tick(Duration::from_millis(200));
         if resumed > 0 {
-            self.bar.println(format!(
-                "resuming: {resumed} of {total} trials already complete"
-            ));
+            self.bar.println(format!("resuming: {resumed} of {total} trials already complete"));
         }
     }
 
@@ -87,22 +79,12 @@ impl Reporter for ProgressBarReporter {
                 record.message.as_deref().unwrap_or("")
             ));
         } else if let Some(&value) = record.best_metrics.get(&record.monitor.metric) {
-            let improves = self
-                .best
-                .as_ref()
-                .is_none_or(|(b, _)| Self::better(&record.monitor, value, *b));
+            let improves = self.best.as_ref().is_none_or(|(b, _)| Self::better(&record.monitor, value, *b));
             if improves {
-                self.best = Some((
-                    value,
-                    format!("best {} {value:.5} ({})", record.monitor.metric, record.id),
-                ));
+                self.best = Some((value, format!("best {} {value:.5} ({})", record.monitor.metric, record.id)));
             }
         }
-        let mut msg = self
-            .best
-            .as_ref()
-            .map(|(_, m)| m.clone())
-            .unwrap_or_default();
+        let mut msg = self.best.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
         if self.problems > 0 {
             msg.push_str(&format!("  {} failed/diverged", self.problems));
         }

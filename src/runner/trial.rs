@@ -100,22 +100,14 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
 
     let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(), TrialError> {
         if env.faults.panic.contains(&trial.index) {
-            panic!(
-                "injected failure for trial index {} (SWEEP_FAIL_TRIALS)",
-                trial.index
-            );
+            panic!("injected failure for trial index {} (SWEEP_FAIL_TRIALS)", trial.index);
         }
         reset_trial_dir(&trial_dir)?;
-        store::write_json_deferred(&trial_dir.join(names::RUNNING), &RunningMarker::now())
-            .map_err(failed)?;
+        store::write_json_deferred(&trial_dir.join(names::RUNNING), &RunningMarker::now()).map_err(failed)?;
         if env.faults.abort.contains(&trial.index) {
             std::process::abort();
         }
-        store::write_json_deferred(
-            &trial_dir.join(names::PREPROCESSING),
-            &env.data.preprocessing,
-        )
-        .map_err(failed)?;
+        store::write_json_deferred(&trial_dir.join(names::PREPROCESSING), &env.data.preprocessing).map_err(failed)?;
         train(env, trial, &settings, &trial_dir, &mut progress)
     }));
 
@@ -123,10 +115,7 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
         Ok(Ok(())) => (TrialStatus::Completed, None),
         Ok(Err(e @ TrialError::Diverged { .. })) => (TrialStatus::Diverged, Some(e.to_string())),
         Ok(Err(e)) => (TrialStatus::Failed, Some(e.to_string())),
-        Err(payload) => (
-            TrialStatus::Failed,
-            Some(format!("panicked: {}", panic_message(&*payload))),
-        ),
+        Err(payload) => (TrialStatus::Failed, Some(format!("panicked: {}", panic_message(&*payload)))),
     };
     let record = TrialRecord {
         sweep: env.spec.name.clone(),
@@ -157,13 +146,8 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
     };
     // The commit point: the trial's files become durable, then its record, which
     // is what makes the trial count as complete (a crash before it means a rerun).
-    let files = [
-        names::CHECKPOINT,
-        names::BEST_METADATA,
-        names::HISTORY,
-        names::PREPROCESSING,
-    ]
-    .map(|f| trial_dir.join(f));
+    let files =
+        [names::CHECKPOINT, names::BEST_METADATA, names::HISTORY, names::PREPROCESSING].map(|f| trial_dir.join(f));
     let write = std::fs::create_dir_all(&trial_dir)
         .map_err(store::StoreError::io(&trial_dir))
         .and_then(|_| {
@@ -184,11 +168,7 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
 }
 
 fn monitored(spec: &SweepSpec) -> Monitored {
-    Monitored {
-        metric: spec.metric.name.clone(),
-        goal: spec.metric.goal,
-        min_delta: spec.metric.min_delta,
-    }
+    Monitored { metric: spec.metric.name.clone(), goal: spec.metric.goal, min_delta: spec.metric.min_delta }
 }
 
 fn failed(e: impl std::fmt::Display) -> TrialError {
@@ -224,17 +204,11 @@ fn train(
         let train_loss = trainer.train_epoch()?;
         progress.epochs_run = epoch;
         if !train_loss.is_finite() {
-            return Err(TrialError::Diverged {
-                epoch,
-                what: format!("train_loss is {train_loss}"),
-            });
+            return Err(TrialError::Diverged { epoch, what: format!("train_loss is {train_loss}") });
         }
         let logits = trainer.validation_logits()?;
         if logits.iter().any(|v| !v.is_finite()) {
-            return Err(TrialError::Diverged {
-                epoch,
-                what: "validation outputs are not finite".into(),
-            });
+            return Err(TrialError::Diverged { epoch, what: "validation outputs are not finite".into() });
         }
         let mut epoch_metrics = metrics::evaluate(&logits, &env.data.valid_y, env.data.n_classes);
         epoch_metrics.insert("train_loss".into(), train_loss);
@@ -245,30 +219,15 @@ fn train(
         }
         if env.spec.checkpoint == CheckpointPolicy::EveryEpoch {
             let started = Instant::now();
-            let bytes = trainer.checkpoint(&BTreeMap::from([(
-                "sweep.epoch".to_string(),
-                epoch.to_string(),
-            )]))?;
-            let path = dir
-                .join("epochs")
-                .join(format!("epoch-{epoch:04}.safetensors"));
+            let bytes = trainer.checkpoint(&BTreeMap::from([("sweep.epoch".to_string(), epoch.to_string())]))?;
+            let path = dir.join("epochs").join(format!("epoch-{epoch:04}.safetensors"));
             std::fs::create_dir_all(dir.join("epochs")).map_err(failed)?;
-            store::write_atomic_deferred(&path, &bytes)
-                .map_err(|e| failed(format!("{}: {e}", path.display())))?;
+            store::write_atomic_deferred(&path, &bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
             progress.checkpoint_bytes += bytes.len() as u64;
             progress.checkpoint_seconds += started.elapsed().as_secs_f64();
         }
         if actions.save_best {
-            save_best(
-                env,
-                trial,
-                settings,
-                dir,
-                epoch,
-                &epoch_metrics,
-                &*trainer,
-                progress,
-            )?;
+            save_best(env, trial, settings, dir, epoch, &epoch_metrics, &*trainer, progress)?;
         }
         history.push((epoch_metrics, actions.save_best));
         store::write_atomic_deferred(&dir.join(names::HISTORY), &history_csv(&history)?)
@@ -301,16 +260,12 @@ fn save_best(
         ("sweep.metrics".to_string(), json(epoch_metrics)),
         ("sweep.params".to_string(), json(&trial.params)),
         ("sweep.seed".to_string(), trial.seed.to_string()),
-        (
-            "sweep.data_fingerprint".to_string(),
-            env.data.preprocessing.data_fingerprint.clone(),
-        ),
+        ("sweep.data_fingerprint".to_string(), env.data.preprocessing.data_fingerprint.clone()),
     ]);
     let bytes = store::canonical_safetensors(&trainer.checkpoint(&header)?).map_err(failed)?;
     let sha = store::sha256_hex(&bytes);
     let path = dir.join(names::CHECKPOINT);
-    store::write_atomic_deferred(&path, &bytes)
-        .map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    store::write_atomic_deferred(&path, &bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
     let meta = BestMetadata {
         trial_id: trial.id.clone(),
         epoch,
@@ -345,11 +300,7 @@ fn history_csv(history: &[(Metrics, bool)]) -> Result<Vec<u8>, TrialError> {
     w.write_record(&header).map_err(failed)?;
     for (i, (m, saved)) in history.iter().enumerate() {
         let mut row = vec![(i + 1).to_string()];
-        row.extend(
-            METRIC_NAMES
-                .iter()
-                .map(|name| m.get(*name).map(|v| v.to_string()).unwrap_or_default()),
-        );
+        row.extend(METRIC_NAMES.iter().map(|name| m.get(*name).map(|v| v.to_string()).unwrap_or_default()));
         row.push(saved.to_string());
         w.write_record(&row).map_err(failed)?;
     }

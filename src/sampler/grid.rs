@@ -18,12 +18,7 @@ impl GridSampler {
     pub fn new(parameters: &BTreeMap<String, Domain>) -> Self {
         let axes: Vec<(String, Vec<ParamValue>)> = parameters
             .iter()
-            .map(|(k, d)| {
-                (
-                    k.clone(),
-                    d.grid_values().map(<[_]>::to_vec).unwrap_or_default(),
-                )
-            })
+            .map(|(k, d)| (k.clone(), d.grid_values().map(<[_]>::to_vec).unwrap_or_default()))
             .collect();
         let len = axes.iter().map(|(_, v)| v.len()).product();
         GridSampler { axes, len }
@@ -53,9 +48,7 @@ mod tests {
     use super::*;
 
     fn domain(values: &[i64]) -> Domain {
-        Domain::Values {
-            values: values.iter().map(|v| ParamValue::Int(*v)).collect(),
-        }
+        Domain::Values { values: values.iter().map(|v| ParamValue::Int(*v)).collect() }
     }
 
     #[test]
@@ -71,10 +64,7 @@ mod tests {
                 (ps["a"].as_i64().unwrap(), ps["b"].as_i64().unwrap())
             })
             .collect();
-        assert_eq!(
-            rows,
-            vec![(10, 1), (10, 2), (10, 3), (20, 1), (20, 2), (20, 3)]
-        );
+        assert_eq!(rows, vec![(10, 1), (10, 2), (10, 3), (20, 1), (20, 2), (20, 3)]);
     }
 
     #[test]

@@ -29,8 +29,6 @@ pub trait Sampler {
 pub fn for_spec(spec: &SweepSpec) -> Box<dyn Sampler + Send + Sync> {
     match spec.method {
         Method::Grid => Box::new(GridSampler::new(&spec.parameters)),
-        Method::Random { trials } => {
-            Box::new(RandomSampler::new(&spec.parameters, trials, spec.seed))
-        }
+        Method::Random { trials } => Box::new(RandomSampler::new(&spec.parameters, trials, spec.seed)),
     }
 }

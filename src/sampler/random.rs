@@ -21,11 +21,7 @@ pub struct RandomSampler {
 impl RandomSampler {
     /// A sampler of `trials` draws.
     pub fn new(parameters: &BTreeMap<String, Domain>, trials: usize, seed: u64) -> Self {
-        RandomSampler {
-            parameters: parameters.clone(),
-            trials,
-            seed,
-        }
+        RandomSampler { parameters: parameters.clone(), trials, seed }
     }
 }
 
@@ -36,10 +32,7 @@ impl Sampler for RandomSampler {
 
     fn params(&self, index: usize) -> Params {
         let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(self.seed, "sample", index as u64));
-        self.parameters
-            .iter()
-            .map(|(k, d)| (k.clone(), d.sample(&mut rng)))
-            .collect()
+        self.parameters.iter().map(|(k, d)| (k.clone(), d.sample(&mut rng))).collect()
     }
 }
 
@@ -50,25 +43,11 @@ mod tests {
 
     fn space() -> BTreeMap<String, Domain> {
         let mut p = BTreeMap::new();
-        p.insert(
-            "lr".to_string(),
-            Domain::LogUniformValues {
-                min: 1e-4,
-                max: 1e-1,
-            },
-        );
-        p.insert(
-            "hidden".to_string(),
-            Domain::IntUniform { min: 16, max: 256 },
-        );
+        p.insert("lr".to_string(), Domain::LogUniformValues { min: 1e-4, max: 1e-1 });
+        p.insert("hidden".to_string(), Domain::IntUniform { min: 16, max: 256 });
         p.insert(
             "optimizer".to_string(),
-            Domain::Values {
-                values: vec![
-                    ParamValue::Str("adam".into()),
-                    ParamValue::Str("sgd".into()),
-                ],
-            },
+            Domain::Values { values: vec![ParamValue::Str("adam".into()), ParamValue::Str("sgd".into())] },
         );
         p
     }

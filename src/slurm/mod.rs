@@ -53,13 +53,8 @@ pub fn submit(sbatch: &str, script: &Path, extra: &[String]) -> Result<String, S
         .args(extra)
         .arg(script)
         .output()
-        .map_err(|source| SlurmError::NoSbatch {
-            program: sbatch.to_string(),
-            source,
-        })?;
-    let stderr = String::from_utf8_lossy(&output.stderr)
-        .trim()
-        .replace('\n', " | ");
+        .map_err(|source| SlurmError::NoSbatch { program: sbatch.to_string(), source })?;
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().replace('\n', " | ");
     if !output.status.success() {
         return Err(SlurmError::Rejected {
             script: script.to_path_buf(),
@@ -71,10 +66,7 @@ pub fn submit(sbatch: &str, script: &Path, extra: &[String]) -> Result<String, S
     // --parsable prints "<id>" or "<id>;<cluster>".
     let id = stdout.trim().split(';').next().unwrap_or("").to_string();
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
-        return Err(SlurmError::NoJobId {
-            script: script.to_path_buf(),
-            stdout,
-        });
+        return Err(SlurmError::NoJobId { script: script.to_path_buf(), stdout });
     }
     Ok(id)
 }
@@ -86,7 +78,6 @@ pub fn write_script(path: &Path, text: &str) -> Result<(), SlurmError> {
     }
     store::write_atomic(path, text.as_bytes()).map_err(StoreError::io(path))?;
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
-        .map_err(StoreError::io(path))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(StoreError::io(path))?;
     Ok(())
 }

@@ -70,11 +70,7 @@ pub enum Goal {
 impl Goal {
     /// `auto`: minimize names that contain "loss" or "error", maximize the rest.
     pub fn auto_for(metric: &str) -> Goal {
-        if metric.contains("loss") || metric.contains("error") {
-            Goal::Minimize
-        } else {
-            Goal::Maximize
-        }
+        if metric.contains("loss") || metric.contains("error") { Goal::Minimize } else { Goal::Maximize }
     }
 }
 
@@ -187,9 +183,6 @@ impl SweepSpec {
 
 /// Reads and validates a spec file.
 pub fn load(path: &Path) -> Result<SweepSpec, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-        file: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { file: path.to_path_buf(), source })?;
     parse(&text, path)
 }

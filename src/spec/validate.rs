@@ -8,8 +8,7 @@ use toml::Spanned;
 
 use super::raw::{RawEarlyStopping, RawParam, RawSlurm, RawSpec};
 use super::{
-    CheckpointPolicy, DataSpec, EarlyStoppingSpec, Goal, Method, MetricSpec, SlurmDefaults,
-    SpecError, SweepSpec,
+    CheckpointPolicy, DataSpec, EarlyStoppingSpec, Goal, Method, MetricSpec, SlurmDefaults, SpecError, SweepSpec,
 };
 use crate::metrics::METRIC_NAMES;
 use crate::objective::settings;
@@ -32,11 +31,7 @@ impl Ctx<'_> {
         SpecError::Invalid {
             file: self.file.to_path_buf(),
             line: span.map(|s| self.line_of(s)),
-            key: if key.is_empty() {
-                String::new()
-            } else {
-                format!("{key}: ")
-            },
+            key: if key.is_empty() { String::new() } else { format!("{key}: ") },
             message: message.into(),
         }
     }
@@ -52,34 +47,27 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
     let raw: RawSpec = toml::from_str(text).map_err(|e| {
         // toml's own Display spans several lines; keep the one-line message and point at the line.
         let message = friendly_types(e.message().trim().replace('\n', " "));
-        let key = e
-            .span()
-            .and_then(|span| key_at(text, span.start))
-            .unwrap_or_default();
+        let key = e.span().and_then(|span| key_at(text, span.start)).unwrap_or_default();
         ctx.err(e.span(), &key, message)
     })?;
 
     let name = raw.name.get_ref().trim().to_string();
     let name_ok = !name.is_empty()
         && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     if !name_ok {
-        return Err(ctx.at(&raw.name, "name", format!(
-            "got \"{name}\", expected letters, digits, '-', '_' or '.' (it names the results folder)"
-        )));
+        return Err(ctx.at(
+            &raw.name,
+            "name",
+            format!("got \"{name}\", expected letters, digits, '-', '_' or '.' (it names the results folder)"),
+        ));
     }
 
     let seed = match &raw.seed {
         None => 0,
         Some(s) if *s.get_ref() >= 0 => *s.get_ref() as u64,
         Some(s) => {
-            return Err(ctx.at(
-                s,
-                "seed",
-                format!("got {}, expected a whole number >= 0", s.get_ref()),
-            ));
+            return Err(ctx.at(s, "seed", format!("got {}, expected a whole number >= 0", s.get_ref())));
         }
     };
 
@@ -87,14 +75,7 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
         None => None,
         Some(w) if (1..=1024).contains(w.get_ref()) => Some(*w.get_ref() as usize),
         Some(w) => {
-            return Err(ctx.at(
-                w,
-                "workers",
-                format!(
-                    "got {}, expected a whole number from 1 to 1024",
-                    w.get_ref()
-                ),
-            ));
+            return Err(ctx.at(w, "workers", format!("got {}, expected a whole number from 1 to 1024", w.get_ref())));
         }
     };
 
@@ -126,42 +107,33 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
             for (key, domain) in &parameters {
                 if domain.grid_values().is_none() {
                     let span = raw.parameters.get(key).map(|p| p.span());
-                    return Err(ctx.err(span, &format!("parameters.{key}"), format!(
-                        "has distribution \"{}\", but method = \"grid\" needs a list: values = [...]",
-                        domain.kind()
-                    )));
+                    return Err(ctx.err(
+                        span,
+                        &format!("parameters.{key}"),
+                        format!(
+                            "has distribution \"{}\", but method = \"grid\" needs a list: values = [...]",
+                            domain.kind()
+                        ),
+                    ));
                 }
             }
             Method::Grid
         }
         "random" => match &raw.trials {
-            Some(t) if (1..=10_000_000).contains(t.get_ref()) => Method::Random {
-                trials: *t.get_ref() as usize,
-            },
+            Some(t) if (1..=10_000_000).contains(t.get_ref()) => Method::Random { trials: *t.get_ref() as usize },
             Some(t) => {
                 return Err(ctx.at(
                     t,
                     "trials",
-                    format!(
-                        "got {}, expected a whole number from 1 to 10000000",
-                        t.get_ref()
-                    ),
+                    format!("got {}, expected a whole number from 1 to 10000000", t.get_ref()),
                 ));
             }
             None => {
-                return Err(ctx.at(
-                    &raw.method,
-                    "trials",
-                    "is missing: method = \"random\" needs trials = N",
-                ));
+                return Err(ctx.at(&raw.method, "trials", "is missing: method = \"random\" needs trials = N"));
             }
         },
         other => {
-            return Err(ctx.at(
-                &raw.method,
-                "method",
-                format!("got \"{other}\", expected \"grid\" or \"random\""),
-            ));
+            return Err(ctx.at(&raw.method, "method", format!("got \"{other}\", expected \"grid\" or \"random\"")));
         }
     };
 
@@ -176,11 +148,7 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
         None | Some((_, "best")) => CheckpointPolicy::Best,
         Some((_, "every_epoch")) => CheckpointPolicy::EveryEpoch,
         Some((c, other)) => {
-            return Err(ctx.at(
-                c,
-                "checkpoint",
-                format!("got \"{other}\", expected \"best\" or \"every_epoch\""),
-            ));
+            return Err(ctx.at(c, "checkpoint", format!("got \"{other}\", expected \"best\" or \"every_epoch\"")));
         }
     };
     let slurm = match &raw.slurm {
@@ -211,26 +179,13 @@ fn validate_slurm(ctx: &Ctx, raw: &RawSlurm) -> Result<SlurmDefaults, SpecError>
         match v {
             None => Ok(None),
             Some(n) if (1..=100_000).contains(n.get_ref()) => Ok(Some(*n.get_ref() as u32)),
-            Some(n) => Err(ctx.at(
-                n,
-                key,
-                format!(
-                    "got {}, expected a whole number from 1 to 100000",
-                    n.get_ref()
-                ),
-            )),
+            Some(n) => Err(ctx.at(n, key, format!("got {}, expected a whole number from 1 to 100000", n.get_ref()))),
         }
     };
     let text = |v: &Option<Spanned<String>>, key: &str| -> Result<Option<String>, SpecError> {
         match v {
-            Some(t)
-                if t.get_ref().trim().is_empty() || t.get_ref().contains(char::is_whitespace) =>
-            {
-                Err(ctx.at(
-                    t,
-                    key,
-                    format!("got \"{}\", expected one word without spaces", t.get_ref()),
-                ))
+            Some(t) if t.get_ref().trim().is_empty() || t.get_ref().contains(char::is_whitespace) => {
+                Err(ctx.at(t, key, format!("got \"{}\", expected one word without spaces", t.get_ref())))
             }
             other => Ok(other.as_ref().map(|t| t.get_ref().clone())),
         }
@@ -248,11 +203,7 @@ fn validate_slurm(ctx: &Ctx, raw: &RawSlurm) -> Result<SlurmDefaults, SpecError>
 fn validate_data(ctx: &Ctx, raw: &RawSpec) -> Result<DataSpec, SpecError> {
     let path = raw.data.path.get_ref();
     if path.trim().is_empty() {
-        return Err(ctx.at(
-            &raw.data.path,
-            "data.path",
-            "is empty, expected the path of a CSV file",
-        ));
+        return Err(ctx.at(&raw.data.path, "data.path", "is empty, expected the path of a CSV file"));
     }
     let target = match &raw.data.target {
         Some(t) if t.get_ref().is_empty() => {
@@ -265,18 +216,10 @@ fn validate_data(ctx: &Ctx, raw: &RawSpec) -> Result<DataSpec, SpecError> {
         None => 0.2,
         Some(v) if *v.get_ref() > 0.0 && *v.get_ref() < 1.0 => *v.get_ref(),
         Some(v) => {
-            return Err(ctx.at(
-                v,
-                "data.valid_fraction",
-                format!("got {}, expected a number in (0, 1)", v.get_ref()),
-            ));
+            return Err(ctx.at(v, "data.valid_fraction", format!("got {}, expected a number in (0, 1)", v.get_ref())));
         }
     };
-    Ok(DataSpec {
-        path: path.into(),
-        target,
-        valid_fraction,
-    })
+    Ok(DataSpec { path: path.into(), target, valid_fraction })
 }
 
 fn validate_metric(ctx: &Ctx, raw: &RawSpec) -> Result<MetricSpec, SpecError> {
@@ -285,10 +228,7 @@ fn validate_metric(ctx: &Ctx, raw: &RawSpec) -> Result<MetricSpec, SpecError> {
         return Err(ctx.at(
             &raw.metric.name,
             "metric.name",
-            format!(
-                "got \"{name}\", expected one of {}",
-                METRIC_NAMES.join(", ")
-            ),
+            format!("got \"{name}\", expected one of {}", METRIC_NAMES.join(", ")),
         ));
     }
     let goal = match raw.metric.goal.as_ref().map(|g| (g, g.get_ref().as_str())) {
@@ -307,18 +247,10 @@ fn validate_metric(ctx: &Ctx, raw: &RawSpec) -> Result<MetricSpec, SpecError> {
         None => 0.0,
         Some(d) if d.get_ref().is_finite() && *d.get_ref() >= 0.0 => *d.get_ref(),
         Some(d) => {
-            return Err(ctx.at(
-                d,
-                "metric.min_delta",
-                format!("got {}, expected a number >= 0", d.get_ref()),
-            ));
+            return Err(ctx.at(d, "metric.min_delta", format!("got {}, expected a number >= 0", d.get_ref())));
         }
     };
-    Ok(MetricSpec {
-        name,
-        goal,
-        min_delta,
-    })
+    Ok(MetricSpec { name, goal, min_delta })
 }
 
 fn validate_train(
@@ -330,14 +262,11 @@ fn validate_train(
     for (key, value) in train {
         let path = format!("train.{key}");
         if key == "early_stopping" {
-            let raw: RawEarlyStopping =
-                value
-                    .get_ref()
-                    .clone()
-                    .try_into()
-                    .map_err(|e: toml::de::Error| {
-                        ctx.at(value, &path, e.message().trim().replace('\n', " "))
-                    })?;
+            let raw: RawEarlyStopping = value
+                .get_ref()
+                .clone()
+                .try_into()
+                .map_err(|e: toml::de::Error| ctx.at(value, &path, e.message().trim().replace('\n', " ")))?;
             if raw.patience < 1 {
                 return Err(ctx.at(
                     value,
@@ -352,27 +281,18 @@ fn validate_train(
                     format!("got {}, expected a number >= 0", raw.min_delta),
                 ));
             }
-            early_stopping = Some(EarlyStoppingSpec {
-                patience: raw.patience as usize,
-                min_delta: raw.min_delta,
-            });
+            early_stopping = Some(EarlyStoppingSpec { patience: raw.patience as usize, min_delta: raw.min_delta });
             continue;
         }
         let Some(setting) = settings::setting(key) else {
             return Err(ctx.at(
                 value,
                 &path,
-                format!(
-                    "unknown training setting, expected one of {}, early_stopping",
-                    settings::setting_names()
-                ),
+                format!("unknown training setting, expected one of {}, early_stopping", settings::setting_names()),
             ));
         };
         let v = toml_to_param(value.get_ref()).map_err(|m| ctx.at(value, &path, m))?;
-        let v = setting
-            .kind
-            .coerce(&v)
-            .map_err(|m| ctx.at(value, &path, m))?;
+        let v = setting.kind.coerce(&v).map_err(|m| ctx.at(value, &path, m))?;
         fixed.insert(key.clone(), v);
     }
     Ok((fixed, early_stopping))
@@ -381,34 +301,20 @@ fn validate_train(
 fn validate_param(ctx: &Ctx, key: &str, param: &Spanned<RawParam>) -> Result<Domain, SpecError> {
     let path = format!("parameters.{key}");
     let Some(setting) = settings::setting(key) else {
-        return Err(ctx.at(
-            param,
-            &path,
-            format!(
-                "unknown parameter, expected one of {}",
-                settings::setting_names()
-            ),
-        ));
+        return Err(ctx.at(param, &path, format!("unknown parameter, expected one of {}", settings::setting_names())));
     };
     let kind = setting.kind;
     let p = param.get_ref();
     let coerce = |v: &toml::Value, what: &str| -> Result<ParamValue, SpecError> {
         let pv = toml_to_param(v).map_err(|m| ctx.at(param, &format!("{path}.{what}"), m))?;
-        kind.coerce(&pv)
-            .map_err(|m| ctx.at(param, &format!("{path}.{what}"), m))
+        kind.coerce(&pv).map_err(|m| ctx.at(param, &format!("{path}.{what}"), m))
     };
 
     if let Some(v) = &p.value {
         if p.values.is_some() || p.distribution.is_some() || p.min.is_some() || p.max.is_some() {
-            return Err(ctx.at(
-                param,
-                &path,
-                "a constant (value = ...) takes no values, distribution, min or max",
-            ));
+            return Err(ctx.at(param, &path, "a constant (value = ...) takes no values, distribution, min or max"));
         }
-        return Ok(Domain::Values {
-            values: vec![coerce(v, "value")?],
-        });
+        return Ok(Domain::Values { values: vec![coerce(v, "value")?] });
     }
 
     if let Some(values) = &p.values {
@@ -423,11 +329,7 @@ fn validate_param(ctx: &Ctx, key: &str, param: &Spanned<RawParam>) -> Result<Dom
             ));
         }
         if values.is_empty() {
-            return Err(ctx.at(
-                param,
-                &format!("{path}.values"),
-                "is empty, expected at least one value",
-            ));
+            return Err(ctx.at(param, &format!("{path}.values"), "is empty, expected at least one value"));
         }
         let mut out = Vec::with_capacity(values.len());
         for v in values {
@@ -441,18 +343,10 @@ fn validate_param(ctx: &Ctx, key: &str, param: &Spanned<RawParam>) -> Result<Dom
     }
 
     let Some(distribution) = &p.distribution else {
-        return Err(ctx.at(
-            param,
-            &path,
-            "needs values = [...], value = ..., or distribution with min and max",
-        ));
+        return Err(ctx.at(param, &path, "needs values = [...], value = ..., or distribution with min and max"));
     };
-    let expected =
-        "\"uniform\", \"log_uniform_values\", \"int_uniform\" or \"categorical\" (with values)";
-    if !matches!(
-        distribution.as_str(),
-        "uniform" | "log_uniform_values" | "int_uniform"
-    ) {
+    let expected = "\"uniform\", \"log_uniform_values\", \"int_uniform\" or \"categorical\" (with values)";
+    if !matches!(distribution.as_str(), "uniform" | "log_uniform_values" | "int_uniform") {
         return Err(ctx.at(
             param,
             &format!("{path}.distribution"),
@@ -460,37 +354,32 @@ fn validate_param(ctx: &Ctx, key: &str, param: &Spanned<RawParam>) -> Result<Dom
         ));
     }
     if !kind.is_numeric() {
-        return Err(ctx.at(param, &format!("{path}.distribution"), format!(
-            "\"{key}\" takes names, so it needs values = [...], not distribution \"{distribution}\""
-        )));
-    }
-    let (Some(min), Some(max)) = (&p.min, &p.max) else {
         return Err(ctx.at(
             param,
-            &path,
-            format!("distribution \"{distribution}\" needs both min and max"),
+            &format!("{path}.distribution"),
+            format!("\"{key}\" takes names, so it needs values = [...], not distribution \"{distribution}\""),
         ));
+    }
+    let (Some(min), Some(max)) = (&p.min, &p.max) else {
+        return Err(ctx.at(param, &path, format!("distribution \"{distribution}\" needs both min and max")));
     };
     let (min, max) = (coerce(min, "min")?, coerce(max, "max")?);
     let (lo, hi) = (min.as_f64().unwrap_or(0.0), max.as_f64().unwrap_or(0.0));
     if lo > hi {
-        return Err(ctx.at(
-            param,
-            &path,
-            format!("min ({min}) is greater than max ({max})"),
-        ));
+        return Err(ctx.at(param, &path, format!("min ({min}) is greater than max ({max})")));
     }
     match distribution.as_str() {
         "int_uniform" => {
             if !kind.is_int() {
-                return Err(ctx.at(param, &format!("{path}.distribution"), format!(
-                    "\"{key}\" is a real number; use \"uniform\" or \"log_uniform_values\", not \"int_uniform\""
-                )));
+                return Err(ctx.at(
+                    param,
+                    &format!("{path}.distribution"),
+                    format!(
+                        "\"{key}\" is a real number; use \"uniform\" or \"log_uniform_values\", not \"int_uniform\""
+                    ),
+                ));
             }
-            Ok(Domain::IntUniform {
-                min: lo as i64,
-                max: hi as i64,
-            })
+            Ok(Domain::IntUniform { min: lo as i64, max: hi as i64 })
         }
         _ if kind.is_int() => Err(ctx.at(
             param,
@@ -598,11 +487,7 @@ dropout = { values = [0.0, 0.2] }
         assert_eq!(
             spec.parameters["lr"],
             Domain::Values {
-                values: vec![
-                    ParamValue::Float(0.001),
-                    ParamValue::Float(0.003),
-                    ParamValue::Float(0.01)
-                ]
+                values: vec![ParamValue::Float(0.001), ParamValue::Float(0.003), ParamValue::Float(0.01)]
             }
         );
     }
@@ -627,34 +512,19 @@ dropout = { values = [0.0, 0.2] }
         assert!(m.contains("unknown field `sed`"), "{m}");
         assert!(!m.contains('\n'), "one line: {m}");
         let m = message(&GRID.replace("layers = { values", "layer = { values"));
-        assert!(
-            m.contains("s.toml:25: parameters.layer: unknown parameter"),
-            "{m}"
-        );
+        assert!(m.contains("s.toml:25: parameters.layer: unknown parameter"), "{m}");
     }
 
     #[test]
     fn bad_values_name_value_and_expectation() {
         let m = message(&GRID.replace("valid_fraction = 0.2", "valid_fraction = 1.5"));
-        assert_eq!(
-            m,
-            "s.toml:10: data.valid_fraction: got 1.5, expected a number in (0, 1)"
-        );
+        assert_eq!(m, "s.toml:10: data.valid_fraction: got 1.5, expected a number in (0, 1)");
         let m = message(&GRID.replace("name = \"mcc\"", "name = \"mccc\""));
-        assert!(
-            m.contains("metric.name: got \"mccc\", expected one of"),
-            "{m}"
-        );
+        assert!(m.contains("metric.name: got \"mccc\", expected one of"), "{m}");
         let m = message(&GRID.replace("optimizer = \"adam\"", "optimizer = \"rmsprop\""));
-        assert!(
-            m.contains("s.toml:20: train.optimizer: got \"rmsprop\""),
-            "{m}"
-        );
+        assert!(m.contains("s.toml:20: train.optimizer: got \"rmsprop\""), "{m}");
         let m = message(&GRID.replace("[0.0, 0.2]", "[0.0, 1.2]"));
-        assert!(
-            m.contains("parameters.dropout.values: got 1.2, expected a number in [0, 1)"),
-            "{m}"
-        );
+        assert!(m.contains("parameters.dropout.values: got 1.2, expected a number in [0, 1)"), "{m}");
         let m = message(&GRID.replace("method = \"grid\"", "method = \"bayes\""));
         assert!(m.contains("method: got \"bayes\""), "{m}");
         let m = message(&GRID.replace("epochs = 30", "epochs = 30\nlr = 0.1"));
@@ -664,22 +534,11 @@ dropout = { values = [0.0, 0.2] }
     #[test]
     fn type_errors_name_the_key_and_its_table() {
         let m = message(&GRID.replace("seed = 42", "seed = \"abc\""));
-        assert_eq!(
-            m,
-            "s.toml:4: seed: invalid type: string \"abc\", expected a whole number"
-        );
+        assert_eq!(m, "s.toml:4: seed: invalid type: string \"abc\", expected a whole number");
         let m = message(&GRID.replace("valid_fraction = 0.2", "valid_fraction = \"a\""));
-        assert!(
-            m.starts_with("s.toml:10: data.valid_fraction: invalid type: string"),
-            "{m}"
-        );
+        assert!(m.starts_with("s.toml:10: data.valid_fraction: invalid type: string"), "{m}");
         let m = message(&GRID.replace("values = [1, 2]", "values = 1"));
-        assert!(
-            m.starts_with(
-                "s.toml:25: parameters.layers: invalid type: integer `1`, expected a list"
-            ),
-            "{m}"
-        );
+        assert!(m.starts_with("s.toml:25: parameters.layers: invalid type: integer `1`, expected a list"), "{m}");
     }
 
     #[test]
@@ -693,25 +552,17 @@ dropout = { values = [0.0, 0.2] }
             "lr = { distribution = \"log_uniform_values\", min = 0.0001, max = 0.1 }",
         );
         assert!(message(&dist).contains("needs a list"));
-        let bad_int = dist
-            .replace("method = \"grid\"", "method = \"random\"\ntrials = 3")
-            .replace(
-                "hidden = { values = [64, 128, 256] }",
-                "hidden = { distribution = \"uniform\", min = 8, max = 64 }",
-            );
-        assert!(
-            message(&bad_int).contains("use \"int_uniform\""),
-            "{}",
-            message(&bad_int)
+        let bad_int = dist.replace("method = \"grid\"", "method = \"random\"\ntrials = 3").replace(
+            "hidden = { values = [64, 128, 256] }",
+            "hidden = { distribution = \"uniform\", min = 8, max = 64 }",
         );
+        assert!(message(&bad_int).contains("use \"int_uniform\""), "{}", message(&bad_int));
     }
 
     #[test]
     fn goal_auto_minimizes_losses() {
         let spec = parse_str(
-            &GRID
-                .replace("name = \"mcc\"", "name = \"valid_loss\"")
-                .replace("goal = \"maximize\"", "goal = \"auto\""),
+            &GRID.replace("name = \"mcc\"", "name = \"valid_loss\"").replace("goal = \"maximize\"", "goal = \"auto\""),
         )
         .unwrap();
         assert_eq!(spec.metric.goal, Goal::Minimize);
@@ -721,9 +572,7 @@ dropout = { values = [0.0, 0.2] }
 
     #[test]
     fn slurm_defaults_are_read_and_do_not_change_the_hash() {
-        let with = format!(
-            "{GRID}\n[slurm]\npartition = \"gpu\"\nmax_parallel = 4\nsbatch_args = [\"--qos=low\"]\n"
-        );
+        let with = format!("{GRID}\n[slurm]\npartition = \"gpu\"\nmax_parallel = 4\nsbatch_args = [\"--qos=low\"]\n");
         let spec = parse_str(&with).unwrap();
         assert_eq!(spec.slurm.partition.as_deref(), Some("gpu"));
         assert_eq!(spec.slurm.max_parallel, Some(4));
@@ -737,14 +586,10 @@ dropout = { values = [0.0, 0.2] }
 
     #[test]
     fn register_as_names_are_checked() {
-        let spec = parse_str(&GRID.replace("workers = 2", "workers = 2\nregister_as = \"digits\""))
-            .unwrap();
+        let spec = parse_str(&GRID.replace("workers = 2", "workers = 2\nregister_as = \"digits\"")).unwrap();
         assert_eq!(spec.register_as.as_deref(), Some("digits"));
         let m = message(&GRID.replace("workers = 2", "workers = 2\nregister_as = \"../x\""));
-        assert!(
-            m.contains("register_as: model name \"../x\" is not allowed"),
-            "{m}"
-        );
+        assert!(m.contains("register_as: model name \"../x\" is not allowed"), "{m}");
     }
 
     #[test]
@@ -762,17 +607,9 @@ dropout = { values = [0.0, 0.2] }
             "optimizer = \"adam\"\nearly_stopping = { patience = 3, min_delta = 0.001 }",
         ))
         .unwrap();
-        assert_eq!(
-            spec.early_stopping,
-            Some(EarlyStoppingSpec {
-                patience: 3,
-                min_delta: 0.001
-            })
-        );
-        let m = message(&GRID.replace(
-            "optimizer = \"adam\"",
-            "optimizer = \"adam\"\nearly_stopping = { patience = 0 }",
-        ));
+        assert_eq!(spec.early_stopping, Some(EarlyStoppingSpec { patience: 3, min_delta: 0.001 }));
+        let m =
+            message(&GRID.replace("optimizer = \"adam\"", "optimizer = \"adam\"\nearly_stopping = { patience = 0 }"));
         assert!(m.contains("train.early_stopping.patience: got 0"), "{m}");
     }
 }

@@ -15,18 +15,13 @@ pub struct CheckpointFormatError(String);
 /// padded with spaces to 8 bytes, as the format recommends). Tensor data is untouched.
 pub fn canonical_safetensors(bytes: &[u8]) -> Result<Vec<u8>, CheckpointFormatError> {
     let too_short = || CheckpointFormatError("shorter than its header".into());
-    let len_bytes: [u8; 8] = bytes
-        .get(..8)
-        .ok_or_else(too_short)?
-        .try_into()
-        .map_err(|_| too_short())?;
+    let len_bytes: [u8; 8] = bytes.get(..8).ok_or_else(too_short)?.try_into().map_err(|_| too_short())?;
     let header_len = usize::try_from(u64::from_le_bytes(len_bytes)).map_err(|_| too_short())?;
     let header = bytes.get(8..8 + header_len).ok_or_else(too_short)?;
     // serde_json's map is ordered by key, so a parse/print round trip sorts every level.
-    let value: serde_json::Value = serde_json::from_slice(header)
-        .map_err(|e| CheckpointFormatError(format!("header: {e}")))?;
-    let mut new_header =
-        serde_json::to_vec(&value).map_err(|e| CheckpointFormatError(e.to_string()))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| CheckpointFormatError(format!("header: {e}")))?;
+    let mut new_header = serde_json::to_vec(&value).map_err(|e| CheckpointFormatError(e.to_string()))?;
     while new_header.len() % 8 != 0 {
         new_header.push(b' ');
     }
@@ -59,10 +54,7 @@ mod tests {
             r#"{"w":{"data_offsets":[0,4],"dtype":"F32","shape":[1]},"__metadata__":{"a":"1","b":"2"}}"#,
             &[1, 2, 3, 4],
         );
-        let (ca, cb) = (
-            canonical_safetensors(&a).unwrap(),
-            canonical_safetensors(&b).unwrap(),
-        );
+        let (ca, cb) = (canonical_safetensors(&a).unwrap(), canonical_safetensors(&b).unwrap());
         assert_eq!(ca, cb);
         let n = u64::from_le_bytes(ca[..8].try_into().unwrap()) as usize;
         assert_eq!(n % 8, 0);

@@ -50,10 +50,7 @@ pub enum StoreError {
 impl StoreError {
     /// Wraps an I/O error with its path.
     pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-        move |source| StoreError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        move |source| StoreError::Io { path: path.to_path_buf(), source }
     }
 }
 
@@ -140,18 +137,15 @@ impl SweepDir {
         for trial_dir in entries {
             let record = trial_dir.join(names::RECORD);
             if !record.exists() {
-                scan.incomplete.push(IncompleteTrial {
-                    dir: trial_dir,
-                    reason: "no trial.json yet (running, or died)".into(),
-                });
+                scan.incomplete
+                    .push(IncompleteTrial { dir: trial_dir, reason: "no trial.json yet (running, or died)".into() });
                 continue;
             }
             match read_json(&record) {
                 Ok(r) => scan.complete.push(r),
-                Err(e) => scan.incomplete.push(IncompleteTrial {
-                    dir: trial_dir,
-                    reason: format!("unreadable record: {e}"),
-                }),
+                Err(e) => {
+                    scan.incomplete.push(IncompleteTrial { dir: trial_dir, reason: format!("unreadable record: {e}") })
+                }
             }
         }
         Ok(scan)
@@ -184,20 +178,16 @@ pub struct IncompleteTrial {
 
 /// Serializes `value` as pretty JSON and writes it atomically.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Parse {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let mut bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| StoreError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
     bytes.push(b'\n');
     write_atomic(path, &bytes).map_err(StoreError::io(path))
 }
 
 /// Like [`write_json`], with durability deferred to a later [`sync_paths`].
 pub fn write_json_deferred<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| StoreError::Parse {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let mut bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| StoreError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
     bytes.push(b'\n');
     write_atomic_deferred(path, &bytes).map_err(StoreError::io(path))
 }
@@ -205,10 +195,7 @@ pub fn write_json_deferred<T: Serialize>(path: &Path, value: &T) -> Result<(), S
 /// Reads a JSON file.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, StoreError> {
     let bytes = std::fs::read(path).map_err(StoreError::io(path))?;
-    serde_json::from_slice(&bytes).map_err(|e| StoreError::Parse {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
+    serde_json::from_slice(&bytes).map_err(|e| StoreError::Parse { path: path.to_path_buf(), message: e.to_string() })
 }
 
 /// Lower-case hex SHA-256 of some bytes.
