@@ -23,6 +23,7 @@ pub mod objective;
 pub mod params;
 pub mod plan;
 pub mod registry;
+pub mod report;
 pub mod runner;
 pub mod sampler;
 pub mod slurm;

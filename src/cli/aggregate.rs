@@ -23,11 +23,9 @@ pub struct AggregateArgs {
 pub fn aggregate(args: AggregateArgs) -> Result<ExitCode, CliError> {
     let dir = SweepDir::new(&args.results);
     let board = aggregate::aggregate(&dir)?;
+    let report_line = super::report::report_after(&dir);
     let registered = match dir.manifest()?.and_then(|m| m.register_as) {
-        Some(name)
-            if !board.rows.is_empty()
-                && board.rows[0].status == crate::store::TrialStatus::Completed =>
-        {
+        Some(name) if !board.rows.is_empty() && board.rows[0].status == crate::store::TrialStatus::Completed => {
             Some(super::registry::register_top(&dir, &name)?)
         }
         _ => None,
@@ -36,11 +34,10 @@ pub fn aggregate(args: AggregateArgs) -> Result<ExitCode, CliError> {
         let mut out = std::io::stdout().lock();
         table::print_top(&mut out, &board, 5)?;
         use std::io::Write;
-        writeln!(
-            out,
-            "leaderboard: {}",
-            dir.file(names::LEADERBOARD).display()
-        )?;
+        writeln!(out, "leaderboard: {}", dir.file(names::LEADERBOARD).display())?;
+        if let Some(line) = report_line {
+            writeln!(out, "{line}")?;
+        }
         if let Some(line) = registered {
             writeln!(out, "{line}")?;
         }

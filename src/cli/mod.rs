@@ -9,6 +9,7 @@ mod bench;
 mod deploy;
 mod plan;
 mod registry;
+mod report;
 mod run;
 mod slurm;
 mod status;
@@ -65,6 +66,8 @@ pub enum Command {
     Export(deploy::ExportArgs),
     /// Measure the performance workloads against their targets (bench.csv).
     Bench(bench::BenchArgs),
+    /// Write report.html: leaderboard, training curves with the best epoch, parameter plots.
+    Report(report::ReportArgs),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -81,6 +84,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Verify(args) => deploy::verify(args),
         Command::Export(args) => deploy::export(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Report(args) => report::report(args),
     };
     match result {
         Ok(code) => code,
@@ -123,6 +127,9 @@ pub enum CliError {
     /// A model could not be used.
     #[error(transparent)]
     Deploy(#[from] DeployError),
+    /// The report could not be written.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     /// A bad command-line value.
     #[error("{0}")]
     Usage(String),
@@ -143,6 +150,7 @@ impl CliError {
                 | RunError::IndexOutOfRange { .. },
             ) => 2,
             CliError::Status(StatusError::NotASweep { .. }) => 2,
+            CliError::Report(crate::report::ReportError::NotASweep { .. }) => 2,
             CliError::Registry(e) | CliError::Deploy(DeployError::Registry(e)) => match e {
                 RegistryError::Store(_) => 1,
                 _ => 2,
@@ -171,18 +179,13 @@ pub fn faults_from_env() -> Result<InjectedFaults, CliError> {
         text.split(',')
             .filter(|s| !s.trim().is_empty())
             .map(|s| {
-                s.trim().parse::<usize>().map_err(|_| {
-                    CliError::Usage(format!(
-                        "{var}: got \"{s}\", expected comma-separated trial indices"
-                    ))
-                })
+                s.trim()
+                    .parse::<usize>()
+                    .map_err(|_| CliError::Usage(format!("{var}: got \"{s}\", expected comma-separated trial indices")))
             })
             .collect()
     };
-    Ok(InjectedFaults {
-        panic: indices("SWEEP_FAIL_TRIALS")?,
-        abort: indices("SWEEP_ABORT_TRIALS")?,
-    })
+    Ok(InjectedFaults { panic: indices("SWEEP_FAIL_TRIALS")?, abort: indices("SWEEP_ABORT_TRIALS")? })
 }
 
 /// Where sweeps keep their results unless told otherwise.

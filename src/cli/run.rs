@@ -8,9 +8,7 @@ use clap::Args;
 use super::{CliError, table};
 use crate::aggregate;
 use crate::objective::mlp::MlpObjective;
-use crate::runner::{
-    self, ExistingResults, ProgressBarReporter, Reporter, RunOptions, SilentReporter,
-};
+use crate::runner::{self, ExistingResults, ProgressBarReporter, Reporter, RunOptions, SilentReporter};
 use crate::spec;
 use crate::store::TrialStatus;
 
@@ -45,47 +43,28 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     let workers = match args.workers.or(spec.workers) {
         Some(0) => return Err(CliError::Usage("--workers must be at least 1".into())),
         Some(n) => n,
-        None => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     };
     let existing = match (args.resume, args.fresh) {
-        (true, _) => ExistingResults::Resume {
-            retry_failed: args.retry_failed,
-        },
+        (true, _) => ExistingResults::Resume { retry_failed: args.retry_failed },
         (_, true) => ExistingResults::Fresh,
         _ => ExistingResults::Refuse,
     };
-    let options = RunOptions {
-        workers,
-        results_root: args.results_dir.clone(),
-        existing,
-        faults: super::faults_from_env()?,
-    };
-    let mut reporter: Box<dyn Reporter> = if args.quiet {
-        Box::new(SilentReporter)
-    } else {
-        Box::new(ProgressBarReporter::new())
-    };
+    let options =
+        RunOptions { workers, results_root: args.results_dir.clone(), existing, faults: super::faults_from_env()? };
+    let mut reporter: Box<dyn Reporter> =
+        if args.quiet { Box::new(SilentReporter) } else { Box::new(ProgressBarReporter::new()) };
     let summary = runner::run_sweep(&spec, &MlpObjective::default(), &options, reporter.as_mut())?;
     let board = aggregate::aggregate(&summary.dir)?;
+    let report_line = super::report::report_after(&summary.dir);
     let registered = match &spec.register_as {
-        Some(name)
-            if board
-                .rows
-                .iter()
-                .any(|r| r.status == TrialStatus::Completed) =>
-        {
+        Some(name) if board.rows.iter().any(|r| r.status == TrialStatus::Completed) => {
             Some(super::registry::register_top(&summary.dir, name)?)
         }
         _ => None,
     };
 
-    let problems = board
-        .rows
-        .iter()
-        .filter(|r| r.status != TrialStatus::Completed)
-        .count();
+    let problems = board.rows.iter().filter(|r| r.status != TrialStatus::Completed).count();
     if !args.quiet {
         let mut out = std::io::stdout().lock();
         table::print_top(&mut out, &board, 5)?;
@@ -99,23 +78,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
             problems,
             workers
         )?;
-        writeln!(
-            out,
-            "leaderboard: {}",
-            summary.dir.file(crate::store::names::LEADERBOARD).display()
-        )?;
+        writeln!(out, "leaderboard: {}", summary.dir.file(crate::store::names::LEADERBOARD).display())?;
+        if let Some(line) = report_line {
+            writeln!(out, "{line}")?;
+        }
         if let Some(line) = registered {
             writeln!(out, "{line}")?;
         }
-        writeln!(
-            out,
-            "registry:    {}",
-            summary.dir.file(crate::store::names::REGISTRY).display()
-        )?;
+        writeln!(out, "registry:    {}", summary.dir.file(crate::store::names::REGISTRY).display())?;
     }
-    Ok(if problems == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -1,0 +1,44 @@
+//! `sweep report RESULTS`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::CliError;
+use crate::report::{self, ReportOptions};
+use crate::store::SweepDir;
+
+/// Arguments of `sweep report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A sweep's results folder, e.g. results/digits-grid.
+    pub results: PathBuf,
+    /// Rows of the leaderboard table.
+    #[arg(long, default_value_t = 50)]
+    pub rows: usize,
+    /// Trials whose training curves are drawn.
+    #[arg(long, default_value_t = 3)]
+    pub curves: usize,
+}
+
+/// Writes report.html and prints its path.
+pub fn report(args: ReportArgs) -> Result<ExitCode, CliError> {
+    let path = report::write_report(
+        &SweepDir::new(&args.results),
+        ReportOptions { table_rows: args.rows, curves: args.curves },
+    )?;
+    println!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The report after `run` and `aggregate`: a failure is a warning, never the command's failure.
+pub fn report_after(dir: &SweepDir) -> Option<String> {
+    match report::write_report(dir, ReportOptions::default()) {
+        Ok(path) => Some(format!("report:      {}", path.display())),
+        Err(e) => {
+            eprintln!("warning: report not written: {e}");
+            None
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The report's plots, drawn by plotters into SVG strings.
+
+use plotters::prelude::*;
+
+/// A chart could not be drawn.
+#[derive(Debug, thiserror::Error)]
+#[error("drawing {chart}: {message}")]
+pub struct ChartError {
+    /// Which chart.
+    pub chart: String,
+    /// What plotters said.
+    pub message: String,
+}
+
+fn err(chart: &str) -> impl Fn(String) -> ChartError + '_ {
+    move |message| ChartError { chart: chart.to_string(), message }
+}
+
+const WIDTH: u32 = 560;
+const HEIGHT: u32 = 300;
+const BLUE: RGBColor = RGBColor(31, 119, 180);
+const ORANGE: RGBColor = RGBColor(255, 127, 14);
+const GREEN: RGBColor = RGBColor(44, 160, 44);
+const RED: RGBColor = RGBColor(214, 39, 40);
+const GREY: RGBColor = RGBColor(150, 150, 150);
+
+/// Tick labels for whole numbers only (epochs, trial indices).
+fn whole(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-9 { format!("{v:.0}") } else { String::new() }
+}
+
+/// A padded range around some values.
+fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) =
+        values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.08).max(1e-9);
+    (lo - pad, hi + pad)
+}
+
+/// One named series of (x, y) points.
+pub struct Series<'a> {
+    /// Legend label.
+    pub label: &'a str,
+    /// Points.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Lines over epochs, with the best epoch marked by a vertical line and a dot on each series.
+pub fn epoch_lines(
+    title: &str,
+    y_label: &str,
+    series: &[Series],
+    best_epoch: Option<usize>,
+) -> Result<String, ChartError> {
+    let e = err(title);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let max_epoch = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(1.0, f64::max);
+        let (lo, hi) = span(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(1.0..max_epoch.max(2.0), lo..hi)
+            .map_err(|x| e(x.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .x_label_formatter(&whole)
+            .y_desc(y_label)
+            .label_style(("sans-serif", 12))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        if let Some(best) = best_epoch {
+            let b = best as f64;
+            chart
+                .draw_series(LineSeries::new([(b, lo), (b, hi)], GREY.stroke_width(1)))
+                .map_err(|x| e(x.to_string()))?
+                .label(format!("best epoch {best}"))
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], GREY));
+        }
+        for (s, color) in series.iter().zip([BLUE, ORANGE, GREEN, RED]) {
+            chart
+                .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))
+                .map_err(|x| e(x.to_string()))?
+                .label(s.label)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2)));
+            if let Some(best) = best_epoch
+                && let Some(&p) = s.points.iter().find(|p| p.0 as usize == best)
+            {
+                chart.draw_series([Circle::new(p, 5, color.filled())]).map_err(|x| e(x.to_string()))?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(GREY)
+            .label_font(("sans-serif", 12))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        root.present().map_err(|x| e(x.to_string()))?;
+    }
+    Ok(svg)
+}
+
+/// One trial's point in a parameter plot.
+pub struct ParamPoint {
+    /// The parameter's value (numeric), or its position among the categories.
+    pub x: f64,
+    /// The best-epoch monitored metric (None: failed, diverged).
+    pub y: Option<f64>,
+}
+
+/// The best-epoch metric against one parameter; failed trials as red crosses on the bottom axis.
+/// `categories` names the x positions of a categorical parameter; `log_x` uses a log axis.
+pub fn param_scatter(
+    param: &str,
+    metric: &str,
+    points: &[ParamPoint],
+    categories: Option<&[String]>,
+    log_x: bool,
+) -> Result<String, ChartError> {
+    let title = format!("best {metric} by {param}");
+    let e = err(&title);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH / 2 + 100, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let (ylo, yhi) = span(points.iter().filter_map(|p| p.y));
+        let (xlo, xhi) = match categories {
+            Some(c) => (-0.5, c.len() as f64 - 0.5),
+            None => span(points.iter().map(|p| p.x)),
+        };
+        let mut builder = ChartBuilder::on(&root);
+        builder.caption(&title, ("sans-serif", 15)).margin(8).x_label_area_size(36).y_label_area_size(56);
+        let failed: Vec<(f64, f64)> = points.iter().filter(|p| p.y.is_none()).map(|p| (p.x, ylo)).collect();
+        let ok: Vec<(f64, f64)> = points.iter().filter_map(|p| p.y.map(|y| (p.x, y))).collect();
+        if log_x && points.iter().all(|p| p.x > 0.0) {
+            let (lo, hi) = (
+                points.iter().map(|p| p.x).fold(f64::INFINITY, f64::min),
+                points.iter().map(|p| p.x).fold(0.0, f64::max),
+            );
+            let mut chart =
+                builder.build_cartesian_2d((lo / 1.5..hi * 1.5).log_scale(), ylo..yhi).map_err(|x| e(x.to_string()))?;
+            chart
+                .configure_mesh()
+                .x_desc(format!("{param} (log)"))
+                .y_desc(format!("best {metric}"))
+                .x_label_formatter(&|v| crate::params::short_float(*v))
+                .label_style(("sans-serif", 12))
+                .light_line_style(RGBColor(235, 235, 235))
+                .draw()
+                .map_err(|x| e(x.to_string()))?;
+            chart
+                .draw_series(ok.iter().map(|&p| Circle::new(p, 4, BLUE.mix(0.7).filled())))
+                .map_err(|x| e(x.to_string()))?;
+            chart
+                .draw_series(failed.iter().map(|&p| Cross::new(p, 5, RED.stroke_width(2))))
+                .map_err(|x| e(x.to_string()))?;
+        } else {
+            let mut chart = builder.build_cartesian_2d(xlo..xhi, ylo..yhi).map_err(|x| e(x.to_string()))?;
+            let names = categories.map(<[String]>::to_vec);
+            let formatter = move |v: &f64| match &names {
+                Some(n) => {
+                    let i = v.round();
+                    if (v - i).abs() < 1e-6 && i >= 0.0 {
+                        n.get(i as usize).cloned().unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                }
+                None => crate::params::short_float(*v),
+            };
+            let mut mesh = chart.configure_mesh();
+            mesh.x_desc(param)
+                .y_desc(format!("best {metric}"))
+                .x_label_formatter(&formatter)
+                .label_style(("sans-serif", 12))
+                .light_line_style(RGBColor(235, 235, 235));
+            if let Some(c) = categories {
+                mesh.x_labels(c.len() * 2 + 1);
+            }
+            mesh.draw().map_err(|x| e(x.to_string()))?;
+            chart
+                .draw_series(ok.iter().map(|&p| Circle::new(p, 4, BLUE.mix(0.7).filled())))
+                .map_err(|x| e(x.to_string()))?;
+            chart
+                .draw_series(failed.iter().map(|&p| Cross::new(p, 5, RED.stroke_width(2))))
+                .map_err(|x| e(x.to_string()))?;
+        }
+        root.present().map_err(|x| e(x.to_string()))?;
+    }
+    Ok(svg)
+}
+
+/// Each trial's best-epoch metric in plan order, and the best so far.
+pub fn best_so_far(metric: &str, maximize: bool, values: &[(usize, Option<f64>)]) -> Result<String, ChartError> {
+    let title = format!("best {metric} so far, by trial");
+    let e = err(&title);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let (lo, hi) = span(values.iter().filter_map(|v| v.1));
+        let n = values.iter().map(|v| v.0).max().unwrap_or(0) as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&title, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(-0.5..n + 0.5, lo..hi)
+            .map_err(|x| e(x.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc("trial index (plan order)")
+            .x_label_formatter(&whole)
+            .y_desc(format!("best {metric}"))
+            .label_style(("sans-serif", 12))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        let mut best: Option<f64> = None;
+        let mut line = Vec::new();
+        for &(i, v) in values {
+            if let Some(v) = v {
+                best = Some(match best {
+                    Some(b) if (maximize && b >= v) || (!maximize && b <= v) => b,
+                    _ => v,
+                });
+            }
+            if let Some(b) = best {
+                line.push((i as f64, b));
+            }
+        }
+        chart
+            .draw_series(values.iter().filter_map(|&(i, v)| v.map(|v| Circle::new((i as f64, v), 3, GREY.filled()))))
+            .map_err(|x| e(x.to_string()))?
+            .label("trial")
+            .legend(|(x, y)| Circle::new((x + 8, y), 3, GREY.filled()));
+        chart
+            .draw_series(LineSeries::new(line, BLUE.stroke_width(2)))
+            .map_err(|x| e(x.to_string()))?
+            .label("best so far")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLUE.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(GREY)
+            .label_font(("sans-serif", 12))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        root.present().map_err(|x| e(x.to_string()))?;
+    }
+    Ok(svg)
+}

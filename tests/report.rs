@@ -1,0 +1,140 @@
+//! The HTML report: generated for a small sweep with a failed trial, parsed
+//! as XML, and (where Chromium is installed) rendered to a non-blank screenshot.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn data(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name).display().to_string()
+}
+
+fn sweep(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sweep"));
+    cmd.current_dir(dir).args(args).env_remove("SWEEP_FAIL_TRIALS").env_remove("SWEEP_ABORT_TRIALS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// A random search of 6 trials × 5 epochs where trial 2 fails; returns the report's path.
+fn small_report(dir: &Path) -> PathBuf {
+    let spec = format!(
+        r#"name = "seen"
+method = "random"
+trials = 6
+seed = 4
+[data]
+path = "{}"
+[metric]
+name = "mcc"
+[train]
+epochs = 5
+[parameters]
+lr = {{ distribution = "log_uniform_values", min = 0.0005, max = 0.05 }}
+hidden = {{ values = [16, 32] }}
+optimizer = {{ values = ["adam", "sgd"] }}
+"#,
+        data("breast_cancer.csv")
+    );
+    fs::write(dir.join("s.toml"), spec).unwrap();
+    let out = sweep(dir, &["run", "s.toml"], &[("SWEEP_FAIL_TRIALS", "2")]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("report:      results/seen/report.html"));
+    dir.join("results/seen/report.html")
+}
+
+#[test]
+fn the_report_is_one_well_formed_file_with_plots_and_the_leaderboard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = small_report(tmp.path());
+    let html = fs::read_to_string(&path).unwrap();
+    assert!(!html.contains("http://") || !html.contains("src=\"http"), "nothing is fetched");
+    assert!(!html.contains("<script src") && !html.contains("<link "), "self-contained");
+
+    let doc = roxmltree::Document::parse_with_options(
+        &html,
+        roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() },
+    )
+    .unwrap_or_else(|e| panic!("report.html is not well-formed: {e}"));
+    let svgs: Vec<_> = doc.descendants().filter(|n| n.tag_name().name() == "svg").collect();
+    // 3 trials × (losses, mcc) + 3 parameters + best-so-far.
+    assert_eq!(svgs.len(), 3 * 2 + 3 + 1, "plots");
+    let texts: Vec<&str> =
+        doc.descendants().filter(|n| n.tag_name().name() == "text").filter_map(|n| n.text()).collect();
+    for label in ["epoch", "cross-entropy", "best mcc", "hidden", "optimizer", "lr (log)", "trial index (plan order)"] {
+        assert!(texts.iter().any(|t| t.contains(label)), "axis label {label:?} in {texts:?}");
+    }
+    assert!(texts.iter().any(|t| t.trim().starts_with("best epoch ")), "best epoch marked");
+
+    let board = doc.descendants().find(|n| n.has_tag_name("table") && n.attribute("class") == Some("board")).unwrap();
+    let rows: Vec<_> = board
+        .descendants()
+        .filter(|n| n.has_tag_name("tr") && n.parent().is_some_and(|p| p.has_tag_name("tbody")))
+        .collect();
+    let trial_rows = rows.iter().filter(|r| r.attribute("class") != Some("msg")).count();
+    assert_eq!(trial_rows, 6);
+    let failed = rows.iter().find(|r| r.attribute("class") == Some("failed")).expect("a failed row");
+    assert!(failed.descendants().any(|n| n.text() == Some("failed")));
+    assert!(html.contains("injected failure for trial index 2"), "its message is shown");
+
+    // `sweep report` rewrites it, the same.
+    let out = sweep(tmp.path(), &["report", "results/seen"], &[]);
+    assert!(out.status.success());
+    assert_eq!(fs::read_to_string(&path).unwrap().len(), html.len());
+}
+
+/// Chromium, if installed: $SWEEP_CHROMIUM, else chromium on PATH.
+fn chromium() -> Option<PathBuf> {
+    let candidates =
+        std::env::var_os("SWEEP_CHROMIUM").map(PathBuf::from).into_iter().chain([PathBuf::from("chromium")]);
+    candidates.into_iter().find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+}
+
+#[test]
+fn the_report_renders_in_headless_chromium() {
+    let Some(chromium) = chromium() else {
+        assert!(
+            std::env::var("SWEEP_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
+            "SWEEP_REQUIRE_CHROMIUM=1 but no chromium"
+        );
+        eprintln!("SKIPPED the_report_renders_in_headless_chromium: no chromium (apt-get install chromium)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let report = small_report(tmp.path());
+    let shot = tmp.path().join("shot.png");
+    let out = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1280,2000",
+        ])
+        .arg(format!("--user-data-dir={}", tmp.path().join("profile").display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .unwrap();
+    assert!(shot.exists(), "no screenshot: {}", String::from_utf8_lossy(&out.stderr));
+
+    let decoder = png::Decoder::new(std::io::BufReader::new(fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(channels).collect();
+    let non_white = pixels.iter().filter(|p| p[..3].iter().any(|&c| c < 235)).count();
+    let mut colours: Vec<[u8; 3]> = pixels.iter().map(|p| [p[0], p[1], p[2]]).collect();
+    colours.sort_unstable();
+    colours.dedup();
+    assert!(non_white * 50 > pixels.len(), "mostly blank: {non_white} of {} pixels", pixels.len());
+    assert!(colours.len() > 50, "only {} colours", colours.len());
+}
