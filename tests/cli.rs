@@ -4,34 +4,19 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use sha2::{Digest, Sha256};
 
-fn data(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name).display().to_string()
-}
-
-/// Runs `sweep` in `dir` with extra environment.
-fn sweep_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sweep"));
-    cmd.current_dir(dir).args(args).env_remove("SWEEP_FAIL_TRIALS");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the sweep binary runs")
-}
-
-fn sweep(dir: &Path, args: &[&str]) -> Output {
-    sweep_env(dir, args, &[])
-}
+mod common;
+use common::{data, read_csv, sweep, sweep_env, text};
 
 fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    text(&o.stderr)
 }
 
 fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    text(&o.stdout)
 }
 
 /// A small sweep: 4 trials (lr × hidden) × 3 epochs on digits.
@@ -67,15 +52,6 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     fs::write(&p, text).unwrap();
     p
-}
-
-/// A CSV as a list of maps, header → cell.
-fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let header = r.headers().unwrap().clone();
-    r.records()
-        .map(|rec| header.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
-        .collect()
 }
 
 fn read_json(path: &Path) -> serde_json::Value {

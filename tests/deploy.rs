@@ -5,27 +5,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn data(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name).display().to_string()
-}
-
-fn sweep(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sweep"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("SWEEP_FAIL_TRIALS")
-        .env_remove("SWEEP_ABORT_TRIALS")
-        .output()
-        .expect("the sweep binary runs")
-}
+mod common;
+use common::{data, sweep, text};
 
 fn ok(out: Output) -> String {
     assert!(out.status.success(), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
     text(&out.stdout)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn json(out: Output) -> serde_json::Value {

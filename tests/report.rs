@@ -5,18 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn data(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name).display().to_string()
-}
-
-fn sweep(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sweep"));
-    cmd.current_dir(dir).args(args).env_remove("SWEEP_FAIL_TRIALS").env_remove("SWEEP_ABORT_TRIALS");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
+mod common;
+use common::{data, sweep, sweep_env};
 
 /// A random search of 6 trials × 5 epochs where trial 2 fails; returns the report's path.
 fn small_report(dir: &Path) -> PathBuf {
@@ -39,7 +29,7 @@ optimizer = {{ values = ["adam", "sgd"] }}
         data("breast_cancer.csv")
     );
     fs::write(dir.join("s.toml"), spec).unwrap();
-    let out = sweep(dir, &["run", "s.toml"], &[("SWEEP_FAIL_TRIALS", "2")]);
+    let out = sweep_env(dir, &["run", "s.toml"], &[("SWEEP_FAIL_TRIALS", "2")]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("report:      results/seen/report.html"));
     dir.join("results/seen/report.html")
@@ -80,7 +70,7 @@ fn the_report_is_one_well_formed_file_with_plots_and_the_leaderboard() {
     assert!(html.contains("injected failure for trial index 2"), "its message is shown");
 
     // `sweep report` rewrites it, the same.
-    let out = sweep(tmp.path(), &["report", "results/seen"], &[]);
+    let out = sweep(tmp.path(), &["report", "results/seen"]);
     assert!(out.status.success());
     assert_eq!(fs::read_to_string(&path).unwrap().len(), html.len());
 }

@@ -8,22 +8,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-fn data(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name).display().to_string()
-}
-
-fn sweep(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sweep"));
-    cmd.current_dir(dir).args(args).env_remove("SWEEP_FAIL_TRIALS").env_remove("SWEEP_ABORT_TRIALS");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the sweep binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{data, sweep_env, text};
 
 /// Whether a SLURM controller answers and has a usable node.
 fn cluster_is_up() -> bool {
@@ -124,7 +110,7 @@ fn a_slurm_job_array_gives_the_same_leaderboard_as_a_local_run() {
     fs::write(tmp.path().join("s.toml"), spec("on-slurm")).unwrap();
 
     let start = Instant::now();
-    let out = sweep(tmp.path(), &["slurm", "s.toml"], &[]);
+    let out = sweep_env(tmp.path(), &["slurm", "s.toml"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (array, aggregate) = job_ids(&out);
     let states = wait_for(&[&array, &aggregate]);
@@ -136,11 +122,11 @@ fn a_slurm_job_array_gives_the_same_leaderboard_as_a_local_run() {
     let script = fs::read_to_string(root.join("slurm/array.sbatch")).unwrap();
     assert!(script.contains("#SBATCH --array=0-5%2"), "{script}");
     assert!(root.join(format!("slurm/logs/aggregate_{aggregate}.out")).exists());
-    let status = sweep(tmp.path(), &["status", "results/on-slurm"], &[]);
+    let status = sweep_env(tmp.path(), &["status", "results/on-slurm"], &[]);
     assert!(status.status.success(), "{}", text(&status.stdout));
     assert!(text(&status.stdout).contains("6 trials: 6 done"), "{}", text(&status.stdout));
 
-    let local = sweep(tmp.path(), &["run", "s.toml", "--results-dir", "local", "-q"], &[]);
+    let local = sweep_env(tmp.path(), &["run", "s.toml", "--results-dir", "local", "-q"], &[]);
     assert!(local.status.success(), "{}", text(&local.stderr));
     let on_slurm = leaderboard(&root.join("leaderboard.csv"));
     assert_eq!(on_slurm.len(), 6);
@@ -155,13 +141,13 @@ fn failed_and_dead_tasks_show_as_gaps_and_resubmission_fills_them() {
     let tmp = tempfile::tempdir().unwrap();
     fs::write(tmp.path().join("s.toml"), spec("gaps")).unwrap();
     let status = |expect_ok: bool| {
-        let out = sweep(tmp.path(), &["status", "results/gaps"], &[]);
+        let out = sweep_env(tmp.path(), &["status", "results/gaps"], &[]);
         assert_eq!(out.status.success(), expect_ok, "{}", text(&out.stdout));
         text(&out.stdout)
     };
 
     // Task 1 fails (its record says so); task 4's process dies mid-trial (no record).
-    let out = sweep(tmp.path(), &["slurm", "s.toml"], &[("SWEEP_FAIL_TRIALS", "1"), ("SWEEP_ABORT_TRIALS", "4")]);
+    let out = sweep_env(tmp.path(), &["slurm", "s.toml"], &[("SWEEP_FAIL_TRIALS", "1"), ("SWEEP_ABORT_TRIALS", "4")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (array, aggregate) = job_ids(&out);
     let states = wait_for(&[&array, &aggregate]);
@@ -176,14 +162,14 @@ fn failed_and_dead_tasks_show_as_gaps_and_resubmission_fills_them() {
     assert!(report.contains("4 done, 1 failed, 1 stale"), "{report}");
     assert!(report.lines().any(|l| l.trim_start().starts_with("4 ") && l.contains("stale")), "{report}");
 
-    let out = sweep(tmp.path(), &["slurm", "s.toml", "--only-missing"], &[]);
+    let out = sweep_env(tmp.path(), &["slurm", "s.toml", "--only-missing"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("(1 trials: 4)"), "{}", text(&out.stdout));
     let (array, aggregate) = job_ids(&out);
     wait_for(&[&array, &aggregate]);
     assert!(status(false).contains("5 done, 1 failed"));
 
-    let out = sweep(tmp.path(), &["slurm", "s.toml", "--retry-failed"], &[]);
+    let out = sweep_env(tmp.path(), &["slurm", "s.toml", "--retry-failed"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("(1 trials: 1)"), "{}", text(&out.stdout));
     let (array, aggregate) = job_ids(&out);
@@ -193,7 +179,7 @@ fn failed_and_dead_tasks_show_as_gaps_and_resubmission_fills_them() {
     assert!(board.iter().all(|r| r["status"] == "completed"), "{board:?}");
 
     // Nothing left to do: nothing is submitted.
-    let out = sweep(tmp.path(), &["slurm", "s.toml", "--only-missing", "--retry-failed"], &[]);
+    let out = sweep_env(tmp.path(), &["slurm", "s.toml", "--only-missing", "--retry-failed"], &[]);
     assert!(text(&out.stdout).contains("nothing to submit"), "{}", text(&out.stdout));
 }
 
@@ -201,7 +187,7 @@ fn failed_and_dead_tasks_show_as_gaps_and_resubmission_fills_them() {
 fn a_missing_sbatch_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     fs::write(tmp.path().join("s.toml"), spec("no-sbatch")).unwrap();
-    let out = sweep(tmp.path(), &["slurm", "s.toml", "--sbatch", "/nonexistent/sbatch"], &[]);
+    let out = sweep_env(tmp.path(), &["slurm", "s.toml", "--sbatch", "/nonexistent/sbatch"], &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("cannot run `/nonexistent/sbatch`") && err.contains("SLURM submit host"), "{err}");
