@@ -21,6 +21,12 @@ pub struct TrialSpec {
     pub seed: u64,
     /// Swept parameter values.
     pub params: Params,
+    /// Which configuration (parameter set) of the sampler: `index / repeats`.
+    #[serde(default)]
+    pub config: usize,
+    /// Which of the configuration's `repeats` seeds: `index % repeats`.
+    #[serde(default)]
+    pub repeat: usize,
 }
 
 /// A seed for `purpose` and `index`, derived from the sweep seed by SHA-256,
@@ -38,17 +44,18 @@ pub fn derive_seed(sweep_seed: u64, purpose: &str, index: u64) -> u64 {
 pub struct Plan {
     sampler: Box<dyn Sampler + Send + Sync>,
     seed: u64,
+    repeats: usize,
 }
 
 impl Plan {
     /// The plan of a validated spec.
     pub fn new(spec: &SweepSpec) -> Self {
-        Plan { sampler: sampler::for_spec(spec), seed: spec.seed }
+        Plan { sampler: sampler::for_spec(spec), seed: spec.seed, repeats: spec.repeats.max(1) }
     }
 
-    /// Number of trials.
+    /// Number of trials: every configuration `repeats` times.
     pub fn len(&self) -> usize {
-        self.sampler.len()
+        self.sampler.len() * self.repeats
     }
 
     /// Whether the plan is empty.
@@ -56,14 +63,17 @@ impl Plan {
         self.len() == 0
     }
 
-    /// Trial `index`.
+    /// Trial `index`: configuration `index / repeats`, with a seed of its own.
     pub fn trial(&self, index: usize) -> TrialSpec {
-        let params = self.sampler.params(index);
+        let (config, repeat) = (index / self.repeats, index % self.repeats);
+        let params = self.sampler.params(config);
         TrialSpec {
             index,
             id: format!("t{index:04}-{}", params_hash(&params)),
             seed: derive_seed(self.seed, "trial", index as u64),
             params,
+            config,
+            repeat,
         }
     }
 
@@ -98,5 +108,25 @@ mod tests {
         assert!(ids[0].starts_with("t0000-") && ids[1].starts_with("t0001-"));
         assert_ne!(ids[0][6..], ids[1][6..]);
         assert_eq!(plan.trial(1), Plan::new(&spec).trial(1));
+    }
+
+    #[test]
+    fn repeats_run_each_configuration_with_its_own_seeds() {
+        let spec = crate::spec::parse(
+            "name='x'\nmethod='grid'\nrepeats=3\n[data]\npath='d.csv'\n[metric]\nname='mcc'\n[parameters]\nlr={values=[0.1,0.2]}\n",
+            std::path::Path::new("x.toml"),
+        )
+        .unwrap();
+        let plan = Plan::new(&spec);
+        assert_eq!(plan.len(), 6);
+        let trials: Vec<TrialSpec> = plan.trials().collect();
+        assert_eq!(
+            trials.iter().map(|t| (t.config, t.repeat)).collect::<Vec<_>>(),
+            [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+        );
+        assert_eq!(trials[0].params, trials[2].params);
+        assert_ne!(trials[0].params, trials[3].params);
+        let seeds: std::collections::BTreeSet<u64> = trials.iter().map(|t| t.seed).collect();
+        assert_eq!(seeds.len(), 6);
     }
 }

@@ -413,3 +413,36 @@ fn bench_runs_small_workloads_and_writes_its_table() {
     assert!(rows.iter().all(|r| r["value"].parse::<f64>().is_ok_and(|v| v > 0.0)), "{rows:?}");
     assert!(!tmp.path().join("b/work").exists(), "scratch folders are removed");
 }
+
+#[test]
+fn repeats_rank_configurations_by_their_mean_and_the_registry_follows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = small_spec("rep").replace("seed = 3\n", "seed = 3\nrepeats = 3\n");
+    write(tmp.path(), "s.toml", &spec);
+    let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let root = tmp.path().join("results/rep");
+    let trials = read_csv(&root.join("leaderboard.csv"));
+    assert_eq!(trials.len(), 12, "4 configurations x 3 seeds");
+    let configs = read_csv(&root.join("leaderboard_by_config.csv"));
+    assert_eq!(configs.len(), 4);
+    let means: Vec<f64> = configs.iter().map(|c| c["mean_mcc"].parse().unwrap()).collect();
+    assert!(means.windows(2).all(|w| w[0] >= w[1]), "ranked by mean: {means:?}");
+    for c in &configs {
+        assert_eq!(c["trials"], "3");
+        // The mean is the mean of the configuration's trials' best_mcc.
+        let members: Vec<f64> = trials
+            .iter()
+            .filter(|t| t["hidden"] == c["hidden"] && t["lr"] == c["lr"])
+            .map(|t| t["best_mcc"].parse().unwrap())
+            .collect();
+        assert_eq!(members.len(), 3);
+        let mean = members.iter().sum::<f64>() / 3.0;
+        assert!((mean - c["mean_mcc"].parse::<f64>().unwrap()).abs() < 1e-12);
+    }
+    // The registry's top pick is the top configuration's best trial.
+    let registry = read_json(&root.join("registry.json"));
+    let top = &registry["models"][0];
+    assert_eq!(top["config_rank"], 1);
+    assert_eq!(top["trial_id"], configs[0]["best_trial"].as_str());
+}

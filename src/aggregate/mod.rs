@@ -3,12 +3,14 @@
 //! `trials/*/trial.json`, so it gives the same answer after a local run, a
 //! resumed run, or a cluster job array.
 
+mod by_config;
 mod leaderboard;
 mod ranking;
 mod registry;
 
 use std::path::PathBuf;
 
+pub use by_config::{ConfigLeaderboardCsv, ConfigRow, rank_configs};
 pub use leaderboard::LeaderboardCsv;
 pub use ranking::rank;
 pub use registry::{RegistryEntry, RegistryJson, SweepRegistry};
@@ -60,6 +62,8 @@ pub struct Leaderboard {
     pub param_names: Vec<String>,
     /// Trials, best first; failed and diverged last.
     pub rows: Vec<TrialRecord>,
+    /// Whether configurations ran with several seeds (`repeats > 1`).
+    pub repeats: bool,
     /// Trial folders without a complete record (still running, or died).
     pub incomplete: Vec<IncompleteTrial>,
 }
@@ -90,6 +94,7 @@ impl Leaderboard {
             spec_hash: first.spec_hash.clone(),
             monitor,
             param_names,
+            repeats: records.iter().any(|r| r.repeat > 0),
             rows: rank(records),
             incomplete,
         })
@@ -108,7 +113,10 @@ pub trait Exporter {
 pub fn aggregate(dir: &SweepDir) -> Result<Leaderboard, AggregateError> {
     let scan = dir.scan()?;
     let board = Leaderboard::from_records(dir, scan.complete, scan.incomplete)?;
-    let exporters: [&dyn Exporter; 2] = [&LeaderboardCsv, &RegistryJson];
+    let mut exporters: Vec<&dyn Exporter> = vec![&LeaderboardCsv, &RegistryJson];
+    if board.repeats {
+        exporters.push(&ConfigLeaderboardCsv);
+    }
     for exporter in exporters {
         let bytes = exporter.render(&board)?;
         let path = dir.file(exporter.file_name());

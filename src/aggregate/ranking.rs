@@ -51,6 +51,8 @@ mod tests {
             id: id.into(),
             seed: 0,
             params: Params::new(),
+            config: 0,
+            repeat: 0,
             settings: TrainSettings::resolve(&Params::new(), &Params::new()),
             objective: "mlp".into(),
             monitor: Monitored { metric: "mcc".into(), goal, min_delta: 0.0 },

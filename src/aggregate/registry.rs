@@ -12,8 +12,12 @@ use crate::store::{Monitored, TrialStatus, names};
 /// One registered model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegistryEntry {
-    /// 1-based rank in the sweep.
+    /// 1-based rank of the trial in the sweep's leaderboard.
     pub rank: usize,
+    /// With `repeats > 1`: 1-based rank of the trial's configuration by its mean metric
+    /// (the registry is then ordered by it, so the top pick is the best configuration's best trial).
+    #[serde(default)]
+    pub config_rank: Option<usize>,
     /// Trial id.
     pub trial_id: String,
     /// Swept params.
@@ -52,9 +56,15 @@ pub struct SweepRegistry {
 }
 
 impl SweepRegistry {
-    /// The registry of a leaderboard: its completed trials with a checkpoint.
+    /// The registry of a leaderboard: its completed trials with a checkpoint, in
+    /// rank order, or with repeats, in configuration-rank order.
     pub fn from_leaderboard(board: &Leaderboard) -> Self {
-        let models = board
+        let config_ranks: std::collections::BTreeMap<usize, usize> = if board.repeats {
+            super::rank_configs(board).iter().enumerate().map(|(i, c)| (c.config, i + 1)).collect()
+        } else {
+            Default::default()
+        };
+        let mut models: Vec<RegistryEntry> = board
             .rows
             .iter()
             .enumerate()
@@ -62,6 +72,7 @@ impl SweepRegistry {
             .filter_map(|(i, r)| {
                 Some(RegistryEntry {
                     rank: i + 1,
+                    config_rank: config_ranks.get(&r.config).copied(),
                     trial_id: r.id.clone(),
                     params: r.params.clone(),
                     settings: r.settings.clone(),
@@ -76,6 +87,8 @@ impl SweepRegistry {
                 })
             })
             .collect();
+        // Stable: within a configuration the trial ranking stays.
+        models.sort_by_key(|m| m.config_rank.unwrap_or(0));
         SweepRegistry {
             sweep: board.sweep.clone(),
             spec_hash: board.spec_hash.clone(),

@@ -303,6 +303,8 @@ fn aggregate_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
         id: String::new(),
         seed: 0,
         params: Default::default(),
+        config: 0,
+        repeat: 0,
         settings: crate::objective::settings::TrainSettings::resolve(&Default::default(), &Default::default()),
         objective: "mlp".into(),
         monitor: store::Monitored { metric: "mcc".into(), goal: crate::spec::Goal::Maximize, min_delta: 0.0 },

@@ -39,6 +39,22 @@ pub fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Res
             params_display(&r.params)
         )?;
     }
+    if board.repeats {
+        writeln!(out, "\nconfigurations by mean best {metric} over their repeats:")?;
+        for (i, c) in crate::aggregate::rank_configs(board).iter().take(n).enumerate() {
+            writeln!(
+                out,
+                "{:>4}  config {:<5} {metric} {} ± {}  ({} of {} completed)  {}",
+                i + 1,
+                c.config,
+                c.mean.get(metric).map(|v| format!("{v:.5}")).unwrap_or_else(|| "-".into()),
+                c.std.get(metric).map(|v| format!("{v:.5}")).unwrap_or_else(|| "-".into()),
+                c.completed,
+                c.trials,
+                params_display(&c.params)
+            )?;
+        }
+    }
     if !board.incomplete.is_empty() {
         writeln!(out, "{} trial folder(s) have no complete record:", board.incomplete.len())?;
         for t in &board.incomplete {

@@ -585,7 +585,7 @@ mod tests {
                 ("hidden".to_string(), crate::params::ParamValue::Int(8)),
             ]);
             let settings = TrainSettings::resolve(&crate::params::Params::new(), &params);
-            let trial = TrialSpec { index: 0, id: "t".into(), seed: 5, params };
+            let trial = TrialSpec { index: 0, id: "t".into(), seed: 5, params, config: 0, repeat: 0 };
             let run = |gradients| {
                 let mut t = MlpObjective { gradients }.start(&trial, &settings, &data).unwrap();
                 let losses: Vec<f64> = (0..3).map(|_| t.train_epoch().unwrap()).collect();

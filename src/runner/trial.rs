@@ -124,6 +124,8 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
         id: trial.id.clone(),
         seed: trial.seed,
         params: trial.params.clone(),
+        config: trial.config,
+        repeat: trial.repeat,
         settings,
         objective: env.objective.name().to_string(),
         monitor: monitored(env.spec),

@@ -120,6 +120,9 @@ pub struct SweepSpec {
     pub method: Method,
     /// Sweep seed: the split and every trial's seed derive from it.
     pub seed: u64,
+    /// Seeds per configuration (`repeats`, default 1).
+    #[serde(default = "one")]
+    pub repeats: usize,
     /// Concurrent trials asked for by the spec (results never depend on it).
     #[serde(skip)]
     pub workers: Option<usize>,
@@ -179,6 +182,10 @@ impl SweepSpec {
         let canonical = serde_json::to_string(self).unwrap_or_default();
         hex(&Sha256::digest(canonical.as_bytes())[..8])
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Reads and validates a spec file.

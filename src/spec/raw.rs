@@ -14,6 +14,7 @@ pub(super) struct RawSpec {
     pub seed: Option<Spanned<i64>>,
     pub workers: Option<Spanned<i64>>,
     pub trials: Option<Spanned<i64>>,
+    pub repeats: Option<Spanned<i64>>,
     pub description: Option<String>,
     pub register_as: Option<Spanned<String>>,
     pub checkpoint: Option<Spanned<String>>,

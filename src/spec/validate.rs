@@ -79,6 +79,13 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
         }
     };
 
+    let repeats = match &raw.repeats {
+        None => 1,
+        Some(r) if (1..=1000).contains(r.get_ref()) => *r.get_ref() as usize,
+        Some(r) => {
+            return Err(ctx.at(r, "repeats", format!("got {}, expected a whole number from 1 to 1000", r.get_ref())));
+        }
+    };
     let data = validate_data(&ctx, &raw)?;
     let metric = validate_metric(&ctx, &raw)?;
     let (train, early_stopping) = validate_train(&ctx, &raw.train)?;
@@ -162,6 +169,7 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
         description: raw.description.clone(),
         method,
         seed,
+        repeats,
         workers,
         data,
         metric,

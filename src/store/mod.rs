@@ -74,6 +74,8 @@ pub mod names {
     pub const LEADERBOARD: &str = "leaderboard.csv";
     /// Sweep registry.
     pub const REGISTRY: &str = "registry.json";
+    /// Configurations ranked over their repeats.
+    pub const LEADERBOARD_BY_CONFIG: &str = "leaderboard_by_config.csv";
     /// Folder of trial folders.
     pub const TRIALS: &str = "trials";
 }

@@ -59,6 +59,12 @@ pub struct TrialRecord {
     pub seed: u64,
     /// Swept params.
     pub params: Params,
+    /// Which configuration of the plan (`index / repeats`).
+    #[serde(default)]
+    pub config: usize,
+    /// Which repeat of its configuration.
+    #[serde(default)]
+    pub repeat: usize,
     /// Resolved training settings.
     pub settings: TrainSettings,
     /// Which objective trained it.
