@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::params::{Params, params_hash};
+use crate::sampler::tpe::{Observation, Tpe};
 use crate::sampler::{self, Sampler};
-use crate::spec::SweepSpec;
+use crate::spec::{Method, SweepSpec};
 
 /// One planned trial.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,9 +41,17 @@ pub fn derive_seed(sweep_seed: u64, purpose: &str, index: u64) -> u64 {
     u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
+/// Where a plan's params come from.
+enum Source {
+    /// A fixed list (grid, random): any trial can be built on its own.
+    Fixed(Box<dyn Sampler + Send + Sync>),
+    /// TPE: a trial's params depend on the results of the configurations before its batch.
+    Tpe { tpe: Tpe, configs: usize },
+}
+
 /// The trials of a sweep, built lazily from its sampler.
 pub struct Plan {
-    sampler: Box<dyn Sampler + Send + Sync>,
+    source: Source,
     seed: u64,
     repeats: usize,
 }
@@ -50,12 +59,38 @@ pub struct Plan {
 impl Plan {
     /// The plan of a validated spec.
     pub fn new(spec: &SweepSpec) -> Self {
-        Plan { sampler: sampler::for_spec(spec), seed: spec.seed, repeats: spec.repeats.max(1) }
+        let source = match (sampler::for_spec(spec), &spec.method) {
+            (Some(s), _) => Source::Fixed(s),
+            (None, Method::Tpe { trials, settings }) => {
+                Source::Tpe { tpe: Tpe::new(&spec.parameters, spec.seed, *settings), configs: *trials }
+            }
+            (None, _) => Source::Fixed(Box::new(crate::sampler::GridSampler::new(&spec.parameters))),
+        };
+        Plan { source, seed: spec.seed, repeats: spec.repeats.max(1) }
+    }
+
+    /// Number of configurations.
+    pub fn configs(&self) -> usize {
+        match &self.source {
+            Source::Fixed(s) => s.len(),
+            Source::Tpe { configs, .. } => *configs,
+        }
+    }
+
+    /// Trials per configuration.
+    pub fn repeats(&self) -> usize {
+        self.repeats
     }
 
     /// Number of trials: every configuration `repeats` times.
     pub fn len(&self) -> usize {
-        self.sampler.len() * self.repeats
+        self.configs() * self.repeats
+    }
+
+    /// Whether trials depend on earlier results (TPE): such a plan runs in
+    /// batches, and no single trial can be built on its own.
+    pub fn is_adaptive(&self) -> bool {
+        matches!(self.source, Source::Tpe { .. })
     }
 
     /// Whether the plan is empty.
@@ -64,9 +99,19 @@ impl Plan {
     }
 
     /// Trial `index`: configuration `index / repeats`, with a seed of its own.
+    /// For an adaptive plan this is the proposal with no results known (a random draw).
     pub fn trial(&self, index: usize) -> TrialSpec {
+        self.trial_given(index, &[])
+    }
+
+    /// Trial `index`, given the results of the configurations before its batch
+    /// (ignored by fixed plans).
+    pub fn trial_given(&self, index: usize, history: &[Observation]) -> TrialSpec {
         let (config, repeat) = (index / self.repeats, index % self.repeats);
-        let params = self.sampler.params(config);
+        let params = match &self.source {
+            Source::Fixed(s) => s.params(config),
+            Source::Tpe { tpe, .. } => tpe.propose(config, history),
+        };
         TrialSpec {
             index,
             id: format!("t{index:04}-{}", params_hash(&params)),

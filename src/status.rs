@@ -2,6 +2,7 @@
 //! missing, running, or left behind by a process that died. Works on any
 //! results folder, local or on a cluster's shared filesystem, from the files alone.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -143,11 +144,24 @@ pub fn sweep_status(dir: &SweepDir) -> Result<SweepStatus, StatusError> {
         .map_err(|e| StatusError::BadManifest { path: dir.file(names::MANIFEST), message: e.to_string() })?;
     let plan = Plan::new(&spec);
     let this_host = store::hostname();
-    let trials = plan
-        .trials()
-        .map(|t| {
-            let state = trial_state(&dir.trial_dir(&t.id), &this_host);
-            TrialStatusLine { index: t.index, id: t.id, state }
+    // Trial folders by index (`t0007-…`): an adaptive plan's ids are only known from its folders.
+    let mut folders: BTreeMap<usize, String> = BTreeMap::new();
+    if let Ok(entries) = std::fs::read_dir(dir.trials_dir()) {
+        for name in entries.filter_map(|e| e.ok()?.file_name().into_string().ok()) {
+            if let Some(index) = name.strip_prefix('t').and_then(|r| r.split('-').next()).and_then(|n| n.parse().ok()) {
+                folders.insert(index, name);
+            }
+        }
+    }
+    let trials = (0..plan.len())
+        .map(|index| {
+            let id = if plan.is_adaptive() {
+                folders.get(&index).cloned().unwrap_or_else(|| "(not proposed yet)".into())
+            } else {
+                plan.trial(index).id
+            };
+            let state = trial_state(&dir.trial_dir(&id), &this_host);
+            TrialStatusLine { index, id, state }
         })
         .collect();
     Ok(SweepStatus { sweep: manifest.name, spec_hash: manifest.spec_hash, trials })

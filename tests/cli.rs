@@ -446,3 +446,55 @@ fn repeats_rank_configurations_by_their_mean_and_the_registry_follows() {
     assert_eq!(top["config_rank"], 1);
     assert_eq!(top["trial_id"], configs[0]["best_trial"].as_str());
 }
+
+#[test]
+fn tpe_runs_in_reproducible_batches_and_only_with_sweep_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = format!(
+        r#"name = "tpe"
+method = "tpe"
+trials = 8
+seed = 2
+[tpe]
+startup_trials = 3
+[data]
+path = "{}"
+[metric]
+name = "mcc"
+[train]
+epochs = 3
+[parameters]
+lr = {{ distribution = "log_uniform_values", min = 0.0003, max = 0.03 }}
+hidden = {{ distribution = "int_uniform", min = 8, max = 64 }}
+optimizer = {{ values = ["adam", "sgd"] }}
+"#,
+        data("breast_cancer.csv")
+    );
+    write(tmp.path(), "s.toml", &spec);
+    for results in ["a", "b"] {
+        let out = sweep(tmp.path(), &["run", "s.toml", "--workers", "2", "--results-dir", results, "-q"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let a = without_timing(&tmp.path().join("a/tpe/leaderboard.csv"));
+    assert_eq!(a.len(), 8);
+    assert_eq!(a, without_timing(&tmp.path().join("b/tpe/leaderboard.csv")), "same seed, same workers, same sweep");
+
+    // Resuming after a lost trial proposes the same trials again.
+    let dirs: Vec<PathBuf> =
+        fs::read_dir(tmp.path().join("a/tpe/trials")).unwrap().map(|e| e.unwrap().path()).collect();
+    let last = dirs.iter().max().unwrap();
+    fs::remove_file(last.join("trial.json")).unwrap();
+    let resumed = sweep(tmp.path(), &["run", "s.toml", "--workers", "2", "--results-dir", "a", "--resume"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(stdout(&resumed).contains("(1 run now, 7 resumed)"), "{}", stdout(&resumed));
+    assert_eq!(a, without_timing(&tmp.path().join("a/tpe/leaderboard.csv")));
+
+    // Single trials and SLURM arrays cannot run an adaptive plan.
+    for args in [&["trial", "s.toml", "--index", "5"][..], &["slurm", "s.toml", "--dry-run"][..]] {
+        let out = sweep(tmp.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains("run it with `sweep run`"), "{}", stderr(&out));
+    }
+    let status = sweep(tmp.path(), &["status", "a/tpe"]);
+    assert!(stdout(&status).contains("8 trials: 8 done"), "{}", stdout(&status));
+}

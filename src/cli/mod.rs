@@ -147,7 +147,8 @@ impl CliError {
                 RunError::Data(_)
                 | RunError::SpecVsData { .. }
                 | RunError::ExistingResults { .. }
-                | RunError::IndexOutOfRange { .. },
+                | RunError::IndexOutOfRange { .. }
+                | RunError::Adaptive { .. },
             ) => 2,
             CliError::Status(StatusError::NotASweep { .. }) => 2,
             CliError::Report(crate::report::ReportError::NotASweep { .. }) => 2,

@@ -27,9 +27,26 @@ pub fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     let plan = Plan::new(&spec);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if !args.json {
-        writeln!(out, "sweep {} ({:?}), spec hash {}: {} trials", spec.name, spec.method, spec.hash(), plan.len())?;
+        let method = match &spec.method {
+            crate::spec::Method::Grid => "grid".to_string(),
+            crate::spec::Method::Random { .. } => "random".to_string(),
+            crate::spec::Method::Tpe { settings, .. } => format!("tpe, {} start-up trials", settings.startup_trials),
+        };
+        writeln!(out, "sweep {} ({method}), spec hash {}: {} trials", spec.name, spec.hash(), plan.len())?;
     }
-    for trial in plan.trials() {
+    // An adaptive plan (TPE) is known up front only for its random start-up trials.
+    let known = match &spec.method {
+        crate::spec::Method::Tpe { settings, .. } => (settings.startup_trials * plan.repeats()).min(plan.len()),
+        _ => plan.len(),
+    };
+    if known < plan.len() && !args.json {
+        writeln!(
+            out,
+            "TPE: the first {known} trials are random; the other {} are proposed from their results",
+            plan.len() - known
+        )?;
+    }
+    for trial in plan.trials().take(known) {
         if args.json {
             serde_json::to_writer(&mut out, &trial).map_err(std::io::Error::other)?;
             writeln!(out)?;

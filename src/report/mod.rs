@@ -136,7 +136,7 @@ pub fn render(dir: &SweepDir, options: ReportOptions) -> Result<String, ReportEr
     leaderboard_table(&mut h, &board, options.table_rows);
     curves(&mut h, dir, &board, options.curves)?;
     param_plots(&mut h, &board, spec.as_ref())?;
-    if matches!(spec.as_ref().map(|s| &s.method), Some(Method::Random { .. })) {
+    if matches!(spec.as_ref().map(|s| &s.method), Some(Method::Random { .. } | Method::Tpe { .. })) {
         let mut by_index: Vec<&TrialRecord> = board.rows.iter().collect();
         by_index.sort_by_key(|r| r.index);
         let values: Vec<(usize, Option<f64>)> = by_index
@@ -186,6 +186,9 @@ fn summary(
         let method = match &s.method {
             Method::Grid => "grid".to_string(),
             Method::Random { trials } => format!("random, {trials} trials"),
+            Method::Tpe { trials, settings } => {
+                format!("TPE, {trials} trials ({} random start-up, gamma {})", settings.startup_trials, settings.gamma)
+            }
         };
         row("method", format!("{method}, seed {}", s.seed));
         row(

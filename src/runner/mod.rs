@@ -80,6 +80,14 @@ pub enum RunError {
         /// The last valid index.
         last: usize,
     },
+    /// A single trial of an adaptive plan was asked for.
+    #[error(
+        "{file}: method = \"tpe\" proposes each batch from the results before it, so its trials cannot run on their own (sweep trial, sweep slurm); run it with `sweep run`"
+    )]
+    Adaptive {
+        /// The spec file.
+        file: PathBuf,
+    },
     /// Reading or writing the results folder failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -142,14 +150,16 @@ pub fn run_sweep(
 ) -> Result<RunSummary, RunError> {
     let OpenSweep { data, plan, dir } = open_sweep(spec, &options.results_root)?;
     let done = prepare_results_dir(spec, &plan, &dir, options.existing)?;
-    let todo: Vec<TrialSpec> = plan.trials().filter(|t| !done.contains(&t.id)).collect();
+    let todo: Vec<TrialSpec> =
+        if plan.is_adaptive() { Vec::new() } else { plan.trials().filter(|t| !done.contains(&t.id)).collect() };
 
     let env = TrialEnv { spec, spec_hash: spec.hash(), data: &data, objective, dir: &dir, faults: &options.faults };
     // One single-thread rayon pool per worker, driven by a plain thread. Calling
     // `install` from a rayon worker thread would let that thread steal sibling
     // trials while it waits (measured: all 36 grid trials at once with
     // --workers 1), so the dispatching threads must not be rayon workers.
-    let n_threads = options.workers.clamp(1, todo.len().max(1));
+    let n_threads =
+        if plan.is_adaptive() { options.workers.max(1) } else { options.workers.clamp(1, todo.len().max(1)) };
     let pools = (0..n_threads)
         .map(|w| single_thread_pool(&format!("sweep-trial-{w}")))
         .collect::<Result<Vec<_>, _>>()
@@ -160,12 +170,31 @@ pub fn run_sweep(
     // printing them over the progress bar.
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
+    let records = if plan.is_adaptive() {
+        run_in_batches(&plan, &dir, &done, &pools, &env, reporter)
+    } else {
+        Ok(dispatch(&pools, &todo, &env, reporter))
+    };
+    std::panic::set_hook(previous_hook);
+    let mut records = records?;
+    reporter.on_finish();
+    records.sort_by_key(|r| r.index);
+    Ok(RunSummary { dir, planned: plan.len(), resumed: done.len(), records })
+}
+
+/// Runs `todo` on the pools, one trial per pool at a time, reporting each record as it ends.
+fn dispatch(
+    pools: &[rayon::ThreadPool],
+    todo: &[TrialSpec],
+    env: &TrialEnv,
+    reporter: &mut dyn Reporter,
+) -> Vec<TrialRecord> {
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<TrialRecord>();
     let mut records = Vec::with_capacity(todo.len());
     std::thread::scope(|scope| {
         for pool in pools {
-            let (tx, next, todo, env) = (tx.clone(), &next, &todo, &env);
+            let (tx, next) = (tx.clone(), &next);
             scope.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -182,10 +211,74 @@ pub fn run_sweep(
             records.push(record);
         }
     });
-    std::panic::set_hook(previous_hook);
-    reporter.on_finish();
-    records.sort_by_key(|r| r.index);
-    Ok(RunSummary { dir, planned: plan.len(), resumed: done.len(), records })
+    records
+}
+
+/// An adaptive plan (TPE): batches of as many configurations as there are
+/// workers; each batch is proposed from the results of all batches before it,
+/// so the sweep is reproducible for a fixed seed and worker count.
+fn run_in_batches(
+    plan: &Plan,
+    dir: &SweepDir,
+    done: &BTreeSet<String>,
+    pools: &[rayon::ThreadPool],
+    env: &TrialEnv,
+    reporter: &mut dyn Reporter,
+) -> Result<Vec<TrialRecord>, RunError> {
+    let kept: std::collections::BTreeMap<usize, TrialRecord> =
+        dir.scan()?.complete.into_iter().filter(|r| done.contains(&r.id)).map(|r| (r.index, r)).collect();
+    let batch = pools.len().max(1);
+    let repeats = plan.repeats();
+    let mut all: Vec<TrialRecord> = Vec::with_capacity(plan.len());
+    let mut fresh = Vec::new();
+    for first in (0..plan.configs()).step_by(batch) {
+        let history = observations(&all, env.spec);
+        let last = (first + batch).min(plan.configs());
+        let mut todo = Vec::new();
+        for trial in (first * repeats..last * repeats).map(|i| plan.trial_given(i, &history)) {
+            match kept.get(&trial.index) {
+                Some(r) if r.id == trial.id => all.push(r.clone()),
+                Some(r) => {
+                    return Err(RunError::ExistingResults {
+                        dir: dir.root().to_path_buf(),
+                        message: format!(
+                            "trial {} was {} in the earlier run but is proposed as {} now: TPE proposals depend \
+                             on the worker count, so resume with the same --workers, or use --fresh",
+                            trial.index, r.id, trial.id
+                        ),
+                    });
+                }
+                None => todo.push(trial),
+            }
+        }
+        let records = dispatch(pools, &todo, env, reporter);
+        all.extend(records.iter().cloned());
+        all.sort_by_key(|r| r.index);
+        fresh.extend(records);
+    }
+    Ok(fresh)
+}
+
+/// What TPE learns from finished trials: per configuration, the mean best-epoch
+/// monitored metric over its completed repeats, oriented so smaller is better.
+fn observations(records: &[TrialRecord], spec: &SweepSpec) -> Vec<crate::sampler::tpe::Observation> {
+    let mut by_config: std::collections::BTreeMap<usize, (crate::params::Params, Vec<f64>)> = Default::default();
+    for r in records {
+        let entry = by_config.entry(r.config).or_insert_with(|| (r.params.clone(), Vec::new()));
+        if r.status == TrialStatus::Completed
+            && let Some(v) = r.best_metrics.get(&spec.metric.name).filter(|v| v.is_finite())
+        {
+            entry.1.push(*v);
+        }
+    }
+    by_config
+        .into_values()
+        .map(|(params, values)| {
+            let mean = (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64);
+            let loss = mean.map(|m| if spec.metric.goal == crate::spec::Goal::Maximize { -m } else { m });
+            crate::sampler::tpe::Observation { params, loss }
+        })
+        .collect()
 }
 
 fn single_thread_pool(name: &str) -> Result<rayon::ThreadPool, String> {
@@ -215,6 +308,9 @@ pub fn run_single_trial(
     faults: &InjectedFaults,
 ) -> Result<SingleTrial, RunError> {
     let OpenSweep { data, plan, dir } = open_sweep(spec, results_root)?;
+    if plan.is_adaptive() {
+        return Err(RunError::Adaptive { file: spec.source.clone() });
+    }
     if index >= plan.len() {
         return Err(RunError::IndexOutOfRange { file: spec.source.clone(), index, last: plan.len().saturating_sub(1) });
     }
@@ -290,12 +386,14 @@ pub fn prepare_results_dir(
                 )));
             }
             // Trials without a readable record are simply run again.
-            let planned: BTreeSet<String> = plan.trials().map(|t| t.id).collect();
+            // An adaptive plan's ids are known only as it runs; its records are matched by index then.
+            let planned: BTreeSet<String> =
+                if plan.is_adaptive() { Default::default() } else { plan.trials().map(|t| t.id).collect() };
             done = dir
                 .scan()?
                 .complete
                 .into_iter()
-                .filter(|r| r.spec_hash == hash && planned.contains(&r.id))
+                .filter(|r| r.spec_hash == hash && (plan.is_adaptive() || planned.contains(&r.id)))
                 .filter(|r| !retry_failed || r.status == TrialStatus::Completed)
                 .map(|r| r.id)
                 .collect();

@@ -3,6 +3,7 @@
 
 mod grid;
 mod random;
+pub mod tpe;
 
 pub use grid::GridSampler;
 pub use random::RandomSampler;
@@ -25,10 +26,11 @@ pub trait Sampler {
     fn params(&self, index: usize) -> Params;
 }
 
-/// The sampler a spec asks for.
-pub fn for_spec(spec: &SweepSpec) -> Box<dyn Sampler + Send + Sync> {
+/// The fixed sampler a spec asks for; `None` for TPE, whose proposals depend on results.
+pub fn for_spec(spec: &SweepSpec) -> Option<Box<dyn Sampler + Send + Sync>> {
     match spec.method {
-        Method::Grid => Box::new(GridSampler::new(&spec.parameters)),
-        Method::Random { trials } => Box::new(RandomSampler::new(&spec.parameters, trials, spec.seed)),
+        Method::Grid => Some(Box::new(GridSampler::new(&spec.parameters))),
+        Method::Random { trials } => Some(Box::new(RandomSampler::new(&spec.parameters, trials, spec.seed))),
+        Method::Tpe { .. } => None,
     }
 }

@@ -55,6 +55,14 @@ pub enum Method {
         /// How many trials to draw.
         trials: usize,
     },
+    /// Tree-structured Parzen Estimator: `trials` proposals, each from the results
+    /// of the batches before it.
+    Tpe {
+        /// How many configurations to propose.
+        trials: usize,
+        /// Start-up trials, candidates, gamma.
+        settings: crate::sampler::tpe::TpeSettings,
+    },
 }
 
 /// Whether larger or smaller values of the monitored metric are better.

@@ -25,6 +25,15 @@ pub(super) struct RawSpec {
     #[serde(default)]
     pub parameters: BTreeMap<String, Spanned<RawParam>>,
     pub slurm: Option<RawSlurm>,
+    pub tpe: Option<Spanned<RawTpe>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTpe {
+    pub startup_trials: Option<i64>,
+    pub candidates: Option<i64>,
+    pub gamma: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

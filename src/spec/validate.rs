@@ -108,7 +108,7 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
                 return Err(ctx.at(
                     t,
                     "trials",
-                    "is only used with method = \"random\"; a grid runs every combination",
+                    "is only used with method = \"random\" or \"tpe\"; a grid runs every combination",
                 ));
             }
             for (key, domain) in &parameters {
@@ -139,8 +139,26 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
                 return Err(ctx.at(&raw.method, "trials", "is missing: method = \"random\" needs trials = N"));
             }
         },
+        "tpe" => {
+            let trials = match &raw.trials {
+                Some(t) if (1..=1_000_000).contains(t.get_ref()) => *t.get_ref() as usize,
+                Some(t) => {
+                    return Err(ctx.at(
+                        t,
+                        "trials",
+                        format!("got {}, expected a whole number from 1 to 1000000", t.get_ref()),
+                    ));
+                }
+                None => return Err(ctx.at(&raw.method, "trials", "is missing: method = \"tpe\" needs trials = N")),
+            };
+            Method::Tpe { trials, settings: validate_tpe(&ctx, raw.tpe.as_ref())? }
+        }
         other => {
-            return Err(ctx.at(&raw.method, "method", format!("got \"{other}\", expected \"grid\" or \"random\"")));
+            return Err(ctx.at(
+                &raw.method,
+                "method",
+                format!("got \"{other}\", expected \"grid\", \"random\" or \"tpe\""),
+            ));
         }
     };
 
@@ -158,6 +176,9 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
             return Err(ctx.at(c, "checkpoint", format!("got \"{other}\", expected \"best\" or \"every_epoch\"")));
         }
     };
+    if let (Some(t), false) = (&raw.tpe, matches!(method, Method::Tpe { .. })) {
+        return Err(ctx.at(t, "tpe", "is only used with method = \"tpe\""));
+    }
     let slurm = match &raw.slurm {
         Some(s) => validate_slurm(&ctx, s)?,
         None => SlurmDefaults::default(),
@@ -180,6 +201,36 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
         checkpoint,
         slurm,
     })
+}
+
+fn validate_tpe(
+    ctx: &Ctx,
+    raw: Option<&Spanned<super::raw::RawTpe>>,
+) -> Result<crate::sampler::tpe::TpeSettings, SpecError> {
+    let mut settings = crate::sampler::tpe::TpeSettings::default();
+    let Some(t) = raw else {
+        return Ok(settings);
+    };
+    let r = t.get_ref();
+    if let Some(n) = r.startup_trials {
+        if !(1..=100_000).contains(&n) {
+            return Err(ctx.at(t, "tpe.startup_trials", format!("got {n}, expected a whole number from 1 to 100000")));
+        }
+        settings.startup_trials = n as usize;
+    }
+    if let Some(n) = r.candidates {
+        if !(1..=10_000).contains(&n) {
+            return Err(ctx.at(t, "tpe.candidates", format!("got {n}, expected a whole number from 1 to 10000")));
+        }
+        settings.candidates = n as usize;
+    }
+    if let Some(g) = r.gamma {
+        if !(g > 0.0 && g < 1.0) {
+            return Err(ctx.at(t, "tpe.gamma", format!("got {g}, expected a number in (0, 1)")));
+        }
+        settings.gamma = g;
+    }
+    Ok(settings)
 }
 
 fn validate_slurm(ctx: &Ctx, raw: &RawSlurm) -> Result<SlurmDefaults, SpecError> {
@@ -590,6 +641,37 @@ dropout = { values = [0.0, 0.2] }
         assert!(m.contains("slurm.max_parallel: got 0"), "{m}");
         let m = message(&format!("{GRID}\n[slurm]\nqueue = \"x\"\n"));
         assert!(m.contains("unknown field `queue`"), "{m}");
+    }
+
+    #[test]
+    fn tpe_and_repeats_keys_are_validated() {
+        let tpe = format!(
+            "{}\n[tpe]\nstartup_trials = 4\ngamma = 0.3\n",
+            GRID.replace("method = \"grid\"", "method = \"tpe\"\ntrials = 12\nrepeats = 2")
+        );
+        let spec = parse_str(&tpe).unwrap();
+        assert_eq!(spec.repeats, 2);
+        match spec.method {
+            Method::Tpe { trials, settings } => {
+                assert_eq!((trials, settings.startup_trials, settings.candidates, settings.gamma), (12, 4, 24, 0.3));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            message(&tpe.replace("trials = 12\n", ""))
+                .contains("trials: is missing: method = \"tpe\" needs trials = N")
+        );
+        assert!(
+            message(&tpe.replace("gamma = 0.3", "gamma = 1.5"))
+                .contains("tpe.gamma: got 1.5, expected a number in (0, 1)")
+        );
+        assert!(message(&tpe.replace("gamma = 0.3", "gama = 0.3")).contains("unknown field `gama`"));
+        assert!(
+            message(&tpe.replace("repeats = 2", "repeats = 0"))
+                .contains("repeats: got 0, expected a whole number from 1")
+        );
+        let grid_table = format!("{GRID}\n[tpe]\nstartup_trials = 3\n");
+        assert!(message(&grid_table).contains("tpe: is only used with method = \"tpe\""), "{}", message(&grid_table));
     }
 
     #[test]
