@@ -175,7 +175,7 @@ fn trial_state(dir: &Path, this_host: &str) -> TrialState {
     if record.exists() {
         return match store::read_json::<TrialRecord>(&record) {
             Ok(r) => match r.status {
-                TrialStatus::Completed => TrialState::Done,
+                TrialStatus::Completed | TrialStatus::Pruned => TrialState::Done,
                 TrialStatus::Failed => TrialState::Failed { message: r.message.unwrap_or_default() },
                 TrialStatus::Diverged => TrialState::Diverged { message: r.message.unwrap_or_default() },
             },

@@ -493,8 +493,44 @@ optimizer = {{ values = ["adam", "sgd"] }}
     for args in [&["trial", "s.toml", "--index", "5"][..], &["slurm", "s.toml", "--dry-run"][..]] {
         let out = sweep(tmp.path(), args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(stderr(&out).contains("run it with `sweep run`"), "{}", stderr(&out));
+        assert!(stderr(&out).contains("with `sweep run`"), "{}", stderr(&out));
     }
     let status = sweep(tmp.path(), &["status", "a/tpe"]);
     assert!(stdout(&status).contains("8 trials: 8 done"), "{}", stdout(&status));
+}
+
+#[test]
+fn early_termination_prunes_deterministically_and_keeps_best_checkpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = small_spec("asha")
+        .replace("seed = 3\n", "seed = 3\nearly_terminate = { type = \"asha\", min_epochs = 1, eta = 2 }\n")
+        .replace("epochs = 3", "epochs = 8")
+        // Strong configurations first, so that later weak ones meet them at the rungs.
+        .replace("lr = { values = [0.001, 0.01] }", "lr = { values = [0.01, 0.0003] }")
+        .replace("hidden = { values = [16, 32] }", "hidden = { values = [32, 16, 4] }");
+    write(tmp.path(), "s.toml", &spec);
+    for results in ["a", "b"] {
+        let out = sweep(tmp.path(), &["run", "s.toml", "--workers", "2", "--results-dir", results, "-q"]);
+        assert!(out.status.success(), "pruning is not a failure: {}", stderr(&out));
+    }
+    let board = without_timing(&tmp.path().join("a/asha/leaderboard.csv"));
+    assert_eq!(
+        board,
+        without_timing(&tmp.path().join("b/asha/leaderboard.csv")),
+        "same seed and workers, same decisions"
+    );
+    let pruned: Vec<_> = board.iter().filter(|r| r["status"] == "pruned").collect();
+    assert!(!pruned.is_empty() && pruned.len() < board.len(), "{board:?}");
+    for r in &pruned {
+        // A pruned trial keeps its best checkpoint and is ranked by its best epoch.
+        assert!(r["epochs_run"].parse::<usize>().unwrap() < 8);
+        assert!(!r["best_mcc"].is_empty() && !r["checkpoint"].is_empty());
+        assert!(r["message"].starts_with("pruned by asha at epoch "), "{}", r["message"]);
+        assert!(tmp.path().join("a/asha").join(&r["checkpoint"]).exists());
+    }
+    let mccs: Vec<f64> = board.iter().map(|r| r["best_mcc"].parse().unwrap()).collect();
+    assert!(mccs.windows(2).all(|w| w[0] >= w[1]), "pruned trials are ranked among the others: {mccs:?}");
+    let out = sweep(tmp.path(), &["slurm", "s.toml", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("[early_terminate]"), "{}", stderr(&out));
 }

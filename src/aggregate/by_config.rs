@@ -8,7 +8,7 @@ use super::{AggregateError, Exporter, Leaderboard};
 use crate::metrics::{METRIC_NAMES, Metrics};
 use crate::params::Params;
 use crate::spec::Goal;
-use crate::store::{TrialStatus, names};
+use crate::store::names;
 
 /// One configuration over its repeats.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +40,7 @@ pub fn rank_configs(board: &Leaderboard) -> Vec<ConfigRow> {
         .into_iter()
         .map(|config| {
             let members: Vec<_> = board.rows.iter().filter(|r| r.config == config).collect();
-            let ok: Vec<_> = members.iter().filter(|r| r.status == TrialStatus::Completed).collect();
+            let ok: Vec<_> = members.iter().filter(|r| r.status.has_model()).collect();
             let (mut mean, mut std) = (Metrics::new(), Metrics::new());
             for m in METRIC_NAMES {
                 let values: Vec<f64> = ok.iter().filter_map(|r| r.best_metrics.get(*m).copied()).collect();
@@ -132,7 +132,7 @@ mod tests {
     use super::*;
     use crate::objective::settings::TrainSettings;
     use crate::params::ParamValue;
-    use crate::store::{Monitored, TrialRecord};
+    use crate::store::{Monitored, TrialRecord, TrialStatus};
 
     fn record(id: &str, config: usize, status: TrialStatus, mcc: f64) -> TrialRecord {
         TrialRecord {

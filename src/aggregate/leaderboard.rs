@@ -2,7 +2,7 @@
 
 use super::{AggregateError, Exporter, Leaderboard};
 use crate::metrics::METRIC_NAMES;
-use crate::store::{TrialStatus, names};
+use crate::store::names;
 
 /// Columns: `rank, trial_id, status, <params>, best_epoch, epochs_run,
 /// best_<metric>..., duration_s, checkpoint, checkpoint_sha256, seed, message`.
@@ -25,7 +25,7 @@ impl Exporter for LeaderboardCsv {
         w.write_record(&header).map_err(err)?;
 
         for (i, r) in board.rows.iter().enumerate() {
-            let ok = r.status == TrialStatus::Completed;
+            let ok = r.status.has_model();
             let mut row = vec![(i + 1).to_string(), r.id.clone(), r.status.as_str().to_string()];
             row.extend(board.param_names.iter().map(|p| r.params.get(p).map(|v| v.to_string()).unwrap_or_default()));
             row.push(if ok { r.best_epoch.map(|e| e.to_string()).unwrap_or_default() } else { String::new() });

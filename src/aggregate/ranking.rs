@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 
 use crate::spec::Goal;
-use crate::store::{TrialRecord, TrialStatus};
+use crate::store::TrialRecord;
 
 /// Sorts trials best first: completed trials by the monitored metric at their
 /// best epoch (in the goal's direction), ties broken by lower `valid_loss`,
@@ -14,7 +14,7 @@ pub fn rank(mut records: Vec<TrialRecord>) -> Vec<TrialRecord> {
 }
 
 fn compare(a: &TrialRecord, b: &TrialRecord) -> Ordering {
-    let ok = |r: &TrialRecord| r.status == TrialStatus::Completed && r.best_epoch.is_some();
+    let ok = |r: &TrialRecord| r.status.has_model() && r.best_epoch.is_some();
     match (ok(a), ok(b)) {
         (true, false) => return Ordering::Less,
         (false, true) => return Ordering::Greater,
@@ -41,7 +41,7 @@ mod tests {
     use crate::metrics::Metrics;
     use crate::objective::settings::TrainSettings;
     use crate::params::Params;
-    use crate::store::Monitored;
+    use crate::store::{Monitored, TrialStatus};
 
     fn record(id: &str, status: TrialStatus, mcc: f64, loss: f64, goal: Goal) -> TrialRecord {
         TrialRecord {

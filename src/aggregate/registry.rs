@@ -7,7 +7,7 @@ use super::{AggregateError, Exporter, Leaderboard};
 use crate::metrics::Metrics;
 use crate::objective::settings::TrainSettings;
 use crate::params::Params;
-use crate::store::{Monitored, TrialStatus, names};
+use crate::store::{Monitored, names};
 
 /// One registered model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,7 +68,7 @@ impl SweepRegistry {
             .rows
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.status == TrialStatus::Completed)
+            .filter(|(_, r)| r.status.has_model())
             .filter_map(|(i, r)| {
                 Some(RegistryEntry {
                     rank: i + 1,

@@ -141,7 +141,7 @@ fn run_in_process(
     let summary =
         runner::run_sweep(&spec, &MlpObjective::default(), &options, &mut SilentReporter).map_err(|e| fail(name, e))?;
     let wall = start.elapsed().as_secs_f64();
-    if let Some(bad) = summary.records.iter().find(|r| r.status != TrialStatus::Completed) {
+    if let Some(bad) = summary.records.iter().find(|r| !r.status.has_model()) {
         return Err(fail(name, format!("trial {} {}: {:?}", bad.id, bad.status.as_str(), bad.message)));
     }
     Ok((wall, summary.records))

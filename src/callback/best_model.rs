@@ -36,7 +36,7 @@ impl Callback for BestModel {
         if save_best {
             self.best_epoch = Some(epoch);
         }
-        Actions { save_best, stop: false }
+        Actions { save_best, stop: false, prune: false }
     }
 }
 

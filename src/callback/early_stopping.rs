@@ -27,7 +27,7 @@ impl Callback for EarlyStopping {
         } else {
             self.epochs_without_improvement += 1;
         }
-        Actions { save_best: false, stop: self.epochs_without_improvement >= self.patience }
+        Actions { save_best: false, stop: self.epochs_without_improvement >= self.patience, prune: false }
     }
 }
 

@@ -5,9 +5,11 @@
 
 mod best_model;
 mod early_stopping;
+pub mod pruning;
 
 pub use best_model::BestModel;
 pub use early_stopping::EarlyStopping;
+pub use pruning::{PeerCurves, Pruner};
 
 use crate::metrics::Metrics;
 use crate::spec::Goal;
@@ -19,12 +21,18 @@ pub struct Actions {
     pub save_best: bool,
     /// End the trial after this epoch.
     pub stop: bool,
+    /// ...and record it as pruned (stopped by early termination across trials).
+    pub prune: bool,
 }
 
 impl Actions {
     /// Both callbacks' wishes together.
     pub fn merge(self, other: Actions) -> Actions {
-        Actions { save_best: self.save_best || other.save_best, stop: self.stop || other.stop }
+        Actions {
+            save_best: self.save_best || other.save_best,
+            stop: self.stop || other.stop,
+            prune: self.prune || other.prune,
+        }
     }
 }
 

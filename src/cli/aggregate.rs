@@ -25,7 +25,7 @@ pub fn aggregate(args: AggregateArgs) -> Result<ExitCode, CliError> {
     let board = aggregate::aggregate(&dir)?;
     let report_line = super::report::report_after(&dir);
     let registered = match dir.manifest()?.and_then(|m| m.register_as) {
-        Some(name) if !board.rows.is_empty() && board.rows[0].status == crate::store::TrialStatus::Completed => {
+        Some(name) if !board.rows.is_empty() && board.rows[0].status.has_model() => {
             Some(super::registry::register_top(&dir, &name)?)
         }
         _ => None,

@@ -10,7 +10,6 @@ use crate::aggregate;
 use crate::objective::mlp::MlpObjective;
 use crate::runner::{self, ExistingResults, ProgressBarReporter, Reporter, RunOptions, SilentReporter};
 use crate::spec;
-use crate::store::TrialStatus;
 
 /// Arguments of `sweep run`.
 #[derive(Debug, Args)]
@@ -58,13 +57,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     let board = aggregate::aggregate(&summary.dir)?;
     let report_line = super::report::report_after(&summary.dir);
     let registered = match &spec.register_as {
-        Some(name) if board.rows.iter().any(|r| r.status == TrialStatus::Completed) => {
+        Some(name) if board.rows.iter().any(|r| r.status.has_model()) => {
             Some(super::registry::register_top(&summary.dir, name)?)
         }
         _ => None,
     };
 
-    let problems = board.rows.iter().filter(|r| r.status != TrialStatus::Completed).count();
+    let problems = board.rows.iter().filter(|r| !r.status.has_model()).count();
     if !args.quiet {
         let mut out = std::io::stdout().lock();
         table::print_top(&mut out, &board, 5)?;

@@ -64,7 +64,7 @@ pub fn slurm(args: SlurmArgs) -> Result<ExitCode, CliError> {
     let results_root = absolute(&args.results_dir)?;
     // Checks the data before anything is submitted: a bad CSV fails here, not in N jobs.
     let open = runner::open_sweep(&spec, &results_root)?;
-    if open.plan.is_adaptive() {
+    if open.plan.is_adaptive() || spec.early_terminate.is_some() {
         return Err(runner::RunError::Adaptive { file: spec.source.clone() }.into());
     }
     let policy = if args.fresh {

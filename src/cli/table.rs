@@ -4,7 +4,6 @@ use std::io::{self, Write};
 
 use crate::aggregate::Leaderboard;
 use crate::params::params_display;
-use crate::store::TrialStatus;
 
 /// Prints the best `n` trials: rank, id, monitored metric, accuracy, valid loss, best epoch, params.
 pub fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Result<()> {
@@ -22,7 +21,7 @@ pub fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Res
         "rank", "trial", metric, "accuracy", "valid_loss", "epoch"
     )?;
     for (i, r) in board.rows.iter().take(n).enumerate() {
-        if r.status != TrialStatus::Completed {
+        if !r.status.has_model() {
             writeln!(out, "{:>4}  {:<16} {:>10}  {}", i + 1, r.id, r.status.as_str(), params_display(&r.params))?;
             continue;
         }

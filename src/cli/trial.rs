@@ -9,7 +9,6 @@ use super::{CliError, default_results_root, faults_from_env};
 use crate::objective::mlp::MlpObjective;
 use crate::runner::{self, SingleTrial};
 use crate::spec;
-use crate::store::TrialStatus;
 
 /// Arguments of `sweep trial`.
 #[derive(Debug, Args)]
@@ -59,5 +58,5 @@ pub fn trial(args: TrialArgs) -> Result<ExitCode, CliError> {
         best.unwrap_or_default(),
         record.message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
     );
-    Ok(if record.status == TrialStatus::Completed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if record.status.has_model() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -26,7 +26,7 @@ pub use model_ref::{ModelRef, Selector, validate_name};
 use crate::metrics::Metrics;
 use crate::objective::settings::TrainSettings;
 use crate::params::Params;
-use crate::store::{self, Monitored, StoreError, SweepDir, TrialRecord, TrialStatus, names};
+use crate::store::{self, Monitored, StoreError, SweepDir, TrialRecord, names};
 
 /// Why a registry operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -216,7 +216,7 @@ impl Registry {
             return Err(refuse(format!("no complete trial \"{trial_id}\" here (no {})", names::RECORD)));
         }
         let record: TrialRecord = store::read_json(&record_path)?;
-        if record.status != TrialStatus::Completed {
+        if !record.status.has_model() {
             return Err(refuse(format!(
                 "trial {trial_id} {}, only completed trials can be registered",
                 record.status.as_str()

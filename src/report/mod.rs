@@ -142,12 +142,7 @@ pub fn render(dir: &SweepDir, options: ReportOptions) -> Result<String, ReportEr
         let values: Vec<(usize, Option<f64>)> = by_index
             .iter()
             .map(|r| {
-                (
-                    r.index,
-                    (r.status == TrialStatus::Completed)
-                        .then(|| r.best_metrics.get(&board.monitor.metric).copied())
-                        .flatten(),
-                )
+                (r.index, r.status.has_model().then(|| r.best_metrics.get(&board.monitor.metric).copied()).flatten())
             })
             .collect();
         h.push_str("<h2>Search progress</h2>\n<div class=\"plots\">");
@@ -216,8 +211,8 @@ fn summary(
     row(
         "trials",
         format!(
-            "{planned} planned: <span class=\"ok\">{} completed</span>, <span class=\"bad\">{} failed</span>, <span class=\"bad\">{} diverged</span>, {} incomplete, {} not started",
-            count(TrialStatus::Completed),
+            "{planned} planned: <span class=\"ok\">{} completed (incl. pruned)</span>, <span class=\"bad\">{} failed</span>, <span class=\"bad\">{} diverged</span>, {} incomplete, {} not started",
+            count(TrialStatus::Completed) + count(TrialStatus::Pruned),
             count(TrialStatus::Failed),
             count(TrialStatus::Diverged),
             incomplete,
@@ -264,7 +259,7 @@ fn leaderboard_table(h: &mut String, board: &Leaderboard, rows: usize) {
     }
     h.push_str("</tr></thead>\n<tbody>\n");
     for (i, r) in board.rows.iter().take(rows).enumerate() {
-        let ok = r.status == TrialStatus::Completed;
+        let ok = r.status.has_model();
         let _ = write!(h, "<tr class=\"{}\"><td>{}</td><td><code>{}</code></td>", r.status.as_str(), i + 1, esc(&r.id));
         let title = r.message.as_deref().map(|m| format!(" title=\"{}\"", esc(m))).unwrap_or_default();
         let _ = write!(h, "<td{title}>{}</td>", r.status.as_str());
@@ -300,7 +295,7 @@ fn leaderboard_table(h: &mut String, board: &Leaderboard, rows: usize) {
 
 fn curves(h: &mut String, dir: &SweepDir, board: &Leaderboard, n: usize) -> Result<(), ReportError> {
     let metric = &board.monitor.metric;
-    let top: Vec<&TrialRecord> = board.rows.iter().filter(|r| r.status == TrialStatus::Completed).take(n).collect();
+    let top: Vec<&TrialRecord> = board.rows.iter().filter(|r| r.status.has_model()).take(n).collect();
     if top.is_empty() {
         return Ok(());
     }
@@ -361,7 +356,7 @@ fn param_plots(h: &mut String, board: &Leaderboard, spec: Option<&SweepSpec>) ->
             .rows
             .iter()
             .filter_map(|r| {
-                let y = (r.status == TrialStatus::Completed).then(|| r.best_metrics.get(metric).copied()).flatten();
+                let y = r.status.has_model().then(|| r.best_metrics.get(metric).copied()).flatten();
                 r.params.get(p).map(|v| (v, y))
             })
             .collect();

@@ -19,7 +19,7 @@ use crate::data::{self, DataError, Prepared};
 use crate::objective::Objective;
 use crate::plan::{Plan, TrialSpec};
 use crate::spec::SweepSpec;
-use crate::store::{self, StoreError, SweepDir, SweepManifest, TrialRecord, TrialStatus, names};
+use crate::store::{self, StoreError, SweepDir, SweepManifest, TrialRecord, names};
 
 /// What to do when the results folder already holds trials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ pub enum RunError {
     },
     /// A single trial of an adaptive plan was asked for.
     #[error(
-        "{file}: method = \"tpe\" proposes each batch from the results before it, so its trials cannot run on their own (sweep trial, sweep slurm); run it with `sweep run`"
+        "{file}: method = \"tpe\" and [early_terminate] judge each batch of trials by the ones before it, so such trials cannot run on their own (sweep trial, sweep slurm); run the sweep with `sweep run`"
     )]
     Adaptive {
         /// The spec file.
@@ -150,16 +150,25 @@ pub fn run_sweep(
 ) -> Result<RunSummary, RunError> {
     let OpenSweep { data, plan, dir } = open_sweep(spec, &options.results_root)?;
     let done = prepare_results_dir(spec, &plan, &dir, options.existing)?;
+    // TPE and early termination judge each batch by the ones before it.
+    let batched = plan.is_adaptive() || spec.early_terminate.is_some();
     let todo: Vec<TrialSpec> =
-        if plan.is_adaptive() { Vec::new() } else { plan.trials().filter(|t| !done.contains(&t.id)).collect() };
+        if batched { Vec::new() } else { plan.trials().filter(|t| !done.contains(&t.id)).collect() };
 
-    let env = TrialEnv { spec, spec_hash: spec.hash(), data: &data, objective, dir: &dir, faults: &options.faults };
+    let env = TrialEnv {
+        spec,
+        spec_hash: spec.hash(),
+        data: &data,
+        objective,
+        dir: &dir,
+        faults: &options.faults,
+        peers: None,
+    };
     // One single-thread rayon pool per worker, driven by a plain thread. Calling
     // `install` from a rayon worker thread would let that thread steal sibling
     // trials while it waits (measured: all 36 grid trials at once with
     // --workers 1), so the dispatching threads must not be rayon workers.
-    let n_threads =
-        if plan.is_adaptive() { options.workers.max(1) } else { options.workers.clamp(1, todo.len().max(1)) };
+    let n_threads = if batched { options.workers.max(1) } else { options.workers.clamp(1, todo.len().max(1)) };
     let pools = (0..n_threads)
         .map(|w| single_thread_pool(&format!("sweep-trial-{w}")))
         .collect::<Result<Vec<_>, _>>()
@@ -170,7 +179,7 @@ pub fn run_sweep(
     // printing them over the progress bar.
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let records = if plan.is_adaptive() {
+    let records = if batched {
         run_in_batches(&plan, &dir, &done, &pools, &env, reporter)
     } else {
         Ok(dispatch(&pools, &todo, &env, reporter))
@@ -214,9 +223,10 @@ fn dispatch(
     records
 }
 
-/// An adaptive plan (TPE): batches of as many configurations as there are
-/// workers; each batch is proposed from the results of all batches before it,
-/// so the sweep is reproducible for a fixed seed and worker count.
+/// Batches of as many configurations as there are workers: with TPE each batch
+/// is proposed from the results of all batches before it, with early
+/// termination each batch is judged against them; either way the sweep is
+/// reproducible for a fixed seed and worker count.
 fn run_in_batches(
     plan: &Plan,
     dir: &SweepDir,
@@ -231,8 +241,16 @@ fn run_in_batches(
     let repeats = plan.repeats();
     let mut all: Vec<TrialRecord> = Vec::with_capacity(plan.len());
     let mut fresh = Vec::new();
+    let mut curves: std::collections::BTreeMap<usize, Vec<f64>> = Default::default();
     for first in (0..plan.configs()).step_by(batch) {
         let history = observations(&all, env.spec);
+        let mut batch_env = env.clone();
+        if env.spec.early_terminate.is_some() {
+            for r in &all {
+                curves.entry(r.index).or_insert_with(|| monitored_curve(dir, r, env.spec));
+            }
+            batch_env.peers = Some(std::sync::Arc::new(curves.values().cloned().collect()));
+        }
         let last = (first + batch).min(plan.configs());
         let mut todo = Vec::new();
         for trial in (first * repeats..last * repeats).map(|i| plan.trial_given(i, &history)) {
@@ -251,12 +269,30 @@ fn run_in_batches(
                 None => todo.push(trial),
             }
         }
-        let records = dispatch(pools, &todo, env, reporter);
+        let records = dispatch(pools, &todo, &batch_env, reporter);
         all.extend(records.iter().cloned());
         all.sort_by_key(|r| r.index);
         fresh.extend(records);
     }
     Ok(fresh)
+}
+
+/// A finished trial's best-so-far monitored value per epoch, from its history.csv.
+fn monitored_curve(dir: &SweepDir, record: &TrialRecord, spec: &SweepSpec) -> Vec<f64> {
+    let path = dir.trial_dir(&record.id).join(names::HISTORY);
+    let Ok(mut reader) = csv::Reader::from_path(&path) else {
+        return Vec::new();
+    };
+    let column = reader.headers().ok().and_then(|h| h.iter().position(|c| c == spec.metric.name));
+    let Some(column) = column else {
+        return Vec::new();
+    };
+    let values: Vec<f64> = reader
+        .records()
+        .filter_map(Result::ok)
+        .map(|row| row.get(column).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN))
+        .collect();
+    crate::callback::pruning::best_so_far(&values, spec.metric.goal)
 }
 
 /// What TPE learns from finished trials: per configuration, the mean best-epoch
@@ -265,7 +301,7 @@ fn observations(records: &[TrialRecord], spec: &SweepSpec) -> Vec<crate::sampler
     let mut by_config: std::collections::BTreeMap<usize, (crate::params::Params, Vec<f64>)> = Default::default();
     for r in records {
         let entry = by_config.entry(r.config).or_insert_with(|| (r.params.clone(), Vec::new()));
-        if r.status == TrialStatus::Completed
+        if r.status.has_model()
             && let Some(v) = r.best_metrics.get(&spec.metric.name).filter(|v| v.is_finite())
         {
             entry.1.push(*v);
@@ -308,7 +344,7 @@ pub fn run_single_trial(
     faults: &InjectedFaults,
 ) -> Result<SingleTrial, RunError> {
     let OpenSweep { data, plan, dir } = open_sweep(spec, results_root)?;
-    if plan.is_adaptive() {
+    if plan.is_adaptive() || spec.early_terminate.is_some() {
         return Err(RunError::Adaptive { file: spec.source.clone() });
     }
     if index >= plan.len() {
@@ -320,13 +356,13 @@ pub fn run_single_trial(
     if record_path.exists() && !force {
         // An unreadable record counts as no record: the trial runs again.
         if let Ok(record) = store::read_json::<TrialRecord>(&record_path) {
-            let rerun = retry_failed && record.status != TrialStatus::Completed;
+            let rerun = retry_failed && !record.status.has_model();
             if !rerun {
                 return Ok(SingleTrial::AlreadyDone(record));
             }
         }
     }
-    let env = TrialEnv { spec, spec_hash: spec.hash(), data: &data, objective, dir: &dir, faults };
+    let env = TrialEnv { spec, spec_hash: spec.hash(), data: &data, objective, dir: &dir, faults, peers: None };
     let pool = single_thread_pool("sweep-trial").map_err(|message| RunError::Pool { workers: 1, message })?;
     Ok(SingleTrial::Ran(pool.install(|| run_trial(&env, &trial))))
 }
@@ -394,7 +430,7 @@ pub fn prepare_results_dir(
                 .complete
                 .into_iter()
                 .filter(|r| r.spec_hash == hash && (plan.is_adaptive() || planned.contains(&r.id)))
-                .filter(|r| !retry_failed || r.status == TrialStatus::Completed)
+                .filter(|r| !retry_failed || r.status.has_model())
                 .map(|r| r.id)
                 .collect();
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::spec::Goal;
-use crate::store::{Monitored, TrialRecord, TrialStatus};
+use crate::store::{Monitored, TrialRecord};
 
 /// Receives the run's events.
 pub trait Reporter {
@@ -70,7 +70,7 @@ impl Reporter for ProgressBarReporter {
     }
 
     fn on_trial_finished(&mut self, record: &TrialRecord) {
-        if record.status != TrialStatus::Completed {
+        if !record.status.has_model() {
             self.problems += 1;
             self.bar.println(format!(
                 "trial {} {}: {}",

@@ -8,16 +8,17 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::callback::{Actions, BestModel, Callback, EarlyStopping};
+use crate::callback::{Actions, BestModel, Callback, EarlyStopping, PeerCurves, Pruner};
 use crate::data::Prepared;
 use crate::metrics::{self, METRIC_NAMES, Metrics};
 use crate::objective::settings::TrainSettings;
 use crate::objective::{Objective, TrialError};
 use crate::plan::TrialSpec;
-use crate::spec::{CheckpointPolicy, SweepSpec};
+use crate::spec::{CheckpointPolicy, EarlyTerminate, SweepSpec};
 use crate::store::{self, BestMetadata, Monitored, SweepDir, TrialRecord, TrialStatus, names};
 
-/// What every trial of a sweep shares.
+/// What every trial of a sweep (or of one batch) shares.
+#[derive(Clone)]
 pub struct TrialEnv<'a> {
     /// The validated spec.
     pub spec: &'a SweepSpec,
@@ -31,6 +32,8 @@ pub struct TrialEnv<'a> {
     pub dir: &'a SweepDir,
     /// Trials to break on purpose (a test hook).
     pub faults: &'a InjectedFaults,
+    /// With early termination: the earlier trials' best-so-far curves.
+    pub peers: Option<PeerCurves>,
 }
 
 /// Faults injected on purpose, so tests can show that one broken trial never
@@ -98,7 +101,7 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
     let trial_dir = env.dir.trial_dir(&trial.id);
     let mut progress = Progress::default();
 
-    let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(), TrialError> {
+    let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<Option<usize>, TrialError> {
         if env.faults.panic.contains(&trial.index) {
             panic!("injected failure for trial index {} (SWEEP_FAIL_TRIALS)", trial.index);
         }
@@ -112,7 +115,14 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
     }));
 
     let (status, message) = match outcome {
-        Ok(Ok(())) => (TrialStatus::Completed, None),
+        Ok(Ok(None)) => (TrialStatus::Completed, None),
+        Ok(Ok(Some(epoch))) => {
+            let rule = match env.spec.early_terminate {
+                Some(EarlyTerminate::Asha { .. }) => "asha",
+                _ => "the median rule",
+            };
+            (TrialStatus::Pruned, Some(format!("pruned by {rule} at epoch {epoch}")))
+        }
         Ok(Err(e @ TrialError::Diverged { .. })) => (TrialStatus::Diverged, Some(e.to_string())),
         Ok(Err(e)) => (TrialStatus::Failed, Some(e.to_string())),
         Err(payload) => (TrialStatus::Failed, Some(format!("panicked: {}", panic_message(&*payload)))),
@@ -191,8 +201,12 @@ fn train(
     settings: &TrainSettings,
     dir: &Path,
     progress: &mut Progress,
-) -> Result<(), TrialError> {
+) -> Result<Option<usize>, TrialError> {
     let metric = &env.spec.metric;
+    let mut pruner = match (env.spec.early_terminate, &env.peers) {
+        (Some(rule), Some(peers)) => Some(Pruner::new(rule, &metric.name, metric.goal, peers.clone())),
+        _ => None,
+    };
     let mut best_model = BestModel::new(&metric.name, metric.goal, metric.min_delta);
     let mut early_stopping = env
         .spec
@@ -219,6 +233,9 @@ fn train(
         if let Some(es) = early_stopping.as_mut() {
             actions = actions.merge(es.on_epoch_end(epoch, &epoch_metrics));
         }
+        if let Some(p) = pruner.as_mut() {
+            actions = actions.merge(p.on_epoch_end(epoch, &epoch_metrics));
+        }
         if env.spec.checkpoint == CheckpointPolicy::EveryEpoch {
             let started = Instant::now();
             let bytes = trainer.checkpoint(&BTreeMap::from([("sweep.epoch".to_string(), epoch.to_string())]))?;
@@ -234,12 +251,15 @@ fn train(
         history.push((epoch_metrics, actions.save_best));
         store::write_atomic_deferred(&dir.join(names::HISTORY), &history_csv(&history)?)
             .map_err(|e| failed(format!("{}: {e}", dir.join(names::HISTORY).display())))?;
-        let Actions { stop, .. } = actions;
+        let Actions { stop, prune, .. } = actions;
+        if prune {
+            return Ok(Some(epoch));
+        }
         if stop {
             break;
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -113,6 +113,31 @@ pub struct EarlyStoppingSpec {
     pub min_delta: f64,
 }
 
+/// Early termination across trials (`[early_terminate]`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EarlyTerminate {
+    /// Asynchronous successive halving: at rung epochs `min_epochs · etaᵏ` (below
+    /// `max_epochs`), a trial goes on only if its best value so far is in the top
+    /// 1/eta of the trials that reached that rung before it.
+    Asha {
+        /// First rung (grace period).
+        min_epochs: usize,
+        /// Reduction factor.
+        eta: usize,
+        /// No rung at or after this epoch.
+        max_epochs: usize,
+    },
+    /// Median stopping rule: after `warmup_epochs`, stop a trial whose best value
+    /// so far is worse than the median of earlier trials' best values at the same epoch.
+    Median {
+        /// Epochs before any decision.
+        warmup_epochs: usize,
+        /// Earlier trials needed at that epoch before deciding.
+        min_trials: usize,
+    },
+}
+
 /// A validated sweep spec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepSpec {
@@ -142,6 +167,9 @@ pub struct SweepSpec {
     pub train: Params,
     /// Optional per-trial early stopping.
     pub early_stopping: Option<EarlyStoppingSpec>,
+    /// Optional early termination across trials.
+    #[serde(default)]
+    pub early_terminate: Option<EarlyTerminate>,
     /// Swept parameters and their domains.
     pub parameters: BTreeMap<String, Domain>,
     /// Which checkpoints a trial keeps (not hashed: it changes no metric).

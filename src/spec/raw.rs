@@ -26,6 +26,19 @@ pub(super) struct RawSpec {
     pub parameters: BTreeMap<String, Spanned<RawParam>>,
     pub slurm: Option<RawSlurm>,
     pub tpe: Option<Spanned<RawTpe>>,
+    pub early_terminate: Option<Spanned<RawEarlyTerminate>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEarlyTerminate {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub min_epochs: Option<i64>,
+    pub eta: Option<i64>,
+    pub max_epochs: Option<i64>,
+    pub warmup_epochs: Option<i64>,
+    pub min_trials: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -179,6 +179,10 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
     if let (Some(t), false) = (&raw.tpe, matches!(method, Method::Tpe { .. })) {
         return Err(ctx.at(t, "tpe", "is only used with method = \"tpe\""));
     }
+    let early_terminate = match &raw.early_terminate {
+        Some(t) => Some(validate_early_terminate(&ctx, t, &train)?),
+        None => None,
+    };
     let slurm = match &raw.slurm {
         Some(s) => validate_slurm(&ctx, s)?,
         None => SlurmDefaults::default(),
@@ -196,11 +200,60 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
         metric,
         train,
         early_stopping,
+        early_terminate,
         parameters,
         register_as,
         checkpoint,
         slurm,
     })
+}
+
+fn validate_early_terminate(
+    ctx: &Ctx,
+    t: &Spanned<super::raw::RawEarlyTerminate>,
+    train: &Params,
+) -> Result<super::EarlyTerminate, SpecError> {
+    let r = t.get_ref();
+    let whole = |v: Option<i64>, key: &str, default: usize, min: i64| -> Result<usize, SpecError> {
+        match v {
+            None => Ok(default),
+            Some(n) if n >= min => Ok(n as usize),
+            Some(n) => {
+                Err(ctx.at(t, &format!("early_terminate.{key}"), format!("got {n}, expected a whole number >= {min}")))
+            }
+        }
+    };
+    let unused = |keys: &[(&str, bool)]| -> Result<(), SpecError> {
+        match keys.iter().find(|(_, set)| *set) {
+            Some((k, _)) => {
+                Err(ctx.at(t, &format!("early_terminate.{k}"), format!("is not used by type = \"{}\"", r.kind)))
+            }
+            None => Ok(()),
+        }
+    };
+    let epochs = train.get("epochs").and_then(ParamValue::as_i64).unwrap_or(10) as usize;
+    match r.kind.as_str() {
+        "asha" => {
+            unused(&[("warmup_epochs", r.warmup_epochs.is_some()), ("min_trials", r.min_trials.is_some())])?;
+            Ok(super::EarlyTerminate::Asha {
+                min_epochs: whole(r.min_epochs, "min_epochs", 1, 1)?,
+                eta: whole(r.eta, "eta", 3, 2)?,
+                max_epochs: whole(r.max_epochs, "max_epochs", epochs, 1)?,
+            })
+        }
+        "median" => {
+            unused(&[
+                ("min_epochs", r.min_epochs.is_some()),
+                ("eta", r.eta.is_some()),
+                ("max_epochs", r.max_epochs.is_some()),
+            ])?;
+            Ok(super::EarlyTerminate::Median {
+                warmup_epochs: whole(r.warmup_epochs, "warmup_epochs", 5, 1)?,
+                min_trials: whole(r.min_trials, "min_trials", 3, 1)?,
+            })
+        }
+        other => Err(ctx.at(t, "early_terminate.type", format!("got \"{other}\", expected \"asha\" or \"median\""))),
+    }
 }
 
 fn validate_tpe(
@@ -672,6 +725,31 @@ dropout = { values = [0.0, 0.2] }
         );
         let grid_table = format!("{GRID}\n[tpe]\nstartup_trials = 3\n");
         assert!(message(&grid_table).contains("tpe: is only used with method = \"tpe\""), "{}", message(&grid_table));
+    }
+
+    #[test]
+    fn early_terminate_is_validated() {
+        let with = |t: &str| GRID.replace("workers = 2", &format!("workers = 2\nearly_terminate = {t}"));
+        let spec = parse_str(&with("{ type = \"asha\", min_epochs = 2 }")).unwrap();
+        assert_eq!(
+            spec.early_terminate,
+            Some(crate::spec::EarlyTerminate::Asha { min_epochs: 2, eta: 3, max_epochs: 30 })
+        );
+        let spec = parse_str(&with("{ type = \"median\" }")).unwrap();
+        assert_eq!(spec.early_terminate, Some(crate::spec::EarlyTerminate::Median { warmup_epochs: 5, min_trials: 3 }));
+        assert!(
+            message(&with("{ type = \"hyperband\" }"))
+                .contains("early_terminate.type: got \"hyperband\", expected \"asha\" or \"median\"")
+        );
+        assert!(
+            message(&with("{ type = \"asha\", eta = 1 }"))
+                .contains("early_terminate.eta: got 1, expected a whole number >= 2")
+        );
+        assert!(
+            message(&with("{ type = \"median\", eta = 3 }"))
+                .contains("early_terminate.eta: is not used by type = \"median\"")
+        );
+        assert!(message(&with("{ type = \"asha\", grace = 3 }")).contains("unknown field `grace`"));
     }
 
     #[test]

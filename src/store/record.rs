@@ -16,6 +16,8 @@ use crate::spec::{Goal, SweepSpec};
 pub enum TrialStatus {
     /// Trained to the end (or to an early stop).
     Completed,
+    /// Stopped by early termination across trials (ASHA, median rule); keeps its best checkpoint.
+    Pruned,
     /// Loss or outputs became NaN/inf.
     Diverged,
     /// An error or a panic.
@@ -23,10 +25,16 @@ pub enum TrialStatus {
 }
 
 impl TrialStatus {
+    /// Whether the trial left a usable model: completed, or pruned with its best checkpoint.
+    pub fn has_model(self) -> bool {
+        matches!(self, TrialStatus::Completed | TrialStatus::Pruned)
+    }
+
     /// The status as written in the leaderboard.
     pub fn as_str(self) -> &'static str {
         match self {
             TrialStatus::Completed => "completed",
+            TrialStatus::Pruned => "pruned",
             TrialStatus::Diverged => "diverged",
             TrialStatus::Failed => "failed",
         }
