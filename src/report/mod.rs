@@ -211,8 +211,9 @@ fn summary(
     row(
         "trials",
         format!(
-            "{planned} planned: <span class=\"ok\">{} completed (incl. pruned)</span>, <span class=\"bad\">{} failed</span>, <span class=\"bad\">{} diverged</span>, {} incomplete, {} not started",
-            count(TrialStatus::Completed) + count(TrialStatus::Pruned),
+            "{planned} planned: <span class=\"ok\">{} completed</span>, {} pruned, <span class=\"bad\">{} failed</span>, <span class=\"bad\">{} diverged</span>, {} incomplete, {} not started",
+            count(TrialStatus::Completed),
+            count(TrialStatus::Pruned),
             count(TrialStatus::Failed),
             count(TrialStatus::Diverged),
             incomplete,
