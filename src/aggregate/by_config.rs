@@ -2,12 +2,10 @@
 //! configurations by the mean of their best-epoch metrics, so a lucky seed
 //! does not win.
 
-use std::cmp::Ordering;
-
+use super::ranking::by_metric_then_loss;
 use super::{AggregateError, Exporter, Leaderboard};
 use crate::metrics::{METRIC_NAMES, Metrics};
 use crate::params::Params;
-use crate::spec::Goal;
 use crate::store::names;
 
 /// One configuration over its repeats.
@@ -74,18 +72,9 @@ pub fn rank_configs(board: &Leaderboard) -> Vec<ConfigRow> {
     let metric = &board.monitor.metric;
     let goal = board.monitor.goal;
     rows.sort_by(|a, b| {
-        let key = |r: &ConfigRow| r.mean.get(metric).copied().filter(|v| v.is_finite());
-        let by_metric = match (key(a), key(b)) {
-            (Some(x), Some(y)) => match goal {
-                Goal::Maximize => y.total_cmp(&x),
-                Goal::Minimize => x.total_cmp(&y),
-            },
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => Ordering::Equal,
-        };
-        let loss = |r: &ConfigRow| r.mean.get("valid_loss").copied().unwrap_or(f64::INFINITY);
-        by_metric.then_with(|| loss(a).total_cmp(&loss(b))).then_with(|| a.config.cmp(&b.config))
+        let key = |r: &ConfigRow| r.mean.get(metric).copied();
+        let loss = |r: &ConfigRow| r.mean.get("valid_loss").copied();
+        by_metric_then_loss(key(a), key(b), goal, loss(a), loss(b)).then_with(|| a.config.cmp(&b.config))
     });
     rows
 }
@@ -132,6 +121,7 @@ mod tests {
     use super::*;
     use crate::objective::settings::TrainSettings;
     use crate::params::ParamValue;
+    use crate::spec::Goal;
     use crate::store::{Monitored, TrialRecord, TrialStatus};
 
     fn record(id: &str, config: usize, status: TrialStatus, mcc: f64) -> TrialRecord {

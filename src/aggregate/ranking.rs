@@ -21,9 +21,23 @@ fn compare(a: &TrialRecord, b: &TrialRecord) -> Ordering {
         (false, false) => return a.id.cmp(&b.id),
         (true, true) => {}
     }
-    let metric = |r: &TrialRecord| r.best_metrics.get(&r.monitor.metric).copied().filter(|v| v.is_finite());
-    let by_metric = match (metric(a), metric(b)) {
-        (Some(x), Some(y)) => match a.monitor.goal {
+    let metric = |r: &TrialRecord| r.best_metrics.get(&r.monitor.metric).copied();
+    let loss = |r: &TrialRecord| r.best_metrics.get("valid_loss").copied();
+    by_metric_then_loss(metric(a), metric(b), a.monitor.goal, loss(a), loss(b)).then_with(|| a.id.cmp(&b.id))
+}
+
+/// The ranking rule shared by trials and configurations: the monitored value in
+/// the goal's direction (a missing or non-finite value last), then lower valid_loss.
+pub fn by_metric_then_loss(
+    a: Option<f64>,
+    b: Option<f64>,
+    goal: Goal,
+    loss_a: Option<f64>,
+    loss_b: Option<f64>,
+) -> Ordering {
+    let (a, b) = (a.filter(|v| v.is_finite()), b.filter(|v| v.is_finite()));
+    let by_metric = match (a, b) {
+        (Some(x), Some(y)) => match goal {
             Goal::Maximize => y.total_cmp(&x),
             Goal::Minimize => x.total_cmp(&y),
         },
@@ -31,8 +45,7 @@ fn compare(a: &TrialRecord, b: &TrialRecord) -> Ordering {
         (None, Some(_)) => Ordering::Greater,
         (None, None) => Ordering::Equal,
     };
-    let loss = |r: &TrialRecord| r.best_metrics.get("valid_loss").copied().unwrap_or(f64::INFINITY);
-    by_metric.then_with(|| loss(a).total_cmp(&loss(b))).then_with(|| a.id.cmp(&b.id))
+    by_metric.then_with(|| loss_a.unwrap_or(f64::INFINITY).total_cmp(&loss_b.unwrap_or(f64::INFINITY)))
 }
 
 #[cfg(test)]
