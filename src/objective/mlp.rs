@@ -603,3 +603,48 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod checkpoint_cost {
+    use super::*;
+
+    #[test]
+    #[ignore = "a measurement, run by hand: cargo test --release -- --ignored checkpoint_cost --nocapture"]
+    fn where_checkpoint_time_goes() {
+        let device = Device::flex();
+        let model = Mlp::new(&mut ChaCha8Rng::seed_from_u64(1), 64, 256, 2, 10, &device);
+        let n = 200;
+        let t = std::time::Instant::now();
+        let mut bytes = Vec::new();
+        for _ in 0..n {
+            let mut store = SafetensorsStore::from_bytes(None);
+            model.valid().save_into(&mut store).unwrap();
+            bytes = store.get_bytes().unwrap();
+        }
+        let save = t.elapsed().as_secs_f64() / n as f64;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            let _ = crate::store::canonical_safetensors(&bytes).unwrap();
+        }
+        let canon = t.elapsed().as_secs_f64() / n as f64;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            let _ = crate::store::sha256_hex(&bytes);
+        }
+        let sha = t.elapsed().as_secs_f64() / n as f64;
+        let dir = tempfile::tempdir().unwrap();
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            crate::store::write_atomic_deferred(&dir.path().join("c.safetensors"), &bytes).unwrap();
+        }
+        let write = t.elapsed().as_secs_f64() / n as f64;
+        println!(
+            "{} bytes: save_into {:.0} µs, canonical {:.0} µs, sha256 {:.0} µs, write {:.0} µs",
+            bytes.len(),
+            save * 1e6,
+            canon * 1e6,
+            sha * 1e6,
+            write * 1e6
+        );
+    }
+}
