@@ -70,6 +70,14 @@ impl Domain {
     }
 }
 
+/// One draw from every domain, in name order: a random-search trial's params.
+pub fn sample_all<R: Rng>(
+    parameters: &std::collections::BTreeMap<String, Domain>,
+    rng: &mut R,
+) -> crate::params::Params {
+    parameters.iter().map(|(k, d)| (k.clone(), d.sample(rng))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

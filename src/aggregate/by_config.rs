@@ -119,37 +119,17 @@ impl Exporter for ConfigLeaderboardCsv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objective::settings::TrainSettings;
     use crate::params::ParamValue;
     use crate::spec::Goal;
     use crate::store::{Monitored, TrialRecord, TrialStatus};
 
     fn record(id: &str, config: usize, status: TrialStatus, mcc: f64) -> TrialRecord {
         TrialRecord {
-            sweep: "s".into(),
-            spec_hash: "h".into(),
-            index: 0,
-            id: id.into(),
-            seed: 0,
             params: Params::from([("lr".to_string(), ParamValue::Float(config as f64))]),
             config,
-            repeat: 0,
-            settings: TrainSettings::resolve(&Params::new(), &Params::new()),
-            objective: "mlp".into(),
-            monitor: Monitored { metric: "mcc".into(), goal: Goal::Maximize, min_delta: 0.0 },
             status,
-            message: None,
-            best_epoch: Some(1),
-            epochs_run: 1,
             best_metrics: Metrics::from([("mcc".into(), mcc), ("valid_loss".into(), 1.0 - mcc)]),
-            checkpoint: None,
-            checkpoint_sha256: None,
-            data_fingerprint: String::new(),
-            duration_s: 0.0,
-            checkpoint_s: 0.0,
-            checkpoint_bytes: 0,
-            started_at: String::new(),
-            finished_at: String::new(),
+            ..TrialRecord::synthetic("s", id, Monitored { metric: "mcc".into(), goal: Goal::Maximize, min_delta: 0.0 })
         }
     }
 

@@ -52,36 +52,14 @@ pub fn by_metric_then_loss(
 mod tests {
     use super::*;
     use crate::metrics::Metrics;
-    use crate::objective::settings::TrainSettings;
-    use crate::params::Params;
     use crate::store::{Monitored, TrialStatus};
 
     fn record(id: &str, status: TrialStatus, mcc: f64, loss: f64, goal: Goal) -> TrialRecord {
         TrialRecord {
-            sweep: "s".into(),
-            spec_hash: "h".into(),
-            index: 0,
-            id: id.into(),
-            seed: 0,
-            params: Params::new(),
-            config: 0,
-            repeat: 0,
-            settings: TrainSettings::resolve(&Params::new(), &Params::new()),
-            objective: "mlp".into(),
-            monitor: Monitored { metric: "mcc".into(), goal, min_delta: 0.0 },
             status,
-            message: None,
             best_epoch: (status == TrialStatus::Completed).then_some(1),
-            epochs_run: 1,
             best_metrics: Metrics::from([("mcc".into(), mcc), ("valid_loss".into(), loss)]),
-            checkpoint: None,
-            checkpoint_sha256: None,
-            data_fingerprint: "f".into(),
-            duration_s: 0.0,
-            checkpoint_s: 0.0,
-            checkpoint_bytes: 0,
-            started_at: String::new(),
-            finished_at: String::new(),
+            ..TrialRecord::synthetic("s", id, Monitored { metric: "mcc".into(), goal, min_delta: 0.0 })
         }
     }
 

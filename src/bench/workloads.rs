@@ -12,7 +12,7 @@ use crate::objective::mlp::MlpObjective;
 use crate::plan::Plan;
 use crate::runner::{self, ExistingResults, InjectedFaults, RunOptions, SilentReporter};
 use crate::spec::{self, SweepSpec};
-use crate::store::{self, SweepDir, TrialRecord, TrialStatus, names};
+use crate::store::{self, SweepDir, TrialRecord, names};
 
 /// What to run, and how big.
 #[derive(Debug, Clone)]
@@ -296,32 +296,8 @@ fn plan_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
 fn aggregate_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     let name = "aggregate";
     let dir = SweepDir::new(scratch(o, "aggregate")?);
-    let template = TrialRecord {
-        sweep: "synthetic".into(),
-        spec_hash: "0".into(),
-        index: 0,
-        id: String::new(),
-        seed: 0,
-        params: Default::default(),
-        config: 0,
-        repeat: 0,
-        settings: crate::objective::settings::TrainSettings::resolve(&Default::default(), &Default::default()),
-        objective: "mlp".into(),
-        monitor: store::Monitored { metric: "mcc".into(), goal: crate::spec::Goal::Maximize, min_delta: 0.0 },
-        status: TrialStatus::Completed,
-        message: None,
-        best_epoch: Some(1),
-        epochs_run: 1,
-        best_metrics: Default::default(),
-        checkpoint: None,
-        checkpoint_sha256: None,
-        data_fingerprint: String::new(),
-        duration_s: 1.0,
-        checkpoint_s: 0.0,
-        checkpoint_bytes: 0,
-        started_at: String::new(),
-        finished_at: String::new(),
-    };
+    let monitor = store::Monitored { metric: "mcc".into(), goal: crate::spec::Goal::Maximize, min_delta: 0.0 };
+    let template = TrialRecord { duration_s: 1.0, ..TrialRecord::synthetic("synthetic", "", monitor) };
     for i in 0..o.aggregate_records {
         let mut r = template.clone();
         r.index = i;

@@ -32,7 +32,7 @@ impl Sampler for RandomSampler {
 
     fn params(&self, index: usize) -> Params {
         let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(self.seed, "sample", index as u64));
-        self.parameters.iter().map(|(k, d)| (k.clone(), d.sample(&mut rng))).collect()
+        crate::space::sample_all(&self.parameters, &mut rng)
     }
 }
 

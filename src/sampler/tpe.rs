@@ -63,7 +63,7 @@ impl Tpe {
         let mut finished: Vec<(&Params, f64)> =
             history.iter().filter_map(|o| o.loss.filter(|l| l.is_finite()).map(|l| (&o.params, l))).collect();
         if index < self.settings.startup_trials || finished.len() < 2 {
-            return self.parameters.iter().map(|(k, d)| (k.clone(), d.sample(&mut rng))).collect();
+            return crate::space::sample_all(&self.parameters, &mut rng);
         }
         finished.sort_by(|a, b| a.1.total_cmp(&b.1));
         let n_good = ((self.settings.gamma * finished.len() as f64).ceil() as usize).clamp(1, finished.len() - 1);

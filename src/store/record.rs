@@ -110,6 +110,39 @@ pub struct TrialRecord {
     pub finished_at: String,
 }
 
+impl TrialRecord {
+    /// A completed one-epoch record with no params, metrics or checkpoint: the base
+    /// for synthetic records (benchmarks, tests), which set what they need.
+    pub fn synthetic(sweep: &str, id: &str, monitor: Monitored) -> Self {
+        TrialRecord {
+            sweep: sweep.to_string(),
+            spec_hash: String::new(),
+            index: 0,
+            id: id.to_string(),
+            seed: 0,
+            params: Params::new(),
+            config: 0,
+            repeat: 0,
+            settings: TrainSettings::resolve(&Params::new(), &Params::new()),
+            objective: "mlp".into(),
+            monitor,
+            status: TrialStatus::Completed,
+            message: None,
+            best_epoch: Some(1),
+            epochs_run: 1,
+            best_metrics: Metrics::new(),
+            checkpoint: None,
+            checkpoint_sha256: None,
+            data_fingerprint: String::new(),
+            duration_s: 0.0,
+            checkpoint_s: 0.0,
+            checkpoint_bytes: 0,
+            started_at: String::new(),
+            finished_at: String::new(),
+        }
+    }
+}
+
 /// `trials/<id>/best.json`: describes exactly the checkpoint beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BestMetadata {
