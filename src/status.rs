@@ -188,6 +188,9 @@ fn trial_state(dir: &Path, this_host: &str) -> TrialState {
         Ok(m) => {
             TrialState::Stale { reason: format!("process {} on {} is gone, started {}", m.pid, m.host, m.started_at) }
         }
+        Err(_) if dir.join(names::RUNNING).exists() => TrialState::Stale {
+            reason: "running.json is not a marker: the trial is writing its record, or died doing so".into(),
+        },
         Err(_) => TrialState::Stale { reason: "a trial folder with neither trial.json nor running.json".into() },
     }
 }

@@ -397,7 +397,7 @@ fn bench_runs_small_workloads_and_writes_its_table() {
             "1000",
             "--aggregate-records",
             "50",
-            "--data",
+            "--trivial-data",
             &data("breast_cancer.csv"),
             "--out",
             "b",

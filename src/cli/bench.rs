@@ -20,9 +20,12 @@ pub struct BenchArgs {
     /// The W-digits spec.
     #[arg(long, default_value = "sweeps/grid.toml")]
     pub grid_spec: PathBuf,
-    /// Data for the in-process workloads.
+    /// Data for the in-process workloads (W-wide, checkpoint policy).
     #[arg(long, default_value = "data/digits.csv")]
     pub data: PathBuf,
+    /// Data for W-trivial: the smallest bundled table, so the objective stays trivial.
+    #[arg(long, default_value = "data/breast_cancer.csv")]
+    pub trivial_data: PathBuf,
     /// Trials of W-trivial.
     #[arg(long, default_value_t = 1000)]
     pub trivial_trials: usize,
@@ -47,6 +50,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode, CliError> {
         plan_size: args.plan_size,
         aggregate_records: args.aggregate_records,
         data: std::path::absolute(&args.data).map_err(|e| CliError::Usage(e.to_string()))?,
+        trivial_data: std::path::absolute(&args.trivial_data).map_err(|e| CliError::Usage(e.to_string()))?,
     };
     let figures =
         bench::run_all(&options, |what| eprintln!("running {what} ...")).map_err(|e| CliError::Usage(e.to_string()))?;

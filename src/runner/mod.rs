@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 pub use progress::{ProgressBarReporter, Reporter, SilentReporter};
-pub use trial::{InjectedFaults, RunningMarker, TrialEnv, run_trial};
+pub use trial::{FinishedTrial, InjectedFaults, RunningMarker, TrialEnv, commit, run_trial, run_trial_uncommitted};
 
 use crate::data::{self, DataError, Prepared};
 use crate::objective::Objective;
@@ -150,6 +150,7 @@ pub fn run_sweep(
 ) -> Result<RunSummary, RunError> {
     let OpenSweep { data, plan, dir } = open_sweep(spec, &options.results_root)?;
     let done = prepare_results_dir(spec, &plan, &dir, options.existing)?;
+    write_preprocessing(&dir, &data)?;
     // TPE and early termination judge each batch by the ones before it.
     let batched = plan.is_adaptive() || spec.early_terminate.is_some();
     let todo: Vec<TrialSpec> =
@@ -191,7 +192,15 @@ pub fn run_sweep(
     Ok(RunSummary { dir, planned: plan.len(), resumed: done.len(), records })
 }
 
-/// Runs `todo` on the pools, one trial per pool at a time, reporting each record as it ends.
+/// How long the committer gathers finished trials before committing them as one
+/// group. Every barrier stalls file creation in the trials still running (their
+/// folders' metadata blocks are under writeback), so fewer, larger groups win.
+const GROUP_COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Runs `todo` on the pools, one trial per pool at a time. The calling thread
+/// commits the trials that finished meanwhile as one group (see
+/// [`crate::store::commit_records`]) while the pools go on training, then
+/// reports each committed record.
 fn dispatch(
     pools: &[rayon::ThreadPool],
     todo: &[TrialSpec],
@@ -199,28 +208,52 @@ fn dispatch(
     reporter: &mut dyn Reporter,
 ) -> Vec<TrialRecord> {
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<TrialRecord>();
+    let (tx, rx) = mpsc::channel::<FinishedTrial>();
     let mut records = Vec::with_capacity(todo.len());
     std::thread::scope(|scope| {
         for pool in pools {
             let (tx, next) = (tx.clone(), &next);
+            // One `install` per worker, not per trial: each costs two thread hand-offs.
             scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(trial) = todo.get(i) else { break };
-                    if tx.send(pool.install(|| run_trial(env, trial))).is_err() {
-                        break;
+                pool.install(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(trial) = todo.get(i) else { break };
+                        if tx.send(run_trial_uncommitted(env, trial)).is_err() {
+                            break;
+                        }
                     }
-                }
+                })
             });
         }
         drop(tx);
-        for record in rx {
-            reporter.on_trial_finished(&record);
-            records.push(record);
+        while let Ok(first) = rx.recv() {
+            let mut group = vec![first];
+            let deadline = std::time::Instant::now() + GROUP_COMMIT_WINDOW;
+            while let Ok(more) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+                group.push(more);
+            }
+            for record in commit(env.dir, group) {
+                reporter.on_trial_finished(&record);
+                records.push(record);
+            }
         }
     });
     records
+}
+
+/// Writes the sweep's preprocessing file, which every trial links into its
+/// folder, unless it is already there with the same content (array tasks of one
+/// sweep start at once and agree on it).
+fn write_preprocessing(dir: &SweepDir, data: &Prepared) -> Result<(), RunError> {
+    let path = dir.file(names::PREPROCESSING);
+    let mut bytes = serde_json::to_vec_pretty(&data.preprocessing)
+        .map_err(|e| StoreError::Parse { path: path.clone(), message: e.to_string() })?;
+    bytes.push(b'\n');
+    if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
+        store::write_atomic(&path, &bytes).map_err(StoreError::io(&path))?;
+    }
+    Ok(())
 }
 
 /// Batches of as many configurations as there are workers: with TPE each batch
@@ -351,6 +384,7 @@ pub fn run_single_trial(
         return Err(RunError::IndexOutOfRange { file: spec.source.clone(), index, last: plan.len().saturating_sub(1) });
     }
     ensure_manifest(spec, &plan, &dir)?;
+    write_preprocessing(&dir, &data)?;
     let trial = plan.trial(index);
     let record_path = dir.trial_dir(&trial.id).join(names::RECORD);
     if record_path.exists() && !force {
@@ -440,7 +474,7 @@ pub fn prepare_results_dir(
             if trials.exists() {
                 std::fs::remove_dir_all(&trials).map_err(StoreError::io(&trials))?;
             }
-            for name in [names::LEADERBOARD, names::REGISTRY, names::MANIFEST] {
+            for name in [names::LEADERBOARD, names::REGISTRY, names::MANIFEST, names::PREPROCESSING] {
                 let path = dir.file(name);
                 if path.exists() {
                     std::fs::remove_file(&path).map_err(StoreError::io(&path))?;

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use crate::objective::settings::TrainSettings;
 use crate::objective::{Objective, TrialError};
 use crate::plan::TrialSpec;
 use crate::spec::{CheckpointPolicy, EarlyTerminate, SweepSpec};
-use crate::store::{self, BestMetadata, Monitored, SweepDir, TrialRecord, TrialStatus, names};
+use crate::store::{self, BestMetadata, Monitored, SweepDir, TrialFolder, TrialRecord, TrialStatus, names};
 
 /// What every trial of a sweep (or of one batch) shares.
 #[derive(Clone)]
@@ -90,28 +90,78 @@ struct Progress {
     checkpoint_bytes: u64,
 }
 
-/// Runs one trial to its end on the current thread and writes its record;
-/// never panics. Call it inside a one-thread rayon pool: Burn's flex backend
-/// runs large GEMMs on the current pool, and one thread per trial keeps
-/// concurrent trials from oversubscribing the cores.
+/// A trial that has run to its end but whose record is not yet committed.
+#[derive(Debug)]
+pub struct FinishedTrial {
+    /// How it ended.
+    pub record: TrialRecord,
+    /// Its folder, with the record waiting in the marker; or why it could not be written.
+    folder: Result<PathBuf, String>,
+}
+
+/// Runs one trial to its end and commits its record on its own; never panics.
+/// See [`run_trial_uncommitted`] and [`commit`].
 pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
+    let finished = run_trial_uncommitted(env, trial);
+    commit(env.dir, vec![finished]).pop().unwrap_or_else(|| unreachable!("one trial in, one record out"))
+}
+
+/// Commits finished trials together: their files become durable, then their
+/// records (`trial.json`), which is what makes a trial count as complete; a
+/// crash before that means a rerun. A trial whose record cannot be written
+/// comes back as failed.
+pub fn commit(dir: &SweepDir, finished: Vec<FinishedTrial>) -> Vec<TrialRecord> {
+    let folders: Vec<PathBuf> = finished.iter().filter_map(|f| f.folder.clone().ok()).collect();
+    let mut outcomes = store::commit_records(dir.root(), &folders).into_iter();
+    finished
+        .into_iter()
+        .map(|f| {
+            let error = match f.folder {
+                Ok(_) => outcomes.next().and_then(Result::err).map(|e| e.to_string()),
+                Err(e) => Some(e),
+            };
+            match error {
+                None => f.record,
+                Some(e) => TrialRecord {
+                    status: TrialStatus::Failed,
+                    message: Some(format!("cannot write the trial record: {e}")),
+                    ..f.record
+                },
+            }
+        })
+        .collect()
+}
+
+/// Runs one trial to its end on the current thread and leaves its record to
+/// [`commit`]; never panics. Call it inside a one-thread rayon pool: Burn's
+/// flex backend runs large GEMMs on the current pool, and one thread per trial
+/// keeps concurrent trials from oversubscribing the cores.
+pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec) -> FinishedTrial {
     let start = Instant::now();
     let started_at = store::now_rfc3339();
     let settings = TrainSettings::resolve(&env.spec.train, &trial.params);
     let trial_dir = env.dir.trial_dir(&trial.id);
     let mut progress = Progress::default();
+    let mut folder: Option<TrialFolder> = None;
 
     let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<Option<usize>, TrialError> {
         if env.faults.panic.contains(&trial.index) {
             panic!("injected failure for trial index {} (SWEEP_FAIL_TRIALS)", trial.index);
         }
-        reset_trial_dir(&trial_dir)?;
-        store::write_json_deferred(&trial_dir.join(names::RUNNING), &RunningMarker::now()).map_err(failed)?;
+        let marker = serde_json::to_vec_pretty(&RunningMarker::now()).map_err(failed)?;
+        let started = folder.insert(
+            TrialFolder::start(
+                &trial_dir,
+                &marker,
+                &env.dir.file(names::PREPROCESSING),
+                &history_line(&[&["epoch"][..], METRIC_NAMES, &["saved_best"]].concat())?,
+            )
+            .map_err(|e| failed(format!("{}: {e}", trial_dir.display())))?,
+        );
         if env.faults.abort.contains(&trial.index) {
             std::process::abort();
         }
-        store::write_json_deferred(&trial_dir.join(names::PREPROCESSING), &env.data.preprocessing).map_err(failed)?;
-        train(env, trial, &settings, &trial_dir, &mut progress)
+        train(env, trial, &settings, started, &mut progress)
     }));
 
     let (status, message) = match outcome {
@@ -156,27 +206,19 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
         started_at,
         finished_at: store::now_rfc3339(),
     };
-    // The commit point: the trial's files become durable, then its record, which
-    // is what makes the trial count as complete (a crash before it means a rerun).
-    let files =
-        [names::CHECKPOINT, names::BEST_METADATA, names::HISTORY, names::PREPROCESSING].map(|f| trial_dir.join(f));
-    let write = std::fs::create_dir_all(&trial_dir)
-        .map_err(store::StoreError::io(&trial_dir))
-        .and_then(|_| {
-            store::sync_paths(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>())
-                .map_err(store::StoreError::io(&trial_dir))
+    let folder = serde_json::to_vec_pretty(&record)
+        .map_err(|e| e.to_string())
+        .and_then(|mut bytes| {
+            bytes.push(b'\n');
+            match folder {
+                Some(folder) => folder.finish(&bytes),
+                // A trial that failed before its folder existed still leaves a record.
+                None => TrialFolder::record_without_folder(&trial_dir, &bytes),
+            }
+            .map_err(|e| format!("{}: {e}", trial_dir.display()))
         })
-        .and_then(|_| store::write_json(&trial_dir.join(names::RECORD), &record));
-    // The record now says how the trial ended; the marker would only mislead `sweep status`.
-    let _ = std::fs::remove_file(trial_dir.join(names::RUNNING));
-    match write {
-        Ok(()) => record,
-        Err(e) => TrialRecord {
-            status: TrialStatus::Failed,
-            message: Some(format!("cannot write the trial record: {e}")),
-            ..record
-        },
-    }
+        .map(|()| trial_dir);
+    FinishedTrial { record, folder }
 }
 
 fn monitored(spec: &SweepSpec) -> Monitored {
@@ -187,22 +229,15 @@ fn failed(e: impl std::fmt::Display) -> TrialError {
     TrialError::Failed(e.to_string())
 }
 
-/// A rerun starts clean: an incomplete earlier attempt leaves no stale checkpoint behind.
-fn reset_trial_dir(dir: &Path) -> Result<(), TrialError> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
-    }
-    std::fs::create_dir_all(dir).map_err(|e| failed(format!("{}: {e}", dir.display())))
-}
-
 fn train(
     env: &TrialEnv,
     trial: &TrialSpec,
     settings: &TrainSettings,
-    dir: &Path,
+    folder: &mut TrialFolder,
     progress: &mut Progress,
 ) -> Result<Option<usize>, TrialError> {
     let metric = &env.spec.metric;
+    let dir = folder.dir().to_path_buf();
     let mut pruner = match (env.spec.early_terminate, &env.peers) {
         (Some(rule), Some(peers)) => Some(Pruner::new(rule, &metric.name, metric.goal, peers.clone())),
         _ => None,
@@ -214,7 +249,6 @@ fn train(
         .as_ref()
         .map(|es| EarlyStopping::new(&metric.name, metric.goal, es.patience, es.min_delta));
     let mut trainer = env.objective.start(trial, settings, env.data)?;
-    let mut history: Vec<(Metrics, bool)> = Vec::with_capacity(settings.epochs);
 
     for epoch in 1..=settings.epochs {
         let train_loss = trainer.train_epoch()?;
@@ -246,10 +280,13 @@ fn train(
             progress.checkpoint_seconds += started.elapsed().as_secs_f64();
         }
         if actions.save_best {
-            save_best(env, trial, settings, dir, epoch, &epoch_metrics, &*trainer, progress)?;
+            save_best(env, trial, settings, folder, epoch, &epoch_metrics, &*trainer, progress)?;
         }
-        history.push((epoch_metrics, actions.save_best));
-        store::write_atomic_deferred(&dir.join(names::HISTORY), &history_csv(&history)?)
+        let mut row = vec![epoch.to_string()];
+        row.extend(METRIC_NAMES.iter().map(|name| epoch_metrics.get(*name).map(|v| v.to_string()).unwrap_or_default()));
+        row.push(actions.save_best.to_string());
+        folder
+            .append_history(&history_line(&row)?)
             .map_err(|e| failed(format!("{}: {e}", dir.join(names::HISTORY).display())))?;
         let Actions { stop, prune, .. } = actions;
         if prune {
@@ -267,7 +304,7 @@ fn save_best(
     env: &TrialEnv,
     trial: &TrialSpec,
     settings: &TrainSettings,
-    dir: &Path,
+    folder: &mut TrialFolder,
     epoch: usize,
     epoch_metrics: &Metrics,
     trainer: &dyn crate::objective::EpochTrainer,
@@ -286,8 +323,9 @@ fn save_best(
     ]);
     let bytes = store::canonical_safetensors(&trainer.checkpoint(&header)?).map_err(failed)?;
     let sha = store::sha256_hex(&bytes);
-    let path = dir.join(names::CHECKPOINT);
-    store::write_atomic_deferred(&path, &bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    let dir = folder.dir().to_path_buf();
+    let in_folder = |name: &str, e: std::io::Error| failed(format!("{}: {e}", dir.join(name).display()));
+    folder.replace(names::CHECKPOINT, &bytes).map_err(|e| in_folder(names::CHECKPOINT, e))?;
     let meta = BestMetadata {
         trial_id: trial.id.clone(),
         epoch,
@@ -299,7 +337,9 @@ fn save_best(
         checkpoint: names::CHECKPOINT.to_string(),
         checkpoint_sha256: sha.clone(),
     };
-    store::write_json_deferred(&dir.join(names::BEST_METADATA), &meta).map_err(failed)?;
+    let mut meta_bytes = serde_json::to_vec_pretty(&meta).map_err(failed)?;
+    meta_bytes.push(b'\n');
+    folder.replace(names::BEST_METADATA, &meta_bytes).map_err(|e| in_folder(names::BEST_METADATA, e))?;
     progress.best_epoch = Some(epoch);
     progress.best_metrics = epoch_metrics.clone();
     progress.checkpoint_sha256 = Some(sha);
@@ -313,19 +353,11 @@ fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-/// `epoch, <every metric>, saved_best`; a metric a trial does not have stays empty.
-fn history_csv(history: &[(Metrics, bool)]) -> Result<Vec<u8>, TrialError> {
+/// One line of `history.csv`: `epoch, <every metric>, saved_best`; a metric a
+/// trial does not have stays empty.
+fn history_line<S: AsRef<[u8]>>(fields: &[S]) -> Result<Vec<u8>, TrialError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header = vec!["epoch"];
-    header.extend_from_slice(METRIC_NAMES);
-    header.push("saved_best");
-    w.write_record(&header).map_err(failed)?;
-    for (i, (m, saved)) in history.iter().enumerate() {
-        let mut row = vec![(i + 1).to_string()];
-        row.extend(METRIC_NAMES.iter().map(|name| m.get(*name).map(|v| v.to_string()).unwrap_or_default()));
-        row.push(saved.to_string());
-        w.write_record(&row).map_err(failed)?;
-    }
+    w.write_record(fields).map_err(failed)?;
     w.into_inner().map_err(failed)
 }
 

@@ -5,23 +5,29 @@
 //!   sweep.json                 the validated spec, its hash and the plan size
 //!   leaderboard.csv            built by the aggregator from trials/*/trial.json
 //!   registry.json              the sweep's model registry (successful trials, in rank order)
+//!   preprocessing.json         column order, means, stds, label mapping, split (hard-linked into each trial)
 //!   trials/<trial id>/
+//!     running.json             while the trial runs: host, pid, start, SLURM job (becomes trial.json)
 //!     trial.json               the trial's final record; present = the trial is complete
 //!     best.safetensors         the single best checkpoint (metadata embedded in its header)
 //!     best.json                epoch, all metrics, params, seed, data fingerprint, checkpoint sha256
-//!     history.csv              every epoch's metrics
-//!     preprocessing.json       column order, means, stds, label mapping, split
+//!     history.csv              every epoch's metrics, one line appended per epoch
+//!     preprocessing.json       the sweep's, linked (or copied) so a trial folder stands alone
 //! ```
 
 mod atomic;
 mod checkpoint;
+mod commit;
 mod record;
+mod trial_folder;
 
 use std::path::{Path, PathBuf};
 
-pub use atomic::{sync_paths, write_atomic, write_atomic_deferred};
+pub use atomic::{remove_spare, replace_via_spare, sync_paths, write_atomic, write_atomic_deferred};
 pub use checkpoint::{CheckpointFormatError, canonical_safetensors};
+pub use commit::commit_records;
 pub use record::{BestMetadata, Monitored, SweepManifest, TrialRecord, TrialStatus};
+pub use trial_folder::TrialFolder;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -1,0 +1,122 @@
+//! Group commit of trial records.
+//!
+//! A trial counts as complete once its `trial.json` exists, so that file must
+//! appear only after everything else in the trial's folder is durable, and
+//! must itself be durable before anyone is told the trial is done. Paying two
+//! rounds of fsyncs per trial capped short trials at a few hundred per second;
+//! committing every trial that finished meanwhile together pays two barriers
+//! per batch instead, the way databases commit transactions.
+//!
+//! The record is written into the trial's `running.json` marker (by
+//! [`super::TrialFolder::finish`]) and that file is renamed to `trial.json`
+//! here: the marker's inode becomes the record's, so a
+//! trial's life frees no inode (see [`super::replace_via_spare`] for why that
+//! matters) and creates one file fewer. Readers of `trial.json` still only see
+//! a complete, durable file; a reader of the marker may catch it mid-rewrite
+//! and must treat an unreadable marker as "committing, or died committing".
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{atomic::sync_paths, names};
+
+/// Below this many paths a barrier fsyncs each one; above, one `syncfs` of the
+/// results' filesystem is cheaper (measured here: 100 small files, 1.6–1.9 ms
+/// for one syncfs against 77 µs per file with fsync).
+const PER_FILE_SYNC_LIMIT: usize = 16;
+
+/// Makes the files of each trial folder in `trials` durable, then publishes the
+/// record waiting in its marker as `trial.json`, durably. Returns one result
+/// per trial, in order; a trial whose commit failed has no `trial.json` and
+/// will run again.
+pub fn commit_records(results: &Path, trials: &[PathBuf]) -> Vec<io::Result<()>> {
+    let mut outcome: Vec<io::Result<()>> = trials.iter().map(|_| Ok(())).collect();
+    let all: Vec<usize> = (0..trials.len()).collect();
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in trials {
+        files.extend(
+            [names::RUNNING, names::CHECKPOINT, names::BEST_METADATA, names::HISTORY, names::PREPROCESSING]
+                .map(|f| dir.join(f)),
+        );
+        // The trial folder itself, so that its entry in trials/ is durable too.
+        files.push(dir.clone());
+    }
+    if let Err(e) = barrier(results, &files) {
+        fail_all(&mut outcome, &all, &e);
+        return outcome;
+    }
+
+    let mut renamed = Vec::new();
+    for (i, dir) in trials.iter().enumerate() {
+        match fs::rename(dir.join(names::RUNNING), dir.join(names::RECORD)) {
+            Ok(()) => renamed.push(i),
+            Err(e) => outcome[i] = Err(e),
+        }
+    }
+    let records: Vec<PathBuf> = renamed.iter().map(|&i| trials[i].join(names::RECORD)).collect();
+    if let Err(e) = barrier(results, &records) {
+        fail_all(&mut outcome, &renamed, &e);
+    }
+    outcome
+}
+
+fn fail_all(outcome: &mut [io::Result<()>], which: &[usize], e: &io::Error) {
+    for &i in which {
+        outcome[i] = Err(io::Error::new(e.kind(), format!("making the trial durable: {e}")));
+    }
+}
+
+/// Everything written to `paths` so far is durable when this returns.
+fn barrier(results: &Path, paths: &[PathBuf]) -> io::Result<()> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if paths.len() > PER_FILE_SYNC_LIMIT {
+        // Also flushes other dirty data of that filesystem; a busy disk makes
+        // the next batch bigger, never a trial slower.
+        return rustix::fs::syncfs(fs::File::open(results)?).map_err(io::Error::from);
+    }
+    let _ = results;
+    sync_paths(&paths.iter().map(PathBuf::as_path).collect::<Vec<_>>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trial(root: &Path, name: &str) -> PathBuf {
+        let dir = root.join("trials").join(name);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(names::RUNNING), br#"{"host":"h","pid":1}"#).unwrap();
+        fs::write(dir.join(names::CHECKPOINT), b"weights").unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_marker_becomes_the_record_for_small_and_large_batches() {
+        for n in [1, 40] {
+            let tmp = tempfile::tempdir().unwrap();
+            let batch: Vec<PathBuf> = (0..n).map(|i| trial(tmp.path(), &format!("t{i}"))).collect();
+            let outcome = commit_records(tmp.path(), &batch);
+            assert!(outcome.iter().all(Result::is_ok), "{outcome:?}");
+            for dir in &batch {
+                assert_eq!(fs::read_to_string(dir.join(names::RECORD)).unwrap(), r#"{"host":"h","pid":1}"#);
+                assert!(!dir.join(names::RUNNING).exists());
+                assert_eq!(fs::read(dir.join(names::CHECKPOINT)).unwrap(), b"weights");
+            }
+        }
+    }
+
+    #[test]
+    fn a_trial_whose_folder_vanished_fails_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let good = trial(tmp.path(), "good");
+        let gone = tmp.path().join("trials").join("gone");
+        let outcome = commit_records(tmp.path(), &[gone, good.clone()]);
+        assert!(outcome[0].is_err());
+        assert!(outcome[1].is_ok());
+        assert!(good.join(names::RECORD).exists());
+    }
+}
