@@ -45,11 +45,20 @@ fn fail(workload: &str, e: impl std::fmt::Display) -> BenchError {
     BenchError::Workload { workload: workload.into(), message: e.to_string() }
 }
 
+/// Where scratch folders left by an earlier `--keep` run wait until the timed
+/// workloads are over: deleting thousands of files right before W-trivial
+/// would slow its file creations for a minute or more (ext4 without a journal
+/// skips recently freed inodes; see `store::replace_via_spare`).
+const TRASH: &str = ".trash";
+
 /// A fresh scratch folder for one workload.
 fn scratch(o: &BenchOptions, name: &str) -> Result<PathBuf, BenchError> {
     let dir = o.work.join(name);
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|e| fail(name, e))?;
+        let trash = o.work.join(TRASH);
+        std::fs::create_dir_all(&trash).map_err(|e| fail(name, e))?;
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        std::fs::rename(&dir, trash.join(format!("{name}-{stamp}"))).map_err(|e| fail(name, e))?;
     }
     std::fs::create_dir_all(&dir).map_err(|e| fail(name, e))?;
     Ok(dir)
@@ -81,6 +90,10 @@ pub fn run_all(o: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<F
     if o.wants("aggregate") {
         progress("sweep aggregate at scale");
         figures.extend(aggregate_scale(o)?);
+    }
+    let trash = o.work.join(TRASH);
+    if trash.exists() {
+        std::fs::remove_dir_all(&trash).map_err(|e| fail("cleanup", e))?;
     }
     Ok(figures)
 }

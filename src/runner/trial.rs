@@ -273,8 +273,8 @@ fn train(
         if env.spec.checkpoint == CheckpointPolicy::EveryEpoch {
             let started = Instant::now();
             let bytes = trainer.checkpoint(&BTreeMap::from([("sweep.epoch".to_string(), epoch.to_string())]))?;
-            let path = dir.join("epochs").join(format!("epoch-{epoch:04}.safetensors"));
-            std::fs::create_dir_all(dir.join("epochs")).map_err(failed)?;
+            let path = dir.join(names::EPOCHS).join(format!("epoch-{epoch:04}.safetensors"));
+            std::fs::create_dir_all(dir.join(names::EPOCHS)).map_err(failed)?;
             store::write_atomic_deferred(&path, &bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
             progress.checkpoint_bytes += bytes.len() as u64;
             progress.checkpoint_seconds += started.elapsed().as_secs_f64();

@@ -44,9 +44,12 @@ pub fn replace_via_spare(path: &Path, bytes: &[u8]) -> io::Result<()> {
 pub(super) fn replace_existing_via_spare(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let spare = spare_path(path);
     let mut f = fs::OpenOptions::new().write(true).create(true).truncate(false).open(&spare)?;
-    // Overwrite, then trim: same-sized rewrites (a checkpoint of one model) keep their blocks too.
+    // Overwrite, then trim if it was longer: same-sized rewrites (a checkpoint of one model) keep their blocks.
+    let old_len = f.metadata()?.len();
     f.write_all(bytes)?;
-    f.set_len(bytes.len() as u64)?;
+    if old_len > bytes.len() as u64 {
+        f.set_len(bytes.len() as u64)?;
+    }
     drop(f);
     if exchange(&spare, path)? { Ok(()) } else { fs::rename(&spare, path) }
 }

@@ -21,10 +21,11 @@ use std::path::{Path, PathBuf};
 
 use super::{atomic::sync_paths, names};
 
-/// Below this many paths a barrier fsyncs each one; above, one `syncfs` of the
-/// results' filesystem is cheaper (measured here: 100 small files, 1.6–1.9 ms
-/// for one syncfs against 77 µs per file with fsync).
-const PER_FILE_SYNC_LIMIT: usize = 16;
+/// Up to this many trials a barrier fsyncs each of their files; beyond, one
+/// `syncfs` of the results' filesystem is cheaper (measured here: 100 small
+/// files, 1.6–1.9 ms for one syncfs against 77 µs per file with fsync). A
+/// single trial (a SLURM array task) never flushes other processes' data.
+const PER_FILE_SYNC_TRIALS: usize = 2;
 
 /// Makes the files of each trial folder in `trials` durable, then publishes the
 /// record waiting in its marker as `trial.json`, durably. Returns one result
@@ -32,17 +33,10 @@ const PER_FILE_SYNC_LIMIT: usize = 16;
 /// will run again.
 pub fn commit_records(results: &Path, trials: &[PathBuf]) -> Vec<io::Result<()>> {
     let mut outcome: Vec<io::Result<()>> = trials.iter().map(|_| Ok(())).collect();
+    let whole_filesystem = cfg!(any(target_os = "linux", target_os = "android")) && trials.len() > PER_FILE_SYNC_TRIALS;
     let all: Vec<usize> = (0..trials.len()).collect();
-    let mut files: Vec<PathBuf> = Vec::new();
-    for dir in trials {
-        files.extend(
-            [names::RUNNING, names::CHECKPOINT, names::BEST_METADATA, names::HISTORY, names::PREPROCESSING]
-                .map(|f| dir.join(f)),
-        );
-        // The trial folder itself, so that its entry in trials/ is durable too.
-        files.push(dir.clone());
-    }
-    if let Err(e) = barrier(results, &files) {
+    let files = if whole_filesystem { Vec::new() } else { trials.iter().flat_map(|d| trial_files(d)).collect() };
+    if let Err(e) = barrier(results, whole_filesystem, &files) {
         fail_all(&mut outcome, &all, &e);
         return outcome;
     }
@@ -55,10 +49,25 @@ pub fn commit_records(results: &Path, trials: &[PathBuf]) -> Vec<io::Result<()>>
         }
     }
     let records: Vec<PathBuf> = renamed.iter().map(|&i| trials[i].join(names::RECORD)).collect();
-    if let Err(e) = barrier(results, &records) {
+    if let Err(e) = barrier(results, whole_filesystem, &records) {
         fail_all(&mut outcome, &renamed, &e);
     }
     outcome
+}
+
+/// Every file a trial folder may hold, then the folder itself (so that its
+/// entry in trials/ is durable too).
+fn trial_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> =
+        [names::RUNNING, names::CHECKPOINT, names::BEST_METADATA, names::HISTORY, names::PREPROCESSING]
+            .map(|f| dir.join(f))
+            .into();
+    // checkpoint = "every_epoch" keeps one file per epoch in epochs/.
+    if let Ok(entries) = fs::read_dir(dir.join(names::EPOCHS)) {
+        files.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));
+    }
+    files.push(dir.to_path_buf());
+    files
 }
 
 fn fail_all(outcome: &mut [io::Result<()>], which: &[usize], e: &io::Error) {
@@ -67,18 +76,16 @@ fn fail_all(outcome: &mut [io::Result<()>], which: &[usize], e: &io::Error) {
     }
 }
 
-/// Everything written to `paths` so far is durable when this returns.
-fn barrier(results: &Path, paths: &[PathBuf]) -> io::Result<()> {
-    if paths.is_empty() {
-        return Ok(());
-    }
+/// Everything written so far to `paths`, or to the whole filesystem of
+/// `results`, is durable when this returns.
+fn barrier(results: &Path, whole_filesystem: bool, paths: &[PathBuf]) -> io::Result<()> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    if paths.len() > PER_FILE_SYNC_LIMIT {
-        // Also flushes other dirty data of that filesystem; a busy disk makes
-        // the next batch bigger, never a trial slower.
+    if whole_filesystem {
+        // Flushes other dirty data of that filesystem too, and stalls file creation in the
+        // running trials meanwhile: the runner commits in groups to keep these few.
         return rustix::fs::syncfs(fs::File::open(results)?).map_err(io::Error::from);
     }
-    let _ = results;
+    let _ = (results, whole_filesystem);
     sync_paths(&paths.iter().map(PathBuf::as_path).collect::<Vec<_>>())
 }
 

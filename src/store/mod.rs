@@ -74,6 +74,8 @@ pub mod names {
     pub const PREPROCESSING: &str = "preprocessing.json";
     /// Marker of a trial in progress.
     pub const RUNNING: &str = "running.json";
+    /// Folder of per-epoch checkpoints (`checkpoint = "every_epoch"`).
+    pub const EPOCHS: &str = "epochs";
     /// Sweep manifest.
     pub const MANIFEST: &str = "sweep.json";
     /// Leaderboard.

@@ -16,8 +16,10 @@ pub struct TrialFolder {
     dir: PathBuf,
     marker: File,
     history: File,
-    /// Files written at least once; a replacement of one of them leaves a spare.
-    replaced: Vec<&'static str>,
+    /// Files written at least once.
+    written: Vec<&'static str>,
+    /// Files replaced at least once, which left a spare beside them.
+    spared: Vec<&'static str>,
 }
 
 impl TrialFolder {
@@ -44,7 +46,13 @@ impl TrialFolder {
         }
         let mut history = fs::OpenOptions::new().append(true).create_new(true).open(dir.join(names::HISTORY))?;
         history.write_all(history_header)?;
-        Ok(TrialFolder { dir: dir.to_path_buf(), marker: marker_file, history, replaced: Vec::new() })
+        Ok(TrialFolder {
+            dir: dir.to_path_buf(),
+            marker: marker_file,
+            history,
+            written: Vec::new(),
+            spared: Vec::new(),
+        })
     }
 
     /// The folder.
@@ -63,13 +71,16 @@ impl TrialFolder {
     /// ([`atomic::replace_via_spare`]).
     pub fn replace(&mut self, name: &'static str, bytes: &[u8]) -> io::Result<()> {
         let path = self.dir.join(name);
-        if self.replaced.contains(&name) {
-            atomic::replace_existing_via_spare(&path, bytes)
+        if !self.written.contains(&name) {
+            atomic::write_atomic_deferred(&path, bytes)?;
+            self.written.push(name);
         } else {
-            atomic::replace_via_spare(&path, bytes)?;
-            self.replaced.push(name);
-            Ok(())
+            atomic::replace_existing_via_spare(&path, bytes)?;
+            if !self.spared.contains(&name) {
+                self.spared.push(name);
+            }
         }
+        Ok(())
     }
 
     /// Ends the trial's writing: the record goes into the marker, which
@@ -77,7 +88,7 @@ impl TrialFolder {
     /// of replaced files are removed.
     pub fn finish(self, record: &[u8]) -> io::Result<()> {
         write_into(&self.marker, record)?;
-        for name in self.replaced {
+        for name in self.spared {
             atomic::remove_spare(&self.dir.join(name))?;
         }
         Ok(())
@@ -91,9 +102,14 @@ impl TrialFolder {
     }
 }
 
+/// Overwrites a file from its start; trims it only when it was longer.
 fn write_into(file: &File, bytes: &[u8]) -> io::Result<()> {
+    let old_len = file.metadata()?.len();
     file.write_all_at(bytes, 0)?;
-    file.set_len(bytes.len() as u64)
+    if old_len > bytes.len() as u64 {
+        file.set_len(bytes.len() as u64)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
