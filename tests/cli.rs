@@ -101,11 +101,11 @@ fn a_small_sweep_writes_a_ranked_leaderboard_that_matches_each_trials_best_epoch
         let max = mccs.iter().cloned().fold(f64::MIN, f64::max);
         assert_eq!(mccs.iter().position(|&v| v == max).unwrap() + 1, best_epoch);
 
-        // Exactly one checkpoint, no temp files; its sha256 matches the leaderboard.
-        let files: Vec<String> =
+        // Exactly the trial's files: one checkpoint, no temp or spare files, no marker left.
+        let mut files: Vec<String> =
             fs::read_dir(&trial_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-        assert_eq!(files.iter().filter(|f| f.ends_with(".safetensors")).count(), 1, "{files:?}");
-        assert!(!files.iter().any(|f| f.ends_with(".tmp")), "{files:?}");
+        files.sort();
+        assert_eq!(files, ["best.json", "best.safetensors", "history.csv", "preprocessing.json", "trial.json"]);
         assert_eq!(row["checkpoint"], format!("trials/{}/best.safetensors", row["trial_id"]));
         let bytes = fs::read(root.join(&row["checkpoint"])).unwrap();
         let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
@@ -126,6 +126,7 @@ fn a_small_sweep_writes_a_ranked_leaderboard_that_matches_each_trials_best_epoch
         let pre = read_json(&trial_dir.join("preprocessing.json"));
         assert_eq!(pre["feature_columns"].as_array().unwrap().len(), 64);
         assert_eq!(pre["classes"].as_array().unwrap().len(), 10);
+        assert_eq!(pre, read_json(&root.join("preprocessing.json")), "the sweep's preprocessing, linked");
     }
 
     // The registry lists the same trials in the same order.
