@@ -323,10 +323,26 @@ fn a_rerun_refuses_to_mix_then_resumes_or_starts_fresh() {
     assert_eq!(changed.status.code(), Some(2));
     assert!(stderr(&changed).contains("different spec"), "{}", stderr(&changed));
 
+    // --fresh reruns in the old trial folders (reusing their files): nothing of the earlier run survives.
+    fs::write(dirs[2].join(".best.json.host-1-2.tmp"), "a crashed write").unwrap();
     let fresh = sweep(tmp.path(), &["run", "s.toml", "--fresh", "-q"]);
     assert!(fresh.status.success(), "{}", stderr(&fresh));
     let board = read_csv(&tmp.path().join("results/again/leaderboard.csv"));
-    assert!(board.iter().all(|r| r["epochs_run"] == "2"));
+    assert_eq!(board.len(), 4);
+    for row in &board {
+        assert_eq!(row["epochs_run"], "2");
+        let dir = trials.join(&row["trial_id"]);
+        let mut files: Vec<String> =
+            fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        files.sort();
+        assert_eq!(files, ["best.json", "best.safetensors", "history.csv", "preprocessing.json", "trial.json"]);
+        assert_eq!(read_csv(&dir.join("history.csv")).len(), 2);
+        let meta = read_json(&dir.join("best.json"));
+        assert_eq!(meta["epoch"].to_string(), row["best_epoch"]);
+        let bytes = fs::read(dir.join("best.safetensors")).unwrap();
+        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(meta["checkpoint_sha256"], sha.as_str());
+    }
 }
 
 #[test]

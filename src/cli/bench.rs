@@ -35,7 +35,7 @@ pub struct BenchArgs {
     /// Synthetic records to aggregate.
     #[arg(long, default_value_t = 100_000)]
     pub aggregate_records: usize,
-    /// Keep the scratch folders.
+    /// Keep the scratch folders (W-trivial's own folder, `trivial/` beside them, is always kept: the next run reuses its files).
     #[arg(long)]
     pub keep: bool,
 }

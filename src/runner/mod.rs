@@ -469,12 +469,18 @@ pub fn prepare_results_dir(
                 .collect();
         }
         ExistingResults::Fresh => {
-            // Deletes without reading: --fresh must work on any earlier folder, even a broken one.
+            // The folders of trials planned again stay for their reruns to reuse
+            // (store::TrialFolder), with their records retired at once so that an
+            // interrupted fresh run never mixes old and new trials; the rest goes.
+            // Nothing is read: --fresh must work on any earlier folder, even a broken one.
             let trials = dir.trials_dir();
-            if trials.exists() {
+            let planned: BTreeSet<String> =
+                if plan.is_adaptive() { BTreeSet::new() } else { plan.trials().map(|t| t.id).collect() };
+            if dir.retire_trials(&planned).is_err() && trials.exists() {
                 std::fs::remove_dir_all(&trials).map_err(StoreError::io(&trials))?;
             }
-            for name in [names::LEADERBOARD, names::REGISTRY, names::MANIFEST, names::PREPROCESSING] {
+            // preprocessing.json stays: the kept folders link to it, and it is rewritten if the data changed.
+            for name in [names::LEADERBOARD, names::REGISTRY, names::MANIFEST] {
                 let path = dir.file(name);
                 if path.exists() {
                     std::fs::remove_file(&path).map_err(StoreError::io(&path))?;

@@ -43,15 +43,33 @@ pub fn replace_via_spare(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// [`replace_via_spare`] for a `path` the caller knows exists.
 pub(super) fn replace_existing_via_spare(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let spare = spare_path(path);
-    let mut f = fs::OpenOptions::new().write(true).create(true).truncate(false).open(&spare)?;
-    // Overwrite, then trim if it was longer: same-sized rewrites (a checkpoint of one model) keep their blocks.
+    write_in_place(&spare, bytes)?;
+    if exchange(&spare, path)? { Ok(()) } else { fs::rename(&spare, path) }
+}
+
+/// Writes `bytes` as the whole content of `path`, reusing its inode (and, for
+/// same-sized rewrites such as a checkpoint of one model, its blocks) when the
+/// file exists and no other name links to it; a file with other links (a
+/// registry's hard link) is unlinked first and never written into.
+pub(super) fn write_in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let mut f = match fs::OpenOptions::new().write(true).open(path) {
+        Ok(f) if f.metadata()?.nlink() == 1 => f,
+        Ok(_) => {
+            fs::remove_file(path)?;
+            fs::OpenOptions::new().write(true).create_new(true).open(path)?
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::OpenOptions::new().write(true).create_new(true).open(path)?
+        }
+        Err(e) => return Err(e),
+    };
     let old_len = f.metadata()?.len();
     f.write_all(bytes)?;
     if old_len > bytes.len() as u64 {
         f.set_len(bytes.len() as u64)?;
     }
-    drop(f);
-    if exchange(&spare, path)? { Ok(()) } else { fs::rename(&spare, path) }
+    Ok(())
 }
 
 /// Deletes the spare file that [`replace_via_spare`] keeps beside `path`, if any.
@@ -62,7 +80,7 @@ pub fn remove_spare(path: &Path) -> io::Result<()> {
     }
 }
 
-fn spare_path(path: &Path) -> std::path::PathBuf {
+pub(super) fn spare_path(path: &Path) -> std::path::PathBuf {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     path.with_file_name(format!(".{name}.spare"))
 }

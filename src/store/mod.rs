@@ -21,6 +21,7 @@ mod commit;
 mod record;
 mod trial_folder;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 pub use atomic::{remove_spare, replace_via_spare, sync_paths, write_atomic, write_atomic_deferred};
@@ -159,6 +160,32 @@ impl SweepDir {
             }
         }
         Ok(scan)
+    }
+
+    /// Makes every trial folder stop counting as complete: the folders named in
+    /// `keep` lose their record (it becomes the `running.json` of a trial that
+    /// will run again), all others are deleted.
+    pub fn retire_trials(&self, keep: &BTreeSet<String>) -> Result<(), StoreError> {
+        let dir = self.trials_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            other => other.map_err(StoreError::io(&dir))?,
+        };
+        for entry in entries {
+            let entry = entry.map_err(StoreError::io(&dir))?;
+            let path = entry.path();
+            let kept = entry.file_name().to_str().is_some_and(|n| keep.contains(n));
+            let result = match (kept, entry.file_type().map_err(StoreError::io(&path))?.is_dir()) {
+                (true, true) => match std::fs::rename(path.join(names::RECORD), path.join(names::RUNNING)) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                    other => other,
+                },
+                (_, true) => std::fs::remove_dir_all(&path),
+                (_, false) => std::fs::remove_file(&path),
+            };
+            result.map_err(StoreError::io(&path))?;
+        }
+        Ok(())
     }
 
     /// Whether the folder holds trials of an earlier run. A manifest alone (left

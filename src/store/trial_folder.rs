@@ -1,11 +1,14 @@
 //! The files of one trial in progress, written so that a trial creates as few
 //! inodes as it can and frees none: short trials are bound by file creation,
 //! and on ext4 without a journal every recently freed inode slows down each
-//! later creation in its block group (see [`super::replace_via_spare`]).
+//! later creation in its block group (see [`super::replace_via_spare`]). A
+//! rerun in an existing folder (`--fresh`, `--retry-failed`, `sweep trial
+//! --force`) reuses the earlier attempt's files instead of deleting them.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::{atomic, names};
@@ -18,32 +21,47 @@ pub struct TrialFolder {
     history: File,
     /// Files written at least once.
     written: Vec<&'static str>,
-    /// Files replaced at least once, which left a spare beside them.
+    /// Files with a spare beside them: left by a replacement, or an earlier
+    /// attempt's version parked there by [`TrialFolder::start`].
     spared: Vec<&'static str>,
 }
 
+/// The files a best-model replacement keeps a spare of.
+const REPLACED: [&str; 2] = [names::CHECKPOINT, names::BEST_METADATA];
+
 impl TrialFolder {
-    /// Starts a trial in `dir`, removing what an earlier attempt left there:
-    /// writes the `running.json` marker, links the sweep's preprocessing file
-    /// into the folder (a copy where hard links are not supported), and opens
-    /// `history.csv` with its header line.
+    /// Starts a trial in `dir`: writes the `running.json` marker, links the
+    /// sweep's preprocessing file into the folder (a copy where hard links are
+    /// not supported), and opens `history.csv` with its header line. What an
+    /// earlier attempt left there stops counting at once: its record becomes the
+    /// marker and its best files become spares, so nothing of it can be taken
+    /// for this attempt's result. Files that other names link to (a registry's
+    /// copies) are unlinked, never written into.
     pub fn start(dir: &Path, marker: &[u8], preprocessing: &Path, history_header: &[u8]) -> io::Result<Self> {
         match fs::create_dir(dir) {
+            Ok(()) => Self::start_in_new(dir, marker, preprocessing, history_header),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                fs::remove_dir_all(dir)?;
-                fs::create_dir(dir)?;
+                Self::start_in_existing(dir, marker, preprocessing, history_header).or_else(|_| {
+                    // A folder that cannot be reused (not ours, half-broken) is started over.
+                    fs::remove_dir_all(dir)?;
+                    fs::create_dir(dir)?;
+                    Self::start_in_new(dir, marker, preprocessing, history_header)
+                })
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(dir)?,
-            other => other?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(dir)?;
+                Self::start_in_new(dir, marker, preprocessing, history_header)
+            }
+            Err(e) => Err(e),
         }
+    }
+
+    fn start_in_new(dir: &Path, marker: &[u8], preprocessing: &Path, history_header: &[u8]) -> io::Result<Self> {
         // Written in place, not by rename: `sweep status` reads a marker it cannot parse as a
         // trial committing or dying, and the marker later becomes trial.json (store::commit).
         let mut marker_file = fs::OpenOptions::new().write(true).create_new(true).open(dir.join(names::RUNNING))?;
         marker_file.write_all(marker)?;
-        let linked = dir.join(names::PREPROCESSING);
-        if fs::hard_link(preprocessing, &linked).is_err() {
-            atomic::write_atomic_deferred(&linked, &fs::read(preprocessing)?)?;
-        }
+        link_preprocessing(dir, preprocessing)?;
         let mut history = fs::OpenOptions::new().append(true).create_new(true).open(dir.join(names::HISTORY))?;
         history.write_all(history_header)?;
         Ok(TrialFolder {
@@ -53,6 +71,59 @@ impl TrialFolder {
             written: Vec::new(),
             spared: Vec::new(),
         })
+    }
+
+    fn start_in_existing(dir: &Path, marker: &[u8], preprocessing: &Path, history_header: &[u8]) -> io::Result<Self> {
+        let entries: BTreeSet<String> =
+            fs::read_dir(dir)?.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
+        let spare_name = |name: &str| format!(".{name}.spare");
+        // The earlier record first: from here on the folder holds no complete trial.
+        let (record, running) = (dir.join(names::RECORD), dir.join(names::RUNNING));
+        if entries.contains(names::RECORD) {
+            fs::rename(&record, &running)?;
+        }
+        atomic::write_in_place(&running, marker)?;
+        let marker_file = fs::OpenOptions::new().write(true).open(&running)?;
+
+        let mut spared = Vec::new();
+        for name in REPLACED {
+            let (path, spare) = (dir.join(name), dir.join(spare_name(name)));
+            if entries.contains(name) {
+                if fs::metadata(&path)?.nlink() == 1 {
+                    fs::rename(&path, &spare)?;
+                } else {
+                    fs::remove_file(&path)?;
+                }
+            }
+            if spare.exists() {
+                spared.push(name);
+            }
+        }
+        let history_path = dir.join(names::HISTORY);
+        atomic::write_in_place(&history_path, history_header)?;
+        let history = fs::OpenOptions::new().append(true).open(&history_path)?;
+        let same_file = |a: &Path, b: &Path| match (fs::metadata(a), fs::metadata(b)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        };
+        let linked = dir.join(names::PREPROCESSING);
+        if !same_file(&linked, preprocessing) {
+            if entries.contains(names::PREPROCESSING) {
+                fs::remove_file(&linked)?;
+            }
+            link_preprocessing(dir, preprocessing)?;
+        }
+        // Anything else (temp files of a crash, per-epoch checkpoints) belongs to the earlier attempt.
+        let known: Vec<String> = [names::RUNNING, names::RECORD, names::HISTORY, names::PREPROCESSING]
+            .into_iter()
+            .map(String::from)
+            .chain(REPLACED.into_iter().flat_map(|n| [n.to_string(), spare_name(n)]))
+            .collect();
+        for stray in entries.iter().filter(|e| !known.contains(e)) {
+            let path = dir.join(stray);
+            if path.is_dir() { fs::remove_dir_all(&path)? } else { fs::remove_file(&path)? }
+        }
+        Ok(TrialFolder { dir: dir.to_path_buf(), marker: marker_file, history, written: Vec::new(), spared })
     }
 
     /// The folder.
@@ -71,14 +142,21 @@ impl TrialFolder {
     /// ([`atomic::replace_via_spare`]).
     pub fn replace(&mut self, name: &'static str, bytes: &[u8]) -> io::Result<()> {
         let path = self.dir.join(name);
-        if !self.written.contains(&name) {
-            atomic::write_atomic_deferred(&path, bytes)?;
-            self.written.push(name);
-        } else {
+        if self.written.contains(&name) {
             atomic::replace_existing_via_spare(&path, bytes)?;
             if !self.spared.contains(&name) {
                 self.spared.push(name);
             }
+        } else if let Some(i) = self.spared.iter().position(|n| *n == name) {
+            // The first version of this attempt goes into the earlier attempt's parked file.
+            let spare = atomic::spare_path(&path);
+            atomic::write_in_place(&spare, bytes)?;
+            fs::rename(&spare, &path)?;
+            self.spared.remove(i);
+            self.written.push(name);
+        } else {
+            atomic::write_atomic_deferred(&path, bytes)?;
+            self.written.push(name);
         }
         Ok(())
     }
@@ -103,6 +181,14 @@ impl TrialFolder {
 }
 
 /// Overwrites a file from its start; trims it only when it was longer.
+fn link_preprocessing(dir: &Path, preprocessing: &Path) -> io::Result<()> {
+    let linked = dir.join(names::PREPROCESSING);
+    if fs::hard_link(preprocessing, &linked).is_err() {
+        atomic::write_atomic_deferred(&linked, &fs::read(preprocessing)?)?;
+    }
+    Ok(())
+}
+
 fn write_into(file: &File, bytes: &[u8]) -> io::Result<()> {
     let old_len = file.metadata()?.len();
     file.write_all_at(bytes, 0)?;
@@ -150,5 +236,67 @@ mod tests {
         let dir = tmp.path().join("trials").join("t1");
         TrialFolder::record_without_folder(&dir, b"{}").unwrap();
         assert_eq!(fs::read(dir.join(names::RUNNING)).unwrap(), b"{}");
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> =
+            fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_rerun_reuses_the_folder_without_touching_files_a_registry_links_to() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pre = tmp.path().join(names::PREPROCESSING);
+        fs::write(&pre, b"{}").unwrap();
+        let dir = tmp.path().join("t0");
+        let mut first = TrialFolder::start(&dir, b"marker", &pre, b"epoch\n").unwrap();
+        first.append_history(b"1\n").unwrap();
+        first.replace(names::CHECKPOINT, b"old weights").unwrap();
+        first.replace(names::BEST_METADATA, b"old meta").unwrap();
+        first.finish(b"old record").unwrap();
+        fs::rename(dir.join(names::RUNNING), dir.join(names::RECORD)).unwrap();
+        fs::write(dir.join(".best.json.1-2-3.tmp"), b"crash leftover").unwrap();
+        // A registry version holds hard links to the record and the checkpoint.
+        let registry = tmp.path().join("registry");
+        fs::create_dir(&registry).unwrap();
+        fs::hard_link(dir.join(names::RECORD), registry.join(names::RECORD)).unwrap();
+        fs::hard_link(dir.join(names::CHECKPOINT), registry.join(names::CHECKPOINT)).unwrap();
+        let meta_inode = fs::metadata(dir.join(names::BEST_METADATA)).unwrap().ino();
+
+        let mut again = TrialFolder::start(&dir, b"new marker", &pre, b"epoch\n").unwrap();
+        // Nothing of the earlier attempt counts any more.
+        assert_eq!(listing(&dir), [".best.json.spare", "history.csv", "preprocessing.json", "running.json"]);
+        assert_eq!(fs::read(dir.join(names::RUNNING)).unwrap(), b"new marker");
+        assert_eq!(fs::read(dir.join(names::HISTORY)).unwrap(), b"epoch\n");
+        again.replace(names::BEST_METADATA, b"new meta").unwrap();
+        again.replace(names::CHECKPOINT, b"new weights").unwrap();
+        // The unshared metadata file was reused in place.
+        assert_eq!(fs::metadata(dir.join(names::BEST_METADATA)).unwrap().ino(), meta_inode);
+        again.finish(b"new record").unwrap();
+
+        assert_eq!(
+            listing(&dir),
+            ["best.json", "best.safetensors", "history.csv", "preprocessing.json", "running.json"]
+        );
+        assert_eq!(fs::read(dir.join(names::CHECKPOINT)).unwrap(), b"new weights");
+        assert_eq!(fs::read(registry.join(names::RECORD)).unwrap(), b"old record");
+        assert_eq!(fs::read(registry.join(names::CHECKPOINT)).unwrap(), b"old weights");
+    }
+
+    #[test]
+    fn a_rerun_that_fails_before_saving_leaves_no_earlier_checkpoint() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pre = tmp.path().join(names::PREPROCESSING);
+        fs::write(&pre, b"{}").unwrap();
+        let dir = tmp.path().join("t0");
+        let mut first = TrialFolder::start(&dir, b"m", &pre, b"h\n").unwrap();
+        first.replace(names::CHECKPOINT, b"old").unwrap();
+        first.finish(b"old record").unwrap();
+        fs::rename(dir.join(names::RUNNING), dir.join(names::RECORD)).unwrap();
+
+        TrialFolder::start(&dir, b"m", &pre, b"h\n").unwrap().finish(b"failed record").unwrap();
+        assert_eq!(listing(&dir), ["history.csv", "preprocessing.json", "running.json"]);
     }
 }
