@@ -202,6 +202,21 @@ fn workers_bound_how_many_trials_run_at_once() {
     }
     assert_eq!(max_concurrent_trials(&tmp.path().join("w1/bound")), 1);
     assert!(max_concurrent_trials(&tmp.path().join("w2/bound")) <= 2);
+
+    // The costliest trials start first (the wider ones here), in plan order among equals.
+    let mut started: Vec<(String, i64, usize)> = fs::read_dir(tmp.path().join("w1/bound/trials"))
+        .unwrap()
+        .map(|e| {
+            let r = read_json(&e.unwrap().path().join("trial.json"));
+            let at = r["started_at"].as_str().unwrap().to_string();
+            (at, r["params"]["hidden"].as_i64().unwrap(), r["index"].as_u64().unwrap() as usize)
+        })
+        .collect();
+    started.sort();
+    let order: Vec<(i64, usize)> = started.into_iter().map(|(_, h, i)| (h, i)).collect();
+    let mut expected = order.clone();
+    expected.sort_by_key(|&(h, i)| (std::cmp::Reverse(h), i));
+    assert_eq!(order, expected);
 }
 
 #[test]

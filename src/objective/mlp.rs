@@ -187,6 +187,15 @@ impl Objective for MlpObjective {
             valid_x,
         }))
     }
+
+    /// Multiply-adds of the forward pass per row, times rows and epochs.
+    fn cost_hint(&self, s: &TrainSettings, data: &Prepared) -> f64 {
+        let mut widths = vec![data.n_features];
+        widths.extend(std::iter::repeat_n(s.hidden, s.layers));
+        widths.push(data.n_classes);
+        let per_row: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
+        per_row as f64 * data.train_y.len() as f64 * s.epochs as f64
+    }
 }
 
 /// The optimizer the settings ask for, as Burn configures it (epsilon 1e-8 as
@@ -569,6 +578,25 @@ mod tests {
                 valid_rows: (60..n).collect(),
             },
         }
+    }
+
+    #[test]
+    fn cost_hint_counts_forward_multiply_adds_by_hand() {
+        use crate::params::{ParamValue, Params};
+        let data = toy_data(); // 4 features, 3 classes, 60 training rows
+        let settings = |hidden, layers| {
+            let p = Params::from([
+                ("hidden".to_string(), ParamValue::Int(hidden)),
+                ("layers".to_string(), ParamValue::Int(layers)),
+                ("epochs".to_string(), ParamValue::Int(2)),
+            ]);
+            TrainSettings::resolve(&Params::new(), &p)
+        };
+        let objective = MlpObjective::default();
+        // 4·8 + 8·8 + 8·3 = 120 per row; × 60 rows × 2 epochs.
+        assert_eq!(objective.cost_hint(&settings(8, 2), &data), 14_400.0);
+        // Logistic regression: 4·3 per row.
+        assert_eq!(objective.cost_hint(&settings(8, 0), &data), 1_440.0);
     }
 
     #[test]

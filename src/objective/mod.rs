@@ -56,4 +56,13 @@ pub trait Objective: Send + Sync {
         settings: &TrainSettings,
         data: &Prepared,
     ) -> Result<Box<dyn EpochTrainer>, TrialError>;
+
+    /// A rough, relative cost of training a trial with these settings. The
+    /// runner starts the costliest trials first, so the last ones to finish are
+    /// short and no worker idles through a long tail; results do not depend on
+    /// it. The default treats all trials alike (plan order).
+    fn cost_hint(&self, settings: &TrainSettings, data: &Prepared) -> f64 {
+        let _ = (settings, data);
+        1.0
+    }
 }

@@ -17,6 +17,7 @@ pub use trial::{FinishedTrial, InjectedFaults, RunningMarker, TrialEnv, commit, 
 
 use crate::data::{self, DataError, Prepared};
 use crate::objective::Objective;
+use crate::objective::settings::TrainSettings;
 use crate::plan::{Plan, TrialSpec};
 use crate::spec::SweepSpec;
 use crate::store::{self, StoreError, SweepDir, SweepManifest, TrialRecord, names};
@@ -153,8 +154,13 @@ pub fn run_sweep(
     write_preprocessing(&dir, &data)?;
     // TPE and early termination judge each batch by the ones before it.
     let batched = plan.is_adaptive() || spec.early_terminate.is_some();
-    let todo: Vec<TrialSpec> =
+    let mut todo: Vec<TrialSpec> =
         if batched { Vec::new() } else { plan.trials().filter(|t| !done.contains(&t.id)).collect() };
+    // Costliest first (stable: plan order among equals), so the run does not end on one long trial.
+    let cost = |t: &TrialSpec| objective.cost_hint(&TrainSettings::resolve(&spec.train, &t.params), &data);
+    let mut costs: Vec<(f64, TrialSpec)> = todo.drain(..).map(|t| (cost(&t), t)).collect();
+    costs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    todo.extend(costs.into_iter().map(|(_, t)| t));
 
     let env = TrialEnv {
         spec,
