@@ -121,7 +121,7 @@ fn model_card(
             "file": "model.safetensors",
             "layout": match layout { Layout::Burn => "burn: Linear weights [in, out]", Layout::Pytorch => "pytorch: Linear weights [out, in]" },
             "sha256": weights_sha,
-            "checkpoint_sha256": model.meta.checkpoint_sha256,
+            "checkpoint_sha256": model.checkpoint_sha256,
         },
         "versions": { "sweep": env!("CARGO_PKG_VERSION"), "burn": "0.22.1" },
         "load_in_python": python_snippet(layout, s.layers),

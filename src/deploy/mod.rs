@@ -34,7 +34,13 @@ pub enum DeployError {
         /// The folder.
         dir: PathBuf,
     },
-    /// The checkpoint is not the one its metadata describes.
+    /// The metadata has no checksum yet: the trial is still running.
+    #[error("{path}: has no checkpoint sha256 yet: its trial has not finished (or died before finishing)")]
+    Unfinished {
+        /// The best.json.
+        path: PathBuf,
+    },
+    /// A checkpoint differs from the one its metadata describes.
     #[error(
         "{path}: sha256 is {actual}, but best.json says {expected}: the checkpoint is not the one its metadata describes"
     )]

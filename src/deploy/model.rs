@@ -18,6 +18,8 @@ pub struct LoadedModel {
     pub preprocessing: Preprocessing,
     /// The checkpoint's bytes (already checked against `meta.checkpoint_sha256`).
     pub checkpoint: Vec<u8>,
+    /// Their sha256, which matches best.json.
+    pub checkpoint_sha256: String,
     mlp: Mlp,
 }
 
@@ -45,14 +47,17 @@ impl LoadedModel {
         let path = dir.join(&meta.checkpoint);
         let checkpoint = std::fs::read(&path).map_err(StoreError::io(&path))?;
         let actual = store::sha256_hex(&checkpoint);
-        if actual != meta.checkpoint_sha256 {
-            return Err(DeployError::ChecksumMismatch { path, expected: meta.checkpoint_sha256.clone(), actual });
+        let Some(expected) = meta.checkpoint_sha256.clone() else {
+            return Err(DeployError::Unfinished { path: meta_path });
+        };
+        if actual != expected {
+            return Err(DeployError::ChecksumMismatch { path, expected, actual });
         }
         let n_features = preprocessing.feature_columns.len();
         let n_classes = preprocessing.classes.len();
         let mlp = load_checkpoint(checkpoint.clone(), &meta.settings, n_features, n_classes)
             .map_err(|e| DeployError::Checkpoint { path: path.clone(), message: e.to_string() })?;
-        Ok(LoadedModel { dir: dir.to_path_buf(), meta, preprocessing, checkpoint, mlp })
+        Ok(LoadedModel { dir: dir.to_path_buf(), meta, preprocessing, checkpoint, checkpoint_sha256: actual, mlp })
     }
 
     /// The network itself.

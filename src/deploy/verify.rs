@@ -94,7 +94,7 @@ pub fn verify(model: &LoadedModel) -> Result<VerifyReport, DeployError> {
     }
     Ok(VerifyReport {
         dir: model.dir.clone(),
-        checkpoint_sha256: model.meta.checkpoint_sha256.clone(),
+        checkpoint_sha256: model.checkpoint_sha256.clone(),
         epoch: model.meta.epoch,
         valid_rows: y.len(),
         checks,

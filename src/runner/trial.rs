@@ -82,6 +82,8 @@ impl RunningMarker {
 /// in training still reports the best epoch that was saved.
 #[derive(Default)]
 struct Progress {
+    /// The metadata of the saved checkpoint, still without its sha256.
+    best_meta: Option<BestMetadata>,
     best_epoch: Option<usize>,
     best_metrics: Metrics,
     checkpoint_sha256: Option<String>,
@@ -163,6 +165,16 @@ pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec) -> FinishedTrial
         }
         train(env, trial, &settings, started, &mut progress)
     }));
+    // The checkpoint's sha256 is taken once, of the final one: hashing every save cost
+    // more than all the rest of checkpointing.
+    let sealed = match (folder.as_mut(), progress.best_meta.take()) {
+        (Some(folder), Some(meta)) => seal_best(folder, meta, &mut progress),
+        _ => Ok(()),
+    };
+    let outcome = match (outcome, sealed) {
+        (Ok(Ok(_)), Err(e)) => Ok(Err(e)),
+        (outcome, _) => outcome,
+    };
 
     let (status, message) = match outcome {
         Ok(Ok(None)) => (TrialStatus::Completed, None),
@@ -322,7 +334,6 @@ fn save_best(
         ("sweep.data_fingerprint".to_string(), env.data.preprocessing.data_fingerprint.clone()),
     ]);
     let bytes = store::canonical_safetensors(&trainer.checkpoint(&header)?).map_err(failed)?;
-    let sha = store::sha256_hex(&bytes);
     let dir = folder.dir().to_path_buf();
     let in_folder = |name: &str, e: std::io::Error| failed(format!("{}: {e}", dir.join(name).display()));
     folder.replace(names::CHECKPOINT, &bytes).map_err(|e| in_folder(names::CHECKPOINT, e))?;
@@ -335,17 +346,37 @@ fn save_best(
         seed: trial.seed,
         data_fingerprint: env.data.preprocessing.data_fingerprint.clone(),
         checkpoint: names::CHECKPOINT.to_string(),
-        checkpoint_sha256: sha.clone(),
+        checkpoint_sha256: None,
     };
-    let mut meta_bytes = serde_json::to_vec_pretty(&meta).map_err(failed)?;
-    meta_bytes.push(b'\n');
-    folder.replace(names::BEST_METADATA, &meta_bytes).map_err(|e| in_folder(names::BEST_METADATA, e))?;
+    folder.replace(names::BEST_METADATA, &json_file(&meta)?).map_err(|e| in_folder(names::BEST_METADATA, e))?;
     progress.best_epoch = Some(epoch);
     progress.best_metrics = epoch_metrics.clone();
-    progress.checkpoint_sha256 = Some(sha);
+    progress.best_meta = Some(meta);
     progress.checkpoint_bytes += bytes.len() as u64;
     progress.checkpoint_seconds += started.elapsed().as_secs_f64();
     Ok(())
+}
+
+/// Completes best.json with the final checkpoint's sha256.
+fn seal_best(folder: &mut TrialFolder, mut meta: BestMetadata, progress: &mut Progress) -> Result<(), TrialError> {
+    let started = Instant::now();
+    let path = folder.dir().join(names::CHECKPOINT);
+    let bytes = std::fs::read(&path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    let sha = store::sha256_hex(&bytes);
+    meta.checkpoint_sha256 = Some(sha.clone());
+    folder
+        .replace(names::BEST_METADATA, &json_file(&meta)?)
+        .map_err(|e| failed(format!("{}: {e}", folder.dir().join(names::BEST_METADATA).display())))?;
+    progress.checkpoint_sha256 = Some(sha);
+    progress.checkpoint_seconds += started.elapsed().as_secs_f64();
+    Ok(())
+}
+
+/// Pretty JSON with a final newline, as every JSON file of the results folder.
+fn json_file<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, TrialError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(failed)?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
 /// Compact JSON for the checkpoint header.

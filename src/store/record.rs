@@ -162,8 +162,12 @@ pub struct BestMetadata {
     pub data_fingerprint: String,
     /// The checkpoint's file name, beside this file.
     pub checkpoint: String,
-    /// SHA-256 of the checkpoint file, so a reader can tell this metadata belongs to it.
-    pub checkpoint_sha256: String,
+    /// SHA-256 of the checkpoint file, so a reader can tell this metadata belongs
+    /// to it. Set when the trial ends (hashing every save cost more than the rest
+    /// of checkpointing); while it runs, the checkpoint's own header (epoch,
+    /// metrics) ties the two.
+    #[serde(default)]
+    pub checkpoint_sha256: Option<String>,
 }
 
 /// `sweep.json`: which spec a results folder belongs to.
