@@ -211,14 +211,13 @@ fn verify_catches_a_checkpoint_its_metadata_does_not_describe() {
     assert!(text(&out.stdout).contains("MISMATCH") && text(&out.stdout).contains("FAILED"), "{}", text(&out.stdout));
     fs::write(&meta_path, &original).unwrap();
 
-    // A best.json as a running trial has it: no checksum until the trial ends.
-    meta = serde_json::from_str(&original).unwrap();
-    meta["checkpoint_sha256"] = serde_json::Value::Null;
-    fs::write(&meta_path, serde_json::to_string(&meta).unwrap()).unwrap();
+    // A trial still running has no record, so nothing vouches for its checkpoint yet.
+    let record = trial(0).join("trial.json");
+    fs::rename(&record, trial(0).join("running.json")).unwrap();
     let out = sweep(tmp.path(), &["verify", &model]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("its trial has not finished"), "{}", text(&out.stderr));
-    fs::write(&meta_path, &original).unwrap();
+    fs::rename(trial(0).join("running.json"), &record).unwrap();
 
     // Another trial's checkpoint put in its place.
     fs::copy(trial(1).join("best.safetensors"), trial(0).join("best.safetensors")).unwrap();

@@ -132,7 +132,7 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
         writeln!(out)?;
     } else {
         writeln!(out, "{}", report.dir.display())?;
-        writeln!(out, "  checkpoint sha256 {} matches best.json", report.checkpoint_sha256)?;
+        writeln!(out, "  checkpoint sha256 {} matches the trial's record", report.checkpoint_sha256)?;
         writeln!(out, "  epoch {} re-evaluated on its {} validation rows:", report.epoch, report.valid_rows)?;
         for c in &report.checks {
             let verdict = if c.ok { "ok" } else { "MISMATCH" };

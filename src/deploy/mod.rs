@@ -34,15 +34,15 @@ pub enum DeployError {
         /// The folder.
         dir: PathBuf,
     },
-    /// The metadata has no checksum yet: the trial is still running.
-    #[error("{path}: has no checkpoint sha256 yet: its trial has not finished (or died before finishing)")]
+    /// No record with the checkpoint's checksum: the trial is still running.
+    #[error("{path}: missing or without a checkpoint sha256: its trial has not finished (or died before finishing)")]
     Unfinished {
-        /// The best.json.
+        /// The trial.json.
         path: PathBuf,
     },
     /// A checkpoint differs from the one its metadata describes.
     #[error(
-        "{path}: sha256 is {actual}, but best.json says {expected}: the checkpoint is not the one its metadata describes"
+        "{path}: sha256 is {actual}, but its trial's record says {expected}: the checkpoint is not the one its metadata describes"
     )]
     ChecksumMismatch {
         /// The checkpoint.

@@ -6,7 +6,7 @@ use super::DeployError;
 use crate::data::Preprocessing;
 use crate::metrics::softmax_rows;
 use crate::objective::mlp::{Mlp, load_checkpoint, predict_logits};
-use crate::store::{self, BestMetadata, names};
+use crate::store::{self, BestMetadata, TrialRecord, names};
 
 /// A trained model with everything needed to apply it to raw rows.
 pub struct LoadedModel {
@@ -18,7 +18,7 @@ pub struct LoadedModel {
     pub preprocessing: Preprocessing,
     /// The checkpoint's bytes (already checked against `meta.checkpoint_sha256`).
     pub checkpoint: Vec<u8>,
-    /// Their sha256, which matches best.json.
+    /// Their sha256, which matches the trial's record.
     pub checkpoint_sha256: String,
     mlp: Mlp,
 }
@@ -47,8 +47,14 @@ impl LoadedModel {
         let path = dir.join(&meta.checkpoint);
         let checkpoint = std::fs::read(&path).map_err(StoreError::io(&path))?;
         let actual = store::sha256_hex(&checkpoint);
-        let Some(expected) = meta.checkpoint_sha256.clone() else {
-            return Err(DeployError::Unfinished { path: meta_path });
+        // The record of the finished trial holds the checksum (older results: best.json).
+        let record_path = dir.join(names::RECORD);
+        let recorded = match record_path.exists() {
+            true => store::read_json::<TrialRecord>(&record_path)?.checkpoint_sha256,
+            false => None,
+        };
+        let Some(expected) = recorded.or_else(|| meta.checkpoint_sha256.clone()) else {
+            return Err(DeployError::Unfinished { path: record_path });
         };
         if actual != expected {
             return Err(DeployError::ChecksumMismatch { path, expected, actual });

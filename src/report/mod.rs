@@ -335,7 +335,7 @@ fn curves(h: &mut String, dir: &SweepDir, board: &Leaderboard, n: usize) -> Resu
                 r.epochs_run,
                 esc(&metrics.join(", ")),
                 esc(r.checkpoint.as_deref().unwrap_or("")),
-                esc(meta.checkpoint_sha256.as_deref().map_or("", |s| &s[..16.min(s.len())]))
+                esc(r.checkpoint_sha256.as_deref().map_or("", |s| &s[..16.min(s.len())]))
             );
         }
     }

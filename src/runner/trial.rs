@@ -82,8 +82,6 @@ impl RunningMarker {
 /// in training still reports the best epoch that was saved.
 #[derive(Default)]
 struct Progress {
-    /// The metadata of the saved checkpoint, still without its sha256.
-    best_meta: Option<BestMetadata>,
     best_epoch: Option<usize>,
     best_metrics: Metrics,
     checkpoint_sha256: Option<String>,
@@ -165,10 +163,10 @@ pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec) -> FinishedTrial
         }
         train(env, trial, &settings, started, &mut progress)
     }));
-    // The checkpoint's sha256 is taken once, of the final one: hashing every save cost
-    // more than all the rest of checkpointing.
-    let sealed = match (folder.as_mut(), progress.best_meta.take()) {
-        (Some(folder), Some(meta)) => seal_best(folder, meta, &mut progress),
+    // The checkpoint's sha256 is taken once, of the final one, for trial.json: hashing
+    // every save cost more than all the rest of checkpointing.
+    let sealed = match (folder.as_ref(), progress.best_epoch) {
+        (Some(folder), Some(_)) => seal_best(folder, &mut progress),
         _ => Ok(()),
     };
     let outcome = match (outcome, sealed) {
@@ -351,23 +349,17 @@ fn save_best(
     folder.replace(names::BEST_METADATA, &json_file(&meta)?).map_err(|e| in_folder(names::BEST_METADATA, e))?;
     progress.best_epoch = Some(epoch);
     progress.best_metrics = epoch_metrics.clone();
-    progress.best_meta = Some(meta);
     progress.checkpoint_bytes += bytes.len() as u64;
     progress.checkpoint_seconds += started.elapsed().as_secs_f64();
     Ok(())
 }
 
-/// Completes best.json with the final checkpoint's sha256.
-fn seal_best(folder: &mut TrialFolder, mut meta: BestMetadata, progress: &mut Progress) -> Result<(), TrialError> {
+/// The final checkpoint's sha256, for the trial's record.
+fn seal_best(folder: &TrialFolder, progress: &mut Progress) -> Result<(), TrialError> {
     let started = Instant::now();
     let path = folder.dir().join(names::CHECKPOINT);
     let bytes = std::fs::read(&path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
-    let sha = store::sha256_hex(&bytes);
-    meta.checkpoint_sha256 = Some(sha.clone());
-    folder
-        .replace(names::BEST_METADATA, &json_file(&meta)?)
-        .map_err(|e| failed(format!("{}: {e}", folder.dir().join(names::BEST_METADATA).display())))?;
-    progress.checkpoint_sha256 = Some(sha);
+    progress.checkpoint_sha256 = Some(store::sha256_hex(&bytes));
     progress.checkpoint_seconds += started.elapsed().as_secs_f64();
     Ok(())
 }

@@ -162,11 +162,11 @@ pub struct BestMetadata {
     pub data_fingerprint: String,
     /// The checkpoint's file name, beside this file.
     pub checkpoint: String,
-    /// SHA-256 of the checkpoint file, so a reader can tell this metadata belongs
-    /// to it. Set when the trial ends (hashing every save cost more than the rest
-    /// of checkpointing); while it runs, the checkpoint's own header (epoch,
-    /// metrics) ties the two.
-    #[serde(default)]
+    /// SHA-256 of the checkpoint file, in results written by earlier versions.
+    /// Now the trial's record (`trial.json`) carries it, taken once when the trial
+    /// ends: hashing every save cost more than the rest of checkpointing. The
+    /// checkpoint's own header (epoch, metrics) ties it to this file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_sha256: Option<String>,
 }
 
