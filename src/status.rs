@@ -189,7 +189,9 @@ fn trial_state(dir: &Path, this_host: &str) -> TrialState {
             TrialState::Stale { reason: format!("process {} on {} is gone, started {}", m.pid, m.host, m.started_at) }
         }
         Err(_) if dir.join(names::RUNNING).exists() => TrialState::Stale {
-            reason: "running.json is not a marker: the trial is writing its record, or died doing so".into(),
+            reason: "running.json holds no marker: the trial is committing its record, died doing so, or was \
+                     reset by --fresh and waits to run again"
+                .into(),
         },
         Err(_) => TrialState::Stale { reason: "a trial folder with neither trial.json nor running.json".into() },
     }

@@ -72,6 +72,16 @@ fn versions_aliases_and_lineage_survive_deleting_the_sweep() {
     assert_eq!(listed["models"][0]["versions"].as_array().unwrap().len(), 2);
     assert_eq!(listed["models"][0]["aliases"]["champion"], 2);
 
+    // A --fresh rerun reuses the sweep's trial folders but never writes into the files that
+    // registered versions link to.
+    let spec = fs::read_to_string(tmp.path().join("small.toml")).unwrap().replace("epochs = 4", "epochs = 2");
+    fs::write(tmp.path().join("small.toml"), spec).unwrap();
+    ok(sweep(tmp.path(), &["run", "small.toml", "--fresh", "-q"]));
+    for version in ["digits@1", "digits@2"] {
+        let verified = ok(sweep(tmp.path(), &["verify", version]));
+        assert!(verified.contains("verified"), "{version}: {verified}");
+    }
+
     // The registered model keeps its own files.
     fs::remove_dir_all(tmp.path().join("results/small")).unwrap();
     let verified = ok(sweep(tmp.path(), &["verify", "digits@champion"]));

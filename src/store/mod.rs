@@ -8,9 +8,9 @@
 //!   preprocessing.json         column order, means, stds, label mapping, split (hard-linked into each trial)
 //!   trials/<trial id>/
 //!     running.json             while the trial runs: host, pid, start, SLURM job (becomes trial.json)
-//!     trial.json               the trial's final record; present = the trial is complete
+//!     trial.json               the trial's final record, with the checkpoint's sha256; present = complete
 //!     best.safetensors         the single best checkpoint (metadata embedded in its header)
-//!     best.json                epoch, all metrics, params, seed, data fingerprint, checkpoint sha256
+//!     best.json                epoch, all metrics, params, seed, data fingerprint
 //!     history.csv              every epoch's metrics, one line appended per epoch
 //!     preprocessing.json       the sweep's, linked (or copied) so a trial folder stands alone
 //! ```
@@ -24,7 +24,7 @@ mod trial_folder;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-pub use atomic::{remove_spare, replace_via_spare, sync_paths, write_atomic, write_atomic_deferred};
+pub use atomic::{replace_via_spare, sync_paths, write_atomic, write_atomic_deferred};
 pub use checkpoint::{CheckpointFormatError, canonical_safetensors};
 pub use commit::commit_records;
 pub use record::{BestMetadata, Monitored, SweepManifest, TrialRecord, TrialStatus};
@@ -219,14 +219,6 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError
         .map_err(|e| StoreError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
     bytes.push(b'\n');
     write_atomic(path, &bytes).map_err(StoreError::io(path))
-}
-
-/// Like [`write_json`], with durability deferred to a later [`sync_paths`].
-pub fn write_json_deferred<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
-    let mut bytes = serde_json::to_vec_pretty(value)
-        .map_err(|e| StoreError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
-    bytes.push(b'\n');
-    write_atomic_deferred(path, &bytes).map_err(StoreError::io(path))
 }
 
 /// Reads a JSON file.

@@ -175,12 +175,10 @@ impl TrialFolder {
     /// Leaves a record for a trial that failed before its folder was started.
     pub fn record_without_folder(dir: &Path, record: &[u8]) -> io::Result<()> {
         fs::create_dir_all(dir)?;
-        let marker = fs::OpenOptions::new().write(true).create(true).truncate(false).open(dir.join(names::RUNNING))?;
-        write_into(&marker, record)
+        atomic::write_in_place(&dir.join(names::RUNNING), record)
     }
 }
 
-/// Overwrites a file from its start; trims it only when it was longer.
 fn link_preprocessing(dir: &Path, preprocessing: &Path) -> io::Result<()> {
     let linked = dir.join(names::PREPROCESSING);
     if fs::hard_link(preprocessing, &linked).is_err() {
@@ -189,6 +187,7 @@ fn link_preprocessing(dir: &Path, preprocessing: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Overwrites a file from its start; trims it only when it was longer.
 fn write_into(file: &File, bytes: &[u8]) -> io::Result<()> {
     let old_len = file.metadata()?.len();
     file.write_all_at(bytes, 0)?;
