@@ -396,6 +396,44 @@ lr = {{ values = [0.01, 0.05, 1e30] }}
 }
 
 #[test]
+fn a_killed_run_leaves_only_committed_records_and_resumes_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "s.toml", &small_spec("killed").replace("epochs = 3", "epochs = 40"));
+    // One worker runs the wider trials 2 and 3 first, then 0, and dies inside trial 1, the
+    // last; a trial that finished but was still waiting for its group commit dies with it.
+    let out = sweep_env(tmp.path(), &["run", "s.toml", "--workers", "1", "-q"], &[("SWEEP_ABORT_TRIALS", "1")]);
+    assert!(!out.status.success());
+    let trials = tmp.path().join("results/killed/trials");
+    let mut committed = 0;
+    for entry in fs::read_dir(&trials).unwrap() {
+        let dir = entry.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        if !dir.join("trial.json").exists() {
+            assert!(dir.join("running.json").exists(), "{name}: neither record nor marker");
+            continue;
+        }
+        // A record that exists is complete and vouches for the checkpoint beside it.
+        let record = read_json(&dir.join("trial.json"));
+        assert_eq!(record["status"], "completed", "{name}");
+        let bytes = fs::read(dir.join("best.safetensors")).unwrap();
+        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(record["checkpoint_sha256"], sha.as_str(), "{name}");
+        assert!(!name.starts_with("t0001"), "{name} never finished");
+        committed += 1;
+    }
+    // Trials take tens of milliseconds here, longer than the 50 ms commit window only together.
+    assert!(committed >= 1, "the first trials were committed before the crash");
+
+    let resumed = sweep(tmp.path(), &["run", "s.toml", "--resume"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let summary = format!("({} run now, {committed} resumed)", 4 - committed);
+    assert!(stdout(&resumed).contains(&summary), "{summary} in {}", stdout(&resumed));
+    let board = read_csv(&tmp.path().join("results/killed/leaderboard.csv"));
+    assert_eq!(board.len(), 4);
+    assert!(board.iter().all(|r| r["status"] == "completed"));
+}
+
+#[test]
 fn plan_prints_every_trial_without_training() {
     let tmp = tempfile::tempdir().unwrap();
     let grid = Path::new(env!("CARGO_MANIFEST_DIR")).join("sweeps/grid.toml");
