@@ -43,15 +43,16 @@ pub fn replace_via_spare(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// [`replace_via_spare`] for a `path` the caller knows exists.
 pub(super) fn replace_existing_via_spare(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let spare = spare_path(path);
-    write_in_place(&spare, bytes)?;
+    drop(write_in_place(&spare, bytes)?);
     if exchange(&spare, path)? { Ok(()) } else { fs::rename(&spare, path) }
 }
 
 /// Writes `bytes` as the whole content of `path`, reusing its inode (and, for
 /// same-sized rewrites such as a checkpoint of one model, its blocks) when the
 /// file exists and no other name links to it; a file with other links (a
-/// registry's hard link) is unlinked first and never written into.
-pub(super) fn write_in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// registry's hard link) is unlinked first and never written into. Returns the
+/// file, positioned at its end.
+pub(super) fn write_in_place(path: &Path, bytes: &[u8]) -> io::Result<File> {
     use std::os::unix::fs::MetadataExt;
     let mut f = match fs::OpenOptions::new().write(true).open(path) {
         Ok(f) if f.metadata()?.nlink() == 1 => f,
@@ -69,7 +70,7 @@ pub(super) fn write_in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
     if old_len > bytes.len() as u64 {
         f.set_len(bytes.len() as u64)?;
     }
-    Ok(())
+    Ok(f)
 }
 
 /// Deletes the spare file that [`replace_via_spare`] keeps beside `path`, if any.

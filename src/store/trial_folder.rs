@@ -82,8 +82,7 @@ impl TrialFolder {
         if entries.contains(names::RECORD) {
             fs::rename(&record, &running)?;
         }
-        atomic::write_in_place(&running, marker)?;
-        let marker_file = fs::OpenOptions::new().write(true).open(&running)?;
+        let marker_file = atomic::write_in_place(&running, marker)?;
 
         let mut spared = Vec::new();
         for name in REPLACED {
@@ -99,9 +98,8 @@ impl TrialFolder {
                 spared.push(name);
             }
         }
-        let history_path = dir.join(names::HISTORY);
-        atomic::write_in_place(&history_path, history_header)?;
-        let history = fs::OpenOptions::new().append(true).open(&history_path)?;
+        // Positioned after the header, so its writes append.
+        let history = atomic::write_in_place(&dir.join(names::HISTORY), history_header)?;
         let same_file = |a: &Path, b: &Path| match (fs::metadata(a), fs::metadata(b)) {
             (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
             _ => false,
@@ -150,7 +148,7 @@ impl TrialFolder {
         } else if let Some(i) = self.spared.iter().position(|n| *n == name) {
             // The first version of this attempt goes into the earlier attempt's parked file.
             let spare = atomic::spare_path(&path);
-            atomic::write_in_place(&spare, bytes)?;
+            drop(atomic::write_in_place(&spare, bytes)?);
             fs::rename(&spare, &path)?;
             self.spared.remove(i);
             self.written.push(name);
@@ -175,7 +173,7 @@ impl TrialFolder {
     /// Leaves a record for a trial that failed before its folder was started.
     pub fn record_without_folder(dir: &Path, record: &[u8]) -> io::Result<()> {
         fs::create_dir_all(dir)?;
-        atomic::write_in_place(&dir.join(names::RUNNING), record)
+        atomic::write_in_place(&dir.join(names::RUNNING), record).map(drop)
     }
 }
 
@@ -269,6 +267,8 @@ mod tests {
         assert_eq!(listing(&dir), [".best.json.spare", "history.csv", "preprocessing.json", "running.json"]);
         assert_eq!(fs::read(dir.join(names::RUNNING)).unwrap(), b"new marker");
         assert_eq!(fs::read(dir.join(names::HISTORY)).unwrap(), b"epoch\n");
+        again.append_history(b"7\n").unwrap();
+        assert_eq!(fs::read(dir.join(names::HISTORY)).unwrap(), b"epoch\n7\n");
         again.replace(names::BEST_METADATA, b"new meta").unwrap();
         again.replace(names::CHECKPOINT, b"new weights").unwrap();
         // The unshared metadata file was reused in place.
