@@ -54,6 +54,22 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// What a finished trial's folder holds: no temp or spare files, no marker.
+const TRIAL_FILES: [&str; 5] = ["best.json", "best.safetensors", "history.csv", "preprocessing.json", "trial.json"];
+
+/// The names in a folder, sorted.
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+/// Lower-case hex SHA-256, computed here rather than by the library under test.
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
 }
@@ -102,13 +118,10 @@ fn a_small_sweep_writes_a_ranked_leaderboard_that_matches_each_trials_best_epoch
         assert_eq!(mccs.iter().position(|&v| v == max).unwrap() + 1, best_epoch);
 
         // Exactly the trial's files: one checkpoint, no temp or spare files, no marker left.
-        let mut files: Vec<String> =
-            fs::read_dir(&trial_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-        files.sort();
-        assert_eq!(files, ["best.json", "best.safetensors", "history.csv", "preprocessing.json", "trial.json"]);
+        assert_eq!(file_names(&trial_dir), TRIAL_FILES);
         assert_eq!(row["checkpoint"], format!("trials/{}/best.safetensors", row["trial_id"]));
         let bytes = fs::read(root.join(&row["checkpoint"])).unwrap();
-        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let sha = sha256_hex(&bytes);
         assert_eq!(row["checkpoint_sha256"], sha);
 
         // The metadata beside it describes the same epoch and checkpoint.
@@ -348,15 +361,11 @@ fn a_rerun_refuses_to_mix_then_resumes_or_starts_fresh() {
     for row in &board {
         assert_eq!(row["epochs_run"], "2");
         let dir = trials.join(&row["trial_id"]);
-        let mut files: Vec<String> =
-            fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-        files.sort();
-        assert_eq!(files, ["best.json", "best.safetensors", "history.csv", "preprocessing.json", "trial.json"]);
+        assert_eq!(file_names(&dir), TRIAL_FILES);
         assert_eq!(read_csv(&dir.join("history.csv")).len(), 2);
         let meta = read_json(&dir.join("best.json"));
         assert_eq!(meta["epoch"].to_string(), row["best_epoch"]);
-        let bytes = fs::read(dir.join("best.safetensors")).unwrap();
-        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let sha = sha256_hex(&fs::read(dir.join("best.safetensors")).unwrap());
         assert_eq!(read_json(&dir.join("trial.json"))["checkpoint_sha256"], sha.as_str());
     }
 }
@@ -415,8 +424,7 @@ fn a_killed_run_leaves_only_committed_records_and_resumes_the_rest() {
         // A record that exists is complete and vouches for the checkpoint beside it.
         let record = read_json(&dir.join("trial.json"));
         assert_eq!(record["status"], "completed", "{name}");
-        let bytes = fs::read(dir.join("best.safetensors")).unwrap();
-        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let sha = sha256_hex(&fs::read(dir.join("best.safetensors")).unwrap());
         assert_eq!(record["checkpoint_sha256"], sha.as_str(), "{name}");
         assert!(!name.starts_with("t0001"), "{name} never finished");
         committed += 1;

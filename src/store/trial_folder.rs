@@ -216,10 +216,7 @@ mod tests {
         folder.replace(names::CHECKPOINT, b"epoch 2").unwrap();
         folder.finish(b"{\"record\": 1}").unwrap();
 
-        let mut names: Vec<String> =
-            fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-        names.sort();
-        assert_eq!(names, ["best.safetensors", "history.csv", "preprocessing.json", "running.json"]);
+        assert_eq!(listing(&dir), ["best.safetensors", "history.csv", "preprocessing.json", "running.json"]);
         assert_eq!(fs::read_to_string(dir.join(names::HISTORY)).unwrap(), "epoch,loss\n1,0.5\n2,0.25\n");
         assert_eq!(fs::read(dir.join(names::CHECKPOINT)).unwrap(), b"epoch 2");
         assert_eq!(fs::read(dir.join(names::PREPROCESSING)).unwrap(), fs::read(&pre).unwrap());
