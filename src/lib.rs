@@ -3,14 +3,19 @@
 //! The flow, end to end:
 //!
 //! ```text
-//! spec (TOML) ──spec::load──▶ SweepSpec ──sampler──▶ Plan [TrialSpec]
-//!   ──runner (rayon pool, one compute thread per trial)──▶ Objective / EpochTrainer
-//!        each epoch: metrics ──▶ callbacks decide ──▶ runner saves atomically (store)
+//! spec (TOML) ──spec::load, checked against the objective's schema──▶ SweepSpec
+//!   ──sampler──▶ Plan [TrialSpec]
+//!   ──runner (threads, or worker processes)──▶ Objective::start ─▶ Trainer
+//!        each epoch: outputs ──▶ metrics ──▶ callbacks decide ──▶ runner saves atomically (store)
+//!        events ──▶ reporters (progress bar)
 //!   ──aggregate (reads only per-trial records)──▶ leaderboard.csv + registry.json
+//!   ──deploy (Objective::load ─▶ Model)──▶ predict, verify, export
 //! ```
 //!
-//! Every stage is a module named after it; `main.rs` only parses arguments and
-//! dispatches to [`cli`].
+//! Every stage is a module named after it. The pure core ([`params`],
+//! [`space`], [`metrics`], [`sampler`], [`plan`], [`callback`]) does no I/O.
+//! To sweep your own Burn model, implement [`objective::Objective`] and run
+//! [`cli::main_with`]; [`prelude`] has what that takes.
 
 pub mod aggregate;
 pub mod bench;
@@ -26,8 +31,20 @@ pub mod registry;
 pub mod report;
 pub mod runner;
 pub mod sampler;
+pub mod seed;
 pub mod slurm;
 pub mod space;
 pub mod spec;
 pub mod status;
 pub mod store;
+
+/// What a user's objective and its binary need.
+pub mod prelude {
+    pub use crate::cli::main_with;
+    pub use crate::data::{DataShape, DataSource, Prepared, SourceError, Table, TargetColumn, Targets};
+    pub use crate::metrics::Task;
+    pub use crate::objective::{
+        Catalog, Model, Objective, Parallelism, Trainer, TrialContext, TrialError, builtin, weights,
+    };
+    pub use crate::params::{ParamDef, ResolvedParams, Schema};
+}

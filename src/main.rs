@@ -1,10 +1,7 @@
-//! The `sweep` command: parses arguments and hands over to the library.
+//! The `sweep` command: the library's CLI with the built-in objectives.
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = sweep::cli::Cli::parse();
-    sweep::cli::dispatch(cli)
+    sweep::cli::main_with(sweep::objective::builtin())
 }

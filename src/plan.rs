@@ -3,13 +3,15 @@
 //! Any process (a local worker, a SLURM array task, a resumed run) rebuilds the
 //! same plan from the spec alone, so trial `i` means the same thing everywhere.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::params::{Params, params_hash};
 use crate::sampler::tpe::{Observation, Tpe};
-use crate::sampler::{self, Sampler};
-use crate::spec::{Method, SweepSpec};
+use crate::sampler::{self, Method, Sampler};
+use crate::seed::derive_seed;
+use crate::space::Domain;
 
 /// One planned trial.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,17 +32,6 @@ pub struct TrialSpec {
     pub repeat: usize,
 }
 
-/// A seed for `purpose` and `index`, derived from the sweep seed by SHA-256,
-/// so seeds of neighbouring trials are unrelated and stable across versions.
-pub fn derive_seed(sweep_seed: u64, purpose: &str, index: u64) -> u64 {
-    let mut h = Sha256::new();
-    h.update(sweep_seed.to_le_bytes());
-    h.update(purpose.as_bytes());
-    h.update(index.to_le_bytes());
-    let d = h.finalize();
-    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
-}
-
 /// Where a plan's params come from.
 enum Source {
     /// A fixed list (grid, random): any trial can be built on its own.
@@ -57,16 +48,17 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The plan of a validated spec.
-    pub fn new(spec: &SweepSpec) -> Self {
-        let source = match (sampler::for_spec(spec), &spec.method) {
+    /// The plan of `method` over `parameters`: every configuration `repeats`
+    /// times, each trial with a seed derived from (`seed`, its index).
+    pub fn new(method: &Method, parameters: &BTreeMap<String, Domain>, seed: u64, repeats: usize) -> Self {
+        let source = match (sampler::fixed(method, parameters, seed), method) {
             (Some(s), _) => Source::Fixed(s),
             (None, Method::Tpe { trials, settings }) => {
-                Source::Tpe { tpe: Tpe::new(&spec.parameters, spec.seed, *settings), configs: *trials }
+                Source::Tpe { tpe: Tpe::new(parameters, seed, *settings), configs: *trials }
             }
-            (None, _) => Source::Fixed(Box::new(crate::sampler::GridSampler::new(&spec.parameters))),
+            (None, _) => Source::Fixed(Box::new(crate::sampler::GridSampler::new(parameters))),
         };
-        Plan { source, seed: spec.seed, repeats: spec.repeats.max(1) }
+        Plan { source, seed, repeats: repeats.max(1) }
     }
 
     /// Number of configurations.
@@ -131,38 +123,29 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::ParamValue;
 
-    #[test]
-    fn seeds_depend_on_sweep_seed_and_index_only() {
-        assert_eq!(derive_seed(42, "trial", 3), derive_seed(42, "trial", 3));
-        assert_ne!(derive_seed(42, "trial", 3), derive_seed(42, "trial", 4));
-        assert_ne!(derive_seed(42, "trial", 3), derive_seed(43, "trial", 3));
-        assert_ne!(derive_seed(42, "trial", 3), derive_seed(42, "sample", 3));
+    fn lr_grid() -> BTreeMap<String, Domain> {
+        BTreeMap::from([(
+            "lr".to_string(),
+            Domain::Values { values: vec![ParamValue::Float(0.1), ParamValue::Float(0.2)] },
+        )])
     }
 
     #[test]
     fn ids_carry_index_and_params_hash() {
-        let spec = crate::spec::parse(
-            "name='x'\nmethod='grid'\n[data]\npath='d.csv'\n[metric]\nname='mcc'\n[parameters]\nlr={values=[0.1,0.2]}\n",
-            std::path::Path::new("x.toml"),
-        )
-        .unwrap();
-        let plan = Plan::new(&spec);
+        let plan = Plan::new(&Method::Grid, &lr_grid(), 0, 1);
         let ids: Vec<String> = plan.trials().map(|t| t.id).collect();
         assert_eq!(ids.len(), 2);
         assert!(ids[0].starts_with("t0000-") && ids[1].starts_with("t0001-"));
         assert_ne!(ids[0][6..], ids[1][6..]);
-        assert_eq!(plan.trial(1), Plan::new(&spec).trial(1));
+        assert_eq!(plan.trial(1), Plan::new(&Method::Grid, &lr_grid(), 0, 1).trial(1));
+        assert_ne!(plan.trial(1).seed, Plan::new(&Method::Grid, &lr_grid(), 1, 1).trial(1).seed);
     }
 
     #[test]
     fn repeats_run_each_configuration_with_its_own_seeds() {
-        let spec = crate::spec::parse(
-            "name='x'\nmethod='grid'\nrepeats=3\n[data]\npath='d.csv'\n[metric]\nname='mcc'\n[parameters]\nlr={values=[0.1,0.2]}\n",
-            std::path::Path::new("x.toml"),
-        )
-        .unwrap();
-        let plan = Plan::new(&spec);
+        let plan = Plan::new(&Method::Grid, &lr_grid(), 0, 3);
         assert_eq!(plan.len(), 6);
         let trials: Vec<TrialSpec> = plan.trials().collect();
         assert_eq!(

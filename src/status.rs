@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::plan::Plan;
 use crate::runner::RunningMarker;
 use crate::spec::SweepSpec;
 use crate::store::{self, StoreError, SweepDir, TrialRecord, TrialStatus, names};
@@ -142,7 +141,7 @@ pub fn sweep_status(dir: &SweepDir) -> Result<SweepStatus, StatusError> {
     let manifest = dir.manifest()?.ok_or_else(|| StatusError::NotASweep { dir: dir.root().to_path_buf() })?;
     let spec: SweepSpec = serde_json::from_value(manifest.spec.clone())
         .map_err(|e| StatusError::BadManifest { path: dir.file(names::MANIFEST), message: e.to_string() })?;
-    let plan = Plan::new(&spec);
+    let plan = spec.plan();
     let this_host = store::hostname();
     // Trial folders by index (`t0007-…`): an adaptive plan's ids are only known from its folders.
     let mut folders: BTreeMap<usize, String> = BTreeMap::new();

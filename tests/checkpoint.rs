@@ -6,9 +6,11 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use sweep::data::{load_csv, prepare};
-use sweep::metrics::evaluate;
-use sweep::objective::mlp::{load_checkpoint, predict_logits};
+use sweep::data::{CsvOptions, load_csv, prepare};
+use sweep::metrics::{Task, evaluate};
+use sweep::objective::Objective;
+use sweep::objective::mlp::MlpObjective;
+use sweep::params::Params;
 use sweep::store::BestMetadata;
 
 #[test]
@@ -39,17 +41,20 @@ dropout = {{ values = [0.0, 0.3] }}
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let data = load_csv(&data_path, "target").unwrap();
-    let prepared = prepare(&data, 0.2, 11).unwrap();
+    let data = load_csv(&data_path, &CsvOptions::target("target")).unwrap();
+    let prepared = prepare(&data, Task::Classification, 0.2, 11).unwrap();
+    let mlp = MlpObjective::default();
     let trials = tmp.path().join("results/reload/trials");
     let mut checked = 0;
     for entry in fs::read_dir(&trials).unwrap() {
         let dir = entry.unwrap().path();
         let meta: BestMetadata = serde_json::from_slice(&fs::read(dir.join("best.json")).unwrap()).unwrap();
         let bytes = fs::read(dir.join(&meta.checkpoint)).unwrap();
-        let model = load_checkpoint(bytes, &meta.settings, prepared.n_features, prepared.n_classes).unwrap();
-        let logits = predict_logits(&model, &prepared.valid_x, prepared.n_features).unwrap();
-        let metrics = evaluate(&logits, &prepared.valid_y, prepared.n_classes);
+        // Through the objective API, as `sweep predict` loads any objective's model.
+        let params = mlp.schema().resolve(&Params::new(), &meta.settings);
+        let model = mlp.load(&bytes, &params, prepared.shape()).unwrap();
+        let logits = model.predict(&prepared.valid_x, prepared.n_valid()).unwrap();
+        let metrics = evaluate(&logits, prepared.valid_truth());
         for (name, value) in &metrics {
             let claimed = meta.metrics[name];
             assert!(

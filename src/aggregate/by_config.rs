@@ -4,7 +4,7 @@
 
 use super::ranking::by_metric_then_loss;
 use super::{AggregateError, Exporter, Leaderboard};
-use crate::metrics::{METRIC_NAMES, Metrics};
+use crate::metrics::Metrics;
 use crate::params::Params;
 use crate::store::names;
 
@@ -40,7 +40,7 @@ pub fn rank_configs(board: &Leaderboard) -> Vec<ConfigRow> {
             let members: Vec<_> = board.rows.iter().filter(|r| r.config == config).collect();
             let ok: Vec<_> = members.iter().filter(|r| r.status.has_model()).collect();
             let (mut mean, mut std) = (Metrics::new(), Metrics::new());
-            for m in METRIC_NAMES {
+            for m in board.task.metric_names() {
                 let values: Vec<f64> = ok.iter().filter_map(|r| r.best_metrics.get(*m).copied()).collect();
                 if values.is_empty() {
                     continue;
@@ -69,12 +69,11 @@ pub fn rank_configs(board: &Leaderboard) -> Vec<ConfigRow> {
             }
         })
         .collect();
-    let metric = &board.monitor.metric;
-    let goal = board.monitor.goal;
+    let monitor = &board.monitor;
     rows.sort_by(|a, b| {
-        let key = |r: &ConfigRow| r.mean.get(metric).copied();
+        let key = |r: &ConfigRow| r.mean.get(&monitor.metric).copied();
         let loss = |r: &ConfigRow| r.mean.get("valid_loss").copied();
-        by_metric_then_loss(key(a), key(b), goal, loss(a), loss(b)).then_with(|| a.config.cmp(&b.config))
+        by_metric_then_loss(monitor, key(a), key(b), loss(a), loss(b)).then_with(|| a.config.cmp(&b.config))
     });
     rows
 }
@@ -94,7 +93,8 @@ impl Exporter for ConfigLeaderboardCsv {
         let mut header: Vec<String> = vec!["rank".into(), "config".into()];
         header.extend(board.param_names.iter().cloned());
         header.extend(["trials".into(), "completed".into()]);
-        for m in METRIC_NAMES {
+        let metrics = board.task.metric_names();
+        for m in metrics {
             header.push(format!("mean_{m}"));
             header.push(format!("std_{m}"));
         }
@@ -104,7 +104,7 @@ impl Exporter for ConfigLeaderboardCsv {
             let mut row = vec![(i + 1).to_string(), c.config.to_string()];
             row.extend(board.param_names.iter().map(|p| c.params.get(p).map(|v| v.to_string()).unwrap_or_default()));
             row.extend([c.trials.to_string(), c.completed.to_string()]);
-            for m in METRIC_NAMES {
+            for m in metrics {
                 row.push(c.mean.get(*m).map(|v| v.to_string()).unwrap_or_default());
                 row.push(c.std.get(*m).map(|v| v.to_string()).unwrap_or_default());
             }
@@ -119,9 +119,9 @@ impl Exporter for ConfigLeaderboardCsv {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::{Goal, Monitor};
     use crate::params::ParamValue;
-    use crate::spec::Goal;
-    use crate::store::{Monitored, TrialRecord, TrialStatus};
+    use crate::store::{TrialRecord, TrialStatus};
 
     fn record(id: &str, config: usize, status: TrialStatus, mcc: f64) -> TrialRecord {
         TrialRecord {
@@ -129,7 +129,7 @@ mod tests {
             config,
             status,
             best_metrics: Metrics::from([("mcc".into(), mcc), ("valid_loss".into(), 1.0 - mcc)]),
-            ..TrialRecord::synthetic("s", id, Monitored { metric: "mcc".into(), goal: Goal::Maximize, min_delta: 0.0 })
+            ..TrialRecord::synthetic("s", id, Monitor::new("mcc", Goal::Maximize, 0.0))
         }
     }
 

@@ -1,11 +1,11 @@
 //! `leaderboard.csv`: one row per trial, in rank order.
 
 use super::{AggregateError, Exporter, Leaderboard};
-use crate::metrics::METRIC_NAMES;
 use crate::store::names;
 
 /// Columns: `rank, trial_id, status, <params>, best_epoch, epochs_run,
-/// best_<metric>..., duration_s, checkpoint, checkpoint_sha256, seed, message`.
+/// best_<metric>... (the task's metrics), duration_s, checkpoint,
+/// checkpoint_sha256, seed, message`.
 /// Failed and diverged trials keep their metric cells empty.
 pub struct LeaderboardCsv;
 
@@ -20,7 +20,8 @@ impl Exporter for LeaderboardCsv {
         let mut header: Vec<String> = vec!["rank".into(), "trial_id".into(), "status".into()];
         header.extend(board.param_names.iter().cloned());
         header.extend(["best_epoch".into(), "epochs_run".into()]);
-        header.extend(METRIC_NAMES.iter().map(|m| format!("best_{m}")));
+        let metrics = board.task.metric_names();
+        header.extend(metrics.iter().map(|m| format!("best_{m}")));
         header.extend(["duration_s", "checkpoint", "checkpoint_sha256", "seed", "message"].map(String::from));
         w.write_record(&header).map_err(err)?;
 
@@ -30,7 +31,7 @@ impl Exporter for LeaderboardCsv {
             row.extend(board.param_names.iter().map(|p| r.params.get(p).map(|v| v.to_string()).unwrap_or_default()));
             row.push(if ok { r.best_epoch.map(|e| e.to_string()).unwrap_or_default() } else { String::new() });
             row.push(r.epochs_run.to_string());
-            row.extend(METRIC_NAMES.iter().map(|m| {
+            row.extend(metrics.iter().map(|m| {
                 if ok { r.best_metrics.get(*m).map(|v| v.to_string()).unwrap_or_default() } else { String::new() }
             }));
             row.push(format!("{:.3}", r.duration_s));

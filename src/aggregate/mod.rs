@@ -15,7 +15,8 @@ pub use leaderboard::LeaderboardCsv;
 pub use ranking::rank;
 pub use registry::{RegistryEntry, RegistryJson, SweepRegistry};
 
-use crate::store::{self, IncompleteTrial, Monitored, StoreError, SweepDir, TrialRecord};
+use crate::metrics::{Monitor, Task};
+use crate::store::{self, IncompleteTrial, StoreError, SweepDir, TrialRecord};
 
 /// Why aggregation failed.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,16 @@ pub enum AggregateError {
     NoRecords {
         /// The folder.
         dir: PathBuf,
+    },
+    /// Records disagree about their task.
+    #[error("{dir}: trials of different tasks ({a} and {b}); were two sweeps mixed in one folder?")]
+    MixedTasks {
+        /// The folder.
+        dir: PathBuf,
+        /// One task.
+        a: &'static str,
+        /// Another.
+        b: &'static str,
     },
     /// Records disagree about what they monitor.
     #[error("{dir}: trials monitor different metrics ({a} and {b}); were two sweeps mixed in one folder?")]
@@ -57,7 +68,9 @@ pub struct Leaderboard {
     /// Spec hash of the trials.
     pub spec_hash: String,
     /// The ranking key.
-    pub monitor: Monitored,
+    pub monitor: Monitor,
+    /// What the trials predict, which decides the metric columns.
+    pub task: Task,
     /// Swept parameter names (the union over all trials), sorted.
     pub param_names: Vec<String>,
     /// Trials, best first; failed and diverged last.
@@ -86,6 +99,13 @@ impl Leaderboard {
                 b: other.monitor.metric.clone(),
             });
         }
+        if let Some(other) = records.iter().find(|r| r.task != first.task) {
+            return Err(AggregateError::MixedTasks {
+                dir: dir.root().to_path_buf(),
+                a: first.task.as_str(),
+                b: other.task.as_str(),
+            });
+        }
         let mut param_names: Vec<String> = records.iter().flat_map(|r| r.params.keys().cloned()).collect();
         param_names.sort();
         param_names.dedup();
@@ -93,6 +113,7 @@ impl Leaderboard {
             sweep: first.sweep.clone(),
             spec_hash: first.spec_hash.clone(),
             monitor,
+            task: first.task,
             param_names,
             repeats: records.iter().any(|r| r.repeat > 0),
             rows: rank(records),

@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use crate::spec::Goal;
+use crate::metrics::Monitor;
 use crate::store::TrialRecord;
 
 /// Sorts trials best first: completed trials by the monitored metric at their
@@ -23,43 +23,34 @@ fn compare(a: &TrialRecord, b: &TrialRecord) -> Ordering {
     }
     let metric = |r: &TrialRecord| r.best_metrics.get(&r.monitor.metric).copied();
     let loss = |r: &TrialRecord| r.best_metrics.get("valid_loss").copied();
-    by_metric_then_loss(metric(a), metric(b), a.monitor.goal, loss(a), loss(b)).then_with(|| a.id.cmp(&b.id))
+    by_metric_then_loss(&a.monitor, metric(a), metric(b), loss(a), loss(b)).then_with(|| a.id.cmp(&b.id))
 }
 
-/// The ranking rule shared by trials and configurations: the monitored value in
-/// the goal's direction (a missing or non-finite value last), then lower valid_loss.
+/// The ranking rule shared by trials and configurations: the monitored value,
+/// best first by [`Monitor::order`] (a missing or non-finite value last), then
+/// lower valid_loss.
 pub fn by_metric_then_loss(
+    monitor: &Monitor,
     a: Option<f64>,
     b: Option<f64>,
-    goal: Goal,
     loss_a: Option<f64>,
     loss_b: Option<f64>,
 ) -> Ordering {
-    let (a, b) = (a.filter(|v| v.is_finite()), b.filter(|v| v.is_finite()));
-    let by_metric = match (a, b) {
-        (Some(x), Some(y)) => match goal {
-            Goal::Maximize => y.total_cmp(&x),
-            Goal::Minimize => x.total_cmp(&y),
-        },
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    };
-    by_metric.then_with(|| loss_a.unwrap_or(f64::INFINITY).total_cmp(&loss_b.unwrap_or(f64::INFINITY)))
+    monitor.order(a, b).then_with(|| loss_a.unwrap_or(f64::INFINITY).total_cmp(&loss_b.unwrap_or(f64::INFINITY)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Metrics;
-    use crate::store::{Monitored, TrialStatus};
+    use crate::metrics::{Goal, Metrics};
+    use crate::store::TrialStatus;
 
     fn record(id: &str, status: TrialStatus, mcc: f64, loss: f64, goal: Goal) -> TrialRecord {
         TrialRecord {
             status,
             best_epoch: (status == TrialStatus::Completed).then_some(1),
             best_metrics: Metrics::from([("mcc".into(), mcc), ("valid_loss".into(), loss)]),
-            ..TrialRecord::synthetic("s", id, Monitored { metric: "mcc".into(), goal, min_delta: 0.0 })
+            ..TrialRecord::synthetic("s", id, Monitor::new("mcc", goal, 0.0))
         }
     }
 

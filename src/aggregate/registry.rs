@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{AggregateError, Exporter, Leaderboard};
 use crate::metrics::Metrics;
-use crate::objective::settings::TrainSettings;
+use crate::metrics::Monitor;
 use crate::params::Params;
-use crate::store::{Monitored, names};
+use crate::store::names;
 
 /// One registered model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,8 +22,14 @@ pub struct RegistryEntry {
     pub trial_id: String,
     /// Swept params.
     pub params: Params,
-    /// Resolved training settings.
-    pub settings: TrainSettings,
+    /// Every parameter of the objective, resolved.
+    pub settings: Params,
+    /// The objective that trained it.
+    #[serde(default)]
+    pub objective: String,
+    /// Its version.
+    #[serde(default)]
+    pub objective_version: String,
     /// The trial's seed.
     pub seed: u64,
     /// The epoch of the checkpoint.
@@ -50,7 +56,7 @@ pub struct SweepRegistry {
     /// Spec hash.
     pub spec_hash: String,
     /// The ranking key.
-    pub monitor: Monitored,
+    pub monitor: Monitor,
     /// Models, best first.
     pub models: Vec<RegistryEntry>,
 }
@@ -76,6 +82,8 @@ impl SweepRegistry {
                     trial_id: r.id.clone(),
                     params: r.params.clone(),
                     settings: r.settings.clone(),
+                    objective: r.objective.clone(),
+                    objective_version: r.objective_version.clone(),
                     seed: r.seed,
                     best_epoch: r.best_epoch?,
                     metrics: r.best_metrics.clone(),

@@ -8,11 +8,10 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::{BenchError, Figure, measure_command};
 use crate::aggregate;
-use crate::objective::mlp::MlpObjective;
-use crate::plan::Plan;
+use crate::objective::{Catalog, builtin};
 use crate::runner::{self, ExistingResults, InjectedFaults, RunOptions, SilentReporter};
 use crate::spec::{self, SweepSpec};
-use crate::store::{self, SweepDir, TrialRecord, names};
+use crate::store::{SweepDir, TrialRecord, names};
 
 /// What to run, and how big.
 #[derive(Debug, Clone)]
@@ -39,6 +38,11 @@ impl BenchOptions {
     fn wants(&self, name: &str) -> bool {
         self.only.is_empty() || self.only.iter().any(|o| o == name)
     }
+}
+
+/// The workloads measure the built-in MLP, whatever objectives the binary offers.
+fn mlp_catalog(workload: &str) -> Result<Catalog, BenchError> {
+    Catalog::new(builtin()).map_err(|e| fail(workload, e))
 }
 
 fn fail(workload: &str, e: impl std::fmt::Display) -> BenchError {
@@ -153,12 +157,17 @@ fn run_in_process(
 
 /// Runs a spec in `dir` with `--fresh`.
 fn run_in(dir: PathBuf, name: &str, text: &str, workers: usize) -> Result<(f64, Vec<TrialRecord>), BenchError> {
-    let spec: SweepSpec = spec::parse(text, Path::new(name)).map_err(|e| fail(name, e))?;
-    let options =
-        RunOptions { workers, results_root: dir, existing: ExistingResults::Fresh, faults: InjectedFaults::default() };
+    let catalog = mlp_catalog(name)?;
+    let spec: SweepSpec = spec::parse(text, Path::new(name), &catalog).map_err(|e| fail(name, e))?;
+    let options = RunOptions {
+        workers,
+        results_root: dir,
+        existing: ExistingResults::Fresh,
+        faults: InjectedFaults::default(),
+        parallelism: None,
+    };
     let start = Instant::now();
-    let summary =
-        runner::run_sweep(&spec, &MlpObjective::default(), &options, &mut SilentReporter).map_err(|e| fail(name, e))?;
+    let summary = runner::run_sweep(&spec, &catalog, &options, &mut SilentReporter).map_err(|e| fail(name, e))?;
     let wall = start.elapsed().as_secs_f64();
     if let Some(bad) = summary.records.iter().find(|r| !r.status.has_model()) {
         return Err(fail(name, format!("trial {} {}: {:?}", bad.id, bad.status.as_str(), bad.message)));
@@ -251,10 +260,11 @@ fn w_wide(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
             "[train]\nepochs = {epochs}\nhidden = {hidden}\nlayers = {layers}\nbatch_size = {batch}\n[parameters]\nlr = {{ values = [0.0003, 0.001, 0.003, 0.01] }}\n"
         ),
     );
-    let data = crate::data::load_csv(&o.data, "target").map_err(|e| fail(name, e))?;
-    let prepared = crate::data::prepare(&data, 0.2, 1).map_err(|e| fail(name, e))?;
+    let data = crate::data::load_csv(&o.data, &crate::data::CsvOptions::target("target")).map_err(|e| fail(name, e))?;
+    let prepared =
+        crate::data::prepare(&data, crate::metrics::Task::Classification, 0.2, 1).map_err(|e| fail(name, e))?;
     let (wall, records) = run_in_process(o, "wide", &text, 2)?;
-    let (n, d, k) = (prepared.train_y.len(), prepared.n_features as f64, prepared.n_classes as f64);
+    let (n, d, k) = (prepared.n_train(), prepared.n_features as f64, prepared.n_outputs() as f64);
     let mut per_epoch = 0.0;
     let mut left = n;
     while left > 0 {
@@ -297,16 +307,17 @@ fn checkpoint_policy(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     for (policy, label) in [("best", "best-only"), ("every_epoch", "every epoch")] {
         let text = format!("checkpoint = \"{policy}\"\n{grid}")
             .replace("name = \"digits-grid\"", &format!("name = \"ckpt-{policy}\""));
-        let spec: SweepSpec = spec::parse(&text, &o.grid_spec).map_err(|e| fail(name, e))?;
+        let catalog = mlp_catalog(name)?;
+        let spec: SweepSpec = spec::parse(&text, &o.grid_spec, &catalog).map_err(|e| fail(name, e))?;
         let dir = scratch(o, &format!("ckpt-{policy}"))?;
         let options = RunOptions {
             workers: 2,
             results_root: dir,
             existing: ExistingResults::Fresh,
             faults: InjectedFaults::default(),
+            parallelism: None,
         };
-        let summary = runner::run_sweep(&spec, &MlpObjective::default(), &options, &mut SilentReporter)
-            .map_err(|e| fail(name, e))?;
+        let summary = runner::run_sweep(&spec, &catalog, &options, &mut SilentReporter).map_err(|e| fail(name, e))?;
         let bytes: u64 = summary.records.iter().map(|r| r.checkpoint_bytes).sum();
         let saving: f64 = summary.records.iter().map(|r| r.checkpoint_s).sum();
         let trial_time: f64 = summary.records.iter().map(|r| r.duration_s).sum();
@@ -342,9 +353,9 @@ fn plan_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
             list(0.0001)
         ),
     );
-    let spec: SweepSpec = spec::parse(&text, Path::new("plan")).map_err(|e| fail(name, e))?;
+    let spec: SweepSpec = spec::parse(&text, Path::new("plan"), &mlp_catalog(name)?).map_err(|e| fail(name, e))?;
     let start = Instant::now();
-    let plan = Plan::new(&spec);
+    let plan = spec.plan();
     // What `sweep plan --json` does: every trial's id, seed and params, serialised.
     let mut sink = std::io::sink();
     let mut count = 0usize;
@@ -359,14 +370,14 @@ fn plan_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
 fn aggregate_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     let name = "aggregate";
     let dir = SweepDir::new(scratch(o, "aggregate")?);
-    let monitor = store::Monitored { metric: "mcc".into(), goal: crate::spec::Goal::Maximize, min_delta: 0.0 };
+    let monitor = crate::metrics::Monitor::new("mcc", crate::metrics::Goal::Maximize, 0.0);
     let template = TrialRecord { duration_s: 1.0, ..TrialRecord::synthetic("synthetic", "", monitor) };
     for i in 0..o.aggregate_records {
         let mut r = template.clone();
         r.index = i;
         r.id = format!("t{i:06}-synth");
         r.params.insert("lr".into(), crate::params::ParamValue::Float(1e-4 * (1 + i % 97) as f64));
-        for (j, m) in crate::metrics::METRIC_NAMES.iter().enumerate() {
+        for (j, m) in crate::metrics::CLASSIFICATION_METRICS.iter().enumerate() {
             r.best_metrics.insert((*m).into(), ((i * 31 + j * 7) % 1000) as f64 / 1000.0);
         }
         r.checkpoint = Some(format!("trials/{}/best.safetensors", r.id));

@@ -1,18 +1,19 @@
 //! Callbacks watch each epoch's metrics and decide; the runner acts.
 //!
 //! As in burn-train, a callback only returns actions, so the decision logic is
-//! tested without any files, and all I/O stays in one place (the runner).
+//! tested without any files, and all I/O stays in one place (the runner). A
+//! trial's callbacks are built once, as a list ([`for_trial`]), and each epoch
+//! the runner merges what they all ask for.
 
 mod best_model;
 mod early_stopping;
 pub mod pruning;
 
 pub use best_model::BestModel;
-pub use early_stopping::EarlyStopping;
-pub use pruning::{PeerCurves, Pruner};
+pub use early_stopping::{EarlyStopping, EarlyStoppingSpec};
+pub use pruning::{EarlyTerminate, PeerCurves, Pruner};
 
-use crate::metrics::Metrics;
-use crate::spec::Goal;
+use crate::metrics::{Metrics, Monitor};
 
 /// What the runner should do after an epoch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -21,17 +22,17 @@ pub struct Actions {
     pub save_best: bool,
     /// End the trial after this epoch.
     pub stop: bool,
-    /// ...and record it as pruned (stopped by early termination across trials).
-    pub prune: bool,
+    /// ...and record it as pruned by this rule (early termination across trials).
+    pub pruned_by: Option<&'static str>,
 }
 
 impl Actions {
-    /// Both callbacks' wishes together.
+    /// Two callbacks' wishes together.
     pub fn merge(self, other: Actions) -> Actions {
         Actions {
             save_best: self.save_best || other.save_best,
             stop: self.stop || other.stop,
-            prune: self.prune || other.prune,
+            pruned_by: self.pruned_by.or(other.pruned_by),
         }
     }
 }
@@ -42,37 +43,46 @@ pub trait Callback: Send {
     fn on_epoch_end(&mut self, epoch: usize, metrics: &Metrics) -> Actions;
 }
 
-/// Tracks the best value of a monitored metric.
+/// A trial's callbacks: the best-model callback always, then early stopping
+/// and pruning when the spec asks for them.
+pub fn for_trial(
+    monitor: &Monitor,
+    early_stopping: Option<&EarlyStoppingSpec>,
+    pruning: Option<(EarlyTerminate, PeerCurves)>,
+) -> Vec<Box<dyn Callback>> {
+    let mut list: Vec<Box<dyn Callback>> = vec![Box::new(BestModel::new(monitor.clone()))];
+    if let Some(es) = early_stopping {
+        list.push(Box::new(EarlyStopping::new(monitor, es)));
+    }
+    if let Some((rule, peers)) = pruning {
+        list.push(Box::new(Pruner::new(rule, monitor.clone(), peers)));
+    }
+    list
+}
+
+/// Asks every callback, in order, and merges their actions.
+pub fn on_epoch_end(callbacks: &mut [Box<dyn Callback>], epoch: usize, metrics: &Metrics) -> Actions {
+    callbacks.iter_mut().fold(Actions::default(), |actions, cb| actions.merge(cb.on_epoch_end(epoch, metrics)))
+}
+
+/// The best value of a monitored metric seen so far.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Monitor {
-    /// Metric name.
-    pub metric: String,
-    /// Direction of improvement.
-    pub goal: Goal,
-    /// Minimum change that counts as improvement.
-    pub min_delta: f64,
+pub struct BestSoFar {
+    monitor: Monitor,
     best: Option<f64>,
 }
 
-impl Monitor {
-    /// A monitor that has seen nothing yet.
-    pub fn new(metric: &str, goal: Goal, min_delta: f64) -> Self {
-        Monitor { metric: metric.to_string(), goal, min_delta, best: None }
+impl BestSoFar {
+    /// Nothing seen yet.
+    pub fn new(monitor: Monitor) -> Self {
+        BestSoFar { monitor, best: None }
     }
 
-    /// Whether `value` beats the best so far by more than `min_delta`; if so it
-    /// becomes the best. NaN never improves; the first finite value always does.
-    pub fn observe(&mut self, value: f64) -> bool {
-        if !value.is_finite() {
-            return false;
-        }
-        let improved = match self.best {
-            None => true,
-            Some(best) => match self.goal {
-                Goal::Maximize => value > best + self.min_delta,
-                Goal::Minimize => value < best - self.min_delta,
-            },
-        };
+    /// Whether the monitored value in `metrics` improves on the best (see
+    /// [`Monitor::improves`]); if so it becomes the best.
+    pub fn observe(&mut self, metrics: &Metrics) -> bool {
+        let value = self.monitor.value_in(metrics);
+        let improved = self.monitor.improves(value, self.best);
         if improved {
             self.best = Some(value);
         }
@@ -83,9 +93,21 @@ impl Monitor {
     pub fn best(&self) -> Option<f64> {
         self.best
     }
+}
 
-    /// The monitored value in `metrics` (NaN when absent, which never improves).
-    pub fn value_in(&self, metrics: &Metrics) -> f64 {
-        metrics.get(&self.metric).copied().unwrap_or(f64::NAN)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Goal;
+
+    #[test]
+    fn the_list_merges_every_callbacks_wish() {
+        let monitor = Monitor::new("mcc", Goal::Maximize, 0.0);
+        let es = EarlyStoppingSpec { patience: 1, min_delta: 0.0 };
+        let mut list = for_trial(&monitor, Some(&es), None);
+        assert_eq!(list.len(), 2);
+        let m = |v: f64| Metrics::from([("mcc".to_string(), v)]);
+        assert_eq!(on_epoch_end(&mut list, 1, &m(0.5)), Actions { save_best: true, stop: false, pruned_by: None });
+        assert_eq!(on_epoch_end(&mut list, 2, &m(0.4)), Actions { save_best: false, stop: true, pruned_by: None });
     }
 }

@@ -4,20 +4,56 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use super::{Actions, Callback};
-use crate::metrics::Metrics;
-use crate::spec::{EarlyTerminate, Goal};
+use crate::metrics::{Metrics, Monitor};
+
+/// Early termination across trials (`early_terminate` in the spec).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EarlyTerminate {
+    /// Asynchronous successive halving: at rung epochs `min_epochs · etaᵏ` (below
+    /// `max_epochs`), a trial goes on only if its best value so far is in the top
+    /// 1/eta of the trials that reached that rung before it.
+    Asha {
+        /// First rung (grace period).
+        min_epochs: usize,
+        /// Reduction factor.
+        eta: usize,
+        /// No rung at or after this epoch.
+        max_epochs: usize,
+    },
+    /// Median stopping rule: after `warmup_epochs`, stop a trial whose best value
+    /// so far is worse than the median of earlier trials' best values at the same epoch.
+    Median {
+        /// Epochs before any decision.
+        warmup_epochs: usize,
+        /// Earlier trials needed at that epoch before deciding.
+        min_trials: usize,
+    },
+}
+
+impl EarlyTerminate {
+    /// The rule's name in messages (`pruned by asha at epoch 3`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EarlyTerminate::Asha { .. } => "asha",
+            EarlyTerminate::Median { .. } => "the median rule",
+        }
+    }
+}
 
 /// Earlier trials' best-so-far monitored value at each epoch (index `epoch - 1`).
 pub type PeerCurves = Arc<Vec<Vec<f64>>>;
 
 /// Best-so-far curve of a metric's per-epoch values (NaN epochs keep the previous best).
-pub fn best_so_far(values: &[f64], goal: Goal) -> Vec<f64> {
+pub fn best_so_far(values: &[f64], monitor: &Monitor) -> Vec<f64> {
     let mut best = f64::NAN;
     values
         .iter()
         .map(|&v| {
-            if v.is_finite() && (best.is_nan() || better(v, best, goal)) {
+            if monitor.better(v, best) {
                 best = v;
             }
             best
@@ -25,27 +61,19 @@ pub fn best_so_far(values: &[f64], goal: Goal) -> Vec<f64> {
         .collect()
 }
 
-fn better(a: f64, b: f64, goal: Goal) -> bool {
-    match goal {
-        Goal::Maximize => a > b,
-        Goal::Minimize => a < b,
-    }
-}
-
 /// Stops a trial that falls behind its peers; the runner records it as `pruned`.
 #[derive(Debug, Clone)]
 pub struct Pruner {
     rule: EarlyTerminate,
-    metric: String,
-    goal: Goal,
+    monitor: Monitor,
     peers: PeerCurves,
     best: f64,
 }
 
 impl Pruner {
-    /// Judges `metric` by `rule` against `peers`.
-    pub fn new(rule: EarlyTerminate, metric: &str, goal: Goal, peers: PeerCurves) -> Self {
-        Pruner { rule, metric: metric.to_string(), goal, peers, best: f64::NAN }
+    /// Judges `monitor`'s metric by `rule` against `peers`.
+    pub fn new(rule: EarlyTerminate, monitor: Monitor, peers: PeerCurves) -> Self {
+        Pruner { rule, monitor, peers, best: f64::NAN }
     }
 
     /// Whether a trial whose best value so far is `best` stops at `epoch`.
@@ -65,7 +93,7 @@ impl Pruner {
                     return false; // too few trials at this rung to cut anything
                 }
                 let keep = (n / eta).max(1);
-                let rank = 1 + at_epoch.iter().filter(|&&p| better(p, best, self.goal)).count();
+                let rank = 1 + at_epoch.iter().filter(|&&p| self.monitor.better(p, best)).count();
                 rank > keep
             }
             EarlyTerminate::Median { warmup_epochs, min_trials } => {
@@ -76,7 +104,7 @@ impl Pruner {
                 sorted.sort_by(f64::total_cmp);
                 let m = sorted.len();
                 let median = if m % 2 == 1 { sorted[m / 2] } else { (sorted[m / 2 - 1] + sorted[m / 2]) / 2.0 };
-                better(median, best, self.goal)
+                self.monitor.better(median, best)
             }
         }
     }
@@ -96,18 +124,23 @@ fn is_rung(epoch: usize, min_epochs: usize, eta: usize, max_epochs: usize) -> bo
 
 impl Callback for Pruner {
     fn on_epoch_end(&mut self, epoch: usize, metrics: &Metrics) -> Actions {
-        let v = metrics.get(&self.metric).copied().unwrap_or(f64::NAN);
-        if v.is_finite() && (self.best.is_nan() || better(v, self.best, self.goal)) {
+        let v = self.monitor.value_in(metrics);
+        if self.monitor.better(v, self.best) {
             self.best = v;
         }
         let prune = self.decide(epoch, self.best);
-        Actions { save_best: false, stop: prune, prune }
+        Actions { save_best: false, stop: prune, pruned_by: prune.then(|| self.rule.name()) }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::Goal;
+
+    fn max() -> Monitor {
+        Monitor::new("mcc", Goal::Maximize, 0.0)
+    }
 
     fn peers(curves: &[&[f64]]) -> PeerCurves {
         Arc::new(curves.iter().map(|c| c.to_vec()).collect())
@@ -126,7 +159,7 @@ mod tests {
         let rule = EarlyTerminate::Asha { min_epochs: 1, eta: 3, max_epochs: 30 };
         // Five earlier trials reached rung 3 with these best-so-far values (maximize).
         let p = peers(&[&[0.5, 0.6, 0.70], &[0.5, 0.6, 0.80], &[0.5, 0.6, 0.90], &[0.5, 0.6, 0.60], &[0.5, 0.6, 0.65]]);
-        let asha = Pruner::new(rule, "mcc", Goal::Maximize, p);
+        let asha = Pruner::new(rule, max(), p);
         // n = 6 with the trial itself: keep 2. 0.85 ranks 2nd → goes on; 0.75 ranks 3rd → pruned.
         assert!(!asha.decide(3, 0.85));
         assert!(asha.decide(3, 0.75));
@@ -134,7 +167,7 @@ mod tests {
         assert!(!asha.decide(2, 0.0));
         // Minimizing flips the order.
         let p = peers(&[&[0.3], &[0.2], &[0.1]]);
-        let asha = Pruner::new(rule, "valid_loss", Goal::Minimize, p);
+        let asha = Pruner::new(rule, Monitor::new("valid_loss", Goal::Minimize, 0.0), p);
         assert!(!asha.decide(1, 0.05));
         assert!(asha.decide(1, 0.25));
     }
@@ -142,7 +175,7 @@ mod tests {
     #[test]
     fn asha_waits_for_enough_trials() {
         let rule = EarlyTerminate::Asha { min_epochs: 1, eta: 3, max_epochs: 30 };
-        let asha = Pruner::new(rule, "mcc", Goal::Maximize, peers(&[&[0.9]]));
+        let asha = Pruner::new(rule, max(), peers(&[&[0.9]]));
         assert!(!asha.decide(1, 0.1), "two trials at the rung are too few for eta = 3");
     }
 
@@ -150,25 +183,26 @@ mod tests {
     fn median_rule_after_warmup() {
         let rule = EarlyTerminate::Median { warmup_epochs: 2, min_trials: 3 };
         let p = peers(&[&[0.1, 0.5], &[0.1, 0.6], &[0.1, 0.7], &[0.1]]);
-        let median = Pruner::new(rule, "mcc", Goal::Maximize, p);
+        let median = Pruner::new(rule, max(), p);
         assert!(!median.decide(1, 0.0), "still warming up");
         assert!(median.decide(2, 0.55), "below the median 0.6 of three trials at epoch 2");
         assert!(!median.decide(2, 0.6));
-        let few = Pruner::new(rule, "mcc", Goal::Maximize, peers(&[&[0.1, 0.9], &[0.1, 0.9]]));
+        let few = Pruner::new(rule, max(), peers(&[&[0.1, 0.9], &[0.1, 0.9]]));
         assert!(!few.decide(2, 0.0), "two earlier trials are fewer than min_trials");
     }
 
     #[test]
     fn best_so_far_curves_skip_nan() {
-        assert_eq!(best_so_far(&[0.2, f64::NAN, 0.1, 0.4], Goal::Maximize), [0.2, 0.2, 0.2, 0.4]);
-        assert_eq!(best_so_far(&[0.5, 0.7, 0.3], Goal::Minimize), [0.5, 0.5, 0.3]);
+        assert_eq!(best_so_far(&[0.2, f64::NAN, 0.1, 0.4], &max()), [0.2, 0.2, 0.2, 0.4]);
+        let min = Monitor::new("valid_loss", Goal::Minimize, 0.0);
+        assert_eq!(best_so_far(&[0.5, 0.7, 0.3], &min), [0.5, 0.5, 0.3]);
     }
 
     #[test]
     fn the_callback_asks_to_stop_and_prune() {
         let rule = EarlyTerminate::Median { warmup_epochs: 1, min_trials: 1 };
-        let mut pruner = Pruner::new(rule, "mcc", Goal::Maximize, peers(&[&[0.9]]));
+        let mut pruner = Pruner::new(rule, max(), peers(&[&[0.9]]));
         let a = pruner.on_epoch_end(1, &Metrics::from([("mcc".to_string(), 0.5)]));
-        assert!(a.stop && a.prune && !a.save_best);
+        assert!(a.stop && a.pruned_by == Some("the median rule") && !a.save_best);
     }
 }

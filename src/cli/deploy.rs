@@ -8,7 +8,9 @@ use clap::{Args, ValueEnum};
 
 use super::CliError;
 use super::registry::Location;
-use crate::deploy::{self, Layout, LoadedModel, read_features};
+use crate::deploy::{self, Layout, LoadedModel, Predictions, read_features};
+use crate::metrics::regression;
+use crate::objective::Catalog;
 
 /// Arguments of `sweep predict`.
 #[derive(Debug, Args)]
@@ -18,7 +20,7 @@ pub struct PredictArgs {
     /// CSV with the model's feature columns (by name, any order); the target column may be there too.
     #[arg(long, required_unless_present = "split", conflicts_with = "split")]
     pub input: Option<PathBuf>,
-    /// Predict the model's own stored split instead, with the true labels alongside.
+    /// Predict the model's own stored split instead, with the true targets alongside.
     #[arg(long, value_enum)]
     pub split: Option<Split>,
     /// Where to write the predictions (default: standard output).
@@ -62,19 +64,20 @@ pub struct ExportArgs {
     pub at: Location,
 }
 
-fn load(reference: &str, at: &Location) -> Result<LoadedModel, CliError> {
+fn load<'a>(reference: &str, at: &Location, catalog: &'a Catalog) -> Result<LoadedModel<'a>, CliError> {
     let dir = deploy::locate(reference, &at.registry())?;
-    Ok(LoadedModel::load(&dir)?)
+    Ok(LoadedModel::load(&dir, catalog)?)
 }
 
-/// Writes one row per input row: the predicted label (in its original form) and one probability per class.
-pub fn predict(args: PredictArgs) -> Result<ExitCode, CliError> {
-    let model = load(&args.model, &args.at)?;
-    let classes = &model.preprocessing.classes;
+/// Writes one row per input row: the prediction in the target's original form
+/// (a label, or a value in original units) and, for classification, one
+/// probability per class.
+pub fn predict(args: PredictArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    let model = load(&args.model, &args.at, catalog)?;
     let (x, truth): (Vec<f64>, Option<Vec<String>>) = match (&args.input, args.split) {
         (_, Some(Split::Valid)) => {
-            let (x, y) = deploy::verify::stored_validation_split(&model)?;
-            (x, Some(y.iter().map(|&k| classes[k].clone()).collect()))
+            let split = deploy::verify::stored_validation_split(&model)?;
+            (split.x, Some(split.raw))
         }
         (Some(input), None) => {
             let table = read_features(input, &model.preprocessing)?;
@@ -83,39 +86,57 @@ pub fn predict(args: PredictArgs) -> Result<ExitCode, CliError> {
         (None, None) => return Err(CliError::Usage("give --input CSV or --split valid".into())),
     };
     let predictions = model.predict(&x)?;
+    let classes = &model.preprocessing.classes;
 
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["row".to_string(), "predicted".to_string()];
-    if truth.is_some() {
-        header.push("true_label".into());
-    }
-    header.extend(classes.iter().map(|c| format!("prob_{c}")));
     let csv_err = |e: csv::Error| CliError::Output(std::io::Error::other(e));
-    w.write_record(&header).map_err(csv_err)?;
-    let k = classes.len();
-    for (i, probs) in predictions.probabilities.chunks(k).enumerate() {
-        let mut row = vec![i.to_string(), classes[predictions.classes[i]].clone()];
-        if let Some(t) = &truth {
-            row.push(t[i].clone());
+    let summary = match &predictions {
+        Predictions::Classes { probabilities, classes: predicted, .. } => {
+            if truth.is_some() {
+                header.push("true_label".into());
+            }
+            header.extend(classes.iter().map(|c| format!("prob_{c}")));
+            w.write_record(&header).map_err(csv_err)?;
+            for (i, probs) in probabilities.chunks(classes.len().max(1)).enumerate() {
+                let mut row = vec![i.to_string(), classes[predicted[i]].clone()];
+                if let Some(t) = &truth {
+                    row.push(t[i].clone());
+                }
+                row.extend(probs.iter().map(|p| p.to_string()));
+                w.write_record(&row).map_err(csv_err)?;
+            }
+            truth.as_ref().map(|t| {
+                let correct = t.iter().zip(predicted).filter(|(a, b)| **a == classes[**b]).count();
+                format!(" ({correct} of {} match the true label)", predicted.len())
+            })
         }
-        row.extend(probs.iter().map(|p| p.to_string()));
-        w.write_record(&row).map_err(csv_err)?;
-    }
+        Predictions::Values { values, .. } => {
+            if truth.is_some() {
+                header.push("true_value".into());
+            }
+            w.write_record(&header).map_err(csv_err)?;
+            for (i, v) in values.iter().enumerate() {
+                let mut row = vec![i.to_string(), v.to_string()];
+                if let Some(t) = &truth {
+                    row.push(t[i].clone());
+                }
+                w.write_record(&row).map_err(csv_err)?;
+            }
+            truth.as_ref().map(|t| {
+                let known: Vec<(f64, f64)> =
+                    t.iter().zip(values).filter_map(|(t, p)| t.parse::<f64>().ok().map(|t| (*p, t))).collect();
+                let (p, t): (Vec<f64>, Vec<f64>) = known.into_iter().unzip();
+                format!(" (RMSE {:.4} against the {} true values)", regression::mse(&p, &t).sqrt(), t.len())
+            })
+        }
+    };
     let bytes = w.into_inner().map_err(|e| CliError::Output(std::io::Error::other(e.to_string())))?;
     match &args.output {
         Some(path) => {
             crate::store::write_atomic(path, &bytes)
                 .map_err(|source| deploy::DeployError::Write { path: path.clone(), source })?;
-            let correct =
-                truth.as_ref().map(|t| t.iter().zip(&predictions.classes).filter(|(a, b)| **a == classes[**b]).count());
-            eprintln!(
-                "{} predictions → {}{}",
-                predictions.classes.len(),
-                path.display(),
-                correct
-                    .map(|c| format!(" ({c} of {} match the true label)", predictions.classes.len()))
-                    .unwrap_or_default()
-            );
+            eprintln!("{} predictions → {}{}", predictions.len(), path.display(), summary.unwrap_or_default());
         }
         None => std::io::stdout().lock().write_all(&bytes)?,
     }
@@ -123,15 +144,15 @@ pub fn predict(args: PredictArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Re-evaluates the checkpoint and compares it with its metadata; exit 1 with a diff on any mismatch.
-pub fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
-    let model = load(&args.model, &args.at)?;
+pub fn verify(args: VerifyArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    let model = load(&args.model, &args.at, catalog)?;
     let report = deploy::verify(&model)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::other)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "{}", report.dir.display())?;
+        writeln!(out, "{} (objective {})", report.dir.display(), report.objective)?;
         writeln!(out, "  checkpoint sha256 {} matches the trial's record", report.checkpoint_sha256)?;
         writeln!(out, "  epoch {} re-evaluated on its {} validation rows:", report.epoch, report.valid_rows)?;
         for c in &report.checks {
@@ -155,8 +176,8 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Writes weights, preprocessing and a model card.
-pub fn export(args: ExportArgs) -> Result<ExitCode, CliError> {
-    let model = load(&args.model, &args.at)?;
+pub fn export(args: ExportArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    let model = load(&args.model, &args.at, catalog)?;
     let written = deploy::export(&model, &args.model, &args.to, args.layout)?;
     for f in written {
         println!("{}", f.display());

@@ -1,12 +1,16 @@
 //! Command-line interface: clap definitions, one handler file per subcommand,
 //! and the one place where errors become exit codes.
 //!
+//! [`main_with`] gives any binary the whole CLI for the objectives it passes;
+//! the `sweep` binary is `main_with(objective::builtin())`.
+//!
 //! Exit codes: 0 when every trial succeeded, 1 when some trial failed or
 //! diverged (or results could not be written), 2 for bad input.
 
 mod aggregate;
 mod bench;
 mod deploy;
+mod objectives;
 mod plan;
 mod registry;
 mod report;
@@ -15,15 +19,17 @@ mod slurm;
 mod status;
 mod table;
 mod trial;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::aggregate::AggregateError;
 use crate::data::DataError;
 use crate::deploy::DeployError;
+use crate::objective::{Catalog, Objective};
 use crate::registry::RegistryError;
 use crate::runner::{InjectedFaults, RunError};
 use crate::slurm::SlurmError;
@@ -68,23 +74,60 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Write report.html: leaderboard, training curves with the best epoch, parameter plots.
     Report(report::ReportArgs),
+    /// List the objectives this binary can sweep, with every parameter they take.
+    Objectives(objectives::ObjectivesArgs),
+    /// Run trials sent on stdin (what `sweep run` starts for objectives that need processes).
+    #[command(hide = true)]
+    Worker(worker::WorkerArgs),
 }
 
-/// Runs a parsed command line and returns the process exit code.
-pub fn dispatch(cli: Cli) -> ExitCode {
+/// The whole CLI for `objectives`: parses the command line, runs the command,
+/// and returns the exit code. A user's binary is this one line:
+///
+/// ```no_run
+/// # struct MyModel;
+/// # fn boxed() -> Box<dyn sweep::objective::Objective> { unimplemented!() }
+/// fn main() -> std::process::ExitCode {
+///     sweep::cli::main_with(vec![boxed()])
+/// }
+/// ```
+pub fn main_with(objectives: Vec<Box<dyn Objective>>) -> ExitCode {
+    let catalog = match Catalog::new(objectives) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: this binary's objectives are not usable: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Usage lines name the binary as it was called (a user's own, or `sweep`).
+    let name = std::env::args_os()
+        .next()
+        .and_then(|a| std::path::Path::new(&a).file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "sweep".into());
+    let matches = Cli::command().bin_name(name).get_matches();
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => dispatch(cli, &catalog),
+        Err(e) => e.exit(),
+    }
+}
+
+/// Runs a parsed command line with the objectives of `catalog` and returns the process exit code.
+pub fn dispatch(cli: Cli, catalog: &Catalog) -> ExitCode {
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
-        Command::Plan(args) => plan::plan(args),
+        Command::Run(args) => run::run(args, catalog),
+        Command::Plan(args) => plan::plan(args, catalog),
         Command::Aggregate(args) => aggregate::aggregate(args),
         Command::Registry(cmd) => registry::registry(cmd),
-        Command::Trial(args) => trial::trial(args),
-        Command::Slurm(args) => slurm::slurm(args),
+        Command::Trial(args) => trial::trial(args, catalog),
+        Command::Slurm(args) => slurm::slurm(args, catalog),
         Command::Status(args) => status::status(args),
-        Command::Predict(args) => deploy::predict(args),
-        Command::Verify(args) => deploy::verify(args),
-        Command::Export(args) => deploy::export(args),
+        Command::Predict(args) => deploy::predict(args, catalog),
+        Command::Verify(args) => deploy::verify(args, catalog),
+        Command::Export(args) => deploy::export(args, catalog),
         Command::Bench(args) => bench::bench(args),
         Command::Report(args) => report::report(args),
+        Command::Objectives(args) => objectives::objectives(args, catalog),
+        Command::Worker(args) => worker::worker(args, catalog),
     };
     match result {
         Ok(code) => code,
@@ -146,6 +189,7 @@ impl CliError {
             CliError::Run(
                 RunError::Data(_)
                 | RunError::SpecVsData { .. }
+                | RunError::UnknownObjective { .. }
                 | RunError::ExistingResults { .. }
                 | RunError::IndexOutOfRange { .. }
                 | RunError::Adaptive { .. },
@@ -160,7 +204,10 @@ impl CliError {
                 DeployError::Input { .. }
                 | DeployError::NotAModel { .. }
                 | DeployError::Data(_)
-                | DeployError::DataChanged { .. },
+                | DeployError::DataChanged { .. }
+                | DeployError::UnknownObjective { .. }
+                | DeployError::ObjectiveVersion { .. }
+                | DeployError::Unsupported { .. },
             ) => 2,
             CliError::Aggregate(AggregateError::NoRecords { .. }) => 2,
             _ => 1,

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::CliError;
+use crate::objective::Catalog;
 use crate::params::params_display;
-use crate::plan::Plan;
 use crate::spec;
 
 /// Arguments of `sweep plan`.
@@ -22,9 +22,9 @@ pub struct PlanArgs {
 }
 
 /// Prints every planned trial: index, id, seed, params.
-pub fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
-    let spec = spec::load(&args.spec)?;
-    let plan = Plan::new(&spec);
+pub fn plan(args: PlanArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    let spec = spec::load(&args.spec, catalog)?;
+    let plan = spec.plan();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if !args.json {
         let method = match &spec.method {
@@ -32,7 +32,14 @@ pub fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
             crate::spec::Method::Random { .. } => "random".to_string(),
             crate::spec::Method::Tpe { settings, .. } => format!("tpe, {} start-up trials", settings.startup_trials),
         };
-        writeln!(out, "sweep {} ({method}), spec hash {}: {} trials", spec.name, spec.hash(), plan.len())?;
+        writeln!(
+            out,
+            "sweep {} ({method}, objective {}), spec hash {}: {} trials",
+            spec.name,
+            spec.objective,
+            spec.hash(),
+            plan.len()
+        )?;
     }
     // An adaptive plan (TPE) is known up front only for its random start-up trials.
     let known = match &spec.method {

@@ -276,11 +276,14 @@ fn show(registry: &Registry, model: &str, json: bool) -> Result<ExitCode, CliErr
         version.seed,
         version.source.display()
     )?;
+    writeln!(out, "  objective:         {} (version {})", version.objective, version.objective_version)?;
     writeln!(out, "  params:            {}", params_display(&version.params))?;
     writeln!(
         out,
         "  best epoch:        {} of {} by {}",
-        version.best_epoch, version.settings.epochs, version.monitor.metric
+        version.best_epoch,
+        version.settings.get(crate::params::EPOCHS).map(ToString::to_string).unwrap_or_else(|| "?".into()),
+        version.monitor.metric
     )?;
     for (k, v) in &version.metrics {
         writeln!(out, "    {k:<18} {v:.6}")?;

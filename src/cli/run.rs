@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::{CliError, table};
 use crate::aggregate;
-use crate::objective::mlp::MlpObjective;
+use crate::objective::{Catalog, Parallelism};
 use crate::runner::{self, ExistingResults, ProgressBarReporter, Reporter, RunOptions, SilentReporter};
 use crate::spec;
 
@@ -34,11 +34,25 @@ pub struct RunArgs {
     /// No progress bar and no table.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Run trials as threads or as worker processes, overriding what the
+    /// objective declares (to measure one against the other; threads are
+    /// reproducible only for objectives that declare them).
+    #[arg(long, value_enum)]
+    pub parallelism: Option<ParallelismArg>,
+}
+
+/// `--parallelism`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ParallelismArg {
+    /// Threads of this process.
+    Threads,
+    /// A worker process per concurrent trial.
+    Processes,
 }
 
 /// Runs the sweep, aggregates it and prints the top 5.
-pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
-    let spec = spec::load(&args.spec)?;
+pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    let spec = spec::load(&args.spec, catalog)?;
     let workers = match args.workers.or(spec.workers) {
         Some(0) => return Err(CliError::Usage("--workers must be at least 1".into())),
         Some(n) => n,
@@ -49,11 +63,20 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         (_, true) => ExistingResults::Fresh,
         _ => ExistingResults::Refuse,
     };
-    let options =
-        RunOptions { workers, results_root: args.results_dir.clone(), existing, faults: super::faults_from_env()? };
+    let parallelism = args.parallelism.map(|p| match p {
+        ParallelismArg::Threads => Parallelism::Threads,
+        ParallelismArg::Processes => Parallelism::Processes,
+    });
+    let options = RunOptions {
+        workers,
+        results_root: args.results_dir.clone(),
+        existing,
+        faults: super::faults_from_env()?,
+        parallelism,
+    };
     let mut reporter: Box<dyn Reporter> =
         if args.quiet { Box::new(SilentReporter) } else { Box::new(ProgressBarReporter::new()) };
-    let summary = runner::run_sweep(&spec, &MlpObjective::default(), &options, reporter.as_mut())?;
+    let summary = runner::run_sweep(&spec, catalog, &options, reporter.as_mut())?;
     let board = aggregate::aggregate(&summary.dir)?;
     let report_line = super::report::report_after(&summary.dir);
     let registered = match &spec.register_as {
@@ -70,12 +93,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode, CliError> {
         use std::io::Write;
         writeln!(
             out,
-            "\n{} trials ({} run now, {} resumed), {} failed or diverged; workers: {}",
+            "\n{} trials ({} run now, {} resumed), {} failed or diverged; workers: {}{}",
             summary.planned,
             summary.records.len(),
             summary.resumed,
             problems,
-            workers
+            workers,
+            if summary.parallelism == Parallelism::Processes { " (processes)" } else { "" }
         )?;
         writeln!(out, "leaderboard: {}", summary.dir.file(crate::store::names::LEADERBOARD).display())?;
         if let Some(line) = report_line {

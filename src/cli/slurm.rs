@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{CliError, default_results_root};
+use crate::objective::Catalog;
 use crate::runner::{self, ExistingResults};
 use crate::slurm::{self, JobSettings, array_ranges};
 use crate::spec::{self, SweepSpec};
@@ -59,11 +60,11 @@ pub struct SlurmArgs {
 }
 
 /// Writes the job scripts, submits the array and the aggregation job, prints both ids.
-pub fn slurm(args: SlurmArgs) -> Result<ExitCode, CliError> {
-    let spec = spec::load(&args.spec)?;
+pub fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    let spec = spec::load(&args.spec, catalog)?;
     let results_root = absolute(&args.results_dir)?;
     // Checks the data before anything is submitted: a bad CSV fails here, not in N jobs.
-    let open = runner::open_sweep(&spec, &results_root)?;
+    let open = runner::OpenSweep::open(&spec, catalog, &results_root)?;
     if open.plan.is_adaptive() || spec.early_terminate.is_some() {
         return Err(runner::RunError::Adaptive { file: spec.source.clone() }.into());
     }

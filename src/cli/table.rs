@@ -3,11 +3,18 @@
 use std::io::{self, Write};
 
 use crate::aggregate::Leaderboard;
+use crate::metrics::Task;
 use crate::params::params_display;
 
-/// Prints the best `n` trials: rank, id, monitored metric, accuracy, valid loss, best epoch, params.
+/// Prints the best `n` trials: rank, id, monitored metric, a second metric
+/// (accuracy, or r2 for regression), valid loss, best epoch, params.
 pub fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Result<()> {
     let metric = &board.monitor.metric;
+    let second = match board.task {
+        Task::Classification => "accuracy",
+        Task::Regression if metric == "r2" => "rmse",
+        Task::Regression => "r2",
+    };
     writeln!(
         out,
         "top {} of {} by best {metric} ({:?}):",
@@ -18,7 +25,7 @@ pub fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Res
     writeln!(
         out,
         "{:>4}  {:<16} {:>10} {:>9} {:>10} {:>5}  params",
-        "rank", "trial", metric, "accuracy", "valid_loss", "epoch"
+        "rank", "trial", metric, second, "valid_loss", "epoch"
     )?;
     for (i, r) in board.rows.iter().take(n).enumerate() {
         if !r.status.has_model() {
@@ -32,7 +39,7 @@ pub fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Res
             i + 1,
             r.id,
             get(metric),
-            get("accuracy"),
+            get(second),
             get("valid_loss"),
             r.best_epoch.map(|e| e.to_string()).unwrap_or_default(),
             params_display(&r.params)

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{CliError, default_results_root, faults_from_env};
-use crate::objective::mlp::MlpObjective;
+use crate::objective::Catalog;
 use crate::runner::{self, SingleTrial};
 use crate::spec;
 
@@ -30,11 +30,11 @@ pub struct TrialArgs {
 }
 
 /// Runs one trial; the exit code is the trial's: 0 completed, 1 failed or diverged.
-pub fn trial(args: TrialArgs) -> Result<ExitCode, CliError> {
-    let spec = spec::load(&args.spec)?;
+pub fn trial(args: TrialArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    let spec = spec::load(&args.spec, catalog)?;
     let outcome = runner::run_single_trial(
         &spec,
-        &MlpObjective::default(),
+        catalog,
         &args.results_dir,
         args.index,
         args.force,

@@ -1,20 +1,29 @@
-//! Data: CSV loading, label mapping, the stratified split and standardization.
+//! Data: rows from a source (the bundled CSV loader, or an objective's own
+//! [`DataSource`]), targets read for the sweep's task, the split and
+//! standardization.
 //!
 //! Everything a model needs to be applied to new rows later (column order,
-//! means, stds, label mapping, the file's fingerprint, the split) is kept in
-//! [`Preprocessing`] and stored beside every model.
+//! means, stds, label mapping or target scale, the data's fingerprint, the
+//! split) is kept in [`Preprocessing`] and stored beside every model.
 
-mod load;
+mod csv;
+mod source;
 mod split;
+mod targets;
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use load::{Dataset, load_csv};
-pub use split::prepare;
+pub use csv::{CsvOptions, load_csv};
+pub use source::{DataSource, SourceError};
+pub use split::{StoredSplit, prepare, stored_split};
+pub use targets::{MAX_CLASS_SHARE, TargetColumn};
 
-/// A problem with the data file, naming the row and column where it applies.
+use crate::metrics::{TargetScale, Task, Truth};
+use crate::params::Params;
+
+/// A problem with the data, naming the file, row and column where it applies.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// The file could not be read.
@@ -45,18 +54,30 @@ pub enum DataError {
         /// What the CSV reader said.
         message: String,
     },
-    /// The target column is not in the header.
-    #[error("{path}: no column \"{column}\" (data.target); the header has: {available}")]
+    /// A column the spec names is not in the header.
+    #[error("{path}: no column \"{column}\" ({key}); the header has: {available}")]
     MissingColumn {
         /// The data file.
         path: PathBuf,
         /// The column asked for.
         column: String,
+        /// The spec key that named it (`data.target`, `data.features`, `data.drop`).
+        key: &'static str,
         /// The columns the header has.
         available: String,
     },
+    /// The spec's column choice contradicts itself.
+    #[error("{path}: {message}")]
+    Columns {
+        /// The data file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A feature cell is not a number.
-    #[error("{path}:{line}: column \"{column}\": got \"{value}\", expected a number")]
+    #[error(
+        "{path}:{line}: column \"{column}\": got \"{value}\", expected a number (a text column cannot be a feature: leave it out with [data] drop = [\"{column}\"])"
+    )]
     NonNumeric {
         /// The data file.
         path: PathBuf,
@@ -80,14 +101,42 @@ pub enum DataError {
         value: String,
     },
     /// A target cell is empty.
-    #[error("{path}:{line}: column \"{column}\" (the target) is empty, expected a class label")]
-    EmptyLabel {
+    #[error("{path}:{line}: column \"{column}\" (the target) is empty, expected a {expected}")]
+    EmptyTarget {
         /// The data file.
         path: PathBuf,
         /// 1-based line number in the file.
         line: u64,
         /// The target column.
         column: String,
+        /// "class label" or "number".
+        expected: &'static str,
+    },
+    /// A regression target that is not a finite number.
+    #[error(
+        "{path}:{line}: column \"{column}\" (the target): got \"{value}\", expected a finite number for task = \"regression\""
+    )]
+    NonNumericTarget {
+        /// The data file.
+        path: PathBuf,
+        /// 1-based line number in the file.
+        line: u64,
+        /// The target column.
+        column: String,
+        /// The cell.
+        value: String,
+    },
+    /// A classification target that looks continuous.
+    #[error(
+        "{path}: column \"{column}\" (the target) {why}: is it a continuous target? set [data] task = \"regression\""
+    )]
+    LooksContinuous {
+        /// The data file.
+        path: PathBuf,
+        /// The target column.
+        column: String,
+        /// What gave it away.
+        why: String,
     },
     /// Only one class in the target column.
     #[error("{path}: column \"{column}\" has {found} class(es), expected at least 2")]
@@ -123,48 +172,222 @@ pub enum DataError {
         /// Validation rows.
         valid: usize,
     },
+    /// An objective's own data source failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A stored split no longer fits its data.
+    #[error("{path}: {message}")]
+    Stored {
+        /// The data.
+        path: PathBuf,
+        /// What does not fit.
+        message: String,
+    },
 }
 
-/// How raw rows become model inputs; stored with every model.
+/// Rows as a source delivers them, before the split: numeric features and
+/// the raw target of each row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Where the rows came from: the CSV file, or a source's own description.
+    pub path: PathBuf,
+    /// A fingerprint of the data (the CSV file's SHA-256).
+    pub fingerprint: String,
+    /// The target's name.
+    pub target: String,
+    /// Feature names, in model input order.
+    pub features: Vec<String>,
+    /// Features, row-major (`rows × features.len()`).
+    pub x: Vec<f64>,
+    /// The target of each row.
+    pub targets: TargetColumn,
+    /// The file line of each row, for messages (empty where rows have no lines).
+    pub lines: Vec<u64>,
+}
+
+impl Table {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.targets.len()
+    }
+}
+
+/// How raw rows become model inputs and targets; stored with every model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocessing {
-    /// The data file, as the spec named it.
+    /// The data file, as the spec named it (or a data source's description).
     pub data_path: PathBuf,
-    /// SHA-256 of the data file's bytes.
+    /// SHA-256 of the data file's bytes (or a data source's fingerprint).
     pub data_fingerprint: String,
-    /// The label column.
+    /// The target column.
     pub target: String,
+    /// What the model predicts.
+    #[serde(default)]
+    pub task: Task,
     /// Feature columns, in model input order.
     pub feature_columns: Vec<String>,
     /// Per-feature mean of the training split.
     pub means: Vec<f64>,
     /// Per-feature standard deviation (population) of the training split; 1 where it is 0.
     pub stds: Vec<f64>,
-    /// Class labels in their original form; model output `k` is `classes[k]`.
+    /// Classification: class labels in their original form; model output `k` is `classes[k]`.
+    #[serde(default)]
     pub classes: Vec<String>,
+    /// Regression: the training targets' mean and std; the model predicts `(y − mean) / std`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_scale: Option<TargetScale>,
     /// Seed of the split.
     pub split_seed: u64,
-    /// Share of each class held out.
+    /// Share of the rows (of each class, for classification) held out.
     pub valid_fraction: f64,
     /// 0-based data rows (header excluded) of the validation split.
     pub valid_rows: Vec<usize>,
+    /// An objective's own data source, by objective name, with its options;
+    /// absent for the bundled CSV loader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceRef>,
+}
+
+/// Which objective's data source produced the rows, and with what options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceRef {
+    /// The objective that owns the source.
+    pub objective: String,
+    /// The `[data]` options it was given.
+    pub options: Params,
+}
+
+impl Preprocessing {
+    /// Model outputs per row: one logit per class, or one prediction.
+    pub fn outputs_per_row(&self) -> usize {
+        match self.task {
+            Task::Classification => self.classes.len(),
+            Task::Regression => 1,
+        }
+    }
+
+    /// The regression targets' scale (identity for classification and older files).
+    pub fn scale(&self) -> TargetScale {
+        self.target_scale.unwrap_or(TargetScale::IDENTITY)
+    }
+
+    /// Standardizes raw feature rows (`n × features`, in model column order).
+    pub fn standardize(&self, raw: &[f64]) -> Vec<f32> {
+        let d = self.feature_columns.len().max(1);
+        raw.chunks(d)
+            .flat_map(|row| row.iter().enumerate().map(|(j, v)| ((v - self.means[j]) / self.stds[j]) as f32))
+            .collect()
+    }
+}
+
+/// Targets of one part of the split, in the units the model learns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Targets {
+    /// Class indices.
+    Classes(Vec<usize>),
+    /// Standardized real targets (see [`Preprocessing::target_scale`]).
+    Values(Vec<f32>),
+}
+
+impl Targets {
+    /// Rows.
+    pub fn len(&self) -> usize {
+        match self {
+            Targets::Classes(v) => v.len(),
+            Targets::Values(v) => v.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The sizes a model is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataShape {
+    /// What the model predicts.
+    pub task: Task,
+    /// Inputs per row.
+    pub n_features: usize,
+    /// Outputs per row: classes, or 1.
+    pub n_outputs: usize,
 }
 
 /// The split, standardized and ready for training; shared read-only by all trials.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    /// Training features, `train_y.len() × n_features`, row-major.
+    /// What the model predicts.
+    pub task: Task,
+    /// Training features, `train rows × n_features`, row-major, standardized.
     pub train_x: Vec<f32>,
-    /// Training labels (class indices).
-    pub train_y: Vec<usize>,
-    /// Validation features, row-major.
+    /// Training targets.
+    pub train_y: Targets,
+    /// Validation features, row-major, standardized.
     pub valid_x: Vec<f32>,
-    /// Validation labels.
-    pub valid_y: Vec<usize>,
-    /// Number of input features.
+    /// Validation targets.
+    pub valid_y: Targets,
+    /// Inputs per row.
     pub n_features: usize,
-    /// Number of classes.
-    pub n_classes: usize,
-    /// How the inputs were made.
+    /// How the inputs and targets were made.
     pub preprocessing: Preprocessing,
+}
+
+impl Prepared {
+    /// Outputs per row a model must produce: classes, or 1.
+    pub fn n_outputs(&self) -> usize {
+        self.preprocessing.outputs_per_row()
+    }
+
+    /// Training rows.
+    pub fn n_train(&self) -> usize {
+        self.train_y.len()
+    }
+
+    /// Validation rows.
+    pub fn n_valid(&self) -> usize {
+        self.valid_y.len()
+    }
+
+    /// The sizes a model is built for.
+    pub fn shape(&self) -> DataShape {
+        DataShape { task: self.task, n_features: self.n_features, n_outputs: self.n_outputs() }
+    }
+
+    /// Training class indices, for classification.
+    pub fn train_classes(&self) -> Option<&[usize]> {
+        match &self.train_y {
+            Targets::Classes(c) => Some(c),
+            Targets::Values(_) => None,
+        }
+    }
+
+    /// Standardized training targets, for regression.
+    pub fn train_values(&self) -> Option<&[f32]> {
+        match &self.train_y {
+            Targets::Values(v) => Some(v),
+            Targets::Classes(_) => None,
+        }
+    }
+
+    /// The validation targets as the metrics read them.
+    pub fn valid_truth(&self) -> Truth<'_> {
+        truth(&self.valid_y, &self.preprocessing)
+    }
+}
+
+/// Targets as the metrics read them.
+pub fn truth<'a>(targets: &'a Targets, pre: &Preprocessing) -> Truth<'a> {
+    match targets {
+        Targets::Classes(labels) => Truth::Classes { labels, n_classes: pre.classes.len() },
+        Targets::Values(values) => Truth::Values { values, scale: pre.scale() },
+    }
+}
+
+impl DataShape {
+    /// The shape a stored model was trained for.
+    pub fn of(pre: &Preprocessing) -> Self {
+        DataShape { task: pre.task, n_features: pre.feature_columns.len(), n_outputs: pre.outputs_per_row() }
+    }
 }

@@ -1,74 +1,97 @@
-//! The stratified train/validation split and standardization.
+//! The train/validation split and standardization: stratified for
+//! classification, plain for regression, fixed by the seed; and the stored
+//! validation split rebuilt later from the same data.
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::{DataError, Dataset, Prepared, Preprocessing};
-use crate::plan::derive_seed;
+use super::targets::{self, ReadTargets};
+use super::{DataError, Prepared, Preprocessing, Table, Targets};
+use crate::metrics::{TargetScale, Task};
+use crate::seed::derive_seed;
 
-/// Splits each class by `valid_fraction` (rounded, at least one row on each
-/// side when a class has two or more), with a shuffle fixed by `seed`, then
-/// standardizes with the training split's mean and std.
-pub fn prepare(data: &Dataset, valid_fraction: f64, seed: u64) -> Result<Prepared, DataError> {
-    let n_classes = data.classes.len();
+/// Splits `table` for `task`: for classification each class by
+/// `valid_fraction` (rounded, at least one row on each side when a class has
+/// two or more), for regression all rows at once; the shuffle is fixed by
+/// `seed`. Features are standardized with the training split's mean and std;
+/// regression targets too (the model learns them in those units).
+pub fn prepare(table: &Table, task: Task, valid_fraction: f64, seed: u64) -> Result<Prepared, DataError> {
+    let read = targets::read(table, task)?;
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, "split", 0));
     let mut train_rows = Vec::new();
     let mut valid_rows = Vec::new();
-    for class in 0..n_classes {
-        let mut rows: Vec<usize> = (0..data.y.len()).filter(|&r| data.y[r] == class).collect();
+    let mut split_group = |mut rows: Vec<usize>| {
         rows.shuffle(&mut rng);
         let n = rows.len();
-        let mut n_valid = (n as f64 * valid_fraction).round() as usize;
-        if n >= 2 {
-            n_valid = n_valid.clamp(1, n - 1);
-        } else {
-            n_valid = 0;
-        }
+        let n_valid = if n >= 2 { ((n as f64 * valid_fraction).round() as usize).clamp(1, n - 1) } else { 0 };
         valid_rows.extend_from_slice(&rows[..n_valid]);
         train_rows.extend_from_slice(&rows[n_valid..]);
+    };
+    match &read {
+        ReadTargets::Classes { y, classes } => {
+            for class in 0..classes.len() {
+                split_group((0..y.len()).filter(|&r| y[r] == class).collect());
+            }
+        }
+        ReadTargets::Values(v) => split_group((0..v.len()).collect()),
     }
     train_rows.sort_unstable();
     valid_rows.sort_unstable();
     if train_rows.is_empty() || valid_rows.is_empty() {
         return Err(DataError::SplitTooSmall {
-            path: data.path.clone(),
-            rows: data.y.len(),
+            path: table.path.clone(),
+            rows: table.rows(),
             fraction: valid_fraction,
             train: train_rows.len(),
             valid: valid_rows.len(),
         });
     }
 
-    let d = data.features.len();
-    let (means, stds) = column_stats(&data.x, d, &train_rows);
+    let d = table.features.len();
+    let (means, stds) = column_stats(&table.x, d, &train_rows);
     let standardize = |rows: &[usize]| -> Vec<f32> {
         let mut out = Vec::with_capacity(rows.len() * d);
         for &r in rows {
             for j in 0..d {
-                out.push(((data.x[r * d + j] - means[j]) / stds[j]) as f32);
+                out.push(((table.x[r * d + j] - means[j]) / stds[j]) as f32);
             }
         }
         out
     };
+    let (train_y, valid_y, classes, target_scale) = match read {
+        ReadTargets::Classes { y, classes } => {
+            let pick = |rows: &[usize]| Targets::Classes(rows.iter().map(|&r| y[r]).collect());
+            (pick(&train_rows), pick(&valid_rows), classes, None)
+        }
+        ReadTargets::Values(v) => {
+            let (mean, std) = column_stats(&v, 1, &train_rows);
+            let scale = TargetScale { mean: mean[0], std: std[0] };
+            let pick = |rows: &[usize]| Targets::Values(rows.iter().map(|&r| scale.to_model(v[r]) as f32).collect());
+            (pick(&train_rows), pick(&valid_rows), Vec::new(), Some(scale))
+        }
+    };
     Ok(Prepared {
+        task,
         train_x: standardize(&train_rows),
-        train_y: train_rows.iter().map(|&r| data.y[r]).collect(),
+        train_y,
         valid_x: standardize(&valid_rows),
-        valid_y: valid_rows.iter().map(|&r| data.y[r]).collect(),
+        valid_y,
         n_features: d,
-        n_classes,
         preprocessing: Preprocessing {
-            data_path: data.path.clone(),
-            data_fingerprint: data.fingerprint.clone(),
-            target: data.target.clone(),
-            feature_columns: data.features.clone(),
+            data_path: table.path.clone(),
+            data_fingerprint: table.fingerprint.clone(),
+            target: table.target.clone(),
+            task,
+            feature_columns: table.features.clone(),
             means,
             stds,
-            classes: data.classes.clone(),
+            classes,
+            target_scale,
             split_seed: seed,
             valid_fraction,
             valid_rows,
+            source: None,
         },
     })
 }
@@ -94,46 +117,109 @@ fn column_stats(x: &[f64], d: usize, rows: &[usize]) -> (Vec<f64>, Vec<f64>) {
     (means, stds)
 }
 
+/// A model's own validation split, rebuilt from its data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSplit {
+    /// Raw features, `rows × features`, in the model's column order.
+    pub x: Vec<f64>,
+    /// The targets in the units the model learned.
+    pub targets: Targets,
+    /// The targets as written in the data (labels, or numbers).
+    pub raw: Vec<String>,
+}
+
+/// Rebuilds the validation split stored in `pre` from `table`, which must be
+/// the same data (its fingerprint is checked by the caller): the stored rows,
+/// with labels mapped to the stored classes and values to the stored scale.
+pub fn stored_split(table: &Table, pre: &Preprocessing) -> Result<StoredSplit, DataError> {
+    let stored = |message: String| DataError::Stored { path: table.path.clone(), message };
+    let read = targets::read(table, pre.task)?;
+    let index: Vec<usize> = pre
+        .feature_columns
+        .iter()
+        .map(|c| {
+            table.features.iter().position(|f| f == c).ok_or_else(|| stored(format!("has no feature column \"{c}\"")))
+        })
+        .collect::<Result<_, _>>()?;
+    let d = table.features.len();
+    let mut x = Vec::with_capacity(pre.valid_rows.len() * index.len());
+    for &r in &pre.valid_rows {
+        if r >= table.rows() {
+            return Err(stored(format!("has {} rows, but the stored split names row {r}", table.rows())));
+        }
+        x.extend(index.iter().map(|&j| table.x[r * d + j]));
+    }
+    let (targets, raw) = match read {
+        ReadTargets::Classes { y, classes } => {
+            let mut out = Vec::with_capacity(pre.valid_rows.len());
+            let mut raw = Vec::with_capacity(pre.valid_rows.len());
+            for &r in &pre.valid_rows {
+                let label = &classes[y[r]];
+                let k = pre.classes.iter().position(|c| c == label).ok_or_else(|| {
+                    stored(format!("row {r} has the label \"{label}\", which the model does not know"))
+                })?;
+                out.push(k);
+                raw.push(label.clone());
+            }
+            (Targets::Classes(out), raw)
+        }
+        ReadTargets::Values(v) => {
+            let scale = pre.scale();
+            let values = pre.valid_rows.iter().map(|&r| scale.to_model(v[r]) as f32).collect();
+            (Targets::Values(values), pre.valid_rows.iter().map(|&r| v[r].to_string()).collect())
+        }
+    };
+    Ok(StoredSplit { x, targets, raw })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::TargetColumn;
 
-    fn toy(n_per_class: &[usize]) -> Dataset {
+    fn toy(n_per_class: &[usize]) -> Table {
         let mut y = Vec::new();
         for (c, &n) in n_per_class.iter().enumerate() {
-            y.extend(std::iter::repeat_n(c, n));
+            y.extend(std::iter::repeat_n(c.to_string(), n));
         }
         let x = (0..y.len()).flat_map(|i| [i as f64, 5.0]).collect();
-        Dataset {
+        Table {
             path: "toy.csv".into(),
             fingerprint: "f".into(),
             target: "target".into(),
             features: vec!["a".into(), "b".into()],
             x,
-            y,
-            classes: (0..n_per_class.len()).map(|c| c.to_string()).collect(),
+            lines: Vec::new(),
+            targets: TargetColumn::Text(y),
+        }
+    }
+
+    fn classes(t: &Targets) -> &[usize] {
+        match t {
+            Targets::Classes(c) => c,
+            Targets::Values(_) => panic!("classes expected"),
         }
     }
 
     #[test]
     fn split_is_stratified_and_fixed_by_seed() {
         let data = toy(&[50, 10]);
-        let p = prepare(&data, 0.2, 42).unwrap();
-        assert_eq!(p.valid_y.iter().filter(|&&y| y == 0).count(), 10);
-        assert_eq!(p.valid_y.iter().filter(|&&y| y == 1).count(), 2);
-        assert_eq!(p.train_y.len(), 48);
-        let again = prepare(&data, 0.2, 42).unwrap();
+        let p = prepare(&data, Task::Classification, 0.2, 42).unwrap();
+        assert_eq!(classes(&p.valid_y).iter().filter(|&&y| y == 0).count(), 10);
+        assert_eq!(classes(&p.valid_y).iter().filter(|&&y| y == 1).count(), 2);
+        assert_eq!(p.n_train(), 48);
+        let again = prepare(&data, Task::Classification, 0.2, 42).unwrap();
         assert_eq!(p.preprocessing.valid_rows, again.preprocessing.valid_rows);
-        let other = prepare(&data, 0.2, 7).unwrap();
+        let other = prepare(&data, Task::Classification, 0.2, 7).unwrap();
         assert_ne!(p.preprocessing.valid_rows, other.preprocessing.valid_rows);
     }
 
     #[test]
     fn standardization_uses_train_rows_only() {
         let data = toy(&[50, 10]);
-        let p = prepare(&data, 0.2, 42).unwrap();
+        let p = prepare(&data, Task::Classification, 0.2, 42).unwrap();
         let d = 2;
-        let n = p.train_y.len() as f32;
+        let n = p.n_train() as f32;
         let mean0: f32 = p.train_x.chunks(d).map(|r| r[0]).sum::<f32>() / n;
         let var0: f32 = p.train_x.chunks(d).map(|r| r[0] * r[0]).sum::<f32>() / n;
         assert!(mean0.abs() < 1e-5, "{mean0}");
@@ -146,6 +232,47 @@ mod tests {
     #[test]
     fn tiny_data_is_refused() {
         let data = toy(&[1, 1]);
-        assert!(matches!(prepare(&data, 0.2, 1), Err(DataError::SplitTooSmall { .. })));
+        assert!(matches!(prepare(&data, Task::Classification, 0.2, 1), Err(DataError::SplitTooSmall { .. })));
+    }
+
+    fn regression_table() -> Table {
+        // y = 10 * i + 100 for 20 rows.
+        Table {
+            targets: TargetColumn::Numbers((0..20).map(|i| 10.0 * i as f64 + 100.0).collect()),
+            x: (0..20).map(|i| i as f64).collect(),
+            features: vec!["a".into()],
+            ..toy(&[0])
+        }
+    }
+
+    #[test]
+    fn regression_splits_all_rows_and_standardizes_the_targets_on_the_training_rows() {
+        let p = prepare(&regression_table(), Task::Regression, 0.25, 3).unwrap();
+        assert_eq!((p.n_train(), p.n_valid()), (15, 5));
+        assert_eq!(p.n_outputs(), 1);
+        let scale = p.preprocessing.target_scale.unwrap();
+        let values = p.train_values().unwrap();
+        let mean: f32 = values.iter().sum::<f32>() / values.len() as f32;
+        assert!(mean.abs() < 1e-5, "standardized on the training rows: {mean}");
+        // Model units map back to the original values.
+        let Targets::Values(v) = &p.valid_y else { panic!() };
+        for (z, &r) in v.iter().zip(&p.preprocessing.valid_rows) {
+            assert!((scale.to_original(*z as f64) - (10.0 * r as f64 + 100.0)).abs() < 1e-3);
+        }
+        assert!(p.preprocessing.classes.is_empty());
+    }
+
+    #[test]
+    fn the_stored_split_is_rebuilt_from_the_same_table() {
+        let table = regression_table();
+        let p = prepare(&table, Task::Regression, 0.25, 3).unwrap();
+        let s = stored_split(&table, &p.preprocessing).unwrap();
+        assert_eq!(s.targets, p.valid_y);
+        assert_eq!(p.preprocessing.standardize(&s.x), p.valid_x);
+        let data = toy(&[30, 10]);
+        let p = prepare(&data, Task::Classification, 0.2, 1).unwrap();
+        let s = stored_split(&data, &p.preprocessing).unwrap();
+        assert_eq!(s.targets, p.valid_y);
+        assert_eq!(s.raw.len(), p.n_valid());
     }
 }

@@ -40,6 +40,42 @@ pub enum DeployError {
         /// The trial.json.
         path: PathBuf,
     },
+    /// The model's objective is not in this binary.
+    #[error(
+        "{dir}: the model was trained by objective \"{name}\" (version {version}), which this binary does not have (it has: {known}); load it with the binary that defines that objective"
+    )]
+    UnknownObjective {
+        /// The model folder.
+        dir: PathBuf,
+        /// The objective its record names.
+        name: String,
+        /// Its version.
+        version: String,
+        /// The objectives this binary has.
+        known: String,
+    },
+    /// The objective here has another version than the one that trained the model.
+    #[error(
+        "{dir}: the model was trained by objective \"{name}\" version {trained}, but this binary has version {here}; its checkpoint may not be the same model here, so it is not loaded"
+    )]
+    ObjectiveVersion {
+        /// The model folder.
+        dir: PathBuf,
+        /// The objective.
+        name: String,
+        /// The version that trained it.
+        trained: String,
+        /// The version here.
+        here: String,
+    },
+    /// The objective offers no such export.
+    #[error("objective \"{name}\" offers no {what}; export writes its checkpoint as trained (--layout burn)")]
+    Unsupported {
+        /// The objective.
+        name: String,
+        /// What was asked for.
+        what: &'static str,
+    },
     /// A checkpoint differs from the one its metadata describes.
     #[error(
         "{path}: sha256 is {actual}, but its trial's record says {expected}: the checkpoint is not the one its metadata describes"
@@ -68,12 +104,12 @@ pub enum DeployError {
         /// What is wrong (row and column where it applies).
         message: String,
     },
-    /// The data file the model was trained on is gone or changed.
+    /// The data the model was trained on is gone or unreadable.
     #[error(transparent)]
     Data(#[from] DataError),
-    /// The data file is not the one the model was trained on.
+    /// The data are not the ones the model was trained on.
     #[error(
-        "{path}: sha256 is {actual}, but the model was trained on {expected}; its validation split cannot be rebuilt from a changed file"
+        "{path}: fingerprint is {actual}, but the model was trained on {expected}; its validation split cannot be rebuilt from changed data"
     )]
     DataChanged {
         /// The data file.

@@ -1,42 +1,81 @@
-//! A model loaded from its folder, ready to predict.
+//! A model loaded from its folder by the objective that trained it, ready to predict.
 
 use std::path::{Path, PathBuf};
 
 use super::DeployError;
-use crate::data::Preprocessing;
-use crate::metrics::softmax_rows;
-use crate::objective::mlp::{Mlp, load_checkpoint, predict_logits};
-use crate::store::{self, BestMetadata, TrialRecord, names};
+use crate::data::{DataShape, Preprocessing, Table};
+use crate::metrics::{Task, softmax_rows};
+use crate::objective::{Catalog, Model, Objective};
+use crate::store::{self, BestMetadata, StoreError, TrialRecord, names};
 
 /// A trained model with everything needed to apply it to raw rows.
-pub struct LoadedModel {
+pub struct LoadedModel<'a> {
     /// Where it was loaded from.
     pub dir: PathBuf,
     /// `best.json`: the epoch, metrics, params and settings of the checkpoint.
     pub meta: BestMetadata,
-    /// Column order, standardization and label mapping.
+    /// The trial's record (absent only in folders of very old versions).
+    pub record: Option<TrialRecord>,
+    /// Column order, standardization, label mapping or target scale.
     pub preprocessing: Preprocessing,
-    /// The checkpoint's bytes (already checked against `meta.checkpoint_sha256`).
+    /// The checkpoint's bytes (already checked against the record's sha256).
     pub checkpoint: Vec<u8>,
     /// Their sha256, which matches the trial's record.
     pub checkpoint_sha256: String,
-    mlp: Mlp,
+    /// The objective that trained it.
+    pub objective: &'a dyn Objective,
+    model: Box<dyn Model>,
 }
 
-/// Class probabilities for some rows.
+/// What a model says about some rows.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Predictions {
-    /// `n × n_classes`, row-major.
-    pub probabilities: Vec<f64>,
-    /// Class index of each row (the most probable; the first on ties).
-    pub classes: Vec<usize>,
-    /// The raw logits, `n × n_classes`.
-    pub logits: Vec<f32>,
+pub enum Predictions {
+    /// Classification.
+    Classes {
+        /// `n × n_classes` probabilities, row-major.
+        probabilities: Vec<f64>,
+        /// Class index of each row (the most probable; the first on ties).
+        classes: Vec<usize>,
+        /// The raw logits, `n × n_classes`.
+        logits: Vec<f32>,
+    },
+    /// Regression.
+    Values {
+        /// Each row's prediction in the target's original units.
+        values: Vec<f64>,
+        /// The raw outputs, in the model's (standardized) units.
+        outputs: Vec<f32>,
+    },
 }
 
-impl LoadedModel {
-    /// Loads `dir`, refusing a checkpoint whose sha256 differs from its metadata.
-    pub fn load(dir: &Path) -> Result<Self, DeployError> {
+impl Predictions {
+    /// The model's raw outputs, as its trainer gave them during training.
+    pub fn outputs(&self) -> &[f32] {
+        match self {
+            Predictions::Classes { logits, .. } => logits,
+            Predictions::Values { outputs, .. } => outputs,
+        }
+    }
+
+    /// Rows predicted.
+    pub fn len(&self) -> usize {
+        match self {
+            Predictions::Classes { classes, .. } => classes.len(),
+            Predictions::Values { values, .. } => values.len(),
+        }
+    }
+
+    /// Whether no row was predicted.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<'a> LoadedModel<'a> {
+    /// Loads `dir` with the objective its record names, refusing a checkpoint
+    /// whose sha256 differs from the record, and a model of an objective (or
+    /// an objective version) this binary does not have.
+    pub fn load(dir: &Path, catalog: &'a Catalog) -> Result<Self, DeployError> {
         let meta_path = dir.join(names::BEST_METADATA);
         let pre_path = dir.join(names::PREPROCESSING);
         if !meta_path.exists() || !pre_path.exists() {
@@ -49,59 +88,129 @@ impl LoadedModel {
         let actual = store::sha256_hex(&checkpoint);
         // The record of the finished trial holds the checksum (older results: best.json).
         let record_path = dir.join(names::RECORD);
-        let recorded = match record_path.exists() {
-            true => store::read_json::<TrialRecord>(&record_path)?.checkpoint_sha256,
-            false => None,
-        };
-        let Some(expected) = recorded.or_else(|| meta.checkpoint_sha256.clone()) else {
+        let record: Option<TrialRecord> =
+            if record_path.exists() { Some(store::read_json(&record_path)?) } else { None };
+        let Some(expected) =
+            record.as_ref().and_then(|r| r.checkpoint_sha256.clone()).or_else(|| meta.checkpoint_sha256.clone())
+        else {
             return Err(DeployError::Unfinished { path: record_path });
         };
         if actual != expected {
             return Err(DeployError::ChecksumMismatch { path, expected, actual });
         }
-        let n_features = preprocessing.feature_columns.len();
-        let n_classes = preprocessing.classes.len();
-        let mlp = load_checkpoint(checkpoint.clone(), &meta.settings, n_features, n_classes)
+        let (name, version) = match &record {
+            Some(r) => (r.objective.as_str(), r.objective_version.as_str()),
+            None => (meta.objective.as_str(), meta.objective_version.as_str()),
+        };
+        let objective = catalog.get(name).ok_or_else(|| DeployError::UnknownObjective {
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
+            version: version.to_string(),
+            known: catalog.names(),
+        })?;
+        if objective.version() != version {
+            return Err(DeployError::ObjectiveVersion {
+                dir: dir.to_path_buf(),
+                name: name.to_string(),
+                trained: version.to_string(),
+                here: objective.version().to_string(),
+            });
+        }
+        // Parameters added to an objective since the model was trained take their defaults.
+        let params = objective.schema().resolve(&crate::params::Params::new(), &meta.settings);
+        let model = objective
+            .load(&checkpoint, &params, DataShape::of(&preprocessing))
             .map_err(|e| DeployError::Checkpoint { path: path.clone(), message: e.to_string() })?;
-        Ok(LoadedModel { dir: dir.to_path_buf(), meta, preprocessing, checkpoint, checkpoint_sha256: actual, mlp })
+        Ok(LoadedModel {
+            dir: dir.to_path_buf(),
+            meta,
+            record,
+            preprocessing,
+            checkpoint,
+            checkpoint_sha256: actual,
+            objective,
+            model,
+        })
     }
 
     /// The network itself.
-    pub fn mlp(&self) -> &Mlp {
-        &self.mlp
+    pub fn model(&self) -> &dyn Model {
+        self.model.as_ref()
     }
 
-    /// Number of classes.
-    pub fn n_classes(&self) -> usize {
-        self.preprocessing.classes.len()
-    }
-
-    /// Standardizes raw feature rows (`n × features`, in the model's column order).
-    pub fn standardize(&self, raw: &[f64]) -> Vec<f32> {
-        let p = &self.preprocessing;
-        let d = p.feature_columns.len();
-        raw.chunks(d)
-            .flat_map(|row| row.iter().enumerate().map(|(j, v)| ((v - p.means[j]) / p.stds[j]) as f32))
-            .collect()
+    /// What it predicts.
+    pub fn task(&self) -> Task {
+        self.preprocessing.task
     }
 
     /// Predicts raw feature rows (`n × features`, in the model's column order).
     pub fn predict(&self, raw: &[f64]) -> Result<Predictions, DeployError> {
-        self.predict_standardized(&self.standardize(raw))
-    }
-
-    /// Predicts rows that are already standardized.
-    pub fn predict_standardized(&self, x: &[f32]) -> Result<Predictions, DeployError> {
-        let d = self.preprocessing.feature_columns.len();
-        let k = self.n_classes();
-        let logits = predict_logits(&self.mlp, x, d).map_err(|e| DeployError::Checkpoint {
+        let pre = &self.preprocessing;
+        let rows = raw.len() / pre.feature_columns.len().max(1);
+        let outputs = self.model.predict(&pre.standardize(raw), rows).map_err(|e| DeployError::Checkpoint {
             path: self.dir.join(&self.meta.checkpoint),
             message: e.to_string(),
         })?;
-        let probabilities = softmax_rows(&logits, k);
-        let classes = crate::metrics::argmax_rows(&logits, k);
-        Ok(Predictions { probabilities, classes, logits })
+        let width = pre.outputs_per_row();
+        if outputs.len() != rows * width {
+            return Err(DeployError::Checkpoint {
+                path: self.dir.join(&self.meta.checkpoint),
+                message: format!(
+                    "objective \"{}\" predicted {} values for {rows} rows; expected {width} per row",
+                    self.objective.name(),
+                    outputs.len()
+                ),
+            });
+        }
+        Ok(match pre.task {
+            Task::Classification => Predictions::Classes {
+                probabilities: softmax_rows(&outputs, width),
+                classes: crate::metrics::argmax_rows(&outputs, width),
+                logits: outputs,
+            },
+            Task::Regression => {
+                let scale = pre.scale();
+                Predictions::Values { values: outputs.iter().map(|&z| scale.to_original(z as f64)).collect(), outputs }
+            }
+        })
+    }
+
+    /// The rows it was trained from, read again: from its data source, or its
+    /// CSV file with its feature columns. Refused when they changed.
+    pub fn data(&self) -> Result<Table, DeployError> {
+        let pre = &self.preprocessing;
+        let table = match &pre.source {
+            Some(source) => {
+                let objective = self.objective;
+                let Some(data_source) = objective.data_source() else {
+                    return Err(DeployError::Checkpoint {
+                        path: pre.data_path.clone(),
+                        message: format!(
+                            "objective \"{}\" no longer brings the data source it was trained on",
+                            objective.name()
+                        ),
+                    });
+                };
+                data_source
+                    .load(&crate::params::ResolvedParams::new(source.options.clone()))
+                    .map_err(crate::data::DataError::Source)?
+            }
+            None => {
+                let options = crate::data::CsvOptions {
+                    target: pre.target.clone(),
+                    features: Some(pre.feature_columns.clone()),
+                    drop: Vec::new(),
+                };
+                crate::data::load_csv(&pre.data_path, &options)?
+            }
+        };
+        if table.fingerprint != pre.data_fingerprint {
+            return Err(DeployError::DataChanged {
+                path: pre.data_path.clone(),
+                expected: pre.data_fingerprint.clone(),
+                actual: table.fingerprint,
+            });
+        }
+        Ok(table)
     }
 }
-
-use crate::store::StoreError;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::{DeployError, LoadedModel};
-use crate::data::load_csv;
-use crate::metrics::evaluate;
+use crate::data::{StoredSplit, stored_split, truth};
+use crate::metrics::{Task, evaluate};
 
 /// Largest difference accepted between a stored and a recomputed metric.
 pub const TOLERANCE: f64 = 1e-6;
@@ -29,7 +29,9 @@ pub struct MetricCheck {
 pub struct VerifyReport {
     /// The model folder.
     pub dir: PathBuf,
-    /// The checkpoint's sha256 (it matched best.json, or loading would have failed).
+    /// The objective that trained it, and its version.
+    pub objective: String,
+    /// The checkpoint's sha256 (it matched the record, or loading would have failed).
     pub checkpoint_sha256: String,
     /// The epoch best.json claims.
     pub epoch: usize,
@@ -48,34 +50,17 @@ impl VerifyReport {
     }
 }
 
-/// The model's own validation split, rebuilt from its data file (which must be
-/// unchanged): raw features in model column order, and class indices.
-pub fn stored_validation_split(model: &LoadedModel) -> Result<(Vec<f64>, Vec<usize>), DeployError> {
-    let pre = &model.preprocessing;
-    let data = load_csv(&pre.data_path, &pre.target)?;
-    if data.fingerprint != pre.data_fingerprint {
-        return Err(DeployError::DataChanged {
-            path: pre.data_path.clone(),
-            expected: pre.data_fingerprint.clone(),
-            actual: data.fingerprint,
-        });
-    }
-    let d = data.features.len();
-    let mut x = Vec::with_capacity(pre.valid_rows.len() * d);
-    let mut y = Vec::with_capacity(pre.valid_rows.len());
-    for &row in &pre.valid_rows {
-        x.extend_from_slice(&data.x[row * d..(row + 1) * d]);
-        y.push(data.y[row]);
-    }
-    Ok((x, y))
+/// The model's own validation split, rebuilt from its data (which must be unchanged).
+pub fn stored_validation_split(model: &LoadedModel) -> Result<StoredSplit, DeployError> {
+    Ok(stored_split(&model.data()?, &model.preprocessing)?)
 }
 
 /// Re-evaluates the checkpoint on its stored validation split and compares
 /// every best-epoch metric in its metadata.
 pub fn verify(model: &LoadedModel) -> Result<VerifyReport, DeployError> {
-    let (x, y) = stored_validation_split(model)?;
-    let predictions = model.predict(&x)?;
-    let measured = evaluate(&predictions.logits, &y, model.n_classes());
+    let split = stored_validation_split(model)?;
+    let predictions = model.predict(&split.x)?;
+    let measured = evaluate(predictions.outputs(), truth(&split.targets, &model.preprocessing));
     let mut checks = Vec::new();
     let mut not_recomputable = Vec::new();
     for (name, &stored) in &model.meta.metrics {
@@ -84,19 +69,20 @@ pub fn verify(model: &LoadedModel) -> Result<VerifyReport, DeployError> {
                 name: name.clone(),
                 stored,
                 measured: m,
-                ok: (m - stored).abs() <= TOLERANCE,
+                // Relative for large values (regression errors in original units).
+                ok: (m - stored).abs() <= TOLERANCE * stored.abs().max(1.0),
             }),
-            None if name == "train_loss" => {
-                not_recomputable.push((name.clone(), "averaged over the epoch's training batches, with dropout".into()))
-            }
+            None if Task::is_training_metric(name) => not_recomputable
+                .push((name.clone(), "averaged over the epoch's training batches, while the weights changed".into())),
             None => not_recomputable.push((name.clone(), "not defined for this data".into())),
         }
     }
     Ok(VerifyReport {
         dir: model.dir.clone(),
+        objective: format!("{} {}", model.objective.name(), model.objective.version()),
         checkpoint_sha256: model.checkpoint_sha256.clone(),
         epoch: model.meta.epoch,
-        valid_rows: y.len(),
+        valid_rows: split.targets.len(),
         checks,
         not_recomputable,
     })

@@ -1,21 +1,71 @@
-//! Objectives: what a trial trains. The built-in one is a Burn MLP classifier
-//! ([`mlp::MlpObjective`]); a user plugs in their own Burn model by
-//! implementing [`Objective`] and [`EpochTrainer`].
+//! Objectives: what a trial trains. Implement [`Objective`] and [`Trainer`]
+//! for your own Burn model and every subcommand of `sweep` works for it; the
+//! built-in MLP ([`mlp::MlpObjective`]) goes through exactly this API.
 //!
-//! The runner owns the epoch loop, the callbacks and every file write; an
-//! objective only trains, evaluates and serialises its model, so the
-//! best-model semantics hold for any model.
+//! The runner owns the epoch loop, the callbacks, the metrics and every file
+//! write; an objective declares its parameters, trains, reports its raw
+//! outputs on the validation rows, and serialises and reloads its model. So
+//! the best-model guarantee (the checkpoint is the best epoch's, its metadata
+//! describes exactly that epoch) holds for any model.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use sweep::prelude::*;
+//!
+//! /// Predicts the mean of the training targets, whatever the input: a baseline.
+//! struct MeanBaseline;
+//!
+//! struct MeanTrainer { mean: f32, rows: usize }
+//!
+//! impl Trainer for MeanTrainer {
+//!     fn train_epoch(&mut self) -> Result<f64, TrialError> { Ok(0.0) }
+//!     fn validate(&mut self) -> Result<Vec<f32>, TrialError> { Ok(vec![self.mean; self.rows]) }
+//!     fn checkpoint(&self, _: &BTreeMap<String, String>) -> Result<Vec<u8>, TrialError> {
+//!         Ok(self.mean.to_le_bytes().to_vec())
+//!     }
+//! }
+//!
+//! struct MeanModel(f32);
+//!
+//! impl Model for MeanModel {
+//!     fn predict(&self, _x: &[f32], rows: usize) -> Result<Vec<f32>, TrialError> { Ok(vec![self.0; rows]) }
+//! }
+//!
+//! impl Objective for MeanBaseline {
+//!     fn name(&self) -> &str { "mean" }
+//!     fn tasks(&self) -> &[Task] { &[Task::Regression] }
+//!     fn schema(&self) -> Schema { Schema::new().param(ParamDef::int("epochs", 1, 1..=1, "one pass is enough")) }
+//!     fn start(&self, trial: &TrialContext<'_>) -> Result<Box<dyn Trainer>, TrialError> {
+//!         let y = trial.data.train_values().ok_or_else(|| TrialError::failed("regression only"))?;
+//!         let mean = y.iter().sum::<f32>() / y.len() as f32;
+//!         Ok(Box::new(MeanTrainer { mean, rows: trial.data.n_valid() }))
+//!     }
+//!     fn load(&self, bytes: &[u8], _: &ResolvedParams, _: DataShape) -> Result<Box<dyn Model>, TrialError> {
+//!         let raw: [u8; 4] = bytes.try_into().map_err(|_| TrialError::failed("not a mean checkpoint"))?;
+//!         Ok(Box::new(MeanModel(f32::from_le_bytes(raw))))
+//!     }
+//! }
+//!
+//! let catalog = Catalog::new(vec![Box::new(MeanBaseline)]).unwrap();
+//! assert_eq!(catalog.names(), "mean");
+//! ```
 
+mod catalog;
 pub mod mlp;
-pub mod settings;
+pub mod weights;
 
 use std::collections::BTreeMap;
 
-use crate::data::Prepared;
-use crate::plan::TrialSpec;
-use settings::TrainSettings;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
-/// Why a trial could not go on.
+pub use catalog::{Catalog, CatalogError, builtin};
+
+use crate::data::{DataShape, DataSource, Prepared};
+use crate::metrics::Task;
+use crate::params::{ParamError, ResolvedParams, Schema};
+
+/// Why a trial could not go on (or a model could not be loaded).
 #[derive(Debug, thiserror::Error)]
 pub enum TrialError {
     /// The loss or the outputs became NaN or infinite.
@@ -26,43 +76,152 @@ pub enum TrialError {
         /// What was not finite.
         what: String,
     },
+    /// A parameter could not be read.
+    #[error(transparent)]
+    Param(#[from] ParamError),
     /// Anything else; the message says what.
     #[error("{0}")]
     Failed(String),
 }
 
-/// A trainable model for one trial, driven epoch by epoch by the runner.
-pub trait EpochTrainer {
-    /// Trains one pass over the training split; returns the mean training loss.
+impl TrialError {
+    /// A failure with this message.
+    pub fn failed(message: impl std::fmt::Display) -> Self {
+        TrialError::Failed(message.to_string())
+    }
+}
+
+/// How the runner runs an objective's trials side by side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parallelism {
+    /// As threads of one process. For objectives that draw every random number
+    /// from [`TrialContext::rng`] and compute without Burn's autodiff (whose
+    /// graph sits behind a process-global lock): the built-in MLP.
+    Threads,
+    /// Each trial alone in a worker process (this binary, re-invoked). The
+    /// runner seeds Burn's process-global RNG from the trial's seed there, so
+    /// `burn::nn` initialisation, `Dropout` and `Tensor::random` are
+    /// reproducible, and autodiff graphs of different trials never share a lock.
+    Processes,
+}
+
+/// Everything a trial's trainer is built from.
+#[derive(Debug, Clone, Copy)]
+pub struct TrialContext<'a> {
+    /// Position of the trial in the plan.
+    pub index: usize,
+    /// Its id (`t0007-1a2b3c4d`).
+    pub id: &'a str,
+    /// Its own seed: every random number of the trial must come from it.
+    pub seed: u64,
+    /// Its parameters: every parameter of the objective's schema, resolved.
+    pub params: &'a ResolvedParams,
+    /// The split, standardized, shared by all trials.
+    pub data: &'a Prepared,
+}
+
+impl TrialContext<'_> {
+    /// A fresh RNG seeded from the trial's seed: initial weights, shuffles
+    /// and dropout masks drawn from it depend on the trial alone, never on
+    /// which trials run beside it.
+    pub fn rng(&self) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(self.seed)
+    }
+
+    /// The maximum number of epochs the runner will ask for.
+    pub fn epochs(&self) -> Result<usize, TrialError> {
+        Ok(self.params.epochs()?)
+    }
+}
+
+/// One trial's model while it trains, driven epoch by epoch by the runner.
+pub trait Trainer {
+    /// Trains one pass over the training rows; returns the mean training loss.
     fn train_epoch(&mut self) -> Result<f64, TrialError>;
 
-    /// The model's logits on the validation split, `n_valid × n_classes`, row-major.
-    fn validation_logits(&mut self) -> Result<Vec<f32>, TrialError>;
+    /// The model's raw outputs on the validation rows (`data.valid_x`), row-major
+    /// `n_valid × data.n_outputs()`: logits for classification, predictions (in
+    /// the standardized units of `data.train_values()`) for regression. The
+    /// runner computes every metric from them.
+    fn validate(&mut self) -> Result<Vec<f32>, TrialError>;
 
-    /// The current weights as a safetensors file whose header carries `metadata`.
+    /// The current weights as bytes [`Objective::load`] reads back; a
+    /// safetensors file whose header carries `metadata` is the convention
+    /// ([`weights::save`] writes one).
     fn checkpoint(&self, metadata: &BTreeMap<String, String>) -> Result<Vec<u8>, TrialError>;
 }
 
-/// Builds a fresh trainer for each trial.
+/// A trained model, loaded from its checkpoint, for `predict`, `verify` and `export`.
+pub trait Model {
+    /// Outputs for `rows` standardized feature rows (`x` is `rows × n_features`),
+    /// as [`Trainer::validate`] gives them.
+    fn predict(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, TrialError>;
+
+    /// One line on the architecture, for the model card.
+    fn describe(&self) -> String {
+        String::new()
+    }
+
+    /// The weights in PyTorch's layout (`export --layout pytorch`), where the objective offers it.
+    fn pytorch_weights(&self) -> Option<Result<Vec<u8>, TrialError>> {
+        None
+    }
+
+    /// Python (numpy) code for the model card that computes the outputs from
+    /// the exported weights, where the objective offers it.
+    fn numpy_snippet(&self, pytorch_layout: bool) -> Option<String> {
+        let _ = pytorch_layout;
+        None
+    }
+}
+
+/// What a sweep trains: a model family, its parameters, and how to load it.
 pub trait Objective: Send + Sync {
-    /// A short name, stored in trial records.
+    /// Its name: what a spec's `objective = "..."` selects and a trial's record names.
     fn name(&self) -> &str;
 
-    /// A new model for `trial`, with weights drawn from the trial's own seed.
-    /// It must not touch any process-global RNG, so that concurrent trials stay reproducible.
-    fn start(
-        &self,
-        trial: &TrialSpec,
-        settings: &TrainSettings,
-        data: &Prepared,
-    ) -> Result<Box<dyn EpochTrainer>, TrialError>;
+    /// Its version, stored with every model. Change it when checkpoints of the
+    /// old code would no longer load as the same model; a model whose record
+    /// names another version is refused.
+    fn version(&self) -> &str {
+        "1"
+    }
 
-    /// A rough, relative cost of training a trial with these settings. The
-    /// runner starts the costliest trials first, so the last ones to finish are
-    /// short and no worker idles through a long tail; results do not depend on
-    /// it. The default treats all trials alike (plan order).
-    fn cost_hint(&self, settings: &TrainSettings, data: &Prepared) -> f64 {
-        let _ = (settings, data);
+    /// One line for `sweep objectives`.
+    fn description(&self) -> &str {
+        ""
+    }
+
+    /// Its parameters: what `[train]` and `[parameters]` may set.
+    fn schema(&self) -> Schema;
+
+    /// The tasks it can train (`[data] task`).
+    fn tasks(&self) -> &[Task] {
+        &[Task::Classification]
+    }
+
+    /// How its trials run side by side.
+    fn parallelism(&self) -> Parallelism {
+        Parallelism::Threads
+    }
+
+    /// Its own data source, when its rows do not come from one CSV file.
+    fn data_source(&self) -> Option<&dyn DataSource> {
+        None
+    }
+
+    /// A new model for `trial`, with weights drawn from the trial's own seed.
+    fn start(&self, trial: &TrialContext<'_>) -> Result<Box<dyn Trainer>, TrialError>;
+
+    /// The model a checkpoint of this objective holds, with the trial's
+    /// parameters and the data's shape.
+    fn load(&self, checkpoint: &[u8], params: &ResolvedParams, shape: DataShape) -> Result<Box<dyn Model>, TrialError>;
+
+    /// A rough, relative cost of a trial with these parameters. The runner
+    /// starts the costliest trials first, so no worker idles through a long
+    /// tail; results do not depend on it. The default treats all trials alike.
+    fn cost_hint(&self, params: &ResolvedParams, data: &Prepared) -> f64 {
+        let _ = (params, data);
         1.0
     }
 }

@@ -23,10 +23,9 @@ use serde::{Deserialize, Serialize};
 
 pub use model_ref::{ModelRef, Selector, validate_name};
 
-use crate::metrics::Metrics;
-use crate::objective::settings::TrainSettings;
+use crate::metrics::{Metrics, Monitor};
 use crate::params::Params;
-use crate::store::{self, Monitored, StoreError, SweepDir, TrialRecord, names};
+use crate::store::{self, StoreError, SweepDir, TrialRecord, names};
 
 /// Why a registry operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -92,8 +91,14 @@ pub struct ModelVersion {
     pub spec_hash: String,
     /// Swept params.
     pub params: Params,
-    /// Resolved training settings.
-    pub settings: TrainSettings,
+    /// Every parameter of the objective, resolved.
+    pub settings: Params,
+    /// The objective that trained it.
+    #[serde(default = "mlp")]
+    pub objective: String,
+    /// Its version.
+    #[serde(default = "first_version")]
+    pub objective_version: String,
     /// The trial's seed.
     pub seed: u64,
     /// The epoch of the checkpoint.
@@ -101,7 +106,7 @@ pub struct ModelVersion {
     /// All metrics of that epoch.
     pub metrics: Metrics,
     /// What the sweep ranked by.
-    pub monitor: Monitored,
+    pub monitor: Monitor,
     /// SHA-256 of the training data file.
     pub data_fingerprint: String,
     /// SHA-256 of the checkpoint.
@@ -112,6 +117,14 @@ pub struct ModelVersion {
     pub registered_at: String,
     /// The trial folder it was copied from.
     pub source: PathBuf,
+}
+
+fn mlp() -> String {
+    "mlp".to_string()
+}
+
+fn first_version() -> String {
+    "1".to_string()
 }
 
 /// `models/<name>/model.json`.
@@ -265,6 +278,8 @@ impl Registry {
             spec_hash: record.spec_hash.clone(),
             params: record.params.clone(),
             settings: record.settings.clone(),
+            objective: record.objective.clone(),
+            objective_version: record.objective_version.clone(),
             seed: record.seed,
             best_epoch,
             metrics: record.best_metrics.clone(),

@@ -12,7 +12,6 @@ pub use charts::ChartError;
 use charts::{ParamPoint, Series};
 
 use crate::aggregate::Leaderboard;
-use crate::metrics::METRIC_NAMES;
 use crate::params::{ParamValue, params_display, short_float};
 use crate::spec::{Goal, Method, SweepSpec};
 use crate::store::{self, BestMetadata, StoreError, SweepDir, TrialRecord, TrialStatus, names};
@@ -186,18 +185,25 @@ fn summary(
             }
         };
         row("method", format!("{method}, seed {}", s.seed));
-        row(
-            "data",
-            format!(
-                "<code>{}</code>, target <code>{}</code>, {:.0}% held out (stratified)",
-                esc(&s.data.path.display().to_string()),
-                esc(&s.data.target),
-                s.data.valid_fraction * 100.0
+        let split = match s.data.task {
+            crate::metrics::Task::Classification => "stratified",
+            crate::metrics::Task::Regression => "random",
+        };
+        let source = match s.data.csv() {
+            Some((path, csv)) => {
+                format!("<code>{}</code>, target <code>{}</code>", esc(&path.display().to_string()), esc(&csv.target))
+            }
+            None => format!(
+                "objective <code>{}</code>'s own data: {}",
+                esc(&s.objective),
+                esc(&params_display(&s.data.options))
             ),
-        );
+        };
+        row("objective", format!("<code>{}</code>, task {}", esc(&s.objective), s.data.task.as_str()));
+        row("data", format!("{source}, {:.0}% held out ({split})", s.data.valid_fraction * 100.0));
         row(
             "monitored",
-            format!("<b>{}</b> ({:?}, min_delta {})", esc(&s.metric.name), s.metric.goal, s.metric.min_delta),
+            format!("<b>{}</b> ({:?}, min_delta {})", esc(&s.metric.metric), s.metric.goal, s.metric.min_delta),
         );
         if !s.train.is_empty() {
             row("fixed", esc(&params_display(&s.train)));
@@ -250,7 +256,7 @@ fn leaderboard_table(h: &mut String, board: &Leaderboard, rows: usize) {
     cols.extend(["best epoch".into(), "epochs".into()]);
     // The monitored metric first, where it is seen without scrolling.
     let metric_order: Vec<&str> = std::iter::once(metric.as_str())
-        .chain(METRIC_NAMES.iter().copied().filter(|m| *m != metric.as_str()))
+        .chain(board.task.metric_names().iter().copied().filter(|m| *m != metric.as_str()))
         .collect();
     cols.extend(metric_order.iter().map(|m| m.to_string()));
     cols.push("s".into());

@@ -1,26 +1,31 @@
-//! The trial runner: runs the planned trials `workers` at a time, each inside
-//! a single-thread rayon pool (one compute thread per trial), isolates their
-//! failures, and streams their results to one reporter on the calling thread.
-//! [`run_single_trial`] runs one trial of the plan on its own, as a SLURM
-//! array task does.
+//! The trial runner: runs the planned trials `workers` at a time, isolates
+//! their failures, and streams their events to one reporter on the calling
+//! thread. Trials run as threads, each inside a single-thread rayon pool (one
+//! compute thread per trial), or, for objectives that need it, each in a
+//! worker process of its own ([`worker`]). [`run_single_trial`] runs one trial
+//! of the plan on its own, as a SLURM array task does.
 
+mod events;
 mod progress;
 mod trial;
+pub mod worker;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 
-pub use progress::{ProgressBarReporter, Reporter, SilentReporter};
+pub use events::{EventSink, NoEvents, Reporter, RunEvent};
+pub use progress::{ProgressBarReporter, SilentReporter};
 pub use trial::{FinishedTrial, InjectedFaults, RunningMarker, TrialEnv, commit, run_trial, run_trial_uncommitted};
+use worker::{ProcessWorker, WorkerCommand};
 
-use crate::data::{self, DataError, Prepared};
-use crate::objective::Objective;
-use crate::objective::settings::TrainSettings;
+use crate::data::{self, DataError, Prepared, SourceRef};
+use crate::objective::{Catalog, Objective, Parallelism};
+use crate::params::{ResolvedParams, Schema};
 use crate::plan::{Plan, TrialSpec};
 use crate::spec::SweepSpec;
-use crate::store::{self, StoreError, SweepDir, SweepManifest, TrialRecord, names};
+use crate::store::{self, StoreError, SweepDir, TrialRecord, names};
 
 /// What to do when the results folder already holds trials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,12 +52,15 @@ pub struct RunOptions {
     pub existing: ExistingResults,
     /// Trials to break on purpose (test hook).
     pub faults: InjectedFaults,
+    /// Run trials as threads or processes whatever the objective declares
+    /// (to measure one against the other); `None` follows the objective.
+    pub parallelism: Option<Parallelism>,
 }
 
 /// Why a sweep could not run (as opposed to trials that failed, which are data).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// The data file is unusable.
+    /// The data are unusable.
     #[error(transparent)]
     Data(#[from] DataError),
     /// The spec asks for something the data cannot give.
@@ -62,6 +70,18 @@ pub enum RunError {
         file: PathBuf,
         /// What does not fit.
         message: String,
+    },
+    /// The spec names an objective this binary does not have.
+    #[error(
+        "{file}: objective \"{name}\" is not in this binary, which has: {known}; run it with the binary that defines it"
+    )]
+    UnknownObjective {
+        /// The spec file.
+        file: PathBuf,
+        /// The objective it names.
+        name: String,
+        /// The objectives there are.
+        known: String,
     },
     /// The results folder already holds results this run must not mix with.
     #[error("{dir}: {message}")]
@@ -89,6 +109,16 @@ pub enum RunError {
         /// The spec file.
         file: PathBuf,
     },
+    /// A worker process was started for another spec or other data than its parent's.
+    #[error(
+        "{file}: this worker process reads {what} than the run that started it (the spec or the data changed meanwhile)"
+    )]
+    WorkerMismatch {
+        /// The spec file.
+        file: PathBuf,
+        /// "another spec" or "other data".
+        what: &'static str,
+    },
     /// Reading or writing the results folder failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -113,10 +143,19 @@ pub struct RunSummary {
     pub resumed: usize,
     /// Records of the trials this run trained.
     pub records: Vec<TrialRecord>,
+    /// How the trials ran side by side.
+    pub parallelism: Parallelism,
 }
 
-/// A sweep's data, plan and results folder, loaded and checked once.
-pub struct OpenSweep {
+/// A sweep, opened once: its spec, objective, data, plan and results folder.
+/// The one place `run`, `trial`, the worker processes and `bench` build them.
+pub struct OpenSweep<'a> {
+    /// The validated spec.
+    pub spec: &'a SweepSpec,
+    /// The objective it selects.
+    pub objective: &'a dyn Objective,
+    /// The objective's parameters.
+    pub schema: Schema,
     /// The split, ready for training.
     pub data: Prepared,
     /// The trials.
@@ -125,61 +164,135 @@ pub struct OpenSweep {
     pub dir: SweepDir,
 }
 
-/// Loads and checks the data and builds the plan; writes nothing.
-pub fn open_sweep(spec: &SweepSpec, results_root: &std::path::Path) -> Result<OpenSweep, RunError> {
-    let dataset = data::load_csv(&spec.data.path, &spec.data.target)?;
-    let prepared = data::prepare(&dataset, spec.data.valid_fraction, spec.seed)?;
-    if spec.metric.name == "auroc" && prepared.n_classes != 2 {
-        return Err(RunError::SpecVsData {
+impl<'a> OpenSweep<'a> {
+    /// Loads and checks the data and builds the plan; writes nothing.
+    pub fn open(spec: &'a SweepSpec, catalog: &'a Catalog, results_root: &Path) -> Result<Self, RunError> {
+        let objective = catalog.get(&spec.objective).ok_or_else(|| RunError::UnknownObjective {
             file: spec.source.clone(),
-            message: format!(
-                "metric.name = \"auroc\" needs a binary target, but \"{}\" has {} classes",
-                spec.data.target, prepared.n_classes
-            ),
-        });
+            name: spec.objective.clone(),
+            known: catalog.names(),
+        })?;
+        let data = load_data(spec, objective)?;
+        Ok(OpenSweep {
+            spec,
+            objective,
+            schema: objective.schema(),
+            data,
+            plan: spec.plan(),
+            dir: SweepDir::new(results_root.join(&spec.name)),
+        })
     }
-    Ok(OpenSweep { data: prepared, plan: Plan::new(spec), dir: SweepDir::new(results_root.join(&spec.name)) })
+
+    /// A trial's parameters, resolved.
+    pub fn params(&self, trial: &TrialSpec) -> ResolvedParams {
+        self.schema.resolve(&self.spec.train, &trial.params)
+    }
+
+    /// What every trial of this sweep shares.
+    pub fn env<'b>(&'b self, faults: &'b InjectedFaults) -> TrialEnv<'b> {
+        TrialEnv {
+            spec: self.spec,
+            spec_hash: self.spec.hash(),
+            data: &self.data,
+            objective: self.objective,
+            schema: &self.schema,
+            dir: &self.dir,
+            faults,
+            peers: None,
+            seed_burn: self.objective.parallelism() == Parallelism::Processes,
+        }
+    }
+}
+
+/// The spec's data, from the objective's own source or the bundled CSV
+/// loader, split and checked against the spec.
+pub fn load_data(spec: &SweepSpec, objective: &dyn Objective) -> Result<Prepared, RunError> {
+    let mismatch = |message: String| RunError::SpecVsData { file: spec.source.clone(), message };
+    let (table, source) = match (objective.data_source(), spec.data.csv()) {
+        (Some(src), _) => {
+            let options = ResolvedParams::new(spec.data.options.clone());
+            let source = SourceRef { objective: objective.name().to_string(), options: spec.data.options.clone() };
+            (src.load(&options).map_err(DataError::Source)?, Some(source))
+        }
+        (None, Some((path, options))) => (data::load_csv(path, &options)?, None),
+        (None, None) => return Err(mismatch("[data] has no path, and the objective brings no data source".into())),
+    };
+    let mut prepared = data::prepare(&table, spec.data.task, spec.data.valid_fraction, spec.seed)?;
+    prepared.preprocessing.source = source;
+    if spec.metric.metric == "auroc" && prepared.n_outputs() != 2 {
+        return Err(mismatch(format!(
+            "metric.name = \"auroc\" needs a binary target, but \"{}\" has {} classes",
+            prepared.preprocessing.target,
+            prepared.n_outputs()
+        )));
+    }
+    Ok(prepared)
+}
+
+/// Who runs the trials: one-thread rayon pools driven by plain threads, or
+/// worker processes.
+enum Workers {
+    Threads(Vec<rayon::ThreadPool>),
+    Processes(Vec<Mutex<ProcessWorker>>),
+}
+
+impl Workers {
+    fn len(&self) -> usize {
+        match self {
+            Workers::Threads(p) => p.len(),
+            Workers::Processes(p) => p.len(),
+        }
+    }
 }
 
 /// Plans and runs a sweep, then leaves the per-trial records on disk (the
 /// caller aggregates them).
 pub fn run_sweep(
     spec: &SweepSpec,
-    objective: &dyn Objective,
+    catalog: &Catalog,
     options: &RunOptions,
     reporter: &mut dyn Reporter,
 ) -> Result<RunSummary, RunError> {
-    let OpenSweep { data, plan, dir } = open_sweep(spec, &options.results_root)?;
-    let done = prepare_results_dir(spec, &plan, &dir, options.existing)?;
-    write_preprocessing(&dir, &data)?;
+    let sweep = OpenSweep::open(spec, catalog, &options.results_root)?;
+    let OpenSweep { data, plan, dir, objective, .. } = &sweep;
+    let done = prepare_results_dir(spec, plan, dir, options.existing)?;
+    write_preprocessing(dir, data)?;
     // TPE and early termination judge each batch by the ones before it.
     let batched = plan.is_adaptive() || spec.early_terminate.is_some();
     let mut todo: Vec<TrialSpec> =
         if batched { Vec::new() } else { plan.trials().filter(|t| !done.contains(&t.id)).collect() };
     // Costliest first (stable: plan order among equals), so the run does not end on one long trial.
-    let cost = |t: &TrialSpec| objective.cost_hint(&TrainSettings::resolve(&spec.train, &t.params), &data);
+    let cost = |t: &TrialSpec| objective.cost_hint(&sweep.params(t), data);
     let mut costs: Vec<(f64, TrialSpec)> = todo.drain(..).map(|t| (cost(&t), t)).collect();
     costs.sort_by(|a, b| b.0.total_cmp(&a.0));
     todo.extend(costs.into_iter().map(|(_, t)| t));
 
-    let env = TrialEnv {
-        spec,
-        spec_hash: spec.hash(),
-        data: &data,
-        objective,
-        dir: &dir,
-        faults: &options.faults,
-        peers: None,
+    let env = sweep.env(&options.faults);
+    let n = if batched { options.workers.max(1) } else { options.workers.clamp(1, todo.len().max(1)) };
+    let parallelism = options.parallelism.unwrap_or(objective.parallelism());
+    // One trial needs no second process: it runs here, alone, and just as reproducibly.
+    let workers = if parallelism == Parallelism::Processes && options.workers > 1 {
+        let exe = std::env::current_exe().map_err(|e| RunError::Pool { workers: n, message: e.to_string() })?;
+        let command = WorkerCommand {
+            exe,
+            spec: spec.source.clone(),
+            results_root: options.results_root.clone(),
+            spec_hash: env.spec_hash.clone(),
+            data_fingerprint: data.preprocessing.data_fingerprint.clone(),
+        };
+        Workers::Processes((0..n).map(|_| Mutex::new(ProcessWorker::new(command.clone()))).collect())
+    } else {
+        // One single-thread rayon pool per worker, driven by a plain thread. Calling
+        // `install` from a rayon worker thread would let that thread steal sibling
+        // trials while it waits (measured: all 36 grid trials at once with
+        // --workers 1), so the dispatching threads must not be rayon workers.
+        Workers::Threads(
+            (0..n)
+                .map(|w| single_thread_pool(&format!("sweep-trial-{w}")))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|message| RunError::Pool { workers: options.workers, message })?,
+        )
     };
-    // One single-thread rayon pool per worker, driven by a plain thread. Calling
-    // `install` from a rayon worker thread would let that thread steal sibling
-    // trials while it waits (measured: all 36 grid trials at once with
-    // --workers 1), so the dispatching threads must not be rayon workers.
-    let n_threads = if batched { options.workers.max(1) } else { options.workers.clamp(1, todo.len().max(1)) };
-    let pools = (0..n_threads)
-        .map(|w| single_thread_pool(&format!("sweep-trial-{w}")))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|message| RunError::Pool { workers: options.workers, message })?;
 
     reporter.on_start(plan.len(), done.len());
     // Trial panics are caught and recorded; keep the default hook from also
@@ -187,15 +300,19 @@ pub fn run_sweep(
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let records = if batched {
-        run_in_batches(&plan, &dir, &done, &pools, &env, reporter)
+        run_in_batches(plan, dir, &done, &workers, &env, reporter)
     } else {
-        Ok(dispatch(&pools, &todo, &env, reporter))
+        Ok(dispatch(&workers, &todo, &env, reporter))
     };
     std::panic::set_hook(previous_hook);
     let mut records = records?;
     reporter.on_finish();
     records.sort_by_key(|r| r.index);
-    Ok(RunSummary { dir, planned: plan.len(), resumed: done.len(), records })
+    let actual = match workers {
+        Workers::Threads(_) => Parallelism::Threads,
+        Workers::Processes(_) => Parallelism::Processes,
+    };
+    Ok(RunSummary { dir: dir.clone(), planned: plan.len(), resumed: done.len(), records, parallelism: actual })
 }
 
 /// How long the committer gathers finished trials before committing them as one
@@ -203,47 +320,96 @@ pub fn run_sweep(
 /// folders' metadata blocks are under writeback), so fewer, larger groups win.
 const GROUP_COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// Runs `todo` on the pools, one trial per pool at a time. The calling thread
-/// commits the trials that finished meanwhile as one group (see
-/// [`crate::store::commit_records`]) while the pools go on training, then
-/// reports each committed record.
-fn dispatch(
-    pools: &[rayon::ThreadPool],
-    todo: &[TrialSpec],
-    env: &TrialEnv,
-    reporter: &mut dyn Reporter,
-) -> Vec<TrialRecord> {
+/// What worker threads tell the committer.
+enum Message {
+    Event(RunEvent),
+    Finished(Box<FinishedTrial>),
+}
+
+impl From<RunEvent> for Message {
+    fn from(event: RunEvent) -> Self {
+        Message::Event(event)
+    }
+}
+
+/// Runs `todo` on the workers, one trial per worker at a time. The calling
+/// thread passes events to the reporter as they come, and commits the trials
+/// that finished meanwhile as one group (see [`crate::store::commit_records`])
+/// while the workers go on training, then reports each committed record.
+fn dispatch(workers: &Workers, todo: &[TrialSpec], env: &TrialEnv, reporter: &mut dyn Reporter) -> Vec<TrialRecord> {
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<FinishedTrial>();
+    let (tx, rx) = mpsc::channel::<Message>();
     let mut records = Vec::with_capacity(todo.len());
     std::thread::scope(|scope| {
-        for pool in pools {
-            let (tx, next) = (tx.clone(), &next);
-            // One `install` per worker, not per trial: each costs two thread hand-offs.
-            scope.spawn(move || {
-                pool.install(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(trial) = todo.get(i) else { break };
-                        if tx.send(run_trial_uncommitted(env, trial)).is_err() {
-                            break;
+        let next_trial = || todo.get(next.fetch_add(1, Ordering::Relaxed));
+        match workers {
+            Workers::Threads(pools) => {
+                for pool in pools {
+                    let tx = tx.clone();
+                    // One `install` per worker, not per trial: each costs two thread hand-offs.
+                    scope.spawn(move || {
+                        pool.install(|| {
+                            while let Some(trial) = next_trial() {
+                                let finished = run_trial_uncommitted(env, trial, &tx);
+                                if tx.send(Message::Finished(Box::new(finished))).is_err() {
+                                    break;
+                                }
+                            }
+                        })
+                    });
+                }
+            }
+            Workers::Processes(slots) => {
+                for slot in slots {
+                    let tx = tx.clone();
+                    scope.spawn(move || {
+                        let Ok(mut worker) = slot.lock() else { return };
+                        while let Some(trial) = next_trial() {
+                            let finished = worker.run(env, trial, &tx);
+                            if tx.send(Message::Finished(Box::new(finished))).is_err() {
+                                break;
+                            }
                         }
-                    }
-                })
-            });
+                    });
+                }
+            }
         }
         drop(tx);
-        while let Ok(first) = rx.recv() {
-            let mut group = vec![first];
-            let deadline = std::time::Instant::now() + GROUP_COMMIT_WINDOW;
-            while let Ok(more) = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
-                group.push(more);
-            }
-            for record in commit(env.dir, group) {
-                reporter.on_trial_finished(&record);
+        let mut group: Vec<FinishedTrial> = Vec::new();
+        let mut deadline = std::time::Instant::now();
+        let mut flush = |group: &mut Vec<FinishedTrial>, reporter: &mut dyn Reporter| {
+            for record in commit(env.dir, std::mem::take(group)) {
+                reporter.on_event(&RunEvent::TrialCommitted { record: Box::new(record.clone()) });
                 records.push(record);
             }
+        };
+        loop {
+            let message = if group.is_empty() {
+                match rx.recv() {
+                    Ok(m) => m,
+                    Err(_) => break,
+                }
+            } else {
+                match rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+                    Ok(m) => m,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        flush(&mut group, reporter);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            };
+            match message {
+                Message::Event(event) => reporter.on_event(&event),
+                Message::Finished(finished) => {
+                    if group.is_empty() {
+                        deadline = std::time::Instant::now() + GROUP_COMMIT_WINDOW;
+                    }
+                    group.push(*finished);
+                }
+            }
         }
+        flush(&mut group, reporter);
     });
     records
 }
@@ -270,13 +436,13 @@ fn run_in_batches(
     plan: &Plan,
     dir: &SweepDir,
     done: &BTreeSet<String>,
-    pools: &[rayon::ThreadPool],
+    workers: &Workers,
     env: &TrialEnv,
     reporter: &mut dyn Reporter,
 ) -> Result<Vec<TrialRecord>, RunError> {
     let kept: std::collections::BTreeMap<usize, TrialRecord> =
         dir.scan()?.complete.into_iter().filter(|r| done.contains(&r.id)).map(|r| (r.index, r)).collect();
-    let batch = pools.len().max(1);
+    let batch = workers.len().max(1);
     let repeats = plan.repeats();
     let mut all: Vec<TrialRecord> = Vec::with_capacity(plan.len());
     let mut fresh = Vec::new();
@@ -308,7 +474,7 @@ fn run_in_batches(
                 None => todo.push(trial),
             }
         }
-        let records = dispatch(pools, &todo, &batch_env, reporter);
+        let records = dispatch(workers, &todo, &batch_env, reporter);
         all.extend(records.iter().cloned());
         all.sort_by_key(|r| r.index);
         fresh.extend(records);
@@ -322,7 +488,7 @@ fn monitored_curve(dir: &SweepDir, record: &TrialRecord, spec: &SweepSpec) -> Ve
     let Ok(mut reader) = csv::Reader::from_path(&path) else {
         return Vec::new();
     };
-    let column = reader.headers().ok().and_then(|h| h.iter().position(|c| c == spec.metric.name));
+    let column = reader.headers().ok().and_then(|h| h.iter().position(|c| c == spec.metric.metric));
     let Some(column) = column else {
         return Vec::new();
     };
@@ -331,7 +497,7 @@ fn monitored_curve(dir: &SweepDir, record: &TrialRecord, spec: &SweepSpec) -> Ve
         .filter_map(Result::ok)
         .map(|row| row.get(column).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN))
         .collect();
-    crate::callback::pruning::best_so_far(&values, spec.metric.goal)
+    crate::callback::pruning::best_so_far(&values, &spec.metric)
 }
 
 /// What TPE learns from finished trials: per configuration, the mean best-epoch
@@ -341,7 +507,7 @@ fn observations(records: &[TrialRecord], spec: &SweepSpec) -> Vec<crate::sampler
     for r in records {
         let entry = by_config.entry(r.config).or_insert_with(|| (r.params.clone(), Vec::new()));
         if r.status.has_model()
-            && let Some(v) = r.best_metrics.get(&spec.metric.name).filter(|v| v.is_finite())
+            && let Some(v) = r.best_metrics.get(&spec.metric.metric).filter(|v| v.is_finite())
         {
             entry.1.push(*v);
         }
@@ -350,7 +516,7 @@ fn observations(records: &[TrialRecord], spec: &SweepSpec) -> Vec<crate::sampler
         .into_values()
         .map(|(params, values)| {
             let mean = (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64);
-            let loss = mean.map(|m| if spec.metric.goal == crate::spec::Goal::Maximize { -m } else { m });
+            let loss = mean.map(|m| if spec.metric.goal == crate::metrics::Goal::Maximize { -m } else { m });
             crate::sampler::tpe::Observation { params, loss }
         })
         .collect()
@@ -375,22 +541,23 @@ pub enum SingleTrial {
 /// is left alone unless `force`, or `retry_failed` and it did not complete.
 pub fn run_single_trial(
     spec: &SweepSpec,
-    objective: &dyn Objective,
-    results_root: &std::path::Path,
+    catalog: &Catalog,
+    results_root: &Path,
     index: usize,
     force: bool,
     retry_failed: bool,
     faults: &InjectedFaults,
 ) -> Result<SingleTrial, RunError> {
-    let OpenSweep { data, plan, dir } = open_sweep(spec, results_root)?;
+    let sweep = OpenSweep::open(spec, catalog, results_root)?;
+    let OpenSweep { data, plan, dir, .. } = &sweep;
     if plan.is_adaptive() || spec.early_terminate.is_some() {
         return Err(RunError::Adaptive { file: spec.source.clone() });
     }
     if index >= plan.len() {
         return Err(RunError::IndexOutOfRange { file: spec.source.clone(), index, last: plan.len().saturating_sub(1) });
     }
-    ensure_manifest(spec, &plan, &dir)?;
-    write_preprocessing(&dir, &data)?;
+    ensure_manifest(spec, plan, dir)?;
+    write_preprocessing(dir, data)?;
     let trial = plan.trial(index);
     let record_path = dir.trial_dir(&trial.id).join(names::RECORD);
     if record_path.exists() && !force {
@@ -402,9 +569,34 @@ pub fn run_single_trial(
             }
         }
     }
-    let env = TrialEnv { spec, spec_hash: spec.hash(), data: &data, objective, dir: &dir, faults, peers: None };
+    let env = sweep.env(faults);
     let pool = single_thread_pool("sweep-trial").map_err(|message| RunError::Pool { workers: 1, message })?;
-    Ok(SingleTrial::Ran(pool.install(|| run_trial(&env, &trial))))
+    Ok(SingleTrial::Ran(pool.install(|| run_trial(&env, &trial, &NoEvents))))
+}
+
+/// The side of a worker process (`<binary> worker SPEC`): checks that it
+/// reads the same spec and data as the run that started it, then runs the
+/// trials it is sent until its stdin closes.
+pub fn serve_worker(
+    spec: &SweepSpec,
+    catalog: &Catalog,
+    results_root: &Path,
+    spec_hash: &str,
+    data_fingerprint: &str,
+    faults: &InjectedFaults,
+) -> Result<(), RunError> {
+    let sweep = OpenSweep::open(spec, catalog, results_root)?;
+    if spec.hash() != spec_hash {
+        return Err(RunError::WorkerMismatch { file: spec.source.clone(), what: "another spec" });
+    }
+    if sweep.data.preprocessing.data_fingerprint != data_fingerprint {
+        return Err(RunError::WorkerMismatch { file: spec.source.clone(), what: "other data" });
+    }
+    let env = TrialEnv { seed_burn: true, ..sweep.env(faults) };
+    let pool = single_thread_pool("sweep-worker").map_err(|message| RunError::Pool { workers: 1, message })?;
+    std::panic::set_hook(Box::new(|_| {}));
+    worker::serve(&env, &pool).map_err(|e| StoreError::Io { path: PathBuf::from("<stdin>"), source: e })?;
+    Ok(())
 }
 
 /// Writes the manifest if the folder has none; refuses a folder made by another spec.
@@ -424,7 +616,7 @@ fn ensure_manifest(spec: &SweepSpec, plan: &Plan, dir: &SweepDir) -> Result<(), 
         None => {
             let trials = dir.trials_dir();
             std::fs::create_dir_all(&trials).map_err(StoreError::io(&trials))?;
-            store::write_json(&dir.file(names::MANIFEST), &SweepManifest::new(spec, plan.len()))?;
+            store::write_json(&dir.file(names::MANIFEST), &spec.manifest(plan.len()))?;
             Ok(())
         }
     }

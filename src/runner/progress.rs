@@ -1,22 +1,11 @@
-//! Reporters: how a running sweep shows itself. They run on the caller's
-//! thread only, so output never interleaves.
+//! Reporters that show a running sweep in the terminal.
 
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::spec::Goal;
-use crate::store::{Monitored, TrialRecord};
-
-/// Receives the run's events.
-pub trait Reporter {
-    /// The run starts: `total` planned trials, `resumed` of them already complete.
-    fn on_start(&mut self, total: usize, resumed: usize);
-    /// A trial ended (in any status).
-    fn on_trial_finished(&mut self, record: &TrialRecord);
-    /// Every trial has ended.
-    fn on_finish(&mut self);
-}
+use super::events::{Reporter, RunEvent};
+use crate::store::TrialRecord;
 
 /// Shows nothing (`--quiet`).
 #[derive(Debug, Default)]
@@ -24,7 +13,7 @@ pub struct SilentReporter;
 
 impl Reporter for SilentReporter {
     fn on_start(&mut self, _: usize, _: usize) {}
-    fn on_trial_finished(&mut self, _: &TrialRecord) {}
+    fn on_event(&mut self, _: &RunEvent) {}
     fn on_finish(&mut self) {}
 }
 
@@ -47,11 +36,27 @@ impl ProgressBarReporter {
         ProgressBarReporter { bar: ProgressBar::hidden(), best: None, problems: 0 }
     }
 
-    fn better(monitor: &Monitored, a: f64, b: f64) -> bool {
-        match monitor.goal {
-            Goal::Maximize => a > b,
-            Goal::Minimize => a < b,
+    fn on_trial_finished(&mut self, record: &TrialRecord) {
+        if !record.status.has_model() {
+            self.problems += 1;
+            self.bar.println(format!(
+                "trial {} {}: {}",
+                record.id,
+                record.status.as_str(),
+                record.message.as_deref().unwrap_or("")
+            ));
+        } else if let Some(&value) = record.best_metrics.get(&record.monitor.metric) {
+            let improves = self.best.as_ref().is_none_or(|(b, _)| record.monitor.better(value, *b));
+            if improves {
+                self.best = Some((value, format!("best {} {value:.5} ({})", record.monitor.metric, record.id)));
+            }
         }
+        let mut msg = self.best.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
+        if self.problems > 0 {
+            msg.push_str(&format!("  {} failed/diverged", self.problems));
+        }
+        self.bar.set_message(msg);
+        self.bar.inc(1);
     }
 }
 
@@ -69,27 +74,10 @@ impl Reporter for ProgressBarReporter {
         }
     }
 
-    fn on_trial_finished(&mut self, record: &TrialRecord) {
-        if !record.status.has_model() {
-            self.problems += 1;
-            self.bar.println(format!(
-                "trial {} {}: {}",
-                record.id,
-                record.status.as_str(),
-                record.message.as_deref().unwrap_or("")
-            ));
-        } else if let Some(&value) = record.best_metrics.get(&record.monitor.metric) {
-            let improves = self.best.as_ref().is_none_or(|(b, _)| Self::better(&record.monitor, value, *b));
-            if improves {
-                self.best = Some((value, format!("best {} {value:.5} ({})", record.monitor.metric, record.id)));
-            }
+    fn on_event(&mut self, event: &RunEvent) {
+        if let RunEvent::TrialCommitted { record } = event {
+            self.on_trial_finished(record);
         }
-        let mut msg = self.best.as_ref().map(|(_, m)| m.clone()).unwrap_or_default();
-        if self.problems > 0 {
-            msg.push_str(&format!("  {} failed/diverged", self.problems));
-        }
-        self.bar.set_message(msg);
-        self.bar.inc(1);
     }
 
     fn on_finish(&mut self) {

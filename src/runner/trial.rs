@@ -8,14 +8,15 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::callback::{Actions, BestModel, Callback, EarlyStopping, PeerCurves, Pruner};
+use super::events::{EventSink, RunEvent};
+use crate::callback::{self, Actions, PeerCurves};
 use crate::data::Prepared;
-use crate::metrics::{self, METRIC_NAMES, Metrics};
-use crate::objective::settings::TrainSettings;
-use crate::objective::{Objective, TrialError};
+use crate::metrics::{self, Metrics};
+use crate::objective::{Objective, TrialContext, TrialError};
+use crate::params::{ResolvedParams, Schema};
 use crate::plan::TrialSpec;
-use crate::spec::{CheckpointPolicy, EarlyTerminate, SweepSpec};
-use crate::store::{self, BestMetadata, Monitored, SweepDir, TrialFolder, TrialRecord, TrialStatus, names};
+use crate::spec::{CheckpointPolicy, SweepSpec};
+use crate::store::{self, BestMetadata, SweepDir, TrialFolder, TrialRecord, TrialStatus, names};
 
 /// What every trial of a sweep (or of one batch) shares.
 #[derive(Clone)]
@@ -28,12 +29,17 @@ pub struct TrialEnv<'a> {
     pub data: &'a Prepared,
     /// What trains each trial.
     pub objective: &'a dyn Objective,
+    /// The objective's parameters, which resolve each trial's values.
+    pub schema: &'a Schema,
     /// Where results go.
     pub dir: &'a SweepDir,
     /// Trials to break on purpose (a test hook).
     pub faults: &'a InjectedFaults,
     /// With early termination: the earlier trials' best-so-far curves.
     pub peers: Option<PeerCurves>,
+    /// Seed Burn's process-global RNG from each trial's seed before it starts:
+    /// set where this process runs one trial at a time.
+    pub seed_burn: bool,
 }
 
 /// Faults injected on purpose, so tests can show that one broken trial never
@@ -91,18 +97,38 @@ struct Progress {
 }
 
 /// A trial that has run to its end but whose record is not yet committed.
-#[derive(Debug)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FinishedTrial {
     /// How it ended.
     pub record: TrialRecord,
     /// Its folder, with the record waiting in the marker; or why it could not be written.
-    folder: Result<PathBuf, String>,
+    pub folder: Result<PathBuf, String>,
+}
+
+impl FinishedTrial {
+    /// A trial that ended outside the code that runs it (its worker process
+    /// died): its folder gets a `failed` record saying why, left for [`commit`].
+    pub fn died(env: &TrialEnv, trial: &TrialSpec, message: String) -> Self {
+        let record = TrialRecord {
+            status: TrialStatus::Failed,
+            message: Some(message),
+            epochs_run: 0,
+            best_epoch: None,
+            ..base_record(env, trial, env.schema.resolve(&env.spec.train, &trial.params), store::now_rfc3339())
+        };
+        let dir = env.dir.trial_dir(&trial.id);
+        let folder = json_file(&record)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| TrialFolder::record_without_folder(&dir, &bytes).map_err(|e| e.to_string()))
+            .map(|()| dir);
+        FinishedTrial { record, folder }
+    }
 }
 
 /// Runs one trial to its end and commits its record on its own; never panics.
 /// See [`run_trial_uncommitted`] and [`commit`].
-pub fn run_trial(env: &TrialEnv, trial: &TrialSpec) -> TrialRecord {
-    let finished = run_trial_uncommitted(env, trial);
+pub fn run_trial(env: &TrialEnv, trial: &TrialSpec, events: &dyn EventSink) -> TrialRecord {
+    let finished = run_trial_uncommitted(env, trial, events);
     commit(env.dir, vec![finished]).pop().unwrap_or_else(|| unreachable!("one trial in, one record out"))
 }
 
@@ -136,32 +162,34 @@ pub fn commit(dir: &SweepDir, finished: Vec<FinishedTrial>) -> Vec<TrialRecord> 
 /// [`commit`]; never panics. Call it inside a one-thread rayon pool: Burn's
 /// flex backend runs large GEMMs on the current pool, and one thread per trial
 /// keeps concurrent trials from oversubscribing the cores.
-pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec) -> FinishedTrial {
+pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &dyn EventSink) -> FinishedTrial {
     let start = Instant::now();
     let started_at = store::now_rfc3339();
-    let settings = TrainSettings::resolve(&env.spec.train, &trial.params);
+    let params = env.schema.resolve(&env.spec.train, &trial.params);
     let trial_dir = env.dir.trial_dir(&trial.id);
     let mut progress = Progress::default();
     let mut folder: Option<TrialFolder> = None;
 
-    let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<Option<usize>, TrialError> {
+    let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<Option<(usize, &'static str)>, TrialError> {
         if env.faults.panic.contains(&trial.index) {
             panic!("injected failure for trial index {} (SWEEP_FAIL_TRIALS)", trial.index);
         }
         let marker = serde_json::to_vec_pretty(&RunningMarker::now()).map_err(failed)?;
+        let columns = env.data.task.metric_names();
         let started = folder.insert(
             TrialFolder::start(
                 &trial_dir,
                 &marker,
                 &env.dir.file(names::PREPROCESSING),
-                &history_line(&[&["epoch"][..], METRIC_NAMES, &["saved_best"]].concat())?,
+                &history_line(&[&["epoch"][..], columns, &["saved_best"]].concat())?,
             )
             .map_err(|e| failed(format!("{}: {e}", trial_dir.display())))?,
         );
         if env.faults.abort.contains(&trial.index) {
             std::process::abort();
         }
-        train(env, trial, &settings, started, &mut progress)
+        events.emit(RunEvent::TrialStarted { index: trial.index, id: trial.id.clone() });
+        train(env, trial, &params, started, &mut progress, events)
     }));
     // The checkpoint's sha256 is taken once, of the final one, for trial.json: hashing
     // every save cost more than all the rest of checkpointing.
@@ -176,29 +204,12 @@ pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec) -> FinishedTrial
 
     let (status, message) = match outcome {
         Ok(Ok(None)) => (TrialStatus::Completed, None),
-        Ok(Ok(Some(epoch))) => {
-            let rule = match env.spec.early_terminate {
-                Some(EarlyTerminate::Asha { .. }) => "asha",
-                _ => "the median rule",
-            };
-            (TrialStatus::Pruned, Some(format!("pruned by {rule} at epoch {epoch}")))
-        }
+        Ok(Ok(Some((epoch, rule)))) => (TrialStatus::Pruned, Some(format!("pruned by {rule} at epoch {epoch}"))),
         Ok(Err(e @ TrialError::Diverged { .. })) => (TrialStatus::Diverged, Some(e.to_string())),
         Ok(Err(e)) => (TrialStatus::Failed, Some(e.to_string())),
         Err(payload) => (TrialStatus::Failed, Some(format!("panicked: {}", panic_message(&*payload)))),
     };
     let record = TrialRecord {
-        sweep: env.spec.name.clone(),
-        spec_hash: env.spec_hash.clone(),
-        index: trial.index,
-        id: trial.id.clone(),
-        seed: trial.seed,
-        params: trial.params.clone(),
-        config: trial.config,
-        repeat: trial.repeat,
-        settings,
-        objective: env.objective.name().to_string(),
-        monitor: monitored(env.spec),
         status,
         message,
         best_epoch: progress.best_epoch,
@@ -209,17 +220,14 @@ pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec) -> FinishedTrial
             .as_ref()
             .map(|_| format!("{}/{}/{}", names::TRIALS, trial.id, names::CHECKPOINT)),
         checkpoint_sha256: progress.checkpoint_sha256,
-        data_fingerprint: env.data.preprocessing.data_fingerprint.clone(),
         duration_s: start.elapsed().as_secs_f64(),
         checkpoint_s: progress.checkpoint_seconds,
         checkpoint_bytes: progress.checkpoint_bytes,
-        started_at,
-        finished_at: store::now_rfc3339(),
+        ..base_record(env, trial, params, started_at)
     };
-    let folder = serde_json::to_vec_pretty(&record)
+    let folder = json_file(&record)
         .map_err(|e| e.to_string())
-        .and_then(|mut bytes| {
-            bytes.push(b'\n');
+        .and_then(|bytes| {
             match folder {
                 Some(folder) => folder.finish(&bytes),
                 // A trial that failed before its folder existed still leaves a record.
@@ -231,55 +239,80 @@ pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec) -> FinishedTrial
     FinishedTrial { record, folder }
 }
 
-fn monitored(spec: &SweepSpec) -> Monitored {
-    Monitored { metric: spec.metric.name.clone(), goal: spec.metric.goal, min_delta: spec.metric.min_delta }
+/// What a trial's record says before it has trained: who it is and what it trains.
+fn base_record(env: &TrialEnv, trial: &TrialSpec, params: ResolvedParams, started_at: String) -> TrialRecord {
+    TrialRecord {
+        sweep: env.spec.name.clone(),
+        spec_hash: env.spec_hash.clone(),
+        index: trial.index,
+        id: trial.id.clone(),
+        seed: trial.seed,
+        params: trial.params.clone(),
+        config: trial.config,
+        repeat: trial.repeat,
+        settings: params.values().clone(),
+        objective: env.objective.name().to_string(),
+        objective_version: env.objective.version().to_string(),
+        task: env.data.task,
+        data_fingerprint: env.data.preprocessing.data_fingerprint.clone(),
+        started_at,
+        finished_at: store::now_rfc3339(),
+        ..TrialRecord::synthetic(&env.spec.name, &trial.id, env.spec.metric.clone())
+    }
 }
 
 fn failed(e: impl std::fmt::Display) -> TrialError {
     TrialError::Failed(e.to_string())
 }
 
+/// The epoch loop: train, validate, compute the metrics, ask the callbacks,
+/// act on what they decide. Returns the epoch and rule of a pruning.
 fn train(
     env: &TrialEnv,
     trial: &TrialSpec,
-    settings: &TrainSettings,
+    params: &ResolvedParams,
     folder: &mut TrialFolder,
     progress: &mut Progress,
-) -> Result<Option<usize>, TrialError> {
-    let metric = &env.spec.metric;
+    events: &dyn EventSink,
+) -> Result<Option<(usize, &'static str)>, TrialError> {
+    let data = env.data;
     let dir = folder.dir().to_path_buf();
-    let mut pruner = match (env.spec.early_terminate, &env.peers) {
-        (Some(rule), Some(peers)) => Some(Pruner::new(rule, &metric.name, metric.goal, peers.clone())),
+    let pruning = match (env.spec.early_terminate, &env.peers) {
+        (Some(rule), Some(peers)) => Some((rule, peers.clone())),
         _ => None,
     };
-    let mut best_model = BestModel::new(&metric.name, metric.goal, metric.min_delta);
-    let mut early_stopping = env
-        .spec
-        .early_stopping
-        .as_ref()
-        .map(|es| EarlyStopping::new(&metric.name, metric.goal, es.patience, es.min_delta));
-    let mut trainer = env.objective.start(trial, settings, env.data)?;
+    let mut callbacks = callback::for_trial(&env.spec.metric, env.spec.early_stopping.as_ref(), pruning);
+    if env.seed_burn {
+        seed_burn(trial.seed);
+    }
+    let ctx = TrialContext { index: trial.index, id: &trial.id, seed: trial.seed, params, data };
+    let mut trainer = env.objective.start(&ctx)?;
+    let expected = data.n_valid() * data.n_outputs();
+    let columns = data.task.metric_names();
 
-    for epoch in 1..=settings.epochs {
+    for epoch in 1..=params.epochs()? {
         let train_loss = trainer.train_epoch()?;
         progress.epochs_run = epoch;
         if !train_loss.is_finite() {
             return Err(TrialError::Diverged { epoch, what: format!("train_loss is {train_loss}") });
         }
-        let logits = trainer.validation_logits()?;
-        if logits.iter().any(|v| !v.is_finite()) {
+        let outputs = trainer.validate()?;
+        if outputs.len() != expected {
+            return Err(TrialError::Failed(format!(
+                "objective \"{}\" returned {} validation outputs at epoch {epoch}; expected {} rows x {} outputs = {expected}",
+                env.objective.name(),
+                outputs.len(),
+                data.n_valid(),
+                data.n_outputs()
+            )));
+        }
+        if outputs.iter().any(|v| !v.is_finite()) {
             return Err(TrialError::Diverged { epoch, what: "validation outputs are not finite".into() });
         }
-        let mut epoch_metrics = metrics::evaluate(&logits, &env.data.valid_y, env.data.n_classes);
+        let mut epoch_metrics = metrics::evaluate(&outputs, data.valid_truth());
         epoch_metrics.insert("train_loss".into(), train_loss);
 
-        let mut actions = best_model.on_epoch_end(epoch, &epoch_metrics);
-        if let Some(es) = early_stopping.as_mut() {
-            actions = actions.merge(es.on_epoch_end(epoch, &epoch_metrics));
-        }
-        if let Some(p) = pruner.as_mut() {
-            actions = actions.merge(p.on_epoch_end(epoch, &epoch_metrics));
-        }
+        let Actions { save_best, stop, pruned_by } = callback::on_epoch_end(&mut callbacks, epoch, &epoch_metrics);
         if env.spec.checkpoint == CheckpointPolicy::EveryEpoch {
             let started = Instant::now();
             let bytes = trainer.checkpoint(&BTreeMap::from([("sweep.epoch".to_string(), epoch.to_string())]))?;
@@ -289,18 +322,20 @@ fn train(
             progress.checkpoint_bytes += bytes.len() as u64;
             progress.checkpoint_seconds += started.elapsed().as_secs_f64();
         }
-        if actions.save_best {
-            save_best(env, trial, settings, folder, epoch, &epoch_metrics, &*trainer, progress)?;
+        if save_best {
+            save_best_checkpoint(env, trial, params, folder, epoch, &epoch_metrics, &*trainer, progress)?;
+            events.emit(RunEvent::CheckpointSaved { index: trial.index, id: trial.id.clone(), epoch });
         }
         let mut row = vec![epoch.to_string()];
-        row.extend(METRIC_NAMES.iter().map(|name| epoch_metrics.get(*name).map(|v| v.to_string()).unwrap_or_default()));
-        row.push(actions.save_best.to_string());
+        row.extend(columns.iter().map(|name| epoch_metrics.get(*name).map(|v| v.to_string()).unwrap_or_default()));
+        row.push(save_best.to_string());
         folder
             .append_history(&history_line(&row)?)
             .map_err(|e| failed(format!("{}: {e}", dir.join(names::HISTORY).display())))?;
-        let Actions { stop, prune, .. } = actions;
-        if prune {
-            return Ok(Some(epoch));
+        events.emit(RunEvent::EpochEnded { index: trial.index, id: trial.id.clone(), epoch, metrics: epoch_metrics });
+        if let Some(rule) = pruned_by {
+            events.emit(RunEvent::Pruned { index: trial.index, id: trial.id.clone(), epoch, rule: rule.to_string() });
+            return Ok(Some((epoch, rule)));
         }
         if stop {
             break;
@@ -309,15 +344,23 @@ fn train(
     Ok(None)
 }
 
+/// Seeds Burn's process-global RNG (of the default device and of flex) from
+/// a trial's seed, for objectives whose trials each run alone in a process.
+fn seed_burn(trial_seed: u64) {
+    let seed = crate::seed::derive_seed(trial_seed, "burn", 0);
+    burn::tensor::Device::default().seed(seed);
+    burn::tensor::Device::flex().seed(seed);
+}
+
 #[allow(clippy::too_many_arguments)]
-fn save_best(
+fn save_best_checkpoint(
     env: &TrialEnv,
     trial: &TrialSpec,
-    settings: &TrainSettings,
+    params: &ResolvedParams,
     folder: &mut TrialFolder,
     epoch: usize,
     epoch_metrics: &Metrics,
-    trainer: &dyn crate::objective::EpochTrainer,
+    trainer: &dyn crate::objective::Trainer,
     progress: &mut Progress,
 ) -> Result<(), TrialError> {
     let started = Instant::now();
@@ -325,13 +368,17 @@ fn save_best(
     // so even a checkpoint copied away from its best.json stays self-explanatory.
     let header = BTreeMap::from([
         ("sweep.trial_id".to_string(), trial.id.clone()),
+        ("sweep.objective".to_string(), format!("{} {}", env.objective.name(), env.objective.version())),
         ("sweep.epoch".to_string(), epoch.to_string()),
         ("sweep.metrics".to_string(), json(epoch_metrics)),
         ("sweep.params".to_string(), json(&trial.params)),
         ("sweep.seed".to_string(), trial.seed.to_string()),
         ("sweep.data_fingerprint".to_string(), env.data.preprocessing.data_fingerprint.clone()),
     ]);
-    let bytes = store::canonical_safetensors(&trainer.checkpoint(&header)?).map_err(failed)?;
+    let bytes = trainer.checkpoint(&header)?;
+    // A safetensors checkpoint gets a canonical header, so identical weights give identical
+    // bytes; an objective's own format is stored as it is.
+    let bytes = store::canonical_safetensors(&bytes).unwrap_or(bytes);
     let dir = folder.dir().to_path_buf();
     let in_folder = |name: &str, e: std::io::Error| failed(format!("{}: {e}", dir.join(name).display()));
     folder.replace(names::CHECKPOINT, &bytes).map_err(|e| in_folder(names::CHECKPOINT, e))?;
@@ -340,7 +387,9 @@ fn save_best(
         epoch,
         metrics: epoch_metrics.clone(),
         params: trial.params.clone(),
-        settings: settings.clone(),
+        settings: params.values().clone(),
+        objective: env.objective.name().to_string(),
+        objective_version: env.objective.version().to_string(),
         seed: trial.seed,
         data_fingerprint: env.data.preprocessing.data_fingerprint.clone(),
         checkpoint: names::CHECKPOINT.to_string(),

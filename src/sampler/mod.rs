@@ -8,8 +8,12 @@ pub mod tpe;
 pub use grid::GridSampler;
 pub use random::RandomSampler;
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
 use crate::params::Params;
-use crate::spec::{Method, SweepSpec};
+use crate::space::Domain;
 
 /// Proposes the parameter sets of a sweep.
 pub trait Sampler {
@@ -26,11 +30,36 @@ pub trait Sampler {
     fn params(&self, index: usize) -> Params;
 }
 
-/// The fixed sampler a spec asks for; `None` for TPE, whose proposals depend on results.
-pub fn for_spec(spec: &SweepSpec) -> Option<Box<dyn Sampler + Send + Sync>> {
-    match spec.method {
-        Method::Grid => Some(Box::new(GridSampler::new(&spec.parameters))),
-        Method::Random { trials } => Some(Box::new(RandomSampler::new(&spec.parameters, trials, spec.seed))),
+/// How trials are planned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Method {
+    /// Every combination of the listed values.
+    Grid,
+    /// `trials` seeded draws from the parameter domains.
+    Random {
+        /// How many trials to draw.
+        trials: usize,
+    },
+    /// Tree-structured Parzen Estimator: `trials` proposals, each from the results
+    /// of the batches before it.
+    Tpe {
+        /// How many configurations to propose.
+        trials: usize,
+        /// Start-up trials, candidates, gamma.
+        settings: tpe::TpeSettings,
+    },
+}
+
+/// The fixed sampler a method asks for; `None` for TPE, whose proposals depend on results.
+pub fn fixed(
+    method: &Method,
+    parameters: &BTreeMap<String, Domain>,
+    seed: u64,
+) -> Option<Box<dyn Sampler + Send + Sync>> {
+    match method {
+        Method::Grid => Some(Box::new(GridSampler::new(parameters))),
+        Method::Random { trials } => Some(Box::new(RandomSampler::new(parameters, *trials, seed))),
         Method::Tpe { .. } => None,
     }
 }

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::Sampler;
 use crate::params::Params;
-use crate::plan::derive_seed;
+use crate::seed::derive_seed;
 use crate::space::Domain;
 
 /// Draws trial `i` from an RNG seeded by (sweep seed, i), so a trial's params

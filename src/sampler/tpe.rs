@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::params::{ParamValue, Params};
-use crate::plan::derive_seed;
+use crate::seed::derive_seed;
 use crate::space::Domain;
 
 /// TPE's settings (`[tpe]` in the spec).

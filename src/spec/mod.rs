@@ -1,4 +1,5 @@
-//! The sweep spec: a TOML file, loaded and validated once at the boundary.
+//! The sweep spec: a TOML file, loaded and validated once at the boundary,
+//! against the objective it selects.
 //!
 //! Key names follow W&B sweep configs where they overlap (`method`,
 //! `metric.name`, `metric.goal`, `parameters.X.values`, `distribution`, `min`,
@@ -14,10 +15,17 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::params::{Params, hex};
-use crate::space::Domain;
-
+pub use crate::callback::{EarlyStoppingSpec, EarlyTerminate};
+pub use crate::metrics::{Goal, Monitor, Task};
+pub use crate::sampler::Method;
 pub use validate::parse;
+
+use crate::data::CsvOptions;
+use crate::objective::Catalog;
+use crate::params::{Params, hex};
+use crate::plan::Plan;
+use crate::space::Domain;
+use crate::store::SweepManifest;
 
 /// A mistake in a spec file, with enough context to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -44,98 +52,50 @@ pub enum SpecError {
     },
 }
 
-/// How trials are planned.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "method", rename_all = "snake_case")]
-pub enum Method {
-    /// Every combination of the listed values.
-    Grid,
-    /// `trials` seeded draws from the parameter domains.
-    Random {
-        /// How many trials to draw.
-        trials: usize,
-    },
-    /// Tree-structured Parzen Estimator: `trials` proposals, each from the results
-    /// of the batches before it.
-    Tpe {
-        /// How many configurations to propose.
-        trials: usize,
-        /// Start-up trials, candidates, gamma.
-        settings: crate::sampler::tpe::TpeSettings,
-    },
-}
-
-/// Whether larger or smaller values of the monitored metric are better.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Goal {
-    /// Larger is better.
-    Maximize,
-    /// Smaller is better.
-    Minimize,
-}
-
-impl Goal {
-    /// `auto`: minimize names that contain "loss" or "error", maximize the rest.
-    pub fn auto_for(metric: &str) -> Goal {
-        if metric.contains("loss") || metric.contains("error") { Goal::Minimize } else { Goal::Maximize }
-    }
-}
-
-/// Where the data come from and how they are split.
+/// Where the rows come from and how they are split (`[data]`).
+///
+/// With the bundled CSV loader, `path` and `target` name the file and its
+/// target column, and `features` or `drop` choose the feature columns. An
+/// objective with its own data source reads `options` instead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataSpec {
     /// CSV file, relative to the current directory.
-    pub path: PathBuf,
-    /// Name of the label column.
-    pub target: String,
-    /// Share of each class held out for validation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Name of the target column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Share of the rows (of each class, for classification) held out for validation.
     pub valid_fraction: f64,
+    /// What the model predicts.
+    #[serde(default, skip_serializing_if = "is_classification")]
+    pub task: Task,
+    /// Exactly these feature columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<String>>,
+    /// Every column but the target and these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drop: Vec<String>,
+    /// An objective's own data source: its options, resolved.
+    #[serde(default, skip_serializing_if = "Params::is_empty")]
+    pub options: Params,
 }
 
-/// The monitored metric: what the best-model callback watches and what ranks trials.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MetricSpec {
-    /// One of [`crate::metrics::METRIC_NAMES`].
-    pub name: String,
-    /// Direction of improvement (`auto` already resolved).
-    pub goal: Goal,
-    /// An epoch counts as better only when it beats the best by more than this.
-    pub min_delta: f64,
+fn is_classification(task: &Task) -> bool {
+    *task == Task::Classification
 }
 
-/// Stop a trial after `patience` epochs without improvement.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EarlyStoppingSpec {
-    /// Epochs without improvement before stopping.
-    pub patience: usize,
-    /// Minimum change that counts as improvement.
-    pub min_delta: f64,
-}
-
-/// Early termination across trials (`[early_terminate]`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum EarlyTerminate {
-    /// Asynchronous successive halving: at rung epochs `min_epochs · etaᵏ` (below
-    /// `max_epochs`), a trial goes on only if its best value so far is in the top
-    /// 1/eta of the trials that reached that rung before it.
-    Asha {
-        /// First rung (grace period).
-        min_epochs: usize,
-        /// Reduction factor.
-        eta: usize,
-        /// No rung at or after this epoch.
-        max_epochs: usize,
-    },
-    /// Median stopping rule: after `warmup_epochs`, stop a trial whose best value
-    /// so far is worse than the median of earlier trials' best values at the same epoch.
-    Median {
-        /// Epochs before any decision.
-        warmup_epochs: usize,
-        /// Earlier trials needed at that epoch before deciding.
-        min_trials: usize,
-    },
+impl DataSpec {
+    /// The CSV file and its column choice, when the bundled loader reads the rows.
+    pub fn csv(&self) -> Option<(&Path, CsvOptions)> {
+        let path = self.path.as_deref()?;
+        let options = CsvOptions {
+            target: self.target.clone().unwrap_or_else(|| "target".into()),
+            features: self.features.clone(),
+            drop: self.drop.clone(),
+        };
+        Some((path, options))
+    }
 }
 
 /// A validated sweep spec.
@@ -146,10 +106,13 @@ pub struct SweepSpec {
     pub source: PathBuf,
     /// Sweep name; results go to `results/<name>/`.
     pub name: String,
+    /// The objective that trains each trial (`objective`, default `mlp`).
+    #[serde(default = "default_objective", skip_serializing_if = "is_default_objective")]
+    pub objective: String,
     /// Free text for people (not part of the spec hash).
     #[serde(skip)]
     pub description: Option<String>,
-    /// Grid or random.
+    /// Grid, random or TPE.
     pub method: Method,
     /// Sweep seed: the split and every trial's seed derive from it.
     pub seed: u64,
@@ -161,9 +124,10 @@ pub struct SweepSpec {
     pub workers: Option<usize>,
     /// Data source and split.
     pub data: DataSpec,
-    /// Monitored metric.
-    pub metric: MetricSpec,
-    /// Settings fixed for every trial (`[train]`).
+    /// The monitored metric.
+    #[serde(serialize_with = "monitor_as_spec")]
+    pub metric: Monitor,
+    /// Parameters fixed for every trial (`[train]`), checked against the objective's schema.
     pub train: Params,
     /// Optional per-trial early stopping.
     pub early_stopping: Option<EarlyStoppingSpec>,
@@ -182,6 +146,26 @@ pub struct SweepSpec {
     /// Defaults for `sweep slurm` (`[slurm]`); never changes results, so not hashed.
     #[serde(skip)]
     pub slurm: SlurmDefaults,
+}
+
+fn default_objective() -> String {
+    Catalog::DEFAULT.to_string()
+}
+
+fn is_default_objective(name: &String) -> bool {
+    name == Catalog::DEFAULT
+}
+
+/// `[metric]` as the spec writes it (`name`, not `metric`), so that spec hashes
+/// stay what they were before the monitored metric became one type.
+fn monitor_as_spec<S: serde::Serializer>(m: &Monitor, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct AsSpec<'a> {
+        name: &'a str,
+        goal: Goal,
+        min_delta: f64,
+    }
+    AsSpec { name: &m.metric, goal: m.goal, min_delta: m.min_delta }.serialize(s)
 }
 
 /// Which checkpoints a trial writes.
@@ -218,14 +202,33 @@ impl SweepSpec {
         let canonical = serde_json::to_string(self).unwrap_or_default();
         hex(&Sha256::digest(canonical.as_bytes())[..8])
     }
+
+    /// The trials this spec plans.
+    pub fn plan(&self) -> Plan {
+        Plan::new(&self.method, &self.parameters, self.seed, self.repeats)
+    }
+
+    /// The manifest of a results folder made by this spec, with `trials` planned trials.
+    pub fn manifest(&self, trials: usize) -> SweepManifest {
+        SweepManifest {
+            name: self.name.clone(),
+            spec_hash: self.hash(),
+            spec_file: self.source.clone(),
+            trials,
+            spec: serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+            created_at: crate::store::now_rfc3339(),
+            sweep_version: env!("CARGO_PKG_VERSION").to_string(),
+            register_as: self.register_as.clone(),
+        }
+    }
 }
 
 fn one() -> usize {
     1
 }
 
-/// Reads and validates a spec file.
-pub fn load(path: &Path) -> Result<SweepSpec, SpecError> {
+/// Reads and validates a spec file against the objectives of `catalog`.
+pub fn load(path: &Path, catalog: &Catalog) -> Result<SweepSpec, SpecError> {
     let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { file: path.to_path_buf(), source })?;
-    parse(&text, path)
+    parse(&text, path, catalog)
 }

@@ -10,6 +10,7 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSpec {
     pub name: Spanned<String>,
+    pub objective: Option<Spanned<String>>,
     pub method: Spanned<String>,
     pub seed: Option<Spanned<i64>>,
     pub workers: Option<Spanned<i64>>,
@@ -18,7 +19,8 @@ pub(super) struct RawSpec {
     pub description: Option<String>,
     pub register_as: Option<Spanned<String>>,
     pub checkpoint: Option<Spanned<String>>,
-    pub data: RawData,
+    /// Read key by key: its keys depend on the objective's data source.
+    pub data: Option<Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
     pub metric: RawMetric,
     #[serde(default)]
     pub train: BTreeMap<String, Spanned<toml::Value>>,
@@ -59,14 +61,6 @@ pub(super) struct RawSlurm {
     pub max_parallel: Option<Spanned<i64>>,
     #[serde(default)]
     pub sbatch_args: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawData {
-    pub path: Spanned<String>,
-    pub target: Option<Spanned<String>>,
-    pub valid_fraction: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]

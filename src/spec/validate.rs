@@ -1,4 +1,5 @@
-//! Raw TOML structs → [`SweepSpec`], with one precise error per mistake.
+//! Raw TOML structs → [`SweepSpec`], with one precise error per mistake,
+//! checked against the objective the spec selects.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -7,12 +8,10 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::raw::{RawEarlyStopping, RawParam, RawSlurm, RawSpec};
-use super::{
-    CheckpointPolicy, DataSpec, EarlyStoppingSpec, Goal, Method, MetricSpec, SlurmDefaults, SpecError, SweepSpec,
-};
-use crate::metrics::METRIC_NAMES;
-use crate::objective::settings;
-use crate::params::{ParamValue, Params};
+use super::{CheckpointPolicy, DataSpec, EarlyStoppingSpec, Method, SlurmDefaults, SpecError, SweepSpec};
+use crate::metrics::{Goal, Monitor, Task};
+use crate::objective::{Catalog, Objective};
+use crate::params::{ParamKind, ParamValue, Params, RESERVED, Schema};
 use crate::space::Domain;
 
 /// Where errors point: the file and its text (to turn byte spans into lines).
@@ -41,8 +40,9 @@ impl Ctx<'_> {
     }
 }
 
-/// Parses and validates spec text; `file` is only used in messages.
-pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
+/// Parses and validates spec text against the objectives of `catalog`;
+/// `file` is only used in messages.
+pub fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<SweepSpec, SpecError> {
     let ctx = Ctx { file, text };
     let raw: RawSpec = toml::from_str(text).map_err(|e| {
         // toml's own Display spans several lines; keep the one-line message and point at the line.
@@ -62,6 +62,28 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
             format!("got \"{name}\", expected letters, digits, '-', '_' or '.' (it names the results folder)"),
         ));
     }
+
+    let objective = match &raw.objective {
+        Some(o) => catalog.get(o.get_ref()).ok_or_else(|| {
+            ctx.at(
+                o,
+                "objective",
+                format!("got \"{}\", expected one of {} (the objectives of this binary)", o.get_ref(), catalog.names()),
+            )
+        })?,
+        None => catalog.get(Catalog::DEFAULT).ok_or_else(|| {
+            ctx.err(
+                Some(0..0),
+                "objective",
+                format!(
+                    "is not set, and the default \"{}\" is not in this binary; set objective = \"...\" to one of {}",
+                    Catalog::DEFAULT,
+                    catalog.names()
+                ),
+            )
+        })?,
+    };
+    let schema = objective.schema();
 
     let seed = match &raw.seed {
         None => 0,
@@ -86,9 +108,9 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
             return Err(ctx.at(r, "repeats", format!("got {}, expected a whole number from 1 to 1000", r.get_ref())));
         }
     };
-    let data = validate_data(&ctx, &raw)?;
-    let metric = validate_metric(&ctx, &raw)?;
-    let (train, early_stopping) = validate_train(&ctx, &raw.train)?;
+    let data = validate_data(&ctx, &raw, objective)?;
+    let metric = validate_metric(&ctx, &raw, data.task)?;
+    let (train, early_stopping) = validate_train(&ctx, &raw.train, &schema, objective.name())?;
 
     let mut parameters = BTreeMap::new();
     for (key, param) in &raw.parameters {
@@ -99,7 +121,7 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
                 format!("\"{key}\" is both fixed in [train] and swept in [parameters]; keep one"),
             ));
         }
-        parameters.insert(key.clone(), validate_param(&ctx, key, param)?);
+        parameters.insert(key.clone(), validate_param(&ctx, key, param, &schema, objective.name())?);
     }
 
     let method = match raw.method.get_ref().as_str() {
@@ -179,8 +201,9 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
     if let (Some(t), false) = (&raw.tpe, matches!(method, Method::Tpe { .. })) {
         return Err(ctx.at(t, "tpe", "is only used with method = \"tpe\""));
     }
+    let epochs = schema.resolve(&train, &Params::new()).epochs().unwrap_or(1);
     let early_terminate = match &raw.early_terminate {
-        Some(t) => Some(validate_early_terminate(&ctx, t, &train)?),
+        Some(t) => Some(validate_early_terminate(&ctx, t, epochs)?),
         None => None,
     };
     let slurm = match &raw.slurm {
@@ -191,6 +214,7 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
     Ok(SweepSpec {
         source: file.to_path_buf(),
         name,
+        objective: objective.name().to_string(),
         description: raw.description.clone(),
         method,
         seed,
@@ -211,7 +235,7 @@ pub fn parse(text: &str, file: &Path) -> Result<SweepSpec, SpecError> {
 fn validate_early_terminate(
     ctx: &Ctx,
     t: &Spanned<super::raw::RawEarlyTerminate>,
-    train: &Params,
+    epochs: usize,
 ) -> Result<super::EarlyTerminate, SpecError> {
     let r = t.get_ref();
     let whole = |v: Option<i64>, key: &str, default: usize, min: i64| -> Result<usize, SpecError> {
@@ -231,7 +255,6 @@ fn validate_early_terminate(
             None => Ok(()),
         }
     };
-    let epochs = train.get("epochs").and_then(ParamValue::as_i64).unwrap_or(10) as usize;
     match r.kind.as_str() {
         "asha" => {
             unused(&[("warmup_epochs", r.warmup_epochs.is_some()), ("min_trials", r.min_trials.is_some())])?;
@@ -312,39 +335,176 @@ fn validate_slurm(ctx: &Ctx, raw: &RawSlurm) -> Result<SlurmDefaults, SpecError>
     })
 }
 
-fn validate_data(ctx: &Ctx, raw: &RawSpec) -> Result<DataSpec, SpecError> {
-    let path = raw.data.path.get_ref();
-    if path.trim().is_empty() {
-        return Err(ctx.at(&raw.data.path, "data.path", "is empty, expected the path of a CSV file"));
+/// Keys of `[data]` every source has.
+const COMMON_DATA_KEYS: &[&str] = &["task", "valid_fraction"];
+/// Keys of `[data]` the bundled CSV loader reads.
+const CSV_DATA_KEYS: &[&str] = &["path", "target", "features", "drop"];
+
+fn validate_data(ctx: &Ctx, raw: &RawSpec, objective: &dyn Objective) -> Result<DataSpec, SpecError> {
+    let empty = BTreeMap::new();
+    let table = raw.data.as_ref().map_or(&empty, |d| d.get_ref());
+    let source = objective.data_source();
+    let text = |key: &str| -> Result<Option<&Spanned<toml::Value>>, SpecError> {
+        match table.get(key) {
+            Some(v) if !v.get_ref().is_str() => {
+                Err(ctx.at(v, &format!("data.{key}"), format!("got {}, expected a string", v.get_ref())))
+            }
+            other => Ok(other),
+        }
+    };
+    let as_str = |v: &Spanned<toml::Value>| v.get_ref().as_str().unwrap_or_default().to_string();
+
+    let task = match text("task")? {
+        None => Task::Classification,
+        Some(v) => match v.get_ref().as_str() {
+            Some("classification") => Task::Classification,
+            Some("regression") => Task::Regression,
+            _ => {
+                return Err(ctx.at(
+                    v,
+                    "data.task",
+                    format!("got {}, expected \"classification\" or \"regression\"", v.get_ref()),
+                ));
+            }
+        },
+    };
+    if !objective.tasks().contains(&task) {
+        let supported: Vec<&str> = objective.tasks().iter().map(|t| t.as_str()).collect();
+        let span = table.get("task").map(|v| v.span()).or_else(|| raw.data.as_ref().map(|d| d.span()));
+        return Err(ctx.err(
+            span,
+            "data.task",
+            format!(
+                "objective \"{}\" does not train task = \"{}\"; it supports {}",
+                objective.name(),
+                task.as_str(),
+                supported.join(", ")
+            ),
+        ));
     }
-    let target = match &raw.data.target {
-        Some(t) if t.get_ref().is_empty() => {
-            return Err(ctx.at(t, "data.target", "is empty, expected a column name"));
-        }
-        Some(t) => t.get_ref().clone(),
-        None => "target".to_string(),
-    };
-    let valid_fraction = match &raw.data.valid_fraction {
+    let valid_fraction = match table.get("valid_fraction") {
         None => 0.2,
-        Some(v) if *v.get_ref() > 0.0 && *v.get_ref() < 1.0 => *v.get_ref(),
-        Some(v) => {
-            return Err(ctx.at(v, "data.valid_fraction", format!("got {}, expected a number in (0, 1)", v.get_ref())));
-        }
+        Some(v) => match v.get_ref().as_float().or_else(|| v.get_ref().as_integer().map(|i| i as f64)) {
+            Some(f) if f > 0.0 && f < 1.0 => f,
+            _ => {
+                return Err(ctx.at(
+                    v,
+                    "data.valid_fraction",
+                    format!("got {}, expected a number in (0, 1)", v.get_ref()),
+                ));
+            }
+        },
     };
-    Ok(DataSpec { path: path.into(), target, valid_fraction })
+    let mut data = DataSpec {
+        path: None,
+        target: None,
+        valid_fraction,
+        task,
+        features: None,
+        drop: Vec::new(),
+        options: Params::new(),
+    };
+
+    let Some(source) = source else {
+        for (key, v) in table {
+            if !COMMON_DATA_KEYS.contains(&key.as_str()) && !CSV_DATA_KEYS.contains(&key.as_str()) {
+                return Err(ctx.at(
+                    v,
+                    &format!("data.{key}"),
+                    format!("unknown key, expected one of {}", [COMMON_DATA_KEYS, CSV_DATA_KEYS].concat().join(", ")),
+                ));
+            }
+        }
+        let path = match text("path")? {
+            Some(p) if as_str(p).trim().is_empty() => {
+                return Err(ctx.at(p, "data.path", "is empty, expected the path of a CSV file"));
+            }
+            Some(p) => as_str(p),
+            None => {
+                let span = raw.data.as_ref().map(|d| d.span());
+                return Err(ctx.err(
+                    span.or(Some(0..0)),
+                    "data.path",
+                    "is missing: [data] needs path = \"<a CSV file>\"",
+                ));
+            }
+        };
+        let target = match text("target")? {
+            Some(t) if as_str(t).is_empty() => {
+                return Err(ctx.at(t, "data.target", "is empty, expected a column name"));
+            }
+            Some(t) => as_str(t),
+            None => "target".to_string(),
+        };
+        let columns = |key: &str| -> Result<Option<Vec<String>>, SpecError> {
+            let Some(v) = table.get(key) else { return Ok(None) };
+            let names: Option<Vec<String>> =
+                v.get_ref().as_array().and_then(|a| a.iter().map(|c| c.as_str().map(String::from)).collect());
+            match names {
+                Some(n) if !n.is_empty() => Ok(Some(n)),
+                _ => Err(ctx.at(
+                    v,
+                    &format!("data.{key}"),
+                    format!("got {}, expected a non-empty list of column names like [\"a\", \"b\"]", v.get_ref()),
+                )),
+            }
+        };
+        let features = columns("features")?;
+        let drop = columns("drop")?.unwrap_or_default();
+        if let (Some(_), Some(v)) = (&features, table.get("drop")) {
+            return Err(ctx.at(v, "data.drop", "cannot be combined with data.features; give one"));
+        }
+        data.path = Some(path.into());
+        data.target = Some(target);
+        data.features = features;
+        data.drop = drop;
+        return Ok(data);
+    };
+
+    // An objective's own source: its options, checked like parameters.
+    let options = source.options();
+    let mut given = Params::new();
+    for (key, v) in table {
+        if COMMON_DATA_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        let path = format!("data.{key}");
+        let Some(def) = options.get(key) else {
+            let known: Vec<&str> =
+                COMMON_DATA_KEYS.iter().copied().chain(options.iter().map(|d| d.name.as_str())).collect();
+            return Err(ctx.at(
+                v,
+                &path,
+                format!(
+                    "unknown key for objective \"{}\"'s data, expected one of {}",
+                    objective.name(),
+                    known.join(", ")
+                ),
+            ));
+        };
+        let value = toml_to_param(v.get_ref()).map_err(|m| ctx.at(v, &path, m))?;
+        given.insert(key.clone(), def.kind.coerce(&value).map_err(|m| ctx.at(v, &path, m))?);
+    }
+    data.options = options.resolve(&given, &Params::new()).values().clone();
+    Ok(data)
 }
 
-fn validate_metric(ctx: &Ctx, raw: &RawSpec) -> Result<MetricSpec, SpecError> {
+fn validate_metric(ctx: &Ctx, raw: &RawSpec, task: Task) -> Result<Monitor, SpecError> {
     let name = raw.metric.name.get_ref().clone();
-    if !METRIC_NAMES.contains(&name.as_str()) {
+    let names = task.metric_names();
+    if !names.contains(&name.as_str()) {
         return Err(ctx.at(
             &raw.metric.name,
             "metric.name",
-            format!("got \"{name}\", expected one of {}", METRIC_NAMES.join(", ")),
+            format!(
+                "got \"{name}\", expected one of {} (the metrics of task = \"{}\")",
+                names.join(", "),
+                task.as_str()
+            ),
         ));
     }
     let goal = match raw.metric.goal.as_ref().map(|g| (g, g.get_ref().as_str())) {
-        None | Some((_, "auto")) => Goal::auto_for(&name),
+        None | Some((_, "auto")) => task.auto_goal(&name),
         Some((_, "maximize")) => Goal::Maximize,
         Some((_, "minimize")) => Goal::Minimize,
         Some((g, other)) => {
@@ -362,12 +522,14 @@ fn validate_metric(ctx: &Ctx, raw: &RawSpec) -> Result<MetricSpec, SpecError> {
             return Err(ctx.at(d, "metric.min_delta", format!("got {}, expected a number >= 0", d.get_ref())));
         }
     };
-    Ok(MetricSpec { name, goal, min_delta })
+    Ok(Monitor { metric: name, goal, min_delta })
 }
 
 fn validate_train(
     ctx: &Ctx,
     train: &BTreeMap<String, Spanned<toml::Value>>,
+    schema: &Schema,
+    objective: &str,
 ) -> Result<(Params, Option<EarlyStoppingSpec>), SpecError> {
     let mut fixed = Params::new();
     let mut early_stopping = None;
@@ -396,26 +558,40 @@ fn validate_train(
             early_stopping = Some(EarlyStoppingSpec { patience: raw.patience as usize, min_delta: raw.min_delta });
             continue;
         }
-        let Some(setting) = settings::setting(key) else {
+        let Some(def) = schema.get(key) else {
             return Err(ctx.at(
                 value,
                 &path,
-                format!("unknown training setting, expected one of {}, early_stopping", settings::setting_names()),
+                format!(
+                    "unknown setting of objective \"{objective}\", expected one of {}, {}",
+                    schema.names(),
+                    RESERVED.join(", ")
+                ),
             ));
         };
         let v = toml_to_param(value.get_ref()).map_err(|m| ctx.at(value, &path, m))?;
-        let v = setting.kind.coerce(&v).map_err(|m| ctx.at(value, &path, m))?;
+        let v = def.kind.coerce(&v).map_err(|m| ctx.at(value, &path, m))?;
         fixed.insert(key.clone(), v);
     }
     Ok((fixed, early_stopping))
 }
 
-fn validate_param(ctx: &Ctx, key: &str, param: &Spanned<RawParam>) -> Result<Domain, SpecError> {
+fn validate_param(
+    ctx: &Ctx,
+    key: &str,
+    param: &Spanned<RawParam>,
+    schema: &Schema,
+    objective: &str,
+) -> Result<Domain, SpecError> {
     let path = format!("parameters.{key}");
-    let Some(setting) = settings::setting(key) else {
-        return Err(ctx.at(param, &path, format!("unknown parameter, expected one of {}", settings::setting_names())));
+    let Some(def) = schema.get(key) else {
+        return Err(ctx.at(
+            param,
+            &path,
+            format!("unknown parameter of objective \"{objective}\", expected one of {}", schema.names()),
+        ));
     };
-    let kind = setting.kind;
+    let kind = &def.kind;
     let p = param.get_ref();
     let coerce = |v: &toml::Value, what: &str| -> Result<ParamValue, SpecError> {
         let pv = toml_to_param(v).map_err(|m| ctx.at(param, &format!("{path}.{what}"), m))?;
@@ -466,10 +642,11 @@ fn validate_param(ctx: &Ctx, key: &str, param: &Spanned<RawParam>) -> Result<Dom
         ));
     }
     if !kind.is_numeric() {
+        let what = if matches!(kind, ParamKind::Bool) { "true or false" } else { "names" };
         return Err(ctx.at(
             param,
             &format!("{path}.distribution"),
-            format!("\"{key}\" takes names, so it needs values = [...], not distribution \"{distribution}\""),
+            format!("\"{key}\" takes {what}, so it needs values = [...], not distribution \"{distribution}\""),
         ));
     }
     let (Some(min), Some(max)) = (&p.min, &p.max) else {
@@ -582,8 +759,12 @@ layers = { values = [1, 2] }
 dropout = { values = [0.0, 0.2] }
 "#;
 
+    fn catalog() -> Catalog {
+        Catalog::new(crate::objective::builtin()).unwrap()
+    }
+
     fn parse_str(text: &str) -> Result<SweepSpec, SpecError> {
-        parse(text, Path::new("s.toml"))
+        parse(text, Path::new("s.toml"), &catalog())
     }
 
     #[test]
@@ -648,7 +829,7 @@ dropout = { values = [0.0, 0.2] }
         let m = message(&GRID.replace("seed = 42", "seed = \"abc\""));
         assert_eq!(m, "s.toml:4: seed: invalid type: string \"abc\", expected a whole number");
         let m = message(&GRID.replace("valid_fraction = 0.2", "valid_fraction = \"a\""));
-        assert!(m.starts_with("s.toml:10: data.valid_fraction: invalid type: string"), "{m}");
+        assert_eq!(m, "s.toml:10: data.valid_fraction: got \"a\", expected a number in (0, 1)");
         let m = message(&GRID.replace("values = [1, 2]", "values = 1"));
         assert!(m.starts_with("s.toml:25: parameters.layers: invalid type: integer `1`, expected a list"), "{m}");
     }
@@ -678,8 +859,6 @@ dropout = { values = [0.0, 0.2] }
         )
         .unwrap();
         assert_eq!(spec.metric.goal, Goal::Minimize);
-        assert_eq!(Goal::auto_for("f1"), Goal::Maximize);
-        assert_eq!(Goal::auto_for("error_rate"), Goal::Minimize);
     }
 
     #[test]
@@ -779,5 +958,91 @@ dropout = { values = [0.0, 0.2] }
         let m =
             message(&GRID.replace("optimizer = \"adam\"", "optimizer = \"adam\"\nearly_stopping = { patience = 0 }"));
         assert!(m.contains("train.early_stopping.patience: got 0"), "{m}");
+    }
+
+    /// `sweep plan` of this spec (sweeps/grid.toml) with the commit before objectives became a spec key.
+    const GRID_HASH_BEFORE_OBJECTIVES: &str = "f248fa01ca642b8b";
+
+    #[test]
+    fn the_spec_hash_of_a_spec_without_the_new_keys_is_what_it_was() {
+        // Measured with sweep before objectives and tasks were keys: results folders made
+        // then still resume.
+        assert_eq!(parse_str(GRID).unwrap().hash(), GRID_HASH_BEFORE_OBJECTIVES);
+    }
+
+    #[test]
+    fn the_objective_is_chosen_by_name_and_owns_the_parameters() {
+        let spec = parse_str(&GRID.replace("method = \"grid\"", "objective = \"mlp\"\nmethod = \"grid\"")).unwrap();
+        assert_eq!(spec.objective, "mlp");
+        let m = message(&GRID.replace("method = \"grid\"", "objective = \"cnn\"\nmethod = \"grid\""));
+        assert_eq!(m, "s.toml:3: objective: got \"cnn\", expected one of mlp (the objectives of this binary)");
+        let m = message(&GRID.replace("epochs = 30", "epochs = 30\nchannels = 8"));
+        assert!(
+            m.starts_with(
+                "s.toml:19: train.channels: unknown setting of objective \"mlp\", expected one of epochs, lr"
+            ),
+            "{m}"
+        );
+        let m = message(&GRID.replace("dropout = { values", "kernel = { values"));
+        assert!(m.contains("parameters.kernel: unknown parameter of objective \"mlp\""), "{m}");
+    }
+
+    #[test]
+    fn a_binary_without_the_default_objective_asks_for_one() {
+        use crate::objective::{Model, Objective, Trainer, TrialContext, TrialError};
+        struct Other;
+        impl Objective for Other {
+            fn name(&self) -> &str {
+                "other"
+            }
+            fn schema(&self) -> crate::params::Schema {
+                crate::params::Schema::new()
+            }
+            fn start(&self, _: &TrialContext<'_>) -> Result<Box<dyn Trainer>, TrialError> {
+                Err(TrialError::failed("not here"))
+            }
+            fn load(
+                &self,
+                _: &[u8],
+                _: &crate::params::ResolvedParams,
+                _: crate::data::DataShape,
+            ) -> Result<Box<dyn Model>, TrialError> {
+                Err(TrialError::failed("not here"))
+            }
+        }
+        let only_other = Catalog::new(vec![Box::new(Other)]).unwrap();
+        let m = parse(GRID, Path::new("s.toml"), &only_other).unwrap_err().to_string();
+        assert!(m.contains("objective: is not set, and the default \"mlp\" is not in this binary; set objective = \"...\" to one of other"), "{m}");
+    }
+
+    #[test]
+    fn regression_has_its_own_metrics_and_goals() {
+        let regression = GRID
+            .replace("valid_fraction = 0.2", "valid_fraction = 0.2\ntask = \"regression\"")
+            .replace("name = \"mcc\"", "name = \"rmse\"")
+            .replace("goal = \"maximize\"", "goal = \"auto\"");
+        let spec = parse_str(&regression).unwrap();
+        assert_eq!(spec.data.task, Task::Regression);
+        assert_eq!(spec.metric.goal, Goal::Minimize);
+        assert_ne!(spec.hash(), parse_str(GRID).unwrap().hash());
+        let m = message(&regression.replace("name = \"rmse\"", "name = \"mcc\""));
+        assert!(m.contains("metric.name: got \"mcc\", expected one of valid_loss, train_loss, mse, rmse, mae, r2 (the metrics of task = \"regression\")"), "{m}");
+        let m = message(&GRID.replace("valid_fraction = 0.2", "task = \"ranking\""));
+        assert!(m.contains("data.task: got \"ranking\", expected \"classification\" or \"regression\""), "{m}");
+    }
+
+    #[test]
+    fn data_keys_choose_columns_and_unknown_ones_are_errors() {
+        let spec =
+            parse_str(&GRID.replace("target = \"target\"", "target = \"target\"\ndrop = [\"p0\", \"p1\"]")).unwrap();
+        assert_eq!(spec.data.drop, ["p0", "p1"]);
+        let both = GRID.replace("target = \"target\"", "target = \"target\"\nfeatures = [\"p2\"]\ndrop = [\"p0\"]");
+        assert!(message(&both).contains("data.drop: cannot be combined with data.features"));
+        let m = message(&GRID.replace("target = \"target\"", "target = \"target\"\nfolder = \"x\""));
+        assert!(m.starts_with("s.toml:10: data.folder: unknown key, expected one of task, valid_fraction, path, target, features, drop"), "{m}");
+        let m = message(&GRID.replace("target = \"target\"", "target = \"target\"\nfeatures = \"p2\""));
+        assert!(m.contains("data.features: got \"p2\", expected a non-empty list of column names"), "{m}");
+        let m = message(&GRID.replace("path = \"data/digits.csv\"\n", ""));
+        assert!(m.contains("data.path: is missing"), "{m}");
     }
 }

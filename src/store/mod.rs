@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 pub use atomic::{replace_via_spare, sync_paths, write_atomic, write_atomic_deferred};
 pub use checkpoint::{CheckpointFormatError, canonical_safetensors};
 pub use commit::commit_records;
-pub use record::{BestMetadata, Monitored, SweepManifest, TrialRecord, TrialStatus};
+pub use record::{BestMetadata, SweepManifest, TrialRecord, TrialStatus};
 pub use trial_folder::TrialFolder;
 
 use serde::Serialize;

@@ -5,10 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::Metrics;
-use crate::objective::settings::TrainSettings;
+use crate::metrics::{Metrics, Monitor, Task};
 use crate::params::Params;
-use crate::spec::{Goal, SweepSpec};
 
 /// How a trial ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,18 +39,10 @@ impl TrialStatus {
     }
 }
 
-/// The monitored metric of a sweep, copied into each record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Monitored {
-    /// Metric name.
-    pub metric: String,
-    /// Direction of improvement.
-    pub goal: Goal,
-    /// Minimum improvement.
-    pub min_delta: f64,
-}
-
-/// `trials/<id>/trial.json`: written once, atomically, when the trial ends.
+/// `trials/<id>/trial.json`: the trial's final record. It is written into the
+/// trial's `running.json` when the trial ends and renamed into place once
+/// the trial's other files are durable ([`super::commit_records`]), so a
+/// `trial.json` that exists is complete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialRecord {
     /// Sweep name.
@@ -73,12 +63,18 @@ pub struct TrialRecord {
     /// Which repeat of its configuration.
     #[serde(default)]
     pub repeat: usize,
-    /// Resolved training settings.
-    pub settings: TrainSettings,
+    /// Every parameter of the objective, resolved (swept, `[train]`, defaults).
+    pub settings: Params,
     /// Which objective trained it.
     pub objective: String,
+    /// That objective's version; a binary whose objective has another refuses to load the model.
+    #[serde(default = "first_version")]
+    pub objective_version: String,
+    /// What the model predicts.
+    #[serde(default)]
+    pub task: Task,
     /// What the best-model callback monitored.
-    pub monitor: Monitored,
+    pub monitor: Monitor,
     /// How it ended.
     pub status: TrialStatus,
     /// Error text for failed and diverged trials.
@@ -113,7 +109,7 @@ pub struct TrialRecord {
 impl TrialRecord {
     /// A completed one-epoch record with no params, metrics or checkpoint: the base
     /// for synthetic records (benchmarks, tests), which set what they need.
-    pub fn synthetic(sweep: &str, id: &str, monitor: Monitored) -> Self {
+    pub fn synthetic(sweep: &str, id: &str, monitor: Monitor) -> Self {
         TrialRecord {
             sweep: sweep.to_string(),
             spec_hash: String::new(),
@@ -123,8 +119,10 @@ impl TrialRecord {
             params: Params::new(),
             config: 0,
             repeat: 0,
-            settings: TrainSettings::resolve(&Params::new(), &Params::new()),
+            settings: Params::new(),
             objective: "mlp".into(),
+            objective_version: first_version(),
+            task: Task::Classification,
             monitor,
             status: TrialStatus::Completed,
             message: None,
@@ -154,8 +152,14 @@ pub struct BestMetadata {
     pub metrics: Metrics,
     /// Swept params.
     pub params: Params,
-    /// Resolved training settings.
-    pub settings: TrainSettings,
+    /// Every parameter of the objective, resolved.
+    pub settings: Params,
+    /// The objective that trained it, and its version.
+    #[serde(default = "default_objective")]
+    pub objective: String,
+    /// The objective's version.
+    #[serde(default = "first_version")]
+    pub objective_version: String,
     /// The trial's seed.
     pub seed: u64,
     /// SHA-256 of the data file.
@@ -192,18 +196,11 @@ pub struct SweepManifest {
     pub register_as: Option<String>,
 }
 
-impl SweepManifest {
-    /// The manifest of a spec with `trials` planned trials.
-    pub fn new(spec: &SweepSpec, trials: usize) -> Self {
-        SweepManifest {
-            name: spec.name.clone(),
-            spec_hash: spec.hash(),
-            spec_file: spec.source.clone(),
-            trials,
-            spec: serde_json::to_value(spec).unwrap_or(serde_json::Value::Null),
-            created_at: super::now_rfc3339(),
-            sweep_version: env!("CARGO_PKG_VERSION").to_string(),
-            register_as: spec.register_as.clone(),
-        }
-    }
+/// Records written before objectives had versions: the built-in MLP's first.
+fn first_version() -> String {
+    "1".to_string()
+}
+
+fn default_objective() -> String {
+    "mlp".to_string()
 }

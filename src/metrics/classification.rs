@@ -1,18 +1,11 @@
-//! Classification metrics computed on the host from labels and logits.
+//! Classification metrics from labels and logits.
 //!
 //! Definitions follow scikit-learn so that numbers can be compared with the
 //! Python tools: macro averages for multi-class, the positive class (index 1)
 //! for binary precision/recall/F1, multi-class MCC as `matthews_corrcoef`,
 //! and 0 (never NaN) wherever a ratio has a zero denominator.
 
-use std::collections::BTreeMap;
-
-/// Every metric a trial reports each epoch, in leaderboard column order.
-pub const METRIC_NAMES: &[&str] =
-    &["valid_loss", "train_loss", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "mcc", "auroc"];
-
-/// Metric values by name; `auroc` is absent where it is undefined.
-pub type Metrics = BTreeMap<String, f64>;
+use super::Metrics;
 
 /// Counts of (true class, predicted class) pairs.
 #[derive(Debug, Clone, PartialEq)]

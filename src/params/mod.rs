@@ -1,7 +1,15 @@
-//! Hyperparameter values as the planner hands them to a trial.
+//! Hyperparameters: their values as the planner hands them to a trial, the
+//! [`Schema`] an objective declares them with, and the [`ResolvedParams`] a
+//! trainer reads them from.
 //!
 //! Params live in a `BTreeMap` so that every rendering of them (ids, hashes,
 //! CSV columns, JSON) has one stable order, whatever order the spec used.
+
+mod resolved;
+mod schema;
+
+pub use resolved::{ParamError, ResolvedParams};
+pub use schema::{Bound, EPOCHS, ParamDef, ParamKind, RESERVED, Schema};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -58,6 +66,30 @@ impl ParamValue {
             ParamValue::Bool(_) => "boolean",
             ParamValue::Str(_) => "string",
         }
+    }
+}
+
+impl From<f64> for ParamValue {
+    fn from(v: f64) -> Self {
+        ParamValue::Float(v)
+    }
+}
+
+impl From<i64> for ParamValue {
+    fn from(v: i64) -> Self {
+        ParamValue::Int(v)
+    }
+}
+
+impl From<bool> for ParamValue {
+    fn from(v: bool) -> Self {
+        ParamValue::Bool(v)
+    }
+}
+
+impl From<&str> for ParamValue {
+    fn from(v: &str) -> Self {
+        ParamValue::Str(v.to_string())
     }
 }
 

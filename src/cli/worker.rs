@@ -1,0 +1,41 @@
+//! `<binary> worker SPEC`: a worker process of `run` (hidden; see
+//! [`crate::runner::worker`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{CliError, faults_from_env};
+use crate::objective::Catalog;
+use crate::{runner, spec};
+
+/// Arguments of `worker`, given by the parent run.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The sweep spec (TOML).
+    pub spec: PathBuf,
+    /// Folder that holds one results folder per sweep.
+    #[arg(long)]
+    pub results_dir: PathBuf,
+    /// The parent's spec hash.
+    #[arg(long)]
+    pub spec_hash: String,
+    /// The parent's data fingerprint.
+    #[arg(long)]
+    pub data_fingerprint: String,
+}
+
+/// Serves trials until stdin closes.
+pub fn worker(args: WorkerArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    let spec = spec::load(&args.spec, catalog)?;
+    runner::serve_worker(
+        &spec,
+        catalog,
+        &args.results_dir,
+        &args.spec_hash,
+        &args.data_fingerprint,
+        &faults_from_env()?,
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

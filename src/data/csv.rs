@@ -1,0 +1,208 @@
+//! The bundled data source: a CSV file with a header, numeric feature columns
+//! and a target column.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::{DataError, Table, TargetColumn};
+use crate::params::hex;
+
+/// Which columns of the file the model sees (`[data]` in the spec).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CsvOptions {
+    /// The target column.
+    pub target: String,
+    /// Exactly these feature columns, in this order (`features = [...]`).
+    pub features: Option<Vec<String>>,
+    /// Every column but the target and these (`drop = [...]`).
+    pub drop: Vec<String>,
+}
+
+impl CsvOptions {
+    /// Every column but `target` is a feature.
+    pub fn target(target: &str) -> Self {
+        CsvOptions { target: target.to_string(), ..Default::default() }
+    }
+}
+
+/// Reads `path`: a header, the chosen numeric feature columns, and the target
+/// column's cells as text (the task decides how to read them).
+pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table, DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Read {
+        path: path.to_path_buf(),
+        source,
+        hint: match std::env::current_dir() {
+            Ok(cwd) if path.is_relative() => {
+                format!(" (relative paths are read from the current directory, {})", cwd.display())
+            }
+            _ => String::new(),
+        },
+    })?;
+    let fingerprint = hex(&Sha256::digest(&bytes));
+    let p = || path.to_path_buf();
+
+    let mut reader = ::csv::ReaderBuilder::new().has_headers(true).trim(::csv::Trim::All).from_reader(&bytes[..]);
+    let header =
+        reader.headers().map_err(|e| DataError::Malformed { path: p(), line: 1, message: e.to_string() })?.clone();
+    if header.is_empty() || header.iter().all(str::is_empty) {
+        return Err(DataError::Empty { path: p(), what: "the file is empty" });
+    }
+    let available = || header.iter().collect::<Vec<_>>().join(", ");
+    let position = |column: &str, key: &'static str| {
+        header.iter().position(|h| h == column).ok_or_else(|| DataError::MissingColumn {
+            path: p(),
+            column: column.to_string(),
+            key,
+            available: available(),
+        })
+    };
+    let target_col = position(&options.target, "data.target")?;
+    let columns: Vec<usize> = match &options.features {
+        Some(_) if !options.drop.is_empty() => {
+            return Err(DataError::Columns {
+                path: p(),
+                message: "[data] has both features and drop; give one".into(),
+            });
+        }
+        Some(features) => {
+            let mut columns = Vec::with_capacity(features.len());
+            for f in features {
+                let c = position(f, "data.features")?;
+                if c == target_col {
+                    return Err(DataError::Columns {
+                        path: p(),
+                        message: format!(
+                            "data.features lists \"{f}\", the target; a model cannot learn from its own answer"
+                        ),
+                    });
+                }
+                if columns.contains(&c) {
+                    return Err(DataError::Columns {
+                        path: p(),
+                        message: format!("data.features lists \"{f}\" twice"),
+                    });
+                }
+                columns.push(c);
+            }
+            columns
+        }
+        None => {
+            let mut dropped = Vec::with_capacity(options.drop.len());
+            for d in &options.drop {
+                let c = position(d, "data.drop")?;
+                if c == target_col {
+                    return Err(DataError::Columns {
+                        path: p(),
+                        message: format!(
+                            "data.drop lists \"{d}\", the target (data.target); the target is never a feature anyway"
+                        ),
+                    });
+                }
+                dropped.push(c);
+            }
+            (0..header.len()).filter(|c| *c != target_col && !dropped.contains(c)).collect()
+        }
+    };
+    if columns.is_empty() {
+        return Err(DataError::NoFeatures { path: p(), column: options.target.clone() });
+    }
+    let features: Vec<String> = columns.iter().map(|&c| header.get(c).unwrap_or("?").to_string()).collect();
+
+    let mut x = Vec::new();
+    let mut targets = Vec::new();
+    let mut lines = Vec::new();
+    let mut record = ::csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map(|pos| pos.line()).unwrap_or(0);
+                return Err(DataError::Malformed { path: p(), line, message: e.to_string() });
+            }
+        }
+        let line = record.position().map(|pos| pos.line()).unwrap_or(0);
+        for (&c, column) in columns.iter().zip(&features) {
+            let cell = record.get(c).unwrap_or("");
+            let v: f64 = cell.parse().map_err(|_| DataError::NonNumeric {
+                path: p(),
+                line,
+                column: column.clone(),
+                value: cell.to_string(),
+            })?;
+            if !v.is_finite() {
+                return Err(DataError::NotFinite { path: p(), line, column: column.clone(), value: cell.to_string() });
+            }
+            x.push(v);
+        }
+        targets.push(record.get(target_col).unwrap_or("").to_string());
+        lines.push(line);
+    }
+    if targets.is_empty() {
+        return Err(DataError::Empty { path: p(), what: "the file has a header but no rows" });
+    }
+    Ok(Table {
+        path: p(),
+        fingerprint,
+        target: options.target.clone(),
+        features,
+        x,
+        targets: TargetColumn::Text(targets),
+        lines,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.csv");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    const PEOPLE: &str = "name,age,height,y\nann,30,1.6,a\nbob,40,1.8,b\n";
+
+    #[test]
+    fn features_and_drop_choose_the_columns() {
+        let (_d, path) = file(PEOPLE);
+        let dropped = load_csv(&path, &CsvOptions { drop: vec!["name".into()], ..CsvOptions::target("y") }).unwrap();
+        assert_eq!(dropped.features, ["age", "height"]);
+        assert_eq!(dropped.x, [30.0, 1.6, 40.0, 1.8]);
+        assert_eq!(dropped.lines, [2, 3]);
+        let chosen =
+            load_csv(&path, &CsvOptions { features: Some(vec!["height".into()]), ..CsvOptions::target("y") }).unwrap();
+        assert_eq!(chosen.features, ["height"]);
+        assert_eq!(chosen.x, [1.6, 1.8]);
+    }
+
+    #[test]
+    fn a_text_column_names_itself_and_suggests_drop() {
+        let (_d, path) = file(PEOPLE);
+        let e = load_csv(&path, &CsvOptions::target("y")).unwrap_err().to_string();
+        assert!(e.ends_with(":2: column \"name\": got \"ann\", expected a number (a text column cannot be a feature: leave it out with [data] drop = [\"name\"])"), "{e}");
+    }
+
+    #[test]
+    fn columns_the_spec_names_must_exist_and_make_sense() {
+        let (_d, path) = file(PEOPLE);
+        let missing = CsvOptions { drop: vec!["weight".into()], ..CsvOptions::target("y") };
+        assert!(
+            load_csv(&path, &missing)
+                .unwrap_err()
+                .to_string()
+                .contains("no column \"weight\" (data.drop); the header has: name, age, height, y")
+        );
+        let target_as_feature = CsvOptions { features: Some(vec!["y".into()]), ..CsvOptions::target("y") };
+        assert!(load_csv(&path, &target_as_feature).unwrap_err().to_string().contains("the target"));
+        let both =
+            CsvOptions { features: Some(vec!["age".into()]), drop: vec!["name".into()], ..CsvOptions::target("y") };
+        assert!(load_csv(&path, &both).unwrap_err().to_string().contains("both features and drop"));
+        let nothing_left =
+            CsvOptions { drop: vec!["name".into(), "age".into(), "height".into()], ..CsvOptions::target("y") };
+        assert!(matches!(load_csv(&path, &nothing_left), Err(DataError::NoFeatures { .. })));
+    }
+}

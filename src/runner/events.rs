@@ -1,0 +1,91 @@
+//! What a running sweep tells the outside: the runner emits events, and
+//! reporters (the progress bar, later others) subscribe to them. Events of
+//! trials running in worker processes travel to the parent as JSON lines, so
+//! every reporter sees the same stream whatever runs the trials.
+
+use std::sync::mpsc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::Metrics;
+use crate::store::TrialRecord;
+
+/// Something that happened in a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RunEvent {
+    /// A trial started training.
+    TrialStarted {
+        /// Its position in the plan.
+        index: usize,
+        /// Its id.
+        id: String,
+    },
+    /// A trial finished an epoch; `metrics` are all of that epoch's.
+    EpochEnded {
+        /// The trial's position in the plan.
+        index: usize,
+        /// Its id.
+        id: String,
+        /// 1-based epoch.
+        epoch: usize,
+        /// Every metric of the epoch.
+        metrics: Metrics,
+    },
+    /// A trial's best checkpoint now holds this epoch's model.
+    CheckpointSaved {
+        /// The trial's position in the plan.
+        index: usize,
+        /// Its id.
+        id: String,
+        /// 1-based epoch.
+        epoch: usize,
+    },
+    /// Early termination stopped a trial.
+    Pruned {
+        /// The trial's position in the plan.
+        index: usize,
+        /// Its id.
+        id: String,
+        /// The epoch it stopped after.
+        epoch: usize,
+        /// The rule that stopped it.
+        rule: String,
+    },
+    /// A trial's record is durable: the trial counts as done.
+    TrialCommitted {
+        /// Its record.
+        record: Box<TrialRecord>,
+    },
+}
+
+/// Where a trial sends its events.
+pub trait EventSink: Sync {
+    /// Passes an event on; never fails the trial.
+    fn emit(&self, event: RunEvent);
+}
+
+/// Drops every event.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn emit(&self, _: RunEvent) {}
+}
+
+impl<T: From<RunEvent> + Send> EventSink for mpsc::Sender<T> {
+    fn emit(&self, event: RunEvent) {
+        // The receiver is gone only when the run is over; nobody listens any more.
+        let _ = self.send(T::from(event));
+    }
+}
+
+/// Receives a run's events, on the run's own thread only, so output never interleaves.
+pub trait Reporter {
+    /// The run starts: `total` planned trials, `resumed` of them already complete.
+    fn on_start(&mut self, total: usize, resumed: usize);
+    /// Something happened.
+    fn on_event(&mut self, event: &RunEvent);
+    /// Every trial has ended.
+    fn on_finish(&mut self);
+}
