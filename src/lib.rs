@@ -44,7 +44,8 @@ pub mod prelude {
     pub use crate::data::{DataShape, DataSource, Prepared, SourceError, Table, TargetColumn, Targets};
     pub use crate::metrics::Task;
     pub use crate::objective::{
-        Catalog, Model, Objective, Parallelism, Trainer, TrialContext, TrialError, builtin, weights,
+        Catalog, Model, Objective, Parallelism, Trainer, TrialContext, TrialError, TrialRng, builtin, shuffled_batches,
+        weights,
     };
     pub use crate::params::{ParamDef, ResolvedParams, Schema};
 }

@@ -295,6 +295,71 @@ fn bad_csvs_fail_naming_row_and_column() {
     assert!(stderr(&out).contains("missing.csv: cannot read the data file"), "{}", stderr(&out));
 }
 
+/// A spec for `csv` with these `[data]` lines after path.
+fn data_spec(csv: &str, data_lines: &str, metric: &str) -> String {
+    format!(
+        "name = \"hygiene\"\nmethod = \"grid\"\n[data]\npath = \"{csv}\"\n{data_lines}\n[metric]\nname = \"{metric}\"\n\
+         [train]\nepochs = 2\n[parameters]\nlr = {{ values = [0.01] }}\n"
+    )
+}
+
+#[test]
+fn targets_and_columns_that_do_not_fit_the_task_fail_with_exit_2_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 300 rows, a float target, and a text column: what a user's own CSV often is.
+    let mut table = String::from("name,a,b,y\n");
+    for i in 0..300 {
+        table.push_str(&format!(
+            "n{i},{},{},{:.3}\n",
+            i % 17,
+            (i * 7) % 13,
+            3.0 * (i % 17) as f64 + 0.25 * (i % 5) as f64
+        ));
+    }
+    write(tmp.path(), "people.csv", &table);
+    let diabetes = data("diabetes.csv");
+    let cases = [
+        (
+            data_spec(&diabetes, "target = \"progression\"", "mcc"),
+            "column \"progression\" (the target) has 214 distinct values in 442 rows",
+        ),
+        (
+            data_spec("people.csv", "target = \"y\"\ndrop = [\"name\"]", "mcc"),
+            "column \"y\" (the target) holds numbers with a fraction (\"3.250\" on line 3), which are no class labels: is it a continuous target? set [data] task = \"regression\"",
+        ),
+        (
+            data_spec("people.csv", "target = \"y\"\ntask = \"regression\"", "rmse"),
+            "people.csv:2: column \"name\": got \"n0\", expected a number (a text column cannot be a feature: leave it out with [data] drop = [\"name\"])",
+        ),
+        (
+            data_spec("people.csv", "target = \"y\"\ntask = \"regression\"\ndrop = [\"nmae\"]", "rmse"),
+            "people.csv: no column \"nmae\" (data.drop); the header has: name, a, b, y",
+        ),
+        (
+            data_spec(&diabetes, "target = \"progression\"\ntask = \"regression\"", "mcc"),
+            "metric.name: got \"mcc\", expected one of valid_loss",
+        ),
+    ];
+    for (spec, expected) in cases {
+        write(tmp.path(), "s.toml", &spec);
+        let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
+        assert_eq!(out.status.code(), Some(2), "{expected}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "expected {expected:?} in {:?}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "one line: {}", stderr(&out));
+        assert!(!tmp.path().join("results").exists(), "nothing written for {expected}");
+    }
+    // Fixed as the messages say, the same table trains.
+    write(
+        tmp.path(),
+        "s.toml",
+        &data_spec("people.csv", "target = \"y\"\ntask = \"regression\"\nfeatures = [\"b\", \"a\"]", "r2"),
+    );
+    let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pre = read_json(&tmp.path().join("results/hygiene/preprocessing.json"));
+    assert_eq!(pre["feature_columns"], serde_json::json!(["b", "a"]));
+}
+
 #[test]
 fn string_labels_are_mapped_in_sorted_order() {
     let tmp = tempfile::tempdir().unwrap();

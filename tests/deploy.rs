@@ -2,11 +2,11 @@
 //! through the real binary.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 mod common;
-use common::{data, sweep, text};
+use common::{data, python, sweep, text};
 
 fn ok(out: Output) -> String {
     assert!(out.status.success(), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
@@ -236,30 +236,9 @@ fn verify_catches_a_checkpoint_its_metadata_does_not_describe() {
     assert!(text(&out.stderr).contains("is not the one its metadata describes"), "{}", text(&out.stderr));
 }
 
-/// A Python with safetensors and numpy: $SWEEP_TEST_PYTHON (set by .ci/run), else python3 if it has them.
-fn python() -> Option<PathBuf> {
-    let candidates: Vec<PathBuf> = std::env::var_os("SWEEP_TEST_PYTHON")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([PathBuf::from("python3")])
-        .collect();
-    candidates.into_iter().find(|py| {
-        Command::new(py).args(["-c", "import safetensors.numpy, numpy"]).output().is_ok_and(|o| o.status.success())
-    })
-}
-
 #[test]
 fn exported_weights_load_in_python_and_reproduce_predict() {
-    let Some(py) = python() else {
-        assert!(
-            std::env::var("SWEEP_REQUIRE_PYTHON").as_deref() != Ok("1"),
-            "SWEEP_REQUIRE_PYTHON=1 but no Python with safetensors and numpy (SWEEP_TEST_PYTHON)"
-        );
-        eprintln!(
-            "SKIPPED exported_weights_load_in_python_and_reproduce_predict: no Python with safetensors and numpy (set SWEEP_TEST_PYTHON)"
-        );
-        return;
-    };
+    let Some(py) = python("exported_weights_load_in_python_and_reproduce_predict") else { return };
     let tmp = tempfile::tempdir().unwrap();
     let spec_data = data("digits.csv");
     trained(tmp.path(), "ship", &spec_data, "target", "ship");

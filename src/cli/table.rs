@@ -11,6 +11,7 @@ use crate::params::params_display;
 pub fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Result<()> {
     let metric = &board.monitor.metric;
     let second = match board.task {
+        Task::Classification if metric == "accuracy" => "mcc",
         Task::Classification => "accuracy",
         Task::Regression if metric == "r2" => "rmse",
         Task::Regression => "r2",

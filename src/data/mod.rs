@@ -285,8 +285,13 @@ impl Preprocessing {
 pub enum Targets {
     /// Class indices.
     Classes(Vec<usize>),
-    /// Standardized real targets (see [`Preprocessing::target_scale`]).
-    Values(Vec<f32>),
+    /// Real targets.
+    Values {
+        /// Standardized (see [`Preprocessing::target_scale`]), as the model learns them.
+        model: Vec<f32>,
+        /// As the data hold them: what the metrics compare predictions with.
+        original: Vec<f64>,
+    },
 }
 
 impl Targets {
@@ -294,7 +299,7 @@ impl Targets {
     pub fn len(&self) -> usize {
         match self {
             Targets::Classes(v) => v.len(),
-            Targets::Values(v) => v.len(),
+            Targets::Values { original, .. } => original.len(),
         }
     }
 
@@ -359,14 +364,14 @@ impl Prepared {
     pub fn train_classes(&self) -> Option<&[usize]> {
         match &self.train_y {
             Targets::Classes(c) => Some(c),
-            Targets::Values(_) => None,
+            Targets::Values { .. } => None,
         }
     }
 
     /// Standardized training targets, for regression.
     pub fn train_values(&self) -> Option<&[f32]> {
         match &self.train_y {
-            Targets::Values(v) => Some(v),
+            Targets::Values { model, .. } => Some(model),
             Targets::Classes(_) => None,
         }
     }
@@ -381,7 +386,7 @@ impl Prepared {
 pub fn truth<'a>(targets: &'a Targets, pre: &Preprocessing) -> Truth<'a> {
     match targets {
         Targets::Classes(labels) => Truth::Classes { labels, n_classes: pre.classes.len() },
-        Targets::Values(values) => Truth::Values { values, scale: pre.scale() },
+        Targets::Values { original, .. } => Truth::Values { values: original, scale: pre.scale() },
     }
 }
 

@@ -67,7 +67,10 @@ pub fn prepare(table: &Table, task: Task, valid_fraction: f64, seed: u64) -> Res
         ReadTargets::Values(v) => {
             let (mean, std) = column_stats(&v, 1, &train_rows);
             let scale = TargetScale { mean: mean[0], std: std[0] };
-            let pick = |rows: &[usize]| Targets::Values(rows.iter().map(|&r| scale.to_model(v[r]) as f32).collect());
+            let pick = |rows: &[usize]| Targets::Values {
+                model: rows.iter().map(|&r| scale.to_model(v[r]) as f32).collect(),
+                original: rows.iter().map(|&r| v[r]).collect(),
+            };
             (pick(&train_rows), pick(&valid_rows), Vec::new(), Some(scale))
         }
     };
@@ -165,8 +168,11 @@ pub fn stored_split(table: &Table, pre: &Preprocessing) -> Result<StoredSplit, D
         }
         ReadTargets::Values(v) => {
             let scale = pre.scale();
-            let values = pre.valid_rows.iter().map(|&r| scale.to_model(v[r]) as f32).collect();
-            (Targets::Values(values), pre.valid_rows.iter().map(|&r| v[r].to_string()).collect())
+            let targets = Targets::Values {
+                model: pre.valid_rows.iter().map(|&r| scale.to_model(v[r]) as f32).collect(),
+                original: pre.valid_rows.iter().map(|&r| v[r]).collect(),
+            };
+            (targets, pre.valid_rows.iter().map(|&r| v[r].to_string()).collect())
         }
     };
     Ok(StoredSplit { x, targets, raw })
@@ -197,7 +203,7 @@ mod tests {
     fn classes(t: &Targets) -> &[usize] {
         match t {
             Targets::Classes(c) => c,
-            Targets::Values(_) => panic!("classes expected"),
+            Targets::Values { .. } => panic!("classes expected"),
         }
     }
 
@@ -255,9 +261,10 @@ mod tests {
         let mean: f32 = values.iter().sum::<f32>() / values.len() as f32;
         assert!(mean.abs() < 1e-5, "standardized on the training rows: {mean}");
         // Model units map back to the original values.
-        let Targets::Values(v) = &p.valid_y else { panic!() };
-        for (z, &r) in v.iter().zip(&p.preprocessing.valid_rows) {
+        let Targets::Values { model, original } = &p.valid_y else { panic!() };
+        for ((z, y), &r) in model.iter().zip(original).zip(&p.preprocessing.valid_rows) {
             assert!((scale.to_original(*z as f64) - (10.0 * r as f64 + 100.0)).abs() < 1e-3);
+            assert_eq!(*y, 10.0 * r as f64 + 100.0, "the metrics see the exact targets");
         }
         assert!(p.preprocessing.classes.is_empty());
     }

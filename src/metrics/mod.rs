@@ -78,10 +78,10 @@ pub enum Truth<'a> {
         /// How many classes the model outputs logits for.
         n_classes: usize,
     },
-    /// Real targets in model units, and how those relate to the original ones.
+    /// Real targets in their original units, and how the model's units relate to them.
     Values {
-        /// One per row.
-        values: &'a [f32],
+        /// One per row, as the data hold them.
+        values: &'a [f64],
         /// Model units → original units.
         scale: TargetScale,
     },

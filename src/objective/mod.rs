@@ -57,6 +57,7 @@ pub mod weights;
 use std::collections::BTreeMap;
 
 use rand::SeedableRng;
+use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 pub use catalog::{Catalog, CatalogError, builtin};
@@ -64,6 +65,18 @@ pub use catalog::{Catalog, CatalogError, builtin};
 use crate::data::{DataShape, DataSource, Prepared};
 use crate::metrics::Task;
 use crate::params::{ParamError, ResolvedParams, Schema};
+
+/// The RNG of a trial ([`TrialContext::rng`]).
+pub type TrialRng = ChaCha8Rng;
+
+/// One epoch of mini-batches: the row indices `0..rows` in an order drawn
+/// from `rng`, cut into batches of `batch` rows (the last may be shorter), as
+/// `i64` for an `Int` tensor to `select` with.
+pub fn shuffled_batches(rng: &mut TrialRng, rows: usize, batch: usize) -> Vec<Vec<i64>> {
+    let mut order: Vec<i64> = (0..rows as i64).collect();
+    order.shuffle(rng);
+    order.chunks(batch.max(1)).map(<[i64]>::to_vec).collect()
+}
 
 /// Why a trial could not go on (or a model could not be loaded).
 #[derive(Debug, thiserror::Error)]
@@ -120,12 +133,17 @@ pub struct TrialContext<'a> {
     pub data: &'a Prepared,
 }
 
-impl TrialContext<'_> {
+impl<'a> TrialContext<'a> {
     /// A fresh RNG seeded from the trial's seed: initial weights, shuffles
     /// and dropout masks drawn from it depend on the trial alone, never on
     /// which trials run beside it.
-    pub fn rng(&self) -> ChaCha8Rng {
-        ChaCha8Rng::seed_from_u64(self.seed)
+    pub fn rng(&self) -> TrialRng {
+        TrialRng::seed_from_u64(self.seed)
+    }
+
+    /// The training rows' class indices; an error for a regression task.
+    pub fn train_classes(&self) -> Result<&'a [usize], TrialError> {
+        self.data.train_classes().ok_or_else(|| TrialError::failed("this objective trains classification only"))
     }
 
     /// The maximum number of epochs the runner will ask for.

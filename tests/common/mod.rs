@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Absolute path of a bundled dataset.
@@ -38,4 +38,25 @@ pub fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
     r.records()
         .map(|rec| header.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
         .collect()
+}
+
+/// A Python with safetensors and numpy: $SWEEP_TEST_PYTHON (set by .ci/run), else python3 if it
+/// has them. None means the calling test skips, which SWEEP_REQUIRE_PYTHON=1 (CI) turns into a failure.
+pub fn python(test: &str) -> Option<PathBuf> {
+    let candidates: Vec<PathBuf> = std::env::var_os("SWEEP_TEST_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([PathBuf::from("python3")])
+        .collect();
+    let found = candidates.into_iter().find(|py| {
+        Command::new(py).args(["-c", "import safetensors.numpy, numpy"]).output().is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("SWEEP_REQUIRE_PYTHON").as_deref() != Ok("1"),
+            "SWEEP_REQUIRE_PYTHON=1 but no Python with safetensors and numpy (SWEEP_TEST_PYTHON)"
+        );
+        eprintln!("SKIPPED {test}: no Python with safetensors and numpy (set SWEEP_TEST_PYTHON)");
+    }
+    found
 }

@@ -108,7 +108,7 @@ impl Objective for MlpObjective {
                 }
                 Tensor::from_data(TensorData::new(onehot, [n_train, k]), &device)
             }
-            Targets::Values(values) => Tensor::from_data(TensorData::new(values.clone(), [n_train, 1]), &device),
+            Targets::Values { model, .. } => Tensor::from_data(TensorData::new(model.clone(), [n_train, 1]), &device),
         };
         let n_valid = data.n_valid();
         let valid_x = Tensor::from_data(TensorData::new(data.valid_x.clone(), [n_valid, data.n_features]), &plain);

@@ -1,0 +1,245 @@
+//! The examples are users' own binaries, built on `sweep::cli::main_with`:
+//! these tests run them as a user would, on the bundled data, and check the
+//! files they write.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+mod common;
+use common::{data, read_csv, sweep, text};
+
+/// An example's binary, beside the `sweep` binary this test was built with.
+/// `cargo test --test examples` alone does not rebuild the examples, so the
+/// first call builds them with the same cargo and profile: a stale binary
+/// would test old code.
+fn example(name: &str) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_sweep")).parent().unwrap();
+    BUILT.call_once(|| {
+        let mut build = Command::new(env!("CARGO"));
+        build.current_dir(env!("CARGO_MANIFEST_DIR")).args(["build", "--examples", "--quiet"]);
+        if bin_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let out = build.output().unwrap();
+        assert!(out.status.success(), "building the examples: {}", text(&out.stderr));
+    });
+    let bin = bin_dir.join("examples").join(name);
+    assert!(bin.exists(), "{} was not built", bin.display());
+    bin
+}
+
+fn run_example(name: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(example(name));
+    cmd.current_dir(dir).args(args).env_remove("SWEEP_FAIL_TRIALS").env_remove("SWEEP_ABORT_TRIALS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(out.status.success(), "exit {:?}: {}{}", out.status.code(), text(&out.stdout), text(&out.stderr));
+    text(&out.stdout)
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
+}
+
+/// The leaderboard without its timing column, by trial id.
+fn board(results: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
+    read_csv(&results.join("leaderboard.csv"))
+        .into_iter()
+        .map(|mut row| {
+            row.remove("duration_s");
+            (row["trial_id"].clone(), row)
+        })
+        .collect()
+}
+
+/// 4 CNN trials × 3 epochs on the bundled digits.
+fn cnn_spec(dir: &Path) {
+    let spec = format!(
+        "name = \"cnn\"\nobjective = \"digits_cnn\"\nmethod = \"grid\"\nseed = 5\n[data]\npath = \"{}\"\n\
+         [metric]\nname = \"mcc\"\n[train]\nepochs = 3\ndropout = 0.1\n[parameters]\nchannels = {{ values = [4, 8] }}\n\
+         lr = {{ values = [0.003, 0.01] }}\n",
+        data("digits.csv")
+    );
+    fs::write(dir.join("cnn.toml"), spec).unwrap();
+}
+
+#[test]
+fn the_cnn_example_sweeps_predicts_and_verifies_its_own_burn_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    cnn_spec(tmp.path());
+    let out = ok(run_example("digits_cnn", tmp.path(), &["run", "cnn.toml", "--workers", "2"], &[]));
+    assert!(out.contains("workers: 2 (processes)"), "{out}");
+    let root = tmp.path().join("results/cnn");
+    let rows = read_csv(&root.join("leaderboard.csv"));
+    assert_eq!(rows.len(), 4);
+    for row in &rows {
+        assert_eq!(row["status"], "completed", "{row:?}");
+        let trial = root.join("trials").join(&row["trial_id"]);
+        let record = json(&trial.join("trial.json"));
+        assert_eq!(record["objective"], "digits_cnn");
+        assert_eq!(record["objective_version"], "1");
+        // Every parameter of the CNN's schema, resolved: swept, fixed, or its default.
+        let settings = record["settings"].as_object().unwrap();
+        let keys: Vec<&str> = settings.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["batch_size", "channels", "dropout", "epochs", "kernel", "lr"]);
+        assert_eq!((settings["dropout"].as_f64(), settings["kernel"].as_i64()), (Some(0.1), Some(3)));
+        // The metrics of the best epoch are the history's at that epoch.
+        let history = read_csv(&trial.join("history.csv"));
+        let at_best = &history[row["best_epoch"].parse::<usize>().unwrap() - 1];
+        assert_eq!(at_best["saved_best"], "true");
+        assert_eq!(at_best["mcc"], row["best_mcc"]);
+    }
+    let best = &rows[0];
+    assert!(best["best_accuracy"].parse::<f64>().unwrap() > 0.9, "the CNN learns: {best:?}");
+    let model = format!("results/cnn/trials/{}", best["trial_id"]);
+
+    // predict on its own validation split: the stored accuracy, row for row.
+    let predicted = run_example("digits_cnn", tmp.path(), &["predict", &model, "--split", "valid", "-o", "p.csv"], &[]);
+    assert!(predicted.status.success(), "{}", text(&predicted.stderr));
+    let preds = read_csv(&tmp.path().join("p.csv"));
+    let right = preds.iter().filter(|p| p["predicted"] == p["true_label"]).count() as f64;
+    assert_eq!(right / preds.len() as f64, best["best_accuracy"].parse::<f64>().unwrap());
+    let out = ok(run_example("digits_cnn", tmp.path(), &["verify", &model], &[]));
+    assert!(out.contains("objective digits_cnn 1") && out.contains("verified:"), "{out}");
+
+    // The plain `sweep` binary lacks the objective: a clear refusal, never another model.
+    let refused = sweep(tmp.path(), &["verify", &model]);
+    assert_eq!(refused.status.code(), Some(2));
+    let message = text(&refused.stderr);
+    assert!(
+        message
+            .contains("trained by objective \"digits_cnn\" (version 1), which this binary does not have (it has: mlp)"),
+        "{message}"
+    );
+    let refused = sweep(tmp.path(), &["run", "cnn.toml", "--results-dir", "elsewhere"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("cnn.toml:2: objective: got \"digits_cnn\", expected one of mlp"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    // A model whose record names another version of the objective is refused too.
+    let copy = tmp.path().join("copied-model");
+    fs::create_dir(&copy).unwrap();
+    for f in ["best.json", "best.safetensors", "preprocessing.json", "trial.json"] {
+        fs::copy(tmp.path().join(&model).join(f), copy.join(f)).unwrap();
+    }
+    let record = fs::read_to_string(copy.join("trial.json")).unwrap();
+    fs::write(copy.join("trial.json"), record.replace("\"objective_version\": \"1\"", "\"objective_version\": \"0\""))
+        .unwrap();
+    let refused = run_example("digits_cnn", tmp.path(), &["predict", "copied-model", "--split", "valid"], &[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("objective \"digits_cnn\" version 0, but this binary has version 1"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    // One worker, in this process, and one trial as a SLURM task would run it: bit-identical.
+    ok(run_example(
+        "digits_cnn",
+        tmp.path(),
+        &["run", "cnn.toml", "--workers", "1", "-q", "--results-dir", "one"],
+        &[],
+    ));
+    assert_eq!(board(&tmp.path().join("one/cnn")), board(&root));
+    let task =
+        ok(run_example("digits_cnn", tmp.path(), &["trial", "cnn.toml", "--index", "2", "--results-dir", "task"], &[]));
+    let id = task.split_whitespace().nth(2).unwrap().trim_matches(|c| c == '(' || c == ')').to_string();
+    let sha = |dir: &Path| json(&dir.join("trial.json"))["checkpoint_sha256"].clone();
+    assert_eq!(sha(&tmp.path().join("task/cnn/trials").join(&id)), sha(&root.join("trials").join(&id)));
+}
+
+#[test]
+fn a_worker_process_that_dies_fails_its_trial_and_the_sweep_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    cnn_spec(tmp.path());
+    let out = run_example(
+        "digits_cnn",
+        tmp.path(),
+        &["run", "cnn.toml", "--workers", "2", "-q"],
+        &[("SWEEP_ABORT_TRIALS", "1")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let rows = read_csv(&tmp.path().join("results/cnn/leaderboard.csv"));
+    let statuses: Vec<(&str, &str)> = rows.iter().map(|r| (r["trial_id"].as_str(), r["status"].as_str())).collect();
+    assert_eq!(statuses.iter().filter(|(_, s)| *s == "completed").count(), 3, "{statuses:?}");
+    let dead = rows.iter().find(|r| r["trial_id"].starts_with("t0001-")).unwrap();
+    assert_eq!(dead["status"], "failed");
+    assert!(dead["message"].contains("its worker process died"), "{}", dead["message"]);
+    // --resume --retry-failed trains it again, in a new worker.
+    ok(run_example("digits_cnn", tmp.path(), &["run", "cnn.toml", "--resume", "--retry-failed", "-q"], &[]));
+    let rows = read_csv(&tmp.path().join("results/cnn/leaderboard.csv"));
+    assert!(rows.iter().all(|r| r["status"] == "completed"));
+}
+
+#[test]
+fn objectives_lists_each_objective_with_its_parameters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ok(run_example("digits_cnn", tmp.path(), &["objectives"], &[]));
+    assert!(out.contains("objective = \"mlp\" (version 1, the default)"), "{out}");
+    assert!(out.contains("objective = \"digits_cnn\" (version 1)"), "{out}");
+    assert!(out.contains("trials run in worker processes"), "{out}");
+    let channels = out.lines().find(|l| l.trim_start().starts_with("channels")).unwrap();
+    assert!(channels.contains("a whole number from 1 to 256") && channels.contains("default 8"), "{channels}");
+}
+
+/// Writes the first `n` digits of digits.csv as 8×8 plain-text PGM images, one folder per class.
+fn digit_images(folder: &Path, n: usize) {
+    let rows = read_csv(Path::new(&data("digits.csv")));
+    for (i, r) in rows.iter().take(n).enumerate() {
+        let class = folder.join(&r["target"]);
+        fs::create_dir_all(&class).unwrap();
+        let pixels: Vec<String> = (0..8)
+            .map(|y| (0..8).map(|x| r[&format!("p{}", y * 8 + x)].clone()).collect::<Vec<_>>().join(" "))
+            .collect();
+        fs::write(class.join(format!("{i:04}.pgm")), format!("P2\n8 8\n16\n{}\n", pixels.join("\n"))).unwrap();
+    }
+}
+
+#[test]
+fn an_objective_with_its_own_data_source_trains_predicts_and_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    digit_images(&tmp.path().join("images"), 300);
+    let spec = "name = \"images\"\nobjective = \"image_mlp\"\nmethod = \"grid\"\nseed = 2\n[data]\nfolder = \"images\"\n\
+                [metric]\nname = \"mcc\"\n[train]\nepochs = 6\n[parameters]\nhidden = { values = [16, 32] }\n";
+    fs::write(tmp.path().join("images.toml"), spec).unwrap();
+    ok(run_example("image_folder", tmp.path(), &["run", "images.toml", "-q"], &[]));
+    let root = tmp.path().join("results/images");
+    let pre = json(&root.join("preprocessing.json"));
+    assert_eq!(pre["source"]["objective"], "image_mlp");
+    assert_eq!(pre["source"]["options"]["folder"], "images");
+    assert_eq!(pre["feature_columns"].as_array().unwrap().len(), 64);
+    let best = &read_csv(&root.join("leaderboard.csv"))[0];
+    let model = format!("results/images/trials/{}", best["trial_id"]);
+    ok(run_example("image_folder", tmp.path(), &["verify", &model], &[]));
+    ok(run_example("image_folder", tmp.path(), &["predict", &model, "--split", "valid", "-o", "p.csv"], &[]));
+    assert_eq!(read_csv(&tmp.path().join("p.csv")).len(), pre["valid_rows"].as_array().unwrap().len());
+
+    // One image changed: the source's fingerprint no longer matches, and verify says so.
+    let image = tmp.path().join("images/0/0000.pgm");
+    fs::write(&image, fs::read_to_string(&image).unwrap().replacen(" 0", " 1", 1)).unwrap();
+    let changed = run_example("image_folder", tmp.path(), &["verify", &model], &[]);
+    assert_eq!(changed.status.code(), Some(2));
+    assert!(text(&changed.stderr).contains("images: fingerprint is"), "{}", text(&changed.stderr));
+
+    // The source's options are validated like parameters; its errors name the file.
+    let wrong = spec.replace("folder = \"images\"", "path = \"images\"");
+    fs::write(tmp.path().join("wrong.toml"), wrong).unwrap();
+    let out = run_example("image_folder", tmp.path(), &["run", "wrong.toml"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("wrong.toml:6: data.path: unknown key for objective \"image_mlp\"'s data, expected one of task, valid_fraction, folder"), "{}", text(&out.stderr));
+    fs::write(tmp.path().join("images/0/bad.pgm"), "P5 binary").unwrap();
+    let out = run_example("image_folder", tmp.path(), &["run", "images.toml", "--fresh"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("bad.pgm: is not a plain-text PGM"), "{}", text(&out.stderr));
+}
