@@ -4,41 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 mod common;
-use common::{data, read_csv, sweep, text};
-
-/// An example's binary, beside the `sweep` binary this test was built with.
-/// `cargo test --test examples` alone does not rebuild the examples, so the
-/// first call builds them with the same cargo and profile: a stale binary
-/// would test old code.
-fn example(name: &str) -> PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_sweep")).parent().unwrap();
-    BUILT.call_once(|| {
-        let mut build = Command::new(env!("CARGO"));
-        build.current_dir(env!("CARGO_MANIFEST_DIR")).args(["build", "--examples", "--quiet"]);
-        if bin_dir.ends_with("release") {
-            build.arg("--release");
-        }
-        let out = build.output().unwrap();
-        assert!(out.status.success(), "building the examples: {}", text(&out.stderr));
-    });
-    let bin = bin_dir.join("examples").join(name);
-    assert!(bin.exists(), "{} was not built", bin.display());
-    bin
-}
-
-fn run_example(name: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(example(name));
-    cmd.current_dir(dir).args(args).env_remove("SWEEP_FAIL_TRIALS").env_remove("SWEEP_ABORT_TRIALS");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
+use common::{data, read_csv, run_example, sweep, text};
 
 fn ok(out: Output) -> String {
     assert!(out.status.success(), "exit {:?}: {}{}", out.status.code(), text(&out.stdout), text(&out.stderr));

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{data, sweep_env, text};
+use common::{data, example, run_example, sweep_env, text};
 
 /// Whether a SLURM controller answers and has a usable node.
 fn cluster_is_up() -> bool {
@@ -131,6 +131,36 @@ fn a_slurm_job_array_gives_the_same_leaderboard_as_a_local_run() {
     let on_slurm = leaderboard(&root.join("leaderboard.csv"));
     assert_eq!(on_slurm.len(), 6);
     assert_eq!(on_slurm, leaderboard(&tmp.path().join("local/on-slurm/leaderboard.csv")));
+}
+
+#[test]
+fn array_tasks_run_the_users_own_binary_and_its_objective() {
+    if !need_cluster("array_tasks_run_the_users_own_binary_and_its_objective") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = format!(
+        "name = \"cnn-slurm\"\nobjective = \"digits_cnn\"\nmethod = \"grid\"\nseed = 3\n[data]\npath = \"{}\"\n\
+         [metric]\nname = \"mcc\"\n[train]\nepochs = 2\n[parameters]\nchannels = {{ values = [4, 8] }}\n\
+         kernel = {{ values = [3, 5] }}\n",
+        data("digits.csv")
+    );
+    fs::write(tmp.path().join("cnn.toml"), spec).unwrap();
+    let out = run_example("digits_cnn", tmp.path(), &["slurm", "cnn.toml"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (array, aggregate) = job_ids(&out);
+    let states = wait_for(&[&array, &aggregate]);
+    assert!(states.values().all(|s| s == "COMPLETED"), "{states:?}");
+    let root = tmp.path().join("results/cnn-slurm");
+    let script = fs::read_to_string(root.join("slurm/array.sbatch")).unwrap();
+    let binary = example("digits_cnn").display().to_string();
+    assert!(script.contains(&format!("{binary} trial")), "the tasks run the user's binary: {script}");
+    let local = run_example("digits_cnn", tmp.path(), &["run", "cnn.toml", "--results-dir", "local", "-q"], &[]);
+    assert!(local.status.success(), "{}", text(&local.stderr));
+    let on_slurm = leaderboard(&root.join("leaderboard.csv"));
+    assert_eq!(on_slurm.len(), 4);
+    assert!(on_slurm.iter().all(|r| r["status"] == "completed"), "{on_slurm:?}");
+    assert_eq!(on_slurm, leaderboard(&tmp.path().join("local/cnn-slurm/leaderboard.csv")));
 }
 
 #[test]

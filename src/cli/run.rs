@@ -74,6 +74,16 @@ pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
         faults: super::faults_from_env()?,
         parallelism,
     };
+    if let (Some(Parallelism::Threads), Some(objective)) = (parallelism, catalog.get(&spec.objective))
+        && objective.parallelism() == Parallelism::Processes
+        && workers > 1
+    {
+        eprintln!(
+            "warning: objective \"{}\" declares worker processes: as threads its trials share Burn's RNG and \
+             autodiff graph, so their results depend on timing and are not reproducible",
+            objective.name()
+        );
+    }
     let mut reporter: Box<dyn Reporter> =
         if args.quiet { Box::new(SilentReporter) } else { Box::new(ProgressBarReporter::new()) };
     let summary = runner::run_sweep(&spec, catalog, &options, reporter.as_mut())?;

@@ -52,6 +52,7 @@
 
 mod catalog;
 pub mod mlp;
+mod tensors;
 pub mod weights;
 
 use std::collections::BTreeMap;
@@ -61,6 +62,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 pub use catalog::{Catalog, CatalogError, builtin};
+pub use tensors::{Forward, rows_tensor, to_vec};
 
 use crate::data::{DataShape, DataSource, Prepared};
 use crate::metrics::Task;

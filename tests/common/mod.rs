@@ -60,3 +60,34 @@ pub fn python(test: &str) -> Option<PathBuf> {
     }
     found
 }
+
+/// An example's binary, beside the `sweep` binary this test was built with.
+/// `cargo test --test examples` alone does not rebuild the examples, so the
+/// first call builds them with the same cargo and profile: a stale binary
+/// would test old code.
+pub fn example(name: &str) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_sweep")).parent().unwrap();
+    BUILT.call_once(|| {
+        let mut build = Command::new(env!("CARGO"));
+        build.current_dir(env!("CARGO_MANIFEST_DIR")).args(["build", "--examples", "--quiet"]);
+        if bin_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let out = build.output().unwrap();
+        assert!(out.status.success(), "building the examples: {}", text(&out.stderr));
+    });
+    let bin = bin_dir.join("examples").join(name);
+    assert!(bin.exists(), "{} was not built", bin.display());
+    bin
+}
+
+/// Runs an example's binary as `sweep` runs (fault injection cleared, then `env` set).
+pub fn run_example(name: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(example(name));
+    cmd.current_dir(dir).args(args).env_remove("SWEEP_FAIL_TRIALS").env_remove("SWEEP_ABORT_TRIALS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
