@@ -213,3 +213,13 @@ fn an_objective_with_its_own_data_source_trains_predicts_and_verifies() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("bad.pgm: is not a plain-text PGM"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn the_readme_shows_the_cnn_example_and_its_spec_as_they_are() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    for file in ["examples/digits_cnn.rs", "examples/digits_cnn.toml"] {
+        let code = fs::read_to_string(root.join(file)).unwrap();
+        assert!(readme.contains(&code), "README.md's \"Sweep your own model\" must show {file} as it is");
+    }
+}
