@@ -97,6 +97,29 @@ fn the_cnn_example_sweeps_predicts_and_verifies_its_own_burn_model() {
         text(&refused.stderr)
     );
 
+    // Every other subcommand serves the user's objective too.
+    let cnn = |args: &[&str]| run_example("digits_cnn", tmp.path(), args, &[]);
+    assert!(ok(cnn(&["plan", "cnn.toml"])).contains("objective digits_cnn"));
+    assert!(ok(cnn(&["status", "results/cnn"])).contains("4 trials: 4 done"));
+    ok(cnn(&["report", "results/cnn"]));
+    ok(cnn(&["aggregate", "results/cnn", "-q"]));
+    ok(cnn(&["registry", "register", "results/cnn", "--name", "cnn", "--alias", "champion"]));
+    assert!(ok(cnn(&["registry", "show", "cnn@champion"])).contains("objective:         digits_cnn (version 1)"));
+    ok(cnn(&["predict", "cnn@champion", "--split", "valid", "-o", "champion.csv"]));
+    assert_eq!(fs::read(tmp.path().join("champion.csv")).unwrap(), fs::read(tmp.path().join("p.csv")).unwrap());
+    let exported = ok(cnn(&["export", "cnn@champion", "--to", "export"]));
+    assert!(exported.contains("model.safetensors") && exported.contains("model_card.md"), "{exported}");
+    let card = json(&tmp.path().join("export/model_card.json"));
+    assert_eq!(card["objective"]["name"], "digits_cnn");
+    assert!(card["load_in_python"].is_null(), "the CNN offers no numpy code");
+    let pytorch = cnn(&["export", "cnn@champion", "--to", "export-pt", "--layout", "pytorch"]);
+    assert_eq!(pytorch.status.code(), Some(2));
+    assert!(
+        text(&pytorch.stderr).contains("objective \"digits_cnn\" offers no PyTorch layout"),
+        "{}",
+        text(&pytorch.stderr)
+    );
+
     // A model whose record names another version of the objective is refused too.
     let copy = tmp.path().join("copied-model");
     fs::create_dir(&copy).unwrap();

@@ -58,6 +58,24 @@ pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table, DataError> {
         })
     };
     let target_col = position(&options.target, "data.target")?;
+    // Columns the spec names, by position; naming the target is a mistake worth explaining.
+    let named = |names: &[String], key: &'static str, why_not_the_target: &str| -> Result<Vec<usize>, DataError> {
+        let mut columns = Vec::with_capacity(names.len());
+        for name in names {
+            let c = position(name, key)?;
+            if c == target_col {
+                return Err(DataError::Columns {
+                    path: p(),
+                    message: format!("{key} lists \"{name}\", the target; {why_not_the_target}"),
+                });
+            }
+            if columns.contains(&c) {
+                return Err(DataError::Columns { path: p(), message: format!("{key} lists \"{name}\" twice") });
+            }
+            columns.push(c);
+        }
+        Ok(columns)
+    };
     let columns: Vec<usize> = match &options.features {
         Some(_) if !options.drop.is_empty() => {
             return Err(DataError::Columns {
@@ -65,42 +83,9 @@ pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table, DataError> {
                 message: "[data] has both features and drop; give one".into(),
             });
         }
-        Some(features) => {
-            let mut columns = Vec::with_capacity(features.len());
-            for f in features {
-                let c = position(f, "data.features")?;
-                if c == target_col {
-                    return Err(DataError::Columns {
-                        path: p(),
-                        message: format!(
-                            "data.features lists \"{f}\", the target; a model cannot learn from its own answer"
-                        ),
-                    });
-                }
-                if columns.contains(&c) {
-                    return Err(DataError::Columns {
-                        path: p(),
-                        message: format!("data.features lists \"{f}\" twice"),
-                    });
-                }
-                columns.push(c);
-            }
-            columns
-        }
+        Some(features) => named(features, "data.features", "a model cannot learn from its own answer")?,
         None => {
-            let mut dropped = Vec::with_capacity(options.drop.len());
-            for d in &options.drop {
-                let c = position(d, "data.drop")?;
-                if c == target_col {
-                    return Err(DataError::Columns {
-                        path: p(),
-                        message: format!(
-                            "data.drop lists \"{d}\", the target (data.target); the target is never a feature anyway"
-                        ),
-                    });
-                }
-                dropped.push(c);
-            }
+            let dropped = named(&options.drop, "data.drop", "the target is never a feature anyway")?;
             (0..header.len()).filter(|c| *c != target_col && !dropped.contains(c)).collect()
         }
     };

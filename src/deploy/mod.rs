@@ -83,7 +83,7 @@ pub enum DeployError {
     ChecksumMismatch {
         /// The checkpoint.
         path: PathBuf,
-        /// From best.json.
+        /// From the trial's record, trial.json (best.json in results of older versions).
         expected: String,
         /// Of the file.
         actual: String,
