@@ -329,7 +329,11 @@ fn curves(h: &mut String, dir: &SweepDir, board: &Leaderboard, n: usize) -> Resu
             esc(&r.id),
             esc(&params_display(&r.params))
         );
-        h.push_str(&charts::epoch_lines(&format!("{} — losses", r.id), "cross-entropy", &losses, r.best_epoch)?);
+        let loss = match board.task {
+            crate::metrics::Task::Classification => "cross-entropy",
+            crate::metrics::Task::Regression => "squared error (standardized)",
+        };
+        h.push_str(&charts::epoch_lines(&format!("{} — losses", r.id), loss, &losses, r.best_epoch)?);
         h.push_str(&charts::epoch_lines(&format!("{} — {metric}", r.id), metric, &monitored, r.best_epoch)?);
         h.push_str("</div>\n");
         if let Ok(meta) = store::read_json::<BestMetadata>(&dir.trial_dir(&r.id).join(names::BEST_METADATA)) {

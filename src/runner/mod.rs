@@ -271,7 +271,7 @@ pub fn run_sweep(
     let n = if batched { options.workers.max(1) } else { options.workers.clamp(1, todo.len().max(1)) };
     let parallelism = options.parallelism.unwrap_or(objective.parallelism());
     // One trial needs no second process: it runs here, alone, and just as reproducibly.
-    let workers = if parallelism == Parallelism::Processes && options.workers > 1 {
+    let workers = if parallelism == Parallelism::Processes && n > 1 {
         let exe = std::env::current_exe().map_err(|e| RunError::Pool { workers: n, message: e.to_string() })?;
         let command = WorkerCommand {
             exe,

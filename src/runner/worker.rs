@@ -145,8 +145,11 @@ impl ProcessWorker {
     }
 }
 
-/// Why a child stopped answering, with its exit status when it is gone.
+/// Why a child stopped answering, with its exit status. A child that closed
+/// its output but lives on is killed first, so this never waits for ever; a
+/// child that already exited keeps its own status.
 fn died(running: &mut Running, what: &str) -> String {
+    let _ = running.child.kill();
     let status = running.child.wait().map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
     format!("its worker process died: {what} ({status})")
 }
