@@ -295,6 +295,11 @@ pub enum Targets {
 }
 
 impl Targets {
+    /// Real targets as the data hold them, with the standardized copy the model learns.
+    pub fn values(original: Vec<f64>, scale: TargetScale) -> Self {
+        Targets::Values { model: original.iter().map(|&y| scale.to_model(y) as f32).collect(), original }
+    }
+
     /// Rows.
     pub fn len(&self) -> usize {
         match self {

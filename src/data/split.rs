@@ -50,15 +50,6 @@ pub fn prepare(table: &Table, task: Task, valid_fraction: f64, seed: u64) -> Res
 
     let d = table.features.len();
     let (means, stds) = column_stats(&table.x, d, &train_rows);
-    let standardize = |rows: &[usize]| -> Vec<f32> {
-        let mut out = Vec::with_capacity(rows.len() * d);
-        for &r in rows {
-            for j in 0..d {
-                out.push(((table.x[r * d + j] - means[j]) / stds[j]) as f32);
-            }
-        }
-        out
-    };
     let (train_y, valid_y, classes, target_scale) = match read {
         ReadTargets::Classes { y, classes } => {
             let pick = |rows: &[usize]| Targets::Classes(rows.iter().map(|&r| y[r]).collect());
@@ -67,35 +58,36 @@ pub fn prepare(table: &Table, task: Task, valid_fraction: f64, seed: u64) -> Res
         ReadTargets::Values(v) => {
             let (mean, std) = column_stats(&v, 1, &train_rows);
             let scale = TargetScale { mean: mean[0], std: std[0] };
-            let pick = |rows: &[usize]| Targets::Values {
-                model: rows.iter().map(|&r| scale.to_model(v[r]) as f32).collect(),
-                original: rows.iter().map(|&r| v[r]).collect(),
-            };
+            let pick = |rows: &[usize]| Targets::values(rows.iter().map(|&r| v[r]).collect(), scale);
             (pick(&train_rows), pick(&valid_rows), Vec::new(), Some(scale))
         }
     };
+    let preprocessing = Preprocessing {
+        data_path: table.path.clone(),
+        data_fingerprint: table.fingerprint.clone(),
+        target: table.target.clone(),
+        task,
+        feature_columns: table.features.clone(),
+        means,
+        stds,
+        classes,
+        target_scale,
+        split_seed: seed,
+        valid_fraction,
+        valid_rows,
+        source: None,
+    };
+    // The same standardization predict and verify apply later, so their outputs match bit for bit.
+    let rows_of =
+        |rows: &[usize]| -> Vec<f64> { rows.iter().flat_map(|&r| &table.x[r * d..(r + 1) * d]).copied().collect() };
     Ok(Prepared {
         task,
-        train_x: standardize(&train_rows),
+        train_x: preprocessing.standardize(&rows_of(&train_rows)),
         train_y,
-        valid_x: standardize(&valid_rows),
+        valid_x: preprocessing.standardize(&rows_of(&preprocessing.valid_rows)),
         valid_y,
         n_features: d,
-        preprocessing: Preprocessing {
-            data_path: table.path.clone(),
-            data_fingerprint: table.fingerprint.clone(),
-            target: table.target.clone(),
-            task,
-            feature_columns: table.features.clone(),
-            means,
-            stds,
-            classes,
-            target_scale,
-            split_seed: seed,
-            valid_fraction,
-            valid_rows,
-            source: None,
-        },
+        preprocessing,
     })
 }
 
@@ -167,11 +159,7 @@ pub fn stored_split(table: &Table, pre: &Preprocessing) -> Result<StoredSplit, D
             (Targets::Classes(out), raw)
         }
         ReadTargets::Values(v) => {
-            let scale = pre.scale();
-            let targets = Targets::Values {
-                model: pre.valid_rows.iter().map(|&r| scale.to_model(v[r]) as f32).collect(),
-                original: pre.valid_rows.iter().map(|&r| v[r]).collect(),
-            };
+            let targets = Targets::values(pre.valid_rows.iter().map(|&r| v[r]).collect(), pre.scale());
             (targets, pre.valid_rows.iter().map(|&r| v[r].to_string()).collect())
         }
     };

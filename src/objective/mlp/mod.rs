@@ -29,7 +29,7 @@ use network::{BatchTargets, loss, manual_gradients};
 use optimizer::{LinearState, ParamOptimizer, module_optimizer};
 pub use settings::MlpSettings;
 
-use super::{Model, Objective, Parallelism, Trainer, TrialContext, TrialError, weights};
+use super::{Model, Objective, Parallelism, Trainer, TrialContext, TrialError, rows_tensor, to_vec, weights};
 use crate::data::{DataShape, Prepared, Targets};
 use crate::metrics::Task;
 use crate::params::{ResolvedParams, Schema};
@@ -98,7 +98,7 @@ impl Objective for MlpObjective {
             Gradients::Autodiff => Stepper::Autodiff(module_optimizer(&s)),
         };
         let n_train = data.n_train();
-        let train_x = Tensor::from_data(TensorData::new(data.train_x.clone(), [n_train, data.n_features]), &device);
+        let train_x = trial.train_x(&device);
         let train_targets = match &data.train_y {
             Targets::Classes(labels) => {
                 let k = data.n_outputs();
@@ -110,8 +110,7 @@ impl Objective for MlpObjective {
             }
             Targets::Values { model, .. } => Tensor::from_data(TensorData::new(model.clone(), [n_train, 1]), &device),
         };
-        let n_valid = data.n_valid();
-        let valid_x = Tensor::from_data(TensorData::new(data.valid_x.clone(), [n_valid, data.n_features]), &plain);
+        let valid_x = trial.valid_x(&plain);
         Ok(Box::new(MlpTrainer {
             model: Some(model),
             stepper,
@@ -259,12 +258,7 @@ impl Trainer for MlpTrainer {
     }
 
     fn validate(&mut self) -> Result<Vec<f32>, TrialError> {
-        let model = self.model()?.valid();
-        model
-            .forward(self.valid_x.clone(), None)
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| TrialError::failed(format!("reading validation outputs: {e:?}")))
+        to_vec(self.model()?.valid().forward(self.valid_x.clone(), None))
     }
 
     fn checkpoint(&self, metadata: &BTreeMap<String, String>) -> Result<Vec<u8>, TrialError> {
@@ -281,12 +275,7 @@ pub struct MlpModel {
 
 impl Model for MlpModel {
     fn predict(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, TrialError> {
-        let input = Tensor::from_data(TensorData::new(x.to_vec(), [rows, self.shape.n_features]), &Device::flex());
-        self.mlp
-            .forward(input, None)
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| TrialError::failed(format!("reading outputs: {e:?}")))
+        to_vec(self.mlp.forward(rows_tensor(x, rows, &Device::flex()), None))
     }
 
     fn describe(&self) -> String {
