@@ -4,6 +4,7 @@
 //! same thing, and the best-model callback, early stopping, pruning, TPE, the
 //! leaderboard and the registry work alike for both tasks.
 
+pub mod bootstrap;
 pub mod classification;
 mod monitor;
 pub mod regression;
