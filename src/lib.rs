@@ -9,6 +9,7 @@
 //!        each epoch: outputs ──▶ metrics ──▶ callbacks decide ──▶ runner saves atomically (store)
 //!        events ──▶ reporters (progress bar)
 //!   ──aggregate (reads only per-trial records)──▶ leaderboard.csv + registry.json
+//!        selection: refit of a cross-validation's winner, test split of the top models
 //!   ──deploy (Objective::load ─▶ Model)──▶ predict, verify, export
 //! ```
 //!
@@ -32,6 +33,7 @@ pub mod report;
 pub mod runner;
 pub mod sampler;
 pub mod seed;
+pub mod selection;
 pub mod slurm;
 pub mod space;
 pub mod spec;

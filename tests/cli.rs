@@ -55,7 +55,14 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 /// What a finished trial's folder holds: no temp or spare files, no marker.
-const TRIAL_FILES: [&str; 5] = ["best.json", "best.safetensors", "history.csv", "preprocessing.json", "trial.json"];
+const TRIAL_FILES: [&str; 6] = [
+    "best.json",
+    "best.safetensors",
+    "best_valid_outputs.safetensors",
+    "history.csv",
+    "preprocessing.json",
+    "trial.json",
+];
 
 /// The names in a folder, sorted.
 fn file_names(dir: &Path) -> Vec<String> {

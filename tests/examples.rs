@@ -153,6 +153,31 @@ fn the_cnn_example_sweeps_predicts_and_verifies_its_own_burn_model() {
 }
 
 #[test]
+fn the_cnn_is_cross_validated_refit_and_tested_reproducibly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = format!(
+        "name = \"cnn-cv\"\nobjective = \"digits_cnn\"\nmethod = \"grid\"\nseed = 1\n[data]\npath = \"{}\"\n\
+         test_fraction = 0.2\ncv_folds = 2\nrefit = true\n[metric]\nname = \"mcc\"\n[train]\nepochs = 2\ndropout = 0.1\n\
+         [parameters]\nkernel = {{ values = [3, 5] }}\n",
+        data("digits.csv")
+    );
+    fs::write(tmp.path().join("s.toml"), spec).unwrap();
+    ok(run_example("digits_cnn", tmp.path(), &["run", "s.toml", "-q", "--workers", "2"], &[]));
+    let pick = |root: &Path| json(&root.join("registry.json"))["models"][0].clone();
+    let first = pick(&tmp.path().join("results/cnn-cv"));
+    let id = first["trial_id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("refit-c"), "{first}");
+    assert!(first["test_metrics"]["mcc"].as_f64().unwrap() > 0.5, "{first}");
+    // The refit runs in the aggregating process, with Burn's RNG seeded as a worker's: the same
+    // model with one worker as with two.
+    ok(run_example("digits_cnn", tmp.path(), &["run", "s.toml", "-q", "--workers", "1", "--results-dir", "one"], &[]));
+    let again = pick(&tmp.path().join("one/cnn-cv"));
+    assert_eq!((&first["trial_id"], &first["checkpoint_sha256"]), (&again["trial_id"], &again["checkpoint_sha256"]));
+    let out = ok(run_example("digits_cnn", tmp.path(), &["verify", &format!("results/cnn-cv/trials/{id}")], &[]));
+    assert!(out.contains("test rows"), "{out}");
+}
+
+#[test]
 fn a_worker_process_that_dies_fails_its_trial_and_the_sweep_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
     cnn_spec(tmp.path());
@@ -230,7 +255,7 @@ fn an_objective_with_its_own_data_source_trains_predicts_and_verifies() {
     fs::write(tmp.path().join("wrong.toml"), wrong).unwrap();
     let out = run_example("image_folder", tmp.path(), &["run", "wrong.toml"], &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("wrong.toml:6: data.path: unknown key for objective \"image_mlp\"'s data, expected one of task, valid_fraction, folder"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("wrong.toml:6: data.path: unknown key for objective \"image_mlp\"'s data, expected one of task, valid_fraction, test_fraction, test_top, cv_folds, refit, folder"), "{}", text(&out.stderr));
     fs::write(tmp.path().join("images/0/bad.pgm"), "P5 binary").unwrap();
     let out = run_example("image_folder", tmp.path(), &["run", "images.toml", "--fresh"], &[]);
     assert_eq!(out.status.code(), Some(2));

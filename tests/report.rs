@@ -1,12 +1,14 @@
 //! The HTML report: generated for a small sweep with a failed trial, parsed
-//! as XML, and (where Chromium is installed) rendered to a non-blank screenshot.
+//! as XML, and (where Chromium is installed) rendered to a non-blank screenshot;
+//! and for a sweep with a test split, its ties, validation-vs-test gaps and
+//! data split checked against leaderboard.csv and splits.json.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::{data, sweep, sweep_env};
+use common::{data, read_csv, sweep, sweep_env};
 
 /// A random search of 6 trials × 5 epochs where trial 2 fails; returns the report's path.
 fn small_report(dir: &Path) -> PathBuf {
@@ -73,6 +75,119 @@ fn the_report_is_one_well_formed_file_with_plots_and_the_leaderboard() {
     let out = sweep(tmp.path(), &["report", "results/seen"]);
     assert!(out.status.success());
     assert_eq!(fs::read_to_string(&path).unwrap().len(), html.len());
+}
+
+/// The cells of each body row of the table with `class`, as text.
+fn table_rows(doc: &roxmltree::Document, class: &str) -> Vec<Vec<String>> {
+    let table = doc
+        .descendants()
+        .find(|n| n.has_tag_name("table") && n.attribute("class") == Some(class))
+        .unwrap_or_else(|| panic!("no table {class:?}"));
+    table
+        .descendants()
+        .filter(|n| n.has_tag_name("tr") && n.parent().is_some_and(|p| p.has_tag_name("tbody")))
+        .map(|tr| {
+            tr.children()
+                .filter(|c| c.has_tag_name("td"))
+                .map(|td| td.descendants().filter(|d| d.is_text()).filter_map(|d| d.text()).collect::<String>())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_report_shows_ties_the_test_split_and_the_data_split() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = format!(
+        r#"name = "held"
+method = "grid"
+seed = 7
+[data]
+path = "{}"
+test_fraction = 0.2
+[metric]
+name = "mcc"
+[train]
+epochs = 3
+[parameters]
+lr = {{ values = [0.003, 0.03] }}
+hidden = {{ values = [8, 32] }}
+"#,
+        data("breast_cancer.csv")
+    );
+    fs::write(tmp.path().join("s.toml"), spec).unwrap();
+    let out = sweep(tmp.path(), &["run", "s.toml"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let results = tmp.path().join("results/held");
+    let html = fs::read_to_string(results.join("report.html")).unwrap();
+    let doc = roxmltree::Document::parse_with_options(
+        &html,
+        roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() },
+    )
+    .unwrap_or_else(|e| panic!("report.html is not well-formed: {e}"));
+    let board = read_csv(&results.join("leaderboard.csv"));
+    assert_eq!(board.len(), 4);
+
+    // Ties: the sentence, and as many tied rows as leaderboard.csv has.
+    assert!(
+        html.contains(
+            "Tied: the top trial is better in fewer than 95 % of 1000 bootstrap resamples of the validation rows, so \
+             the validation data cannot tell these trials apart; pick among them on other grounds (test metrics, size, \
+             speed)."
+        ),
+        "the tie sentence"
+    );
+    let tied = board[1..].iter().filter(|r| r["tied_with_top"] == "true").count();
+    let verb = if tied == 1 { "is" } else { "are" };
+    assert!(html.contains(&format!("<b>{tied}</b> of the other 3 completed trials {verb} tied")), "tied count {tied}");
+    let tied_rows =
+        doc.descendants().filter(|n| n.has_tag_name("tr") && n.attribute("class") == Some("completed tied"));
+    assert_eq!(tied_rows.count(), tied);
+    let leaderboard = table_rows(&doc, "board");
+    let top = &board[0];
+    let interval = format!(
+        "[{:.4}, {:.4}]",
+        top["best_mcc_low"].parse::<f64>().unwrap(),
+        top["best_mcc_high"].parse::<f64>().unwrap()
+    );
+    assert!(leaderboard[0].contains(&interval) && leaderboard[0].iter().any(|c| c == "top"), "{:?}", leaderboard[0]);
+
+    // Validation vs test: the top model's values and gap, as leaderboard.csv has them.
+    assert!(html.contains("<h2>Validation vs test</h2>"));
+    assert!(html.contains("The test split was seen by nothing that chose"), "why the gap");
+    let valid: f64 = top["best_mcc"].parse().unwrap();
+    let test: f64 = top["test_mcc"].parse().expect("the top model has a test_mcc");
+    let rows = table_rows(&doc, "grid valtest");
+    let row = rows.iter().find(|r| r[1] == top["trial_id"]).expect("the top model's row");
+    assert_eq!(row[0], "1");
+    assert_eq!(row[2], format!("{valid:.4}"));
+    assert_eq!(row[3], format!("{test:.4}"));
+    assert_eq!(row[4], format!("{:+.4}", valid - test), "gap = valid − test");
+    let tested = board.iter().filter(|r| !r["test_mcc"].is_empty()).count();
+    assert_eq!(rows.len(), tested, "one row per model evaluated on the test split");
+
+    // Data split: every part of splits.json with its class counts.
+    let splits: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(results.join("splits.json")).unwrap()).unwrap();
+    let parts = splits["parts"].as_array().unwrap();
+    let names: Vec<&str> = parts.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["train", "valid", "test"]);
+    let shown = table_rows(&doc, "grid split");
+    assert_eq!(shown.len(), parts.len());
+    for (row, part) in shown.iter().zip(parts) {
+        let mut expected = vec![part["name"].as_str().unwrap().to_string(), part["rows"].to_string()];
+        expected.extend(part["class_counts"].as_array().unwrap().iter().map(|c| c.to_string()));
+        assert_eq!(*row, expected);
+    }
+    for d in splits["duplicates"].as_array().unwrap() {
+        let (part, rows, of) = (d["part"].as_str().unwrap(), d["rows"].as_u64().unwrap(), d["of"].as_u64().unwrap());
+        let line = if rows > 0 {
+            format!("{rows} of {of} {part} rows have features identical")
+        } else {
+            format!("None of the {of} {part} rows has features identical")
+        };
+        assert!(html.contains(&line), "{line}");
+    }
 }
 
 /// Chromium, if installed: $SWEEP_CHROMIUM, else chromium on PATH.

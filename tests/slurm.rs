@@ -134,6 +134,42 @@ fn a_slurm_job_array_gives_the_same_leaderboard_as_a_local_run() {
 }
 
 #[test]
+fn cross_validation_with_a_test_split_and_a_refit_runs_as_an_array_like_it_runs_locally() {
+    if !need_cluster("cross_validation_with_a_test_split_and_a_refit_runs_as_an_array_like_it_runs_locally") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let body = spec("cv-slurm").replace("[metric]", "test_fraction = 0.2\ncv_folds = 3\nrefit = true\n[metric]");
+    fs::write(tmp.path().join("s.toml"), body).unwrap();
+    let out = sweep_env(tmp.path(), &["slurm", "s.toml"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (array, aggregate) = job_ids(&out);
+    let states = wait_for(&[&array, &aggregate]);
+    assert_eq!(states.len(), 6 * 3 + 1, "configuration x fold array tasks: {states:?}");
+    assert!(states.values().all(|s| s == "COMPLETED"), "{states:?}");
+
+    let local = sweep_env(tmp.path(), &["run", "s.toml", "--results-dir", "local", "-q"], &[]);
+    assert!(local.status.success(), "{}", text(&local.stderr));
+    let (cluster, here) = (tmp.path().join("results/cv-slurm"), tmp.path().join("local/cv-slurm"));
+    assert_eq!(leaderboard(&cluster.join("leaderboard.csv")), leaderboard(&here.join("leaderboard.csv")));
+    assert_eq!(
+        fs::read_to_string(cluster.join("leaderboard_by_config.csv")).unwrap(),
+        fs::read_to_string(here.join("leaderboard_by_config.csv")).unwrap()
+    );
+    // The aggregation job refit the winner and measured it on the test split, as the local run did.
+    let pick = |root: &Path| -> serde_json::Value {
+        serde_json::from_slice::<serde_json::Value>(&fs::read(root.join("registry.json")).unwrap()).unwrap()["models"]
+            [0]
+        .clone()
+    };
+    let (a, b) = (pick(&cluster), pick(&here));
+    assert!(a["trial_id"].as_str().unwrap().starts_with("refit-c"), "{a}");
+    assert_eq!((&a["trial_id"], &a["checkpoint_sha256"]), (&b["trial_id"], &b["checkpoint_sha256"]));
+    assert_eq!(a["test_metrics"], b["test_metrics"]);
+    assert!(a["test_metrics"]["mcc"].is_f64(), "{a}");
+}
+
+#[test]
 fn array_tasks_run_the_users_own_binary_and_its_objective() {
     if !need_cluster("array_tasks_run_the_users_own_binary_and_its_objective") {
         return;

@@ -5,7 +5,12 @@ use crate::store::names;
 
 /// Columns: `rank, trial_id, status, <params>, best_epoch, epochs_run,
 /// best_<metric>... (the task's metrics), duration_s, checkpoint,
-/// checkpoint_sha256, seed, message`.
+/// checkpoint_sha256, seed, message`; then, with the bootstrap,
+/// `best_<monitored>_low, best_<monitored>_high, tied_with_top,
+/// top_better_share`; then, with a test split, `test_<metric>...` for every
+/// metric but train_loss (`test_loss` is the loss on the test rows), empty
+/// for models not evaluated there. The columns of earlier versions keep their
+/// places, so scripts that read them by position still work.
 /// Failed and diverged trials keep their metric cells empty.
 pub struct LeaderboardCsv;
 
@@ -23,6 +28,13 @@ impl Exporter for LeaderboardCsv {
         let metrics = board.task.metric_names();
         header.extend(metrics.iter().map(|m| format!("best_{m}")));
         header.extend(["duration_s", "checkpoint", "checkpoint_sha256", "seed", "message"].map(String::from));
+        let monitored = &board.monitor.metric;
+        if board.bootstrap > 0 {
+            header.extend([format!("best_{monitored}_low"), format!("best_{monitored}_high")]);
+            header.extend(["tied_with_top".into(), "top_better_share".into()]);
+        }
+        let test_metrics = test_columns(board);
+        header.extend(test_metrics.iter().map(|m| format!("test_{m}")));
         w.write_record(&header).map_err(err)?;
 
         for (i, r) in board.rows.iter().enumerate() {
@@ -39,8 +51,34 @@ impl Exporter for LeaderboardCsv {
             row.push(if ok { r.checkpoint_sha256.clone().unwrap_or_default() } else { String::new() });
             row.push(r.seed.to_string());
             row.push(r.message.clone().unwrap_or_default());
+            if board.bootstrap > 0 {
+                let u = board.uncertainty.get(&r.id);
+                row.push(u.map(|u| u.low.to_string()).unwrap_or_default());
+                row.push(u.map(|u| u.high.to_string()).unwrap_or_default());
+                row.push(u.and_then(|u| u.tied_with_top).map(|t| t.to_string()).unwrap_or_default());
+                row.push(u.and_then(|u| u.top_better_share).map(|s| s.to_string()).unwrap_or_default());
+            }
+            let test = board.test.get(&r.id);
+            row.extend(
+                test_metrics.iter().map(|m| test.and_then(|t| t.get(*m)).map(|v| v.to_string()).unwrap_or_default()),
+            );
             w.write_record(&row).map_err(err)?;
         }
         w.into_inner().map_err(|e| AggregateError::Render { file: names::LEADERBOARD, message: e.to_string() })
     }
+}
+
+/// The test metrics of a leaderboard with a test split, in the task's column
+/// order (`valid_loss` becomes `loss`; `train_loss` has no test value).
+pub fn test_columns(board: &Leaderboard) -> Vec<&'static str> {
+    if !board.has_test {
+        return Vec::new();
+    }
+    board
+        .task
+        .metric_names()
+        .iter()
+        .filter(|m| !crate::metrics::Task::is_training_metric(m))
+        .map(|m| if *m == "valid_loss" { "loss" } else { *m })
+        .collect()
 }

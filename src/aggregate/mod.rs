@@ -1,22 +1,32 @@
 //! The aggregator: ranks the per-trial records of a sweep and exports the
-//! leaderboard and the sweep's model registry. It reads nothing but
-//! `trials/*/trial.json`, so it gives the same answer after a local run, a
-//! resumed run, or a cluster job array.
+//! leaderboard and the sweep's model registry. It reads nothing but the
+//! trial folders (`trial.json`, the kept validation outputs, `test.json`), so
+//! it gives the same answer after a local run, a resumed run, or a cluster
+//! job array.
+//!
+//! After ranking it judges the models: bootstrap intervals and ties from the
+//! validation outputs ([`uncertainty`]); and, through [`ModelWork`], which
+//! needs the objectives, the refit of the winning configuration of a
+//! cross-validation and one evaluation of the top models on the test split.
 
 mod by_config;
 mod leaderboard;
 mod ranking;
 mod registry;
+pub mod uncertainty;
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 pub use by_config::{ConfigLeaderboardCsv, ConfigRow, rank_configs};
 pub use leaderboard::LeaderboardCsv;
 pub use ranking::rank;
 pub use registry::{RegistryEntry, RegistryJson, SweepRegistry};
+pub use uncertainty::Uncertainty;
 
-use crate::metrics::{Monitor, Task};
-use crate::store::{self, IncompleteTrial, StoreError, SweepDir, TrialRecord};
+use crate::metrics::{Metrics, Monitor, Task};
+use crate::spec::Selection;
+use crate::store::{self, IncompleteTrial, SplitEvaluation, StoreError, SweepDir, TrialRecord, names};
 
 /// Why aggregation failed.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +89,18 @@ pub struct Leaderboard {
     pub repeats: bool,
     /// Trial folders without a complete record (still running, or died).
     pub incomplete: Vec<IncompleteTrial>,
+    /// Whether the sweep holds out a test split.
+    pub has_test: bool,
+    /// With cross-validation: the folds (each configuration's trials are its folds).
+    pub cv_folds: Option<usize>,
+    /// Test metrics (`loss`, ...) by trial id, of the models evaluated on the test split.
+    pub test: BTreeMap<String, Metrics>,
+    /// Resamples of the bootstrap (0: none).
+    pub bootstrap: usize,
+    /// Bootstrap interval and tie with the top trial, by trial id.
+    pub uncertainty: BTreeMap<String, Uncertainty>,
+    /// With cross-validation and `refit = true`: the winning configuration retrained on every non-test row.
+    pub refit: Option<TrialRecord>,
 }
 
 impl Leaderboard {
@@ -118,8 +140,44 @@ impl Leaderboard {
             repeats: records.iter().any(|r| r.repeat > 0),
             rows: rank(records),
             incomplete,
+            has_test: false,
+            cv_folds: None,
+            test: BTreeMap::new(),
+            bootstrap: 0,
+            uncertainty: BTreeMap::new(),
+            refit: None,
         })
     }
+
+    /// The models in the order the registry lists them: the refit first,
+    /// then completed trials by rank, or with repeats and folds by their
+    /// configuration's rank.
+    pub fn registry_order(&self) -> Vec<&TrialRecord> {
+        let registry = SweepRegistry::from_leaderboard(self);
+        let by_id: BTreeMap<&str, &TrialRecord> =
+            self.rows.iter().chain(self.refit.as_ref()).map(|r| (r.id.as_str(), r)).collect();
+        registry.models.iter().filter_map(|m| by_id.get(m.trial_id.as_str()).copied()).collect()
+    }
+}
+
+/// Work on models that needs the objectives, which the aggregator does not
+/// have: a caller that does (the CLI) implements it.
+pub trait ModelWork {
+    /// Evaluates the model in `model_dir` once on its test split.
+    fn evaluate_test(&self, model_dir: &Path) -> Result<SplitEvaluation, String>;
+    /// Retrains configuration `winner` on every non-test row for the median
+    /// best epoch of its folds (`folds`, its fold trials), and returns the
+    /// committed record of the refit model.
+    fn refit(&self, winner: &ConfigRow, folds: &[&TrialRecord]) -> Result<TrialRecord, String>;
+}
+
+/// What [`aggregate_with`] did besides ranking.
+#[derive(Debug, Clone, Default)]
+pub struct Judged {
+    /// Models evaluated on the test split now (not read from an earlier `test.json`).
+    pub tested_now: Vec<String>,
+    /// Why some model work failed; the exports are written anyway.
+    pub problems: Vec<String>,
 }
 
 /// Renders one export of a leaderboard; pure, the aggregator writes the bytes.
@@ -130,10 +188,26 @@ pub trait Exporter {
     fn render(&self, board: &Leaderboard) -> Result<Vec<u8>, AggregateError>;
 }
 
-/// Reads every record of `dir`, ranks them, and writes every export atomically.
+/// Reads every record of `dir`, ranks them, and writes every export atomically,
+/// with what is known without the objectives (test metrics measured earlier,
+/// bootstrap intervals).
 pub fn aggregate(dir: &SweepDir) -> Result<Leaderboard, AggregateError> {
-    let scan = dir.scan()?;
-    let board = Leaderboard::from_records(dir, scan.complete, scan.incomplete)?;
+    aggregate_with(dir, None).map(|(board, _)| board)
+}
+
+/// Reads the ranked leaderboard of `dir` with its refit, test metrics and
+/// bootstrap, as the exports show it; writes nothing.
+pub fn load(dir: &SweepDir) -> Result<Leaderboard, AggregateError> {
+    let (board, _) = judge(dir, None)?;
+    Ok(board)
+}
+
+/// [`aggregate`], and with `work`: refits the winning configuration of a
+/// cross-validation (`refit = true`) and evaluates the top models on the test
+/// split, once each (a model with a `test.json` of its checkpoint is not
+/// evaluated again).
+pub fn aggregate_with(dir: &SweepDir, work: Option<&dyn ModelWork>) -> Result<(Leaderboard, Judged), AggregateError> {
+    let (board, judged) = judge(dir, work)?;
     let mut exporters: Vec<&dyn Exporter> = vec![&LeaderboardCsv, &RegistryJson];
     if board.repeats {
         exporters.push(&ConfigLeaderboardCsv);
@@ -143,5 +217,103 @@ pub fn aggregate(dir: &SweepDir) -> Result<Leaderboard, AggregateError> {
         let path = dir.file(exporter.file_name());
         store::write_atomic(&path, &bytes).map_err(StoreError::io(&path))?;
     }
-    Ok(board)
+    Ok((board, judged))
+}
+
+/// The sweep's selection settings and seed, from its manifest (defaults for
+/// folders of earlier versions), and whether it holds out a test split.
+fn settings(dir: &SweepDir) -> Result<(Selection, u64, bool, Option<usize>), AggregateError> {
+    let manifest = dir.manifest()?;
+    let selection = manifest.as_ref().and_then(|m| m.selection).unwrap_or_default();
+    let spec = manifest.as_ref().map(|m| &m.spec);
+    let seed = spec.and_then(|s| s["seed"].as_u64()).unwrap_or(0);
+    let has_test = spec.is_some_and(|s| !s["data"]["test_fraction"].is_null() || !s["data"]["test_path"].is_null());
+    let cv_folds = spec.and_then(|s| s["data"]["cv_folds"].as_u64()).map(|k| k as usize);
+    Ok((selection, seed, has_test, cv_folds))
+}
+
+fn judge(dir: &SweepDir, work: Option<&dyn ModelWork>) -> Result<(Leaderboard, Judged), AggregateError> {
+    let scan = dir.scan()?;
+    let (refits, trials): (Vec<TrialRecord>, Vec<TrialRecord>) =
+        scan.complete.into_iter().partition(|r| r.refit.is_some());
+    let mut board = Leaderboard::from_records(dir, trials, scan.incomplete)?;
+    let (selection, seed, has_test, cv_folds) = settings(dir)?;
+    let mut judged = Judged::default();
+    board.has_test = has_test;
+    board.cv_folds = cv_folds;
+    board.bootstrap = selection.bootstrap;
+
+    if selection.refit && board.repeats {
+        let winner = rank_configs(&board).into_iter().next().filter(|c| c.completed > 0);
+        if let Some(winner) = winner {
+            let folds: Vec<&TrialRecord> =
+                board.rows.iter().filter(|r| r.config == winner.config && r.status.has_model()).collect();
+            let fold_ids: Vec<String> = folds.iter().map(|r| r.id.clone()).collect();
+            let kept = refits.into_iter().find(|r| {
+                r.spec_hash == board.spec_hash
+                    && r.refit
+                        .as_ref()
+                        .is_some_and(|f| f.config == winner.config && sorted(&f.fold_trials) == sorted(&fold_ids))
+            });
+            board.refit = match (kept, work) {
+                (Some(r), _) => Some(r),
+                (None, Some(work)) => match work.refit(&winner, &folds) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        judged.problems.push(format!("refit of configuration {}: {e}", winner.config));
+                        None
+                    }
+                },
+                (None, None) => None,
+            };
+        }
+    }
+
+    if has_test {
+        let candidates: Vec<TrialRecord> = {
+            let order = board.registry_order();
+            let refit = order.iter().take_while(|r| r.refit.is_some()).count();
+            order.into_iter().take(refit + selection.test_top).cloned().collect()
+        };
+        for r in &candidates {
+            let model_dir = dir.trial_dir(&r.id);
+            if read_test(&model_dir, r).is_some() {
+                continue;
+            }
+            let Some(work) = work else { continue };
+            match work.evaluate_test(&model_dir) {
+                Ok(evaluation) => {
+                    let path = model_dir.join(names::TEST_METRICS);
+                    store::write_json(&path, &evaluation)?;
+                    judged.tested_now.push(r.id.clone());
+                }
+                Err(e) => judged.problems.push(format!("test evaluation of {}: {e}", r.id)),
+            }
+        }
+        for r in board.rows.iter().chain(board.refit.as_ref()) {
+            if let Some(t) = read_test(&dir.trial_dir(&r.id), r) {
+                board.test.insert(r.id.clone(), t.metrics);
+            }
+        }
+    }
+    board.uncertainty = uncertainty::bootstrap_trials(
+        dir,
+        &board.rows,
+        &board.monitor,
+        selection.bootstrap,
+        crate::seed::derive_seed(seed, "bootstrap", 0),
+    );
+    Ok((board, judged))
+}
+
+fn sorted(ids: &[String]) -> Vec<String> {
+    let mut v = ids.to_vec();
+    v.sort();
+    v
+}
+
+/// A model's `test.json`, if it describes the checkpoint its record names.
+fn read_test(model_dir: &Path, record: &TrialRecord) -> Option<SplitEvaluation> {
+    let evaluation: SplitEvaluation = store::read_json(&model_dir.join(names::TEST_METRICS)).ok()?;
+    (Some(&evaluation.checkpoint_sha256) == record.checkpoint_sha256.as_ref()).then_some(evaluation)
 }

@@ -46,6 +46,18 @@ pub struct RegistryEntry {
     pub spec_hash: String,
     /// When the trial finished (RFC 3339).
     pub created_at: String,
+    /// Every metric on the test split (`loss`, ...), for the models evaluated there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_metrics: Option<Metrics>,
+    /// The 95 % bootstrap interval of the monitored metric over the validation rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<(f64, f64)>,
+    /// Whether the top trial is better in fewer than 95 % of the paired resamples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tied_with_top: Option<bool>,
+    /// For a refit: what it retrains and its cross-validated metrics (`metrics` are their means).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refit: Option<crate::store::RefitInfo>,
 }
 
 /// The whole file.
@@ -62,8 +74,9 @@ pub struct SweepRegistry {
 }
 
 impl SweepRegistry {
-    /// The registry of a leaderboard: its completed trials with a checkpoint, in
-    /// rank order, or with repeats, in configuration-rank order.
+    /// The registry of a leaderboard: a refit first (`rank` 0: it is not a
+    /// ranked trial), then its completed trials with a checkpoint, in rank
+    /// order, or with repeats and folds, in configuration-rank order.
     pub fn from_leaderboard(board: &Leaderboard) -> Self {
         let config_ranks: std::collections::BTreeMap<usize, usize> = if board.repeats {
             super::rank_configs(board).iter().enumerate().map(|(i, c)| (c.config, i + 1)).collect()
@@ -76,8 +89,13 @@ impl SweepRegistry {
             .enumerate()
             .filter(|(_, r)| r.status.has_model())
             .filter_map(|(i, r)| {
+                let u = board.uncertainty.get(&r.id);
                 Some(RegistryEntry {
                     rank: i + 1,
+                    test_metrics: board.test.get(&r.id).cloned(),
+                    interval: u.map(|u| (u.low, u.high)),
+                    tied_with_top: u.and_then(|u| u.tied_with_top),
+                    refit: None,
                     config_rank: config_ranks.get(&r.config).copied(),
                     trial_id: r.id.clone(),
                     params: r.params.clone(),
@@ -97,6 +115,33 @@ impl SweepRegistry {
             .collect();
         // Stable: within a configuration the trial ranking stays.
         models.sort_by_key(|m| m.config_rank.unwrap_or(0));
+        if let Some(r) = &board.refit
+            && let (Some(best_epoch), Some(checkpoint), Some(sha)) =
+                (r.best_epoch, r.checkpoint.clone(), r.checkpoint_sha256.clone())
+        {
+            let entry = RegistryEntry {
+                rank: 0,
+                config_rank: Some(1),
+                trial_id: r.id.clone(),
+                params: r.params.clone(),
+                settings: r.settings.clone(),
+                objective: r.objective.clone(),
+                objective_version: r.objective_version.clone(),
+                seed: r.seed,
+                best_epoch,
+                metrics: r.best_metrics.clone(),
+                checkpoint,
+                checkpoint_sha256: sha,
+                data_fingerprint: r.data_fingerprint.clone(),
+                spec_hash: r.spec_hash.clone(),
+                created_at: r.finished_at.clone(),
+                test_metrics: board.test.get(&r.id).cloned(),
+                interval: None,
+                tied_with_top: None,
+                refit: r.refit.clone(),
+            };
+            models.insert(0, entry);
+        }
         SweepRegistry {
             sweep: board.sweep.clone(),
             spec_hash: board.spec_hash.clone(),

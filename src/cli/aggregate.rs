@@ -7,6 +7,8 @@ use clap::Args;
 
 use super::{CliError, table};
 use crate::aggregate;
+use crate::objective::Catalog;
+use crate::selection::SweepModels;
 use crate::store::{SweepDir, names};
 
 /// Arguments of `sweep aggregate`.
@@ -19,11 +21,18 @@ pub struct AggregateArgs {
     pub quiet: bool,
 }
 
-/// Rebuilds the leaderboard and registry from the trial records.
-pub fn aggregate(args: AggregateArgs) -> Result<ExitCode, CliError> {
+/// Rebuilds the leaderboard and registry from the trial records; refits a
+/// cross-validation's winner and evaluates the top models on the test split
+/// where the sweep asks for it and that was not done yet (a SLURM array's
+/// aggregation job does both here).
+pub fn aggregate(args: AggregateArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let dir = SweepDir::new(&args.results);
-    let board = aggregate::aggregate(&dir)?;
-    let report_line = super::report::report_after(&dir);
+    let models = SweepModels::from_manifest(&dir, catalog);
+    let (board, judged) = aggregate::aggregate_with(&dir, Some(&models))?;
+    for problem in &judged.problems {
+        eprintln!("warning: {problem}");
+    }
+    let report_line = super::report::report_after(&dir, &board);
     let registered = match dir.manifest()?.and_then(|m| m.register_as) {
         Some(name) if !board.rows.is_empty() && board.rows[0].status.has_model() => {
             Some(super::registry::register_top(&dir, &name)?)
@@ -42,5 +51,5 @@ pub fn aggregate(args: AggregateArgs) -> Result<ExitCode, CliError> {
             writeln!(out, "{line}")?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if judged.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 
 use super::CliError;
 use super::registry::Location;
+use crate::data::SplitName;
 use crate::deploy::{self, Layout, LoadedModel, Predictions, read_features};
 use crate::metrics::regression;
 use crate::objective::Catalog;
@@ -30,11 +31,40 @@ pub struct PredictArgs {
     pub at: Location,
 }
 
-/// A stored split.
+/// A part of the model's stored split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Split {
-    /// The validation split the model was selected on.
+    /// The rows it learned from.
+    Train,
+    /// The validation split its best epoch (and the sweep's ranking) was chosen on.
     Valid,
+    /// The test split no selection saw.
+    Test,
+}
+
+impl From<Split> for SplitName {
+    fn from(split: Split) -> Self {
+        match split {
+            Split::Train => SplitName::Train,
+            Split::Valid => SplitName::Valid,
+            Split::Test => SplitName::Test,
+        }
+    }
+}
+
+/// Arguments of `sweep evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// NAME@ALIAS, NAME@VERSION, NAME (latest), or a trial folder.
+    pub model: String,
+    /// The part of its split.
+    #[arg(long, value_enum, default_value = "test")]
+    pub split: Split,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub at: Location,
 }
 
 /// Arguments of `sweep verify`.
@@ -75,15 +105,15 @@ fn load<'a>(reference: &str, at: &Location, catalog: &'a Catalog) -> Result<Load
 pub fn predict(args: PredictArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let model = load(&args.model, &args.at, catalog)?;
     let (x, truth): (Vec<f64>, Option<Vec<String>>) = match (&args.input, args.split) {
-        (_, Some(Split::Valid)) => {
-            let split = deploy::verify::stored_validation_split(&model)?;
-            (split.x, Some(split.raw))
+        (_, Some(split)) => {
+            let part = deploy::stored_part(&model, split.into())?;
+            (part.x, Some(part.raw))
         }
         (Some(input), None) => {
             let table = read_features(input, &model.preprocessing)?;
             (table.x, table.labels)
         }
-        (None, None) => return Err(CliError::Usage("give --input CSV or --split valid".into())),
+        (None, None) => return Err(CliError::Usage("give --input CSV or --split train|valid|test".into())),
     };
     let predictions = model.predict(&x)?;
     let classes = &model.preprocessing.classes;
@@ -162,6 +192,13 @@ pub fn verify(args: VerifyArgs, catalog: &Catalog) -> Result<ExitCode, CliError>
         for (name, why) in &report.not_recomputable {
             writeln!(out, "    {name:<18} not recomputable: {why}")?;
         }
+        if let Some(rows) = report.test_rows {
+            writeln!(out, "  test metrics (test.json) re-evaluated on its {rows} test rows:")?;
+            for c in &report.test_checks {
+                let verdict = if c.ok { "ok" } else { "MISMATCH" };
+                writeln!(out, "    {:<18} stored {:<22} measured {:<22} {verdict}", c.name, c.stored, c.measured)?;
+            }
+        }
         writeln!(
             out,
             "{}",
@@ -173,6 +210,23 @@ pub fn verify(args: VerifyArgs, catalog: &Catalog) -> Result<ExitCode, CliError>
         )?;
     }
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Prints every metric of the model's task on one part of its split.
+pub fn evaluate(args: EvaluateArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    let model = load(&args.model, &args.at, catalog)?;
+    let result = deploy::evaluate_split(&model, args.split.into())?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &result).map_err(std::io::Error::other)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{} on its {} {} rows:", model.dir.display(), result.rows, result.split.as_str())?;
+        for (name, value) in &result.metrics {
+            writeln!(out, "  {name:<18} {value}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes weights, preprocessing and a model card.

@@ -68,6 +68,8 @@ pub enum Command {
     Predict(deploy::PredictArgs),
     /// Check that a model's checkpoint reproduces every best-epoch metric in its metadata.
     Verify(deploy::VerifyArgs),
+    /// A model's metrics on one part of its split: test (default), valid or train.
+    Evaluate(deploy::EvaluateArgs),
     /// Export a model: weights, preprocessing and a model card.
     Export(deploy::ExportArgs),
     /// Measure the performance workloads against their targets (bench.csv).
@@ -116,13 +118,14 @@ pub fn dispatch(cli: Cli, catalog: &Catalog) -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args, catalog),
         Command::Plan(args) => plan::plan(args, catalog),
-        Command::Aggregate(args) => aggregate::aggregate(args),
+        Command::Aggregate(args) => aggregate::aggregate(args, catalog),
         Command::Registry(cmd) => registry::registry(cmd),
         Command::Trial(args) => trial::trial(args, catalog),
         Command::Slurm(args) => slurm::slurm(args, catalog),
         Command::Status(args) => status::status(args),
         Command::Predict(args) => deploy::predict(args, catalog),
         Command::Verify(args) => deploy::verify(args, catalog),
+        Command::Evaluate(args) => deploy::evaluate(args, catalog),
         Command::Export(args) => deploy::export(args, catalog),
         Command::Bench(args) => bench::bench(args),
         Command::Report(args) => report::report(args),
@@ -207,7 +210,8 @@ impl CliError {
                 | DeployError::DataChanged { .. }
                 | DeployError::UnknownObjective { .. }
                 | DeployError::ObjectiveVersion { .. }
-                | DeployError::Unsupported { .. },
+                | DeployError::Unsupported { .. }
+                | DeployError::NoSuchSplit { .. },
             ) => 2,
             CliError::Aggregate(AggregateError::NoRecords { .. }) => 2,
             _ => 1,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::CliError;
+use crate::aggregate::Leaderboard;
 use crate::report::{self, ReportOptions};
 use crate::store::SweepDir;
 
@@ -32,9 +33,10 @@ pub fn report(args: ReportArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The report after `run` and `aggregate`: a failure is a warning, never the command's failure.
-pub fn report_after(dir: &SweepDir) -> Option<String> {
-    match report::write_report(dir, ReportOptions::default()) {
+/// The report after `run` and `aggregate`, of the leaderboard they built: a
+/// failure is a warning, never the command's failure.
+pub fn report_after(dir: &SweepDir, board: &Leaderboard) -> Option<String> {
+    match report::write_report_of(dir, Some(board), ReportOptions::default()) {
         Ok(path) => Some(format!("report:      {}", path.display())),
         Err(e) => {
             eprintln!("warning: report not written: {e}");

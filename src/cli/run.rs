@@ -9,6 +9,7 @@ use super::{CliError, table};
 use crate::aggregate;
 use crate::objective::{Catalog, Parallelism};
 use crate::runner::{self, ExistingResults, ProgressBarReporter, Reporter, RunOptions, SilentReporter};
+use crate::selection::SweepModels;
 use crate::spec;
 
 /// Arguments of `sweep run`.
@@ -87,8 +88,12 @@ pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let mut reporter: Box<dyn Reporter> =
         if args.quiet { Box::new(SilentReporter) } else { Box::new(ProgressBarReporter::new()) };
     let summary = runner::run_sweep(&spec, catalog, &options, reporter.as_mut())?;
-    let board = aggregate::aggregate(&summary.dir)?;
-    let report_line = super::report::report_after(&summary.dir);
+    let models = SweepModels { catalog, spec: Some(spec.clone()), dir: summary.dir.clone() };
+    let (board, judged) = aggregate::aggregate_with(&summary.dir, Some(&models))?;
+    for problem in &judged.problems {
+        eprintln!("warning: {problem}");
+    }
+    let report_line = super::report::report_after(&summary.dir, &board);
     let registered = match &spec.register_as {
         Some(name) if board.rows.iter().any(|r| r.status.has_model()) => {
             Some(super::registry::register_top(&summary.dir, name)?)
@@ -96,7 +101,7 @@ pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
         _ => None,
     };
 
-    let problems = board.rows.iter().filter(|r| !r.status.has_model()).count();
+    let problems = board.rows.iter().filter(|r| !r.status.has_model()).count() + judged.problems.len();
     if !args.quiet {
         let mut out = std::io::stdout().lock();
         table::print_top(&mut out, &board, 5)?;

@@ -9,6 +9,7 @@
 mod csv;
 mod source;
 mod split;
+mod summary;
 mod targets;
 
 use std::path::PathBuf;
@@ -17,7 +18,8 @@ use serde::{Deserialize, Serialize};
 
 pub use csv::{CsvOptions, load_csv};
 pub use source::{DataSource, SourceError};
-pub use split::{StoredSplit, prepare, stored_split};
+pub use split::{SplitPlan, StoredSplit, TestPlan, prepare, prepare_split, rows_of_table, split_rows, stored_split};
+pub use summary::{Duplicates, PartSummary, SplitSummary};
 pub use targets::{MAX_CLASS_SHARE, TargetColumn};
 
 use crate::metrics::{TargetScale, Task, Truth};
@@ -242,10 +244,85 @@ pub struct Preprocessing {
     pub valid_fraction: f64,
     /// 0-based data rows (header excluded) of the validation split.
     pub valid_rows: Vec<usize>,
+    /// The test split, which no trial sees; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestSplit>,
+    /// With cross-validation: the folds, and which one is the validation split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cv: Option<CvFold>,
     /// An objective's own data source, by objective name, with its options;
     /// absent for the bundled CSV loader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceRef>,
+}
+
+/// The test split of a model's data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TestSplit {
+    /// Rows of the data file, carved out before the validation split.
+    Carved {
+        /// `[data] test_fraction`.
+        fraction: f64,
+        /// 0-based data rows (header excluded).
+        rows: Vec<usize>,
+    },
+    /// Every row of a separate file (`[data] test_path`).
+    File {
+        /// The file, as the spec named it.
+        path: PathBuf,
+        /// Its SHA-256.
+        fingerprint: String,
+        /// Its rows.
+        rows: usize,
+    },
+}
+
+impl TestSplit {
+    /// Rows in the test split.
+    pub fn len(&self) -> usize {
+        match self {
+            TestSplit::Carved { rows, .. } => rows.len(),
+            TestSplit::File { rows, .. } => *rows,
+        }
+    }
+
+    /// Whether it has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Cross-validation: how many folds, and which one a model was validated on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CvFold {
+    /// `[data] cv_folds`.
+    pub folds: usize,
+    /// The validation fold (0-based); `None` for a refit on every non-test row.
+    pub fold: Option<usize>,
+}
+
+/// A part of a model's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitName {
+    /// The rows it learned from.
+    Train,
+    /// The rows its best epoch was chosen on.
+    Valid,
+    /// The rows no selection saw.
+    Test,
+}
+
+impl SplitName {
+    /// As the command line and the files write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SplitName::Train => "train",
+            SplitName::Valid => "valid",
+            SplitName::Test => "test",
+        }
+    }
 }
 
 /// Which objective's data source produced the rows, and with what options.

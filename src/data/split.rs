@@ -1,48 +1,119 @@
-//! The train/validation split and standardization: stratified for
-//! classification, plain for regression, fixed by the seed; and the stored
-//! validation split rebuilt later from the same data.
+//! The split and standardization: a test share carved out first, then a
+//! validation share or cross-validation folds; stratified for
+//! classification, plain for regression, fixed by the seed. And any stored
+//! part of a split, rebuilt later from the same data.
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use std::path::PathBuf;
+
 use super::targets::{self, ReadTargets};
-use super::{DataError, Prepared, Preprocessing, Table, Targets};
+use super::{CvFold, DataError, Prepared, Preprocessing, SplitName, Table, Targets, TestSplit};
 use crate::metrics::{TargetScale, Task};
 use crate::seed::derive_seed;
 
-/// Splits `table` for `task`: for classification each class by
-/// `valid_fraction` (rounded, at least one row on each side when a class has
-/// two or more), for regression all rows at once; the shuffle is fixed by
-/// `seed`. Features are standardized with the training split's mean and std;
-/// regression targets too (the model learns them in those units).
-pub fn prepare(table: &Table, task: Task, valid_fraction: f64, seed: u64) -> Result<Prepared, DataError> {
-    let read = targets::read(table, task)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, "split", 0));
-    let mut train_rows = Vec::new();
-    let mut valid_rows = Vec::new();
-    let mut split_group = |mut rows: Vec<usize>| {
-        rows.shuffle(&mut rng);
-        let n = rows.len();
-        let n_valid = if n >= 2 { ((n as f64 * valid_fraction).round() as usize).clamp(1, n - 1) } else { 0 };
-        valid_rows.extend_from_slice(&rows[..n_valid]);
-        train_rows.extend_from_slice(&rows[n_valid..]);
-    };
-    match &read {
-        ReadTargets::Classes { y, classes } => {
-            for class in 0..classes.len() {
-                split_group((0..y.len()).filter(|&r| y[r] == class).collect());
-            }
-        }
-        ReadTargets::Values(v) => split_group((0..v.len()).collect()),
+/// Which rows a trial learns from and is judged on, besides the held-out
+/// validation share: an optional test split nobody selects on, and optional
+/// cross-validation folds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitPlan {
+    /// Share of the non-test rows (of each class, for classification) held out for validation.
+    pub valid_fraction: f64,
+    /// The test split.
+    pub test: TestPlan,
+    /// With cross-validation: the number of folds, and which fold is the
+    /// validation part (`None`: no validation part, every non-test row trains; a refit).
+    pub cv: Option<(usize, Option<usize>)>,
+}
+
+impl SplitPlan {
+    /// A plain train/validation split, as before test splits and folds existed.
+    pub fn valid_only(valid_fraction: f64) -> Self {
+        SplitPlan { valid_fraction, test: TestPlan::None, cv: None }
     }
+}
+
+/// Where the test rows come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TestPlan {
+    /// No test split.
+    None,
+    /// This share of the rows (of each class), carved out before anything else.
+    Fraction(f64),
+    /// A separate file with the same columns; its description and fingerprint.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Its SHA-256.
+        fingerprint: String,
+        /// Its rows.
+        rows: usize,
+    },
+}
+
+/// Splits `table` for `task` into training and validation rows (see [`prepare_split`]).
+pub fn prepare(table: &Table, task: Task, valid_fraction: f64, seed: u64) -> Result<Prepared, DataError> {
+    prepare_split(table, task, &SplitPlan::valid_only(valid_fraction), seed)
+}
+
+/// Splits `table` for `task`. A test share is carved out first, stratified
+/// for classification and fixed by `seed`, and never reaches the result:
+/// only its row numbers are kept in the preprocessing. The rest is split by
+/// `valid_fraction` (for classification each class on its own, rounded, at
+/// least one row on each side when a class has two or more; for regression
+/// all rows at once), or into `cv` folds. Features are standardized with the
+/// training rows' mean and std; regression targets too (the model learns
+/// them in those units). Without a test share or folds the split is exactly
+/// the one of earlier versions.
+pub fn prepare_split(table: &Table, task: Task, plan: &SplitPlan, seed: u64) -> Result<Prepared, DataError> {
+    let read = targets::read(table, task)?;
+    let groups: Vec<Vec<usize>> = match &read {
+        ReadTargets::Classes { y, classes } => {
+            (0..classes.len()).map(|class| (0..y.len()).filter(|&r| y[r] == class).collect()).collect()
+        }
+        ReadTargets::Values(v) => vec![(0..v.len()).collect()],
+    };
+    let (groups, test_rows) = match plan.test {
+        TestPlan::Fraction(fraction) => {
+            let (kept, test) = hold_out(groups, fraction, derive_seed(seed, "test", 0));
+            if test.is_empty() || kept.iter().all(Vec::is_empty) {
+                return Err(DataError::SplitTooSmall {
+                    path: table.path.clone(),
+                    rows: table.rows(),
+                    fraction,
+                    train: kept.iter().map(Vec::len).sum(),
+                    valid: test.len(),
+                });
+            }
+            (kept, test)
+        }
+        _ => (groups, Vec::new()),
+    };
+    let (mut train_rows, mut valid_rows) = match plan.cv {
+        Some((folds, fold)) => {
+            let assignment = assign_folds(&groups, folds, derive_seed(seed, "folds", 0));
+            let mut train = Vec::new();
+            let mut valid = Vec::new();
+            for (row, f) in assignment {
+                if Some(f) == fold { valid.push(row) } else { train.push(row) }
+            }
+            (train, valid)
+        }
+        None => {
+            let (train, valid) = hold_out(groups, plan.valid_fraction, derive_seed(seed, "split", 0));
+            (train.concat(), valid)
+        }
+    };
     train_rows.sort_unstable();
     valid_rows.sort_unstable();
-    if train_rows.is_empty() || valid_rows.is_empty() {
+    let refit = matches!(plan.cv, Some((_, None)));
+    if train_rows.is_empty() || (valid_rows.is_empty() && !refit) {
         return Err(DataError::SplitTooSmall {
             path: table.path.clone(),
             rows: table.rows(),
-            fraction: valid_fraction,
+            fraction: plan.valid_fraction,
             train: train_rows.len(),
             valid: valid_rows.len(),
         });
@@ -62,6 +133,17 @@ pub fn prepare(table: &Table, task: Task, valid_fraction: f64, seed: u64) -> Res
             (pick(&train_rows), pick(&valid_rows), Vec::new(), Some(scale))
         }
     };
+    let test = match &plan.test {
+        TestPlan::None => None,
+        TestPlan::Fraction(fraction) => {
+            let mut rows = test_rows;
+            rows.sort_unstable();
+            Some(TestSplit::Carved { fraction: *fraction, rows })
+        }
+        TestPlan::File { path, fingerprint, rows } => {
+            Some(TestSplit::File { path: path.clone(), fingerprint: fingerprint.clone(), rows: *rows })
+        }
+    };
     let preprocessing = Preprocessing {
         data_path: table.path.clone(),
         data_fingerprint: table.fingerprint.clone(),
@@ -73,8 +155,10 @@ pub fn prepare(table: &Table, task: Task, valid_fraction: f64, seed: u64) -> Res
         classes,
         target_scale,
         split_seed: seed,
-        valid_fraction,
+        valid_fraction: plan.valid_fraction,
         valid_rows,
+        test,
+        cv: plan.cv.map(|(folds, fold)| CvFold { folds, fold }),
         source: None,
     };
     // The same standardization predict and verify apply later, so their outputs match bit for bit.
@@ -89,6 +173,69 @@ pub fn prepare(table: &Table, task: Task, valid_fraction: f64, seed: u64) -> Res
         n_features: d,
         preprocessing,
     })
+}
+
+/// Shuffles each group with one RNG seeded by `seed` and holds out `fraction`
+/// of it (rounded; at least one row on each side of a group of two or more).
+/// Returns what each group keeps, and the held-out rows.
+fn hold_out(groups: Vec<Vec<usize>>, fraction: f64, seed: u64) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut held = Vec::new();
+    let kept = groups
+        .into_iter()
+        .map(|mut rows| {
+            rows.shuffle(&mut rng);
+            let n = rows.len();
+            let n_out = if n >= 2 { ((n as f64 * fraction).round() as usize).clamp(1, n - 1) } else { 0 };
+            held.extend_from_slice(&rows[..n_out]);
+            rows.split_off(n_out)
+        })
+        .collect();
+    (kept, held)
+}
+
+/// Deals the rows of each group, shuffled, to `folds` folds in turn, the
+/// count carried from one group to the next, so that every class is spread
+/// evenly over the folds and the folds differ in size by at most one row.
+fn assign_folds(groups: &[Vec<usize>], folds: usize, seed: u64) -> Vec<(usize, usize)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut next = 0;
+    let mut out = Vec::new();
+    for group in groups {
+        let mut rows = group.clone();
+        rows.shuffle(&mut rng);
+        for row in rows {
+            out.push((row, next % folds.max(1)));
+            next += 1;
+        }
+    }
+    out
+}
+
+/// Row numbers of `table` in each part of the split that `pre` describes:
+/// training rows are those in neither the validation nor a carved-out test split.
+pub fn split_rows(pre: &Preprocessing, rows: usize, split: SplitName) -> Vec<usize> {
+    match split {
+        SplitName::Valid => pre.valid_rows.clone(),
+        SplitName::Test => match &pre.test {
+            Some(TestSplit::Carved { rows, .. }) => rows.clone(),
+            Some(TestSplit::File { rows: n, .. }) => (0..*n).collect(),
+            None => Vec::new(),
+        },
+        SplitName::Train => {
+            let mut excluded = vec![false; rows];
+            let carved = match &pre.test {
+                Some(TestSplit::Carved { rows, .. }) => rows.as_slice(),
+                _ => &[],
+            };
+            for &r in pre.valid_rows.iter().chain(carved) {
+                if let Some(e) = excluded.get_mut(r) {
+                    *e = true;
+                }
+            }
+            (0..rows).filter(|&r| !excluded[r]).collect()
+        }
+    }
 }
 
 /// Mean and population std of each column over `rows`; a constant column gets std 1.
@@ -112,7 +259,7 @@ fn column_stats(x: &[f64], d: usize, rows: &[usize]) -> (Vec<f64>, Vec<f64>) {
     (means, stds)
 }
 
-/// A model's own validation split, rebuilt from its data.
+/// One part of a model's split, rebuilt from its data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredSplit {
     /// Raw features, `rows × features`, in the model's column order.
@@ -127,8 +274,15 @@ pub struct StoredSplit {
 /// the same data (its fingerprint is checked by the caller): the stored rows,
 /// with labels mapped to the stored classes and values to the stored scale.
 pub fn stored_split(table: &Table, pre: &Preprocessing) -> Result<StoredSplit, DataError> {
+    rows_of_table(table, pre, &pre.valid_rows)
+}
+
+/// Rows `rows` of `table`, in the model's column order, with targets mapped
+/// to the model's classes or scale; a label the model does not know, or a
+/// missing feature column, is an error naming them.
+pub fn rows_of_table(table: &Table, pre: &Preprocessing, rows: &[usize]) -> Result<StoredSplit, DataError> {
     let stored = |message: String| DataError::Stored { path: table.path.clone(), message };
-    let read = targets::read(table, pre.task)?;
+    let read = targets::read_unchecked(table, pre.task)?;
     let index: Vec<usize> = pre
         .feature_columns
         .iter()
@@ -137,8 +291,8 @@ pub fn stored_split(table: &Table, pre: &Preprocessing) -> Result<StoredSplit, D
         })
         .collect::<Result<_, _>>()?;
     let d = table.features.len();
-    let mut x = Vec::with_capacity(pre.valid_rows.len() * index.len());
-    for &r in &pre.valid_rows {
+    let mut x = Vec::with_capacity(rows.len() * index.len());
+    for &r in rows {
         if r >= table.rows() {
             return Err(stored(format!("has {} rows, but the stored split names row {r}", table.rows())));
         }
@@ -146,12 +300,13 @@ pub fn stored_split(table: &Table, pre: &Preprocessing) -> Result<StoredSplit, D
     }
     let (targets, raw) = match read {
         ReadTargets::Classes { y, classes } => {
-            let mut out = Vec::with_capacity(pre.valid_rows.len());
-            let mut raw = Vec::with_capacity(pre.valid_rows.len());
-            for &r in &pre.valid_rows {
+            let mut out = Vec::with_capacity(rows.len());
+            let mut raw = Vec::with_capacity(rows.len());
+            for &r in rows {
                 let label = &classes[y[r]];
                 let k = pre.classes.iter().position(|c| c == label).ok_or_else(|| {
-                    stored(format!("row {r} has the label \"{label}\", which the model does not know"))
+                    let line = table.lines.get(r).map(|l| format!(" (line {l})")).unwrap_or_default();
+                    stored(format!("row {r}{line} has the label \"{label}\", which the model does not know"))
                 })?;
                 out.push(k);
                 raw.push(label.clone());
@@ -159,8 +314,8 @@ pub fn stored_split(table: &Table, pre: &Preprocessing) -> Result<StoredSplit, D
             (Targets::Classes(out), raw)
         }
         ReadTargets::Values(v) => {
-            let targets = Targets::values(pre.valid_rows.iter().map(|&r| v[r]).collect(), pre.scale());
-            (targets, pre.valid_rows.iter().map(|&r| v[r].to_string()).collect())
+            let targets = Targets::values(rows.iter().map(|&r| v[r]).collect(), pre.scale());
+            (targets, rows.iter().map(|&r| v[r].to_string()).collect())
         }
     };
     Ok(StoredSplit { x, targets, raw })
@@ -269,5 +424,45 @@ mod tests {
         let s = stored_split(&data, &p.preprocessing).unwrap();
         assert_eq!(s.targets, p.valid_y);
         assert_eq!(s.raw.len(), p.n_valid());
+    }
+
+    #[test]
+    fn a_test_share_is_carved_out_first_stratified_and_the_rest_splits_as_before() {
+        let data = toy(&[50, 30]);
+        let plan = SplitPlan { valid_fraction: 0.2, test: TestPlan::Fraction(0.2), cv: None };
+        let p = prepare_split(&data, Task::Classification, &plan, 42).unwrap();
+        let Some(TestSplit::Carved { rows: test, .. }) = &p.preprocessing.test else { panic!("carved test split") };
+        // 10 + 6 test rows; of the remaining 40 + 24, 8 + 5 (rounded) validate.
+        assert_eq!(test.len(), 16);
+        assert_eq!(test.iter().filter(|&&r| r < 50).count(), 10);
+        assert_eq!(p.n_valid(), 8 + 5);
+        assert_eq!(p.n_train(), 80 - 16 - 13);
+        assert!(test.iter().all(|r| !p.preprocessing.valid_rows.contains(r)));
+        // No test row reaches training: the features of toy rows are their row numbers.
+        let train = split_rows(&p.preprocessing, 80, SplitName::Train);
+        assert!(train.iter().all(|r| !test.contains(r)) && train.len() == p.n_train());
+        // Without a test share, the split is exactly the one of earlier versions.
+        let plain = prepare_split(&data, Task::Classification, &SplitPlan::valid_only(0.2), 42).unwrap();
+        assert_eq!(plain.preprocessing, prepare(&data, Task::Classification, 0.2, 42).unwrap().preprocessing);
+        assert!(plain.preprocessing.test.is_none());
+    }
+
+    #[test]
+    fn folds_are_stratified_disjoint_and_cover_the_non_test_rows() {
+        let data = toy(&[50, 31]);
+        let mut seen = std::collections::BTreeSet::new();
+        for fold in 0..4 {
+            let plan = SplitPlan { valid_fraction: 0.0, test: TestPlan::Fraction(0.2), cv: Some((4, Some(fold))) };
+            let p = prepare_split(&data, Task::Classification, &plan, 9).unwrap();
+            let ones = classes(&p.valid_y).iter().filter(|&&y| y == 1).count();
+            // 40 + 25 non-test rows over 4 folds: 16 or 17 rows, 6 or 7 of class 1.
+            assert!((16..=17).contains(&p.n_valid()) && (6..=7).contains(&ones), "{} {ones}", p.n_valid());
+            assert!(p.preprocessing.valid_rows.iter().all(|r| seen.insert(*r)), "folds are disjoint");
+            assert_eq!(p.preprocessing.cv, Some(CvFold { folds: 4, fold: Some(fold) }));
+        }
+        assert_eq!(seen.len(), 65);
+        let refit = SplitPlan { valid_fraction: 0.0, test: TestPlan::Fraction(0.2), cv: Some((4, None)) };
+        let p = prepare_split(&data, Task::Classification, &refit, 9).unwrap();
+        assert_eq!((p.n_train(), p.n_valid()), (65, 0));
     }
 }

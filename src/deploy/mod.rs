@@ -1,6 +1,7 @@
 //! Using a trained model: load it from a trial or registry folder, predict on
 //! new rows, verify that its metadata describes its checkpoint, and export it.
 
+mod evaluate;
 mod export;
 mod input;
 mod model;
@@ -8,6 +9,7 @@ pub mod verify;
 
 use std::path::PathBuf;
 
+pub use evaluate::{evaluate_split, split_metrics, stored_part};
 pub use export::{Layout, export};
 pub use input::{FeatureTable, read_features};
 pub use model::{LoadedModel, Predictions};
@@ -118,6 +120,16 @@ pub enum DeployError {
         expected: String,
         /// The file's.
         actual: String,
+    },
+    /// The model has no such part of a split.
+    #[error("{dir}: has no {split} split: {why}")]
+    NoSuchSplit {
+        /// The model folder.
+        dir: PathBuf,
+        /// The part asked for.
+        split: &'static str,
+        /// Why not.
+        why: String,
     },
     /// Writing an output failed.
     #[error("{path}: {source}")]

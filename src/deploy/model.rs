@@ -213,4 +213,31 @@ impl<'a> LoadedModel<'a> {
         }
         Ok(table)
     }
+
+    /// The separate test file of its sweep (`[data] test_path`), read again
+    /// with the model's feature columns. Refused when it changed.
+    pub fn test_data(&self) -> Result<Table, DeployError> {
+        let pre = &self.preprocessing;
+        let Some(crate::data::TestSplit::File { path, fingerprint, .. }) = &pre.test else {
+            return Err(DeployError::NoSuchSplit {
+                dir: self.dir.clone(),
+                split: "test",
+                why: "its test rows are not a separate file".into(),
+            });
+        };
+        let options = crate::data::CsvOptions {
+            target: pre.target.clone(),
+            features: Some(pre.feature_columns.clone()),
+            drop: Vec::new(),
+        };
+        let table = crate::data::load_csv(path, &options)?;
+        if &table.fingerprint != fingerprint {
+            return Err(DeployError::DataChanged {
+                path: path.clone(),
+                expected: fingerprint.clone(),
+                actual: table.fingerprint,
+            });
+        }
+        Ok(table)
+    }
 }

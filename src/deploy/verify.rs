@@ -1,12 +1,14 @@
-//! `sweep verify`: the checkpoint is the model its metadata describes.
+//! `sweep verify`: the checkpoint is the model its metadata describes, on its
+//! validation split and, where it has test metrics, on its test split.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{DeployError, LoadedModel};
-use crate::data::{StoredSplit, stored_split, truth};
+use super::{DeployError, LoadedModel, evaluate_split};
+use crate::data::{SplitName, StoredSplit, stored_split, truth};
 use crate::metrics::{Task, evaluate};
+use crate::store::{self, SplitEvaluation, names};
 
 /// Largest difference accepted between a stored and a recomputed metric.
 pub const TOLERANCE: f64 = 1e-6;
@@ -41,12 +43,26 @@ pub struct VerifyReport {
     pub checks: Vec<MetricCheck>,
     /// Metrics that cannot be recomputed from the checkpoint, with why.
     pub not_recomputable: Vec<(String, String)>,
+    /// Rows of the test split, when the model's `test.json` claims test metrics.
+    pub test_rows: Option<usize>,
+    /// Every metric `test.json` claims, recomputed on the test split.
+    pub test_checks: Vec<MetricCheck>,
 }
 
 impl VerifyReport {
     /// Whether every check passed.
     pub fn ok(&self) -> bool {
-        self.checks.iter().all(|c| c.ok)
+        self.checks.iter().chain(&self.test_checks).all(|c| c.ok)
+    }
+}
+
+fn check(name: &str, stored: f64, measured: f64) -> MetricCheck {
+    MetricCheck {
+        name: name.to_string(),
+        stored,
+        measured,
+        // Relative for large values (regression errors in original units).
+        ok: (measured - stored).abs() <= TOLERANCE * stored.abs().max(1.0),
     }
 }
 
@@ -56,25 +72,57 @@ pub fn stored_validation_split(model: &LoadedModel) -> Result<StoredSplit, Deplo
 }
 
 /// Re-evaluates the checkpoint on its stored validation split and compares
-/// every best-epoch metric in its metadata.
+/// every best-epoch metric in its metadata; and on its test split, every
+/// metric its `test.json` claims. A refit has no validation split: its
+/// validation metrics are its folds' means, which no checkpoint reproduces.
 pub fn verify(model: &LoadedModel) -> Result<VerifyReport, DeployError> {
-    let split = stored_validation_split(model)?;
-    let predictions = model.predict(&split.x)?;
-    let measured = evaluate(predictions.outputs(), truth(&split.targets, &model.preprocessing));
     let mut checks = Vec::new();
     let mut not_recomputable = Vec::new();
-    for (name, &stored) in &model.meta.metrics {
-        match measured.get(name) {
-            Some(&m) => checks.push(MetricCheck {
-                name: name.clone(),
-                stored,
-                measured: m,
-                // Relative for large values (regression errors in original units).
-                ok: (m - stored).abs() <= TOLERANCE * stored.abs().max(1.0),
-            }),
-            None if Task::is_training_metric(name) => not_recomputable
-                .push((name.clone(), "averaged over the epoch's training batches, while the weights changed".into())),
-            None => not_recomputable.push((name.clone(), "not defined for this data".into())),
+    let refit = model.record.as_ref().and_then(|r| r.refit.as_ref());
+    let valid_rows = if let Some(refit) = refit {
+        for name in model.meta.metrics.keys() {
+            not_recomputable.push((
+                name.clone(),
+                format!(
+                    "a mean over the {} cross-validation folds of configuration {}; the refit has no validation split",
+                    refit.fold_trials.len(),
+                    refit.config
+                ),
+            ));
+        }
+        0
+    } else {
+        let split = stored_validation_split(model)?;
+        let predictions = model.predict(&split.x)?;
+        let measured = evaluate(predictions.outputs(), truth(&split.targets, &model.preprocessing));
+        for (name, &stored) in &model.meta.metrics {
+            match measured.get(name) {
+                Some(&m) => checks.push(check(name, stored, m)),
+                None if Task::is_training_metric(name) => not_recomputable.push((
+                    name.clone(),
+                    "averaged over the epoch's training batches, while the weights changed".into(),
+                )),
+                None => not_recomputable.push((name.clone(), "not defined for this data".into())),
+            }
+        }
+        split.targets.len()
+    };
+    let test_path = model.dir.join(names::TEST_METRICS);
+    let (mut test_rows, mut test_checks) = (None, Vec::new());
+    if test_path.exists() {
+        let claimed: SplitEvaluation = store::read_json(&test_path)?;
+        if claimed.checkpoint_sha256 != model.checkpoint_sha256 {
+            return Err(DeployError::ChecksumMismatch {
+                path: test_path,
+                expected: model.checkpoint_sha256.clone(),
+                actual: claimed.checkpoint_sha256,
+            });
+        }
+        let measured = evaluate_split(model, SplitName::Test)?;
+        test_rows = Some(measured.rows);
+        for (name, &stored) in &claimed.metrics {
+            let m = measured.metrics.get(name).copied().unwrap_or(f64::NAN);
+            test_checks.push(check(name, stored, m));
         }
     }
     Ok(VerifyReport {
@@ -82,8 +130,10 @@ pub fn verify(model: &LoadedModel) -> Result<VerifyReport, DeployError> {
         objective: format!("{} {}", model.objective.name(), model.objective.version()),
         checkpoint_sha256: model.checkpoint_sha256.clone(),
         epoch: model.meta.epoch,
-        valid_rows: split.targets.len(),
+        valid_rows,
         checks,
         not_recomputable,
+        test_rows,
+        test_checks,
     })
 }

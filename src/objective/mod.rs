@@ -131,7 +131,8 @@ pub struct TrialContext<'a> {
     pub seed: u64,
     /// Its parameters: every parameter of the objective's schema, resolved.
     pub params: &'a ResolvedParams,
-    /// The split, standardized, shared by all trials.
+    /// The split, standardized, shared by all trials (with cross-validation:
+    /// by the trials of one fold). A test split is never part of it.
     pub data: &'a Prepared,
 }
 
@@ -231,6 +232,8 @@ pub trait Objective: Send + Sync {
     }
 
     /// A new model for `trial`, with weights drawn from the trial's own seed.
+    /// The refit of a cross-validation's winner calls it with a split whose
+    /// validation part is empty, and never calls [`Trainer::validate`].
     fn start(&self, trial: &TrialContext<'_>) -> Result<Box<dyn Trainer>, TrialError>;
 
     /// The model a checkpoint of this objective holds, with the trial's

@@ -117,6 +117,12 @@ pub struct ModelVersion {
     pub registered_at: String,
     /// The trial folder it was copied from.
     pub source: PathBuf,
+    /// Every metric on its sweep's test split, when it was evaluated there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_metrics: Option<Metrics>,
+    /// For a refit: what it retrains and its cross-validated metrics (`metrics` are their means).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refit: Option<crate::store::RefitInfo>,
 }
 
 fn mlp() -> String {
@@ -154,6 +160,8 @@ pub struct Registry {
 /// Files a version folder holds, copied from the trial folder.
 const VERSION_FILES: [&str; 5] =
     [names::CHECKPOINT, names::BEST_METADATA, names::PREPROCESSING, names::RECORD, names::HISTORY];
+/// Files copied too where the trial has them.
+const OPTIONAL_VERSION_FILES: [&str; 2] = [names::TEST_METRICS, names::VALID_OUTPUTS];
 
 impl Registry {
     /// The registry at `root` (it need not exist yet).
@@ -263,7 +271,14 @@ impl Registry {
             std::fs::remove_dir_all(&dir).map_err(StoreError::io(&dir))?;
         }
         std::fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
-        for file in VERSION_FILES {
+        let test: Option<store::SplitEvaluation> = store::read_json(&trial_dir.join(names::TEST_METRICS))
+            .ok()
+            .filter(|t: &store::SplitEvaluation| t.checkpoint_sha256 == sha);
+        let optional = OPTIONAL_VERSION_FILES.into_iter().filter(|f| match *f {
+            names::TEST_METRICS => test.is_some(),
+            other => trial_dir.join(other).exists(),
+        });
+        for file in VERSION_FILES.into_iter().chain(optional) {
             let from = trial_dir.join(file);
             let to = dir.join(file);
             // Trial files are only ever replaced by rename, never changed in place, so a hard link is safe.
@@ -289,6 +304,8 @@ impl Registry {
             trained_at: record.finished_at.clone(),
             registered_at: store::now_rfc3339(),
             source: std::path::absolute(&trial_dir).unwrap_or(trial_dir.clone()),
+            test_metrics: test.map(|t| t.metrics),
+            refit: record.refit.clone(),
         };
         entry.versions.push(registered.clone());
         store::write_json(&self.model_dir(name).join("model.json"), &entry)?;

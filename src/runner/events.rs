@@ -88,4 +88,9 @@ pub trait Reporter {
     fn on_event(&mut self, event: &RunEvent);
     /// Every trial has ended.
     fn on_finish(&mut self);
+    /// Something about the data the user should know before trusting the
+    /// results (rows duplicated across the split); shown even when quiet.
+    fn on_warning(&mut self, message: &str) {
+        eprintln!("warning: {message}");
+    }
 }

@@ -17,10 +17,11 @@ use std::sync::{Mutex, mpsc};
 
 pub use events::{EventSink, NoEvents, Reporter, RunEvent};
 pub use progress::{ProgressBarReporter, SilentReporter};
+pub(crate) use trial::seed_burn;
 pub use trial::{FinishedTrial, InjectedFaults, RunningMarker, TrialEnv, commit, run_trial, run_trial_uncommitted};
 use worker::{ProcessWorker, WorkerCommand};
 
-use crate::data::{self, DataError, Prepared, SourceRef};
+use crate::data::{self, DataError, Prepared, SourceRef, SplitPlan, SplitSummary, TestPlan};
 use crate::objective::{Catalog, Objective, Parallelism};
 use crate::params::{ResolvedParams, Schema};
 use crate::plan::{Plan, TrialSpec};
@@ -157,7 +158,7 @@ pub struct OpenSweep<'a> {
     /// The objective's parameters.
     pub schema: Schema,
     /// The split, ready for training.
-    pub data: Prepared,
+    pub data: SweepData,
     /// The trials.
     pub plan: Plan,
     /// `results/<name>/`.
@@ -204,9 +205,29 @@ impl<'a> OpenSweep<'a> {
     }
 }
 
+/// A sweep's data, split: what its trials train and validate on.
+#[derive(Debug, Clone)]
+pub struct SweepData {
+    /// The split every trial uses; with cross-validation, every non-test row
+    /// for training and none for validation (what a refit trains on).
+    pub main: Prepared,
+    /// With cross-validation: fold `k` validates on the `k`-th fold.
+    pub folds: Vec<Prepared>,
+    /// The parts of the split, their balance, and duplicated rows.
+    pub summary: SplitSummary,
+}
+
+impl SweepData {
+    /// The split trial `trial` trains on: its fold's, or the main one.
+    pub fn for_trial(&self, trial: &TrialSpec) -> &Prepared {
+        self.folds.get(trial.repeat).unwrap_or(&self.main)
+    }
+}
+
 /// The spec's data, from the objective's own source or the bundled CSV
-/// loader, split and checked against the spec.
-pub fn load_data(spec: &SweepSpec, objective: &dyn Objective) -> Result<Prepared, RunError> {
+/// loader, split and checked against the spec. A separate test file is read
+/// and checked here too, so a bad one stops the run before anything is written.
+pub fn load_data(spec: &SweepSpec, objective: &dyn Objective) -> Result<SweepData, RunError> {
     let mismatch = |message: String| RunError::SpecVsData { file: spec.source.clone(), message };
     let (table, source) = match (objective.data_source(), spec.data.csv()) {
         (Some(src), _) => {
@@ -217,16 +238,45 @@ pub fn load_data(spec: &SweepSpec, objective: &dyn Objective) -> Result<Prepared
         (None, Some((path, options))) => (data::load_csv(path, &options)?, None),
         (None, None) => return Err(mismatch("[data] has no path, and the objective brings no data source".into())),
     };
-    let mut prepared = data::prepare(&table, spec.data.task, spec.data.valid_fraction, spec.seed)?;
-    prepared.preprocessing.source = source;
-    if spec.metric.metric == "auroc" && prepared.n_outputs() != 2 {
+    let test_table = match (&spec.data.test_path, spec.data.csv()) {
+        (Some(path), Some((_, options))) => {
+            let options = data::CsvOptions { features: Some(table.features.clone()), drop: Vec::new(), ..options };
+            Some(data::load_csv(path, &options)?)
+        }
+        _ => None,
+    };
+    let test = match (&test_table, spec.data.test_fraction) {
+        (Some(t), _) => TestPlan::File { path: t.path.clone(), fingerprint: t.fingerprint.clone(), rows: t.rows() },
+        (None, Some(fraction)) => TestPlan::Fraction(fraction),
+        (None, None) => TestPlan::None,
+    };
+    let split = |cv| SplitPlan { valid_fraction: spec.data.valid_fraction, test: test.clone(), cv };
+    let with_source = |mut prepared: Prepared| {
+        prepared.preprocessing.source = source.clone();
+        prepared
+    };
+    let folds = spec.data.cv_folds.unwrap_or(0);
+    let main = with_source(data::prepare_split(
+        &table,
+        spec.data.task,
+        &split(spec.data.cv_folds.map(|k| (k, None))),
+        spec.seed,
+    )?);
+    let folds: Vec<Prepared> = (0..folds)
+        .map(|k| {
+            Ok(with_source(data::prepare_split(&table, spec.data.task, &split(Some((folds, Some(k)))), spec.seed)?))
+        })
+        .collect::<Result<_, DataError>>()?;
+    if spec.metric.metric == "auroc" && main.n_outputs() != 2 {
         return Err(mismatch(format!(
             "metric.name = \"auroc\" needs a binary target, but \"{}\" has {} classes",
-            prepared.preprocessing.target,
-            prepared.n_outputs()
+            main.preprocessing.target,
+            main.n_outputs()
         )));
     }
-    Ok(prepared)
+    let fold_pre: Vec<_> = folds.iter().map(|f| f.preprocessing.clone()).collect();
+    let summary = SplitSummary::of_sweep(&table, test_table.as_ref(), &main.preprocessing, &fold_pre)?;
+    Ok(SweepData { main, folds, summary })
 }
 
 /// Who runs the trials: one-thread rayon pools driven by plain threads, or
@@ -262,7 +312,7 @@ pub fn run_sweep(
     let mut todo: Vec<TrialSpec> =
         if batched { Vec::new() } else { plan.trials().filter(|t| !done.contains(&t.id)).collect() };
     // Costliest first (stable: plan order among equals), so the run does not end on one long trial.
-    let cost = |t: &TrialSpec| objective.cost_hint(&sweep.params(t), data);
+    let cost = |t: &TrialSpec| objective.cost_hint(&sweep.params(t), data.for_trial(t));
     let mut costs: Vec<(f64, TrialSpec)> = todo.drain(..).map(|t| (cost(&t), t)).collect();
     costs.sort_by(|a, b| b.0.total_cmp(&a.0));
     todo.extend(costs.into_iter().map(|(_, t)| t));
@@ -278,7 +328,7 @@ pub fn run_sweep(
             spec: spec.source.clone(),
             results_root: options.results_root.clone(),
             spec_hash: env.spec_hash.clone(),
-            data_fingerprint: data.preprocessing.data_fingerprint.clone(),
+            data_fingerprint: data.main.preprocessing.data_fingerprint.clone(),
         };
         Workers::Processes((0..n).map(|_| Mutex::new(ProcessWorker::new(command.clone()))).collect())
     } else {
@@ -294,6 +344,10 @@ pub fn run_sweep(
         )
     };
 
+    for warning in data.summary.warnings() {
+        let source = data.main.preprocessing.data_path.display();
+        reporter.on_warning(&format!("{source}: {warning}"));
+    }
     reporter.on_start(plan.len(), done.len());
     // Trial panics are caught and recorded; keep the default hook from also
     // printing them over the progress bar.
@@ -414,18 +468,33 @@ fn dispatch(workers: &Workers, todo: &[TrialSpec], env: &TrialEnv, reporter: &mu
     records
 }
 
-/// Writes the sweep's preprocessing file, which every trial links into its
-/// folder, unless it is already there with the same content (array tasks of one
-/// sweep start at once and agree on it).
-fn write_preprocessing(dir: &SweepDir, data: &Prepared) -> Result<(), RunError> {
-    let path = dir.file(names::PREPROCESSING);
-    let mut bytes = serde_json::to_vec_pretty(&data.preprocessing)
-        .map_err(|e| StoreError::Parse { path: path.clone(), message: e.to_string() })?;
-    bytes.push(b'\n');
-    if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
-        store::write_atomic(&path, &bytes).map_err(StoreError::io(&path))?;
+/// Writes the sweep's preprocessing files, which every trial links into its
+/// folder (one per fold with cross-validation), and its split summary, each
+/// unless it is already there with the same content (array tasks of one sweep
+/// start at once and agree on them). Warns of rows duplicated across parts.
+fn write_preprocessing(dir: &SweepDir, data: &SweepData) -> Result<(), RunError> {
+    let mut files =
+        vec![(names::PREPROCESSING.to_string(), json_bytes(&data.main.preprocessing, dir, names::PREPROCESSING)?)];
+    for (k, fold) in data.folds.iter().enumerate() {
+        let name = names::fold_preprocessing(k);
+        files.push((name.clone(), json_bytes(&fold.preprocessing, dir, &name)?));
+    }
+    files.push((names::SPLITS.to_string(), json_bytes(&data.summary, dir, names::SPLITS)?));
+    for (name, bytes) in files {
+        let path = dir.file(&name);
+        if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
+            store::write_atomic(&path, &bytes).map_err(StoreError::io(&path))?;
+        }
     }
     Ok(())
+}
+
+/// Pretty JSON with a final newline.
+fn json_bytes<T: serde::Serialize>(value: &T, dir: &SweepDir, name: &str) -> Result<Vec<u8>, RunError> {
+    let mut bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| StoreError::Parse { path: dir.file(name), message: e.to_string() })?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
 /// Batches of as many configurations as there are workers: with TPE each batch
@@ -522,7 +591,7 @@ fn observations(records: &[TrialRecord], spec: &SweepSpec) -> Vec<crate::sampler
         .collect()
 }
 
-fn single_thread_pool(name: &str) -> Result<rayon::ThreadPool, String> {
+pub(crate) fn single_thread_pool(name: &str) -> Result<rayon::ThreadPool, String> {
     let name = name.to_string();
     rayon::ThreadPoolBuilder::new().num_threads(1).thread_name(move |_| name.clone()).build().map_err(|e| e.to_string())
 }
@@ -589,7 +658,7 @@ pub fn serve_worker(
     if spec.hash() != spec_hash {
         return Err(RunError::WorkerMismatch { file: spec.source.clone(), what: "another spec" });
     }
-    if sweep.data.preprocessing.data_fingerprint != data_fingerprint {
+    if sweep.data.main.preprocessing.data_fingerprint != data_fingerprint {
         return Err(RunError::WorkerMismatch { file: spec.source.clone(), what: "other data" });
     }
     let env = TrialEnv { seed_burn: true, ..sweep.env(faults) };

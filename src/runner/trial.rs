@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::SweepData;
 use super::events::{EventSink, RunEvent};
 use crate::callback::{self, Actions, PeerCurves};
-use crate::data::Prepared;
 use crate::metrics::{self, Metrics};
 use crate::objective::{Objective, TrialContext, TrialError};
 use crate::params::{ResolvedParams, Schema};
@@ -25,8 +25,8 @@ pub struct TrialEnv<'a> {
     pub spec: &'a SweepSpec,
     /// Its hash.
     pub spec_hash: String,
-    /// The prepared data.
-    pub data: &'a Prepared,
+    /// The prepared data (each fold's, with cross-validation).
+    pub data: &'a SweepData,
     /// What trains each trial.
     pub objective: &'a dyn Objective,
     /// The objective's parameters, which resolve each trial's values.
@@ -94,6 +94,8 @@ struct Progress {
     epochs_run: usize,
     checkpoint_seconds: f64,
     checkpoint_bytes: u64,
+    /// The best epoch's validation outputs, written once when the trial ends.
+    best_outputs: Vec<f32>,
 }
 
 /// A trial that has run to its end but whose record is not yet committed.
@@ -175,12 +177,16 @@ pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &dyn Eve
             panic!("injected failure for trial index {} (SWEEP_FAIL_TRIALS)", trial.index);
         }
         let marker = serde_json::to_vec_pretty(&RunningMarker::now()).map_err(failed)?;
-        let columns = env.data.task.metric_names();
+        let columns = env.data.main.task.metric_names();
+        let preprocessing = match env.data.folds.is_empty() {
+            true => names::PREPROCESSING.to_string(),
+            false => names::fold_preprocessing(trial.repeat),
+        };
         let started = folder.insert(
             TrialFolder::start(
                 &trial_dir,
                 &marker,
-                &env.dir.file(names::PREPROCESSING),
+                &env.dir.file(&preprocessing),
                 &history_line(&[&["epoch"][..], columns, &["saved_best"]].concat())?,
             )
             .map_err(|e| failed(format!("{}: {e}", trial_dir.display())))?,
@@ -193,8 +199,26 @@ pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &dyn Eve
     }));
     // The checkpoint's sha256 is taken once, of the final one, for trial.json: hashing
     // every save cost more than all the rest of checkpointing.
-    let sealed = match (folder.as_ref(), progress.best_epoch) {
-        (Some(folder), Some(_)) => seal_best(folder, &mut progress),
+    let data = env.data.for_trial(trial);
+    let sealed = match (folder.as_mut(), progress.best_epoch) {
+        (Some(folder), Some(epoch)) => seal_best(folder, &mut progress).and_then(|()| {
+            let targets = match &data.valid_y {
+                crate::data::Targets::Classes(labels) => labels.iter().map(|&k| k as f64).collect(),
+                crate::data::Targets::Values { original, .. } => original.clone(),
+            };
+            let outputs = store::StoredOutputs {
+                epoch,
+                rows: data.n_valid(),
+                width: data.n_outputs(),
+                values: std::mem::take(&mut progress.best_outputs),
+                targets,
+                scale: data.preprocessing.target_scale,
+            };
+            let path = folder.dir().join(names::VALID_OUTPUTS);
+            folder
+                .replace(names::VALID_OUTPUTS, &store::encode_outputs(&outputs))
+                .map_err(|e| failed(format!("{}: {e}", path.display())))
+        }),
         _ => Ok(()),
     };
     let outcome = match (outcome, sealed) {
@@ -253,8 +277,8 @@ fn base_record(env: &TrialEnv, trial: &TrialSpec, params: ResolvedParams, starte
         settings: params.values().clone(),
         objective: env.objective.name().to_string(),
         objective_version: env.objective.version().to_string(),
-        task: env.data.task,
-        data_fingerprint: env.data.preprocessing.data_fingerprint.clone(),
+        task: env.data.main.task,
+        data_fingerprint: env.data.main.preprocessing.data_fingerprint.clone(),
         started_at,
         finished_at: store::now_rfc3339(),
         ..TrialRecord::synthetic(&env.spec.name, &trial.id, env.spec.metric.clone())
@@ -275,7 +299,7 @@ fn train(
     progress: &mut Progress,
     events: &dyn EventSink,
 ) -> Result<Option<(usize, &'static str)>, TrialError> {
-    let data = env.data;
+    let data = env.data.for_trial(trial);
     let dir = folder.dir().to_path_buf();
     let pruning = match (env.spec.early_terminate, &env.peers) {
         (Some(rule), Some(peers)) => Some((rule, peers.clone())),
@@ -324,6 +348,7 @@ fn train(
         }
         if save_best {
             save_best_checkpoint(env, trial, params, folder, epoch, &epoch_metrics, &*trainer, progress)?;
+            progress.best_outputs.clone_from(&outputs);
             events.emit(RunEvent::CheckpointSaved { index: trial.index, id: trial.id.clone(), epoch });
         }
         let mut row = vec![epoch.to_string()];
@@ -346,7 +371,7 @@ fn train(
 
 /// Seeds Burn's process-global RNG (of the default device and of flex) from
 /// a trial's seed, for objectives whose trials each run alone in a process.
-fn seed_burn(trial_seed: u64) {
+pub(crate) fn seed_burn(trial_seed: u64) {
     let seed = crate::seed::derive_seed(trial_seed, "burn", 0);
     burn::tensor::Device::default().seed(seed);
     burn::tensor::Device::flex().seed(seed);
@@ -373,7 +398,7 @@ fn save_best_checkpoint(
         ("sweep.metrics".to_string(), json(epoch_metrics)),
         ("sweep.params".to_string(), json(&trial.params)),
         ("sweep.seed".to_string(), trial.seed.to_string()),
-        ("sweep.data_fingerprint".to_string(), env.data.preprocessing.data_fingerprint.clone()),
+        ("sweep.data_fingerprint".to_string(), env.data.main.preprocessing.data_fingerprint.clone()),
     ]);
     let bytes = trainer.checkpoint(&header)?;
     // A safetensors checkpoint gets a canonical header, so identical weights give identical
@@ -391,7 +416,7 @@ fn save_best_checkpoint(
         objective: env.objective.name().to_string(),
         objective_version: env.objective.version().to_string(),
         seed: trial.seed,
-        data_fingerprint: env.data.preprocessing.data_fingerprint.clone(),
+        data_fingerprint: env.data.main.preprocessing.data_fingerprint.clone(),
         checkpoint: names::CHECKPOINT.to_string(),
         checkpoint_sha256: None,
     };

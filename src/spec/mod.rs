@@ -79,6 +79,15 @@ pub struct DataSpec {
     /// An objective's own data source: its options, resolved.
     #[serde(default, skip_serializing_if = "Params::is_empty")]
     pub options: Params,
+    /// Share of the rows (of each class) carved out first as the test split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_fraction: Option<f64>,
+    /// A separate CSV file with the same columns as the test split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_path: Option<PathBuf>,
+    /// Cross-validation: every configuration is trained once per fold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cv_folds: Option<usize>,
 }
 
 fn is_classification(task: &Task) -> bool {
@@ -86,6 +95,11 @@ fn is_classification(task: &Task) -> bool {
 }
 
 impl DataSpec {
+    /// Whether a test split is held out.
+    pub fn has_test(&self) -> bool {
+        self.test_fraction.is_some() || self.test_path.is_some()
+    }
+
     /// The CSV file and its column choice, when the bundled loader reads the rows.
     pub fn csv(&self) -> Option<(&Path, CsvOptions)> {
         let path = self.path.as_deref()?;
@@ -146,6 +160,28 @@ pub struct SweepSpec {
     /// Defaults for `sweep slurm` (`[slurm]`); never changes results, so not hashed.
     #[serde(skip)]
     pub slurm: SlurmDefaults,
+    /// What aggregation does to pick and judge the models (not hashed: it
+    /// changes no trial, so it may change between runs of one sweep).
+    #[serde(skip)]
+    pub selection: Selection,
+}
+
+/// How the aggregator picks and judges models, after the trials: stored in
+/// the results folder's manifest, so `sweep aggregate` does the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selection {
+    /// `[data] test_top`: how many of the top models are evaluated on the test split.
+    pub test_top: usize,
+    /// `[metric] bootstrap`: resamples for the intervals and ties (0: none).
+    pub bootstrap: usize,
+    /// `[data] refit`: retrain the winning configuration on every non-test row.
+    pub refit: bool,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Selection { test_top: 5, bootstrap: 1000, refit: false }
+    }
 }
 
 fn default_objective() -> String {
@@ -203,9 +239,14 @@ impl SweepSpec {
         hex(&Sha256::digest(canonical.as_bytes())[..8])
     }
 
-    /// The trials this spec plans.
+    /// The trials this spec plans: with `cv_folds`, every configuration once per fold.
     pub fn plan(&self) -> Plan {
-        Plan::new(&self.method, &self.parameters, self.seed, self.repeats)
+        Plan::new(&self.method, &self.parameters, self.seed, self.trials_per_config())
+    }
+
+    /// Trials per configuration: the folds of cross-validation, else `repeats`.
+    pub fn trials_per_config(&self) -> usize {
+        self.data.cv_folds.unwrap_or(self.repeats)
     }
 
     /// The manifest of a results folder made by this spec, with `trials` planned trials.
@@ -219,6 +260,7 @@ impl SweepSpec {
             created_at: crate::store::now_rfc3339(),
             sweep_version: env!("CARGO_PKG_VERSION").to_string(),
             register_as: self.register_as.clone(),
+            selection: Some(self.selection),
         }
     }
 }

@@ -69,6 +69,7 @@ pub(super) struct RawMetric {
     pub name: Spanned<String>,
     pub goal: Option<Spanned<String>>,
     pub min_delta: Option<Spanned<f64>>,
+    pub bootstrap: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,7 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::raw::{RawEarlyStopping, RawParam, RawSlurm, RawSpec};
-use super::{CheckpointPolicy, DataSpec, EarlyStoppingSpec, Method, SlurmDefaults, SpecError, SweepSpec};
+use super::{CheckpointPolicy, DataSpec, EarlyStoppingSpec, Method, Selection, SlurmDefaults, SpecError, SweepSpec};
 use crate::metrics::{Goal, Monitor, Task};
 use crate::objective::{Catalog, Objective};
 use crate::params::{ParamKind, ParamValue, Params, RESERVED, Schema};
@@ -108,8 +108,19 @@ pub fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<SweepSpec, Sp
             return Err(ctx.at(r, "repeats", format!("got {}, expected a whole number from 1 to 1000", r.get_ref())));
         }
     };
-    let data = validate_data(&ctx, &raw, objective)?;
+    let (data, mut selection) = validate_data(&ctx, &raw, objective)?;
     let metric = validate_metric(&ctx, &raw, data.task)?;
+    selection.bootstrap = match &raw.metric.bootstrap {
+        None => selection.bootstrap,
+        Some(b) if (0..=1_000_000).contains(b.get_ref()) => *b.get_ref() as usize,
+        Some(b) => {
+            return Err(ctx.at(
+                b,
+                "metric.bootstrap",
+                format!("got {}, expected a whole number of resamples from 0 (off) to 1000000", b.get_ref()),
+            ));
+        }
+    };
     let (train, early_stopping) = validate_train(&ctx, &raw.train, &schema, objective.name())?;
 
     let mut parameters = BTreeMap::new();
@@ -229,6 +240,7 @@ pub fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<SweepSpec, Sp
         register_as,
         checkpoint,
         slurm,
+        selection,
     })
 }
 
@@ -336,11 +348,11 @@ fn validate_slurm(ctx: &Ctx, raw: &RawSlurm) -> Result<SlurmDefaults, SpecError>
 }
 
 /// Keys of `[data]` every source has.
-const COMMON_DATA_KEYS: &[&str] = &["task", "valid_fraction"];
+const COMMON_DATA_KEYS: &[&str] = &["task", "valid_fraction", "test_fraction", "test_top", "cv_folds", "refit"];
 /// Keys of `[data]` the bundled CSV loader reads.
-const CSV_DATA_KEYS: &[&str] = &["path", "target", "features", "drop"];
+const CSV_DATA_KEYS: &[&str] = &["path", "target", "features", "drop", "test_path"];
 
-fn validate_data(ctx: &Ctx, raw: &RawSpec, objective: &dyn Objective) -> Result<DataSpec, SpecError> {
+fn validate_data(ctx: &Ctx, raw: &RawSpec, objective: &dyn Objective) -> Result<(DataSpec, Selection), SpecError> {
     let empty = BTreeMap::new();
     let table = raw.data.as_ref().map_or(&empty, |d| d.get_ref());
     let source = objective.data_source();
@@ -395,15 +407,83 @@ fn validate_data(ctx: &Ctx, raw: &RawSpec, objective: &dyn Objective) -> Result<
             }
         },
     };
+    let fraction = |key: &str| -> Result<Option<f64>, SpecError> {
+        let Some(v) = table.get(key) else { return Ok(None) };
+        match v.get_ref().as_float().or_else(|| v.get_ref().as_integer().map(|i| i as f64)) {
+            Some(f) if f > 0.0 && f < 1.0 => Ok(Some(f)),
+            _ => Err(ctx.at(v, &format!("data.{key}"), format!("got {}, expected a number in (0, 1)", v.get_ref()))),
+        }
+    };
+    let test_fraction = fraction("test_fraction")?;
+    let cv_folds = match table.get("cv_folds") {
+        None => None,
+        Some(v) => match v.get_ref().as_integer() {
+            Some(k) if (2..=100).contains(&k) => Some(k as usize),
+            _ => {
+                return Err(ctx.at(
+                    v,
+                    "data.cv_folds",
+                    format!("got {}, expected a whole number from 2 to 100", v.get_ref()),
+                ));
+            }
+        },
+    };
+    if let (Some(_), Some(v)) = (cv_folds, table.get("valid_fraction")) {
+        return Err(ctx.at(
+            v,
+            "data.valid_fraction",
+            "cannot be combined with data.cv_folds: each fold is the validation split once; remove one",
+        ));
+    }
+    if let (Some(_), Some(r)) = (cv_folds, raw.repeats.as_ref().filter(|r| *r.get_ref() > 1)) {
+        return Err(ctx.at(
+            r,
+            "repeats",
+            "cannot be combined with data.cv_folds: every fold already trains its configuration with a seed of its own",
+        ));
+    }
+    let refit = match table.get("refit") {
+        None => false,
+        Some(v) => match v.get_ref().as_bool() {
+            Some(true) if cv_folds.is_none() => {
+                return Err(ctx.at(
+                    v,
+                    "data.refit",
+                    "needs data.cv_folds: the refit retrains the winning configuration on every non-test row \
+                     for the median best epoch of its folds",
+                ));
+            }
+            Some(b) => b,
+            None => return Err(ctx.at(v, "data.refit", format!("got {}, expected true or false", v.get_ref()))),
+        },
+    };
+    let test_top_key = table.get("test_top");
+    let test_top = match test_top_key {
+        None => Selection::default().test_top,
+        Some(v) => match v.get_ref().as_integer() {
+            Some(k) if (1..=100_000).contains(&k) => k as usize,
+            _ => {
+                return Err(ctx.at(
+                    v,
+                    "data.test_top",
+                    format!("got {}, expected a whole number from 1 to 100000", v.get_ref()),
+                ));
+            }
+        },
+    };
     let mut data = DataSpec {
         path: None,
         target: None,
-        valid_fraction,
+        valid_fraction: if cv_folds.is_some() { 0.0 } else { valid_fraction },
         task,
         features: None,
         drop: Vec::new(),
         options: Params::new(),
+        test_fraction,
+        test_path: None,
+        cv_folds,
     };
+    let selection = Selection { test_top, bootstrap: Selection::default().bootstrap, refit };
 
     let Some(source) = source else {
         for (key, v) in table {
@@ -458,7 +538,18 @@ fn validate_data(ctx: &Ctx, raw: &RawSpec, objective: &dyn Objective) -> Result<
         data.target = Some(target);
         data.features = features;
         data.drop = drop;
-        return Ok(data);
+        data.test_path = match text("test_path")? {
+            Some(p) if as_str(p).trim().is_empty() => {
+                return Err(ctx.at(p, "data.test_path", "is empty, expected the path of a CSV file"));
+            }
+            Some(p) if test_fraction.is_some() => {
+                return Err(ctx.at(p, "data.test_path", "cannot be combined with data.test_fraction; give one"));
+            }
+            Some(p) => Some(as_str(p).into()),
+            None => None,
+        };
+        check_test_top(ctx, &data, test_top_key)?;
+        return Ok((data, selection));
     };
 
     // An objective's own source: its options, checked like parameters.
@@ -486,7 +577,17 @@ fn validate_data(ctx: &Ctx, raw: &RawSpec, objective: &dyn Objective) -> Result<
         given.insert(key.clone(), def.kind.coerce(&value).map_err(|m| ctx.at(v, &path, m))?);
     }
     data.options = options.resolve(&given, &Params::new()).values().clone();
-    Ok(data)
+    check_test_top(ctx, &data, test_top_key)?;
+    Ok((data, selection))
+}
+
+fn check_test_top(ctx: &Ctx, data: &DataSpec, test_top: Option<&Spanned<toml::Value>>) -> Result<(), SpecError> {
+    match test_top {
+        Some(v) if !data.has_test() => {
+            Err(ctx.at(v, "data.test_top", "needs a test split: set data.test_fraction (or data.test_path) too"))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn validate_metric(ctx: &Ctx, raw: &RawSpec, task: Task) -> Result<Monitor, SpecError> {
@@ -1039,10 +1140,38 @@ dropout = { values = [0.0, 0.2] }
         let both = GRID.replace("target = \"target\"", "target = \"target\"\nfeatures = [\"p2\"]\ndrop = [\"p0\"]");
         assert!(message(&both).contains("data.drop: cannot be combined with data.features"));
         let m = message(&GRID.replace("target = \"target\"", "target = \"target\"\nfolder = \"x\""));
-        assert!(m.starts_with("s.toml:10: data.folder: unknown key, expected one of task, valid_fraction, path, target, features, drop"), "{m}");
+        assert!(m.starts_with("s.toml:10: data.folder: unknown key, expected one of task, valid_fraction, test_fraction, test_top, cv_folds, refit, path, target, features, drop, test_path"), "{m}");
         let m = message(&GRID.replace("target = \"target\"", "target = \"target\"\nfeatures = \"p2\""));
         assert!(m.contains("data.features: got \"p2\", expected a non-empty list of column names"), "{m}");
         let m = message(&GRID.replace("path = \"data/digits.csv\"\n", ""));
         assert!(m.contains("data.path: is missing"), "{m}");
+    }
+
+    #[test]
+    fn selection_keys_are_validated_with_their_line() {
+        let spec = parse_str(&GRID.replace("valid_fraction = 0.2", "test_fraction = 0.25\ntest_top = 3")).unwrap();
+        assert_eq!((spec.data.test_fraction, spec.selection.test_top), (Some(0.25), 3));
+        assert_eq!(spec.selection.bootstrap, 1000, "on by default");
+        let spec = parse_str(&GRID.replace("valid_fraction = 0.2", "cv_folds = 5\nrefit = true")).unwrap();
+        assert_eq!((spec.data.cv_folds, spec.selection.refit, spec.trials_per_config()), (Some(5), true, 5));
+        let plain = parse_str(GRID).unwrap();
+        let with_settings = parse_str(&GRID.replace("min_delta = 0.0", "min_delta = 0.0\nbootstrap = 200")).unwrap();
+        assert_eq!(plain.hash(), with_settings.hash(), "the bootstrap changes no trial");
+        assert_ne!(
+            plain.hash(),
+            parse_str(&GRID.replace("valid_fraction = 0.2", "valid_fraction = 0.2\ntest_fraction = 0.1"))
+                .unwrap()
+                .hash()
+        );
+        let m = message(&GRID.replace("valid_fraction = 0.2", "test_top = 3"));
+        assert_eq!(m, "s.toml:10: data.test_top: needs a test split: set data.test_fraction (or data.test_path) too");
+        let m = message(&GRID.replace("min_delta = 0.0", "min_delta = 0.0\nbootstrap = -1"));
+        assert!(m.contains("metric.bootstrap: got -1, expected a whole number of resamples from 0 (off)"), "{m}");
+        let m = message(
+            &GRID
+                .replace("method = \"grid\"", "method = \"grid\"\nrepeats = 2")
+                .replace("valid_fraction = 0.2", "cv_folds = 3"),
+        );
+        assert!(m.contains("repeats: cannot be combined with data.cv_folds"), "{m}");
     }
 }

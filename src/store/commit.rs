@@ -58,10 +58,16 @@ pub fn commit_records(results: &Path, trials: &[PathBuf]) -> Vec<io::Result<()>>
 /// Every file a trial folder may hold, then the folder itself (so that its
 /// entry in trials/ is durable too).
 fn trial_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> =
-        [names::RUNNING, names::CHECKPOINT, names::BEST_METADATA, names::HISTORY, names::PREPROCESSING]
-            .map(|f| dir.join(f))
-            .into();
+    let mut files: Vec<PathBuf> = [
+        names::RUNNING,
+        names::CHECKPOINT,
+        names::BEST_METADATA,
+        names::HISTORY,
+        names::PREPROCESSING,
+        names::VALID_OUTPUTS,
+    ]
+    .map(|f| dir.join(f))
+    .into();
     // checkpoint = "every_epoch" keeps one file per epoch in epochs/.
     if let Ok(entries) = fs::read_dir(dir.join(names::EPOCHS)) {
         files.extend(entries.filter_map(|e| e.ok().map(|e| e.path())));

@@ -18,6 +18,7 @@
 mod atomic;
 mod checkpoint;
 mod commit;
+mod outputs;
 mod record;
 mod trial_folder;
 
@@ -27,7 +28,8 @@ use std::path::{Path, PathBuf};
 pub use atomic::{replace_via_spare, sync_paths, write_atomic, write_atomic_deferred};
 pub use checkpoint::{CheckpointFormatError, canonical_safetensors};
 pub use commit::commit_records;
-pub use record::{BestMetadata, SweepManifest, TrialRecord, TrialStatus};
+pub use outputs::{OutputsFormatError, StoredOutputs, decode_outputs, encode_outputs};
+pub use record::{BestMetadata, RefitInfo, SplitEvaluation, SweepManifest, TrialRecord, TrialStatus};
 pub use trial_folder::TrialFolder;
 
 use serde::Serialize;
@@ -87,6 +89,17 @@ pub mod names {
     pub const LEADERBOARD_BY_CONFIG: &str = "leaderboard_by_config.csv";
     /// Folder of trial folders.
     pub const TRIALS: &str = "trials";
+    /// The best epoch's outputs on the validation rows, for the bootstrap.
+    pub const VALID_OUTPUTS: &str = "best_valid_outputs.safetensors";
+    /// A model's metrics on its test split, measured once after aggregation.
+    pub const TEST_METRICS: &str = "test.json";
+    /// The parts of the sweep's split, their balance and duplicated rows.
+    pub const SPLITS: &str = "splits.json";
+
+    /// The preprocessing of cross-validation fold `fold` (0-based), in the sweep folder.
+    pub fn fold_preprocessing(fold: usize) -> String {
+        format!("preprocessing-fold-{}.json", fold + 1)
+    }
 }
 
 /// `results/<sweep>/`.

@@ -104,6 +104,42 @@ pub struct TrialRecord {
     pub started_at: String,
     /// When it finished (RFC 3339).
     pub finished_at: String,
+    /// Only in the record of a refit: the configuration it retrains and its
+    /// cross-validated metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refit: Option<RefitInfo>,
+}
+
+/// What a refit model retrains, and the estimate of its quality that comes
+/// from its configuration's folds (it has no validation split of its own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefitInfo {
+    /// The configuration (plan number) that won the cross-validation.
+    pub config: usize,
+    /// Its fold trials, by fold.
+    pub fold_trials: Vec<String>,
+    /// Their best epochs, by fold; the refit trains for their median.
+    pub fold_best_epochs: Vec<usize>,
+    /// Mean of every best-epoch metric over the completed folds.
+    pub cv_mean: Metrics,
+    /// Their sample standard deviation.
+    pub cv_std: Metrics,
+}
+
+/// `test.json` (and what `sweep evaluate` prints): a model's metrics on one
+/// part of its split, measured from its checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitEvaluation {
+    /// The part: train, valid or test.
+    pub split: crate::data::SplitName,
+    /// Its rows.
+    pub rows: usize,
+    /// Every metric of the task computed on them; `loss` is the model's loss there.
+    pub metrics: Metrics,
+    /// The checkpoint they describe.
+    pub checkpoint_sha256: String,
+    /// When they were measured (RFC 3339).
+    pub evaluated_at: String,
 }
 
 impl TrialRecord {
@@ -137,6 +173,7 @@ impl TrialRecord {
             checkpoint_bytes: 0,
             started_at: String::new(),
             finished_at: String::new(),
+            refit: None,
         }
     }
 }
@@ -194,6 +231,9 @@ pub struct SweepManifest {
     /// The spec's `register_as`: the model name the top trial is registered under.
     #[serde(default)]
     pub register_as: Option<String>,
+    /// How aggregation picks and judges the models (absent in folders of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<crate::spec::Selection>,
 }
 
 /// Records written before objectives had versions: the built-in MLP's first.

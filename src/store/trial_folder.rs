@@ -27,7 +27,7 @@ pub struct TrialFolder {
 }
 
 /// The files a best-model replacement keeps a spare of.
-const REPLACED: [&str; 2] = [names::CHECKPOINT, names::BEST_METADATA];
+const REPLACED: [&str; 3] = [names::CHECKPOINT, names::BEST_METADATA, names::VALID_OUTPUTS];
 
 impl TrialFolder {
     /// Starts a trial in `dir`: writes the `running.json` marker, links the

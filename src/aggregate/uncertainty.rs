@@ -1,0 +1,102 @@
+//! How sure the ranking is: a bootstrap interval of every trial's monitored
+//! metric over its validation rows, and a paired bootstrap of every trial
+//! against the top trial on the same resampled rows. Computed from the best
+//! epoch's validation outputs each trial keeps, so nothing is retrained.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::bootstrap::{self, Resamples, RowScores};
+use crate::metrics::{Monitor, TargetScale, Truth};
+use crate::store::{SweepDir, TrialRecord, decode_outputs, names};
+
+/// The confidence level of the intervals and of the tie test.
+pub const LEVEL: f64 = 0.95;
+
+/// One trial's uncertainty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Uncertainty {
+    /// Lower end of the 95 % percentile interval of the monitored metric.
+    pub low: f64,
+    /// Upper end.
+    pub high: f64,
+    /// Whether the top trial is better in fewer than 95 % of the paired
+    /// resamples (true for the top trial itself); `None` when the trial was
+    /// validated on other rows than the top trial (another fold).
+    pub tied_with_top: Option<bool>,
+    /// Share of the paired resamples in which the top trial is strictly better.
+    pub top_better_share: Option<f64>,
+}
+
+/// Bootstraps the monitored metric of every trial in `ranked` (best first)
+/// that kept its best epoch's validation outputs, with `count` resamples
+/// seeded by `seed`: the same resampled rows for every trial validated on
+/// the same rows, so the comparison with the top trial is paired.
+pub fn bootstrap_trials(
+    dir: &SweepDir,
+    ranked: &[TrialRecord],
+    monitor: &Monitor,
+    count: usize,
+    seed: u64,
+) -> BTreeMap<String, Uncertainty> {
+    let mut out = BTreeMap::new();
+    if count == 0 {
+        return out;
+    }
+    // Per trial: its resampled metric values and the validation targets (to tell folds apart).
+    // Trials are independent, so they spread over the cores; the order of the results is the ranking's.
+    let scored: Vec<(String, RowScores, Vec<f64>)> = ranked
+        .par_iter()
+        .filter(|r| r.status.has_model())
+        .filter_map(|r| row_scores(dir, r).map(|(scores, targets)| (r.id.clone(), scores, targets)))
+        .collect();
+    let mut resamples: BTreeMap<usize, Resamples> = BTreeMap::new();
+    for (_, scores, _) in &scored {
+        resamples.entry(scores.rows()).or_insert_with(|| Resamples::new(scores.rows(), count, seed));
+    }
+    let dists: Vec<(String, Vec<f64>, Vec<f64>)> = scored
+        .into_par_iter()
+        .filter_map(|(id, scores, targets)| {
+            let values = bootstrap::distribution(&scores, &monitor.metric, &resamples[&scores.rows()])?;
+            Some((id, values, targets))
+        })
+        .collect();
+    let top = dists.first().cloned();
+    for (id, values, targets) in &dists {
+        let Some((low, high)) = bootstrap::percentile_interval(values, LEVEL) else { continue };
+        let (tied_with_top, top_better_share) = match &top {
+            // The same validation rows in the same order: the resamples are the same rows too.
+            Some((_, top_values, top_targets)) if top_targets == targets => {
+                let share = bootstrap::share_better(top_values, values, monitor);
+                (Some(share < LEVEL), Some(share))
+            }
+            _ => (None, None),
+        };
+        out.insert(id.clone(), Uncertainty { low, high, tied_with_top, top_better_share });
+    }
+    out
+}
+
+/// The per-row facts of a trial's stored validation outputs, with its
+/// targets; `None` when the file is missing, unreadable, or of another epoch
+/// than the record's best (a trial of an earlier version, or a broken copy).
+fn row_scores(dir: &SweepDir, record: &TrialRecord) -> Option<(RowScores, Vec<f64>)> {
+    let bytes = std::fs::read(dir.trial_dir(&record.id).join(names::VALID_OUTPUTS)).ok()?;
+    let stored = decode_outputs(&bytes).ok()?;
+    if Some(stored.epoch) != record.best_epoch || stored.rows == 0 {
+        return None;
+    }
+    let scores = match stored.scale {
+        Some(scale) => RowScores::new(&stored.values, Truth::Values { values: &stored.targets, scale }),
+        None if stored.width == 1 && record.task == crate::metrics::Task::Regression => {
+            RowScores::new(&stored.values, Truth::Values { values: &stored.targets, scale: TargetScale::IDENTITY })
+        }
+        None => {
+            let labels: Vec<usize> = stored.targets.iter().map(|&k| k as usize).collect();
+            RowScores::new(&stored.values, Truth::Classes { labels: &labels, n_classes: stored.width })
+        }
+    };
+    Some((scores, stored.targets))
+}

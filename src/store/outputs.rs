@@ -1,0 +1,121 @@
+//! `best_valid_outputs.safetensors`: a trial's outputs on its validation rows
+//! at its best epoch (logits, or predictions in model units), kept so that
+//! aggregation can bootstrap the validation metrics without retraining.
+//! The validation targets come with them (each fold of a cross-validation
+//! has its own rows). A plain safetensors file (F32 `outputs`, `rows ×
+//! outputs`, and F64 `targets`: class index or value in the target's units),
+//! so Python's `safetensors.numpy.load_file` reads it too.
+
+use std::collections::BTreeMap;
+
+/// Why an outputs file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("not a validation outputs file: {0}")]
+pub struct OutputsFormatError(String);
+
+/// The stored outputs of one epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredOutputs {
+    /// The epoch they were produced at.
+    pub epoch: usize,
+    /// Rows.
+    pub rows: usize,
+    /// Outputs per row.
+    pub width: usize,
+    /// `rows × width`, row-major.
+    pub values: Vec<f32>,
+    /// Each row's true class index, or true value in the target's units.
+    pub targets: Vec<f64>,
+    /// Regression: the target's scale (model units → original units).
+    pub scale: Option<crate::metrics::TargetScale>,
+}
+
+/// The file's bytes.
+pub fn encode_outputs(outputs: &StoredOutputs) -> Vec<u8> {
+    let out_len = outputs.values.len() * 4;
+    let data_len = out_len + outputs.targets.len() * 8;
+    let mut meta = BTreeMap::from([("sweep.epoch", outputs.epoch.to_string())]);
+    if let Some(scale) = outputs.scale {
+        meta.insert("sweep.target_mean", scale.mean.to_string());
+        meta.insert("sweep.target_std", scale.std.to_string());
+    }
+    let header = serde_json::json!({
+        "__metadata__": meta,
+        "outputs": { "dtype": "F32", "shape": [outputs.rows, outputs.width], "data_offsets": [0, out_len] },
+        "targets": { "dtype": "F64", "shape": [outputs.targets.len()], "data_offsets": [out_len, data_len] },
+    });
+    let mut header = serde_json::to_vec(&header).unwrap_or_default();
+    while !header.len().is_multiple_of(8) {
+        header.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + header.len() + data_len);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    for v in &outputs.values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in &outputs.targets {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// Reads what [`encode_outputs`] wrote.
+pub fn decode_outputs(bytes: &[u8]) -> Result<StoredOutputs, OutputsFormatError> {
+    let bad = |what: &str| OutputsFormatError(what.to_string());
+    let len =
+        u64::from_le_bytes(bytes.get(..8).ok_or_else(|| bad("too short"))?.try_into().map_err(|_| bad("too short"))?);
+    let len = usize::try_from(len).map_err(|_| bad("header length"))?;
+    let header: serde_json::Value = serde_json::from_slice(bytes.get(8..8 + len).ok_or_else(|| bad("header cut"))?)
+        .map_err(|e| OutputsFormatError(format!("header: {e}")))?;
+    let epoch =
+        header["__metadata__"]["sweep.epoch"].as_str().and_then(|e| e.parse().ok()).ok_or_else(|| bad("no epoch"))?;
+    let tensor = &header["outputs"];
+    if tensor["dtype"] != "F32" {
+        return Err(bad("dtype is not F32"));
+    }
+    let dim = |i: usize| tensor["shape"][i].as_u64().map(|d| d as usize).ok_or_else(|| bad("shape"));
+    let (rows, width) = (dim(0)?, dim(1)?);
+    let data = &bytes[8 + len..];
+    let out_len = rows * width * 4;
+    if data.len() != out_len + rows * 8 {
+        return Err(OutputsFormatError(format!("{} data bytes for {rows} rows of {width} outputs", data.len())));
+    }
+    let values = data[..out_len].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let targets = data[out_len..].chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect();
+    let number = |key: &str| header["__metadata__"][key].as_str().and_then(|v| v.parse::<f64>().ok());
+    let scale = match (number("sweep.target_mean"), number("sweep.target_std")) {
+        (Some(mean), Some(std)) => Some(crate::metrics::TargetScale { mean, std }),
+        _ => None,
+    };
+    Ok(StoredOutputs { epoch, rows, width, values, targets, scale })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_round_trip_and_bad_files_are_refused() {
+        let o = StoredOutputs {
+            epoch: 7,
+            rows: 2,
+            width: 3,
+            values: vec![1.0, -2.5, 3.0, 0.0, f32::MIN_POSITIVE, 6.0],
+            targets: vec![2.0, 0.0],
+            scale: None,
+        };
+        let bytes = encode_outputs(&o);
+        assert_eq!(decode_outputs(&bytes).unwrap(), o);
+        let r = StoredOutputs {
+            width: 1,
+            values: vec![0.5, -1.0],
+            targets: vec![151.0, 75.25],
+            scale: Some(crate::metrics::TargetScale { mean: 152.1, std: 77.0 }),
+            ..o.clone()
+        };
+        assert_eq!(decode_outputs(&encode_outputs(&r)).unwrap(), r);
+        assert!(decode_outputs(&bytes[..bytes.len() - 4]).is_err());
+        assert!(decode_outputs(b"nope").is_err());
+    }
+}
