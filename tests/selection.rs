@@ -200,7 +200,7 @@ fn bootstrap_intervals_hold_the_best_value_and_ties_are_marked_reproducibly() {
 #[test]
 fn cross_validation_ranks_configurations_by_their_folds_and_refits_the_winner() {
     let tmp = tempfile::tempdir().unwrap();
-    let body = spec("cv", "test_fraction = 0.2\ncv_folds = 3\nrefit = true", "");
+    let body = spec("cv", "test_fraction = 0.2\ncv_folds = 3\nrefit = true", "register_as = \"cv-model\"");
     run(tmp.path(), "s.toml", &body, &["--workers", "2"]);
     let root = tmp.path().join("results/cv");
     let board = read_csv(&root.join("leaderboard.csv"));
@@ -246,6 +246,17 @@ fn cross_validation_ranks_configurations_by_their_folds_and_refits_the_winner() 
     let out = sweep(tmp.path(), &["evaluate", &format!("results/cv/trials/{refit_id}"), "--split", "valid"]);
     assert_eq!(out.status.code(), Some(2), "a refit has no validation split");
 
+    // register_as registers the refit, with its test metrics and cross-validated estimate.
+    let model = json(&tmp.path().join("results/registry/models/cv-model/model.json"));
+    let v1 = &model["versions"][0];
+    assert_eq!(v1["trial_id"].as_str(), Some(refit_id));
+    assert_eq!(v1["test_metrics"], refit_test["metrics"]);
+    assert_eq!(v1["refit"]["cv_mean"], pick["refit"]["cv_mean"]);
+    assert!(tmp.path().join("results/registry/models/cv-model/v1/test.json").exists());
+    let out = sweep(tmp.path(), &["registry", "show", "cv-model@1"]);
+    assert!(text(&out.stdout).contains("on the test split (seen by no selection):"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("cross-validated (mean ± std over its folds):"), "{}", text(&out.stdout));
+
     // Reproducible with one worker, the refit included.
     let sha = |dir: &Path| json(&dir.join("trial.json"))["checkpoint_sha256"].clone();
     let refit_sha = sha(&refit_dir);
@@ -253,6 +264,32 @@ fn cross_validation_ranks_configurations_by_their_folds_and_refits_the_winner() 
     assert_eq!(sha(&refit_dir), refit_sha);
     let again = read_csv(&root.join("leaderboard_by_config.csv"));
     assert_eq!(again, configs);
+}
+
+#[test]
+fn tpe_and_random_search_cross_validate_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, method) in [
+        ("tpe-cv", "method = \"tpe\"\ntrials = 4\n[tpe]\nstartup_trials = 2"),
+        ("random-cv", "method = \"random\"\ntrials = 3"),
+    ] {
+        let body = spec(name, "cv_folds = 2\nrefit = true", "")
+            .replace("method = \"grid\"\n", "")
+            .replace("seed = 5\n", &format!("seed = 5\n{method}\n"))
+            .replace(
+                "lr = { values = [0.001, 0.01] }",
+                "lr = { distribution = \"log_uniform_values\", min = 0.001, max = 0.03 }",
+            );
+        run(tmp.path(), &format!("{name}.toml"), &body, &["--workers", "2"]);
+        let root = tmp.path().join("results").join(name);
+        let board = read_csv(&root.join("leaderboard.csv"));
+        let configs = read_csv(&root.join("leaderboard_by_config.csv"));
+        assert_eq!(board.len(), 2 * configs.len(), "{name}: two folds per configuration");
+        assert!(configs.iter().all(|c| c["trials"] == "2"), "{name}");
+        let registry = json(&root.join("registry.json"));
+        assert!(registry["models"][0]["trial_id"].as_str().unwrap().starts_with("refit-c"), "{name}");
+        assert_eq!(registry["models"][0]["params"]["lr"].to_string(), configs[0]["lr"], "{name}: the winner is refit");
+    }
 }
 
 #[test]

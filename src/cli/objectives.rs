@@ -42,7 +42,10 @@ pub fn objectives(args: ObjectivesArgs, catalog: &Catalog) -> Result<ExitCode, C
             write_param(&mut out, p)?;
         }
         if let Some(source) = o.data_source() {
-            writeln!(out, "  [data] (its own data source; also task, valid_fraction):")?;
+            writeln!(
+                out,
+                "  [data] (its own data source; also task, valid_fraction, test_fraction, test_top, cv_folds, refit):"
+            )?;
             for p in source.options().iter() {
                 write_param(&mut out, p)?;
             }

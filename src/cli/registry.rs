@@ -285,8 +285,28 @@ fn show(registry: &Registry, model: &str, json: bool) -> Result<ExitCode, CliErr
         version.settings.get(crate::params::EPOCHS).map(ToString::to_string).unwrap_or_else(|| "?".into()),
         version.monitor.metric
     )?;
-    for (k, v) in &version.metrics {
-        writeln!(out, "    {k:<18} {v:.6}")?;
+    if let Some(refit) = &version.refit {
+        writeln!(
+            out,
+            "  refit:             configuration {} on every non-test row, for the median best epoch of folds {}",
+            refit.config,
+            refit.fold_trials.join(", ")
+        )?;
+        writeln!(out, "  cross-validated (mean ± std over its folds):")?;
+        for (k, v) in &refit.cv_mean {
+            let std = refit.cv_std.get(k).map(|s| format!(" ± {s:.6}")).unwrap_or_default();
+            writeln!(out, "    {k:<18} {v:.6}{std}")?;
+        }
+    } else {
+        for (k, v) in &version.metrics {
+            writeln!(out, "    {k:<18} {v:.6}")?;
+        }
+    }
+    if let Some(test) = &version.test_metrics {
+        writeln!(out, "  on the test split (seen by no selection):")?;
+        for (k, v) in test {
+            writeln!(out, "    {k:<18} {v:.6}")?;
+        }
     }
     writeln!(out, "  data sha256:       {}", version.data_fingerprint)?;
     writeln!(out, "  checkpoint sha256: {}", version.checkpoint_sha256)?;

@@ -28,10 +28,11 @@ impl SourceError {
 
 /// Rows from somewhere other than the bundled CSV loader.
 ///
-/// The spec's `[data]` table then holds `task`, `valid_fraction` and the
-/// source's own [`options`](DataSource::options) instead of `path`, `target`,
-/// `features` and `drop`, validated with the same one-line errors as
-/// parameters.
+/// The spec's `[data]` table then holds `task`, `valid_fraction`, the model
+/// selection keys (`test_fraction`, `test_top`, `cv_folds`, `refit`; not
+/// `test_path`, which names a CSV file) and the source's own
+/// [`options`](DataSource::options) instead of `path`, `target`, `features`
+/// and `drop`, validated with the same one-line errors as parameters.
 pub trait DataSource: Send + Sync {
     /// The `[data]` keys this source reads, with their defaults (see [`Schema::empty`]).
     fn options(&self) -> Schema;
