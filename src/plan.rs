@@ -27,7 +27,7 @@ pub struct TrialSpec {
     /// Which configuration (parameter set) of the sampler: `index / repeats`.
     #[serde(default)]
     pub config: usize,
-    /// Which of the configuration's `repeats` seeds: `index % repeats`.
+    /// Which of the configuration's `repeats` seeds (with cross-validation: which fold): `index % repeats`.
     #[serde(default)]
     pub repeat: usize,
 }

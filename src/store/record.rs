@@ -60,7 +60,7 @@ pub struct TrialRecord {
     /// Which configuration of the plan (`index / repeats`).
     #[serde(default)]
     pub config: usize,
-    /// Which repeat of its configuration.
+    /// Which repeat of its configuration; with cross-validation, its validation fold.
     #[serde(default)]
     pub repeat: usize,
     /// Every parameter of the objective, resolved (swept, `[train]`, defaults).
