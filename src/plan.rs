@@ -30,6 +30,13 @@ pub struct TrialSpec {
     /// Which of the configuration's `repeats` seeds (with cross-validation: which fold): `index % repeats`.
     #[serde(default)]
     pub repeat: usize,
+    /// Which attempt at the trial a run makes (from its claim; 0 in a plan).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempt: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Where a plan's params come from.
@@ -111,6 +118,7 @@ impl Plan {
             params,
             config,
             repeat,
+            attempt: 0,
         }
     }
 

@@ -181,6 +181,27 @@ fn trial_state(dir: &Path, this_host: &str) -> TrialState {
             Err(e) => TrialState::Stale { reason: format!("unreadable record: {e}") },
         };
     }
+    // The claim says who trains the trial, with a heartbeat any host can read and, on its own
+    // host, a lock that dies with its process.
+    if let Ok(Some(claim)) = store::claim::current(dir) {
+        let limit = store::claim::stale_after();
+        let (host, pid, since) = match &claim.info {
+            Some(c) => (c.host.clone(), c.pid, c.claimed_at.clone()),
+            None => (String::from("?"), 0, String::new()),
+        };
+        return if !claim.is_stale(limit) {
+            TrialState::Running { host, pid, since }
+        } else {
+            let why = if claim.silent_for > limit {
+                format!("no heartbeat for {:.0} s", claim.silent_for.as_secs_f64())
+            } else {
+                "its process is gone".to_string()
+            };
+            TrialState::Stale {
+                reason: format!("attempt {} by pid {pid} on {host}: {why}, claimed {since}", claim.attempt),
+            }
+        };
+    }
     match store::read_json::<RunningMarker>(&dir.join(names::RUNNING)) {
         Ok(m) if m.host != this_host => TrialState::RunningOrStale { host: m.host, pid: m.pid, since: m.started_at },
         Ok(m) if process_alive(m.pid) => TrialState::Running { host: m.host, pid: m.pid, since: m.started_at },

@@ -55,10 +55,11 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 /// What a finished trial's folder holds: no temp or spare files, no marker.
-const TRIAL_FILES: [&str; 6] = [
+const TRIAL_FILES: [&str; 7] = [
     "best.json",
     "best.safetensors",
     "best_valid_outputs.safetensors",
+    "claim-1.json",
     "history.csv",
     "preprocessing.json",
     "trial.json",

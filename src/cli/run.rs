@@ -108,10 +108,11 @@ pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
         use std::io::Write;
         writeln!(
             out,
-            "\n{} trials ({} run now, {} resumed), {} failed or diverged; workers: {}{}",
+            "\n{} trials ({} run now, {} resumed{}), {} failed or diverged; workers: {}{}",
             summary.planned,
             summary.records.len(),
             summary.resumed,
+            if summary.by_others > 0 { format!(", {} by other processes", summary.by_others) } else { String::new() },
             problems,
             workers,
             if summary.parallelism == Parallelism::Processes { " (processes)" } else { "" }

@@ -44,6 +44,13 @@ pub fn trial(args: TrialArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let (record, verb) = match &outcome {
         SingleTrial::Ran(r) => (r, "ran"),
         SingleTrial::AlreadyDone(r) => (r, "already has a record, left alone (--force runs it again):"),
+        SingleTrial::HeldElsewhere(holder) => {
+            let who = holder.as_ref().map_or("another process".to_string(), |c| {
+                format!("{} pid {} (attempt {}, since {})", c.host, c.pid, c.attempt, c.claimed_at)
+            });
+            println!("trial {} is being trained by {who}; left alone", args.index);
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     let metric = &record.monitor.metric;
     let best = record

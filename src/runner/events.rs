@@ -93,4 +93,9 @@ pub trait Reporter {
     fn on_warning(&mut self, message: &str) {
         eprintln!("warning: {message}");
     }
+    /// What the run is doing besides training (waiting for trials that other
+    /// processes train); shown even when quiet.
+    fn on_note(&mut self, message: &str) {
+        eprintln!("{message}");
+    }
 }

@@ -26,7 +26,7 @@ use crate::objective::{Catalog, Objective, Parallelism};
 use crate::params::{ResolvedParams, Schema};
 use crate::plan::{Plan, TrialSpec};
 use crate::spec::SweepSpec;
-use crate::store::{self, StoreError, SweepDir, TrialRecord, names};
+use crate::store::{self, StoreError, SweepDir, TrialRecord, claim, names};
 
 /// What to do when the results folder already holds trials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +144,8 @@ pub struct RunSummary {
     pub resumed: usize,
     /// Records of the trials this run trained.
     pub records: Vec<TrialRecord>,
+    /// Trials of the plan that other processes trained meanwhile (they shared the results folder).
+    pub by_others: usize,
     /// How the trials ran side by side.
     pub parallelism: Parallelism,
 }
@@ -318,6 +320,7 @@ pub fn run_sweep(
     todo.extend(costs.into_iter().map(|(_, t)| t));
 
     let env = sweep.env(&options.faults);
+    let claiming = Claiming::new(options.existing);
     let n = if batched { options.workers.max(1) } else { options.workers.clamp(1, todo.len().max(1)) };
     let parallelism = options.parallelism.unwrap_or(objective.parallelism());
     // One trial needs no second process: it runs here, alone, and just as reproducibly.
@@ -354,9 +357,9 @@ pub fn run_sweep(
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let records = if batched {
-        run_in_batches(plan, dir, &done, &workers, &env, reporter)
+        run_in_batches(plan, dir, &done, &workers, &env, reporter, &claiming)
     } else {
-        Ok(dispatch(&workers, &todo, &env, reporter))
+        Ok(dispatch_until_done(&workers, &todo, &env, reporter, &claiming))
     };
     std::panic::set_hook(previous_hook);
     let mut records = records?;
@@ -366,7 +369,15 @@ pub fn run_sweep(
         Workers::Threads(_) => Parallelism::Threads,
         Workers::Processes(_) => Parallelism::Processes,
     };
-    Ok(RunSummary { dir: dir.clone(), planned: plan.len(), resumed: done.len(), records, parallelism: actual })
+    let by_others = plan.len().saturating_sub(done.len() + records.len());
+    Ok(RunSummary {
+        dir: dir.clone(),
+        planned: plan.len(),
+        resumed: done.len(),
+        records,
+        by_others,
+        parallelism: actual,
+    })
 }
 
 /// How long the committer gathers finished trials before committing them as one
@@ -386,16 +397,118 @@ impl From<RunEvent> for Message {
     }
 }
 
+/// How this process takes its share of the trials from the results folder
+/// ([`claim`]): the trials it holds, and those other processes held when it
+/// came to them.
+struct Claiming {
+    held: claim::HeldClaims,
+    stale_after: std::time::Duration,
+    retry_failed: bool,
+    elsewhere: Mutex<Vec<TrialSpec>>,
+}
+
+impl Claiming {
+    fn new(existing: ExistingResults) -> Self {
+        Claiming {
+            held: claim::HeldClaims::new(),
+            stale_after: claim::stale_after(),
+            retry_failed: matches!(existing, ExistingResults::Resume { retry_failed: true }),
+            elsewhere: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// `trial` with its attempt, claimed for this process; `None` when another
+    /// process finished it meanwhile, or holds it (then it is kept for later).
+    fn claim(&self, dir: &SweepDir, trial: &TrialSpec) -> Option<TrialSpec> {
+        let trial_dir = dir.trial_dir(&trial.id);
+        let record: Option<TrialRecord> = store::read_json(&trial_dir.join(names::RECORD)).ok();
+        if self.settled(record.as_ref()) {
+            return None;
+        }
+        match claim::try_claim(&trial_dir, record.map_or(0, |r| r.attempt), self.stale_after) {
+            Ok(claim::Claim::Taken(info)) => {
+                self.held.hold(&trial_dir, info.attempt);
+                Some(TrialSpec { attempt: info.attempt, ..trial.clone() })
+            }
+            Ok(claim::Claim::Held(_)) => {
+                if let Ok(mut later) = self.elsewhere.lock() {
+                    later.push(trial.clone());
+                }
+                None
+            }
+            // The trial's own writes will say what is wrong with its folder.
+            Err(_) => Some(trial.clone()),
+        }
+    }
+
+    /// Whether a trial with this record needs no run from this process: it
+    /// has a model, or it failed and failed trials are not retried.
+    fn settled(&self, record: Option<&TrialRecord>) -> bool {
+        record.is_some_and(|r| r.status.has_model() || !self.retry_failed)
+    }
+
+    /// The trials held elsewhere that are not settled yet.
+    fn still_elsewhere(&self, dir: &SweepDir) -> Vec<TrialSpec> {
+        let later = self.elsewhere.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
+        let record = |t: &TrialSpec| store::read_json::<TrialRecord>(&dir.trial_dir(&t.id).join(names::RECORD)).ok();
+        later.into_iter().filter(|t| !self.settled(record(t).as_ref())).collect()
+    }
+}
+
+/// How often a process waiting for other processes' trials looks again.
+const WAIT_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// [`dispatch`], then waits for the trials other processes held, taking over
+/// those whose claim goes stale, until every trial of `todo` has a record.
+fn dispatch_until_done(
+    workers: &Workers,
+    todo: &[TrialSpec],
+    env: &TrialEnv,
+    reporter: &mut dyn Reporter,
+    claiming: &Claiming,
+) -> Vec<TrialRecord> {
+    let mut records = dispatch(workers, todo, env, reporter, claiming);
+    let mut announced = false;
+    loop {
+        let waiting = claiming.still_elsewhere(env.dir);
+        if waiting.is_empty() {
+            return records;
+        }
+        if !announced {
+            reporter.on_note(&format!(
+                "waiting for {} trial(s) that other processes are training in {}",
+                waiting.len(),
+                env.dir.root().display()
+            ));
+            announced = true;
+        }
+        std::thread::sleep(WAIT_POLL);
+        records.extend(dispatch(workers, &waiting, env, reporter, claiming));
+    }
+}
+
 /// Runs `todo` on the workers, one trial per worker at a time. The calling
 /// thread passes events to the reporter as they come, and commits the trials
 /// that finished meanwhile as one group (see [`crate::store::commit_records`])
 /// while the workers go on training, then reports each committed record.
-fn dispatch(workers: &Workers, todo: &[TrialSpec], env: &TrialEnv, reporter: &mut dyn Reporter) -> Vec<TrialRecord> {
+fn dispatch(
+    workers: &Workers,
+    todo: &[TrialSpec],
+    env: &TrialEnv,
+    reporter: &mut dyn Reporter,
+    claiming: &Claiming,
+) -> Vec<TrialRecord> {
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<Message>();
     let mut records = Vec::with_capacity(todo.len());
     std::thread::scope(|scope| {
-        let next_trial = || todo.get(next.fetch_add(1, Ordering::Relaxed));
+        // A trial is claimed just before it starts, so that processes sharing the folder share the work.
+        let next_trial = || loop {
+            let trial = todo.get(next.fetch_add(1, Ordering::Relaxed))?;
+            if let Some(claimed) = claiming.claim(env.dir, trial) {
+                return Some(claimed);
+            }
+        };
         match workers {
             Workers::Threads(pools) => {
                 for pool in pools {
@@ -404,7 +517,7 @@ fn dispatch(workers: &Workers, todo: &[TrialSpec], env: &TrialEnv, reporter: &mu
                     scope.spawn(move || {
                         pool.install(|| {
                             while let Some(trial) = next_trial() {
-                                let finished = run_trial_uncommitted(env, trial, &tx);
+                                let finished = run_trial_uncommitted(env, &trial, &tx);
                                 if tx.send(Message::Finished(Box::new(finished))).is_err() {
                                     break;
                                 }
@@ -419,7 +532,7 @@ fn dispatch(workers: &Workers, todo: &[TrialSpec], env: &TrialEnv, reporter: &mu
                     scope.spawn(move || {
                         let Ok(mut worker) = slot.lock() else { return };
                         while let Some(trial) = next_trial() {
-                            let finished = worker.run(env, trial, &tx);
+                            let finished = worker.run(env, &trial, &tx);
                             if tx.send(Message::Finished(Box::new(finished))).is_err() {
                                 break;
                             }
@@ -433,6 +546,7 @@ fn dispatch(workers: &Workers, todo: &[TrialSpec], env: &TrialEnv, reporter: &mu
         let mut deadline = std::time::Instant::now();
         let mut flush = |group: &mut Vec<FinishedTrial>, reporter: &mut dyn Reporter| {
             for record in commit(env.dir, std::mem::take(group)) {
+                claiming.held.release(&env.dir.trial_dir(&record.id));
                 reporter.on_event(&RunEvent::TrialCommitted { record: Box::new(record.clone()) });
                 records.push(record);
             }
@@ -508,6 +622,7 @@ fn run_in_batches(
     workers: &Workers,
     env: &TrialEnv,
     reporter: &mut dyn Reporter,
+    claiming: &Claiming,
 ) -> Result<Vec<TrialRecord>, RunError> {
     let kept: std::collections::BTreeMap<usize, TrialRecord> =
         dir.scan()?.complete.into_iter().filter(|r| done.contains(&r.id)).map(|r| (r.index, r)).collect();
@@ -543,8 +658,14 @@ fn run_in_batches(
                 None => todo.push(trial),
             }
         }
-        let records = dispatch(workers, &todo, &batch_env, reporter);
-        all.extend(records.iter().cloned());
+        let records = dispatch_until_done(workers, &todo, &batch_env, reporter, claiming);
+        // Trials of the batch that another process trained count as much as this one's.
+        let mine: BTreeSet<String> = records.iter().map(|r| r.id.clone()).collect();
+        let theirs = todo
+            .iter()
+            .filter(|t| !mine.contains(&t.id))
+            .filter_map(|t| store::read_json::<TrialRecord>(&dir.trial_dir(&t.id).join(names::RECORD)).ok());
+        all.extend(records.iter().cloned().chain(theirs));
         all.sort_by_key(|r| r.index);
         fresh.extend(records);
     }
@@ -603,6 +724,8 @@ pub enum SingleTrial {
     Ran(TrialRecord),
     /// A record was already there and was kept.
     AlreadyDone(TrialRecord),
+    /// Another live process holds the trial's claim (who, where readable); nothing was run.
+    HeldElsewhere(Option<claim::ClaimInfo>),
 }
 
 /// Runs trial `index` of the plan on its own (a SLURM array task), writing its
@@ -638,6 +761,17 @@ pub fn run_single_trial(
             }
         }
     }
+    // A SLURM task requeued while its first run still trains, or a local run on the same
+    // folder, must not train the trial twice at once.
+    let trial_dir = dir.trial_dir(&trial.id);
+    let earlier: Option<TrialRecord> = store::read_json(&record_path).ok();
+    let trial = match claim::try_claim(&trial_dir, earlier.map_or(0, |r| r.attempt), claim::stale_after()) {
+        Ok(claim::Claim::Taken(info)) => TrialSpec { attempt: info.attempt, ..trial },
+        Ok(claim::Claim::Held(info)) => return Ok(SingleTrial::HeldElsewhere(info)),
+        Err(e) => return Err(StoreError::Io { path: trial_dir, source: e }.into()),
+    };
+    let held = claim::HeldClaims::new();
+    held.hold(&dir.trial_dir(&trial.id), trial.attempt);
     let env = sweep.env(faults);
     let pool = single_thread_pool("sweep-trial").map_err(|message| RunError::Pool { workers: 1, message })?;
     Ok(SingleTrial::Ran(pool.install(|| run_trial(&env, &trial, &NoEvents))))
@@ -706,8 +840,28 @@ pub fn prepare_results_dir(
         _ if !dir.has_results() => {}
         ExistingResults::Refuse => {
             let scan = dir.scan()?;
+            let stale_after = claim::stale_after();
+            let live: Vec<claim::ClaimInfo> = scan
+                .incomplete
+                .iter()
+                .filter_map(|t| claim::current(&t.dir).ok().flatten())
+                .filter(|c| !c.is_stale(stale_after))
+                .filter_map(|c| c.info)
+                .collect();
+            let mut holders: Vec<String> = live.iter().map(|c| format!("{} pid {}", c.host, c.pid)).collect();
+            holders.sort();
+            holders.dedup();
+            let working = if live.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; another process is working on it now ({}: {} trial(s) claimed), --resume joins it",
+                    holders.join(", "),
+                    live.len()
+                )
+            };
             return Err(conflict(format!(
-                "already holds {} complete and {} incomplete trial(s) of sweep \"{}\"; \
+                "already holds {} complete and {} incomplete trial(s) of sweep \"{}\"{working}; \
                  run again with --resume to keep them and run the rest (sweep slurm: --only-missing, \
                  --retry-failed), or --fresh to delete them and start over",
                 scan.complete.len(),

@@ -281,6 +281,9 @@ fn base_record(env: &TrialEnv, trial: &TrialSpec, params: ResolvedParams, starte
         data_fingerprint: env.data.main.preprocessing.data_fingerprint.clone(),
         started_at,
         finished_at: store::now_rfc3339(),
+        host: store::hostname(),
+        pid: std::process::id(),
+        attempt: trial.attempt.max(1),
         ..TrialRecord::synthetic(&env.spec.name, &trial.id, env.spec.metric.clone())
     }
 }

@@ -127,6 +127,9 @@ pub fn refit(
         started_at,
         finished_at: store::now_rfc3339(),
         refit: Some(info),
+        host: store::hostname(),
+        pid: std::process::id(),
+        attempt: 1,
         ..TrialRecord::synthetic(&spec.name, &id, spec.metric.clone())
     };
     folder.finish(&json(&record)?).map_err(io)?;

@@ -17,6 +17,7 @@
 
 mod atomic;
 mod checkpoint;
+pub mod claim;
 mod commit;
 mod outputs;
 mod record;
@@ -190,8 +191,9 @@ impl SweepDir {
             let kept = entry.file_name().to_str().is_some_and(|n| keep.contains(n));
             let result = match (kept, entry.file_type().map_err(StoreError::io(&path))?.is_dir()) {
                 (true, true) => match std::fs::rename(path.join(names::RECORD), path.join(names::RUNNING)) {
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                    other => other,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => remove_claims(&path),
+                    Err(e) => Err(e),
+                    Ok(()) => remove_claims(&path),
                 },
                 (_, true) => std::fs::remove_dir_all(&path),
                 (_, false) => std::fs::remove_file(&path),
@@ -258,6 +260,16 @@ pub fn hostname() -> String {
             .unwrap_or_else(|| "unknown-host".to_string())
     })
     .clone()
+}
+
+/// Removes the claims of a trial folder that starts over (`--fresh`): its attempts count from 1 again.
+fn remove_claims(trial_dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(trial_dir)?.flatten() {
+        if entry.file_name().to_str().is_some_and(claim::is_claim_file) {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// Now, as RFC 3339 UTC with microseconds.

@@ -104,6 +104,17 @@ pub struct TrialRecord {
     pub started_at: String,
     /// When it finished (RFC 3339).
     pub finished_at: String,
+    /// The host of the process that trained it (empty in records of earlier versions).
+    #[serde(default)]
+    pub host: String,
+    /// That process's id.
+    #[serde(default)]
+    pub pid: u32,
+    /// Which attempt at the trial this record ends: 1, or more when a claim was
+    /// taken over from a dead process or a failed trial was run again (0 in
+    /// records of earlier versions).
+    #[serde(default)]
+    pub attempt: usize,
     /// Only in the record of a refit: the configuration it retrains and its
     /// cross-validated metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -173,6 +184,9 @@ impl TrialRecord {
             checkpoint_bytes: 0,
             started_at: String::new(),
             finished_at: String::new(),
+            host: String::new(),
+            pid: 0,
+            attempt: 0,
             refit: None,
         }
     }

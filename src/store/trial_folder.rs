@@ -117,7 +117,8 @@ impl TrialFolder {
             .map(String::from)
             .chain(REPLACED.into_iter().flat_map(|n| [n.to_string(), spare_name(n)]))
             .collect();
-        for stray in entries.iter().filter(|e| !known.contains(e)) {
+        // Claims stay: they say who trains the trial now, and how many attempts it took.
+        for stray in entries.iter().filter(|e| !known.contains(e) && !super::claim::is_claim_file(e)) {
             let path = dir.join(stray);
             if path.is_dir() { fs::remove_dir_all(&path)? } else { fs::remove_file(&path)? }
         }

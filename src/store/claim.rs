@@ -1,0 +1,341 @@
+//! Claims: which process trains a trial, decided through the results folder
+//! alone, so that several `sweep run --resume` processes, on one machine or
+//! on many over a shared folder, train every trial once.
+//!
+//! A claim is `claim-<attempt>.json` in the trial's folder, created
+//! exclusively (`O_CREAT | O_EXCL`, atomic on local filesystems and on NFSv3+).
+//! The highest attempt is the current claim. A process takes a trial by
+//! creating the next attempt's file; of two processes that try at once,
+//! exactly one succeeds, and no claim is ever overwritten or renamed, so a
+//! live claim cannot be stolen by a race. The holder keeps the file locked
+//! (flock) and refreshes its mtime (its heartbeat) while it trains. A claim
+//! is stale, and the next attempt may be created, when its process is gone
+//! (same host: nobody holds its lock, which the kernel drops when a process
+//! dies however it dies) or its heartbeat is older than the stale limit (any
+//! host, where locks may not be shared).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+/// How often a holder refreshes its claims.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// A claim whose heartbeat is older than this is stale on any host (unless
+/// `SWEEP_CLAIM_STALE_AFTER` says otherwise, in seconds).
+pub const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// Who holds a claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimInfo {
+    /// 1 for the first attempt at the trial, then 2, ...
+    pub attempt: usize,
+    /// Host name of the process.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// When it claimed the trial (RFC 3339).
+    pub claimed_at: String,
+    /// `SLURM_JOB_ID`, when run by SLURM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_job_id: Option<String>,
+}
+
+impl ClaimInfo {
+    /// A claim of this process, now.
+    pub fn mine(attempt: usize) -> Self {
+        ClaimInfo {
+            attempt,
+            host: super::hostname(),
+            pid: std::process::id(),
+            claimed_at: super::now_rfc3339(),
+            slurm_job_id: std::env::var("SLURM_JOB_ID").ok(),
+        }
+    }
+
+    /// Whether this process holds it.
+    pub fn is_mine(&self) -> bool {
+        self.host == super::hostname() && self.pid == std::process::id()
+    }
+}
+
+/// The current claim of a trial folder, as found on disk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentClaim {
+    /// Its content (`None` while its holder is still writing it, or when it is unreadable).
+    pub info: Option<ClaimInfo>,
+    /// Its attempt number, from the file name.
+    pub attempt: usize,
+    /// Its file.
+    pub path: PathBuf,
+    /// Seconds since its last heartbeat.
+    pub silent_for: Duration,
+}
+
+/// What [`try_claim`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// This process now holds the trial (a new claim file, at this attempt).
+    Taken(ClaimInfo),
+    /// Another live process holds it.
+    Held(Option<ClaimInfo>),
+}
+
+/// The claim files' names: `claim-<attempt>.json`.
+pub fn claim_file_name(attempt: usize) -> String {
+    format!("claim-{attempt}.json")
+}
+
+fn attempt_of(name: &str) -> Option<usize> {
+    name.strip_prefix("claim-")?.strip_suffix(".json")?.parse().ok()
+}
+
+/// Whether a name in a trial folder is a claim file.
+pub fn is_claim_file(name: &str) -> bool {
+    attempt_of(name).is_some()
+}
+
+/// The stale limit: [`STALE_AFTER`], or `SWEEP_CLAIM_STALE_AFTER` seconds.
+pub fn stale_after() -> Duration {
+    std::env::var("SWEEP_CLAIM_STALE_AFTER")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(STALE_AFTER, Duration::from_secs_f64)
+}
+
+/// The highest-numbered claim in `trial_dir`, if any.
+pub fn current(trial_dir: &Path) -> io::Result<Option<CurrentClaim>> {
+    let entries = match fs::read_dir(trial_dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        other => other?,
+    };
+    let best = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|name| attempt_of(&name).map(|a| (a, name)))
+        .max_by_key(|(a, _)| *a);
+    let Some((attempt, name)) = best else { return Ok(None) };
+    let path = trial_dir.join(name);
+    let modified = match fs::metadata(&path) {
+        Ok(m) => m.modified()?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let silent_for = SystemTime::now().duration_since(modified).unwrap_or_default();
+    let info = fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    Ok(Some(CurrentClaim { info, attempt, path, silent_for }))
+}
+
+impl CurrentClaim {
+    /// Whether it may be taken over: its heartbeat is older than `limit`, or
+    /// it was made on this host and no process holds its lock any more (the
+    /// kernel drops a process's locks when it dies, SIGKILL included, even
+    /// while it lingers as a zombie; no /proc needed).
+    pub fn is_stale(&self, limit: Duration) -> bool {
+        if self.silent_for > limit {
+            return true;
+        }
+        match &self.info {
+            // Another host's locks may not be visible here (NFS without a lock manager): only its heartbeat counts.
+            Some(info) if info.host == super::hostname() && self.silent_for > LOCK_GRACE => !is_locked(&self.path),
+            _ => false,
+        }
+    }
+}
+
+/// A claim younger than this is live whatever its lock says: its holder
+/// creates the file, then locks it.
+const LOCK_GRACE: Duration = Duration::from_secs(1);
+
+/// Whether some process holds the lock of the claim file at `path`.
+fn is_locked(path: &Path) -> bool {
+    match File::open(path).map(|f| f.try_lock()) {
+        Ok(Ok(())) => false,
+        Ok(Err(std::fs::TryLockError::WouldBlock)) => true,
+        // Cannot tell (no locks on this filesystem): the heartbeat decides.
+        Ok(Err(std::fs::TryLockError::Error(_))) | Err(_) => true,
+    }
+}
+
+/// Tries to claim the trial in `trial_dir` (created if needed) for this
+/// process: the first attempt when it has no claim, the next one when its
+/// current claim is stale or this process's own. `after_record` is the
+/// attempt count a finished record of the trial holds, so that a rerun of a
+/// failed trial counts on.
+pub fn try_claim(trial_dir: &Path, after_record: usize, limit: Duration) -> io::Result<Claim> {
+    fs::create_dir_all(trial_dir)?;
+    loop {
+        let next = match current(trial_dir)? {
+            None => after_record + 1,
+            Some(c) if c.info.as_ref().is_some_and(ClaimInfo::is_mine) || c.is_stale(limit) => {
+                c.attempt.max(after_record) + 1
+            }
+            Some(c) => return Ok(Claim::Held(c.info)),
+        };
+        let info = ClaimInfo::mine(next);
+        let path = trial_dir.join(claim_file_name(next));
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut file) => {
+                let mut bytes = serde_json::to_vec_pretty(&info).map_err(io::Error::other)?;
+                bytes.push(b'\n');
+                file.write_all(&bytes)?;
+                return Ok(Claim::Taken(info));
+            }
+            // Another process took this attempt first: look again.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The claims this process holds, with a thread that refreshes their
+/// heartbeat until dropped.
+pub struct HeldClaims {
+    held: Arc<Mutex<Vec<(PathBuf, File)>>>,
+    stop: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Default for HeldClaims {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HeldClaims {
+    /// Starts the heartbeat thread.
+    pub fn new() -> Self {
+        let held: Arc<Mutex<Vec<(PathBuf, File)>>> = Arc::default();
+        let stop: Arc<(Mutex<bool>, std::sync::Condvar)> = Arc::default();
+        let (h, s) = (held.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("sweep-heartbeat".into())
+            .spawn(move || {
+                let (lock, wake) = &*s;
+                let Ok(mut stopped) = lock.lock() else { return };
+                while !*stopped {
+                    if let Ok(held) = h.lock() {
+                        for (_, file) in held.iter() {
+                            let _ = file.set_modified(SystemTime::now());
+                        }
+                    }
+                    stopped = match wake.wait_timeout(stopped, HEARTBEAT) {
+                        Ok((guard, _)) => guard,
+                        Err(_) => return,
+                    };
+                }
+            })
+            .ok();
+        HeldClaims { held, stop, thread }
+    }
+
+    /// Keeps the claim of attempt `attempt` in `trial_dir` alive, from now on:
+    /// its lock held, its heartbeat refreshed.
+    pub fn hold(&self, trial_dir: &Path, attempt: usize) {
+        let path = trial_dir.join(claim_file_name(attempt));
+        let Ok(file) = File::options().write(true).open(&path) else { return };
+        // Where the filesystem has no locks, the heartbeat alone tells that the claim lives.
+        let _ = file.try_lock();
+        let _ = file.set_modified(SystemTime::now());
+        if let Ok(mut held) = self.held.lock() {
+            held.push((path, file));
+        }
+    }
+
+    /// Lets go of the claim in `trial_dir` (its trial has its record).
+    pub fn release(&self, trial_dir: &Path) {
+        if let Ok(mut held) = self.held.lock() {
+            held.retain(|(p, _)| p.parent() != Some(trial_dir));
+        }
+    }
+}
+
+impl Drop for HeldClaims {
+    fn drop(&mut self) {
+        let (lock, wake) = &*self.stop;
+        if let Ok(mut stopped) = lock.lock() {
+            *stopped = true;
+        }
+        wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_claim_per_attempt_and_a_live_one_is_respected() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("t0001-x");
+        let Claim::Taken(first) = try_claim(&dir, 0, STALE_AFTER).unwrap() else { panic!("free trial") };
+        assert_eq!((first.attempt, first.pid), (1, std::process::id()));
+        // This process's own claim is taken again as the next attempt (a rerun in the same run).
+        let Claim::Taken(second) = try_claim(&dir, 0, STALE_AFTER).unwrap() else { panic!("own claim") };
+        assert_eq!(second.attempt, 2);
+        // Another live process's claim (pid 1 on this host) is respected.
+        let other = ClaimInfo { pid: 1, ..ClaimInfo::mine(3) };
+        fs::write(dir.join(claim_file_name(3)), serde_json::to_vec(&other).unwrap()).unwrap();
+        assert_eq!(try_claim(&dir, 0, STALE_AFTER).unwrap(), Claim::Held(Some(other.clone())));
+        // Its heartbeat stops: stale after the limit, on any host.
+        let far = ClaimInfo { host: "elsewhere".into(), ..other };
+        fs::write(dir.join(claim_file_name(3)), serde_json::to_vec(&far).unwrap()).unwrap();
+        let old = SystemTime::now() - Duration::from_secs(120);
+        File::options().write(true).open(dir.join(claim_file_name(3))).unwrap().set_modified(old).unwrap();
+        let Claim::Taken(taken) = try_claim(&dir, 0, STALE_AFTER).unwrap() else { panic!("stale claim") };
+        assert_eq!(taken.attempt, 4);
+        assert_eq!(current(&dir).unwrap().unwrap().attempt, 4);
+    }
+
+    #[test]
+    fn a_claim_nobody_holds_any_more_is_stale_on_its_host_at_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("t");
+        let Claim::Taken(info) = try_claim(&dir, 0, STALE_AFTER).unwrap() else { panic!("a free trial") };
+        let path = dir.join(claim_file_name(1));
+        let set_age = |secs: u64| {
+            let at = SystemTime::now() - Duration::from_secs(secs);
+            File::options().write(true).open(&path).unwrap().set_modified(at).unwrap();
+        };
+        let held = HeldClaims::new();
+        held.hold(&dir, info.attempt);
+        set_age(3);
+        assert!(!current(&dir).unwrap().unwrap().is_stale(STALE_AFTER), "its holder lives and keeps its lock");
+        // The holder lets go (as a killed process does): stale without waiting for the heartbeat limit.
+        held.release(&dir);
+        assert!(current(&dir).unwrap().unwrap().is_stale(STALE_AFTER));
+        // A claim younger than the grace is live: its holder may not have locked it yet.
+        set_age(0);
+        assert!(!current(&dir).unwrap().unwrap().is_stale(STALE_AFTER));
+        // A record's attempts count on.
+        let fresh = tmp.path().join("u");
+        assert!(matches!(try_claim(&fresh, 2, STALE_AFTER).unwrap(), Claim::Taken(ClaimInfo { attempt: 3, .. })));
+    }
+
+    #[test]
+    fn the_heartbeat_refreshes_held_claims() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("t");
+        try_claim(&dir, 0, STALE_AFTER).unwrap();
+        let path = dir.join(claim_file_name(1));
+        let old = SystemTime::now() - Duration::from_secs(300);
+        File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+        let held = HeldClaims::new();
+        held.hold(&dir, 1);
+        for _ in 0..100 {
+            if current(&dir).unwrap().unwrap().silent_for < Duration::from_secs(60) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(current(&dir).unwrap().unwrap().silent_for < Duration::from_secs(60));
+        drop(held);
+    }
+}

@@ -1,0 +1,208 @@
+//! Processes that share a results folder share its trials: each trial is
+//! claimed before it trains, so several `sweep run --resume` at once train
+//! every trial once, and a killed claimant's trials are taken over.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{data, read_csv, sweep, text};
+
+/// 12 configurations × 8 epochs on the bundled digits: long enough for processes to overlap.
+fn spec(name: &str) -> String {
+    format!(
+        "name = \"{name}\"\nmethod = \"grid\"\nseed = 3\n[data]\npath = \"{}\"\n[metric]\nname = \"mcc\"\n\
+         [train]\nepochs = 8\n[parameters]\nlr = {{ values = [0.001, 0.003, 0.01] }}\nhidden = {{ values = [32, 64] }}\n\
+         dropout = {{ values = [0.0, 0.2] }}\n",
+        data("digits.csv")
+    )
+}
+
+fn records(root: &Path) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(root.join("trials")).unwrap() {
+        let path = entry.unwrap().path().join("trial.json");
+        if path.exists() {
+            out.push(serde_json::from_slice(&fs::read(path).unwrap()).unwrap());
+        }
+    }
+    out
+}
+
+/// The leaderboard without its timing column.
+fn board(root: &Path) -> Vec<BTreeMap<String, String>> {
+    read_csv(&root.join("leaderboard.csv"))
+        .into_iter()
+        .map(|mut r| {
+            r.remove("duration_s");
+            r
+        })
+        .collect()
+}
+
+fn run_now_count(stdout: &str) -> usize {
+    let line = stdout.lines().find(|l| l.contains(" run now")).unwrap_or_else(|| panic!("{stdout}"));
+    let start = line.find('(').unwrap() + 1;
+    line[start..].split(' ').next().unwrap().parse().unwrap()
+}
+
+fn binary(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sweep"));
+    cmd.current_dir(dir).env_remove("SWEEP_FAIL_TRIALS").env_remove("SWEEP_ABORT_TRIALS");
+    cmd
+}
+
+#[test]
+fn four_processes_on_one_folder_train_every_trial_once_and_agree_with_one_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("s.toml"), spec("shared")).unwrap();
+    let started = Instant::now();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            binary(tmp.path())
+                .args(["run", "s.toml", "--resume", "--workers", "1"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let pids: BTreeSet<u64> = children.iter().map(|c| c.id() as u64).collect();
+    let outputs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let four = started.elapsed();
+    let mut counts = Vec::new();
+    for out in &outputs {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        counts.push(run_now_count(&text(&out.stdout)));
+    }
+    assert_eq!(counts.iter().sum::<usize>(), 12, "every trial trained once: {counts:?}");
+    let root = tmp.path().join("results/shared");
+    let recs = records(&root);
+    assert_eq!(recs.len(), 12);
+    for r in &recs {
+        assert_eq!(r["attempt"], 1, "{r}");
+        assert!(pids.contains(&r["pid"].as_u64().unwrap()), "trained by one of the four: {r}");
+        assert!(!r["host"].as_str().unwrap().is_empty());
+    }
+    let by_process: BTreeMap<u64, usize> = recs.iter().fold(BTreeMap::new(), |mut m, r| {
+        *m.entry(r["pid"].as_u64().unwrap()).or_default() += 1;
+        m
+    });
+    let mut per_record: Vec<usize> = by_process.values().copied().collect();
+    per_record.sort();
+    counts.sort();
+    assert_eq!(per_record, counts.into_iter().filter(|c| *c > 0).collect::<Vec<_>>());
+
+    let started = Instant::now();
+    let one = sweep(tmp.path(), &["run", "s.toml", "--workers", "1", "--results-dir", "one", "-q"]);
+    let single = started.elapsed();
+    assert!(one.status.success(), "{}", text(&one.stderr));
+    assert_eq!(board(&root), board(&tmp.path().join("one/shared")));
+    eprintln!(
+        "four processes: {:.2} s, counts {by_process:?}; one process: {:.2} s",
+        four.as_secs_f64(),
+        single.as_secs_f64()
+    );
+}
+
+#[test]
+fn a_killed_claimant_is_taken_over_and_a_plain_run_says_who_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Long trials, so that the kill lands inside them.
+    fs::write(tmp.path().join("s.toml"), spec("killed").replace("epochs = 8", "epochs = 400")).unwrap();
+    let mut first = binary(tmp.path())
+        .args(["run", "s.toml", "--workers", "2", "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let root = tmp.path().join("results/killed");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let claimed = || -> usize {
+        fs::read_dir(root.join("trials")).map_or(0, |d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().join("claim-1.json").exists() && !e.path().join("trial.json").exists())
+                .count()
+        })
+    };
+    while claimed() < 2 {
+        assert!(Instant::now() < deadline, "no trial started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // While it trains, a plain run is refused and told who is working.
+    let refused = sweep(tmp.path(), &["run", "s.toml"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let message = text(&refused.stderr);
+    assert!(
+        message.contains(&format!("another process is working on it now ({} pid {}", hostname(), first.id())),
+        "{message}"
+    );
+    assert!(message.contains("--resume joins it"), "{message}");
+
+    first.kill().unwrap(); // SIGKILL: no chance to clean up
+    first.wait().unwrap();
+    let in_progress: BTreeSet<String> = fs::read_dir(root.join("trials"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("claim-1.json").exists() && !e.path().join("trial.json").exists())
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    assert!(!in_progress.is_empty());
+    // The resumed run takes the dead claims over without waiting for the heartbeat limit.
+    let started = Instant::now();
+    let resumed = binary(tmp.path())
+        .args(["run", "s.toml", "--resume", "--workers", "2", "-q"])
+        .env("SWEEP_CLAIM_STALE_AFTER", "120")
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", text(&resumed.stderr));
+    // A dead process's claims are stale at once (their lock is gone), not after the heartbeat limit.
+    assert!(started.elapsed() < Duration::from_secs(100), "{:?}", started.elapsed());
+    let recs = records(&root);
+    assert_eq!(recs.len(), 12);
+    for r in &recs {
+        let id = r["id"].as_str().unwrap();
+        if in_progress.contains(id) {
+            assert_eq!(r["attempt"], 2, "taken over: {r}");
+            assert!(root.join("trials").join(id).join("claim-2.json").exists());
+        }
+    }
+    eprintln!("resumed after the kill in {:.1} s", started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn an_array_task_leaves_a_trial_another_live_process_holds_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("s.toml"), spec("held")).unwrap();
+    let out = sweep(tmp.path(), &["plan", "s.toml", "--json"]);
+    let first: serde_json::Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    let trial_dir = tmp.path().join("results/held/trials").join(first["id"].as_str().unwrap());
+    fs::create_dir_all(&trial_dir).unwrap();
+    // This test process holds the claim, locked, as a live claimant does.
+    let claim = serde_json::json!({"attempt": 1, "host": hostname(), "pid": std::process::id(), "claimed_at": "now"});
+    fs::write(trial_dir.join("claim-1.json"), claim.to_string()).unwrap();
+    let held = fs::File::open(trial_dir.join("claim-1.json")).unwrap();
+    held.lock().unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let out = sweep(tmp.path(), &["trial", "s.toml", "--index", "0"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("is being trained by {} pid {}", hostname(), std::process::id())),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!trial_dir.join("trial.json").exists());
+    // Let go: the claim is stale, and the task takes it over as attempt 2.
+    drop(held);
+    let out = sweep(tmp.path(), &["trial", "s.toml", "--index", "0"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let record: serde_json::Value = serde_json::from_slice(&fs::read(trial_dir.join("trial.json")).unwrap()).unwrap();
+    assert_eq!(record["attempt"], 2);
+}
+
+fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+}
