@@ -257,6 +257,17 @@ fn cross_validation_ranks_configurations_by_their_folds_and_refits_the_winner() 
     assert!(text(&out.stdout).contains("on the test split (seen by no selection):"), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("cross-validated (mean ± std over its folds):"), "{}", text(&out.stdout));
 
+    // A refit of an earlier winner (as a resumed sweep may leave) is removed by the next aggregation.
+    let outdated = root.join("trials/refit-c0999-00000000");
+    fs::create_dir_all(&outdated).unwrap();
+    let mut record = json(&refit_dir.join("trial.json"));
+    record["id"] = serde_json::json!("refit-c0999-00000000");
+    record["refit"]["config"] = serde_json::json!(999);
+    fs::write(outdated.join("trial.json"), serde_json::to_vec(&record).unwrap()).unwrap();
+    let out = sweep(tmp.path(), &["aggregate", "results/cv", "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!outdated.exists() && refit_dir.exists());
+
     // Reproducible with one worker, the refit included.
     let sha = |dir: &Path| json(&dir.join("trial.json"))["checkpoint_sha256"].clone();
     let refit_sha = sha(&refit_dir);

@@ -249,12 +249,21 @@ fn judge(dir: &SweepDir, work: Option<&dyn ModelWork>) -> Result<(Leaderboard, J
             let folds: Vec<&TrialRecord> =
                 board.rows.iter().filter(|r| r.config == winner.config && r.status.has_model()).collect();
             let fold_ids: Vec<String> = folds.iter().map(|r| r.id.clone()).collect();
-            let kept = refits.into_iter().find(|r| {
+            let (mut kept, outdated): (Vec<TrialRecord>, Vec<TrialRecord>) = refits.into_iter().partition(|r| {
                 r.spec_hash == board.spec_hash
                     && r.refit
                         .as_ref()
                         .is_some_and(|f| f.config == winner.config && sorted(&f.fold_trials) == sorted(&fold_ids))
             });
+            let kept = kept.pop();
+            // A refit of an earlier winner (the sweep was resumed with more trials) describes no
+            // model of this ranking; registered versions keep their own copies of its files.
+            if work.is_some() {
+                for r in outdated {
+                    let old = dir.trial_dir(&r.id);
+                    std::fs::remove_dir_all(&old).map_err(StoreError::io(&old))?;
+                }
+            }
             board.refit = match (kept, work) {
                 (Some(r), _) => Some(r),
                 (None, Some(work)) => match work.refit(&winner, &folds) {
