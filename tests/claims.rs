@@ -206,3 +206,29 @@ fn an_array_task_leaves_a_trial_another_live_process_holds_alone() {
 fn hostname() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
 }
+
+#[test]
+fn asynchronous_asha_prunes_at_rungs_against_the_trials_so_far_and_keeps_every_trial_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = spec("async")
+        .replace("epochs = 8", "epochs = 9")
+        .replace("seed = 3\n", "seed = 3\nearly_terminate = { type = \"asha\", min_epochs = 1, eta = 3 }\n");
+    fs::write(tmp.path().join("s.toml"), body).unwrap();
+    let out = sweep(tmp.path(), &["run", "s.toml", "--async", "--workers", "2", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let root = tmp.path().join("results/async");
+    let rows = read_csv(&root.join("leaderboard.csv"));
+    assert_eq!(rows.len(), 12);
+    let pruned: Vec<&BTreeMap<String, String>> = rows.iter().filter(|r| r["status"] == "pruned").collect();
+    assert!(!pruned.is_empty(), "the slower half is pruned");
+    for r in &pruned {
+        // Rungs at epochs 1 and 3 (9 is the last epoch, no rung).
+        let at: usize = r["epochs_run"].parse().unwrap();
+        assert!([1, 3].contains(&at), "{r:?}");
+        assert_eq!(r["message"], format!("pruned by asha at epoch {at}"));
+        assert!(root.join(&r["checkpoint"]).exists(), "a pruned trial keeps its best checkpoint");
+    }
+    assert!(records(&root).iter().all(|r| r["attempt"] == 1));
+    // The best trial ran to the end.
+    assert_eq!(rows[0]["epochs_run"], "9", "{:?}", rows[0]);
+}

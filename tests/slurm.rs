@@ -170,6 +170,28 @@ fn cross_validation_with_a_test_split_and_a_refit_runs_as_an_array_like_it_runs_
 }
 
 #[test]
+fn asha_runs_as_an_array_each_task_judging_against_the_trials_so_far() {
+    if !need_cluster("asha_runs_as_an_array_each_task_judging_against_the_trials_so_far") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let body = spec("asha-slurm")
+        .replace("epochs = 3", "epochs = 9")
+        .replace("seed = 5\n", "seed = 5\nearly_terminate = { type = \"asha\", min_epochs = 1, eta = 3 }\n");
+    fs::write(tmp.path().join("s.toml"), body).unwrap();
+    let out = sweep_env(tmp.path(), &["slurm", "s.toml"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (array, aggregate) = job_ids(&out);
+    let states = wait_for(&[&array, &aggregate]);
+    assert!(states.values().all(|s| s == "COMPLETED"), "{states:?}");
+    let rows = leaderboard(&tmp.path().join("results/asha-slurm/leaderboard.csv"));
+    assert_eq!(rows.len(), 6, "every trial recorded once");
+    assert!(rows.iter().all(|r| r["status"] == "completed" || r["status"] == "pruned"), "{rows:?}");
+    assert!(rows.iter().any(|r| r["status"] == "pruned"), "some trial falls behind at a rung: {rows:?}");
+    assert_eq!(rows[0]["epochs_run"], "9");
+}
+
+#[test]
 fn array_tasks_run_the_users_own_binary_and_its_objective() {
     if !need_cluster("array_tasks_run_the_users_own_binary_and_its_objective") {
         return;

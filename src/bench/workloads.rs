@@ -165,6 +165,7 @@ fn run_in(dir: PathBuf, name: &str, text: &str, workers: usize) -> Result<(f64, 
         existing: ExistingResults::Fresh,
         faults: InjectedFaults::default(),
         parallelism: None,
+        asynchronous: false,
     };
     let start = Instant::now();
     let summary = runner::run_sweep(&spec, &catalog, &options, &mut SilentReporter).map_err(|e| fail(name, e))?;
@@ -316,6 +317,7 @@ fn checkpoint_policy(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
             existing: ExistingResults::Fresh,
             faults: InjectedFaults::default(),
             parallelism: None,
+            asynchronous: false,
         };
         let summary = runner::run_sweep(&spec, &catalog, &options, &mut SilentReporter).map_err(|e| fail(name, e))?;
         let bytes: u64 = summary.records.iter().map(|r| r.checkpoint_bytes).sum();

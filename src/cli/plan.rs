@@ -14,7 +14,7 @@ use crate::spec;
 /// Arguments of `sweep plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The sweep spec (TOML).
+    /// The sweep spec: TOML, or a W&B sweep file (.yaml, .yml).
     pub spec: PathBuf,
     /// One JSON object per trial, one per line (JSON Lines).
     #[arg(long)]

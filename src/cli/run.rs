@@ -15,7 +15,7 @@ use crate::spec;
 /// Arguments of `sweep run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The sweep spec (TOML).
+    /// The sweep spec: TOML, or a W&B sweep file (.yaml, .yml).
     pub spec: PathBuf,
     /// Trials at once (default: the spec's `workers`, else the number of cores).
     #[arg(long, short = 'j')]
@@ -40,6 +40,11 @@ pub struct RunArgs {
     /// reproducible only for objectives that declare them).
     #[arg(long, value_enum)]
     pub parallelism: Option<ParallelismArg>,
+    /// With early_terminate: prune each trial at its rungs against whatever the
+    /// others have reached by then (asynchronous ASHA), instead of in batches of
+    /// `workers` trials judged by the batches before them (reproducible, the default).
+    #[arg(long = "async")]
+    pub asynchronous: bool,
 }
 
 /// `--parallelism`.
@@ -74,6 +79,7 @@ pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
         existing,
         faults: super::faults_from_env()?,
         parallelism,
+        asynchronous: args.asynchronous,
     };
     if let (Some(Parallelism::Threads), Some(objective)) = (parallelism, catalog.get(&spec.objective))
         && objective.parallelism() == Parallelism::Processes

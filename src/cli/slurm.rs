@@ -16,7 +16,7 @@ use crate::store::{StoreError, SweepDir};
 /// Arguments of `sweep slurm`. Job options default to the spec's `[slurm]` table.
 #[derive(Debug, Args)]
 pub struct SlurmArgs {
-    /// The sweep spec (TOML).
+    /// The sweep spec: TOML, or a W&B sweep file (.yaml, .yml).
     pub spec: PathBuf,
     /// SLURM partition (`sbatch --partition`).
     #[arg(long)]
@@ -65,7 +65,7 @@ pub fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let results_root = absolute(&args.results_dir)?;
     // Checks the data before anything is submitted: a bad CSV fails here, not in N jobs.
     let open = runner::OpenSweep::open(&spec, catalog, &results_root)?;
-    if open.plan.is_adaptive() || spec.early_terminate.is_some() {
+    if open.plan.is_adaptive() {
         return Err(runner::RunError::Adaptive { file: spec.source.clone() }.into());
     }
     let policy = if args.fresh {

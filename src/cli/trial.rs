@@ -13,7 +13,7 @@ use crate::spec;
 /// Arguments of `sweep trial`.
 #[derive(Debug, Args)]
 pub struct TrialArgs {
-    /// The sweep spec (TOML).
+    /// The sweep spec: TOML, or a W&B sweep file (.yaml, .yml).
     pub spec: PathBuf,
     /// Which trial of the plan (`sweep plan` lists them), from 0.
     #[arg(long)]

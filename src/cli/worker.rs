@@ -13,7 +13,7 @@ use crate::{runner, spec};
 /// Arguments of `worker`, given by the parent run.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// The sweep spec (TOML).
+    /// The sweep spec: TOML, or a W&B sweep file (.yaml, .yml).
     pub spec: PathBuf,
     /// Folder that holds one results folder per sweep.
     #[arg(long)]
@@ -28,7 +28,8 @@ pub struct WorkerArgs {
 
 /// Serves trials until stdin closes.
 pub fn worker(args: WorkerArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
-    let spec = spec::load(&args.spec, catalog)?;
+    // The run that started this worker has already shown the spec's notes.
+    let (spec, _notes) = spec::load_with_notices(&args.spec, catalog)?;
     runner::serve_worker(
         &spec,
         catalog,

@@ -274,6 +274,7 @@ fn domain_text(d: &crate::space::Domain) -> String {
         Domain::Uniform { min, max } => format!("uniform({min}, {max})"),
         Domain::LogUniformValues { min, max } => format!("log-uniform({min}, {max})"),
         Domain::IntUniform { min, max } => format!("integers {min}..={max}"),
+        other => other.to_string(),
     }
 }
 
@@ -715,8 +716,7 @@ fn param_plots(h: &mut String, board: &Leaderboard, spec: Option<&SweepSpec>) ->
         let svg = if numeric {
             let xs: Vec<f64> = values.iter().filter_map(|(v, _)| v.as_f64()).collect();
             let (lo, hi) = xs.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &x| (a.min(x), b.max(x)));
-            let log_domain =
-                matches!(spec.and_then(|s| s.parameters.get(p)), Some(crate::space::Domain::LogUniformValues { .. }));
+            let log_domain = spec.and_then(|s| s.parameters.get(p)).is_some_and(crate::space::Domain::is_log_scale);
             let log_x = lo > 0.0 && (log_domain || hi / lo >= 20.0);
             let points: Vec<ParamPoint> =
                 values.iter().map(|(v, y)| ParamPoint { x: v.as_f64().unwrap_or(0.0), y: *y }).collect();

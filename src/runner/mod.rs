@@ -21,6 +21,7 @@ pub(crate) use trial::seed_burn;
 pub use trial::{FinishedTrial, InjectedFaults, RunningMarker, TrialEnv, commit, run_trial, run_trial_uncommitted};
 use worker::{ProcessWorker, WorkerCommand};
 
+use crate::callback::PeerCurves;
 use crate::data::{self, DataError, Prepared, SourceRef, SplitPlan, SplitSummary, TestPlan};
 use crate::objective::{Catalog, Objective, Parallelism};
 use crate::params::{ResolvedParams, Schema};
@@ -56,6 +57,9 @@ pub struct RunOptions {
     /// Run trials as threads or processes whatever the objective declares
     /// (to measure one against the other); `None` follows the objective.
     pub parallelism: Option<Parallelism>,
+    /// With early termination: judge each trial at its rungs against whatever
+    /// the others have reached by then, instead of in reproducible batches.
+    pub asynchronous: bool,
 }
 
 /// Why a sweep could not run (as opposed to trials that failed, which are data).
@@ -104,7 +108,7 @@ pub enum RunError {
     },
     /// A single trial of an adaptive plan was asked for.
     #[error(
-        "{file}: method = \"tpe\" and [early_terminate] judge each batch of trials by the ones before it, so such trials cannot run on their own (sweep trial, sweep slurm); run the sweep with `sweep run`"
+        "{file}: method = \"tpe\" proposes each batch of trials from the results of the ones before it, so its trials cannot run on their own (sweep trial, sweep slurm); run the sweep with `sweep run`"
     )]
     Adaptive {
         /// The spec file.
@@ -202,6 +206,8 @@ impl<'a> OpenSweep<'a> {
             dir: &self.dir,
             faults,
             peers: None,
+            // Early termination without batches (array tasks, `run --async`) reads its peers live.
+            asynchronous: self.spec.early_terminate.is_some(),
             seed_burn: self.objective.parallelism() == Parallelism::Processes,
         }
     }
@@ -310,7 +316,8 @@ pub fn run_sweep(
     let done = prepare_results_dir(spec, plan, dir, options.existing)?;
     write_preprocessing(dir, data)?;
     // TPE and early termination judge each batch by the ones before it.
-    let batched = plan.is_adaptive() || spec.early_terminate.is_some();
+    // TPE and batch-synchronous early termination judge each batch by the ones before it.
+    let batched = plan.is_adaptive() || (spec.early_terminate.is_some() && !options.asynchronous);
     let mut todo: Vec<TrialSpec> =
         if batched { Vec::new() } else { plan.trials().filter(|t| !done.contains(&t.id)).collect() };
     // Costliest first (stable: plan order among equals), so the run does not end on one long trial.
@@ -633,12 +640,12 @@ fn run_in_batches(
     let mut curves: std::collections::BTreeMap<usize, Vec<f64>> = Default::default();
     for first in (0..plan.configs()).step_by(batch) {
         let history = observations(&all, env.spec);
-        let mut batch_env = env.clone();
+        let mut batch_env = TrialEnv { asynchronous: false, ..env.clone() };
         if env.spec.early_terminate.is_some() {
             for r in &all {
                 curves.entry(r.index).or_insert_with(|| monitored_curve(dir, r, env.spec));
             }
-            batch_env.peers = Some(std::sync::Arc::new(curves.values().cloned().collect()));
+            batch_env.peers = Some(PeerCurves::Fixed(std::sync::Arc::new(curves.values().cloned().collect())));
         }
         let last = (first + batch).min(plan.configs());
         let mut todo = Vec::new();
@@ -674,11 +681,30 @@ fn run_in_batches(
 
 /// A finished trial's best-so-far monitored value per epoch, from its history.csv.
 fn monitored_curve(dir: &SweepDir, record: &TrialRecord, spec: &SweepSpec) -> Vec<f64> {
-    let path = dir.trial_dir(&record.id).join(names::HISTORY);
-    let Ok(mut reader) = csv::Reader::from_path(&path) else {
+    history_curve(&dir.trial_dir(&record.id).join(names::HISTORY), &spec.metric)
+}
+
+/// Every other trial's best-so-far monitored curve as far as it has got,
+/// read from the trial folders (finished or running): what an asynchronous
+/// pruning decision judges a trial against.
+pub(crate) fn live_curves(dir: &SweepDir, monitor: &crate::metrics::Monitor, own: &str) -> Vec<Vec<f64>> {
+    let Ok(entries) = std::fs::read_dir(dir.trials_dir()) else { return Vec::new() };
+    let mut names: Vec<String> = entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
+    names.sort();
+    names
+        .into_iter()
+        .filter(|name| name != own && !name.starts_with("refit-"))
+        .map(|name| history_curve(&dir.trial_dir(&name).join(names::HISTORY), monitor))
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+/// The best-so-far curve of the monitored metric in a history.csv (empty when unreadable).
+fn history_curve(path: &Path, monitor: &crate::metrics::Monitor) -> Vec<f64> {
+    let Ok(mut reader) = csv::Reader::from_path(path) else {
         return Vec::new();
     };
-    let column = reader.headers().ok().and_then(|h| h.iter().position(|c| c == spec.metric.metric));
+    let column = reader.headers().ok().and_then(|h| h.iter().position(|c| c == monitor.metric));
     let Some(column) = column else {
         return Vec::new();
     };
@@ -687,7 +713,7 @@ fn monitored_curve(dir: &SweepDir, record: &TrialRecord, spec: &SweepSpec) -> Ve
         .filter_map(Result::ok)
         .map(|row| row.get(column).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN))
         .collect();
-    crate::callback::pruning::best_so_far(&values, &spec.metric)
+    crate::callback::pruning::best_so_far(&values, monitor)
 }
 
 /// What TPE learns from finished trials: per configuration, the mean best-epoch
@@ -742,7 +768,7 @@ pub fn run_single_trial(
 ) -> Result<SingleTrial, RunError> {
     let sweep = OpenSweep::open(spec, catalog, results_root)?;
     let OpenSweep { data, plan, dir, .. } = &sweep;
-    if plan.is_adaptive() || spec.early_terminate.is_some() {
+    if plan.is_adaptive() {
         return Err(RunError::Adaptive { file: spec.source.clone() });
     }
     if index >= plan.len() {

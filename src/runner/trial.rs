@@ -37,6 +37,9 @@ pub struct TrialEnv<'a> {
     pub faults: &'a InjectedFaults,
     /// With early termination: the earlier trials' best-so-far curves.
     pub peers: Option<PeerCurves>,
+    /// With early termination and no `peers`: read the other trials' curves
+    /// from the results folder whenever a decision is due.
+    pub asynchronous: bool,
     /// Seed Burn's process-global RNG from each trial's seed before it starts:
     /// set where this process runs one trial at a time.
     pub seed_burn: bool,
@@ -306,6 +309,10 @@ fn train(
     let dir = folder.dir().to_path_buf();
     let pruning = match (env.spec.early_terminate, &env.peers) {
         (Some(rule), Some(peers)) => Some((rule, peers.clone())),
+        (Some(rule), None) if env.asynchronous => {
+            let (dir, monitor, own) = (env.dir.clone(), env.spec.metric.clone(), trial.id.clone());
+            Some((rule, PeerCurves::Live(std::sync::Arc::new(move || super::live_curves(&dir, &monitor, &own)))))
+        }
         _ => None,
     };
     let mut callbacks = callback::for_trial(&env.spec.metric, env.spec.early_stopping.as_ref(), pruning);

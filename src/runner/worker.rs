@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::{EventSink, RunEvent};
 use super::trial::{FinishedTrial, TrialEnv, run_trial_uncommitted};
+use crate::callback::PeerCurves;
 use crate::plan::TrialSpec;
 
 /// Marks the protocol's lines among whatever else a child prints.
@@ -117,7 +118,8 @@ impl ProcessWorker {
             self.running = Some(started);
         }
         let Some(running) = self.running.as_mut() else { unreachable!("started above") };
-        let request = Request { trial: trial.clone(), peers: env.peers.as_ref().map(|p| p.as_ref().clone()) };
+        // Live peers are not sent: the worker reads them from the results folder itself.
+        let request = Request { trial: trial.clone(), peers: env.peers.as_ref().and_then(|p| p.fixed().cloned()) };
         let mut line = serde_json::to_string(&request).map_err(|e| e.to_string())?;
         line.push('\n');
         if let Err(e) = running.stdin.write_all(line.as_bytes()).and_then(|()| running.stdin.flush()) {
@@ -189,7 +191,7 @@ pub fn serve(env: &TrialEnv, pool: &rayon::ThreadPool) -> std::io::Result<()> {
     let sink = LineSink(Mutex::new(std::io::stdout()));
     for line in std::io::stdin().lock().lines() {
         let request: Request = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
-        let env = TrialEnv { peers: request.peers.map(Arc::new), ..env.clone() };
+        let env = TrialEnv { peers: request.peers.map(|p| PeerCurves::Fixed(Arc::new(p))), ..env.clone() };
         let finished = pool.install(|| run_trial_uncommitted(&env, &request.trial, &sink));
         sink.send(&Reply::Finished(Box::new(finished)));
     }

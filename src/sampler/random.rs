@@ -65,6 +65,24 @@ mod tests {
     }
 
     #[test]
+    fn wandb_domains_draw_by_seed_and_index_only() {
+        let mut space = space();
+        space.insert("momentum".to_string(), Domain::QUniform { min: 0.0, max: 0.9, q: 0.1, integer: false });
+        space.insert("wd".to_string(), Domain::LogNormal { mu: -9.0, sigma: 1.0, min: Some(0.0), max: None });
+        space.insert(
+            "layers".to_string(),
+            Domain::Categorical { values: vec![ParamValue::Int(1), ParamValue::Int(2)], probabilities: vec![0.5, 0.5] },
+        );
+        let a = RandomSampler::new(&space, 5, 42);
+        let b = RandomSampler::new(&space, 50, 42);
+        for i in 0..5 {
+            assert_eq!(a.params(i), b.params(i));
+        }
+        assert_ne!(a.params(0), RandomSampler::new(&space, 5, 43).params(0));
+        assert_eq!(a.params(3), RandomSampler::new(&space, 5, 42).params(3));
+    }
+
+    #[test]
     fn every_parameter_is_drawn() {
         let a = RandomSampler::new(&space(), 3, 1);
         let p = a.params(2);

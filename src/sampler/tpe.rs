@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::params::{ParamValue, Params};
 use crate::seed::derive_seed;
-use crate::space::Domain;
+use crate::space::{Domain, normal_cdf, number, quantize_within};
 
 /// TPE's settings (`[tpe]` in the spec).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -89,20 +89,16 @@ fn propose_one(
     rng: &mut ChaCha8Rng,
 ) -> ParamValue {
     match domain {
-        Domain::Values { values } => {
-            let l = categorical_weights(values, good);
-            let g = categorical_weights(values, bad);
-            let best = (0..candidates.max(1))
-                .map(|_| pick(&l, rng))
-                .max_by(|&a, &b| (l[a].ln() - g[a].ln()).total_cmp(&(l[b].ln() - g[b].ln())))
-                .unwrap_or(0);
-            values[best].clone()
+        Domain::Values { values } => categorical(values, None, good, bad, candidates, rng),
+        Domain::Categorical { values, probabilities } => {
+            categorical(values, Some(probabilities), good, bad, candidates, rng)
         }
         Domain::Uniform { min, max } => {
             let x = numeric(*min, *max, good, bad, candidates, rng, |v| v);
             ParamValue::Float(x.clamp(*min, *max))
         }
-        Domain::LogUniformValues { min, max } => {
+        // 1/x of a log-uniform x is log-uniform itself: both are modelled in log space.
+        Domain::LogUniformValues { min, max } | Domain::InvLogUniformValues { min, max } => {
             let x = numeric(min.ln(), max.ln(), good, bad, candidates, rng, f64::ln);
             ParamValue::Float(x.exp().clamp(*min, *max))
         }
@@ -110,14 +106,74 @@ fn propose_one(
             let x = numeric(*min as f64 - 0.5, *max as f64 + 0.5, good, bad, candidates, rng, |v| v);
             ParamValue::Int((x.round() as i64).clamp(*min, *max))
         }
+        // The q_ domains are modelled as their continuous domain, and the proposal rounded.
+        Domain::QUniform { min, max, q, integer } => {
+            let x = numeric(*min, *max, good, bad, candidates, rng, |v| v);
+            number(quantize_within(x, *q, *min, *max), *integer)
+        }
+        Domain::QLogUniformValues { min, max, q, integer } => {
+            let x = numeric(min.ln(), max.ln(), good, bad, candidates, rng, f64::ln).exp();
+            number(quantize_within(x, *q, *min, *max), *integer)
+        }
+        Domain::Normal { mu, sigma, min, max } | Domain::QNormal { mu, sigma, min, max, .. } => {
+            let (lo, hi) = (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY));
+            let Some((a, b)) = window(*mu, *sigma, lo, hi) else { return domain.sample(rng) };
+            let x = numeric(a, b, good, bad, candidates, rng, |v| v);
+            match domain {
+                Domain::QNormal { q, integer, .. } => number(quantize_within(x, *q, lo, hi), *integer),
+                _ => ParamValue::Float(x.clamp(lo, hi)),
+            }
+        }
+        // Fitted to the logarithm, where the prior is normal.
+        Domain::LogNormal { mu, sigma, min, max } | Domain::QLogNormal { mu, sigma, min, max, .. } => {
+            let (lo, hi) = (min.unwrap_or(0.0), max.unwrap_or(f64::INFINITY));
+            let Some((a, b)) = window(*mu, *sigma, lo.ln(), hi.ln()) else { return domain.sample(rng) };
+            let x = numeric(a, b, good, bad, candidates, rng, f64::ln).exp();
+            match domain {
+                Domain::QLogNormal { q, integer, .. } => number(quantize_within(x, *q, lo, hi), *integer),
+                _ => ParamValue::Float(x.clamp(lo, hi)),
+            }
+        }
     }
 }
 
-/// Category probabilities: observed counts plus one prior count spread evenly.
-fn categorical_weights(values: &[ParamValue], observed: &[ParamValue]) -> Vec<f64> {
+/// Where a Parzen estimator of a normal prior lives: mu ± 4 sigma (all but
+/// 0.006 % of the prior), cut to the parameter's range; `None` when empty.
+fn window(mu: f64, sigma: f64, lo: f64, hi: f64) -> Option<(f64, f64)> {
+    let (a, b) = ((mu - 4.0 * sigma).max(lo), (mu + 4.0 * sigma).min(hi));
+    (a < b).then_some((a, b))
+}
+
+fn categorical(
+    values: &[ParamValue],
+    prior: Option<&[f64]>,
+    good: &[ParamValue],
+    bad: &[ParamValue],
+    candidates: usize,
+    rng: &mut ChaCha8Rng,
+) -> ParamValue {
+    let l = categorical_weights(values, prior, good);
+    let g = categorical_weights(values, prior, bad);
+    let best = (0..candidates.max(1))
+        .map(|_| pick(&l, rng))
+        .max_by(|&a, &b| (l[a].ln() - g[a].ln()).total_cmp(&(l[b].ln() - g[b].ln())))
+        .unwrap_or(0);
+    values[best].clone()
+}
+
+/// Category probabilities: observed counts plus one prior count, spread evenly
+/// or, where the spec gives probabilities, by them.
+fn categorical_weights(values: &[ParamValue], prior: Option<&[f64]>, observed: &[ParamValue]) -> Vec<f64> {
     let k = values.len() as f64;
     let total = observed.len() as f64 + 1.0;
-    values.iter().map(|v| (observed.iter().filter(|o| *o == v).count() as f64 + 1.0 / k) / total).collect()
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let prior = prior.map_or(1.0 / k, |p| p[i]);
+            (observed.iter().filter(|o| *o == v).count() as f64 + prior) / total
+        })
+        .collect()
 }
 
 fn pick(weights: &[f64], rng: &mut ChaCha8Rng) -> usize {
@@ -217,17 +273,6 @@ fn numeric(
         .map_or((lo + hi) / 2.0, |(x, _)| x)
 }
 
-/// Standard normal CDF via erf (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7):
-/// std has no erf, and TPE only compares density ratios.
-fn normal_cdf(z: f64) -> f64 {
-    let x = z / std::f64::consts::SQRT_2;
-    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
-    let poly =
-        t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
-    let erf = 1.0 - poly * (-x * x).exp();
-    0.5 * (1.0 + if x >= 0.0 { erf } else { -erf })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +337,121 @@ mod tests {
             (0..8).map(|i| Observation { params: tpe.propose(i, &[]), loss: None }).collect();
         // With no finished trial TPE falls back to random draws, which equal the start-up draws.
         assert_eq!(tpe.propose(9, &failed), tpe.propose(9, &[]));
+    }
+
+    #[test]
+    fn proposals_over_the_old_domains_are_what_they_were() {
+        // Measured with the TPE before the W&B distributions were added: TPE sweeps resume.
+        let space = BTreeMap::from([
+            ("lr".to_string(), Domain::LogUniformValues { min: 1e-5, max: 1.0 }),
+            ("hidden".to_string(), Domain::IntUniform { min: 1, max: 100 }),
+            (
+                "optimizer".to_string(),
+                Domain::Values { values: ["adam", "sgd", "adamw"].map(|s| ParamValue::Str(s.into())).to_vec() },
+            ),
+            ("dropout".to_string(), Domain::Uniform { min: 0.0, max: 0.5 }),
+        ]);
+        let f = |p: &Params| loss(p) + p["dropout"].as_f64().unwrap();
+        let history = run_on(&space, 3, 2, 30, f);
+        let got: Vec<(f64, i64, f64)> = history[26..]
+            .iter()
+            .map(|o| {
+                assert_eq!(o.params["optimizer"].as_str(), Some("sgd"));
+                (
+                    o.params["dropout"].as_f64().unwrap(),
+                    o.params["hidden"].as_i64().unwrap(),
+                    o.params["lr"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        let before = [
+            (0.029558220696578947, 63, 0.0009612750356269463),
+            (0.02637094176413188, 66, 0.0011639272213746516),
+            (0.04579867397668367, 54, 0.001293098934696825),
+            (0.043751576625838576, 77, 0.0013008169359752886),
+        ];
+        assert_eq!(got, before);
+    }
+
+    fn run_on(
+        space: &BTreeMap<String, Domain>,
+        seed: u64,
+        batch: usize,
+        n: usize,
+        f: impl Fn(&Params) -> f64,
+    ) -> Vec<Observation> {
+        let tpe = Tpe::new(space, seed, TpeSettings::default());
+        let mut history: Vec<Observation> = Vec::new();
+        while history.len() < n {
+            let start = history.len();
+            let proposed: Vec<Params> = (start..(start + batch).min(n)).map(|i| tpe.propose(i, &history)).collect();
+            history.extend(proposed.into_iter().map(|p| Observation { loss: Some(f(&p)), params: p }));
+        }
+        history
+    }
+
+    fn wandb_space() -> BTreeMap<String, Domain> {
+        BTreeMap::from([
+            ("a_q".to_string(), Domain::QUniform { min: 0.0, max: 1.0, q: 0.125, integer: false }),
+            ("b_qlog".to_string(), Domain::QLogUniformValues { min: 8.0, max: 512.0, q: 8.0, integer: true }),
+            ("c_inv".to_string(), Domain::InvLogUniformValues { min: 1e-4, max: 1e-1 }),
+            ("d_normal".to_string(), Domain::Normal { mu: 0.0, sigma: 2.0, min: Some(-1.0), max: None }),
+            (
+                "e_qnormal".to_string(),
+                Domain::QNormal { mu: 10.0, sigma: 5.0, q: 2.0, integer: true, min: Some(1.0), max: Some(16.0) },
+            ),
+            ("f_lognormal".to_string(), Domain::LogNormal { mu: -5.0, sigma: 1.5, min: None, max: None }),
+            (
+                "g_qlognormal".to_string(),
+                Domain::QLogNormal { mu: 4.0, sigma: 0.5, q: 4.0, integer: false, min: Some(1e-300), max: None },
+            ),
+            (
+                "h_weighted".to_string(),
+                Domain::Categorical {
+                    values: ["x", "y", "z"].map(|s| ParamValue::Str(s.into())).to_vec(),
+                    probabilities: vec![0.8, 0.2, 0.0],
+                },
+            ),
+        ])
+    }
+
+    /// Smallest at a_q = 0.75, d_normal = 1, f_lognormal = e^-4.
+    fn wandb_loss(p: &Params) -> f64 {
+        let f = |k: &str| p[k].as_f64().unwrap();
+        (f("a_q") - 0.75).powi(2) + (f("d_normal") - 1.0).powi(2) + (f("f_lognormal").ln() + 4.0).powi(2)
+    }
+
+    #[test]
+    fn proposals_over_the_wandb_domains_stay_in_them_and_improve() {
+        let history = run_on(&wandb_space(), 11, 2, 60, wandb_loss);
+        assert_eq!(history, run_on(&wandb_space(), 11, 2, 60, wandb_loss), "reproducible");
+        for o in &history {
+            let p = &o.params;
+            let f = |k: &str| p[k].as_f64().unwrap();
+            let multiple = |x: f64, q: f64| ((x / q) - (x / q).round()).abs() < 1e-9;
+            assert!((0.0..=1.0).contains(&f("a_q")) && multiple(f("a_q"), 0.125), "{p:?}");
+            assert!(matches!(p["b_qlog"], ParamValue::Int(v) if v % 8 == 0 && (8..=512).contains(&v)), "{p:?}");
+            assert!((1e-4..=1e-1).contains(&f("c_inv")), "{p:?}");
+            assert!(f("d_normal") >= -1.0, "{p:?}");
+            assert!(matches!(p["e_qnormal"], ParamValue::Int(v) if v % 2 == 0 && (2..=16).contains(&v)), "{p:?}");
+            assert!(f("f_lognormal") > 0.0, "{p:?}");
+            assert!(f("g_qlognormal") >= 4.0 && multiple(f("g_qlognormal"), 4.0), "{p:?}");
+            assert_ne!(p["h_weighted"].as_str(), Some("z"), "a zero prior and no observation: never proposed");
+        }
+        let mean = |obs: &[Observation]| obs.iter().map(|o| o.loss.unwrap()).sum::<f64>() / obs.len() as f64;
+        let (startup, late) = (mean(&history[..10]), mean(&history[40..]));
+        assert!(late < startup / 2.0, "random start-up mean loss {startup}, last 20 {late}");
+    }
+
+    #[test]
+    fn the_weighted_prior_leads_until_observations_outweigh_it() {
+        let values = ["x", "y"].map(|s| ParamValue::Str(s.into())).to_vec();
+        let w = categorical_weights(&values, Some(&[0.9, 0.1]), &[]);
+        assert_eq!(w, vec![0.9, 0.1]);
+        let seen_y = vec![ParamValue::Str("y".into()); 3];
+        let w = categorical_weights(&values, Some(&[0.9, 0.1]), &seen_y);
+        assert!(w[1] > w[0], "{w:?}");
+        assert_eq!(categorical_weights(&values, None, &[]), vec![0.5, 0.5]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The sweep spec: a TOML file, loaded and validated once at the boundary,
-//! against the objective it selects.
+//! The sweep spec: a TOML file, or a W&B sweep configuration in YAML (a
+//! `.yaml` or `.yml` file, read as the TOML spec it means), loaded and
+//! validated once at the boundary, against the objective it selects.
 //!
 //! Key names follow W&B sweep configs where they overlap (`method`,
 //! `metric.name`, `metric.goal`, `parameters.X.values`, `distribution`, `min`,
@@ -8,6 +9,7 @@
 
 mod raw;
 mod validate;
+mod wandb;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -269,8 +271,37 @@ fn one() -> usize {
     1
 }
 
-/// Reads and validates a spec file against the objectives of `catalog`.
+/// Reads and validates a spec file against the objectives of `catalog`: a
+/// `.yaml` or `.yml` file as a W&B sweep configuration, any other as TOML.
+/// What a W&B file needs said (`method: bayes` runs TPE, keys sweep ignores)
+/// goes to stderr.
 pub fn load(path: &Path, catalog: &Catalog) -> Result<SweepSpec, SpecError> {
+    let (spec, notices) = load_with_notices(path, catalog)?;
+    for notice in notices {
+        eprintln!("{notice}");
+    }
+    Ok(spec)
+}
+
+/// [`load`], returning what it would say instead of saying it (a worker
+/// process of a run reads the spec its parent has already reported on).
+pub fn load_with_notices(path: &Path, catalog: &Catalog) -> Result<(SweepSpec, Vec<String>), SpecError> {
     let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { file: path.to_path_buf(), source })?;
-    parse(&text, path, catalog)
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+    match extension.as_str() {
+        "yaml" | "yml" => wandb::parse(&text, path, catalog),
+        "toml" => Ok((parse(&text, path, catalog)?, Vec::new())),
+        _ => parse(&text, path, catalog).map(|spec| (spec, Vec::new())).map_err(|e| match e {
+            SpecError::Invalid { file, line, key, message } => SpecError::Invalid {
+                file,
+                line,
+                key,
+                message: format!(
+                    "{message} (read as TOML: sweep reads .toml files as TOML and .yaml or .yml files as \
+                     W&B sweep configurations, and tries TOML for any other)"
+                ),
+            },
+            other => other,
+        }),
+    }
 }

@@ -1,4 +1,5 @@
-//! Serde structs that mirror the TOML file one to one. Unknown keys are
+//! Serde structs that mirror the TOML file one to one (a W&B YAML file is
+//! turned into the same TOML first, see [`super::wandb`]). Unknown keys are
 //! rejected here; meaning is checked in [`super::validate`].
 
 use std::collections::BTreeMap;
@@ -41,6 +42,10 @@ pub(super) struct RawEarlyTerminate {
     pub max_epochs: Option<i64>,
     pub warmup_epochs: Option<i64>,
     pub min_trials: Option<i64>,
+    /// W&B's hyperband keys.
+    pub min_iter: Option<i64>,
+    pub max_iter: Option<i64>,
+    pub s: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +85,14 @@ pub(super) struct RawParam {
     pub distribution: Option<String>,
     pub min: Option<toml::Value>,
     pub max: Option<toml::Value>,
+    /// W&B's weights of `values` (a categorical with probabilities).
+    pub probabilities: Option<Vec<toml::Value>>,
+    /// The step of the `q_*` distributions.
+    pub q: Option<toml::Value>,
+    /// Mean of `normal` (of the logarithm, for `log_normal`).
+    pub mu: Option<toml::Value>,
+    /// Standard deviation of `normal` (of the logarithm, for `log_normal`).
+    pub sigma: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,7 +11,7 @@ use super::raw::{RawEarlyStopping, RawParam, RawSlurm, RawSpec};
 use super::{CheckpointPolicy, DataSpec, EarlyStoppingSpec, Method, Selection, SlurmDefaults, SpecError, SweepSpec};
 use crate::metrics::{Goal, Monitor, Task};
 use crate::objective::{Catalog, Objective};
-use crate::params::{ParamKind, ParamValue, Params, RESERVED, Schema};
+use crate::params::{Bound, ParamKind, ParamValue, Params, RESERVED, Schema};
 use crate::space::Domain;
 
 /// Where errors point: the file and its text (to turn byte spans into lines).
@@ -145,6 +145,14 @@ pub fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<SweepSpec, Sp
                 ));
             }
             for (key, domain) in &parameters {
+                if let Domain::Categorical { .. } = domain {
+                    let span = raw.parameters.get(key).map(|p| p.span());
+                    return Err(ctx.err(
+                        span,
+                        &format!("parameters.{key}.probabilities"),
+                        "is not used by method = \"grid\", which tries every value once; remove it",
+                    ));
+                }
                 if domain.grid_values().is_none() {
                     let span = raw.parameters.get(key).map(|p| p.span());
                     return Err(ctx.err(
@@ -267,9 +275,11 @@ fn validate_early_terminate(
             None => Ok(()),
         }
     };
+    let wandb_keys = [("min_iter", r.min_iter.is_some()), ("max_iter", r.max_iter.is_some()), ("s", r.s.is_some())];
     match r.kind.as_str() {
         "asha" => {
             unused(&[("warmup_epochs", r.warmup_epochs.is_some()), ("min_trials", r.min_trials.is_some())])?;
+            unused(&wandb_keys)?;
             Ok(super::EarlyTerminate::Asha {
                 min_epochs: whole(r.min_epochs, "min_epochs", 1, 1)?,
                 eta: whole(r.eta, "eta", 3, 2)?,
@@ -282,12 +292,58 @@ fn validate_early_terminate(
                 ("eta", r.eta.is_some()),
                 ("max_epochs", r.max_epochs.is_some()),
             ])?;
+            unused(&wandb_keys)?;
             Ok(super::EarlyTerminate::Median {
                 warmup_epochs: whole(r.warmup_epochs, "warmup_epochs", 5, 1)?,
                 min_trials: whole(r.min_trials, "min_trials", 3, 1)?,
             })
         }
-        other => Err(ctx.at(t, "early_terminate.type", format!("got \"{other}\", expected \"asha\" or \"median\""))),
+        // W&B's keys and rule (its hyperband_stopping): bands from min_iter, or from max_iter and s.
+        "hyperband" => {
+            unused(&[
+                ("min_epochs", r.min_epochs.is_some()),
+                ("warmup_epochs", r.warmup_epochs.is_some()),
+                ("min_trials", r.min_trials.is_some()),
+            ])?;
+            let rule = match (r.min_iter, r.max_iter) {
+                (Some(_), Some(_)) => {
+                    return Err(ctx.at(t, "early_terminate.max_iter", "cannot be combined with min_iter; give one"));
+                }
+                (None, None) => {
+                    return Err(ctx.at(t, "early_terminate", "type = \"hyperband\" needs min_iter, or max_iter and s"));
+                }
+                (Some(_), None) => {
+                    unused(&[("s", r.s.is_some())])?;
+                    super::EarlyTerminate::Hyperband {
+                        min_iter: whole(r.min_iter, "min_iter", 1, 1)?,
+                        max_iter: 0,
+                        brackets: 0,
+                        eta: whole(r.eta, "eta", 3, 2)?,
+                        max_epochs: whole(r.max_epochs, "max_epochs", epochs, 1)?,
+                    }
+                }
+                (None, Some(_)) => super::EarlyTerminate::Hyperband {
+                    min_iter: 0,
+                    max_iter: whole(r.max_iter, "max_iter", epochs, 1)?,
+                    brackets: whole(r.s, "s", 1, 1)?,
+                    eta: whole(r.eta, "eta", 3, 2)?,
+                    max_epochs: whole(r.max_epochs, "max_epochs", epochs, 1)?,
+                },
+            };
+            if rule.bands().is_empty() {
+                return Err(ctx.at(
+                    t,
+                    "early_terminate",
+                    format!("type = \"hyperband\" leaves no band below {epochs} epochs; lower min_iter or raise max_iter or s"),
+                ));
+            }
+            Ok(rule)
+        }
+        other => Err(ctx.at(
+            t,
+            "early_terminate.type",
+            format!("got \"{other}\", expected \"asha\", \"hyperband\" or \"median\""),
+        )),
     }
 }
 
@@ -698,9 +754,22 @@ fn validate_param(
         let pv = toml_to_param(v).map_err(|m| ctx.at(param, &format!("{path}.{what}"), m))?;
         kind.coerce(&pv).map_err(|m| ctx.at(param, &format!("{path}.{what}"), m))
     };
+    // The keys only the W&B distributions read, by name, for "is not used" messages.
+    let shape_keys = [
+        ("probabilities", p.probabilities.is_some()),
+        ("q", p.q.is_some()),
+        ("mu", p.mu.is_some()),
+        ("sigma", p.sigma.is_some()),
+    ];
+    let distribution = p.distribution.as_deref();
 
     if let Some(v) = &p.value {
-        if p.values.is_some() || p.distribution.is_some() || p.min.is_some() || p.max.is_some() {
+        if p.values.is_some()
+            || distribution.is_some_and(|d| d != "constant")
+            || p.min.is_some()
+            || p.max.is_some()
+            || shape_keys.iter().any(|(_, set)| *set)
+        {
             return Err(ctx.at(param, &path, "a constant (value = ...) takes no values, distribution, min or max"));
         }
         return Ok(Domain::Values { values: vec![coerce(v, "value")?] });
@@ -710,7 +779,14 @@ fn validate_param(
         if p.min.is_some() || p.max.is_some() {
             return Err(ctx.at(param, &path, "has both values and min/max; give one"));
         }
-        if let Some(d) = p.distribution.as_ref().filter(|d| *d != "categorical") {
+        if let Some((name, _)) = shape_keys.iter().skip(1).find(|(_, set)| *set) {
+            return Err(ctx.at(
+                param,
+                &format!("{path}.{name}"),
+                "is not used with values = [...] (it belongs to a distribution)",
+            ));
+        }
+        if let Some(d) = distribution.filter(|d| !matches!(*d, "categorical" | "categorical_w_probabilities")) {
             return Err(ctx.at(
                 param,
                 &format!("{path}.distribution"),
@@ -728,19 +804,53 @@ fn validate_param(
             }
             out.push(v);
         }
-        return Ok(Domain::Values { values: out });
+        return match &p.probabilities {
+            Some(probabilities) => {
+                let probabilities = validate_probabilities(ctx, param, &path, probabilities, out.len())?;
+                Ok(Domain::Categorical { values: out, probabilities })
+            }
+            None if distribution == Some("categorical_w_probabilities") => Err(ctx.at(
+                param,
+                &format!("{path}.probabilities"),
+                "is missing: distribution \"categorical_w_probabilities\" needs one probability per value",
+            )),
+            None => Ok(Domain::Values { values: out }),
+        };
+    }
+    if p.probabilities.is_some() {
+        return Err(ctx.at(param, &format!("{path}.probabilities"), "needs values = [...], one probability per value"));
     }
 
-    let Some(distribution) = &p.distribution else {
+    let Some(distribution) = distribution else {
         return Err(ctx.at(param, &path, "needs values = [...], value = ..., or distribution with min and max"));
     };
-    let expected = "\"uniform\", \"log_uniform_values\", \"int_uniform\" or \"categorical\" (with values)";
-    if !matches!(distribution.as_str(), "uniform" | "log_uniform_values" | "int_uniform") {
-        return Err(ctx.at(
-            param,
-            &format!("{path}.distribution"),
-            format!("got \"{distribution}\", expected {expected}"),
-        ));
+    let expected = "\"uniform\", \"log_uniform_values\", \"int_uniform\", \"q_uniform\", \"q_log_uniform_values\", \
+                    \"inv_log_uniform_values\", \"normal\", \"q_normal\", \"log_normal\", \"q_log_normal\", \
+                    \"log_uniform\", \"q_log_uniform\", \"inv_log_uniform\", \"categorical\" (with values) or \
+                    \"constant\" (with value)";
+    match distribution {
+        "uniform" | "log_uniform_values" | "int_uniform" => {}
+        "constant" | "categorical" | "categorical_w_probabilities" => {
+            let needs = if distribution == "constant" { "value = ..." } else { "values = [...]" };
+            return Err(ctx.at(param, &path, format!("distribution \"{distribution}\" needs {needs}")));
+        }
+        "beta" | "q_beta" => {
+            return Err(ctx.at(
+                param,
+                &format!("{path}.distribution"),
+                format!("got \"{distribution}\": W&B's beta distributions are not supported; expected {expected}"),
+            ));
+        }
+        _ if WANDB_BOUNDED.contains(&distribution) || WANDB_NORMAL.contains(&distribution) => {
+            return validate_wandb_distribution(ctx, key, param, distribution, kind);
+        }
+        _ => {
+            return Err(ctx.at(
+                param,
+                &format!("{path}.distribution"),
+                format!("got \"{distribution}\", expected {expected}"),
+            ));
+        }
     }
     if !kind.is_numeric() {
         let what = if matches!(kind, ParamKind::Bool) { "true or false" } else { "names" };
@@ -748,6 +858,13 @@ fn validate_param(
             param,
             &format!("{path}.distribution"),
             format!("\"{key}\" takes {what}, so it needs values = [...], not distribution \"{distribution}\""),
+        ));
+    }
+    if let Some((name, _)) = shape_keys.iter().find(|(_, set)| *set) {
+        return Err(ctx.at(
+            param,
+            &format!("{path}.{name}"),
+            format!("is not used by distribution \"{distribution}\""),
         ));
     }
     let (Some(min), Some(max)) = (&p.min, &p.max) else {
@@ -758,7 +875,7 @@ fn validate_param(
     if lo > hi {
         return Err(ctx.at(param, &path, format!("min ({min}) is greater than max ({max})")));
     }
-    match distribution.as_str() {
+    match distribution {
         "int_uniform" => {
             if !kind.is_int() {
                 return Err(ctx.at(
@@ -771,11 +888,7 @@ fn validate_param(
             }
             Ok(Domain::IntUniform { min: lo as i64, max: hi as i64 })
         }
-        _ if kind.is_int() => Err(ctx.at(
-            param,
-            &format!("{path}.distribution"),
-            format!("\"{key}\" takes whole numbers; use \"int_uniform\", not \"{distribution}\""),
-        )),
+        _ if kind.is_int() => Err(int_needs_int_uniform(ctx, param, &path, key, distribution)),
         "log_uniform_values" if lo <= 0.0 => Err(ctx.at(
             param,
             &format!("{path}.min"),
@@ -783,6 +896,237 @@ fn validate_param(
         )),
         "log_uniform_values" => Ok(Domain::LogUniformValues { min: lo, max: hi }),
         _ => Ok(Domain::Uniform { min: lo, max: hi }),
+    }
+}
+
+/// W&B's distributions between `min` and `max` (W&B's `log_uniform`,
+/// `q_log_uniform` and `inv_log_uniform` take natural-log exponents; the
+/// `_values` forms take the values themselves).
+const WANDB_BOUNDED: &[&str] =
+    &["q_uniform", "q_log_uniform_values", "inv_log_uniform_values", "log_uniform", "q_log_uniform", "inv_log_uniform"];
+/// W&B's distributions around `mu` with `sigma`.
+const WANDB_NORMAL: &[&str] = &["normal", "q_normal", "log_normal", "q_log_normal"];
+
+/// The share of draws that must fall in a parameter's range for the redraws of
+/// an unbounded distribution to be worth it: below it the spec is a mistake.
+const MIN_MASS_INSIDE: f64 = 0.01;
+
+fn int_needs_int_uniform(ctx: &Ctx, param: &Spanned<RawParam>, path: &str, key: &str, distribution: &str) -> SpecError {
+    ctx.at(
+        param,
+        &format!("{path}.distribution"),
+        format!("\"{key}\" takes whole numbers; use \"int_uniform\", not \"{distribution}\""),
+    )
+}
+
+fn validate_probabilities(
+    ctx: &Ctx,
+    param: &Spanned<RawParam>,
+    path: &str,
+    probabilities: &[toml::Value],
+    n_values: usize,
+) -> Result<Vec<f64>, SpecError> {
+    let key = format!("{path}.probabilities");
+    let mut out = Vec::with_capacity(probabilities.len());
+    for p in probabilities {
+        match p.as_float().or_else(|| p.as_integer().map(|i| i as f64)) {
+            Some(x) if x.is_finite() && x >= 0.0 => out.push(x),
+            _ => return Err(ctx.at(param, &key, format!("got {p}, expected a number >= 0"))),
+        }
+    }
+    if out.len() != n_values {
+        return Err(ctx.at(
+            param,
+            &key,
+            format!("has {} probabilities for {n_values} values, expected one per value", out.len()),
+        ));
+    }
+    let sum: f64 = out.iter().sum();
+    if (sum - 1.0).abs() > 1e-6 {
+        return Err(ctx.at(param, &key, format!("sum to {sum}, expected 1 (within 1e-6)")));
+    }
+    Ok(out)
+}
+
+/// W&B's distributions beyond sweep's first three (see [`crate::space`] for
+/// what each draws), checked so that every draw is a value the parameter takes.
+fn validate_wandb_distribution(
+    ctx: &Ctx,
+    key: &str,
+    param: &Spanned<RawParam>,
+    distribution: &str,
+    kind: &ParamKind,
+) -> Result<Domain, SpecError> {
+    let path = format!("parameters.{key}");
+    let p = param.get_ref();
+    let at = |what: &str, message: String| ctx.at(param, &format!("{path}.{what}"), message);
+    let number = |v: &Option<toml::Value>, what: &str| -> Result<Option<f64>, SpecError> {
+        match v {
+            None => Ok(None),
+            Some(v) => match v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) {
+                Some(x) if x.is_finite() => Ok(Some(x)),
+                _ => Err(at(what, format!("got {v}, expected a number"))),
+            },
+        }
+    };
+    if !kind.is_numeric() {
+        let what = if matches!(kind, ParamKind::Bool) { "true or false" } else { "names" };
+        return Err(at(
+            "distribution",
+            format!("\"{key}\" takes {what}, so it needs values = [...], not distribution \"{distribution}\""),
+        ));
+    }
+    let quantized = distribution.starts_with("q_");
+    if !quantized && kind.is_int() {
+        return Err(int_needs_int_uniform(ctx, param, &path, key, distribution));
+    }
+    let q = match (quantized, number(&p.q, "q")?) {
+        (false, Some(_)) => return Err(at("q", format!("is not used by distribution \"{distribution}\""))),
+        (false, None) => 1.0,
+        (true, q) => {
+            // W&B's default step is 1.
+            let q = q.unwrap_or(1.0);
+            if q <= 0.0 {
+                return Err(at("q", format!("got {q}, expected a number > 0")));
+            }
+            if kind.is_int() && q.fract() != 0.0 {
+                return Err(at("q", format!("got {q}, expected a whole number > 0 (\"{key}\" takes whole numbers)")));
+            }
+            q
+        }
+    };
+    let integer = kind.is_int();
+
+    if WANDB_NORMAL.contains(&distribution) {
+        for (name, set) in [("min", p.min.is_some()), ("max", p.max.is_some())] {
+            if set {
+                return Err(at(
+                    name,
+                    format!(
+                        "is not used by distribution \"{distribution}\" (it draws around mu with sigma, and \
+                         sweep redraws values \"{key}\" does not take)"
+                    ),
+                ));
+            }
+        }
+        // W&B's defaults: the standard normal.
+        let mu = number(&p.mu, "mu")?.unwrap_or(0.0);
+        let sigma = number(&p.sigma, "sigma")?.unwrap_or(1.0);
+        if sigma <= 0.0 {
+            return Err(at("sigma", format!("got {sigma}, expected a number > 0")));
+        }
+        let (min, max) = accepted_hull(kind);
+        let (lo, hi) = (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY));
+        // The draws (before rounding, for the q_ forms) that become a value the parameter takes.
+        let (lo, hi) = if quantized {
+            match crate::space::multiples_within(q, lo, hi) {
+                Some((a, b)) => ((a - 0.5) * q, (b + 0.5) * q),
+                None => return Err(at("q", format!("got {q}, but no multiple of it is {}", kind.describe()))),
+            }
+        } else {
+            (lo, hi)
+        };
+        let log = distribution.contains("log");
+        let (lo, hi) =
+            if log { (lo.max(0.0).ln(), if hi > 0.0 { hi.ln() } else { f64::NEG_INFINITY }) } else { (lo, hi) };
+        let z = |x: f64| crate::space::normal_cdf((x - mu) / sigma);
+        let inside = if hi > lo { z(hi) - z(lo) } else { 0.0 };
+        if inside < MIN_MASS_INSIDE {
+            return Err(ctx.at(
+                param,
+                &path,
+                format!(
+                    "{distribution}(mu = {mu}, sigma = {sigma}) puts {:.2} % of its draws in what \"{key}\" takes \
+                     ({}), expected at least 1 % (sweep redraws the others): move mu or widen sigma",
+                    inside * 100.0,
+                    kind.describe()
+                ),
+            ));
+        }
+        return Ok(match distribution {
+            "normal" => Domain::Normal { mu, sigma, min, max },
+            "q_normal" => Domain::QNormal { mu, sigma, q, integer, min, max },
+            "log_normal" => Domain::LogNormal { mu, sigma, min, max },
+            _ => Domain::QLogNormal { mu, sigma, q, integer, min, max },
+        });
+    }
+
+    for name in ["mu", "sigma"] {
+        if (name == "mu" && p.mu.is_some()) || (name == "sigma" && p.sigma.is_some()) {
+            return Err(at(name, format!("is not used by distribution \"{distribution}\"")));
+        }
+    }
+    let (Some(min), Some(max)) = (number(&p.min, "min")?, number(&p.max, "max")?) else {
+        return Err(ctx.at(param, &path, format!("distribution \"{distribution}\" needs both min and max")));
+    };
+    if min > max {
+        return Err(ctx.at(param, &path, format!("min ({min}) is greater than max ({max})")));
+    }
+    // The values drawn lie in [lo, hi]; W&B's older forms take exponents.
+    let exponents = matches!(distribution, "log_uniform" | "q_log_uniform" | "inv_log_uniform");
+    let (lo, hi) = match distribution {
+        "log_uniform" | "q_log_uniform" => (min.exp(), max.exp()),
+        "inv_log_uniform" => ((-max).exp(), (-min).exp()),
+        _ => (min, max),
+    };
+    if exponents {
+        if !(lo > 0.0 && hi.is_finite()) {
+            return Err(ctx.at(
+                param,
+                &path,
+                format!("{distribution} takes natural-log exponents: e^{min} .. e^{max} is out of a number's range"),
+            ));
+        }
+        for (x, name) in [(lo, "min"), (hi, "max")] {
+            kind.coerce(&ParamValue::Float(x)).map_err(|_| {
+                at(
+                    name,
+                    format!(
+                        "{distribution} takes natural-log exponents and draws from [{lo}, {hi}], but \"{key}\" takes {}",
+                        kind.describe()
+                    ),
+                )
+            })?;
+        }
+    } else {
+        for (x, name) in [(min, "min"), (max, "max")] {
+            let v = if integer && x.fract() == 0.0 { ParamValue::Int(x as i64) } else { ParamValue::Float(x) };
+            kind.coerce(&v).map_err(|m| at(name, m))?;
+        }
+        if distribution.ends_with("_values") && min <= 0.0 {
+            return Err(at("min", format!("got {min}, expected a number > 0 for {distribution}")));
+        }
+    }
+    if quantized && crate::space::multiples_within(q, lo, hi).is_none() {
+        return Err(at("q", format!("got {q}, but no multiple of it lies in [{lo}, {hi}]")));
+    }
+    Ok(match distribution {
+        "log_uniform" => Domain::LogUniformValues { min: lo, max: hi },
+        "inv_log_uniform_values" | "inv_log_uniform" => Domain::InvLogUniformValues { min: lo, max: hi },
+        "q_uniform" => Domain::QUniform { min: lo, max: hi, q, integer },
+        _ => Domain::QLogUniformValues { min: lo, max: hi, q, integer },
+    })
+}
+
+/// The closed range of the values a numeric parameter takes (an open end
+/// becomes the next float inside it); `None` where it is unbounded.
+fn accepted_hull(kind: &ParamKind) -> (Option<f64>, Option<f64>) {
+    match kind {
+        ParamKind::Int { min, max } => (Some(*min as f64), Some(*max as f64)),
+        ParamKind::Float { min, max } => {
+            let low = match min {
+                Bound::Unbounded => None,
+                Bound::Inclusive(m) => Some(*m),
+                Bound::Exclusive(m) => Some(m.next_up()),
+            };
+            let high = match max {
+                Bound::Unbounded => None,
+                Bound::Inclusive(m) => Some(*m),
+                Bound::Exclusive(m) => Some(m.next_down()),
+            };
+            (low, high)
+        }
+        _ => (None, None),
     }
 }
 
@@ -953,6 +1297,154 @@ dropout = { values = [0.0, 0.2] }
         assert!(message(&bad_int).contains("use \"int_uniform\""), "{}", message(&bad_int));
     }
 
+    /// GRID as a random search of the one parameter `line`.
+    fn with_param(line: &str) -> String {
+        let head = GRID.split("[parameters]").next().unwrap();
+        let head = head.replace("method = \"grid\"", "method = \"random\"\ntrials = 3");
+        format!("{}[parameters]\n{line}\n", head.replace("batch_size = 64\noptimizer = \"adam\"\n", ""))
+    }
+
+    #[test]
+    fn wandb_distributions_are_spec_domains_too() {
+        let domain = |line: &str| {
+            let text = with_param(line);
+            let key = line.split(" = ").next().unwrap().to_string();
+            parse_str(&text).unwrap_or_else(|e| panic!("{line}: {e}")).parameters[&key].clone()
+        };
+        assert_eq!(
+            domain("momentum = { distribution = \"q_uniform\", min = 0.5, max = 0.9, q = 0.1 }"),
+            Domain::QUniform { min: 0.5, max: 0.9, q: 0.1, integer: false }
+        );
+        assert_eq!(
+            domain("batch_size = { distribution = \"q_log_uniform_values\", min = 16, max = 256, q = 16 }"),
+            Domain::QLogUniformValues { min: 16.0, max: 256.0, q: 16.0, integer: true }
+        );
+        assert_eq!(
+            domain("batch_size = { distribution = \"q_uniform\", min = 8, max = 64 }"),
+            Domain::QUniform { min: 8.0, max: 64.0, q: 1.0, integer: true },
+            "W&B's default q is 1"
+        );
+        assert_eq!(
+            domain("lr = { distribution = \"inv_log_uniform_values\", min = 0.0001, max = 0.1 }"),
+            Domain::InvLogUniformValues { min: 0.0001, max: 0.1 }
+        );
+        assert_eq!(
+            domain("lr = { distribution = \"normal\", mu = 0.01, sigma = 0.005 }"),
+            Domain::Normal { mu: 0.01, sigma: 0.005, min: Some(0.0f64.next_up()), max: None },
+            "cut to lr > 0"
+        );
+        assert_eq!(
+            domain("weight_decay = { distribution = \"log_normal\" }"),
+            Domain::LogNormal { mu: 0.0, sigma: 1.0, min: Some(0.0), max: None },
+            "W&B's default mu 0 and sigma 1"
+        );
+        assert_eq!(
+            domain("dropout = { distribution = \"q_normal\", mu = 0.3, sigma = 0.2, q = 0.1 }"),
+            Domain::QNormal {
+                mu: 0.3,
+                sigma: 0.2,
+                q: 0.1,
+                integer: false,
+                min: Some(0.0),
+                max: Some(1.0f64.next_down())
+            }
+        );
+        assert_eq!(
+            domain("hidden = { distribution = \"q_log_normal\", mu = 4.0, sigma = 0.5, q = 8 }"),
+            Domain::QLogNormal { mu: 4.0, sigma: 0.5, q: 8.0, integer: true, min: Some(1.0), max: Some(65536.0) }
+        );
+        match domain("lr = { distribution = \"inv_log_uniform\", min = 2.3, max = 9.2 }") {
+            Domain::InvLogUniformValues { min, max } => {
+                assert!((min - (-9.2f64).exp()).abs() < 1e-15 && (max - (-2.3f64).exp()).abs() < 1e-15);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            domain("optimizer = { values = [\"adam\", \"sgd\"], probabilities = [0.9, 0.1] }"),
+            Domain::Categorical { values: vec!["adam".into(), "sgd".into()], probabilities: vec![0.9, 0.1] }
+        );
+        assert_eq!(
+            domain("layers = { distribution = \"constant\", value = 2 }"),
+            Domain::Values { values: vec![ParamValue::Int(2)] }
+        );
+    }
+
+    #[test]
+    fn wandb_distributions_are_checked_against_the_parameter() {
+        let m = |line: &str| message(&with_param(line));
+        assert!(
+            m("optimizer = { values = [\"adam\", \"sgd\"], probabilities = [0.9] }").contains(
+                "parameters.optimizer.probabilities: has 1 probabilities for 2 values, expected one per value"
+            )
+        );
+        assert!(
+            m("optimizer = { values = [\"adam\", \"sgd\"], probabilities = [0.9, 0.2] }")
+                .contains("parameters.optimizer.probabilities: sum to 1.1, expected 1 (within 1e-6)")
+        );
+        assert!(
+            m("optimizer = { values = [\"adam\", \"sgd\"], probabilities = [1.5, -0.5] }")
+                .contains("probabilities: got -0.5, expected a number >= 0")
+        );
+        assert!(
+            m("optimizer = { probabilities = [1.0] }").contains("parameters.optimizer.probabilities: needs values")
+        );
+        assert!(
+            m("hidden = { distribution = \"q_uniform\", min = 8, max = 64, q = 0.5 }")
+                .contains("parameters.hidden.q: got 0.5, expected a whole number > 0")
+        );
+        assert!(
+            m("hidden = { distribution = \"log_normal\", mu = 4.0 }")
+                .contains("\"hidden\" takes whole numbers; use \"int_uniform\", not \"log_normal\"")
+        );
+        let far = m("dropout = { distribution = \"normal\", mu = 5.0, sigma = 0.1 }");
+        assert!(far.contains("parameters.dropout: normal(mu = 5, sigma = 0.1) puts 0.00 % of its draws"), "{far}");
+        assert!(
+            m("lr = { distribution = \"normal\", sigma = 0 }")
+                .contains("parameters.lr.sigma: got 0, expected a number > 0")
+        );
+        assert!(
+            m("lr = { distribution = \"normal\", min = 0.1 }")
+                .contains("parameters.lr.min: is not used by distribution \"normal\"")
+        );
+        assert!(
+            m("momentum = { distribution = \"q_uniform\", min = 0.1, max = 0.4, q = 0.5 }")
+                .contains("parameters.momentum.q: got 0.5, but no multiple of it lies in [0.1, 0.4]")
+        );
+        assert!(
+            m("lr = { distribution = \"q_log_uniform_values\", min = 0, max = 1, q = 0.1 }")
+                .contains("parameters.lr.min: got 0, expected a number > 0")
+        );
+        assert!(
+            m("dropout = { distribution = \"log_uniform\", min = -5, max = 1 }")
+                .contains("parameters.dropout.max: log_uniform takes natural-log exponents and draws from")
+        );
+        assert!(
+            m("lr = { distribution = \"uniform\", min = 0.1, max = 0.2, q = 0.1 }")
+                .contains("parameters.lr.q: is not used by distribution \"uniform\"")
+        );
+        assert!(m("lr = { distribution = \"beta\" }").contains("W&B's beta distributions are not supported"));
+        assert!(
+            m("optimizer = { distribution = \"normal\" }")
+                .contains("\"optimizer\" takes names, so it needs values = [...], not distribution \"normal\"")
+        );
+    }
+
+    #[test]
+    fn grid_refuses_probabilities_and_the_new_distributions() {
+        let weighted = GRID.replace("[0.0, 0.2] }", "[0.0, 0.2], probabilities = [0.5, 0.5] }");
+        let m = message(&weighted);
+        assert!(m.contains("s.toml:26: parameters.dropout.probabilities: is not used by method = \"grid\""), "{m}");
+        let q = GRID.replace(
+            "dropout = { values = [0.0, 0.2] }",
+            "dropout = { distribution = \"q_uniform\", min = 0.0, max = 0.2, q = 0.1 }",
+        );
+        let m = message(&q);
+        assert!(
+            m.contains("parameters.dropout: has distribution \"q_uniform\", but method = \"grid\" needs a list"),
+            "{m}"
+        );
+    }
+
     #[test]
     fn goal_auto_minimizes_losses() {
         let spec = parse_str(
@@ -1018,8 +1510,23 @@ dropout = { values = [0.0, 0.2] }
         let spec = parse_str(&with("{ type = \"median\" }")).unwrap();
         assert_eq!(spec.early_terminate, Some(crate::spec::EarlyTerminate::Median { warmup_epochs: 5, min_trials: 3 }));
         assert!(
-            message(&with("{ type = \"hyperband\" }"))
-                .contains("early_terminate.type: got \"hyperband\", expected \"asha\" or \"median\"")
+            message(&with("{ type = \"bohb\" }"))
+                .contains("early_terminate.type: got \"bohb\", expected \"asha\", \"hyperband\" or \"median\"")
+        );
+        // W&B's hyperband keys: min_iter, or max_iter with s.
+        let spec = parse_str(&with("{ type = \"hyperband\", min_iter = 3 }")).unwrap();
+        assert_eq!(spec.early_terminate.unwrap().bands(), [3, 9, 27]);
+        let spec = parse_str(&with("{ type = \"hyperband\", max_iter = 27, s = 2, eta = 3 }")).unwrap();
+        assert_eq!(spec.early_terminate.unwrap().bands(), [3, 9]);
+        assert!(message(&with("{ type = \"hyperband\" }")).contains("needs min_iter, or max_iter and s"));
+        assert!(
+            message(&with("{ type = \"hyperband\", min_iter = 3, max_iter = 9 }"))
+                .contains("early_terminate.max_iter: cannot be combined with min_iter")
+        );
+        assert!(message(&with("{ type = \"hyperband\", min_iter = 40 }")).contains("leaves no band below 30 epochs"));
+        assert!(
+            message(&with("{ type = \"asha\", min_iter = 3 }"))
+                .contains("early_terminate.min_iter: is not used by type = \"asha\"")
         );
         assert!(
             message(&with("{ type = \"asha\", eta = 1 }"))
