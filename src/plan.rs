@@ -122,6 +122,20 @@ impl Plan {
         }
     }
 
+    /// Trial `index` with the given params (the proposal an asynchronous TPE
+    /// recorded for it, or its configuration's first trial's).
+    pub fn trial_with_params(&self, index: usize, params: Params) -> TrialSpec {
+        TrialSpec {
+            index,
+            id: format!("t{index:04}-{}", params_hash(&params)),
+            seed: derive_seed(self.seed, "trial", index as u64),
+            params,
+            config: index / self.repeats,
+            repeat: index % self.repeats,
+            attempt: 0,
+        }
+    }
+
     /// Every trial, in order.
     pub fn trials(&self) -> impl Iterator<Item = TrialSpec> + '_ {
         (0..self.len()).map(|i| self.trial(i))

@@ -232,3 +232,41 @@ fn asynchronous_asha_prunes_at_rungs_against_the_trials_so_far_and_keeps_every_t
     // The best trial ran to the end.
     assert_eq!(rows[0]["epochs_run"], "9", "{:?}", rows[0]);
 }
+
+#[test]
+fn asynchronous_tpe_proposes_from_the_folder_until_its_budget_is_spent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body =
+        spec("tpe-async").replace("method = \"grid\"", "method = \"tpe\"\ntrials = 10") + "[tpe]\nstartup_trials = 4\n";
+    let body = body.replace(
+        "lr = { values = [0.001, 0.003, 0.01] }",
+        "lr = { distribution = \"log_uniform_values\", min = 0.0003, max = 0.03 }",
+    );
+    fs::write(tmp.path().join("s.toml"), body).unwrap();
+    // One run with two workers and a separate `trial --next` process share the budget.
+    let helper = binary(tmp.path())
+        .args(["trial", "s.toml", "--next"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = sweep(tmp.path(), &["run", "s.toml", "--async", "--workers", "2", "--resume", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let helper = helper.wait_with_output().unwrap();
+    assert!(helper.status.success(), "{}", text(&helper.stderr));
+    let root = tmp.path().join("results/tpe-async");
+    let proposals: BTreeSet<String> = fs::read_dir(root.join("proposals"))
+        .unwrap()
+        .map(|e| {
+            let v: serde_json::Value = serde_json::from_slice(&fs::read(e.unwrap().path()).unwrap()).unwrap();
+            v["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(proposals.len(), 10, "the budget, proposed once each");
+    let recs = records(&root);
+    assert_eq!(recs.len(), 10);
+    assert!(recs.iter().all(|r| r["attempt"] == 1 && r["status"] == "completed"), "every proposal trained once");
+    let trained: BTreeSet<String> = recs.iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(trained, proposals);
+    assert_eq!(read_csv(&root.join("leaderboard.csv")).len(), 10);
+}

@@ -642,12 +642,14 @@ optimizer = {{ values = ["adam", "sgd"] }}
     assert!(stdout(&resumed).contains("(1 run now, 7 resumed)"), "{}", stdout(&resumed));
     assert_eq!(a, without_timing(&tmp.path().join("a/tpe/leaderboard.csv")));
 
-    // Single trials and SLURM arrays cannot run an adaptive plan.
-    for args in [&["trial", "s.toml", "--index", "5"][..], &["slurm", "s.toml", "--dry-run"][..]] {
-        let out = sweep(tmp.path(), args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(stderr(&out).contains("with `sweep run`"), "{}", stderr(&out));
-    }
+    // A single trial of an adaptive plan cannot run on its own; an array takes proposals (`--next`).
+    let out = sweep(tmp.path(), &["trial", "s.toml", "--index", "5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("with `sweep run`"), "{}", stderr(&out));
+    let out = sweep(tmp.path(), &["slurm", "s.toml", "--dry-run", "--max-parallel", "3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("trial") && stdout(&out).contains("--next"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("#SBATCH --array=0-2%3"), "{}", stdout(&out));
     let status = sweep(tmp.path(), &["status", "a/tpe"]);
     assert!(stdout(&status).contains("8 trials: 8 done"), "{}", stdout(&status));
 }
@@ -686,12 +688,5 @@ fn early_termination_prunes_deterministically_and_keeps_best_checkpoints() {
     // As an array, each task judges its trial asynchronously: the submission is accepted.
     let out = sweep(tmp.path(), &["slurm", "s.toml", "--dry-run"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    // TPE still needs `sweep run`.
-    let tpe = fs::read_to_string(tmp.path().join("s.toml"))
-        .unwrap()
-        .replace("method = \"grid\"", "method = \"tpe\"\ntrials = 4");
-    fs::write(tmp.path().join("t.toml"), tpe).unwrap();
-    let out = sweep(tmp.path(), &["slurm", "t.toml", "--dry-run"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("method = \"tpe\" proposes each batch"), "{}", stderr(&out));
+    assert!(stdout(&out).contains("--index \"$SLURM_ARRAY_TASK_ID\""), "{}", stdout(&out));
 }

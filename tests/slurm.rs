@@ -192,6 +192,28 @@ fn asha_runs_as_an_array_each_task_judging_against_the_trials_so_far() {
 }
 
 #[test]
+fn tpe_runs_as_an_array_of_tasks_that_take_proposals_until_the_budget() {
+    if !need_cluster("tpe_runs_as_an_array_of_tasks_that_take_proposals_until_the_budget") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let body =
+        spec("tpe-slurm").replace("method = \"grid\"", "method = \"tpe\"\ntrials = 8") + "[tpe]\nstartup_trials = 3\n";
+    fs::write(tmp.path().join("s.toml"), body).unwrap();
+    let out = sweep_env(tmp.path(), &["slurm", "s.toml"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("2 tasks taking TPE proposals until 8 trials"), "{}", text(&out.stdout));
+    let (array, aggregate) = job_ids(&out);
+    let states = wait_for(&[&array, &aggregate]);
+    assert!(states.values().all(|s| s == "COMPLETED"), "{states:?}");
+    let rows = leaderboard(&tmp.path().join("results/tpe-slurm/leaderboard.csv"));
+    assert_eq!(rows.len(), 8, "the budget, every trial recorded once: {rows:?}");
+    assert!(rows.iter().all(|r| r["status"] == "completed"));
+    let ids: std::collections::BTreeSet<&str> = rows.iter().map(|r| r["trial_id"].as_str()).collect();
+    assert_eq!(ids.len(), 8);
+}
+
+#[test]
 fn array_tasks_run_the_users_own_binary_and_its_objective() {
     if !need_cluster("array_tasks_run_the_users_own_binary_and_its_objective") {
         return;

@@ -65,11 +65,19 @@ pub fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let results_root = absolute(&args.results_dir)?;
     // Checks the data before anything is submitted: a bad CSV fails here, not in N jobs.
     let open = runner::OpenSweep::open(&spec, catalog, &results_root)?;
-    if open.plan.is_adaptive() {
-        return Err(runner::RunError::Adaptive { file: spec.source.clone() }.into());
+    // TPE: a few tasks that each take proposals until the budget is spent (asynchronous TPE).
+    let take_next = open.plan.is_adaptive();
+    if take_next && (args.only_missing || args.retry_failed) {
+        return Err(CliError::Usage(
+            "a TPE sweep's tasks take the next proposal themselves: resubmit with `sweep slurm` alone (it resumes \
+             the proposals without a record), not --only-missing or --retry-failed"
+                .into(),
+        ));
     }
     let policy = if args.fresh {
         ExistingResults::Fresh
+    } else if take_next {
+        ExistingResults::Resume { retry_failed: false }
     } else if args.only_missing || args.retry_failed {
         ExistingResults::Resume { retry_failed: args.retry_failed }
     } else {
@@ -77,7 +85,13 @@ pub fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     };
     let include_missing = args.only_missing || !args.retry_failed;
 
-    let indices: Vec<usize> = if args.dry_run {
+    let tasks = args.max_parallel.or(spec.slurm.max_parallel).map(|k| k as usize).or(spec.workers).unwrap_or(4);
+    let indices: Vec<usize> = if take_next {
+        if !args.dry_run {
+            runner::prepare_results_dir(&spec, &open.plan, &open.dir, policy)?;
+        }
+        (0..tasks.clamp(1, open.plan.len().max(1))).collect()
+    } else if args.dry_run {
         match (policy, sweep_status(&open.dir)) {
             (ExistingResults::Resume { .. }, Ok(status)) if status.spec_hash == spec.hash() => {
                 pick(&status.trials, include_missing, args.retry_failed)
@@ -97,7 +111,7 @@ pub fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let settings = job_settings(&args, &spec, &results_root, &open.dir)?;
+    let settings = JobSettings { take_next, ..job_settings(&args, &spec, &results_root, &open.dir)? };
     let slurm_dir = open.dir.root().join("slurm");
     let logs = slurm_dir.join("logs");
     let array_text = slurm::array_script(&settings, &indices, &logs);
@@ -123,7 +137,16 @@ pub fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     slurm::write_script(&aggregate_path, &aggregate_text)?;
     let array_id = slurm::submit(&args.sbatch, &array_path, &[])?;
     let aggregate_id = slurm::submit(&args.sbatch, &aggregate_path, &[format!("--dependency=afterany:{array_id}")])?;
-    println!("array job: {array_id} ({} trials: {})", indices.len(), array_ranges(&indices));
+    if take_next {
+        println!(
+            "array job: {array_id} ({} tasks taking TPE proposals until {} trials: {})",
+            indices.len(),
+            open.plan.len(),
+            array_ranges(&indices)
+        );
+    } else {
+        println!("array job: {array_id} ({} trials: {})", indices.len(), array_ranges(&indices));
+    }
     println!("aggregation job: {aggregate_id} (after the array, whatever its tasks' states)");
     println!("follow with: sweep status {}   logs: {}", open.dir.root().display(), logs.display());
     Ok(ExitCode::SUCCESS)
@@ -165,6 +188,7 @@ fn job_settings(
         max_parallel: args.max_parallel.or(defaults.max_parallel),
         sbatch_args,
         retry_failed: args.retry_failed,
+        take_next: false,
     })
 }
 

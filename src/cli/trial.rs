@@ -1,4 +1,4 @@
-//! `sweep trial SPEC --index I`.
+//! `sweep trial SPEC --index I`, and `sweep trial SPEC --next` (an array task of an asynchronous TPE sweep).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,8 +16,12 @@ pub struct TrialArgs {
     /// The sweep spec: TOML, or a W&B sweep file (.yaml, .yml).
     pub spec: PathBuf,
     /// Which trial of the plan (`sweep plan` lists them), from 0.
+    #[arg(long, required_unless_present = "next", conflicts_with = "next")]
+    pub index: Option<usize>,
+    /// TPE: take the next proposal from the results folder, train it, and go on
+    /// until the sweep's budget is spent (what `sweep slurm` array tasks of a TPE sweep run).
     #[arg(long)]
-    pub index: usize,
+    pub next: bool,
     /// Folder that holds one results folder per sweep.
     #[arg(long, default_value_os_t = default_results_root())]
     pub results_dir: PathBuf,
@@ -32,11 +36,22 @@ pub struct TrialArgs {
 /// Runs one trial; the exit code is the trial's: 0 completed, 1 failed or diverged.
 pub fn trial(args: TrialArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let spec = spec::load(&args.spec, catalog)?;
+    let Some(index) = args.index else {
+        let records = runner::run_next_trials(&spec, catalog, &args.results_dir, &faults_from_env()?)?;
+        let problems = records.iter().filter(|r| !r.status.has_model()).count();
+        println!(
+            "trained {} proposal(s) of {}: {}",
+            records.len(),
+            spec.name,
+            records.iter().map(|r| format!("{} {}", r.id, r.status.as_str())).collect::<Vec<_>>().join(", ")
+        );
+        return Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) });
+    };
     let outcome = runner::run_single_trial(
         &spec,
         catalog,
         &args.results_dir,
-        args.index,
+        index,
         args.force,
         args.retry_failed,
         &faults_from_env()?,
@@ -48,7 +63,7 @@ pub fn trial(args: TrialArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
             let who = holder.as_ref().map_or("another process".to_string(), |c| {
                 format!("{} pid {} (attempt {}, since {})", c.host, c.pid, c.attempt, c.claimed_at)
             });
-            println!("trial {} is being trained by {who}; left alone", args.index);
+            println!("trial {index} is being trained by {who}; left alone");
             return Ok(ExitCode::SUCCESS);
         }
     };

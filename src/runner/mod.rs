@@ -108,7 +108,7 @@ pub enum RunError {
     },
     /// A single trial of an adaptive plan was asked for.
     #[error(
-        "{file}: method = \"tpe\" proposes each batch of trials from the results of the ones before it, so its trials cannot run on their own (sweep trial, sweep slurm); run the sweep with `sweep run`"
+        "{file}: method = \"tpe\" proposes each trial from the results of the ones before it, so no trial of its plan can run by its index; run the sweep with `sweep run`, or as an array with `sweep slurm`, whose tasks take proposals (`sweep trial --next`)"
     )]
     Adaptive {
         /// The spec file.
@@ -317,7 +317,7 @@ pub fn run_sweep(
     write_preprocessing(dir, data)?;
     // TPE and early termination judge each batch by the ones before it.
     // TPE and batch-synchronous early termination judge each batch by the ones before it.
-    let batched = plan.is_adaptive() || (spec.early_terminate.is_some() && !options.asynchronous);
+    let batched = (plan.is_adaptive() || spec.early_terminate.is_some()) && !options.asynchronous;
     let mut todo: Vec<TrialSpec> =
         if batched { Vec::new() } else { plan.trials().filter(|t| !done.contains(&t.id)).collect() };
     // Costliest first (stable: plan order among equals), so the run does not end on one long trial.
@@ -363,7 +363,9 @@ pub fn run_sweep(
     // printing them over the progress bar.
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let records = if batched {
+    let records = if plan.is_adaptive() && options.asynchronous {
+        run_proposals(&sweep, &workers, &env, reporter, &claiming)
+    } else if batched {
         run_in_batches(plan, dir, &done, &workers, &env, reporter, &claiming)
     } else {
         Ok(dispatch_until_done(&workers, &todo, &env, reporter, &claiming))
@@ -432,7 +434,7 @@ impl Claiming {
         if self.settled(record.as_ref()) {
             return None;
         }
-        match claim::try_claim(&trial_dir, record.map_or(0, |r| r.attempt), self.stale_after) {
+        match claim::try_claim(&trial_dir, record.as_ref().map_or(0, |r| r.attempt), self.stale_after) {
             Ok(claim::Claim::Taken(info)) => {
                 self.held.hold(&trial_dir, info.attempt);
                 Some(TrialSpec { attempt: info.attempt, ..trial.clone() })
@@ -460,6 +462,147 @@ impl Claiming {
         let record = |t: &TrialSpec| store::read_json::<TrialRecord>(&dir.trial_dir(&t.id).join(names::RECORD)).ok();
         later.into_iter().filter(|t| !self.settled(record(t).as_ref())).collect()
     }
+}
+
+/// Asynchronous TPE: each worker, in any process or array task, asks for its
+/// next trial when it is free. Under a lock on the results folder (`flock`,
+/// which Linux's NFS client maps to NFSv4 byte-range locks) it proposes from
+/// every trial committed so far, records the proposal in
+/// `proposals/t<index>.json` (so a resumed run and every other process mean
+/// the same trial by that index), claims it, and trains it after the lock is
+/// released. A proposal whose claim went stale is handed out again first.
+pub struct Proposals<'a> {
+    sweep: &'a OpenSweep<'a>,
+    claiming: &'a Claiming,
+}
+
+impl<'a> Proposals<'a> {
+    fn folder(&self) -> PathBuf {
+        self.sweep.dir.file("proposals")
+    }
+
+    /// The next trial for this process, claimed; `None` once every trial of
+    /// the budget is proposed and none is free to take over.
+    fn next(&self) -> Result<Option<TrialSpec>, RunError> {
+        let lock_path = self.sweep.dir.file(".proposals.lock");
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(StoreError::io(&lock_path))?;
+        lock.lock().map_err(StoreError::io(&lock_path))?;
+        let proposed = self.proposed()?;
+        for trial in &proposed {
+            if let Some(claimed) = self.claiming.claim(&self.sweep.dir, trial) {
+                return Ok(Some(claimed));
+            }
+        }
+        let index = proposed.len();
+        let plan = &self.sweep.plan;
+        if index >= plan.len() {
+            return Ok(None);
+        }
+        let repeats = plan.repeats();
+        let trial = if index % repeats == 0 {
+            let committed: Vec<TrialRecord> =
+                self.sweep.dir.scan()?.complete.into_iter().filter(|r| r.refit.is_none()).collect();
+            plan.trial_given(index, &observations(&committed, self.sweep.spec))
+        } else {
+            // The other folds or repeats of a configuration train the params of its first trial.
+            plan.trial_with_params(index, proposed[index - index % repeats].params.clone())
+        };
+        let folder = self.folder();
+        std::fs::create_dir_all(&folder).map_err(StoreError::io(&folder))?;
+        store::write_json(&folder.join(format!("t{index:04}.json")), &trial)?;
+        Ok(self.claiming.claim(&self.sweep.dir, &trial))
+    }
+
+    /// Every proposal so far, by index.
+    fn proposed(&self) -> Result<Vec<TrialSpec>, RunError> {
+        let folder = self.folder();
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(&folder) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            other => other.map_err(StoreError::io(&folder))?.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        };
+        files.retain(|p| p.extension().is_some_and(|e| e == "json"));
+        files.sort();
+        Ok(files.iter().map(|f| store::read_json::<TrialSpec>(f)).collect::<Result<_, _>>()?)
+    }
+
+    /// Proposals without a record that another live process holds.
+    fn held_elsewhere(&self) -> Result<usize, RunError> {
+        let stale_after = self.claiming.stale_after;
+        Ok(self
+            .proposed()?
+            .iter()
+            .filter(|t| {
+                !self
+                    .claiming
+                    .settled(store::read_json(&self.sweep.dir.trial_dir(&t.id).join(names::RECORD)).ok().as_ref())
+            })
+            .filter(|t| {
+                claim::current(&self.sweep.dir.trial_dir(&t.id)).ok().flatten().is_some_and(|c| {
+                    !c.is_stale(stale_after) && !c.info.as_ref().is_some_and(claim::ClaimInfo::is_mine)
+                })
+            })
+            .count())
+    }
+}
+
+/// Runs asynchronous TPE on the workers until its budget is proposed and
+/// every proposal has a record (waiting for, or taking over, those that other
+/// processes hold).
+fn run_proposals(
+    sweep: &OpenSweep,
+    workers: &Workers,
+    env: &TrialEnv,
+    reporter: &mut dyn Reporter,
+    claiming: &Claiming,
+) -> Result<Vec<TrialRecord>, RunError> {
+    let proposals = Proposals { sweep, claiming };
+    let failure: Mutex<Option<RunError>> = Mutex::new(None);
+    let next = || match proposals.next() {
+        Ok(t) => t,
+        Err(e) => {
+            if let Ok(mut f) = failure.lock() {
+                f.get_or_insert(e);
+            }
+            None
+        }
+    };
+    let mut records = dispatch_from(workers, &next, env, reporter, claiming);
+    let mut announced = false;
+    while failure.lock().map(|f| f.is_none()).unwrap_or(false) && proposals.held_elsewhere()? > 0 {
+        if !announced {
+            reporter.on_note("waiting for the trials other processes are training");
+            announced = true;
+        }
+        std::thread::sleep(WAIT_POLL);
+        records.extend(dispatch_from(workers, &next, env, reporter, claiming));
+    }
+    match failure.into_inner().ok().flatten() {
+        Some(e) => Err(e),
+        None => Ok(records),
+    }
+}
+
+/// `sweep trial --next` (an array task of an asynchronous TPE sweep): takes
+/// proposals one at a time and trains them until the budget is spent.
+pub fn run_next_trials(
+    spec: &SweepSpec,
+    catalog: &Catalog,
+    results_root: &Path,
+    faults: &InjectedFaults,
+) -> Result<Vec<TrialRecord>, RunError> {
+    let sweep = OpenSweep::open(spec, catalog, results_root)?;
+    ensure_manifest(spec, &sweep.plan, &sweep.dir)?;
+    write_preprocessing(&sweep.dir, &sweep.data)?;
+    let env = sweep.env(faults);
+    let claiming = Claiming::new(ExistingResults::Resume { retry_failed: false });
+    let pool = single_thread_pool("sweep-trial").map_err(|message| RunError::Pool { workers: 1, message })?;
+    let workers = Workers::Threads(vec![pool]);
+    run_proposals(&sweep, &workers, &env, &mut SilentReporter, &claiming)
 }
 
 /// How often a process waiting for other processes' trials looks again.
@@ -506,16 +649,28 @@ fn dispatch(
     claiming: &Claiming,
 ) -> Vec<TrialRecord> {
     let next = AtomicUsize::new(0);
+    // A trial is claimed just before it starts, so that processes sharing the folder share the work.
+    let next_trial = || loop {
+        let trial = todo.get(next.fetch_add(1, Ordering::Relaxed))?;
+        if let Some(claimed) = claiming.claim(env.dir, trial) {
+            return Some(claimed);
+        }
+    };
+    dispatch_from(workers, &next_trial, env, reporter, claiming)
+}
+
+/// Runs the trials `next_trial` hands out (each already claimed) on the
+/// workers, until it hands out none.
+fn dispatch_from(
+    workers: &Workers,
+    next_trial: &(dyn Fn() -> Option<TrialSpec> + Sync),
+    env: &TrialEnv,
+    reporter: &mut dyn Reporter,
+    claiming: &Claiming,
+) -> Vec<TrialRecord> {
     let (tx, rx) = mpsc::channel::<Message>();
-    let mut records = Vec::with_capacity(todo.len());
+    let mut records = Vec::new();
     std::thread::scope(|scope| {
-        // A trial is claimed just before it starts, so that processes sharing the folder share the work.
-        let next_trial = || loop {
-            let trial = todo.get(next.fetch_add(1, Ordering::Relaxed))?;
-            if let Some(claimed) = claiming.claim(env.dir, trial) {
-                return Some(claimed);
-            }
-        };
         match workers {
             Workers::Threads(pools) => {
                 for pool in pools {
@@ -925,6 +1080,10 @@ pub fn prepare_results_dir(
                 if plan.is_adaptive() { BTreeSet::new() } else { plan.trials().map(|t| t.id).collect() };
             if dir.retire_trials(&planned).is_err() && trials.exists() {
                 std::fs::remove_dir_all(&trials).map_err(StoreError::io(&trials))?;
+            }
+            let proposals = dir.file("proposals");
+            if proposals.exists() {
+                std::fs::remove_dir_all(&proposals).map_err(StoreError::io(&proposals))?;
             }
             // preprocessing.json stays: the kept folders link to it, and it is rewritten if the data changed.
             for name in [names::LEADERBOARD, names::REGISTRY, names::MANIFEST] {
