@@ -471,7 +471,7 @@ impl Claiming {
 /// `proposals/t<index>.json` (so a resumed run and every other process mean
 /// the same trial by that index), claims it, and trains it after the lock is
 /// released. A proposal whose claim went stale is handed out again first.
-pub struct Proposals<'a> {
+struct Proposals<'a> {
     sweep: &'a OpenSweep<'a>,
     claiming: &'a Claiming,
 }
