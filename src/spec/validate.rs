@@ -112,12 +112,12 @@ pub fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<SweepSpec, Sp
     let metric = validate_metric(&ctx, &raw, data.task)?;
     selection.bootstrap = match &raw.metric.bootstrap {
         None => selection.bootstrap,
-        Some(b) if (0..=1_000_000).contains(b.get_ref()) => *b.get_ref() as usize,
+        Some(b) if (0..=100_000).contains(b.get_ref()) => *b.get_ref() as usize,
         Some(b) => {
             return Err(ctx.at(
                 b,
                 "metric.bootstrap",
-                format!("got {}, expected a whole number of resamples from 0 (off) to 1000000", b.get_ref()),
+                format!("got {}, expected a whole number of resamples from 0 (off) to 100000", b.get_ref()),
             ));
         }
     };
