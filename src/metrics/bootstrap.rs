@@ -16,7 +16,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::classification::{argmax_rows, cross_entropy, softmax_rows};
+use super::classification::{ConfusionMatrix, argmax_rows, cross_entropy, softmax_rows};
 use super::{Monitor, Truth};
 
 /// Resampled row sets shared by every trial of a sweep, so comparisons are paired.
@@ -125,9 +125,7 @@ enum Metric {
 /// for every resample.
 #[derive(Default)]
 struct Scratch {
-    true_count: Vec<u32>,
-    pred_count: Vec<u32>,
-    diag: Vec<u32>,
+    counts: ConfusionMatrix,
     multiplicity: Vec<u32>,
 }
 
@@ -233,7 +231,25 @@ impl RowScores {
             Kind::Classes { n_classes, classes, loss, ranking } => match metric {
                 Metric::ValidLoss => Some(mean(rows.iter().map(|&r| loss[r as usize]), rows.len())),
                 Metric::Auroc => ranking.as_ref()?.auroc(rows, &mut scratch.multiplicity),
-                _ => Some(Counts::tally(classes, *n_classes, rows, scratch).metric(metric)),
+                _ => {
+                    let cm = &mut scratch.counts;
+                    cm.recount(
+                        rows.iter().map(|&r| {
+                            let [t, p] = classes[r as usize];
+                            (t as usize, p as usize)
+                        }),
+                        *n_classes,
+                    );
+                    Some(match metric {
+                        Metric::Accuracy => cm.accuracy(),
+                        Metric::BalancedAccuracy => cm.balanced_accuracy(),
+                        Metric::Precision => cm.precision(),
+                        Metric::Recall => cm.recall(),
+                        Metric::F1 => cm.f1(),
+                        Metric::Mcc => cm.mcc(),
+                        _ => return None,
+                    })
+                }
             },
             Kind::Values { truth, sq, abs, sq_model } => {
                 let n = rows.len();
@@ -266,93 +282,6 @@ fn mean(values: impl Iterator<Item = f64>, n: usize) -> f64 {
 /// classification's `ratio`: 0, never NaN, on a zero denominator.
 fn ratio(num: f64, den: f64) -> f64 {
     if den == 0.0 { 0.0 } else { num / den }
-}
-
-/// The marginals and diagonal of a confusion matrix, which are all that
-/// [`super::ConfusionMatrix`]'s metrics read; they cost O(rows + classes).
-struct Counts<'a> {
-    n_classes: usize,
-    total: f64,
-    true_count: &'a [u32],
-    pred_count: &'a [u32],
-    diag: &'a [u32],
-}
-
-impl<'a> Counts<'a> {
-    fn tally(classes: &[[u32; 2]], n_classes: usize, rows: &[u32], scratch: &'a mut Scratch) -> Self {
-        for v in [&mut scratch.true_count, &mut scratch.pred_count, &mut scratch.diag] {
-            v.clear();
-            v.resize(n_classes, 0);
-        }
-        for &r in rows {
-            let [t, p] = classes[r as usize];
-            scratch.true_count[t as usize] += 1;
-            scratch.pred_count[p as usize] += 1;
-            scratch.diag[t as usize] += u32::from(t == p);
-        }
-        Counts {
-            n_classes,
-            total: rows.len() as f64,
-            true_count: &scratch.true_count,
-            pred_count: &scratch.pred_count,
-            diag: &scratch.diag,
-        }
-    }
-
-    fn metric(&self, metric: Metric) -> f64 {
-        match metric {
-            Metric::Accuracy => ratio(self.diag.iter().map(|&d| d as f64).sum(), self.total),
-            Metric::BalancedAccuracy => {
-                let present = || (0..self.n_classes).filter(|&k| self.true_count[k] > 0);
-                ratio(present().map(|k| self.recall_of(k)).sum(), present().count() as f64)
-            }
-            Metric::Precision => self.averaged(Self::precision_of),
-            Metric::Recall => self.averaged(Self::recall_of),
-            Metric::F1 => self.averaged(Self::f1_of),
-            Metric::Mcc => self.mcc(),
-            _ => unreachable!("not a confusion-matrix metric: {metric:?}"),
-        }
-    }
-
-    fn precision_of(&self, k: usize) -> f64 {
-        ratio(self.diag[k] as f64, self.pred_count[k] as f64)
-    }
-
-    fn recall_of(&self, k: usize) -> f64 {
-        ratio(self.diag[k] as f64, self.true_count[k] as f64)
-    }
-
-    fn f1_of(&self, k: usize) -> f64 {
-        let (p, r) = (self.precision_of(k), self.recall_of(k));
-        ratio(2.0 * p * r, p + r)
-    }
-
-    /// Binary: the positive class; else the macro average over the classes
-    /// seen in the truth or the predictions, as ConfusionMatrix averages.
-    fn averaged(&self, per_class: fn(&Self, usize) -> f64) -> f64 {
-        if self.n_classes == 2 {
-            return per_class(self, 1);
-        }
-        let seen = || (0..self.n_classes).filter(|&k| self.true_count[k] + self.pred_count[k] > 0);
-        ratio(seen().map(|k| per_class(self, k)).sum(), seen().count() as f64)
-    }
-
-    fn mcc(&self) -> f64 {
-        let s = self.total;
-        let c: f64 = self.diag.iter().map(|&d| d as f64).sum();
-        let (mut sum_pt, mut sum_pp, mut sum_tt) = (0.0, 0.0, 0.0);
-        for k in 0..self.n_classes {
-            let (t, p) = (self.true_count[k] as f64, self.pred_count[k] as f64);
-            sum_pt += p * t;
-            sum_pp += p * p;
-            sum_tt += t * t;
-        }
-        let cov_ytyp = c * s - sum_pt;
-        let cov_ypyp = s * s - sum_pp;
-        let cov_ytyt = s * s - sum_tt;
-        let denom = cov_ytyt * cov_ypyp;
-        if denom == 0.0 { 0.0 } else { cov_ytyp / denom.sqrt() }
-    }
 }
 
 impl Ranking {

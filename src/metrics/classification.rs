@@ -7,58 +7,82 @@
 
 use super::Metrics;
 
-/// Counts of (true class, predicted class) pairs.
-#[derive(Debug, Clone, PartialEq)]
+/// A confusion matrix as its metrics read it: how often each class is the
+/// truth, is predicted, and both (the diagonal). O(rows + classes) to count,
+/// so the bootstrap recounts one per resample.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ConfusionMatrix {
     n_classes: usize,
-    counts: Vec<u64>,
+    true_counts: Vec<u64>,
+    pred_counts: Vec<u64>,
+    diag: Vec<u64>,
+    rows: u64,
 }
 
 impl ConfusionMatrix {
     /// Builds the matrix; labels must be `< n_classes`.
     pub fn new(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Self {
-        let mut counts = vec![0u64; n_classes * n_classes];
-        for (&t, &p) in y_true.iter().zip(y_pred) {
-            counts[t * n_classes + p] += 1;
-        }
-        ConfusionMatrix { n_classes, counts }
+        let mut cm = ConfusionMatrix::default();
+        cm.recount(y_true.iter().copied().zip(y_pred.iter().copied()), n_classes);
+        cm
     }
 
-    fn at(&self, t: usize, p: usize) -> f64 {
-        self.counts[t * self.n_classes + p] as f64
+    /// Counts (true class, predicted class) pairs afresh, reusing the buffers.
+    pub fn recount(&mut self, pairs: impl Iterator<Item = (usize, usize)>, n_classes: usize) {
+        self.n_classes = n_classes;
+        for v in [&mut self.true_counts, &mut self.pred_counts, &mut self.diag] {
+            v.clear();
+            v.resize(n_classes, 0);
+        }
+        // Local slices and counter: written through `self`, every store would
+        // reload the others (the bootstrap recounts millions of rows).
+        let (truths, preds, diag) = (&mut self.true_counts[..], &mut self.pred_counts[..], &mut self.diag[..]);
+        let mut rows = 0;
+        for (t, p) in pairs {
+            truths[t] += 1;
+            preds[p] += 1;
+            diag[t] += u64::from(t == p);
+            rows += 1;
+        }
+        self.rows = rows;
+    }
+
+    fn at_diag(&self, k: usize) -> f64 {
+        self.diag[k] as f64
     }
 
     fn true_count(&self, k: usize) -> f64 {
-        (0..self.n_classes).map(|p| self.at(k, p)).sum()
+        self.true_counts[k] as f64
     }
 
     fn pred_count(&self, k: usize) -> f64 {
-        (0..self.n_classes).map(|t| self.at(t, k)).sum()
+        self.pred_counts[k] as f64
     }
 
     fn total(&self) -> f64 {
-        self.counts.iter().sum::<u64>() as f64
+        self.rows as f64
     }
 
     /// Share of correct predictions.
     pub fn accuracy(&self) -> f64 {
-        let correct: f64 = (0..self.n_classes).map(|k| self.at(k, k)).sum();
+        let correct: f64 = (0..self.n_classes).map(|k| self.at_diag(k)).sum();
         ratio(correct, self.total())
     }
 
     /// Mean recall over the classes present in the true labels.
     pub fn balanced_accuracy(&self) -> f64 {
-        let present: Vec<usize> = (0..self.n_classes).filter(|&k| self.true_count(k) > 0.0).collect();
-        let sum: f64 = present.iter().map(|&k| self.recall_of(k)).sum();
-        ratio(sum, present.len() as f64)
+        // Iterated twice rather than collected: the bootstrap calls this for every resample.
+        let present = || (0..self.n_classes).filter(|&k| self.true_count(k) > 0.0);
+        let sum: f64 = present().map(|k| self.recall_of(k)).sum();
+        ratio(sum, present().count() as f64)
     }
 
     fn precision_of(&self, k: usize) -> f64 {
-        ratio(self.at(k, k), self.pred_count(k))
+        ratio(self.at_diag(k), self.pred_count(k))
     }
 
     fn recall_of(&self, k: usize) -> f64 {
-        ratio(self.at(k, k), self.true_count(k))
+        ratio(self.at_diag(k), self.true_count(k))
     }
 
     fn f1_of(&self, k: usize) -> f64 {
@@ -86,15 +110,15 @@ impl ConfusionMatrix {
             return per_class(self, 1);
         }
         // scikit-learn's macro average runs over the labels seen in y_true or y_pred.
-        let seen: Vec<usize> = (0..self.n_classes).filter(|&k| self.true_count(k) + self.pred_count(k) > 0.0).collect();
-        ratio(seen.iter().map(|&k| per_class(self, k)).sum(), seen.len() as f64)
+        let seen = || (0..self.n_classes).filter(|&k| self.true_count(k) + self.pred_count(k) > 0.0);
+        ratio(seen().map(|k| per_class(self, k)).sum(), seen().count() as f64)
     }
 
     /// Matthews correlation coefficient, multi-class form (Gorodkin's R_K), as
     /// scikit-learn's `matthews_corrcoef`: 0 when either marginal is constant.
     pub fn mcc(&self) -> f64 {
         let s = self.total();
-        let c: f64 = (0..self.n_classes).map(|k| self.at(k, k)).sum();
+        let c: f64 = (0..self.n_classes).map(|k| self.at_diag(k)).sum();
         let (mut sum_pt, mut sum_pp, mut sum_tt) = (0.0, 0.0, 0.0);
         for k in 0..self.n_classes {
             let (t, p) = (self.true_count(k), self.pred_count(k));
