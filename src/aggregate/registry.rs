@@ -7,7 +7,7 @@ use super::{AggregateError, Exporter, Leaderboard};
 use crate::metrics::Metrics;
 use crate::metrics::Monitor;
 use crate::params::Params;
-use crate::store::names;
+use crate::store::{TrialRecord, names};
 
 /// One registered model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,59 +88,12 @@ impl SweepRegistry {
             .iter()
             .enumerate()
             .filter(|(_, r)| r.status.has_model())
-            .filter_map(|(i, r)| {
-                let u = board.uncertainty.get(&r.id);
-                Some(RegistryEntry {
-                    rank: i + 1,
-                    test_metrics: board.test.get(&r.id).cloned(),
-                    interval: u.map(|u| (u.low, u.high)),
-                    tied_with_top: u.and_then(|u| u.tied_with_top),
-                    refit: None,
-                    config_rank: config_ranks.get(&r.config).copied(),
-                    trial_id: r.id.clone(),
-                    params: r.params.clone(),
-                    settings: r.settings.clone(),
-                    objective: r.objective.clone(),
-                    objective_version: r.objective_version.clone(),
-                    seed: r.seed,
-                    best_epoch: r.best_epoch?,
-                    metrics: r.best_metrics.clone(),
-                    checkpoint: r.checkpoint.clone()?,
-                    checkpoint_sha256: r.checkpoint_sha256.clone()?,
-                    data_fingerprint: r.data_fingerprint.clone(),
-                    spec_hash: r.spec_hash.clone(),
-                    created_at: r.finished_at.clone(),
-                })
-            })
+            .filter_map(|(i, r)| entry(board, r, i + 1, config_ranks.get(&r.config).copied()))
             .collect();
         // Stable: within a configuration the trial ranking stays.
         models.sort_by_key(|m| m.config_rank.unwrap_or(0));
-        if let Some(r) = &board.refit
-            && let (Some(best_epoch), Some(checkpoint), Some(sha)) =
-                (r.best_epoch, r.checkpoint.clone(), r.checkpoint_sha256.clone())
-        {
-            let entry = RegistryEntry {
-                rank: 0,
-                config_rank: Some(1),
-                trial_id: r.id.clone(),
-                params: r.params.clone(),
-                settings: r.settings.clone(),
-                objective: r.objective.clone(),
-                objective_version: r.objective_version.clone(),
-                seed: r.seed,
-                best_epoch,
-                metrics: r.best_metrics.clone(),
-                checkpoint,
-                checkpoint_sha256: sha,
-                data_fingerprint: r.data_fingerprint.clone(),
-                spec_hash: r.spec_hash.clone(),
-                created_at: r.finished_at.clone(),
-                test_metrics: board.test.get(&r.id).cloned(),
-                interval: None,
-                tied_with_top: None,
-                refit: r.refit.clone(),
-            };
-            models.insert(0, entry);
+        if let Some(refit) = board.refit.as_ref().and_then(|r| entry(board, r, 0, Some(1))) {
+            models.insert(0, refit);
         }
         SweepRegistry {
             sweep: board.sweep.clone(),
@@ -149,6 +102,32 @@ impl SweepRegistry {
             models,
         }
     }
+}
+
+/// The registry entry of a record with a checkpoint (`None` without one).
+fn entry(board: &Leaderboard, r: &TrialRecord, rank: usize, config_rank: Option<usize>) -> Option<RegistryEntry> {
+    let u = board.uncertainty.get(&r.id);
+    Some(RegistryEntry {
+        rank,
+        config_rank,
+        trial_id: r.id.clone(),
+        params: r.params.clone(),
+        settings: r.settings.clone(),
+        objective: r.objective.clone(),
+        objective_version: r.objective_version.clone(),
+        seed: r.seed,
+        best_epoch: r.best_epoch?,
+        metrics: r.best_metrics.clone(),
+        checkpoint: r.checkpoint.clone()?,
+        checkpoint_sha256: r.checkpoint_sha256.clone()?,
+        data_fingerprint: r.data_fingerprint.clone(),
+        spec_hash: r.spec_hash.clone(),
+        created_at: r.finished_at.clone(),
+        test_metrics: board.test.get(&r.id).cloned(),
+        interval: u.map(|u| (u.low, u.high)),
+        tied_with_top: u.and_then(|u| u.tied_with_top),
+        refit: r.refit.clone(),
+    })
 }
 
 /// Exports [`SweepRegistry`] as pretty JSON.
