@@ -43,20 +43,28 @@ pub fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
 /// A Python with safetensors and numpy: $SWEEP_TEST_PYTHON (set by .ci/run), else python3 if it
 /// has them. None means the calling test skips, which SWEEP_REQUIRE_PYTHON=1 (CI) turns into a failure.
 pub fn python(test: &str) -> Option<PathBuf> {
+    python_with(test, &["safetensors.numpy", "numpy"])
+}
+
+/// A Python that can import every module of `modules` (e.g. `["mlflow"]`): $SWEEP_TEST_PYTHON,
+/// else python3. None means the calling test skips; SWEEP_REQUIRE_PYTHON=1 (CI) makes it a failure.
+pub fn python_with(test: &str, modules: &[&str]) -> Option<PathBuf> {
     let candidates: Vec<PathBuf> = std::env::var_os("SWEEP_TEST_PYTHON")
         .map(PathBuf::from)
         .into_iter()
         .chain([PathBuf::from("python3")])
         .collect();
-    let found = candidates.into_iter().find(|py| {
-        Command::new(py).args(["-c", "import safetensors.numpy, numpy"]).output().is_ok_and(|o| o.status.success())
-    });
+    let imports = format!("import {}", modules.join(", "));
+    let found = candidates
+        .into_iter()
+        .find(|py| Command::new(py).args(["-c", &imports]).output().is_ok_and(|o| o.status.success()));
     if found.is_none() {
+        let wanted = modules.join(", ");
         assert!(
             std::env::var("SWEEP_REQUIRE_PYTHON").as_deref() != Ok("1"),
-            "SWEEP_REQUIRE_PYTHON=1 but no Python with safetensors and numpy (SWEEP_TEST_PYTHON)"
+            "SWEEP_REQUIRE_PYTHON=1 but no Python with {wanted} (SWEEP_TEST_PYTHON)"
         );
-        eprintln!("SKIPPED {test}: no Python with safetensors and numpy (set SWEEP_TEST_PYTHON)");
+        eprintln!("SKIPPED {test}: no Python with {wanted} (set SWEEP_TEST_PYTHON)");
     }
     found
 }
