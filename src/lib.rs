@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod objective;
 pub mod params;
 pub mod plan;
+pub mod publish;
 pub mod registry;
 pub mod report;
 pub mod runner;
