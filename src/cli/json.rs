@@ -46,3 +46,40 @@ impl JsonStdout {
 pub fn reserve_if(json: bool) -> io::Result<Option<JsonStdout>> {
     json.then(JsonStdout::reserve).transpose()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use super::JsonStdout;
+
+    const CHILD: &str = "SWEEP_TEST_JSON_STDOUT_CHILD";
+
+    /// Runs itself again as a child that reserves stdout, prints from this
+    /// process and from a grandchild, then prints its document: only the
+    /// document may reach the child's stdout.
+    #[test]
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn only_the_document_reaches_stdout() {
+        if std::env::var_os(CHILD).is_some() {
+            let out = JsonStdout::reserve().unwrap();
+            println!("noise from this process");
+            Command::new("sh").args(["-c", "echo noise from a child process"]).status().unwrap();
+            out.print(&serde_json::json!({ "document": 1 })).unwrap();
+            return;
+        }
+        let child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "cli::json::tests::only_the_document_reaches_stdout", "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&child.stdout), String::from_utf8_lossy(&child.stderr));
+        assert!(child.status.success(), "{stdout}\n{stderr}");
+        assert!(stdout.contains("{\n  \"document\": 1\n}\n"), "{stdout}");
+        assert!(!stdout.contains("noise"), "{stdout}");
+        assert!(
+            stderr.contains("noise from this process") && stderr.contains("noise from a child process"),
+            "{stderr}"
+        );
+    }
+}
