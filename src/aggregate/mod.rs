@@ -1,7 +1,8 @@
 //! The aggregator: ranks the per-trial records of a sweep and exports the
-//! leaderboard and the sweep's model registry. It reads nothing but the
-//! trial folders (`trial.json`, the kept validation outputs, `test.json`), so
-//! it gives the same answer after a local run, a resumed run, or a cluster
+//! leaderboard, the sweep's model registry and the sweep's long-format
+//! `history.csv` ([`history`]). It reads nothing but the trial folders
+//! (`trial.json`, the kept validation outputs, `test.json`, `history.csv`),
+//! so it gives the same answer after a local run, a resumed run, or a cluster
 //! job array.
 //!
 //! After ranking it judges the models: bootstrap intervals and ties from the
@@ -10,6 +11,7 @@
 //! cross-validation and one evaluation of the top models on the test split.
 
 mod by_config;
+pub mod history;
 mod leaderboard;
 mod ranking;
 mod registry;
@@ -176,7 +178,8 @@ pub trait ModelWork {
 pub struct Judged {
     /// Models evaluated on the test split now (not read from an earlier `test.json`).
     pub tested_now: Vec<String>,
-    /// Why some model work failed; the exports are written anyway.
+    /// Why some work failed (on a model, or reading a trial's history.csv);
+    /// the exports are written anyway.
     pub problems: Vec<String>,
 }
 
@@ -207,7 +210,7 @@ pub fn load(dir: &SweepDir) -> Result<Leaderboard, AggregateError> {
 /// split, once each (a model with a `test.json` of its checkpoint is not
 /// evaluated again).
 pub fn aggregate_with(dir: &SweepDir, work: Option<&dyn ModelWork>) -> Result<(Leaderboard, Judged), AggregateError> {
-    let (board, judged) = judge(dir, work)?;
+    let (board, mut judged) = judge(dir, work)?;
     let mut exporters: Vec<&dyn Exporter> = vec![&LeaderboardCsv, &RegistryJson];
     if board.repeats {
         exporters.push(&ConfigLeaderboardCsv);
@@ -217,6 +220,10 @@ pub fn aggregate_with(dir: &SweepDir, work: Option<&dyn ModelWork>) -> Result<(L
         let path = dir.file(exporter.file_name());
         store::write_atomic(&path, &bytes).map_err(StoreError::io(&path))?;
     }
+    let (histories, unreadable) = history::read_histories(dir, board.rows.iter().chain(board.refit.as_ref()));
+    judged.problems.extend(unreadable.iter().map(|e| format!("{e}; the trial's epochs are not in {}", names::HISTORY)));
+    let path = dir.file(names::HISTORY);
+    store::write_atomic(&path, &history::render(&histories)?).map_err(StoreError::io(&path))?;
     Ok((board, judged))
 }
 

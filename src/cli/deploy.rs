@@ -12,6 +12,7 @@ use crate::data::SplitName;
 use crate::deploy::{self, Layout, LoadedModel, Predictions, read_features};
 use crate::metrics::regression;
 use crate::objective::Catalog;
+use crate::output::{EvaluateOutput, ExportOutput, ExportedFile, SCHEMA_VERSION, absolute};
 
 /// Arguments of `sweep predict`.
 #[derive(Debug, Args)]
@@ -90,6 +91,9 @@ pub struct ExportArgs {
     /// Weight layout: burn ([in, out], as trained) or pytorch ([out, in]).
     #[arg(long, value_enum, default_value = "burn")]
     pub layout: Layout,
+    /// Print one JSON document on stdout: every file written, with its size and sha256.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub at: Location,
 }
@@ -214,13 +218,19 @@ pub fn verify(args: VerifyArgs, catalog: &Catalog) -> Result<ExitCode, CliError>
 
 /// Prints every metric of the model's task on one part of its split.
 pub fn evaluate(args: EvaluateArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    let json_out = super::json::reserve_if(args.json)?;
     let model = load(&args.model, &args.at, catalog)?;
     let result = deploy::evaluate_split(&model, args.split.into())?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &result).map_err(std::io::Error::other)?;
-        writeln!(out)?;
+    if let Some(out) = json_out {
+        out.print(&EvaluateOutput {
+            schema_version: SCHEMA_VERSION,
+            command: "evaluate",
+            model: args.model.clone(),
+            model_dir: absolute(&model.dir),
+            evaluation: result,
+        })?;
     } else {
+        let mut out = std::io::stdout().lock();
         writeln!(out, "{} on its {} {} rows:", model.dir.display(), result.rows, result.split.as_str())?;
         for (name, value) in &result.metrics {
             writeln!(out, "  {name:<18} {value}")?;
@@ -231,10 +241,38 @@ pub fn evaluate(args: EvaluateArgs, catalog: &Catalog) -> Result<ExitCode, CliEr
 
 /// Writes weights, preprocessing and a model card.
 pub fn export(args: ExportArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    let json_out = super::json::reserve_if(args.json)?;
     let model = load(&args.model, &args.at, catalog)?;
     let written = deploy::export(&model, &args.model, &args.to, args.layout)?;
-    for f in written {
-        println!("{}", f.display());
-    }
+    let Some(out) = json_out else {
+        for f in written {
+            println!("{}", f.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    // Hashed as they are on disk now, which is what a consumer will read.
+    let files = written
+        .iter()
+        .map(|path| {
+            let bytes = std::fs::read(path).map_err(crate::store::StoreError::io(path))?;
+            Ok(ExportedFile {
+                path: absolute(path),
+                bytes: bytes.len() as u64,
+                sha256: crate::store::sha256_hex(&bytes),
+            })
+        })
+        .collect::<Result<Vec<_>, CliError>>()?;
+    out.print(&ExportOutput {
+        schema_version: SCHEMA_VERSION,
+        command: "export",
+        model: args.model.clone(),
+        model_dir: absolute(&model.dir),
+        to: absolute(&args.to),
+        layout: match args.layout {
+            Layout::Burn => "burn",
+            Layout::Pytorch => "pytorch",
+        },
+        files,
+    })?;
     Ok(ExitCode::SUCCESS)
 }

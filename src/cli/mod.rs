@@ -10,6 +10,7 @@
 mod aggregate;
 mod bench;
 mod deploy;
+mod json;
 mod objectives;
 mod plan;
 mod registry;

@@ -122,15 +122,11 @@ pub fn registry(cmd: RegistryCommand) -> Result<ExitCode, CliError> {
 
 /// Registers the sweep's top trial under `name` (the spec's `register_as`), in
 /// the registry beside the sweep's folder; returns what it did, in words.
-pub fn register_top(dir: &SweepDir, name: &str) -> Result<String, CliError> {
+pub fn register_top(dir: &SweepDir, name: &str) -> Result<crate::output::Registered, CliError> {
     let registry_root = dir.root().parent().map_or_else(|| PathBuf::from("registry"), |p| p.join("registry"));
     let trial = top_trial(dir)?;
     let (version, new) = Registry::new(registry_root).register(dir, &trial, name)?;
-    Ok(if new {
-        format!("registered {name}@{} ← trial {trial} (register_as)", version.version)
-    } else {
-        format!("{name}@{} already is trial {trial} (register_as)", version.version)
-    })
+    Ok(crate::output::Registered { name: name.to_string(), version: version.version, trial_id: trial, new })
 }
 
 /// The top-ranked trial of a sweep, from its registry.json.

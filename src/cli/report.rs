@@ -35,9 +35,9 @@ pub fn report(args: ReportArgs) -> Result<ExitCode, CliError> {
 
 /// The report after `run` and `aggregate`, of the leaderboard they built: a
 /// failure is a warning, never the command's failure.
-pub fn report_after(dir: &SweepDir, board: &Leaderboard) -> Option<String> {
+pub fn report_after(dir: &SweepDir, board: &Leaderboard) -> Option<std::path::PathBuf> {
     match report::write_report_of(dir, Some(board), ReportOptions::default()) {
-        Ok(path) => Some(format!("report:      {}", path.display())),
+        Ok(path) => Some(path),
         Err(e) => {
             eprintln!("warning: report not written: {e}");
             None

@@ -8,6 +8,7 @@ use clap::Args;
 use super::{CliError, table};
 use crate::aggregate;
 use crate::objective::{Catalog, Parallelism};
+use crate::output::{RunCounts, SweepOutput};
 use crate::runner::{self, ExistingResults, ProgressBarReporter, Reporter, RunOptions, SilentReporter};
 use crate::selection::SweepModels;
 use crate::spec;
@@ -45,6 +46,11 @@ pub struct RunArgs {
     /// `workers` trials judged by the batches before them (reproducible, the default).
     #[arg(long = "async")]
     pub asynchronous: bool,
+    /// Print one JSON document on stdout (the sweep's counts, best model,
+    /// top trials and files) instead of the table; the progress bar and
+    /// warnings stay on stderr.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `--parallelism`.
@@ -58,6 +64,8 @@ pub enum ParallelismArg {
 
 /// Runs the sweep, aggregates it and prints the top 5.
 pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    let started = std::time::Instant::now();
+    let json_out = super::json::reserve_if(args.json)?;
     let spec = spec::load(&args.spec, catalog)?;
     let workers = match args.workers.or(spec.workers) {
         Some(0) => return Err(CliError::Usage("--workers must be at least 1".into())),
@@ -99,7 +107,7 @@ pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     for problem in &judged.problems {
         eprintln!("warning: {problem}");
     }
-    let report_line = super::report::report_after(&summary.dir, &board);
+    let report = super::report::report_after(&summary.dir, &board);
     let registered = match &spec.register_as {
         Some(name) if board.rows.iter().any(|r| r.status.has_model()) => {
             Some(super::registry::register_top(&summary.dir, name)?)
@@ -108,6 +116,27 @@ pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     };
 
     let problems = board.rows.iter().filter(|r| !r.status.has_model()).count() + judged.problems.len();
+    let code = if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    if let Some(out) = json_out {
+        let mut document = SweepOutput::new("run", &summary.dir, &board, &judged);
+        let parallelism = match summary.parallelism {
+            Parallelism::Threads => "threads",
+            Parallelism::Processes => "processes",
+        };
+        document.trials.planned = Some(summary.planned);
+        document.run = Some(RunCounts {
+            run_now: summary.records.len(),
+            resumed: summary.resumed,
+            by_other_processes: summary.by_others,
+            workers,
+            parallelism,
+        });
+        document.files.report = report.as_deref().map(crate::output::absolute);
+        document.registered = registered;
+        document.duration_s = started.elapsed().as_secs_f64();
+        out.print(&document)?;
+        return Ok(code);
+    }
     if !args.quiet {
         let mut out = std::io::stdout().lock();
         table::print_top(&mut out, &board, 5)?;
@@ -124,13 +153,13 @@ pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
             if summary.parallelism == Parallelism::Processes { " (processes)" } else { "" }
         )?;
         writeln!(out, "leaderboard: {}", summary.dir.file(crate::store::names::LEADERBOARD).display())?;
-        if let Some(line) = report_line {
-            writeln!(out, "{line}")?;
+        if let Some(path) = report {
+            writeln!(out, "report:      {}", path.display())?;
         }
         if let Some(line) = registered {
             writeln!(out, "{line}")?;
         }
         writeln!(out, "registry:    {}", summary.dir.file(crate::store::names::REGISTRY).display())?;
     }
-    Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(code)
 }

@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::{CliError, default_results_root};
 use crate::objective::Catalog;
+use crate::output::{self, SCHEMA_VERSION, ScriptFile, SlurmOutput, SlurmScripts};
 use crate::runner::{self, ExistingResults};
 use crate::slurm::{self, JobSettings, array_ranges};
 use crate::spec::{self, SweepSpec};
@@ -57,10 +58,15 @@ pub struct SlurmArgs {
     /// The sbatch program.
     #[arg(long, default_value = "sbatch")]
     pub sbatch: String,
+    /// Print one JSON document on stdout: the job ids and scripts (with
+    /// --dry-run, what would be submitted).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Writes the job scripts, submits the array and the aggregation job, prints both ids.
 pub fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    let json_out = super::json::reserve_if(args.json)?;
     let spec = spec::load(&args.spec, catalog)?;
     let results_root = absolute(&args.results_dir)?;
     // Checks the data before anything is submitted: a bad CSV fails here, not in N jobs.
@@ -102,7 +108,28 @@ pub fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
         runner::prepare_results_dir(&spec, &open.plan, &open.dir, policy)?;
         pick(&sweep_status(&open.dir)?.trials, include_missing, args.retry_failed)
     };
+    let slurm_dir = open.dir.root().join("slurm");
+    let logs = slurm_dir.join("logs");
+    let document = |indices: &[usize], scripts: Option<SlurmScripts>, ids: Option<(String, String)>| SlurmOutput {
+        schema_version: SCHEMA_VERSION,
+        command: "slurm",
+        sweep: spec.name.clone(),
+        results_dir: output::absolute(open.dir.root()),
+        dry_run: args.dry_run,
+        submitted: ids.is_some(),
+        array_job_ids: ids.iter().map(|(array, _)| array.clone()).collect(),
+        aggregate_job_id: ids.as_ref().map(|(_, aggregate)| aggregate.clone()),
+        next: take_next,
+        array_indices: indices.to_vec(),
+        planned: open.plan.len(),
+        scripts,
+        logs: output::absolute(&logs),
+    };
     if indices.is_empty() {
+        if let Some(out) = json_out {
+            out.print(&document(&indices, None, None))?;
+            return Ok(ExitCode::SUCCESS);
+        }
         println!(
             "nothing to submit: every trial of {} is done or running (see `sweep status {}`)",
             spec.name,
@@ -112,11 +139,19 @@ pub fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     }
 
     let settings = JobSettings { take_next, ..job_settings(&args, &spec, &results_root, &open.dir)? };
-    let slurm_dir = open.dir.root().join("slurm");
-    let logs = slurm_dir.join("logs");
     let array_text = slurm::array_script(&settings, &indices, &logs);
     let aggregate_text = slurm::aggregate_script(&settings, &logs);
+    let array_path = slurm_dir.join("array.sbatch");
+    let aggregate_path = slurm_dir.join("aggregate.sbatch");
+    let scripts = SlurmScripts {
+        array: ScriptFile { path: output::absolute(&array_path), text: array_text.clone() },
+        aggregate: ScriptFile { path: output::absolute(&aggregate_path), text: aggregate_text.clone() },
+    };
     if args.dry_run {
+        if let Some(out) = json_out {
+            out.print(&document(&indices, Some(scripts), None))?;
+            return Ok(ExitCode::SUCCESS);
+        }
         println!(
             "# {} — array job ({} trials: {})\n{array_text}",
             slurm_dir.join("array.sbatch").display(),
@@ -131,12 +166,14 @@ pub fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     }
 
     std::fs::create_dir_all(&logs).map_err(StoreError::io(&logs))?;
-    let array_path = slurm_dir.join("array.sbatch");
-    let aggregate_path = slurm_dir.join("aggregate.sbatch");
     slurm::write_script(&array_path, &array_text)?;
     slurm::write_script(&aggregate_path, &aggregate_text)?;
     let array_id = slurm::submit(&args.sbatch, &array_path, &[])?;
     let aggregate_id = slurm::submit(&args.sbatch, &aggregate_path, &[format!("--dependency=afterany:{array_id}")])?;
+    if let Some(out) = json_out {
+        out.print(&document(&indices, Some(scripts), Some((array_id, aggregate_id))))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if take_next {
         println!(
             "array job: {array_id} ({} tasks taking TPE proposals until {} trials: {})",

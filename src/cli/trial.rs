@@ -7,8 +7,10 @@ use clap::Args;
 
 use super::{CliError, default_results_root, faults_from_env};
 use crate::objective::Catalog;
+use crate::output::{SCHEMA_VERSION, TrialOutcome, TrialOutput, absolute};
 use crate::runner::{self, SingleTrial};
 use crate::spec;
+use crate::store::SweepDir;
 
 /// Arguments of `sweep trial`.
 #[derive(Debug, Args)]
@@ -31,21 +33,38 @@ pub struct TrialArgs {
     /// Run it again if its record says it failed or diverged.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Print one JSON document on stdout: what happened to each trial, with its record.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs one trial; the exit code is the trial's: 0 completed, 1 failed or diverged.
 pub fn trial(args: TrialArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    let json_out = super::json::reserve_if(args.json)?;
     let spec = spec::load(&args.spec, catalog)?;
+    let dir = SweepDir::new(args.results_dir.join(&spec.name));
+    let document = |trials: Vec<TrialOutcome>| TrialOutput {
+        schema_version: SCHEMA_VERSION,
+        command: "trial",
+        sweep: spec.name.clone(),
+        results_dir: absolute(dir.root()),
+        trials,
+    };
     let Some(index) = args.index else {
         let records = runner::run_next_trials(&spec, catalog, &args.results_dir, &faults_from_env()?)?;
         let problems = records.iter().filter(|r| !r.status.has_model()).count();
+        let code = if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) };
+        if let Some(out) = json_out {
+            out.print(&document(records.iter().map(|r| TrialOutcome::recorded("ran", &dir, r)).collect()))?;
+            return Ok(code);
+        }
         println!(
             "trained {} proposal(s) of {}: {}",
             records.len(),
             spec.name,
             records.iter().map(|r| format!("{} {}", r.id, r.status.as_str())).collect::<Vec<_>>().join(", ")
         );
-        return Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) });
+        return Ok(code);
     };
     let outcome = runner::run_single_trial(
         &spec,
@@ -56,6 +75,17 @@ pub fn trial(args: TrialArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
         args.retry_failed,
         &faults_from_env()?,
     )?;
+    if let Some(out) = json_out {
+        let (one, code) = match outcome {
+            SingleTrial::Ran(r) => (TrialOutcome::recorded("ran", &dir, &r), r.status.has_model()),
+            SingleTrial::AlreadyDone(r) => (TrialOutcome::recorded("already_done", &dir, &r), r.status.has_model()),
+            SingleTrial::HeldElsewhere(holder) => {
+                (TrialOutcome { outcome: "held_elsewhere", index, trial: None, held_by: holder }, true)
+            }
+        };
+        out.print(&document(vec![one]))?;
+        return Ok(if code { ExitCode::SUCCESS } else { ExitCode::from(1) });
+    }
     let (record, verb) = match &outcome {
         SingleTrial::Ran(r) => (r, "ran"),
         SingleTrial::AlreadyDone(r) => (r, "already has a record, left alone (--force runs it again):"),

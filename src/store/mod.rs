@@ -5,6 +5,7 @@
 //!   sweep.json                 the validated spec, its hash and the plan size
 //!   leaderboard.csv            built by the aggregator from trials/*/trial.json
 //!   registry.json              the sweep's model registry (successful trials, in rank order)
+//!   history.csv                every trial's history.csv in one table: trial_id, epoch, metrics...
 //!   preprocessing.json         column order, means, stds, label mapping, split (hard-linked into each trial)
 //!   trials/<trial id>/
 //!     running.json             while the trial runs: host, pid, start, SLURM job (becomes trial.json)
