@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use super::CliError;
 use super::registry::Location;
 use crate::data::SplitName;
-use crate::deploy::{self, Layout, LoadedModel, Predictions, read_features};
+use crate::deploy::{self, Format, Layout, LoadedModel, Predictions, read_features};
 use crate::metrics::regression;
 use crate::objective::Catalog;
 
@@ -87,9 +87,14 @@ pub struct ExportArgs {
     /// The folder to write into.
     #[arg(long)]
     pub to: PathBuf,
-    /// Weight layout: burn ([in, out], as trained) or pytorch ([out, in]).
-    #[arg(long, value_enum, default_value = "burn")]
-    pub layout: Layout,
+    /// Weight layout of model.safetensors: burn ([in, out], as trained; the default) or pytorch
+    /// ([out, in], with model.py where the objective describes its module).
+    #[arg(long, value_enum)]
+    pub layout: Option<Layout>,
+    /// safetensors (weights + preprocessing.json) or onnx (model.onnx: raw features in,
+    /// probabilities or predictions out, standardization inside).
+    #[arg(long, value_enum, default_value = "safetensors")]
+    pub format: Format,
     #[command(flatten)]
     pub at: Location,
 }
@@ -231,8 +236,15 @@ pub fn evaluate(args: EvaluateArgs, catalog: &Catalog) -> Result<ExitCode, CliEr
 
 /// Writes weights, preprocessing and a model card.
 pub fn export(args: ExportArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    if let (Format::Onnx, Some(_)) = (args.format, args.layout) {
+        return Err(CliError::Usage(
+            "--layout chooses how model.safetensors stores its weights; --format onnx writes model.onnx, \
+             which has no layout to choose: leave out one of them"
+                .into(),
+        ));
+    }
     let model = load(&args.model, &args.at, catalog)?;
-    let written = deploy::export(&model, &args.model, &args.to, args.layout)?;
+    let written = deploy::export(&model, &args.model, &args.to, args.layout.unwrap_or(Layout::Burn), args.format)?;
     for f in written {
         println!("{}", f.display());
     }
