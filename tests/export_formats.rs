@@ -135,7 +135,10 @@ fn onnx_export_reproduces_predict(test: &str, task: &str) {
 
 #[test]
 fn onnx_export_of_a_classifier_gives_predicts_probabilities_in_onnxruntime() {
-    onnx_export_reproduces_predict("onnx_export_of_a_classifier_gives_predicts_probabilities_in_onnxruntime", "classification");
+    onnx_export_reproduces_predict(
+        "onnx_export_of_a_classifier_gives_predicts_probabilities_in_onnxruntime",
+        "classification",
+    );
 }
 
 #[test]
@@ -303,8 +306,15 @@ fn pytorch_module_of_a_regressor_loads_the_weights_strictly_and_gives_predicts_v
 fn onnx_with_a_layout_is_a_usage_error_that_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     // Refused before the model is even looked for.
-    let out = sweep(tmp.path(), &["export", "results/x/trials/none", "--to", "out", "--format", "onnx", "--layout", "pytorch"]);
+    let out = sweep(
+        tmp.path(),
+        &["export", "results/x/trials/none", "--to", "out", "--format", "onnx", "--layout", "pytorch"],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("--format onnx writes model.onnx, which has no layout"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--format onnx writes model.onnx, which has no layout"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(!tmp.path().join("out").exists());
 }

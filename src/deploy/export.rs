@@ -73,7 +73,7 @@ pub fn export(
                     files.push(("model.py", pytorch::model_py(model, reference, &network).into_bytes()));
                     PytorchCard::Module(pytorch::loading_lines(model.task()))
                 }
-                None => PytorchCard::NoModule(pytorch::safetensors_keys(&weights)),
+                None => PytorchCard::NoModule(pytorch::no_module_note(model.objective.name(), &weights)),
             });
             files.insert(0, ("model.safetensors", weights));
             (card, model.model().numpy_snippet(layout == Layout::Pytorch), pytorch)
@@ -85,7 +85,11 @@ pub fn export(
         .map_err(|e| StoreError::Parse { path: to.join("preprocessing.json"), message: e.to_string() })?;
     let card_bytes = serde_json::to_vec_pretty(&card)
         .map_err(|e| StoreError::Parse { path: to.join("model_card.json"), message: e.to_string() })?;
-    files.extend([("preprocessing.json", pre), ("model_card.json", card_bytes), ("model_card.md", markdown.into_bytes())]);
+    files.extend([
+        ("preprocessing.json", pre),
+        ("model_card.json", card_bytes),
+        ("model_card.md", markdown.into_bytes()),
+    ]);
 
     std::fs::create_dir_all(to).map_err(|source| DeployError::Write { path: to.to_path_buf(), source })?;
     let mut written = Vec::new();
@@ -101,8 +105,8 @@ pub fn export(
 enum PytorchCard {
     /// `model.py` was written; these lines load it.
     Module(String),
-    /// The objective describes no module: the keys and shapes a user's module must have.
-    NoModule(Vec<(String, Vec<u64>)>),
+    /// The objective describes no module: what the card says instead.
+    NoModule(String),
 }
 
 fn model_card(
@@ -166,12 +170,7 @@ fn model_card(
         },
         "pytorch_module": match pytorch {
             Some(PytorchCard::Module(_)) => json!("model.py"),
-            Some(PytorchCard::NoModule(keys)) => json!(format!(
-                "objective \"{}\" describes no PyTorch module, so no model.py was written; an nn.Module whose \
-                 state_dict has exactly these keys and shapes loads model.safetensors with strict=True: {}",
-                model.objective.name(),
-                keys.iter().map(|(k, s)| format!("{k} {s:?}")).collect::<Vec<_>>().join(", ")
-            )),
+            Some(PytorchCard::NoModule(note)) => json!(note),
             None => serde_json::Value::Null,
         },
     })

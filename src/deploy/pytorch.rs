@@ -35,7 +35,10 @@ pub(super) fn model_py(model: &LoadedModel, reference: &str, network: &str) -> S
     let stds: Vec<f64> = pre.stds.iter().map(|&s| if s > 0.0 && s.is_finite() { s } else { 1.0 }).collect();
     let (labels, returns, head) = match pre.task {
         Task::Classification => (
-            format!("# Column k of Model's output is the probability of CLASSES[k].\nCLASSES = {}\n", json!(pre.classes)),
+            format!(
+                "# Column k of Model's output is the probability of CLASSES[k].\nCLASSES = {}\n",
+                json!(pre.classes)
+            ),
             "class probabilities",
             "return torch.softmax(outputs, dim=1)".to_string(),
         ),
@@ -54,7 +57,8 @@ pub(super) fn model_py(model: &LoadedModel, reference: &str, network: &str) -> S
             )
         }
     };
-    let docstring_lines: String = loading_lines(pre.task).lines().map(|l| format!("    {l}\n").replace("    \n", "\n")).collect();
+    let docstring_lines: String =
+        loading_lines(pre.task).lines().map(|l| format!("    {l}\n").replace("    \n", "\n")).collect();
     format!(
         r#""""{reference}: objective {objective} (version {version}), trial {trial}, exported by sweep {sweep_version}.
 
@@ -73,6 +77,7 @@ FEATURE_STDS = {stds}
 
 
 {network}
+
 
 class Model(Network):
     """Network with sweep's preprocessing and head: raw feature rows in, {returns} out, as `sweep predict` computes them."""
@@ -98,6 +103,17 @@ class Model(Network):
     )
 }
 
+/// What the model card says when the objective describes no module: the keys
+/// and shapes a user's own module must have for strict loading.
+pub(super) fn no_module_note(objective: &str, weights: &[u8]) -> String {
+    let keys: Vec<String> = safetensors_keys(weights).iter().map(|(k, shape)| format!("`{k}` {shape:?}")).collect();
+    format!(
+        "objective \"{objective}\" describes no PyTorch module (Model::pytorch_module), so no model.py was written; \
+         an nn.Module whose state_dict has exactly these keys and shapes loads model.safetensors with strict=True: {}",
+        keys.join(", ")
+    )
+}
+
 /// Each tensor's key and shape in a safetensors file, in key order.
 pub(super) fn safetensors_keys(bytes: &[u8]) -> Vec<(String, Vec<u64>)> {
     let Some(len) = bytes.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes) else {
@@ -110,8 +126,36 @@ pub(super) fn safetensors_keys(bytes: &[u8]) -> Vec<(String, Vec<u64>)> {
     map.iter()
         .filter(|(k, _)| k.as_str() != "__metadata__")
         .map(|(k, v)| {
-            let shape = v["shape"].as_array().map(|s| s.iter().filter_map(|d| d.as_u64()).collect()).unwrap_or_default();
+            let shape =
+                v["shape"].as_array().map(|s| s.iter().filter_map(|d| d.as_u64()).collect()).unwrap_or_default();
             (k.clone(), shape)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(header: &str) -> Vec<u8> {
+        let mut v = (header.len() as u64).to_le_bytes().to_vec();
+        v.extend_from_slice(header.as_bytes());
+        v.extend_from_slice(&[0; 24]);
+        v
+    }
+
+    #[test]
+    fn the_note_lists_every_tensor_with_its_shape_but_not_the_metadata() {
+        let bytes = file(
+            r#"{"__metadata__":{"epoch":"3"},"out.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"out.bias":{"dtype":"F32","shape":[2],"data_offsets":[16,24]}}"#,
+        );
+        assert_eq!(
+            safetensors_keys(&bytes),
+            [("out.bias".to_string(), vec![2]), ("out.weight".to_string(), vec![2, 2])]
+        );
+        let note = no_module_note("cnn", &bytes);
+        assert!(note.starts_with("objective \"cnn\" describes no PyTorch module"), "{note}");
+        assert!(note.ends_with("`out.bias` [2], `out.weight` [2, 2]"), "{note}");
+        assert!(safetensors_keys(b"short").is_empty());
+    }
 }

@@ -145,7 +145,12 @@ impl OnnxGraph {
     /// [`OPSET`]) with one output; returns the output's name. An input that
     /// is not defined yet is an error: the nodes stay in topological order.
     /// An empty input name stands for an omitted optional input.
-    pub fn node(&mut self, op_type: &str, inputs: &[&str], attributes: &[(&str, Attribute)]) -> Result<String, TrialError> {
+    pub fn node(
+        &mut self,
+        op_type: &str,
+        inputs: &[&str],
+        attributes: &[(&str, Attribute)],
+    ) -> Result<String, TrialError> {
         let output = self.fresh(&op_type.to_lowercase());
         self.node_as(op_type, inputs, attributes, &output)?;
         Ok(output)
