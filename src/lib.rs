@@ -26,6 +26,7 @@ pub mod data;
 pub mod deploy;
 pub mod metrics;
 pub mod objective;
+pub mod onnx;
 pub mod output;
 pub mod params;
 pub mod plan;

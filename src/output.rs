@@ -424,8 +424,10 @@ pub struct ExportOutput {
     pub model_dir: PathBuf,
     /// The folder written into.
     pub to: PathBuf,
-    /// The weights' layout: `burn` or `pytorch`.
-    pub layout: &'static str,
+    /// `safetensors` (weights + preprocessing.json) or `onnx` (model.onnx).
+    pub format: &'static str,
+    /// The weights' layout for `safetensors`: `burn` or `pytorch`; null for `onnx`.
+    pub layout: Option<&'static str>,
     /// Every file written, in order.
     pub files: Vec<ExportedFile>,
 }

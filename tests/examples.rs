@@ -119,6 +119,10 @@ fn the_cnn_example_sweeps_predicts_and_verifies_its_own_burn_model() {
         "{}",
         text(&pytorch.stderr)
     );
+    let onnx = cnn(&["export", "cnn@champion", "--to", "export-onnx", "--format", "onnx"]);
+    assert_eq!(onnx.status.code(), Some(2));
+    assert!(text(&onnx.stderr).contains("objective \"digits_cnn\" offers no ONNX export"), "{}", text(&onnx.stderr));
+    assert!(!tmp.path().join("export-onnx").exists(), "a refused export writes nothing");
 
     // A model whose record names another version of the objective is refused too.
     let copy = tmp.path().join("copied-model");

@@ -252,6 +252,7 @@ fn export_and_evaluate_print_their_files_and_metrics() {
     assert_eq!(path(&doc["model_dir"]), tmp.path().join(&model).canonicalize().unwrap());
     assert_eq!(path(&doc["to"]), tmp.path().join("shipped").canonicalize().unwrap());
     assert_eq!(doc["layout"], "pytorch");
+    assert_eq!(doc["format"], "safetensors");
     let files = doc["files"].as_array().unwrap();
     let names: Vec<&str> = files.iter().map(|f| path(&f["path"]).file_name().unwrap().to_str().unwrap()).collect();
     assert_eq!(names, ["model.safetensors", "preprocessing.json", "model_card.json", "model_card.md"]);

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use super::CliError;
 use super::registry::Location;
 use crate::data::SplitName;
-use crate::deploy::{self, Layout, LoadedModel, Predictions, read_features};
+use crate::deploy::{self, Format, Layout, LoadedModel, Predictions, read_features};
 use crate::metrics::regression;
 use crate::objective::Catalog;
 use crate::output::{EvaluateOutput, ExportOutput, ExportedFile, SCHEMA_VERSION, absolute};
@@ -88,9 +88,14 @@ pub struct ExportArgs {
     /// The folder to write into.
     #[arg(long)]
     pub to: PathBuf,
-    /// Weight layout: burn ([in, out], as trained) or pytorch ([out, in]).
-    #[arg(long, value_enum, default_value = "burn")]
-    pub layout: Layout,
+    /// Weight layout of model.safetensors: burn ([in, out], as trained; the default) or pytorch
+    /// ([out, in], with model.py where the objective describes its module).
+    #[arg(long, value_enum)]
+    pub layout: Option<Layout>,
+    /// safetensors (weights + preprocessing.json) or onnx (model.onnx: raw features in,
+    /// probabilities or predictions out, standardization inside).
+    #[arg(long, value_enum, default_value = "safetensors")]
+    pub format: Format,
     /// Print one JSON document on stdout: every file written, with its size and sha256.
     #[arg(long)]
     pub json: bool,
@@ -241,9 +246,17 @@ pub fn evaluate(args: EvaluateArgs, catalog: &Catalog) -> Result<ExitCode, CliEr
 
 /// Writes weights, preprocessing and a model card.
 pub fn export(args: ExportArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+    if let (Format::Onnx, Some(_)) = (args.format, args.layout) {
+        return Err(CliError::Usage(
+            "--layout chooses how model.safetensors stores its weights; --format onnx writes model.onnx, \
+             which has no layout to choose: leave out one of them"
+                .into(),
+        ));
+    }
     let json_out = super::json::reserve_if(args.json)?;
     let model = load(&args.model, &args.at, catalog)?;
-    let written = deploy::export(&model, &args.model, &args.to, args.layout)?;
+    let layout = args.layout.unwrap_or(Layout::Burn);
+    let written = deploy::export(&model, &args.model, &args.to, layout, args.format)?;
     let Some(out) = json_out else {
         for f in written {
             println!("{}", f.display());
@@ -268,9 +281,14 @@ pub fn export(args: ExportArgs, catalog: &Catalog) -> Result<ExitCode, CliError>
         model: args.model.clone(),
         model_dir: absolute(&model.dir),
         to: absolute(&args.to),
-        layout: match args.layout {
-            Layout::Burn => "burn",
-            Layout::Pytorch => "pytorch",
+        format: match args.format {
+            Format::Safetensors => "safetensors",
+            Format::Onnx => "onnx",
+        },
+        layout: match (args.format, layout) {
+            (Format::Onnx, _) => None,
+            (Format::Safetensors, Layout::Burn) => Some("burn"),
+            (Format::Safetensors, Layout::Pytorch) => Some("pytorch"),
         },
         files,
     })?;

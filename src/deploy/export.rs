@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::{DeployError, LoadedModel};
+use super::{DeployError, LoadedModel, onnx, pytorch};
 use crate::metrics::Task;
 use crate::store::{self, StoreError};
 
@@ -17,47 +17,105 @@ pub enum Layout {
     Pytorch,
 }
 
-/// Writes `model.safetensors`, `preprocessing.json`, `model_card.json` and
-/// `model_card.md` into `to`; returns the files written.
-pub fn export(model: &LoadedModel, reference: &str, to: &Path, layout: Layout) -> Result<Vec<PathBuf>, DeployError> {
-    std::fs::create_dir_all(to).map_err(|source| DeployError::Write { path: to.to_path_buf(), source })?;
+/// What `sweep export` writes the model as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `model.safetensors`, the weights in the chosen layout (with `model.py` for `--layout pytorch`).
+    Safetensors,
+    /// `model.onnx`: raw feature rows in, probabilities or predictions out, the standardization inside.
+    Onnx,
+}
+
+/// Writes the model (`model.safetensors`, plus `model.py` for the PyTorch
+/// layout where the objective describes its module; or `model.onnx`),
+/// `preprocessing.json`, `model_card.json` and `model_card.md` into `to`;
+/// returns the files written.
+pub fn export(
+    model: &LoadedModel,
+    reference: &str,
+    to: &Path,
+    layout: Layout,
+    format: Format,
+) -> Result<Vec<PathBuf>, DeployError> {
     let checkpoint_error =
         |message: String| DeployError::Checkpoint { path: model.dir.join(&model.meta.checkpoint), message };
-    let weights = match layout {
-        Layout::Burn => model.checkpoint.clone(),
-        Layout::Pytorch => {
-            let Some(bytes) = model.model().pytorch_weights() else {
-                return Err(DeployError::Unsupported {
-                    name: model.objective.name().to_string(),
-                    what: "PyTorch layout (--layout pytorch)",
-                });
+    // Everything is built before the first write: a model that cannot be exported leaves `to` as it was.
+    let mut files: Vec<(&str, Vec<u8>)> = Vec::new();
+    let (file_card, python, pytorch) = match format {
+        Format::Onnx => {
+            let bytes = onnx::model_file(model, reference)?;
+            let card = onnx::describe_file(&bytes, model);
+            files.push(("model.onnx", bytes));
+            (card, Some(onnx::python_snippet(model.task())), None)
+        }
+        Format::Safetensors => {
+            let weights = match layout {
+                Layout::Burn => model.checkpoint.clone(),
+                Layout::Pytorch => {
+                    let Some(bytes) = model.model().pytorch_weights() else {
+                        return Err(DeployError::Unsupported {
+                            name: model.objective.name().to_string(),
+                            what: "PyTorch layout (--layout pytorch)",
+                        });
+                    };
+                    let bytes = bytes.map_err(|e| checkpoint_error(e.to_string()))?;
+                    store::canonical_safetensors(&bytes).map_err(|e| checkpoint_error(e.to_string()))?
+                }
             };
-            let bytes = bytes.map_err(|e| checkpoint_error(e.to_string()))?;
-            store::canonical_safetensors(&bytes).map_err(|e| checkpoint_error(e.to_string()))?
+            let card = json!({
+                "file": "model.safetensors",
+                "layout": match layout { Layout::Burn => "burn: as trained (Linear weights [in, out])", Layout::Pytorch => "pytorch: Linear weights [out, in]" },
+                "sha256": store::sha256_hex(&weights),
+                "checkpoint_sha256": model.checkpoint_sha256,
+            });
+            let pytorch = (layout == Layout::Pytorch).then(|| match model.model().pytorch_module() {
+                Some(network) => {
+                    files.push(("model.py", pytorch::model_py(model, reference, &network).into_bytes()));
+                    PytorchCard::Module(pytorch::loading_lines(model.task()))
+                }
+                None => PytorchCard::NoModule(pytorch::no_module_note(model.objective.name(), &weights)),
+            });
+            files.insert(0, ("model.safetensors", weights));
+            (card, model.model().numpy_snippet(layout == Layout::Pytorch), pytorch)
         }
     };
-    let card = model_card(model, reference, layout, &store::sha256_hex(&weights));
+    let card = model_card(model, reference, file_card, python, pytorch.as_ref());
     let markdown = model_card_markdown(&card);
-
-    let mut written = Vec::new();
-    let mut put = |name: &str, bytes: &[u8]| -> Result<(), DeployError> {
-        let path = to.join(name);
-        store::write_atomic(&path, bytes).map_err(|source| DeployError::Write { path: path.clone(), source })?;
-        written.push(path);
-        Ok(())
-    };
-    put("model.safetensors", &weights)?;
     let pre = serde_json::to_vec_pretty(&model.preprocessing)
         .map_err(|e| StoreError::Parse { path: to.join("preprocessing.json"), message: e.to_string() })?;
-    put("preprocessing.json", &pre)?;
     let card_bytes = serde_json::to_vec_pretty(&card)
         .map_err(|e| StoreError::Parse { path: to.join("model_card.json"), message: e.to_string() })?;
-    put("model_card.json", &card_bytes)?;
-    put("model_card.md", markdown.as_bytes())?;
+    files.extend([
+        ("preprocessing.json", pre),
+        ("model_card.json", card_bytes),
+        ("model_card.md", markdown.into_bytes()),
+    ]);
+
+    std::fs::create_dir_all(to).map_err(|source| DeployError::Write { path: to.to_path_buf(), source })?;
+    let mut written = Vec::new();
+    for (name, bytes) in files {
+        let path = to.join(name);
+        store::write_atomic(&path, &bytes).map_err(|source| DeployError::Write { path: path.clone(), source })?;
+        written.push(path);
+    }
     Ok(written)
 }
 
-fn model_card(model: &LoadedModel, reference: &str, layout: Layout, weights_sha: &str) -> serde_json::Value {
+/// What the model card says about loading the model in PyTorch.
+enum PytorchCard {
+    /// `model.py` was written; these lines load it.
+    Module(String),
+    /// The objective describes no module: what the card says instead.
+    NoModule(String),
+}
+
+fn model_card(
+    model: &LoadedModel,
+    reference: &str,
+    file: serde_json::Value,
+    python: Option<String>,
+    pytorch: Option<&PytorchCard>,
+) -> serde_json::Value {
     let pre = &model.preprocessing;
     let record = model.record.as_ref();
     let outputs = match pre.task {
@@ -103,14 +161,18 @@ fn model_card(model: &LoadedModel, reference: &str, layout: Layout, weights_sha:
             },
             "standardization": "(x - means) / stds, fitted on the training split (preprocessing.json)",
         },
-        "weights": {
-            "file": "model.safetensors",
-            "layout": match layout { Layout::Burn => "burn: as trained (Linear weights [in, out])", Layout::Pytorch => "pytorch: Linear weights [out, in]" },
-            "sha256": weights_sha,
-            "checkpoint_sha256": model.checkpoint_sha256,
-        },
+        "weights": file,
         "versions": { "sweep": env!("CARGO_PKG_VERSION"), "burn": "0.22.1" },
-        "load_in_python": model.model().numpy_snippet(layout == Layout::Pytorch),
+        "load_in_python": python,
+        "load_in_pytorch": match pytorch {
+            Some(PytorchCard::Module(lines)) => json!(lines),
+            _ => serde_json::Value::Null,
+        },
+        "pytorch_module": match pytorch {
+            Some(PytorchCard::Module(_)) => json!("model.py"),
+            Some(PytorchCard::NoModule(note)) => json!(note),
+            None => serde_json::Value::Null,
+        },
     })
 }
 
@@ -131,10 +193,18 @@ fn model_card_markdown(card: &serde_json::Value) -> String {
         Some("stratified") => format!("stratified, {} of each class", card["data"]["split"]["valid_fraction"]),
         _ => format!("random, {} of the rows", card["data"]["split"]["valid_fraction"]),
     };
-    let python = match card["load_in_python"].as_str() {
+    let mut python = match card["load_in_python"].as_str() {
         Some(snippet) => format!("\n## Load it in Python\n\n```python\n{snippet}```\n"),
         None => String::new(),
     };
+    match (card["load_in_pytorch"].as_str(), card["pytorch_module"].as_str()) {
+        (Some(lines), _) => python.push_str(&format!(
+            "\n## Load it in PyTorch\n\n`model.py` defines `Model`, whose `state_dict` keys and shapes are exactly \
+             those of `model.safetensors`; it standardizes raw rows itself:\n\n```python\n{lines}```\n"
+        )),
+        (None, Some(note)) => python.push_str(&format!("\n## Load it in PyTorch\n\n{note}\n")),
+        (None, None) => {}
+    }
     format!(
         "# Model card: {model}\n\n\
          Objective `{objective}` (version {version}): {arch}, on `{data}` (sha256 `{sha}`), {n} input features, {predicts}.\n\n\
@@ -142,7 +212,7 @@ fn model_card_markdown(card: &serde_json::Value) -> String {
          - checkpoint of epoch **{epoch}**, the best by {monitor}; its metrics on the validation split:\n\n\
          | metric | value |\n| --- | ---: |\n{metrics}\n\
          - validation split: {split}, seed {split_seed} ({vrows} rows)\n\
-         - weights: `model.safetensors`, layout {layout}\n\
+         - weights: `{file}`, layout {layout}\n\
          - made by sweep {sv} with Burn {bv}\n\n\
          ## Params\n\n```json\n{params}\n```\n{python}",
         model = card["model"].as_str().unwrap_or(""),
@@ -160,6 +230,7 @@ fn model_card_markdown(card: &serde_json::Value) -> String {
         monitor = card["monitor"]["metric"].as_str().unwrap_or("the monitored metric"),
         split_seed = card["data"]["split"]["seed"],
         vrows = card["data"]["split"]["valid_rows"],
+        file = card["weights"]["file"].as_str().unwrap_or(""),
         layout = card["weights"]["layout"].as_str().unwrap_or(""),
         sv = card["versions"]["sweep"].as_str().unwrap_or(""),
         bv = card["versions"]["burn"].as_str().unwrap_or(""),

@@ -5,12 +5,14 @@ mod evaluate;
 mod export;
 mod input;
 mod model;
+pub mod onnx;
+mod pytorch;
 pub mod verify;
 
 use std::path::PathBuf;
 
 pub use evaluate::{evaluate_split, split_metrics, stored_part};
-pub use export::{Layout, export};
+pub use export::{Format, Layout, export};
 pub use input::{FeatureTable, read_features};
 pub use model::{LoadedModel, Predictions};
 pub use verify::{MetricCheck, VerifyReport, verify};

@@ -194,6 +194,31 @@ pub trait Model {
         let _ = pytorch_layout;
         None
     }
+
+    /// Python source of a `torch.nn.Module` subclass named `Network`, built
+    /// with no arguments, whose `state_dict()` has exactly the keys and
+    /// shapes of [`Model::pytorch_weights`], and whose `forward` maps
+    /// standardized rows to the raw outputs [`Model::predict`] gives. `torch`
+    /// and `nn` (`torch.nn`) are imported. `export --layout pytorch` writes it
+    /// into `model.py` beside a subclass `Model` that adds the
+    /// standardization and the softmax (or the target's scale), so the user's
+    /// code never repeats them. Without it, the model card says that no
+    /// module description exists instead of guessing one.
+    fn pytorch_module(&self) -> Option<String> {
+        None
+    }
+
+    /// Adds the network to `graph` for `export --format onnx`, where the
+    /// objective offers it: from `input`, the standardized rows (float32
+    /// `[N, features]`), to the raw outputs [`Model::predict`] gives
+    /// (`[N, outputs]`); returns the name of that output. Sweep adds the
+    /// graph's input, the standardization and the output head around it
+    /// ([`crate::onnx`]); [`crate::onnx::OnnxGraph::linear`] writes a Burn
+    /// `Linear`. Leave out what only training does (dropout).
+    fn onnx(&self, graph: &mut crate::onnx::OnnxGraph, input: &str) -> Option<Result<String, TrialError>> {
+        let _ = (graph, input);
+        None
+    }
 }
 
 /// What a sweep trains: a model family, its parameters, and how to load it.

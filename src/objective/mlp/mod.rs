@@ -294,6 +294,48 @@ impl Model for MlpModel {
         Some(saved.and_then(|()| store.get_bytes().map_err(|e| TrialError::failed(format!("saving weights: {e}")))))
     }
 
+    /// `hidden` (an `nn.ModuleList`) and `out`, the names of the weights' keys.
+    fn pytorch_module(&self) -> Option<String> {
+        let s = &self.settings;
+        let mut d_in = self.shape.n_features;
+        let mut hidden = Vec::new();
+        for _ in 0..self.mlp.layers() {
+            hidden.push(format!("nn.Linear({d_in}, {})", s.hidden));
+            d_in = s.hidden;
+        }
+        Some(format!(
+            r#"class Network(nn.Module):
+    """{describe}: standardized rows in, raw outputs out (dropout only acts in training, so it is left out)."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.ModuleList([{hidden}])
+        self.out = nn.Linear({d_in}, {n_out})
+
+    def forward(self, x):
+        for layer in self.hidden:
+            x = torch.relu(layer(x))
+        return self.out(x)
+"#,
+            describe = self.describe(),
+            hidden = hidden.join(", "),
+            n_out = self.shape.n_outputs,
+        ))
+    }
+
+    /// One `Gemm` per Linear, a `Relu` after each hidden one; dropout is the identity at inference.
+    fn onnx(&self, graph: &mut crate::onnx::OnnxGraph, input: &str) -> Option<Result<String, TrialError>> {
+        let build = |graph: &mut crate::onnx::OnnxGraph| {
+            let mut h = input.to_string();
+            for (i, layer) in self.mlp.hidden.iter().enumerate() {
+                let z = graph.linear(&h, layer, &format!("hidden.{i}"))?;
+                h = graph.node("Relu", &[&z], &[])?;
+            }
+            graph.linear(&h, &self.mlp.out, "out")
+        };
+        Some(build(graph))
+    }
+
     fn numpy_snippet(&self, pytorch_layout: bool) -> Option<String> {
         let t = if pytorch_layout { ".T" } else { "" };
         let layers = self.mlp.layers();

@@ -1,0 +1,161 @@
+//! `export --layout pytorch`: `model.py`, the objective's `nn.Module`
+//! ([`crate::objective::Model::pytorch_module`]) under a subclass that adds
+//! sweep's standardization and output head, so `Model()(rows)` gives what
+//! `sweep predict` writes and `load_state_dict(..., strict=True)` takes the
+//! exported file as it is.
+
+use serde_json::json;
+
+use super::LoadedModel;
+use crate::metrics::Task;
+
+/// The lines that load the exported model in PyTorch (model card and `model.py`'s docstring).
+pub(super) fn loading_lines(task: Task) -> String {
+    let result = match task {
+        Task::Classification => "probabilities",
+        Task::Regression => "predictions",
+    };
+    format!(
+        r#"import torch
+from safetensors.torch import load_file
+from model import Model
+
+model = Model()
+model.load_state_dict(load_file("model.safetensors"), strict=True)
+model.eval()
+with torch.no_grad():
+    {result} = model(torch.tensor(rows, dtype=torch.float32))  # rows: raw features, columns in FEATURES order
+"#
+    )
+}
+
+/// The source of `model.py`: the objective's `Network` (`network`) and sweep's `Model` around it.
+pub(super) fn model_py(model: &LoadedModel, reference: &str, network: &str) -> String {
+    let pre = &model.preprocessing;
+    let stds: Vec<f64> = pre.stds.iter().map(|&s| if s > 0.0 && s.is_finite() { s } else { 1.0 }).collect();
+    let (labels, returns, head) = match pre.task {
+        Task::Classification => (
+            format!(
+                "# Column k of Model's output is the probability of CLASSES[k].\nCLASSES = {}\n",
+                json!(pre.classes)
+            ),
+            "class probabilities",
+            "return torch.softmax(outputs, dim=1)".to_string(),
+        ),
+        Task::Regression => {
+            let scale = pre.scale();
+            (
+                format!(
+                    "# The network predicts (target - TARGET_MEAN) / TARGET_STD, fitted on the training split.\n\
+                     TARGET = {}\nTARGET_MEAN = {}\nTARGET_STD = {}\n",
+                    json!(pre.target),
+                    json!(scale.mean),
+                    json!(scale.std)
+                ),
+                "predictions in the target's original units",
+                "return outputs[:, 0] * TARGET_STD + TARGET_MEAN".to_string(),
+            )
+        }
+    };
+    let docstring_lines: String =
+        loading_lines(pre.task).lines().map(|l| format!("    {l}\n").replace("    \n", "\n")).collect();
+    format!(
+        r#""""{reference}: objective {objective} (version {version}), trial {trial}, exported by sweep {sweep_version}.
+
+Load it from this folder (PyTorch and safetensors installed):
+
+{docstring_lines}"""
+
+import torch
+from torch import nn
+
+# The input's columns, in order.
+FEATURES = {features}
+{labels}# Standardization fitted on the training split (preprocessing.json).
+FEATURE_MEANS = {means}
+FEATURE_STDS = {stds}
+
+
+{network}
+
+
+class Model(Network):
+    """Network with sweep's preprocessing and head: raw feature rows in, {returns} out, as `sweep predict` computes them."""
+
+    def __init__(self):
+        super().__init__()
+        # Not persistent: state_dict() holds exactly the keys of model.safetensors, so strict loading works.
+        self.register_buffer("feature_means", torch.tensor(FEATURE_MEANS, dtype=torch.float32), persistent=False)
+        self.register_buffer("feature_stds", torch.tensor(FEATURE_STDS, dtype=torch.float32), persistent=False)
+
+    def forward(self, features):
+        outputs = super().forward((features - self.feature_means) / self.feature_stds)
+        {head}
+"#,
+        objective = model.objective.name(),
+        version = model.objective.version(),
+        trial = model.meta.trial_id,
+        sweep_version = env!("CARGO_PKG_VERSION"),
+        features = json!(pre.feature_columns),
+        means = json!(pre.means),
+        stds = json!(stds),
+        network = network.trim_end(),
+    )
+}
+
+/// What the model card says when the objective describes no module: the keys
+/// and shapes a user's own module must have for strict loading.
+pub(super) fn no_module_note(objective: &str, weights: &[u8]) -> String {
+    let keys: Vec<String> = safetensors_keys(weights).iter().map(|(k, shape)| format!("`{k}` {shape:?}")).collect();
+    format!(
+        "objective \"{objective}\" describes no PyTorch module (Model::pytorch_module), so no model.py was written; \
+         an nn.Module whose state_dict has exactly these keys and shapes loads model.safetensors with strict=True: {}",
+        keys.join(", ")
+    )
+}
+
+/// Each tensor's key and shape in a safetensors file, in key order.
+pub(super) fn safetensors_keys(bytes: &[u8]) -> Vec<(String, Vec<u64>)> {
+    let Some(len) = bytes.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes) else {
+        return Vec::new();
+    };
+    let header = usize::try_from(len).ok().and_then(|len| bytes.get(8..8usize.saturating_add(len)));
+    let Some(Ok(serde_json::Value::Object(map))) = header.map(serde_json::from_slice::<serde_json::Value>) else {
+        return Vec::new();
+    };
+    map.iter()
+        .filter(|(k, _)| k.as_str() != "__metadata__")
+        .map(|(k, v)| {
+            let shape =
+                v["shape"].as_array().map(|s| s.iter().filter_map(|d| d.as_u64()).collect()).unwrap_or_default();
+            (k.clone(), shape)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(header: &str) -> Vec<u8> {
+        let mut v = (header.len() as u64).to_le_bytes().to_vec();
+        v.extend_from_slice(header.as_bytes());
+        v.extend_from_slice(&[0; 24]);
+        v
+    }
+
+    #[test]
+    fn the_note_lists_every_tensor_with_its_shape_but_not_the_metadata() {
+        let bytes = file(
+            r#"{"__metadata__":{"epoch":"3"},"out.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"out.bias":{"dtype":"F32","shape":[2],"data_offsets":[16,24]}}"#,
+        );
+        assert_eq!(
+            safetensors_keys(&bytes),
+            [("out.bias".to_string(), vec![2]), ("out.weight".to_string(), vec![2, 2])]
+        );
+        let note = no_module_note("cnn", &bytes);
+        assert!(note.starts_with("objective \"cnn\" describes no PyTorch module"), "{note}");
+        assert!(note.ends_with("`out.bias` [2], `out.weight` [2, 2]"), "{note}");
+        assert!(safetensors_keys(b"short").is_empty());
+    }
+}
