@@ -249,6 +249,7 @@ pub fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<SweepSpec, Sp
         checkpoint,
         slurm,
         selection,
+        report: super::ReportSpec { tensorboard: raw.report.as_ref().and_then(|r| r.tensorboard).unwrap_or(false) },
     })
 }
 
