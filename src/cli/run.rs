@@ -100,7 +100,8 @@ pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
         eprintln!("warning: {problem}");
     }
     let report_line = super::report::report_after(&summary.dir, &board);
-    let tensorboard_line = spec.report.tensorboard.then(|| super::tensorboard::tensorboard_after(&summary.dir)).flatten();
+    let tensorboard_line =
+        spec.report.tensorboard.then(|| super::tensorboard::tensorboard_after(&summary.dir)).flatten();
     let registered = match &spec.register_as {
         Some(name) if board.rows.iter().any(|r| r.status.has_model()) => {
             Some(super::registry::register_top(&summary.dir, name)?)

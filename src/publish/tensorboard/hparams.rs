@@ -149,7 +149,9 @@ fn hparam_info(name: &str, domain: Option<&Domain>, seen: &[&ParamValue]) -> HPa
         let domain = (t != DataType::Unset).then(|| ProtoDomain::Discrete(list(values.iter())));
         (t, domain)
     };
-    let interval = |min: f64, max: f64| (DataType::Float64, Some(ProtoDomain::Interval(Interval { min_value: min, max_value: max })));
+    let interval = |min: f64, max: f64| {
+        (DataType::Float64, Some(ProtoDomain::Interval(Interval { min_value: min, max_value: max })))
+    };
     let (t, domain, description) = match domain {
         Some(Domain::Values { values }) | Some(Domain::Categorical { values, .. }) => {
             let (t, d) = discrete(values);

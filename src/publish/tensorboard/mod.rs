@@ -95,8 +95,12 @@ pub fn write_event_files(dir: &SweepDir) -> Result<Written, TensorboardError> {
         kept.insert(record.id.clone());
     }
 
-    let created = parse_time(&manifest.created_at)
-        .ok_or_else(|| malformed(&dir.file(names::MANIFEST), format!("created_at: got \"{}\", expected an RFC 3339 time", manifest.created_at)))?;
+    let created = parse_time(&manifest.created_at).ok_or_else(|| {
+        malformed(
+            &dir.file(names::MANIFEST),
+            format!("created_at: got \"{}\", expected an RFC 3339 time", manifest.created_at),
+        )
+    })?;
     let domains = spec_domains(&manifest);
     let monitor = records.first().map(|r| &r.monitor);
     let mut file = EventFile::new(created);
@@ -109,11 +113,7 @@ pub fn write_event_files(dir: &SweepDir) -> Result<Written, TensorboardError> {
 /// The parameter domains of the spec the manifest holds (empty when an older
 /// manifest cannot be read as one: the trials' values stand in for them).
 fn spec_domains(manifest: &SweepManifest) -> BTreeMap<String, Domain> {
-    manifest
-        .spec
-        .get("parameters")
-        .and_then(|p| serde_json::from_value(p.clone()).ok())
-        .unwrap_or_default()
+    manifest.spec.get("parameters").and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default()
 }
 
 /// One trial's event file, and how many scalars it holds.
@@ -174,10 +174,11 @@ fn read_history(path: &Path) -> Result<Vec<(i64, Vec<(String, f64)>)>, Tensorboa
         Err(e) => return Err(malformed(path, e.to_string())),
     };
     let header = reader.headers().map_err(|e| malformed(path, e.to_string()))?.clone();
-    let epoch_column = header
-        .iter()
-        .position(|h| h == "epoch")
-        .ok_or_else(|| TensorboardError::Malformed { path: path.into(), line: Some(1), message: "no \"epoch\" column".into() })?;
+    let epoch_column = header.iter().position(|h| h == "epoch").ok_or_else(|| TensorboardError::Malformed {
+        path: path.into(),
+        line: Some(1),
+        message: "no \"epoch\" column".into(),
+    })?;
     let mut epochs = Vec::new();
     for row in reader.records() {
         let row = row.map_err(|e| malformed(path, e.to_string()))?;
@@ -306,7 +307,8 @@ mod tests {
     fn a_history_with_a_bad_cell_names_file_line_and_column() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("history.csv");
-        std::fs::write(&path, "epoch,valid_loss,mcc,saved_best\n1,0.5,0.25,true\n2,0.4,,false\n3,x,0.3,false\n").unwrap();
+        std::fs::write(&path, "epoch,valid_loss,mcc,saved_best\n1,0.5,0.25,true\n2,0.4,,false\n3,x,0.3,false\n")
+            .unwrap();
         let err = read_history(&path).unwrap_err().to_string();
         assert!(err.ends_with("history.csv:4: column \"valid_loss\": got \"x\", expected a number"), "{err}");
         std::fs::write(&path, "epoch,valid_loss,mcc,saved_best\n1,0.5,0.25,true\n2,0.4,,false\n").unwrap();
