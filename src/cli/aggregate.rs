@@ -40,6 +40,8 @@ pub fn aggregate(args: AggregateArgs, catalog: &Catalog) -> Result<ExitCode, Cli
         eprintln!("warning: {problem}");
     }
     let report = super::report::report_after(&dir, &board);
+    let tensorboard = dir.manifest()?.and_then(|m| m.report).is_some_and(|r| r.tensorboard);
+    let tensorboard_line = tensorboard.then(|| super::tensorboard::tensorboard_after(&dir)).flatten();
     let registered = match dir.manifest()?.and_then(|m| m.register_as) {
         Some(name) if !board.rows.is_empty() && board.rows[0].status.has_model() => {
             Some(super::registry::register_top(&dir, &name)?)
@@ -62,6 +64,9 @@ pub fn aggregate(args: AggregateArgs, catalog: &Catalog) -> Result<ExitCode, Cli
         writeln!(out, "leaderboard: {}", dir.file(names::LEADERBOARD).display())?;
         if let Some(path) = report {
             writeln!(out, "report:      {}", path.display())?;
+        }
+        if let Some(line) = tensorboard_line {
+            writeln!(out, "{line}")?;
         }
         if let Some(line) = registered {
             writeln!(out, "{line}")?;

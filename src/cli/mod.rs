@@ -19,6 +19,7 @@ mod run;
 mod slurm;
 mod status;
 mod table;
+mod tensorboard;
 mod trial;
 mod worker;
 
@@ -79,6 +80,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// List the objectives this binary can sweep, with every parameter they take.
     Objectives(objectives::ObjectivesArgs),
+    /// Write TensorBoard event files: per-trial scalars and the HParams tab's summaries.
+    Tensorboard(tensorboard::TensorboardArgs),
     /// Run trials sent on stdin (what `sweep run` starts for objectives that need processes).
     #[command(hide = true)]
     Worker(worker::WorkerArgs),
@@ -131,6 +134,7 @@ pub fn dispatch(cli: Cli, catalog: &Catalog) -> ExitCode {
         Command::Bench(args) => bench::bench(args),
         Command::Report(args) => report::report(args),
         Command::Objectives(args) => objectives::objectives(args, catalog),
+        Command::Tensorboard(args) => tensorboard::tensorboard(args),
         Command::Worker(args) => worker::worker(args, catalog),
     };
     match result {
@@ -177,6 +181,9 @@ pub enum CliError {
     /// The report could not be written.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
+    /// TensorBoard's event files could not be written.
+    #[error(transparent)]
+    Tensorboard(#[from] crate::publish::tensorboard::TensorboardError),
     /// A bad command-line value.
     #[error("{0}")]
     Usage(String),
@@ -200,6 +207,7 @@ impl CliError {
             ) => 2,
             CliError::Status(StatusError::NotASweep { .. }) => 2,
             CliError::Report(crate::report::ReportError::NotASweep { .. }) => 2,
+            CliError::Tensorboard(crate::publish::tensorboard::TensorboardError::NotASweep { .. }) => 2,
             CliError::Registry(e) | CliError::Deploy(DeployError::Registry(e)) => match e {
                 RegistryError::Store(_) => 1,
                 _ => 2,

@@ -108,6 +108,8 @@ pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
         eprintln!("warning: {problem}");
     }
     let report = super::report::report_after(&summary.dir, &board);
+    let tensorboard_line =
+        spec.report.tensorboard.then(|| super::tensorboard::tensorboard_after(&summary.dir)).flatten();
     let registered = match &spec.register_as {
         Some(name) if board.rows.iter().any(|r| r.status.has_model()) => {
             Some(super::registry::register_top(&summary.dir, name)?)
@@ -155,6 +157,9 @@ pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
         writeln!(out, "leaderboard: {}", summary.dir.file(crate::store::names::LEADERBOARD).display())?;
         if let Some(path) = report {
             writeln!(out, "report:      {}", path.display())?;
+        }
+        if let Some(line) = tensorboard_line {
+            writeln!(out, "{line}")?;
         }
         if let Some(line) = registered {
             writeln!(out, "{line}")?;

@@ -166,6 +166,19 @@ pub struct SweepSpec {
     /// changes no trial, so it may change between runs of one sweep).
     #[serde(skip)]
     pub selection: Selection,
+    /// What is published after each aggregation (`[report]`; not hashed: it changes no result).
+    #[serde(skip)]
+    pub report: ReportSpec,
+}
+
+/// The `[report]` table: what aggregation publishes besides the leaderboard,
+/// registry and report.html. Stored in the manifest, so `sweep aggregate`
+/// (a SLURM array's aggregation job) does the same as `sweep run`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportSpec {
+    /// `tensorboard = true`: TensorBoard event files under `results/<name>/tensorboard/`.
+    #[serde(default)]
+    pub tensorboard: bool,
 }
 
 /// How the aggregator picks and judges models, after the trials: stored in
@@ -263,6 +276,7 @@ impl SweepSpec {
             sweep_version: env!("CARGO_PKG_VERSION").to_string(),
             register_as: self.register_as.clone(),
             selection: Some(self.selection),
+            report: Some(self.report),
         }
     }
 }

@@ -30,6 +30,13 @@ pub(super) struct RawSpec {
     pub slurm: Option<RawSlurm>,
     pub tpe: Option<Spanned<RawTpe>>,
     pub early_terminate: Option<Spanned<RawEarlyTerminate>>,
+    pub report: Option<RawReport>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReport {
+    pub tensorboard: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -249,6 +249,7 @@ pub fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<SweepSpec, Sp
         checkpoint,
         slurm,
         selection,
+        report: super::ReportSpec { tensorboard: raw.report.as_ref().and_then(|r| r.tensorboard).unwrap_or(false) },
     })
 }
 
@@ -1452,6 +1453,19 @@ dropout = { values = [0.0, 0.2] }
         )
         .unwrap();
         assert_eq!(spec.metric.goal, Goal::Minimize);
+    }
+
+    #[test]
+    fn the_report_table_is_read_and_does_not_change_the_hash() {
+        let spec = parse_str(&format!("{GRID}\n[report]\ntensorboard = true\n")).unwrap();
+        assert!(spec.report.tensorboard);
+        assert!(!parse_str(GRID).unwrap().report.tensorboard, "off by default");
+        assert_eq!(spec.hash(), GRID_HASH_BEFORE_OBJECTIVES);
+        assert_eq!(spec.manifest(1).report, Some(crate::spec::ReportSpec { tensorboard: true }));
+        let m = message(&format!("{GRID}\n[report]\ntensorbord = true\n"));
+        assert!(m.starts_with("s.toml:3") && m.contains("unknown field `tensorbord`"), "{m}");
+        let m = message(&format!("{GRID}\n[report]\ntensorboard = \"yes\"\n"));
+        assert!(m.contains("s.toml:3") && m.contains("bool"), "{m}");
     }
 
     #[test]

@@ -248,6 +248,9 @@ pub struct SweepManifest {
     /// How aggregation picks and judges the models (absent in folders of earlier versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selection: Option<crate::spec::Selection>,
+    /// What aggregation publishes (`[report]`; absent in folders of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<crate::spec::ReportSpec>,
 }
 
 /// Records written before objectives had versions: the built-in MLP's first.
