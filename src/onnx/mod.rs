@@ -12,7 +12,7 @@
 //! preprocessing cannot drift from the one `predict` applies.
 //!
 //! Files are ONNX IR version [`IR_VERSION`] with operators from the default
-//! domain at opset [`OPSET`], which onnxruntime (1.14 and later) runs.
+//! domain at opset [`OPSET`]: what ONNX 1.12 defined, which onnxruntime 1.12 and later runs.
 //! Encoded with hand-written prost messages ([`proto`]): no protoc at build time.
 
 pub mod proto;
@@ -28,7 +28,7 @@ use proto::{
     TensorProto, TensorShapeProto, TensorTypeProto, TypeProto, ValueInfoProto, attribute_type,
 };
 
-/// The ONNX IR version of the files written (ONNX 1.13 and later read it).
+/// The ONNX IR version of the files written (ONNX 1.10 and later read it).
 pub const IR_VERSION: i64 = 8;
 /// The `ai.onnx` operator set the nodes come from.
 pub const OPSET: i64 = 17;
