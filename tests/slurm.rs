@@ -302,3 +302,25 @@ fn a_missing_sbatch_is_a_clear_error() {
     let err = text(&out.stderr);
     assert!(err.contains("cannot run `/nonexistent/sbatch`") && err.contains("SLURM submit host"), "{err}");
 }
+
+#[test]
+fn slurm_json_names_the_submitted_jobs() {
+    if !need_cluster("slurm_json_names_the_submitted_jobs") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("s.toml"), spec("json-ids")).unwrap();
+    let out = sweep_env(tmp.path(), &["slurm", "s.toml", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", text(&out.stdout)));
+    assert_eq!((doc["submitted"].as_bool(), doc["dry_run"].as_bool()), (Some(true), Some(false)));
+    let (array, aggregate) = (doc["array_job_ids"][0].as_str().unwrap(), doc["aggregate_job_id"].as_str().unwrap());
+    let states = wait_for(&[array, aggregate]);
+    assert_eq!(states.len(), 7, "6 array tasks and the aggregation job: {states:?}");
+    assert!(states.values().all(|s| s == "COMPLETED"), "{states:?}");
+    let root = tmp.path().join("results/json-ids");
+    assert!(root.join(format!("slurm/logs/aggregate_{aggregate}.out")).exists());
+    let history = fs::read_to_string(root.join("history.csv")).unwrap();
+    assert_eq!(history.lines().count(), 1 + 6 * 3, "the aggregation job wrote every epoch: {history}");
+}
