@@ -10,6 +10,7 @@
 mod aggregate;
 mod bench;
 mod deploy;
+mod mlflow;
 mod objectives;
 mod plan;
 mod registry;
@@ -78,6 +79,9 @@ pub enum Command {
     Report(report::ReportArgs),
     /// List the objectives this binary can sweep, with every parameter they take.
     Objectives(objectives::ObjectivesArgs),
+    /// Publish a sweep to an MLflow tracking server and model registry.
+    #[command(subcommand)]
+    Mlflow(mlflow::MlflowCommand),
     /// Run trials sent on stdin (what `sweep run` starts for objectives that need processes).
     #[command(hide = true)]
     Worker(worker::WorkerArgs),
@@ -131,6 +135,7 @@ pub fn dispatch(cli: Cli, catalog: &Catalog) -> ExitCode {
         Command::Report(args) => report::report(args),
         Command::Objectives(args) => objectives::objectives(args, catalog),
         Command::Worker(args) => worker::worker(args, catalog),
+        Command::Mlflow(cmd) => mlflow::mlflow(cmd, catalog),
     };
     match result {
         Ok(code) => code,
@@ -176,6 +181,9 @@ pub enum CliError {
     /// The report could not be written.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
+    /// Publishing to MLflow failed.
+    #[error(transparent)]
+    Mlflow(#[from] crate::publish::mlflow::PushError),
     /// A bad command-line value.
     #[error("{0}")]
     Usage(String),
@@ -214,6 +222,7 @@ impl CliError {
                 | DeployError::NoSuchSplit { .. },
             ) => 2,
             CliError::Aggregate(AggregateError::NoRecords { .. }) => 2,
+            CliError::Mlflow(e) => e.exit_code(),
             _ => 1,
         }
     }

@@ -57,6 +57,15 @@ pub fn export(model: &LoadedModel, reference: &str, to: &Path, layout: Layout) -
     Ok(written)
 }
 
+/// `model_card.json` and `model_card.md` of a model whose weights travel as its
+/// checkpoint file (`best.safetensors`, Burn's layout), for publishing a trial
+/// folder as it is (`sweep mlflow push`).
+pub fn model_card_files(model: &LoadedModel, reference: &str) -> (Vec<u8>, String) {
+    let mut card = model_card(model, reference, Layout::Burn, &model.checkpoint_sha256);
+    card["weights"]["file"] = json!(model.meta.checkpoint);
+    (serde_json::to_vec_pretty(&card).unwrap_or_default(), model_card_markdown(&card))
+}
+
 fn model_card(model: &LoadedModel, reference: &str, layout: Layout, weights_sha: &str) -> serde_json::Value {
     let pre = &model.preprocessing;
     let record = model.record.as_ref();
@@ -142,7 +151,7 @@ fn model_card_markdown(card: &serde_json::Value) -> String {
          - checkpoint of epoch **{epoch}**, the best by {monitor}; its metrics on the validation split:\n\n\
          | metric | value |\n| --- | ---: |\n{metrics}\n\
          - validation split: {split}, seed {split_seed} ({vrows} rows)\n\
-         - weights: `model.safetensors`, layout {layout}\n\
+         - weights: `{weights}`, layout {layout}\n\
          - made by sweep {sv} with Burn {bv}\n\n\
          ## Params\n\n```json\n{params}\n```\n{python}",
         model = card["model"].as_str().unwrap_or(""),
@@ -160,6 +169,7 @@ fn model_card_markdown(card: &serde_json::Value) -> String {
         monitor = card["monitor"]["metric"].as_str().unwrap_or("the monitored metric"),
         split_seed = card["data"]["split"]["seed"],
         vrows = card["data"]["split"]["valid_rows"],
+        weights = card["weights"]["file"].as_str().unwrap_or("model.safetensors"),
         layout = card["weights"]["layout"].as_str().unwrap_or(""),
         sv = card["versions"]["sweep"].as_str().unwrap_or(""),
         bv = card["versions"]["burn"].as_str().unwrap_or(""),

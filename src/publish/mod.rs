@@ -3,3 +3,5 @@
 //!
 //! Everything here reads a sweep's results folder (trial records, history, checkpoints)
 //! and never changes it: a failed publish leaves `results/` as it was.
+
+pub mod mlflow;
