@@ -55,10 +55,7 @@ fn push(args: PushArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
             ));
         }
     };
-    let client = Client::new(&uri).map_err(|source| mlflow::PushError::Experiment {
-        name: args.experiment.clone().unwrap_or_default(),
-        source,
-    })?;
+    let client = Client::new(&uri).map_err(mlflow::PushError::Uri)?;
     let options = PushOptions {
         experiment: args.experiment,
         register: args.register.map(|model| Registration { model, alias: args.alias, trial: args.trial }),

@@ -296,7 +296,8 @@ impl Client {
             .iter()
             .map(|m| json!({ "key": m.key, "value": json_number(m.value), "timestamp": m.timestamp, "step": m.step }))
             .collect();
-        let body = json!({ "run_id": run_id, "params": key_values(params), "tags": key_values(tags), "metrics": metrics });
+        let body =
+            json!({ "run_id": run_id, "params": key_values(params), "tags": key_values(tags), "metrics": metrics });
         self.post("/api/2.0/mlflow/runs/log-batch", &body).map(drop)
     }
 
@@ -451,7 +452,8 @@ impl Client {
     }
 
     fn version_of(&self, v: &Value, method: &'static str, endpoint: &str) -> Result<ModelVersion, MlflowError> {
-        let Some(version) = v["version"].as_str().map(str::to_string).or_else(|| v["version"].as_i64().map(|n| n.to_string()))
+        let Some(version) =
+            v["version"].as_str().map(str::to_string).or_else(|| v["version"].as_i64().map(|n| n.to_string()))
         else {
             return Err(self.unexpected(method, endpoint, format!("a model version without a version: {v}")));
         };
@@ -512,8 +514,9 @@ impl Client {
             let mut response = match result {
                 Ok(r) => r,
                 Err(e) => {
-                    let fatal = matches!(e, ureq::Error::ConnectionFailed | ureq::Error::HostNotFound | ureq::Error::Tls(_))
-                        || matches!(&e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused);
+                    let fatal =
+                        matches!(e, ureq::Error::ConnectionFailed | ureq::Error::HostNotFound | ureq::Error::Tls(_))
+                            || matches!(&e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused);
                     if !fatal && attempt < ATTEMPTS {
                         retry(attempt);
                         continue;
@@ -546,7 +549,14 @@ impl Client {
                 .and_then(|v| v["message"].as_str())
                 .map(str::to_string)
                 .unwrap_or_else(|| snippet(&text));
-            return Err(MlflowError::Rejected { uri: self.uri.clone(), method, endpoint: path, status, error_code, message });
+            return Err(MlflowError::Rejected {
+                uri: self.uri.clone(),
+                method,
+                endpoint: path,
+                status,
+                error_code,
+                message,
+            });
         }
     }
 
@@ -647,7 +657,8 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc_4648_test_vectors() {
-        let cases = [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("foobar", "Zm9vYmFy")];
+        let cases =
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("foobar", "Zm9vYmFy")];
         for (plain, encoded) in cases {
             assert_eq!(base64(plain.as_bytes()), encoded, "{plain}");
         }
@@ -693,6 +704,9 @@ mod tests {
             error_code: Some("INVALID_PARAMETER_VALUE".into()),
             message: "bad".into(),
         };
-        assert_eq!(e.to_string(), "http://h:5000: POST /api/2.0/mlflow/runs/create: HTTP 400 INVALID_PARAMETER_VALUE: bad");
+        assert_eq!(
+            e.to_string(),
+            "http://h:5000: POST /api/2.0/mlflow/runs/create: HTTP 400 INVALID_PARAMETER_VALUE: bad"
+        );
     }
 }

@@ -104,6 +104,9 @@ pub enum PushError {
         /// The folder.
         dir: PathBuf,
     },
+    /// The tracking URI is no server's address.
+    #[error(transparent)]
+    Uri(MlflowError),
     /// A results file could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -178,7 +181,9 @@ pub enum PushError {
         source: DeployError,
     },
     /// Registering the model failed.
-    #[error("registering trial {trial} as model \"{model}\": {source} (the runs are pushed; push again with --register to retry)")]
+    #[error(
+        "registering trial {trial} as model \"{model}\": {source} (the runs are pushed; push again with --register to retry)"
+    )]
     Register {
         /// Registered model name.
         model: String,
@@ -198,6 +203,7 @@ impl PushError {
             | PushError::UnknownTrial { .. }
             | PushError::NoModel { .. }
             | PushError::NoTopPick { .. }
+            | PushError::Uri(_)
             | PushError::Experiment { source: MlflowError::BadUri { .. }, .. } => 2,
             PushError::Model {
                 source: DeployError::UnknownObjective { .. } | DeployError::ObjectiveVersion { .. },
@@ -238,7 +244,11 @@ pub fn push(client: &Client, dir: &Path, catalog: &Catalog, options: &PushOption
         }
         Some(e) => (e.experiment_id, false),
         None => {
-            let mut tags = vec![("sweep.sweep".to_string(), sweep_name.clone())];
+            // The kind makes MLflow 3's UI open the experiment on its runs, not on GenAI traces.
+            let mut tags = vec![
+                ("sweep.sweep".to_string(), sweep_name.clone()),
+                ("mlflow.experimentKind".to_string(), "custom_model_development".to_string()),
+            ];
             if let Some(m) = &manifest {
                 tags.push(("sweep.spec_hash".into(), m.spec_hash.clone()));
                 if let Some(d) = m.spec.get("description").and_then(|d| d.as_str()) {
@@ -475,9 +485,9 @@ fn metric_points(trial_dir: &Path, record: &TrialRecord) -> Result<Vec<MetricPoi
                 if key == "epoch" || key == "saved_best" || cell.is_empty() {
                     continue;
                 }
-                let value = cell
-                    .parse::<f64>()
-                    .map_err(|_| parse_error(format!("line {}: column {key}: got \"{cell}\", expected a number", line + 2)))?;
+                let value = cell.parse::<f64>().map_err(|_| {
+                    parse_error(format!("line {}: column {key}: got \"{cell}\", expected a number", line + 2))
+                })?;
                 points.push(MetricPoint { key: key.to_string(), value, timestamp, step });
             }
         }
@@ -543,7 +553,8 @@ fn register(
     sweep_name: &str,
 ) -> Result<RegisteredVersion, MlflowError> {
     let source = format!("{}/model", run.artifact_uri.trim_end_matches('/'));
-    client.ensure_registered_model(&registration.model, &format!("Models from sweep {sweep_name} (pushed by sweep)"))?;
+    client
+        .ensure_registered_model(&registration.model, &format!("Models from sweep {sweep_name} (pushed by sweep)"))?;
     let existing = client
         .model_versions_of_run(&registration.model, &run.run_id)?
         .into_iter()
