@@ -12,7 +12,7 @@ use crate::publish::mlflow::{self, Client, PushOptions, Registration};
 /// `sweep mlflow ...`.
 #[derive(Debug, Subcommand)]
 pub enum MlflowCommand {
-    /// Push every trial as a run of one experiment (params, per-epoch metrics, best_<metric>,
+    /// Push every trial as a run of one experiment (params, per-epoch metrics, `best_<metric>`,
     /// tags, checkpoint and model card as artifacts); pushing again completes or updates.
     Push(PushArgs),
 }
