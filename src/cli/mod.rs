@@ -11,6 +11,7 @@ mod aggregate;
 mod bench;
 mod deploy;
 mod json;
+mod mlflow;
 mod objectives;
 mod plan;
 mod registry;
@@ -82,6 +83,9 @@ pub enum Command {
     Objectives(objectives::ObjectivesArgs),
     /// Write TensorBoard event files: per-trial scalars and the HParams tab's summaries.
     Tensorboard(tensorboard::TensorboardArgs),
+    /// Publish a sweep to an MLflow tracking server and model registry.
+    #[command(subcommand)]
+    Mlflow(mlflow::MlflowCommand),
     /// Run trials sent on stdin (what `sweep run` starts for objectives that need processes).
     #[command(hide = true)]
     Worker(worker::WorkerArgs),
@@ -136,6 +140,7 @@ pub fn dispatch(cli: Cli, catalog: &Catalog) -> ExitCode {
         Command::Objectives(args) => objectives::objectives(args, catalog),
         Command::Tensorboard(args) => tensorboard::tensorboard(args),
         Command::Worker(args) => worker::worker(args, catalog),
+        Command::Mlflow(cmd) => mlflow::mlflow(cmd, catalog),
     };
     match result {
         Ok(code) => code,
@@ -184,6 +189,9 @@ pub enum CliError {
     /// TensorBoard's event files could not be written.
     #[error(transparent)]
     Tensorboard(#[from] crate::publish::tensorboard::TensorboardError),
+    /// Publishing to MLflow failed.
+    #[error(transparent)]
+    Mlflow(#[from] crate::publish::mlflow::PushError),
     /// A bad command-line value.
     #[error("{0}")]
     Usage(String),
@@ -223,6 +231,7 @@ impl CliError {
                 | DeployError::NoSuchSplit { .. },
             ) => 2,
             CliError::Aggregate(AggregateError::NoRecords { .. }) => 2,
+            CliError::Mlflow(e) => e.exit_code(),
             _ => 1,
         }
     }

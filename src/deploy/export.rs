@@ -62,12 +62,7 @@ pub fn export(
                     store::canonical_safetensors(&bytes).map_err(|e| checkpoint_error(e.to_string()))?
                 }
             };
-            let card = json!({
-                "file": "model.safetensors",
-                "layout": match layout { Layout::Burn => "burn: as trained (Linear weights [in, out])", Layout::Pytorch => "pytorch: Linear weights [out, in]" },
-                "sha256": store::sha256_hex(&weights),
-                "checkpoint_sha256": model.checkpoint_sha256,
-            });
+            let card = weights_card("model.safetensors", layout, &store::sha256_hex(&weights), model);
             let pytorch = (layout == Layout::Pytorch).then(|| match model.model().pytorch_module() {
                 Some(network) => {
                     files.push(("model.py", pytorch::model_py(model, reference, &network).into_bytes()));
@@ -99,6 +94,25 @@ pub fn export(
         written.push(path);
     }
     Ok(written)
+}
+
+/// `model_card.json` and `model_card.md` of a model whose weights travel as its
+/// checkpoint file (`best.safetensors`, Burn's layout), for publishing a trial
+/// folder as it is (`sweep mlflow push`).
+pub fn model_card_files(model: &LoadedModel, reference: &str) -> (Vec<u8>, String) {
+    let file = weights_card(&model.meta.checkpoint, Layout::Burn, &model.checkpoint_sha256, model);
+    let card = model_card(model, reference, file, model.model().numpy_snippet(false), None);
+    (serde_json::to_vec_pretty(&card).unwrap_or_default(), model_card_markdown(&card))
+}
+
+/// The card's `weights` entry for a safetensors file of `layout` whose bytes hash to `sha256`.
+fn weights_card(file: &str, layout: Layout, sha256: &str, model: &LoadedModel) -> serde_json::Value {
+    json!({
+        "file": file,
+        "layout": match layout { Layout::Burn => "burn: as trained (Linear weights [in, out])", Layout::Pytorch => "pytorch: Linear weights [out, in]" },
+        "sha256": sha256,
+        "checkpoint_sha256": model.checkpoint_sha256,
+    })
 }
 
 /// What the model card says about loading the model in PyTorch.

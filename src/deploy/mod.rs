@@ -12,7 +12,7 @@ pub mod verify;
 use std::path::PathBuf;
 
 pub use evaluate::{evaluate_split, split_metrics, stored_part};
-pub use export::{Format, Layout, export};
+pub use export::{Format, Layout, export, model_card_files};
 pub use input::{FeatureTable, read_features};
 pub use model::{LoadedModel, Predictions};
 pub use verify::{MetricCheck, VerifyReport, verify};

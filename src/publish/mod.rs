@@ -1,7 +1,9 @@
 //! Publishing a finished sweep into the tools users already run: an MLflow tracking
 //! server and model registry, and TensorBoard's event files.
 //!
-//! Everything here reads a sweep's results folder (trial records, history, checkpoints)
-//! and never changes it: a failed publish leaves `results/` as it was.
+//! Both read a sweep's results folder (trial records, history, checkpoints) and never change
+//! what is there: an MLflow push writes nothing under `results/`, and the TensorBoard writer
+//! adds only its own `tensorboard/` folder, so a failed publish leaves the sweep as it was.
 
+pub mod mlflow;
 pub mod tensorboard;
