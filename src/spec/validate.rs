@@ -1463,9 +1463,9 @@ dropout = { values = [0.0, 0.2] }
         assert_eq!(spec.hash(), GRID_HASH_BEFORE_OBJECTIVES);
         assert_eq!(spec.manifest(1).report, Some(crate::spec::ReportSpec { tensorboard: true }));
         let m = message(&format!("{GRID}\n[report]\ntensorbord = true\n"));
-        assert!(m.starts_with("s.toml:3") && m.contains("unknown field `tensorbord`"), "{m}");
+        assert!(m.starts_with("s.toml:29: report.tensorbord: unknown field `tensorbord`"), "{m}");
         let m = message(&format!("{GRID}\n[report]\ntensorboard = \"yes\"\n"));
-        assert!(m.contains("s.toml:3") && m.contains("bool"), "{m}");
+        assert!(m.starts_with("s.toml:29: report.tensorboard: ") && m.contains("bool"), "{m}");
     }
 
     #[test]

@@ -159,12 +159,15 @@ pub fn scalar_tag(column: &str) -> String {
     }
 }
 
+/// One line of history.csv: the epoch, and its scalars by tag.
+type EpochScalars = (i64, Vec<(String, f64)>);
+
 /// Columns of history.csv that are not metrics.
 const NOT_METRICS: &[&str] = &["epoch", "saved_best"];
 
 /// Every epoch of a history.csv: its number and its metrics, tagged; empty
 /// cells (a metric an epoch did not measure) are left out.
-fn read_history(path: &Path) -> Result<Vec<(i64, Vec<(String, f64)>)>, TensorboardError> {
+fn read_history(path: &Path) -> Result<Vec<EpochScalars>, TensorboardError> {
     let mut reader = match csv::Reader::from_path(path) {
         Ok(r) => r,
         // A trial that failed before its first epoch has no history.
