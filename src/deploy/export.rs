@@ -42,7 +42,14 @@ pub fn export(model: &LoadedModel, reference: &str, to: &Path, layout: Layout) -
     let mut written = Vec::new();
     let mut put = |name: &str, bytes: &[u8]| -> Result<(), DeployError> {
         let path = to.join(name);
-        store::write_atomic(&path, bytes).map_err(|source| DeployError::Write { path: path.clone(), source })?;
+        if let Err(source) = store::write_atomic(&path, bytes) {
+            // Half an export (weights without their preprocessing or card) would pass for a whole
+            // one: what this export wrote goes again, and the error says which file failed.
+            for earlier in &written {
+                let _ = std::fs::remove_file(earlier);
+            }
+            return Err(DeployError::Write { path, source });
+        }
         written.push(path);
         Ok(())
     };
