@@ -46,8 +46,7 @@ impl Tmpfs {
 
     /// `mount -o remount,<options>`: a new size, or `ro` / `rw`.
     fn remount(&self, options: &str) {
-        let out =
-            Command::new("mount").args(["-o", &format!("remount,{options}")]).arg(&self.at).output().unwrap();
+        let out = Command::new("mount").args(["-o", &format!("remount,{options}")]).arg(&self.at).output().unwrap();
         assert!(out.status.success(), "remount {options}: {}", text(&out.stderr));
     }
 
@@ -181,7 +180,8 @@ fn a_full_disk_stops_the_run_with_a_clear_error_and_resume_finishes_it() {
     fs::write(tmp.path().join("s.toml"), spec("full")).unwrap();
     let reference = sweep(tmp.path(), &["run", "s.toml", "--results-dir", "reference", "-q"]);
     assert!(reference.status.success(), "{}", stderr(&reference));
-    let whole: u64 = files_under(&tmp.path().join("reference/full")).iter().map(|f| fs::metadata(f).unwrap().len()).sum();
+    let whole: u64 =
+        files_under(&tmp.path().join("reference/full")).iter().map(|f| fs::metadata(f).unwrap().len()).sum();
 
     let Some(disk) = Tmpfs::mount("a_full_disk_stops_the_run", &tmp.path().join("disk"), "64m") else { return };
     // Room for the sweep's own files and a few trials, not for all of them.
@@ -276,19 +276,23 @@ fn read_only_results_fail_every_writing_command_with_a_clear_error() {
     // One trial to run again on --resume.
     let last = fs::read_dir(results.join("trials")).unwrap().map(|e| e.unwrap().path()).max().unwrap();
     fs::remove_dir_all(&last).unwrap();
-    let before: Vec<(PathBuf, Vec<u8>)> = files_under(&results).into_iter().map(|f| (f.clone(), fs::read(&f).unwrap())).collect();
+    let before: Vec<(PathBuf, Vec<u8>)> =
+        files_under(&results).into_iter().map(|f| (f.clone(), fs::read(&f).unwrap())).collect();
     disk.remount("ro");
 
     let out = sweep(tmp.path(), &["run", "s.toml", "--results-dir", "disk", "-q", "--resume"]);
     assert_clean_failure(&out, "disk/ro/trials/", "Read-only file system");
     let out = sweep(tmp.path(), &["aggregate", "disk/ro", "-q"]);
     assert_clean_failure(&out, "disk/ro/", "Read-only file system");
-    let out =
-        sweep(tmp.path(), &["registry", "register", "disk/ro", "--trial", &top, "--name", "m", "--results-dir", "disk"]);
+    let out = sweep(
+        tmp.path(),
+        &["registry", "register", "disk/ro", "--trial", &top, "--name", "m", "--results-dir", "disk"],
+    );
     assert_clean_failure(&out, "disk/registry", "Read-only file system");
     let out = sweep(tmp.path(), &["export", &format!("disk/ro/trials/{top}"), "--to", "disk/export"]);
     assert_clean_failure(&out, "disk/export", "Read-only file system");
-    let after: Vec<(PathBuf, Vec<u8>)> = files_under(&results).into_iter().map(|f| (f.clone(), fs::read(&f).unwrap())).collect();
+    let after: Vec<(PathBuf, Vec<u8>)> =
+        files_under(&results).into_iter().map(|f| (f.clone(), fs::read(&f).unwrap())).collect();
     assert!(before == after, "nothing changed on the read-only disk");
 
     disk.remount("rw");

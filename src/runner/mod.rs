@@ -610,9 +610,7 @@ fn run_proposals(
     };
     let mut records = dispatch_from(workers, &next, env, reporter, claiming);
     let mut announced = false;
-    while failure.lock().map(|f| f.is_none()).unwrap_or(false)
-        && !claiming.stopped()
-        && proposals.held_elsewhere()? > 0
+    while failure.lock().map(|f| f.is_none()).unwrap_or(false) && !claiming.stopped() && proposals.held_elsewhere()? > 0
     {
         if !announced {
             reporter.on_note("waiting for the trials other processes are training");
@@ -642,7 +640,14 @@ pub fn run_next_trials(
     let claiming = Claiming::new(ExistingResults::Resume { retry_failed: false });
     let pool = single_thread_pool("sweep-trial").map_err(|message| RunError::Pool { workers: 1, message })?;
     let workers = Workers::Threads(vec![pool]);
-    run_proposals(&sweep, &workers, &env, &mut SilentReporter, &claiming)
+    let records = run_proposals(&sweep, &workers, &env, &mut SilentReporter, &claiming)?;
+    match claiming.take_fault() {
+        Some(fault) => {
+            let committed = sweep.dir.scan().map_or(records.len(), |s| s.complete.len());
+            Err(RunError::StorageUnavailable { fault, committed })
+        }
+        None => Ok(records),
+    }
 }
 
 /// How often a process waiting for other processes' trials looks again.

@@ -101,6 +101,8 @@ struct Progress {
     best_outputs: Vec<f32>,
     /// The first write that failed because the filesystem is full or read-only.
     storage_fault: Option<StorageFault>,
+    /// SHA-256 of the validation outputs file, once written.
+    valid_outputs_sha256: Option<String>,
 }
 
 impl Progress {
@@ -248,9 +250,9 @@ pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &dyn Eve
                 scale: data.preprocessing.target_scale,
             };
             let path = folder.dir().join(names::VALID_OUTPUTS);
-            folder
-                .replace(names::VALID_OUTPUTS, &store::encode_outputs(&outputs))
-                .map_err(|e| progress.write_failed(&path, e))
+            let bytes = store::encode_outputs(&outputs);
+            progress.valid_outputs_sha256 = Some(store::sha256_hex(&bytes));
+            folder.replace(names::VALID_OUTPUTS, &bytes).map_err(|e| progress.write_failed(&path, e))
         }),
         _ => Ok(()),
     };
@@ -280,6 +282,7 @@ pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &dyn Eve
         duration_s: start.elapsed().as_secs_f64(),
         checkpoint_s: progress.checkpoint_seconds,
         checkpoint_bytes: progress.checkpoint_bytes,
+        valid_outputs_sha256: progress.valid_outputs_sha256,
         ..base_record(env, trial, params, started_at)
     };
     if let Some(fault) = progress.storage_fault {
