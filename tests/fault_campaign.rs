@@ -234,7 +234,7 @@ fn kills_and_corruptions_end_in_a_correct_sweep_or_an_error_naming_the_file() {
     // 3. Corruptions: each file truncated and bit-flipped in a copy of the reference, then read
     //    by every command that reads it.
     // Its own generator: how many draws the kills took depends on timing, the damage must not.
-    let mut rng = Rng(0xC0AA_0F_F11E5);
+    let mut rng = Rng(0x0C0A_A0FF_11E5);
     let top = reference_board[0]["trial_id"].clone();
     let registered = sweep(
         root,
