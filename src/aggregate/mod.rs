@@ -312,6 +312,9 @@ fn judge(dir: &SweepDir, work: Option<&dyn ModelWork>) -> Result<(Leaderboard, J
             }
         }
     }
+    if selection.bootstrap > 0 {
+        judged.problems.extend(uncertainty::damaged_outputs(dir, &board.rows));
+    }
     board.uncertainty = uncertainty::bootstrap_trials(
         dir,
         &board.rows,

@@ -79,11 +79,55 @@ pub fn bootstrap_trials(
     out
 }
 
+/// The trials of `ranked` whose stored validation outputs are there but
+/// unusable (unreadable, damaged, or of another epoch than the record's
+/// best), each as a message naming the file: such a trial silently losing its
+/// interval and its tie would change the leaderboard unnoticed.
+pub fn damaged_outputs(dir: &SweepDir, ranked: &[TrialRecord]) -> Vec<String> {
+    ranked
+        .iter()
+        .filter(|r| r.status.has_model())
+        .filter_map(|r| {
+            let path = dir.trial_dir(&r.id).join(names::VALID_OUTPUTS);
+            let why = match std::fs::read(&path) {
+                // Trials of versions before the bootstrap have none.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+                Err(e) => e.to_string(),
+                Ok(bytes) if !matches_record(r, &bytes) => {
+                    "its sha256 is not the one the trial's record holds (the file is damaged)".to_string()
+                }
+                Ok(bytes) => match decode_outputs(&bytes) {
+                    Err(e) => e.to_string(),
+                    Ok(s) if Some(s.epoch) != r.best_epoch => {
+                        format!("holds epoch {}, but the trial's best epoch is {:?}", s.epoch, r.best_epoch)
+                    }
+                    Ok(_) => return None,
+                },
+            };
+            Some(format!(
+                "{}: {why}; trial {} has no bootstrap interval (train it again: sweep trial SPEC --index {} --force)",
+                path.display(),
+                r.id,
+                r.index
+            ))
+        })
+        .collect()
+}
+
+/// Whether an outputs file is the one the record vouches for (records of
+/// earlier versions vouch for none).
+fn matches_record(record: &TrialRecord, bytes: &[u8]) -> bool {
+    record.valid_outputs_sha256.as_ref().is_none_or(|sha| *sha == crate::store::sha256_hex(bytes))
+}
+
 /// The per-row facts of a trial's stored validation outputs, with its
 /// targets; `None` when the file is missing, unreadable, or of another epoch
 /// than the record's best (a trial of an earlier version, or a broken copy).
 fn row_scores(dir: &SweepDir, record: &TrialRecord) -> Option<(RowScores, Vec<f64>)> {
     let bytes = std::fs::read(dir.trial_dir(&record.id).join(names::VALID_OUTPUTS)).ok()?;
+    if !matches_record(record, &bytes) {
+        return None;
+    }
     let stored = decode_outputs(&bytes).ok()?;
     if Some(stored.epoch) != record.best_epoch || stored.rows == 0 {
         return None;

@@ -218,6 +218,20 @@ pub fn verify(args: VerifyArgs, catalog: &Catalog) -> Result<ExitCode, CliError>
             }
         )?;
     }
+    // On stderr too, naming the file whose claims failed: what a script or a log keeps.
+    for (file, checks) in
+        [(crate::store::names::BEST_METADATA, &report.checks), (crate::store::names::TEST_METRICS, &report.test_checks)]
+    {
+        let wrong: Vec<&str> = checks.iter().filter(|c| !c.ok).map(|c| c.name.as_str()).collect();
+        if !wrong.is_empty() {
+            eprintln!(
+                "error: {}: {} stored there not what the checkpoint measures; the file or the checkpoint is damaged, \
+                 or they do not belong together",
+                model.dir.join(file).display(),
+                wrong.join(", ")
+            );
+        }
+    }
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 

@@ -90,7 +90,14 @@ pub fn export(
     let mut written = Vec::new();
     for (name, bytes) in files {
         let path = to.join(name);
-        store::write_atomic(&path, &bytes).map_err(|source| DeployError::Write { path: path.clone(), source })?;
+        if let Err(source) = store::write_atomic(&path, &bytes) {
+            // Half an export (weights without their preprocessing or card) would pass for a whole
+            // one: what this export wrote goes again, and the error says which file failed.
+            for earlier in &written {
+                let _ = std::fs::remove_file(earlier);
+            }
+            return Err(DeployError::Write { path, source });
+        }
         written.push(path);
     }
     Ok(written)

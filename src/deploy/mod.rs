@@ -82,11 +82,14 @@ pub enum DeployError {
     },
     /// A checkpoint differs from the one its metadata describes.
     #[error(
-        "{path}: sha256 is {actual}, but its trial's record says {expected}: the checkpoint is not the one its metadata describes"
+        "{path}: sha256 is {actual}, but {} says {expected}: the checkpoint is not the one its metadata describes (one of the two files is damaged, or they do not belong together)",
+        record.display()
     )]
     ChecksumMismatch {
         /// The checkpoint.
         path: PathBuf,
+        /// The file that holds the expected sha256: trial.json, best.json or test.json.
+        record: PathBuf,
         /// From the trial's record, trial.json (best.json in results of older versions).
         expected: String,
         /// Of the file.

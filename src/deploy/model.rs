@@ -84,7 +84,11 @@ impl<'a> LoadedModel<'a> {
         let meta: BestMetadata = store::read_json(&meta_path)?;
         let preprocessing: Preprocessing = store::read_json(&pre_path)?;
         let path = dir.join(&meta.checkpoint);
-        let checkpoint = std::fs::read(&path).map_err(StoreError::io(&path))?;
+        // A damaged best.json can name a file that is not there: say where the name came from.
+        let checkpoint = std::fs::read(&path).map_err(|e| {
+            let source = std::io::Error::new(e.kind(), format!("{e} (the checkpoint {} names)", meta_path.display()));
+            StoreError::Io { path: path.clone(), source }
+        })?;
         let actual = store::sha256_hex(&checkpoint);
         // The record of the finished trial holds the checksum (older results: best.json).
         let record_path = dir.join(names::RECORD);
@@ -96,7 +100,9 @@ impl<'a> LoadedModel<'a> {
             return Err(DeployError::Unfinished { path: record_path });
         };
         if actual != expected {
-            return Err(DeployError::ChecksumMismatch { path, expected, actual });
+            let record =
+                if record.as_ref().is_some_and(|r| r.checkpoint_sha256.is_some()) { record_path } else { meta_path };
+            return Err(DeployError::ChecksumMismatch { path, record, expected, actual });
         }
         let (name, version) = match &record {
             Some(r) => (r.objective.as_str(), r.objective_version.as_str()),

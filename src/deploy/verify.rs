@@ -113,9 +113,10 @@ pub fn verify(model: &LoadedModel) -> Result<VerifyReport, DeployError> {
         let claimed: SplitEvaluation = store::read_json(&test_path)?;
         if claimed.checkpoint_sha256 != model.checkpoint_sha256 {
             return Err(DeployError::ChecksumMismatch {
-                path: test_path,
-                expected: model.checkpoint_sha256.clone(),
-                actual: claimed.checkpoint_sha256,
+                path: model.dir.join(&model.meta.checkpoint),
+                record: test_path,
+                expected: claimed.checkpoint_sha256,
+                actual: model.checkpoint_sha256.clone(),
             });
         }
         let measured = evaluate_split(model, SplitName::Test)?;

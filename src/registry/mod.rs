@@ -278,12 +278,18 @@ impl Registry {
             names::TEST_METRICS => test.is_some(),
             other => trial_dir.join(other).exists(),
         });
+        // A version folder that model.json does not list is nobody's: one that could not be
+        // completed (a full disk) goes at once, leaving no half copy behind.
+        let unlisted = |e: StoreError| {
+            let _ = std::fs::remove_dir_all(&dir);
+            e
+        };
         for file in VERSION_FILES.into_iter().chain(optional) {
             let from = trial_dir.join(file);
             let to = dir.join(file);
             // Trial files are only ever replaced by rename, never changed in place, so a hard link is safe.
             if std::fs::hard_link(&from, &to).is_err() {
-                std::fs::copy(&from, &to).map_err(StoreError::io(&from))?;
+                std::fs::copy(&from, &to).map_err(StoreError::io(&to)).map_err(unlisted)?;
             }
         }
         let registered = ModelVersion {
@@ -308,7 +314,7 @@ impl Registry {
             refit: record.refit.clone(),
         };
         entry.versions.push(registered.clone());
-        store::write_json(&self.model_dir(name).join("model.json"), &entry)?;
+        store::write_json(&self.model_dir(name).join("model.json"), &entry).map_err(unlisted)?;
         Ok((registered, true))
     }
 

@@ -27,7 +27,7 @@ use crate::objective::{Catalog, Objective, Parallelism};
 use crate::params::{ResolvedParams, Schema};
 use crate::plan::{Plan, TrialSpec};
 use crate::spec::SweepSpec;
-use crate::store::{self, StoreError, SweepDir, TrialRecord, claim, names};
+use crate::store::{self, StorageFault, StoreError, SweepDir, TrialRecord, claim, names};
 
 /// What to do when the results folder already holds trials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +127,19 @@ pub enum RunError {
     /// Reading or writing the results folder failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The results folder's filesystem is full or read-only: the run stopped
+    /// at the first trial that could not write, and left it without a record.
+    #[error(
+        "{fault}; stopped there: the {committed} trial(s) committed so far are kept, and the trial(s) in \
+         training were left without a record; free some space (or make the folder writable), then run again \
+         with --resume to train the rest"
+    )]
+    StorageUnavailable {
+        /// The write that failed.
+        fault: StorageFault,
+        /// Trials with a record in the results folder.
+        committed: usize,
+    },
     /// The worker pool could not start.
     #[error("cannot start {workers} worker threads: {message}")]
     Pool {
@@ -372,6 +385,10 @@ pub fn run_sweep(
     };
     std::panic::set_hook(previous_hook);
     let mut records = records?;
+    if let Some(fault) = claiming.take_fault() {
+        let committed = dir.scan().map_or(done.len() + records.len(), |s| s.complete.len());
+        return Err(RunError::StorageUnavailable { fault, committed });
+    }
     reporter.on_finish();
     records.sort_by_key(|r| r.index);
     let actual = match workers {
@@ -414,6 +431,9 @@ struct Claiming {
     stale_after: std::time::Duration,
     retry_failed: bool,
     elsewhere: Mutex<Vec<TrialSpec>>,
+    /// The first trial write the filesystem refused (full or read-only):
+    /// once set, no more trials are handed out.
+    fault: Mutex<Option<StorageFault>>,
 }
 
 impl Claiming {
@@ -423,7 +443,24 @@ impl Claiming {
             stale_after: claim::stale_after(),
             retry_failed: matches!(existing, ExistingResults::Resume { retry_failed: true }),
             elsewhere: Mutex::new(Vec::new()),
+            fault: Mutex::new(None),
         }
+    }
+
+    /// Stops handing out trials: the filesystem takes no more writes.
+    fn stop(&self, fault: StorageFault) {
+        if let Ok(mut f) = self.fault.lock() {
+            f.get_or_insert(fault);
+        }
+    }
+
+    /// Whether a trial write met a full or read-only filesystem.
+    fn stopped(&self) -> bool {
+        self.fault.lock().map_or(true, |f| f.is_some())
+    }
+
+    fn take_fault(&self) -> Option<StorageFault> {
+        self.fault.lock().ok().and_then(|mut f| f.take())
     }
 
     /// `trial` with its attempt, claimed for this process; `None` when another
@@ -573,7 +610,8 @@ fn run_proposals(
     };
     let mut records = dispatch_from(workers, &next, env, reporter, claiming);
     let mut announced = false;
-    while failure.lock().map(|f| f.is_none()).unwrap_or(false) && proposals.held_elsewhere()? > 0 {
+    while failure.lock().map(|f| f.is_none()).unwrap_or(false) && !claiming.stopped() && proposals.held_elsewhere()? > 0
+    {
         if !announced {
             reporter.on_note("waiting for the trials other processes are training");
             announced = true;
@@ -602,7 +640,14 @@ pub fn run_next_trials(
     let claiming = Claiming::new(ExistingResults::Resume { retry_failed: false });
     let pool = single_thread_pool("sweep-trial").map_err(|message| RunError::Pool { workers: 1, message })?;
     let workers = Workers::Threads(vec![pool]);
-    run_proposals(&sweep, &workers, &env, &mut SilentReporter, &claiming)
+    let records = run_proposals(&sweep, &workers, &env, &mut SilentReporter, &claiming)?;
+    match claiming.take_fault() {
+        Some(fault) => {
+            let committed = sweep.dir.scan().map_or(records.len(), |s| s.complete.len());
+            Err(RunError::StorageUnavailable { fault, committed })
+        }
+        None => Ok(records),
+    }
 }
 
 /// How often a process waiting for other processes' trials looks again.
@@ -621,7 +666,7 @@ fn dispatch_until_done(
     let mut announced = false;
     loop {
         let waiting = claiming.still_elsewhere(env.dir);
-        if waiting.is_empty() {
+        if waiting.is_empty() || claiming.stopped() {
             return records;
         }
         if !announced {
@@ -678,8 +723,13 @@ fn dispatch_from(
                     // One `install` per worker, not per trial: each costs two thread hand-offs.
                     scope.spawn(move || {
                         pool.install(|| {
-                            while let Some(trial) = next_trial() {
+                            while !claiming.stopped()
+                                && let Some(trial) = next_trial()
+                            {
                                 let finished = run_trial_uncommitted(env, &trial, &tx);
+                                if let Some(fault) = &finished.storage_fault {
+                                    claiming.stop(fault.clone());
+                                }
                                 if tx.send(Message::Finished(Box::new(finished))).is_err() {
                                     break;
                                 }
@@ -693,8 +743,13 @@ fn dispatch_from(
                     let tx = tx.clone();
                     scope.spawn(move || {
                         let Ok(mut worker) = slot.lock() else { return };
-                        while let Some(trial) = next_trial() {
+                        while !claiming.stopped()
+                            && let Some(trial) = next_trial()
+                        {
                             let finished = worker.run(env, &trial, &tx);
+                            if let Some(fault) = &finished.storage_fault {
+                                claiming.stop(fault.clone());
+                            }
                             if tx.send(Message::Finished(Box::new(finished))).is_err() {
                                 break;
                             }
@@ -707,10 +762,15 @@ fn dispatch_from(
         let mut group: Vec<FinishedTrial> = Vec::new();
         let mut deadline = std::time::Instant::now();
         let mut flush = |group: &mut Vec<FinishedTrial>, reporter: &mut dyn Reporter| {
-            for record in commit(env.dir, std::mem::take(group)) {
-                claiming.held.release(&env.dir.trial_dir(&record.id));
-                reporter.on_event(&RunEvent::TrialCommitted { record: Box::new(record.clone()) });
-                records.push(record);
+            for committed in commit(env.dir, std::mem::take(group)) {
+                match committed {
+                    Ok(record) => {
+                        claiming.held.release(&env.dir.trial_dir(&record.id));
+                        reporter.on_event(&RunEvent::TrialCommitted { record: Box::new(record.clone()) });
+                        records.push(record);
+                    }
+                    Err(fault) => claiming.stop(fault),
+                }
             }
         };
         loop {
@@ -821,6 +881,10 @@ fn run_in_batches(
             }
         }
         let records = dispatch_until_done(workers, &todo, &batch_env, reporter, claiming);
+        if claiming.stopped() {
+            fresh.extend(records);
+            break;
+        }
         // Trials of the batch that another process trained count as much as this one's.
         let mine: BTreeSet<String> = records.iter().map(|r| r.id.clone()).collect();
         let theirs = todo
@@ -955,7 +1019,13 @@ pub fn run_single_trial(
     held.hold(&dir.trial_dir(&trial.id), trial.attempt);
     let env = sweep.env(faults);
     let pool = single_thread_pool("sweep-trial").map_err(|message| RunError::Pool { workers: 1, message })?;
-    Ok(SingleTrial::Ran(pool.install(|| run_trial(&env, &trial, &NoEvents))))
+    match pool.install(|| run_trial(&env, &trial, &NoEvents)) {
+        Ok(record) => Ok(SingleTrial::Ran(record)),
+        Err(fault) => {
+            let committed = dir.scan().map_or(0, |s| s.complete.len());
+            Err(RunError::StorageUnavailable { fault, committed })
+        }
+    }
 }
 
 /// The side of a worker process (`<binary> worker SPEC`): checks that it

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use crate::objective::{Objective, TrialContext, TrialError};
 use crate::params::{ResolvedParams, Schema};
 use crate::plan::TrialSpec;
 use crate::spec::{CheckpointPolicy, SweepSpec};
-use crate::store::{self, BestMetadata, SweepDir, TrialFolder, TrialRecord, TrialStatus, names};
+use crate::store::{self, BestMetadata, StorageFault, SweepDir, TrialFolder, TrialRecord, TrialStatus, names};
 
 /// What every trial of a sweep (or of one batch) shares.
 #[derive(Clone)]
@@ -99,6 +99,21 @@ struct Progress {
     checkpoint_bytes: u64,
     /// The best epoch's validation outputs, written once when the trial ends.
     best_outputs: Vec<f32>,
+    /// The first write that failed because the filesystem is full or read-only.
+    storage_fault: Option<StorageFault>,
+    /// SHA-256 of the validation outputs file, once written.
+    valid_outputs_sha256: Option<String>,
+}
+
+impl Progress {
+    /// The trial's error for a failed write of `path`; notes a full or
+    /// read-only filesystem, which is no fault of the trial's.
+    fn write_failed(&mut self, path: &Path, e: std::io::Error) -> TrialError {
+        if self.storage_fault.is_none() {
+            self.storage_fault = StorageFault::of(path, &e);
+        }
+        failed(format!("{}: {e}", path.display()))
+    }
 }
 
 /// A trial that has run to its end but whose record is not yet committed.
@@ -108,6 +123,12 @@ pub struct FinishedTrial {
     pub record: TrialRecord,
     /// Its folder, with the record waiting in the marker; or why it could not be written.
     pub folder: Result<PathBuf, String>,
+    /// The trial could not write its files because the filesystem is full or
+    /// read-only: it was abandoned, its folder removed where that was
+    /// possible, and it has no record, so that `--resume` runs it again
+    /// instead of keeping it as failed.
+    #[serde(default)]
+    pub storage_fault: Option<StorageFault>,
 }
 
 impl FinishedTrial {
@@ -126,13 +147,13 @@ impl FinishedTrial {
             .map_err(|e| e.to_string())
             .and_then(|bytes| TrialFolder::record_without_folder(&dir, &bytes).map_err(|e| e.to_string()))
             .map(|()| dir);
-        FinishedTrial { record, folder }
+        FinishedTrial { record, folder, storage_fault: None }
     }
 }
 
 /// Runs one trial to its end and commits its record on its own; never panics.
 /// See [`run_trial_uncommitted`] and [`commit`].
-pub fn run_trial(env: &TrialEnv, trial: &TrialSpec, events: &dyn EventSink) -> TrialRecord {
+pub fn run_trial(env: &TrialEnv, trial: &TrialSpec, events: &dyn EventSink) -> Result<TrialRecord, StorageFault> {
     let finished = run_trial_uncommitted(env, trial, events);
     commit(env.dir, vec![finished]).pop().unwrap_or_else(|| unreachable!("one trial in, one record out"))
 }
@@ -140,25 +161,36 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec, events: &dyn EventSink) -> T
 /// Commits finished trials together: their files become durable, then their
 /// records (`trial.json`), which is what makes a trial count as complete; a
 /// crash before that means a rerun. A trial whose record cannot be written
-/// comes back as failed.
-pub fn commit(dir: &SweepDir, finished: Vec<FinishedTrial>) -> Vec<TrialRecord> {
-    let folders: Vec<PathBuf> = finished.iter().filter_map(|f| f.folder.clone().ok()).collect();
+/// comes back as failed; one that met a full or read-only filesystem, in
+/// training or here, comes back as that [`StorageFault`], without a record.
+pub fn commit(dir: &SweepDir, finished: Vec<FinishedTrial>) -> Vec<Result<TrialRecord, StorageFault>> {
+    let to_commit = |f: &FinishedTrial| f.storage_fault.is_none().then(|| f.folder.clone().ok()).flatten();
+    let folders: Vec<PathBuf> = finished.iter().filter_map(to_commit).collect();
     let mut outcomes = store::commit_records(dir.root(), &folders).into_iter();
     finished
         .into_iter()
         .map(|f| {
-            let error = match f.folder {
-                Ok(_) => outcomes.next().and_then(Result::err).map(|e| e.to_string()),
-                Err(e) => Some(e),
+            if let Some(fault) = f.storage_fault {
+                return Err(fault);
+            }
+            let error = match &f.folder {
+                Ok(folder) => match outcomes.next() {
+                    Some(Err(e)) => match StorageFault::of(&folder.join(names::RECORD), &e) {
+                        Some(fault) => return Err(fault),
+                        None => Some(e.to_string()),
+                    },
+                    _ => None,
+                },
+                Err(e) => Some(e.clone()),
             };
-            match error {
+            Ok(match error {
                 None => f.record,
                 Some(e) => TrialRecord {
                     status: TrialStatus::Failed,
                     message: Some(format!("cannot write the trial record: {e}")),
                     ..f.record
                 },
-            }
+            })
         })
         .collect()
 }
@@ -192,7 +224,7 @@ pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &dyn Eve
                 &env.dir.file(&preprocessing),
                 &history_line(&[&["epoch"][..], columns, &["saved_best"]].concat())?,
             )
-            .map_err(|e| failed(format!("{}: {e}", trial_dir.display())))?,
+            .map_err(|e| progress.write_failed(&trial_dir, e))?,
         );
         if env.faults.abort.contains(&trial.index) {
             std::process::abort();
@@ -218,9 +250,9 @@ pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &dyn Eve
                 scale: data.preprocessing.target_scale,
             };
             let path = folder.dir().join(names::VALID_OUTPUTS);
-            folder
-                .replace(names::VALID_OUTPUTS, &store::encode_outputs(&outputs))
-                .map_err(|e| failed(format!("{}: {e}", path.display())))
+            let bytes = store::encode_outputs(&outputs);
+            progress.valid_outputs_sha256 = Some(store::sha256_hex(&bytes));
+            folder.replace(names::VALID_OUTPUTS, &bytes).map_err(|e| progress.write_failed(&path, e))
         }),
         _ => Ok(()),
     };
@@ -250,9 +282,14 @@ pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &dyn Eve
         duration_s: start.elapsed().as_secs_f64(),
         checkpoint_s: progress.checkpoint_seconds,
         checkpoint_bytes: progress.checkpoint_bytes,
+        valid_outputs_sha256: progress.valid_outputs_sha256,
         ..base_record(env, trial, params, started_at)
     };
-    let folder = json_file(&record)
+    if let Some(fault) = progress.storage_fault {
+        return abandon(folder, trial_dir, record, fault);
+    }
+    let mut storage_fault = None;
+    let finished = json_file(&record)
         .map_err(|e| e.to_string())
         .and_then(|bytes| {
             match folder {
@@ -260,10 +297,32 @@ pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &dyn Eve
                 // A trial that failed before its folder existed still leaves a record.
                 None => TrialFolder::record_without_folder(&trial_dir, &bytes),
             }
-            .map_err(|e| format!("{}: {e}", trial_dir.display()))
+            .map_err(|e| {
+                storage_fault = StorageFault::of(&trial_dir.join(names::RUNNING), &e);
+                format!("{}: {e}", trial_dir.display())
+            })
         })
-        .map(|()| trial_dir);
-    FinishedTrial { record, folder }
+        .map(|()| trial_dir.clone());
+    match storage_fault {
+        Some(fault) => abandon(None, trial_dir, record, fault),
+        None => FinishedTrial { record, folder: finished, storage_fault: None },
+    }
+}
+
+/// Gives up a trial that the filesystem would not take (full or read-only):
+/// its folder goes, where the filesystem still lets it, so that no empty or
+/// half-written file is left for later commands to trip over, space is given
+/// back, and `--resume` runs the trial again from scratch.
+fn abandon(folder: Option<TrialFolder>, dir: PathBuf, record: TrialRecord, fault: StorageFault) -> FinishedTrial {
+    drop(folder);
+    // On a read-only filesystem this fails too, but then nothing was written either.
+    let _ = std::fs::remove_dir_all(&dir);
+    let record = TrialRecord {
+        status: TrialStatus::Failed,
+        message: Some(format!("abandoned, not recorded: {fault}")),
+        ..record
+    };
+    FinishedTrial { record, folder: Err(fault.to_string()), storage_fault: Some(fault) }
 }
 
 /// What a trial's record says before it has trained: who it is and what it trains.
@@ -351,8 +410,8 @@ fn train(
             let started = Instant::now();
             let bytes = trainer.checkpoint(&BTreeMap::from([("sweep.epoch".to_string(), epoch.to_string())]))?;
             let path = dir.join(names::EPOCHS).join(format!("epoch-{epoch:04}.safetensors"));
-            std::fs::create_dir_all(dir.join(names::EPOCHS)).map_err(failed)?;
-            store::write_atomic_deferred(&path, &bytes).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+            std::fs::create_dir_all(dir.join(names::EPOCHS)).map_err(|e| progress.write_failed(&path, e))?;
+            store::write_atomic_deferred(&path, &bytes).map_err(|e| progress.write_failed(&path, e))?;
             progress.checkpoint_bytes += bytes.len() as u64;
             progress.checkpoint_seconds += started.elapsed().as_secs_f64();
         }
@@ -364,9 +423,7 @@ fn train(
         let mut row = vec![epoch.to_string()];
         row.extend(columns.iter().map(|name| epoch_metrics.get(*name).map(|v| v.to_string()).unwrap_or_default()));
         row.push(save_best.to_string());
-        folder
-            .append_history(&history_line(&row)?)
-            .map_err(|e| failed(format!("{}: {e}", dir.join(names::HISTORY).display())))?;
+        folder.append_history(&history_line(&row)?).map_err(|e| progress.write_failed(&dir.join(names::HISTORY), e))?;
         events.emit(RunEvent::EpochEnded { index: trial.index, id: trial.id.clone(), epoch, metrics: epoch_metrics });
         if let Some(rule) = pruned_by {
             events.emit(RunEvent::Pruned { index: trial.index, id: trial.id.clone(), epoch, rule: rule.to_string() });
@@ -415,7 +472,7 @@ fn save_best_checkpoint(
     // bytes; an objective's own format is stored as it is.
     let bytes = store::canonical_safetensors(&bytes).unwrap_or(bytes);
     let dir = folder.dir().to_path_buf();
-    let in_folder = |name: &str, e: std::io::Error| failed(format!("{}: {e}", dir.join(name).display()));
+    let mut in_folder = |name: &str, e: std::io::Error| progress.write_failed(&dir.join(name), e);
     folder.replace(names::CHECKPOINT, &bytes).map_err(|e| in_folder(names::CHECKPOINT, e))?;
     let meta = BestMetadata {
         trial_id: trial.id.clone(),

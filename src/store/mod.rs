@@ -243,6 +243,33 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, StoreError> {
     serde_json::from_slice(&bytes).map_err(|e| StoreError::Parse { path: path.to_path_buf(), message: e.to_string() })
 }
 
+/// Whether an I/O error says the filesystem takes no more writes (full,
+/// over quota, or read-only), as opposed to a problem with one file. Every
+/// later write would fail the same way, so a run stops at the first one
+/// instead of recording each remaining trial as failed.
+pub fn is_storage_unavailable(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::ReadOnlyFilesystem)
+}
+
+/// A write that failed because the filesystem takes no more writes
+/// ([`is_storage_unavailable`]): the file, and the system's reason.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, thiserror::Error)]
+#[error("{}: {reason}", path.display())]
+pub struct StorageFault {
+    /// The file or folder being written.
+    pub path: PathBuf,
+    /// What the system said, e.g. "No space left on device (os error 28)".
+    pub reason: String,
+}
+
+impl StorageFault {
+    /// The fault, if `e` is one.
+    pub fn of(path: &Path, e: &std::io::Error) -> Option<StorageFault> {
+        is_storage_unavailable(e).then(|| StorageFault { path: path.to_path_buf(), reason: e.to_string() })
+    }
+}
+
 /// Lower-case hex SHA-256 of some bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};

@@ -119,6 +119,12 @@ pub struct TrialRecord {
     /// cross-validated metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refit: Option<RefitInfo>,
+    /// SHA-256 of `best_valid_outputs.safetensors`, which aggregation checks
+    /// before it bootstraps from the file: a flipped bit in the outputs would
+    /// otherwise change the leaderboard's intervals unnoticed (absent in
+    /// records of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_outputs_sha256: Option<String>,
 }
 
 /// What a refit model retrains, and the estimate of its quality that comes
@@ -188,6 +194,7 @@ impl TrialRecord {
             pid: 0,
             attempt: 0,
             refit: None,
+            valid_outputs_sha256: None,
         }
     }
 }
