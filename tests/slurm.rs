@@ -356,6 +356,16 @@ fn a_sweep_larger_than_max_array_size_runs_as_several_arrays_one_after_another_t
     let (arrays, aggregate) = job_ids(&out);
     assert_eq!(arrays.len(), 2, "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains(&format!(", after array job {}", arrays[0])), "{}", text(&out.stdout));
+    // Straight after submission (the first array takes seconds), SLURM holds the dependencies:
+    // the second array after the first, the aggregation after both.
+    let dependency = |job: &str| {
+        let out = Command::new("scontrol").args(["show", "job", job]).output().unwrap();
+        text(&out.stdout).split_whitespace().filter(|w| w.starts_with("Dependency=")).collect::<Vec<_>>().join(" ")
+    };
+    let (a, b) = (&arrays[0], &arrays[1]);
+    assert!(dependency(b).contains(&format!("afterany:{a}_*")), "{}", dependency(b));
+    let waits = dependency(&aggregate);
+    assert!(waits.contains(&format!("afterany:{a}_*")) && waits.contains(&format!("afterany:{b}_*")), "{waits}");
     let states = wait_for(&all(&arrays, &aggregate));
     assert_eq!(states.len(), 12 + 1, "{states:?}");
     assert!(states.values().all(|s| s == "COMPLETED"), "{states:?}");

@@ -163,6 +163,12 @@ mod tests {
                 ArrayChunk { offset: 40, tasks: vec![0] },
             ]
         );
+        // Two indices exactly MaxArraySize apart never share an array: the second's task id would be MaxArraySize.
+        assert_eq!(
+            check(&[0, 10], ArrayLimits::new(10)),
+            vec![ArrayChunk { offset: 0, tasks: vec![0] }, ArrayChunk { offset: 10, tasks: vec![0] },]
+        );
+        assert_eq!(check(&[5, 14, 15], ArrayLimits::new(10)).len(), 2);
         // Far beyond the limit, a single index is one array at its own offset.
         assert_eq!(check(&[4321], ArrayLimits::new(1001)), vec![ArrayChunk { offset: 4321, tasks: vec![0] }]);
     }
