@@ -130,6 +130,10 @@ JobCompType=jobcomp/filetxt
 JobCompLoc=$LOG_DIR/jobcomp.log
 MinJobAge=3600
 KillWait=5
+# small on purpose (SLURM's default is 1001): sweep's tests/slurm.rs checks that a sweep
+# larger than MaxArraySize is split into several arrays (a 12-trial test and the 18 tasks of
+# the cross-validation test split; the others submit fewer than 10 tasks)
+MaxArraySize=10
 NodeName=$NODE NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF

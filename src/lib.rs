@@ -24,6 +24,7 @@ pub mod callback;
 pub mod cli;
 pub mod data;
 pub mod deploy;
+pub mod liveness;
 pub mod metrics;
 pub mod objective;
 pub mod onnx;

@@ -383,23 +383,40 @@ pub struct SlurmOutput {
     pub aggregate_job_id: Option<String>,
     /// TPE: the array tasks take proposals (`sweep trial --next`) until the budget is spent.
     pub next: bool,
-    /// The array's task ids (`--array`): trial indices, or with `next` the task numbers.
+    /// The trial indices the arrays run (with `next`, the task numbers).
     pub array_indices: Vec<usize>,
     /// Trials in the plan (for TPE, the budget).
     pub planned: usize,
+    /// The cluster's MaxArraySize the arrays were split by (`null` when there was nothing to submit).
+    pub max_array_size: Option<usize>,
     /// The job scripts (`null` when there is nothing to submit).
     pub scripts: Option<SlurmScripts>,
     /// The folder of the jobs' logs.
     pub logs: PathBuf,
 }
 
-/// The two job scripts of a submission.
+/// The job scripts of a submission.
 #[derive(Debug, Clone, Serialize)]
 pub struct SlurmScripts {
-    /// The array job's script.
-    pub array: ScriptFile,
+    /// The array jobs' scripts: one, or several where the sweep exceeds MaxArraySize.
+    pub arrays: Vec<ArrayScript>,
     /// The aggregation job's script.
     pub aggregate: ScriptFile,
+}
+
+/// One array job's script and the trials it runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArrayScript {
+    /// Where it is (or would be) written.
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+    /// Its `--array` task ids (without `%K`).
+    pub array: String,
+    /// Added to `$SLURM_ARRAY_TASK_ID` to get the trial index.
+    pub offset: usize,
+    /// The trial indices it runs.
+    pub trials: Vec<usize>,
 }
 
 /// A job script: where it is (or would be) written, and its text.

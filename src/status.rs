@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::liveness::{self, Liveness};
 use crate::runner::RunningMarker;
 use crate::spec::SweepSpec;
+use crate::store::claim::CurrentClaim;
 use crate::store::{self, StoreError, SweepDir, TrialRecord, TrialStatus, names};
 
 /// Why the status could not be read.
@@ -60,14 +62,19 @@ pub enum TrialState {
         /// Since when.
         since: String,
     },
-    /// Started on another host, which this one cannot check: running, or dead.
-    RunningOrStale {
+    /// Started, and nothing this host can see tells whether its process
+    /// still runs (another host whose heartbeat is late, no locks, no way to
+    /// ask about a pid). Counts as possibly alive: never run again by
+    /// `--only-missing` or `--retry-failed` until it is running or stale.
+    Unknown {
         /// The host.
         host: String,
         /// The process there.
         pid: u32,
         /// Since when.
         since: String,
+        /// Why it cannot be told.
+        reason: String,
     },
     /// Started, but its process is gone without leaving a record.
     Stale {
@@ -77,7 +84,7 @@ pub enum TrialState {
 }
 
 impl TrialState {
-    /// The short label used in tables: done, failed, diverged, missing, running, running-or-stale, stale.
+    /// The short label used in tables: done, failed, diverged, missing, running, unknown, stale.
     pub fn label(&self) -> &'static str {
         match self {
             TrialState::Done => "done",
@@ -85,12 +92,13 @@ impl TrialState {
             TrialState::Diverged { .. } => "diverged",
             TrialState::Missing => "missing",
             TrialState::Running { .. } => "running",
-            TrialState::RunningOrStale { .. } => "running-or-stale",
+            TrialState::Unknown { .. } => "unknown",
             TrialState::Stale { .. } => "stale",
         }
     }
 
-    /// Whether `--only-missing` should run it again: never started, or its process died.
+    /// Whether `--only-missing` should run it again: never started, or its
+    /// process is known to be gone (never when it may still run).
     pub fn needs_run(&self) -> bool {
         matches!(self, TrialState::Missing | TrialState::Stale { .. })
     }
@@ -142,7 +150,7 @@ pub fn sweep_status(dir: &SweepDir) -> Result<SweepStatus, StatusError> {
     let spec: SweepSpec = serde_json::from_value(manifest.spec.clone())
         .map_err(|e| StatusError::BadManifest { path: dir.file(names::MANIFEST), message: e.to_string() })?;
     let plan = spec.plan();
-    let this_host = store::hostname();
+    let this_host = liveness::this_host();
     // Trial folders by index (`t0007-…`): an adaptive plan's ids are only known from its folders.
     let mut folders: BTreeMap<usize, String> = BTreeMap::new();
     if let Ok(entries) = std::fs::read_dir(dir.trials_dir()) {
@@ -159,55 +167,51 @@ pub fn sweep_status(dir: &SweepDir) -> Result<SweepStatus, StatusError> {
             } else {
                 plan.trial(index).id
             };
-            let state = trial_state(&dir.trial_dir(&id), &this_host);
+            let state = trial_state(&dir.trial_dir(&id), this_host);
             TrialStatusLine { index, id, state }
         })
         .collect();
     Ok(SweepStatus { sweep: manifest.name, spec_hash: manifest.spec_hash, trials })
 }
 
-fn trial_state(dir: &Path, this_host: &str) -> TrialState {
+fn trial_state(dir: &Path, this_host: Option<&str>) -> TrialState {
     if !dir.exists() {
         return TrialState::Missing;
     }
     let record = dir.join(names::RECORD);
+    let claim = store::claim::current(dir).ok().flatten();
     if record.exists() {
-        return match store::read_json::<TrialRecord>(&record) {
-            Ok(r) => match r.status {
-                TrialStatus::Completed | TrialStatus::Pruned => TrialState::Done,
-                TrialStatus::Failed => TrialState::Failed { message: r.message.unwrap_or_default() },
-                TrialStatus::Diverged => TrialState::Diverged { message: r.message.unwrap_or_default() },
+        let r = match store::read_json::<TrialRecord>(&record) {
+            Ok(r) => r,
+            Err(e) => return TrialState::Stale { reason: format!("unreadable record: {e}") },
+        };
+        let ended = match r.status {
+            TrialStatus::Completed | TrialStatus::Pruned => return TrialState::Done,
+            TrialStatus::Failed => TrialState::Failed { message: r.message.unwrap_or_default() },
+            TrialStatus::Diverged => TrialState::Diverged { message: r.message.unwrap_or_default() },
+        };
+        // A failed trial that another process runs again right now holds a later attempt's claim.
+        return match claim.filter(|c| c.attempt > r.attempt) {
+            Some(c) => match claimed_state(&c) {
+                TrialState::Stale { .. } => ended,
+                retrying => retrying,
             },
-            Err(e) => TrialState::Stale { reason: format!("unreadable record: {e}") },
+            None => ended,
         };
     }
     // The claim says who trains the trial, with a heartbeat any host can read and, on its own
     // host, a lock that dies with its process.
-    if let Ok(Some(claim)) = store::claim::current(dir) {
-        let limit = store::claim::stale_after();
-        let (host, pid, since) = match &claim.info {
-            Some(c) => (c.host.clone(), c.pid, c.claimed_at.clone()),
-            None => (String::from("?"), 0, String::new()),
-        };
-        return if !claim.is_stale(limit) {
-            TrialState::Running { host, pid, since }
-        } else {
-            let why = if claim.silent_for > limit {
-                format!("no heartbeat for {:.0} s", claim.silent_for.as_secs_f64())
-            } else {
-                "its process is gone".to_string()
-            };
-            TrialState::Stale {
-                reason: format!("attempt {} by pid {pid} on {host}: {why}, claimed {since}", claim.attempt),
-            }
-        };
+    if let Some(claim) = claim {
+        return claimed_state(&claim);
     }
     match store::read_json::<RunningMarker>(&dir.join(names::RUNNING)) {
-        Ok(m) if m.host != this_host => TrialState::RunningOrStale { host: m.host, pid: m.pid, since: m.started_at },
-        Ok(m) if process_alive(m.pid) => TrialState::Running { host: m.host, pid: m.pid, since: m.started_at },
-        Ok(m) => {
-            TrialState::Stale { reason: format!("process {} on {} is gone, started {}", m.pid, m.host, m.started_at) }
-        }
+        Ok(m) => match liveness::judge_marker(&m.host, m.pid, this_host, liveness::process) {
+            Liveness::Alive => TrialState::Running { host: m.host, pid: m.pid, since: m.started_at },
+            Liveness::Gone(why) => TrialState::Stale {
+                reason: format!("process {} on {}: {why}, started {}", m.pid, m.host, m.started_at),
+            },
+            Liveness::Unknown(reason) => TrialState::Unknown { host: m.host, pid: m.pid, since: m.started_at, reason },
+        },
         Err(_) if dir.join(names::RUNNING).exists() => TrialState::Stale {
             reason: "running.json holds no marker: the trial is committing its record, died doing so, or was \
                      reset by --fresh and waits to run again"
@@ -217,12 +221,19 @@ fn trial_state(dir: &Path, this_host: &str) -> TrialState {
     }
 }
 
-/// Whether a process with this pid runs here (and is not a zombie).
-fn process_alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
-        .unwrap_or(false)
+/// The state of a trial from its current claim.
+fn claimed_state(claim: &CurrentClaim) -> TrialState {
+    let (host, pid, since) = match &claim.info {
+        Some(c) => (c.host.clone(), c.pid, c.claimed_at.clone()),
+        None => (String::from("?"), 0, String::new()),
+    };
+    match claim.liveness(store::claim::stale_after()) {
+        Liveness::Alive => TrialState::Running { host, pid, since },
+        Liveness::Unknown(reason) => TrialState::Unknown { host, pid, since, reason },
+        Liveness::Gone(why) => TrialState::Stale {
+            reason: format!("attempt {} by pid {pid} on {host}: {why}, claimed {since}", claim.attempt),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -232,23 +243,65 @@ mod tests {
     #[test]
     fn folder_states_are_told_apart() {
         let tmp = tempfile::tempdir().unwrap();
+        let here = liveness::this_host();
         let missing = tmp.path().join("a");
-        assert_eq!(trial_state(&missing, "h"), TrialState::Missing);
+        assert_eq!(trial_state(&missing, here), TrialState::Missing);
 
+        // A marker without a claim: its pid decides on its own host, and nothing elsewhere.
         let running = tmp.path().join("b");
         std::fs::create_dir(&running).unwrap();
         let mut marker = RunningMarker::now();
         store::write_json(&running.join(names::RUNNING), &marker).unwrap();
-        assert_eq!(trial_state(&running, &marker.host).label(), "running");
-        assert_eq!(trial_state(&running, "another-host").label(), "running-or-stale");
+        assert_eq!(trial_state(&running, here).label(), "running");
+        let elsewhere = trial_state(&running, Some("another-host"));
+        assert_eq!(elsewhere.label(), "unknown");
+        assert!(!elsewhere.needs_run() && !elsewhere.needs_retry(), "unknown may still run");
 
         marker.pid = u32::MAX - 1; // no such process
         store::write_json(&running.join(names::RUNNING), &marker).unwrap();
-        let state = trial_state(&running, &marker.host);
+        let state = trial_state(&running, here);
         assert_eq!(state.label(), "stale");
         assert!(state.needs_run());
 
         std::fs::write(running.join(names::RECORD), "{").unwrap();
-        assert_eq!(trial_state(&running, &marker.host).label(), "stale");
+        assert_eq!(trial_state(&running, here).label(), "stale");
+    }
+
+    #[test]
+    fn a_failed_trial_that_another_process_runs_again_is_not_retried_twice() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("t0000-x");
+        std::fs::create_dir(&dir).unwrap();
+        let record = TrialRecord {
+            status: TrialStatus::Failed,
+            message: Some("boom".into()),
+            attempt: 1,
+            ..TrialRecord::synthetic(
+                "s",
+                "t0000-x",
+                crate::metrics::Monitor::new("mcc", crate::metrics::Goal::Maximize, 0.0),
+            )
+        };
+        store::write_json(&dir.join(names::RECORD), &record).unwrap();
+        let here = liveness::this_host();
+        assert_eq!(trial_state(&dir, here).label(), "failed");
+        // The failed attempt's own claim changes nothing.
+        std::fs::write(dir.join(store::claim::claim_file_name(1)), "{}").unwrap();
+        assert_eq!(trial_state(&dir, here).label(), "failed");
+        // Attempt 2, claimed on another host a moment ago: running, not to be retried.
+        let info = store::claim::ClaimInfo { host: "node7".into(), ..store::claim::ClaimInfo::mine(2) };
+        std::fs::write(dir.join(store::claim::claim_file_name(2)), serde_json::to_vec(&info).unwrap()).unwrap();
+        let state = trial_state(&dir, here);
+        assert_eq!(state.label(), "running");
+        assert!(!state.needs_retry());
+        // Its heartbeat stopped long ago: the retry died, the failure stands.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(dir.join(store::claim::claim_file_name(2)))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert!(trial_state(&dir, here).needs_retry());
     }
 }

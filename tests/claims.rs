@@ -207,6 +207,82 @@ fn hostname() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
 }
 
+/// Makes the trial folder `dir` look unfinished: no record and no claim.
+fn unfinish(dir: &Path) {
+    fs::remove_file(dir.join("trial.json")).unwrap();
+    fs::remove_file(dir.join("claim-1.json")).unwrap();
+}
+
+/// Writes `claim-1.json` for `host` and `pid`, with its heartbeat `age` ago.
+fn write_claim(dir: &Path, host: &str, pid: u32, age: Duration) {
+    let claim = serde_json::json!({"attempt": 1, "host": host, "pid": pid, "claimed_at": "2026-11-30T10:00:00Z"});
+    let path = dir.join("claim-1.json");
+    fs::write(&path, claim.to_string()).unwrap();
+    let at = std::time::SystemTime::now() - age;
+    fs::File::options().write(true).open(&path).unwrap().set_modified(at).unwrap();
+}
+
+#[test]
+fn trials_whose_process_may_live_are_never_resubmitted_and_only_gone_ones_are() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("s.toml"), spec("alive").replace("epochs = 8", "epochs = 1")).unwrap();
+    let out = sweep(tmp.path(), &["run", "s.toml", "--workers", "1", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let root = tmp.path().join("results/alive");
+    let mut dirs: Vec<_> = fs::read_dir(root.join("trials")).unwrap().map(|e| e.unwrap().path()).collect();
+    dirs.sort();
+    for d in &dirs[..6] {
+        unfinish(d);
+    }
+    let dead = {
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    };
+    // 0: another host, heartbeat 2 s ago: running. 1: another host, heartbeat 30 s ago: unknown.
+    // 2: another host, no heartbeat for 2 h: stale. 3: a marker of this live process, no claim:
+    // running. 4: a marker of a dead process on this host: stale. 5: a marker from another host
+    // without a claim: unknown.
+    write_claim(&dirs[0], "node-elsewhere", 4711, Duration::from_secs(2));
+    write_claim(&dirs[1], "node-elsewhere", 4712, Duration::from_secs(30));
+    write_claim(&dirs[2], "node-elsewhere", 4713, Duration::from_secs(7200));
+    let marker = |host: &str, pid: u32| {
+        serde_json::json!({"host": host, "pid": pid, "started_at": "2026-11-30T10:00:00Z",
+                           "slurm_job_id": null, "slurm_array_task": null})
+        .to_string()
+    };
+    fs::write(dirs[3].join("running.json"), marker(&hostname(), std::process::id())).unwrap();
+    fs::write(dirs[4].join("running.json"), marker(&hostname(), dead)).unwrap();
+    fs::write(dirs[5].join("running.json"), marker("node-elsewhere", 4715)).unwrap();
+
+    let out = sweep(tmp.path(), &["status", "results/alive"]);
+    assert_eq!(out.status.code(), Some(1), "not all done");
+    let report = text(&out.stdout);
+    assert!(report.contains("12 trials: 6 done, 2 running, 2 unknown, 2 stale"), "{report}");
+    let line = |i: usize| report.lines().find(|l| l.trim_start().starts_with(&format!("{i} "))).unwrap_or("");
+    assert!(line(0).contains("running") && line(0).contains("pid 4711 on node-elsewhere"), "{report}");
+    assert!(
+        line(1).contains("unknown") && line(1).contains("another host, whose last heartbeat is 30 s old"),
+        "{report}"
+    );
+    assert!(line(2).contains("stale") && line(2).contains("no heartbeat for 7200 s"), "{report}");
+    assert!(line(3).contains("running") && line(3).contains(&format!("pid {}", std::process::id())), "{report}");
+    assert!(line(4).contains("stale") && line(4).contains(&format!("no process {dead} runs on this host")), "{report}");
+    assert!(line(5).contains("unknown") && line(5).contains("holds no claim"), "{report}");
+    assert!(report.contains("only-missing (2 trials)"), "{report}");
+
+    let json = sweep(tmp.path(), &["status", "results/alive", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["trials"][1]["state"], "unknown");
+    assert!(v["trials"][1]["reason"].as_str().unwrap().contains("node-elsewhere"), "{v}");
+
+    // Only the trials whose process is known to be gone are resubmitted.
+    let out = sweep(tmp.path(), &["slurm", "s.toml", "--only-missing", "--dry-run", "--max-array-size", "1001"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("array job (2 trials: 2,4)"), "{}", text(&out.stdout));
+}
+
 #[test]
 fn asynchronous_asha_prunes_at_rungs_against_the_trials_so_far_and_keeps_every_trial_once() {
     let tmp = tempfile::tempdir().unwrap();

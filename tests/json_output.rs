@@ -222,10 +222,10 @@ fn slurm_dry_run_prints_what_would_be_submitted_and_writes_nothing() {
     assert_eq!(doc["array_indices"], serde_json::json!([0, 1, 2, 3]));
     assert_eq!(doc["planned"], 4);
     let root = tmp.path().canonicalize().unwrap().join("results/sl");
-    assert_eq!(path(&doc["scripts"]["array"]["path"]), root.join("slurm/array.sbatch"));
+    assert_eq!(path(&doc["scripts"]["arrays"][0]["path"]), root.join("slurm/array.sbatch"));
     assert_eq!(path(&doc["scripts"]["aggregate"]["path"]), root.join("slurm/aggregate.sbatch"));
     assert_eq!(path(&doc["logs"]), root.join("slurm/logs"));
-    let array = doc["scripts"]["array"]["text"].as_str().unwrap();
+    let array = doc["scripts"]["arrays"][0]["text"].as_str().unwrap();
     assert!(array.contains("#SBATCH --array=0-3%3"), "{array}");
     assert!(doc["scripts"]["aggregate"]["text"].as_str().unwrap().contains("aggregate"));
     assert!(!tmp.path().join("results").exists(), "a dry run writes nothing");
@@ -233,6 +233,18 @@ fn slurm_dry_run_prints_what_would_be_submitted_and_writes_nothing() {
     // The human dry run prints the same scripts.
     let human = text(&sweep(tmp.path(), &["slurm", "s.toml", "--dry-run", "--max-parallel", "3"]).stdout);
     assert!(human.contains(array), "{human}");
+
+    // Past the cluster's MaxArraySize the document lists every array with the trials it runs.
+    let out = sweep(tmp.path(), &["slurm", "s.toml", "--dry-run", "--max-array-size", "3", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc = document(&out);
+    assert_eq!(doc["max_array_size"], 3);
+    let arrays = doc["scripts"]["arrays"].as_array().unwrap();
+    let split: Vec<(u64, serde_json::Value)> =
+        arrays.iter().map(|a| (a["offset"].as_u64().unwrap(), a["trials"].clone())).collect();
+    assert_eq!(split, vec![(0, serde_json::json!([0, 1, 2])), (3, serde_json::json!([3]))]);
+    assert_eq!(path(&arrays[1]["path"]), root.join("slurm/array-2.sbatch"));
+    assert!(!tmp.path().join("results").exists(), "a dry run writes nothing");
 }
 
 #[test]

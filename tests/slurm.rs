@@ -32,18 +32,25 @@ fn need_cluster(test: &str) -> bool {
     false
 }
 
-/// Job ids from `sweep slurm`'s output.
-fn job_ids(out: &Output) -> (String, String) {
+/// Job ids from `sweep slurm`'s output: the array jobs (one, or one per chunk of MaxArraySize) and the aggregation job.
+fn job_ids(out: &Output) -> (Vec<String>, String) {
     let stdout = text(&out.stdout);
-    let id = |prefix: &str| {
+    let ids = |prefix: &str| -> Vec<String> {
         stdout
             .lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no {prefix:?} in {stdout:?} / {}", text(&out.stderr)))
-            .to_string()
+            .filter_map(|l| l.strip_prefix(prefix))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .map(str::to_string)
+            .collect()
     };
-    (id("array job: "), id("aggregation job: "))
+    let (arrays, aggregate) = (ids("array job: "), ids("aggregation job: "));
+    assert!(!arrays.is_empty() && aggregate.len() == 1, "no job ids in {stdout:?} / {}", text(&out.stderr));
+    (arrays, aggregate[0].clone())
+}
+
+/// Every job id, for [`wait_for`].
+fn all<'a>(arrays: &'a [String], aggregate: &'a str) -> Vec<&'a str> {
+    arrays.iter().map(String::as_str).chain([aggregate]).collect()
 }
 
 /// Polls squeue until none of `ids` is queued or running; returns each job's or task's final state.
@@ -112,8 +119,8 @@ fn a_slurm_job_array_gives_the_same_leaderboard_as_a_local_run() {
     let start = Instant::now();
     let out = sweep_env(tmp.path(), &["slurm", "s.toml"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let (array, aggregate) = job_ids(&out);
-    let states = wait_for(&[&array, &aggregate]);
+    let (arrays, aggregate) = job_ids(&out);
+    let states = wait_for(&all(&arrays, &aggregate));
     eprintln!("sweep slurm → leaderboard: {:.1} s, states {states:?}", start.elapsed().as_secs_f64());
     assert_eq!(states.len(), 7, "{states:?}");
     assert!(states.values().all(|s| s == "COMPLETED"), "{states:?}");
@@ -143,8 +150,8 @@ fn cross_validation_with_a_test_split_and_a_refit_runs_as_an_array_like_it_runs_
     fs::write(tmp.path().join("s.toml"), body).unwrap();
     let out = sweep_env(tmp.path(), &["slurm", "s.toml"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let (array, aggregate) = job_ids(&out);
-    let states = wait_for(&[&array, &aggregate]);
+    let (arrays, aggregate) = job_ids(&out);
+    let states = wait_for(&all(&arrays, &aggregate));
     assert_eq!(states.len(), 6 * 3 + 1, "configuration x fold array tasks: {states:?}");
     assert!(states.values().all(|s| s == "COMPLETED"), "{states:?}");
 
@@ -181,8 +188,8 @@ fn asha_runs_as_an_array_each_task_judging_against_the_trials_so_far() {
     fs::write(tmp.path().join("s.toml"), body).unwrap();
     let out = sweep_env(tmp.path(), &["slurm", "s.toml"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let (array, aggregate) = job_ids(&out);
-    let states = wait_for(&[&array, &aggregate]);
+    let (arrays, aggregate) = job_ids(&out);
+    let states = wait_for(&all(&arrays, &aggregate));
     assert!(states.values().all(|s| s == "COMPLETED"), "{states:?}");
     let rows = leaderboard(&tmp.path().join("results/asha-slurm/leaderboard.csv"));
     assert_eq!(rows.len(), 6, "every trial recorded once");
@@ -203,8 +210,8 @@ fn tpe_runs_as_an_array_of_tasks_that_take_proposals_until_the_budget() {
     let out = sweep_env(tmp.path(), &["slurm", "s.toml"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("2 tasks taking TPE proposals until 8 trials"), "{}", text(&out.stdout));
-    let (array, aggregate) = job_ids(&out);
-    let states = wait_for(&[&array, &aggregate]);
+    let (arrays, aggregate) = job_ids(&out);
+    let states = wait_for(&all(&arrays, &aggregate));
     assert!(states.values().all(|s| s == "COMPLETED"), "{states:?}");
     let rows = leaderboard(&tmp.path().join("results/tpe-slurm/leaderboard.csv"));
     assert_eq!(rows.len(), 8, "the budget, every trial recorded once: {rows:?}");
@@ -228,8 +235,8 @@ fn array_tasks_run_the_users_own_binary_and_its_objective() {
     fs::write(tmp.path().join("cnn.toml"), spec).unwrap();
     let out = run_example("digits_cnn", tmp.path(), &["slurm", "cnn.toml"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let (array, aggregate) = job_ids(&out);
-    let states = wait_for(&[&array, &aggregate]);
+    let (arrays, aggregate) = job_ids(&out);
+    let states = wait_for(&all(&arrays, &aggregate));
     assert!(states.values().all(|s| s == "COMPLETED"), "{states:?}");
     let root = tmp.path().join("results/cnn-slurm");
     let script = fs::read_to_string(root.join("slurm/array.sbatch")).unwrap();
@@ -259,11 +266,11 @@ fn failed_and_dead_tasks_show_as_gaps_and_resubmission_fills_them() {
     // Task 1 fails (its record says so); task 4's process dies mid-trial (no record).
     let out = sweep_env(tmp.path(), &["slurm", "s.toml"], &[("SWEEP_FAIL_TRIALS", "1"), ("SWEEP_ABORT_TRIALS", "4")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let (array, aggregate) = job_ids(&out);
-    let states = wait_for(&[&array, &aggregate]);
+    let (arrays, aggregate) = job_ids(&out);
+    let states = wait_for(&all(&arrays, &aggregate));
     assert_eq!(states[&aggregate], "COMPLETED", "aggregation runs after failed tasks: {states:?}");
-    assert_eq!(states[&format!("{array}_1")], "FAILED", "{states:?}");
-    assert_eq!(states[&format!("{array}_4")], "FAILED", "{states:?}");
+    assert_eq!(states[&format!("{}_1", arrays[0])], "FAILED", "{states:?}");
+    assert_eq!(states[&format!("{}_4", arrays[0])], "FAILED", "{states:?}");
     let board = leaderboard(&tmp.path().join("results/gaps/leaderboard.csv"));
     assert_eq!(board.len(), 5, "the dead trial has no record yet");
     assert_eq!(board[4]["status"], "failed");
@@ -275,15 +282,15 @@ fn failed_and_dead_tasks_show_as_gaps_and_resubmission_fills_them() {
     let out = sweep_env(tmp.path(), &["slurm", "s.toml", "--only-missing"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("(1 trials: 4)"), "{}", text(&out.stdout));
-    let (array, aggregate) = job_ids(&out);
-    wait_for(&[&array, &aggregate]);
+    let (arrays, aggregate) = job_ids(&out);
+    wait_for(&all(&arrays, &aggregate));
     assert!(status(false).contains("5 done, 1 failed"));
 
     let out = sweep_env(tmp.path(), &["slurm", "s.toml", "--retry-failed"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("(1 trials: 1)"), "{}", text(&out.stdout));
-    let (array, aggregate) = job_ids(&out);
-    wait_for(&[&array, &aggregate]);
+    let (arrays, aggregate) = job_ids(&out);
+    wait_for(&all(&arrays, &aggregate));
     assert!(status(true).contains("6 trials: 6 done"));
     let board = leaderboard(&tmp.path().join("results/gaps/leaderboard.csv"));
     assert!(board.iter().all(|r| r["status"] == "completed"), "{board:?}");
@@ -291,6 +298,110 @@ fn failed_and_dead_tasks_show_as_gaps_and_resubmission_fills_them() {
     // Nothing left to do: nothing is submitted.
     let out = sweep_env(tmp.path(), &["slurm", "s.toml", "--only-missing", "--retry-failed"], &[]);
     assert!(text(&out.stdout).contains("nothing to submit"), "{}", text(&out.stdout));
+}
+
+/// The cluster's MaxArraySize, from `scontrol show config`.
+fn cluster_max_array_size() -> usize {
+    let out = Command::new("scontrol").args(["show", "config"]).output().expect("scontrol runs");
+    text(&out.stdout)
+        .lines()
+        .find_map(|l| l.split_once('=').filter(|(k, _)| k.trim() == "MaxArraySize").map(|(_, v)| v.trim().to_string()))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no MaxArraySize in scontrol show config: {}", text(&out.stdout)))
+}
+
+#[test]
+fn a_sweep_larger_than_max_array_size_runs_as_several_arrays_one_after_another_then_one_aggregation() {
+    if !need_cluster("a_sweep_larger_than_max_array_size_runs_as_several_arrays_one_after_another_then_one_aggregation")
+    {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // 2 × 3 × 2 = 12 trials.
+    let body = spec("split").replace("epochs = 3", "epochs = 2").replace(
+        "hidden = { values = [16, 32, 64] }",
+        "hidden = { values = [16, 32, 64] }\ndropout = { values = [0.0, 0.2] }",
+    );
+    fs::write(tmp.path().join("s.toml"), body).unwrap();
+    // scripts/slurm-local.sh configures MaxArraySize=10: 12 trials need two arrays. On a cluster
+    // with a larger limit the test sets 10 itself, so the arrays are still real.
+    let max = cluster_max_array_size();
+    let mut args = vec!["slurm", "s.toml"];
+    if max > 10 {
+        eprintln!("this cluster's MaxArraySize is {max}: testing with --max-array-size 10");
+        args.extend(["--max-array-size", "10"]);
+    } else {
+        assert_eq!(max, 10, "scripts/slurm-local.sh sets MaxArraySize=10");
+    }
+    let source = if max > 10 { "--max-array-size" } else { "scontrol show config" };
+
+    // The dry run shows both arrays and the aggregation job's dependency on both.
+    let dry = sweep_env(tmp.path(), &[args.clone(), vec!["--dry-run"]].concat(), &[]);
+    assert!(dry.status.success(), "{}", text(&dry.stderr));
+    let plan = text(&dry.stdout);
+    assert!(plan.contains(&format!("# 2 array jobs: MaxArraySize 10 ({source})")), "{plan}");
+    assert!(plan.contains("array-1.sbatch — array job 1 of 2 (10 trials: 0-9)"), "{plan}");
+    assert!(
+        plan.contains(
+            "array-2.sbatch — array job 2 of 2 (2 trials: 10-11; array tasks 0-1 run trial 10 + task id), \
+         submitted with --dependency=afterany:<array job 1>"
+        ),
+        "{plan}"
+    );
+    assert!(plan.contains("--dependency=afterany:<array job 1>:<array job 2>"), "{plan}");
+    assert!(!tmp.path().join("results/split/slurm").exists(), "a dry run writes nothing");
+
+    let out = sweep_env(tmp.path(), &args, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (arrays, aggregate) = job_ids(&out);
+    assert_eq!(arrays.len(), 2, "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains(&format!(", after array job {}", arrays[0])), "{}", text(&out.stdout));
+    // Straight after submission (the first array takes seconds), SLURM holds the dependencies:
+    // the second array after the first, the aggregation after both.
+    let dependency = |job: &str| {
+        let out = Command::new("scontrol").args(["show", "job", job]).output().unwrap();
+        text(&out.stdout).split_whitespace().filter(|w| w.starts_with("Dependency=")).collect::<Vec<_>>().join(" ")
+    };
+    let (a, b) = (&arrays[0], &arrays[1]);
+    assert!(dependency(b).contains(&format!("afterany:{a}_*")), "{}", dependency(b));
+    let waits = dependency(&aggregate);
+    assert!(waits.contains(&format!("afterany:{a}_*")) && waits.contains(&format!("afterany:{b}_*")), "{waits}");
+    let states = wait_for(&all(&arrays, &aggregate));
+    assert_eq!(states.len(), 12 + 1, "{states:?}");
+    assert!(states.values().all(|s| s == "COMPLETED"), "{states:?}");
+    assert!(states.contains_key(&format!("{}_1", arrays[1])) && !states.contains_key(&format!("{}_2", arrays[1])));
+
+    let root = tmp.path().join("results/split");
+    let first = fs::read_to_string(root.join("slurm/array-1.sbatch")).unwrap();
+    let second = fs::read_to_string(root.join("slurm/array-2.sbatch")).unwrap();
+    assert!(first.contains("#SBATCH --array=0-9%2\n") && first.contains("--index \"$SLURM_ARRAY_TASK_ID\""), "{first}");
+    assert!(second.contains("#SBATCH --array=0-1%2\n"), "{second}");
+    assert!(second.contains("--index \"$((SLURM_ARRAY_TASK_ID + 10))\""), "{second}");
+    assert!(!root.join("slurm/array.sbatch").exists());
+
+    // --max-parallel 2 holds for the whole sweep: the second array starts once the first has ended.
+    let records: Vec<serde_json::Value> = fs::read_dir(root.join("trials"))
+        .unwrap()
+        .map(|e| serde_json::from_slice(&fs::read(e.unwrap().path().join("trial.json")).unwrap()).unwrap())
+        .collect();
+    assert_eq!(records.len(), 12);
+    let time = |r: &serde_json::Value, key: &str| r[key].as_str().unwrap().to_string();
+    let first_done = records.iter().filter(|r| r["index"].as_u64().unwrap() < 10).map(|r| time(r, "finished_at")).max();
+    let second_start =
+        records.iter().filter(|r| r["index"].as_u64().unwrap() >= 10).map(|r| time(r, "started_at")).min();
+    assert!(first_done < second_start, "{first_done:?} vs {second_start:?}");
+    // One aggregation, after both arrays: every trial is on its leaderboard, as in a local run.
+    let logs: Vec<_> = fs::read_dir(root.join("slurm/logs"))
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().into_string().ok())
+        .filter(|n| n.starts_with("aggregate_"))
+        .collect();
+    assert_eq!(logs, [format!("aggregate_{aggregate}.out")]);
+    let on_slurm = leaderboard(&root.join("leaderboard.csv"));
+    assert_eq!(on_slurm.len(), 12);
+    let local = sweep_env(tmp.path(), &["run", "s.toml", "--results-dir", "local", "-q"], &[]);
+    assert!(local.status.success(), "{}", text(&local.stderr));
+    assert_eq!(on_slurm, leaderboard(&tmp.path().join("local/split/leaderboard.csv")));
 }
 
 #[test]

@@ -7,9 +7,9 @@ use clap::Args;
 
 use super::{CliError, default_results_root};
 use crate::objective::Catalog;
-use crate::output::{self, SCHEMA_VERSION, ScriptFile, SlurmOutput, SlurmScripts};
+use crate::output::{self, ArrayScript, SCHEMA_VERSION, ScriptFile, SlurmOutput, SlurmScripts};
 use crate::runner::{self, ExistingResults};
-use crate::slurm::{self, JobSettings, array_ranges};
+use crate::slurm::{self, ArrayChunk, ArrayLimits, DEFAULT_MAX_ARRAY_SIZE, JobSettings, SlurmError, array_ranges};
 use crate::spec::{self, SweepSpec};
 use crate::status::{TrialStatusLine, sweep_status};
 use crate::store::{StoreError, SweepDir};
@@ -62,6 +62,13 @@ pub struct SlurmArgs {
     /// --dry-run, what would be submitted).
     #[arg(long)]
     pub json: bool,
+    /// The cluster's MaxArraySize: array task ids stay below it, and a larger sweep is split into
+    /// several arrays (default: read with `scontrol show config`; 1001, SLURM's default, where that fails).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_array_size: Option<u64>,
+    /// The scontrol program (reads MaxArraySize).
+    #[arg(long, default_value = "scontrol")]
+    pub scontrol: String,
 }
 
 /// Writes the job scripts, submits the array and the aggregation job, prints both ids.
@@ -110,24 +117,28 @@ pub fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     };
     let slurm_dir = open.dir.root().join("slurm");
     let logs = slurm_dir.join("logs");
-    let document = |indices: &[usize], scripts: Option<SlurmScripts>, ids: Option<(String, String)>| SlurmOutput {
+    let document = |indices: &[usize],
+                    max_array_size: Option<usize>,
+                    scripts: Option<SlurmScripts>,
+                    ids: Option<(Vec<String>, String)>| SlurmOutput {
         schema_version: SCHEMA_VERSION,
         command: "slurm",
         sweep: spec.name.clone(),
         results_dir: output::absolute(open.dir.root()),
         dry_run: args.dry_run,
         submitted: ids.is_some(),
-        array_job_ids: ids.iter().map(|(array, _)| array.clone()).collect(),
+        array_job_ids: ids.as_ref().map(|(arrays, _)| arrays.clone()).unwrap_or_default(),
         aggregate_job_id: ids.as_ref().map(|(_, aggregate)| aggregate.clone()),
         next: take_next,
         array_indices: indices.to_vec(),
         planned: open.plan.len(),
+        max_array_size,
         scripts,
         logs: output::absolute(&logs),
     };
     if indices.is_empty() {
         if let Some(out) = json_out {
-            out.print(&document(&indices, None, None))?;
+            out.print(&document(&indices, None, None, None))?;
             return Ok(ExitCode::SUCCESS);
         }
         println!(
@@ -139,54 +150,181 @@ pub fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     }
 
     let settings = JobSettings { take_next, ..job_settings(&args, &spec, &results_root, &open.dir)? };
-    let array_text = slurm::array_script(&settings, &indices, &logs);
+    let (limits, limits_source) = array_limits(&args)?;
+    let chunks = slurm::arrays::split(&indices, limits);
+    // One array after another keeps --max-parallel a limit on the whole sweep, not on each array.
+    // TPE tasks are the concurrency itself: all of them start at once.
+    let chained = chunks.len() > 1 && settings.max_parallel.is_some() && !take_next;
+    let scripts: Vec<(PathBuf, String)> = chunks
+        .iter()
+        .enumerate()
+        .map(|(k, chunk)| {
+            let name = if chunks.len() == 1 { "array.sbatch".to_string() } else { format!("array-{}.sbatch", k + 1) };
+            (slurm_dir.join(name), slurm::array_script(&settings, chunk, &logs))
+        })
+        .collect();
     let aggregate_text = slurm::aggregate_script(&settings, &logs);
-    let array_path = slurm_dir.join("array.sbatch");
     let aggregate_path = slurm_dir.join("aggregate.sbatch");
-    let scripts = SlurmScripts {
-        array: ScriptFile { path: output::absolute(&array_path), text: array_text.clone() },
+    let script_files = SlurmScripts {
+        arrays: scripts
+            .iter()
+            .zip(&chunks)
+            .map(|((path, text), chunk)| ArrayScript {
+                path: output::absolute(path),
+                text: text.clone(),
+                array: chunk.array(),
+                offset: chunk.offset,
+                trials: chunk.indices(),
+            })
+            .collect(),
         aggregate: ScriptFile { path: output::absolute(&aggregate_path), text: aggregate_text.clone() },
+    };
+    let describe = |chunk: &ArrayChunk| {
+        let trials = array_ranges(&chunk.indices());
+        if take_next {
+            format!("{} tasks taking TPE proposals until {} trials: {trials}", chunk.tasks.len(), open.plan.len())
+        } else if chunk.offset == 0 {
+            format!("{} trials: {trials}", chunk.tasks.len())
+        } else {
+            format!(
+                "{} trials: {trials}; array tasks {} run trial {} + task id",
+                chunk.tasks.len(),
+                chunk.array(),
+                chunk.offset
+            )
+        }
     };
     if args.dry_run {
         if let Some(out) = json_out {
-            out.print(&document(&indices, Some(scripts), None))?;
+            out.print(&document(&indices, Some(limits.max_array_size), Some(script_files), None))?;
             return Ok(ExitCode::SUCCESS);
         }
+        if chunks.len() > 1 {
+            println!(
+                "# {} array jobs: MaxArraySize {} ({limits_source}){}{}\n",
+                chunks.len(),
+                limits.max_array_size,
+                if limits.max_array_tasks < limits.max_array_size {
+                    format!(", max_array_tasks {}", limits.max_array_tasks)
+                } else {
+                    String::new()
+                },
+                if chained {
+                    "; each after the one before, so that --max-parallel holds for the whole sweep"
+                } else {
+                    ""
+                }
+            );
+        }
+        for (k, ((path, text), chunk)) in scripts.iter().zip(&chunks).enumerate() {
+            let after = if chained && k > 0 {
+                format!(", submitted with --dependency=afterany:<array job {k}>")
+            } else {
+                String::new()
+            };
+            let which = if chunks.len() > 1 { format!(" {} of {}", k + 1, chunks.len()) } else { String::new() };
+            println!("# {} — array job{which} ({}){after}\n{text}", path.display(), describe(chunk));
+        }
+        let waits_for = if chunks.len() == 1 {
+            "<array job id>".to_string()
+        } else {
+            (1..=chunks.len()).map(|k| format!("<array job {k}>")).collect::<Vec<_>>().join(":")
+        };
         println!(
-            "# {} — array job ({} trials: {})\n{array_text}",
-            slurm_dir.join("array.sbatch").display(),
-            indices.len(),
-            array_ranges(&indices)
-        );
-        println!(
-            "# {} — submitted with --dependency=afterany:<array job id>\n{aggregate_text}",
+            "# {} — submitted with --dependency=afterany:{waits_for}\n{aggregate_text}",
             slurm_dir.join("aggregate.sbatch").display()
         );
         return Ok(ExitCode::SUCCESS);
     }
 
     std::fs::create_dir_all(&logs).map_err(StoreError::io(&logs))?;
-    slurm::write_script(&array_path, &array_text)?;
+    remove_other_array_scripts(&slurm_dir, &scripts)?;
+    for (path, text) in &scripts {
+        slurm::write_script(path, text)?;
+    }
     slurm::write_script(&aggregate_path, &aggregate_text)?;
-    let array_id = slurm::submit(&args.sbatch, &array_path, &[])?;
-    let aggregate_id = slurm::submit(&args.sbatch, &aggregate_path, &[format!("--dependency=afterany:{array_id}")])?;
+    let partly = |submitted: &[String], e: SlurmError| -> CliError {
+        if submitted.is_empty() {
+            e.into()
+        } else {
+            SlurmError::PartlySubmitted { submitted: submitted.to_vec(), source: Box::new(e) }.into()
+        }
+    };
+    let mut array_ids: Vec<String> = Vec::new();
+    for (path, _) in &scripts {
+        let after: Vec<String> = match array_ids.last() {
+            Some(previous) if chained => vec![format!("--dependency=afterany:{previous}")],
+            _ => Vec::new(),
+        };
+        let id = slurm::submit(&args.sbatch, path, &after).map_err(|e| partly(&array_ids, e))?;
+        array_ids.push(id);
+    }
+    let aggregate_id =
+        slurm::submit(&args.sbatch, &aggregate_path, &[format!("--dependency=afterany:{}", array_ids.join(":"))])
+            .map_err(|e| partly(&array_ids, e))?;
     if let Some(out) = json_out {
-        out.print(&document(&indices, Some(scripts), Some((array_id, aggregate_id))))?;
+        out.print(&document(
+            &indices,
+            Some(limits.max_array_size),
+            Some(script_files),
+            Some((array_ids, aggregate_id)),
+        ))?;
         return Ok(ExitCode::SUCCESS);
     }
-    if take_next {
-        println!(
-            "array job: {array_id} ({} tasks taking TPE proposals until {} trials: {})",
-            indices.len(),
-            open.plan.len(),
-            array_ranges(&indices)
-        );
-    } else {
-        println!("array job: {array_id} ({} trials: {})", indices.len(), array_ranges(&indices));
+    for (k, (id, chunk)) in array_ids.iter().zip(&chunks).enumerate() {
+        let after = if chained && k > 0 { format!(", after array job {}", array_ids[k - 1]) } else { String::new() };
+        println!("array job: {id} ({}){after}", describe(chunk));
     }
-    println!("aggregation job: {aggregate_id} (after the array, whatever its tasks' states)");
+    if chunks.len() == 1 {
+        println!("aggregation job: {aggregate_id} (after the array, whatever its tasks' states)");
+    } else {
+        println!(
+            "aggregation job: {aggregate_id} (after all {} arrays, whatever their tasks' states; MaxArraySize {}, {limits_source})",
+            chunks.len(),
+            limits.max_array_size
+        );
+    }
     println!("follow with: sweep status {}   logs: {}", open.dir.root().display(), logs.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The array limits: `--max-array-size`, else the cluster's, else SLURM's default with a notice; and where they come from.
+fn array_limits(args: &SlurmArgs) -> Result<(ArrayLimits, &'static str), CliError> {
+    let (limits, source) = match args.max_array_size {
+        Some(n) => (ArrayLimits::new(usize::try_from(n).unwrap_or(usize::MAX)), "--max-array-size"),
+        None => match slurm::array_limits(&args.scontrol) {
+            Ok(limits) => (limits, "scontrol show config"),
+            Err(why) => {
+                // sbatch itself rejects an array the cluster does not allow, with its own message.
+                eprintln!(
+                    "note: {why}; assuming SLURM's default MaxArraySize of {DEFAULT_MAX_ARRAY_SIZE} \
+                     (--max-array-size N sets it)"
+                );
+                (ArrayLimits::new(DEFAULT_MAX_ARRAY_SIZE), "SLURM's default")
+            }
+        },
+    };
+    if limits.max_array_size == 0 || limits.max_array_tasks == 0 {
+        return Err(SlurmError::NoArrays.into());
+    }
+    Ok((limits, source))
+}
+
+/// Removes array scripts of an earlier submission that this one does not write
+/// (`array-3.sbatch` when the sweep now fits in two), so the folder shows what was submitted.
+fn remove_other_array_scripts(slurm_dir: &Path, keep: &[(PathBuf, String)]) -> Result<(), CliError> {
+    let Ok(entries) = std::fs::read_dir(slurm_dir) else { return Ok(()) };
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let numbered = name
+            .strip_prefix("array-")
+            .and_then(|r| r.strip_suffix(".sbatch"))
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+        if (numbered || name == "array.sbatch") && !keep.iter().any(|(p, _)| *p == path) {
+            std::fs::remove_file(&path).map_err(StoreError::io(&path))?;
+        }
+    }
+    Ok(())
 }
 
 fn pick(trials: &[TrialStatusLine], missing: bool, failed: bool) -> Vec<usize> {

@@ -20,7 +20,7 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-const LABELS: [&str; 7] = ["done", "failed", "diverged", "missing", "running", "running-or-stale", "stale"];
+const LABELS: [&str; 7] = ["done", "failed", "diverged", "missing", "running", "unknown", "stale"];
 
 /// Prints counts per state and every trial that is not done; exit 0 only when all are done.
 pub fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
@@ -47,8 +47,9 @@ pub fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
         for t in status.trials.iter().filter(|t| t.state != TrialState::Done) {
             let detail = match &t.state {
                 TrialState::Failed { message } | TrialState::Diverged { message } => message.clone(),
-                TrialState::Running { host, pid, since } | TrialState::RunningOrStale { host, pid, since } => {
-                    format!("pid {pid} on {host} since {since}")
+                TrialState::Running { host, pid, since } => format!("pid {pid} on {host} since {since}"),
+                TrialState::Unknown { host, pid, since, reason } => {
+                    format!("pid {pid} on {host} since {since}: {reason}")
                 }
                 TrialState::Stale { reason } => reason.clone(),
                 TrialState::Missing | TrialState::Done => String::new(),
@@ -59,6 +60,14 @@ pub fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
         let failed = status.trials.iter().filter(|t| t.state.needs_retry()).count();
         if missing > 0 {
             writeln!(out, "resume: sweep run SPEC --resume, or sweep slurm SPEC --only-missing ({missing} trials)")?;
+        }
+        let unknown = status.count("unknown");
+        if unknown > 0 {
+            writeln!(
+                out,
+                "unknown: {unknown} trial(s) whose process this host cannot check count as running: \
+                 --only-missing and --retry-failed leave them alone until they finish or go stale"
+            )?;
         }
         if failed > 0 {
             writeln!(

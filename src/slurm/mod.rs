@@ -2,12 +2,16 @@
 //! scripts and calls `sbatch`. Task `i` of the array runs `sweep trial SPEC
 //! --index i` into the shared results folder; an aggregation job with
 //! `--dependency=afterany:<array>` builds the leaderboard once all tasks ended.
+//! A sweep larger than the cluster's `MaxArraySize` becomes several arrays
+//! ([`arrays`]), and the aggregation job waits for all of them.
 
+pub mod arrays;
 mod script;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub use arrays::{ArrayChunk, ArrayLimits, DEFAULT_MAX_ARRAY_SIZE};
 pub use script::{JobSettings, aggregate_script, array_ranges, array_script, shell_quote};
 
 use crate::store::{self, StoreError};
@@ -41,6 +45,22 @@ pub enum SlurmError {
         /// What it printed.
         stdout: String,
     },
+    /// The cluster allows no job arrays.
+    #[error("this cluster allows no job arrays (MaxArraySize = 0 in `scontrol show config`); ask its admins")]
+    NoArrays,
+    /// Some array jobs were submitted, then a later submission failed.
+    #[error(
+        "{source}; array job(s) {} were submitted before that and run (no aggregation job): after they end, \
+         `sweep slurm SPEC --only-missing` submits the rest with an aggregation job (or `scancel {}` stops them)",
+        submitted.join(", "),
+        submitted.join(" ")
+    )]
+    PartlySubmitted {
+        /// The ids of the array jobs that were submitted.
+        submitted: Vec<String>,
+        /// Why the next one failed.
+        source: Box<SlurmError>,
+    },
     /// Writing a script failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -69,6 +89,21 @@ pub fn submit(sbatch: &str, script: &Path, extra: &[String]) -> Result<String, S
         return Err(SlurmError::NoJobId { script: script.to_path_buf(), stdout });
     }
     Ok(id)
+}
+
+/// The cluster's job-array limits, from `<scontrol> show config`; an error
+/// says why they could not be read.
+pub fn array_limits(scontrol: &str) -> Result<ArrayLimits, String> {
+    let output = Command::new(scontrol)
+        .args(["show", "config"])
+        .output()
+        .map_err(|e| format!("cannot run `{scontrol} show config`: {e}"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().replace('\n', " | ");
+        return Err(format!("`{scontrol} show config` failed (exit {}): {stderr}", output.status.code().unwrap_or(-1)));
+    }
+    arrays::parse_limits(&String::from_utf8_lossy(&output.stdout))
+        .ok_or_else(|| format!("`{scontrol} show config` names no MaxArraySize"))
 }
 
 /// Writes a job script (executable) atomically.

@@ -22,6 +22,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::liveness::{self, ClaimFacts, Liveness, Lock};
+
 /// How often a holder refreshes its claims.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 
@@ -131,33 +133,35 @@ pub fn current(trial_dir: &Path) -> io::Result<Option<CurrentClaim>> {
 }
 
 impl CurrentClaim {
-    /// Whether it may be taken over: its heartbeat is older than `limit`, or
-    /// it was made on this host and no process holds its lock any more (the
-    /// kernel drops a process's locks when it dies, SIGKILL included, even
-    /// while it lingers as a zombie; no /proc needed).
+    /// Whether its holder lives, from its heartbeat, and on its own host from
+    /// its lock (the kernel drops a process's locks when it dies, SIGKILL
+    /// included, even while it lingers as a zombie; no /proc needed) and,
+    /// where the filesystem has no locks, its pid. See [`liveness::judge_claim`].
+    pub fn liveness(&self, limit: Duration) -> Liveness {
+        let facts = ClaimFacts {
+            host: self.info.as_ref().map(|i| i.host.as_str()),
+            pid: self.info.as_ref().map_or(0, |i| i.pid),
+            silent_for: self.silent_for,
+            limit,
+        };
+        liveness::judge_claim(facts, liveness::this_host(), || lock_state(&self.path), liveness::process)
+    }
+
+    /// Whether it may be taken over: its holder is known to be gone. A holder
+    /// whose liveness cannot be told counts as alive until its heartbeat is
+    /// older than `limit`.
     pub fn is_stale(&self, limit: Duration) -> bool {
-        if self.silent_for > limit {
-            return true;
-        }
-        match &self.info {
-            // Another host's locks may not be visible here (NFS without a lock manager): only its heartbeat counts.
-            Some(info) if info.host == super::hostname() && self.silent_for > LOCK_GRACE => !is_locked(&self.path),
-            _ => false,
-        }
+        self.liveness(limit).is_gone()
     }
 }
 
-/// A claim younger than this is live whatever its lock says: its holder
-/// creates the file, then locks it.
-const LOCK_GRACE: Duration = Duration::from_secs(1);
-
-/// Whether some process holds the lock of the claim file at `path`.
-fn is_locked(path: &Path) -> bool {
+/// How the lock of the claim file at `path` looks from here.
+fn lock_state(path: &Path) -> Lock {
     match File::open(path).map(|f| f.try_lock()) {
-        Ok(Ok(())) => false,
-        Ok(Err(std::fs::TryLockError::WouldBlock)) => true,
-        // Cannot tell (no locks on this filesystem): the heartbeat decides.
-        Ok(Err(std::fs::TryLockError::Error(_))) | Err(_) => true,
+        Ok(Ok(())) => Lock::Free,
+        Ok(Err(std::fs::TryLockError::WouldBlock)) => Lock::Held,
+        // No locks on this filesystem, or the file went away: the heartbeat decides.
+        Ok(Err(std::fs::TryLockError::Error(_))) | Err(_) => Lock::CannotTell,
     }
 }
 

@@ -276,18 +276,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     crate::params::hex(&Sha256::digest(bytes))
 }
 
-/// This machine's host name (for markers and temp-file names on shared filesystems).
+/// This machine's host name (for markers, claims and temp-file names on
+/// shared filesystems): the kernel's node name ([`crate::liveness::this_host`]).
 pub fn hostname() -> String {
-    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HOST.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .map(|h| h.trim().to_string())
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "unknown-host".to_string())
-    })
-    .clone()
+    crate::liveness::this_host().unwrap_or("unknown-host").to_string()
 }
 
 /// Removes the claims of a trial folder that starts over (`--fresh`): its attempts count from 1 again.
