@@ -4,12 +4,14 @@
 //! [`main_with`] gives any binary the whole CLI for the objectives it passes;
 //! the `sweep` binary is `main_with(objective::builtin())`.
 //!
-//! Exit codes: 0 when every trial succeeded, 1 when some trial failed or
-//! diverged (or results could not be written), 2 for bad input.
+//! Exit codes: 0 when every trial succeeded, 1 for a failure (some trial
+//! failed or diverged, results could not be read or written, a benchmark
+//! target was missed), 2 for bad input; `exit_code.rs` decides which error is which.
 
 mod aggregate;
 mod bench;
 mod deploy;
+mod exit_code;
 mod objectives;
 mod plan;
 mod registry;
@@ -27,6 +29,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::aggregate::AggregateError;
+use crate::bench::BenchError;
 use crate::data::DataError;
 use crate::deploy::DeployError;
 use crate::objective::{Catalog, Objective};
@@ -176,47 +179,15 @@ pub enum CliError {
     /// The report could not be written.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
+    /// `sweep bench` could not measure.
+    #[error(transparent)]
+    Bench(#[from] BenchError),
     /// A bad command-line value.
     #[error("{0}")]
     Usage(String),
     /// Writing to stdout failed.
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
-}
-
-impl CliError {
-    /// 2 for anything the user can fix in their input, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            CliError::Spec(_) | CliError::Data(_) | CliError::Usage(_) => 2,
-            CliError::Run(
-                RunError::Data(_)
-                | RunError::SpecVsData { .. }
-                | RunError::UnknownObjective { .. }
-                | RunError::ExistingResults { .. }
-                | RunError::IndexOutOfRange { .. }
-                | RunError::Adaptive { .. },
-            ) => 2,
-            CliError::Status(StatusError::NotASweep { .. }) => 2,
-            CliError::Report(crate::report::ReportError::NotASweep { .. }) => 2,
-            CliError::Registry(e) | CliError::Deploy(DeployError::Registry(e)) => match e {
-                RegistryError::Store(_) => 1,
-                _ => 2,
-            },
-            CliError::Deploy(
-                DeployError::Input { .. }
-                | DeployError::NotAModel { .. }
-                | DeployError::Data(_)
-                | DeployError::DataChanged { .. }
-                | DeployError::UnknownObjective { .. }
-                | DeployError::ObjectiveVersion { .. }
-                | DeployError::Unsupported { .. }
-                | DeployError::NoSuchSplit { .. },
-            ) => 2,
-            CliError::Aggregate(AggregateError::NoRecords { .. }) => 2,
-            _ => 1,
-        }
-    }
 }
 
 /// Faults to inject, from the environment: `SWEEP_FAIL_TRIALS=1,4` makes those

@@ -55,6 +55,17 @@ pub enum StoreError {
         /// What the parser said.
         message: String,
     },
+    /// A folder inside the results folder is a symbolic link: writing through
+    /// it would put results outside the results folder.
+    #[error(
+        "{path}: is a symbolic link to {target}; sweep does not write through links out of a results folder (replace the link with a real folder, or move the results)"
+    )]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+        /// Where it points.
+        target: PathBuf,
+    },
 }
 
 impl StoreError {
