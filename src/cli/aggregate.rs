@@ -27,6 +27,7 @@ pub struct AggregateArgs {
 /// aggregation job does both here).
 pub fn aggregate(args: AggregateArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let dir = SweepDir::new(&args.results);
+    dir.refuse_links()?;
     let models = SweepModels::from_manifest(&dir, catalog);
     let (board, judged) = aggregate::aggregate_with(&dir, Some(&models))?;
     for problem in &judged.problems {

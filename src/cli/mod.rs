@@ -109,7 +109,15 @@ pub fn main_with(objectives: Vec<Box<dyn Objective>>) -> ExitCode {
         .next()
         .and_then(|a| std::path::Path::new(&a).file_stem().map(|s| s.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "sweep".into());
-    let matches = Cli::command().bin_name(name).get_matches();
+    let matches = match Cli::command().bin_name(name).try_get_matches() {
+        Ok(m) => m,
+        // Clap's own message for this is several lines and does not say which argument.
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
+            eprintln!("error: {}", not_utf8_argument());
+            return ExitCode::from(exit_code::BAD_INPUT);
+        }
+        Err(e) => e.exit(),
+    };
     match Cli::from_arg_matches(&matches) {
         Ok(cli) => dispatch(cli, &catalog),
         Err(e) => e.exit(),
@@ -140,9 +148,23 @@ pub fn dispatch(cli: Cli, catalog: &Catalog) -> ExitCode {
         // `sweep plan ... | head`: the reader left, which is not an error.
         Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Messages quote what the user gave; whatever it holds, they stay one line.
+            eprintln!("error: {}", crate::text::one_line(&e.to_string()));
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// Names the first argument that is not UTF-8 text (names, aliases and model references must be).
+fn not_utf8_argument() -> String {
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    match args.iter().position(|a| a.to_str().is_none()) {
+        Some(i) => format!(
+            "argument {} ({}) is not UTF-8 text; names, aliases and model references must be",
+            i + 1,
+            crate::text::one_line(&format!("{:?}", args[i]))
+        ),
+        None => "an argument is not UTF-8 text".into(),
     }
 }
 

@@ -146,6 +146,31 @@ impl SweepDir {
         self.root.join(name)
     }
 
+    /// Refuses a sweep folder whose `trials/`, or a trial folder in it, is a
+    /// symbolic link: every later write into a trial (a resumed trial's files,
+    /// test metrics, a refit) would land wherever the link points, outside the
+    /// results folder. Reads only directory entries, no file in them.
+    pub fn refuse_links(&self) -> Result<(), StoreError> {
+        let link = |path: PathBuf| {
+            let target = std::fs::read_link(&path).unwrap_or_default();
+            StoreError::Symlink { path, target }
+        };
+        let trials = self.trials_dir();
+        match std::fs::symlink_metadata(&trials) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StoreError::Io { path: trials, source: e }),
+            Ok(m) if m.file_type().is_symlink() => return Err(link(trials)),
+            Ok(_) => {}
+        }
+        for entry in std::fs::read_dir(&trials).map_err(StoreError::io(&trials))? {
+            let entry = entry.map_err(StoreError::io(&trials))?;
+            if entry.file_type().map_err(StoreError::io(&entry.path()))?.is_symlink() {
+                return Err(link(entry.path()));
+            }
+        }
+        Ok(())
+    }
+
     /// Reads the sweep manifest, if the folder has one.
     pub fn manifest(&self) -> Result<Option<SweepManifest>, StoreError> {
         let path = self.file(names::MANIFEST);
