@@ -29,7 +29,7 @@ pub trait BadInput {
 }
 
 impl CliError {
-    /// [`BAD_INPUT`] for anything the user can fix in their input, [`FAILURE`] otherwise.
+    /// 2 for anything the user can fix in their input, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         if self.is_bad_input() { BAD_INPUT } else { FAILURE }
     }
