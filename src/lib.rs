@@ -43,6 +43,7 @@ pub mod space;
 pub mod spec;
 pub mod status;
 pub mod store;
+pub mod text;
 
 /// What a user's objective and its binary need.
 pub mod prelude {

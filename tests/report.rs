@@ -42,7 +42,6 @@ fn the_report_is_one_well_formed_file_with_plots_and_the_leaderboard() {
     let tmp = tempfile::tempdir().unwrap();
     let path = small_report(tmp.path());
     let html = fs::read_to_string(&path).unwrap();
-    assert!(!html.contains("http://") || !html.contains("src=\"http"), "nothing is fetched");
     assert!(!html.contains("<script src") && !html.contains("<link "), "self-contained");
 
     let doc = roxmltree::Document::parse_with_options(
@@ -50,6 +49,8 @@ fn the_report_is_one_well_formed_file_with_plots_and_the_leaderboard() {
         roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() },
     )
     .unwrap_or_else(|e| panic!("report.html is not well-formed: {e}"));
+    let fetched = external_references(&doc);
+    assert!(fetched.is_empty(), "the report fetches nothing, but refers to {fetched:?}");
     let svgs: Vec<_> = doc.descendants().filter(|n| n.tag_name().name() == "svg").collect();
     // 3 trials × (losses, mcc) + 3 parameters + best-so-far.
     assert_eq!(svgs.len(), 3 * 2 + 3 + 1, "plots");
@@ -71,10 +72,103 @@ fn the_report_is_one_well_formed_file_with_plots_and_the_leaderboard() {
     assert!(failed.descendants().any(|n| n.text() == Some("failed")));
     assert!(html.contains("injected failure for trial index 2"), "its message is shown");
 
-    // `sweep report` rewrites it, the same.
+    // `sweep report` rewrites it from the same records: the same page, byte for byte.
+    fs::write(&path, "stale").unwrap();
     let out = sweep(tmp.path(), &["report", "results/seen"]);
-    assert!(out.status.success());
-    assert_eq!(fs::read_to_string(&path).unwrap().len(), html.len());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rewritten = fs::read_to_string(&path).unwrap();
+    if rewritten != html {
+        let at = rewritten.bytes().zip(html.bytes()).take_while(|(a, b)| a == b).count();
+        let around = |s: &str| s.get(at.saturating_sub(80)..(at + 80).min(s.len())).unwrap_or("").to_string();
+        panic!("the rewritten report differs at byte {at}:\n{}\nvs\n{}", around(&rewritten), around(&html));
+    }
+}
+
+/// Every URL in the page that a browser would fetch from elsewhere: attributes
+/// that load or link (`src`, `href`, `xlink:href`, `srcset`, `action`, `data`,
+/// `poster`) and CSS `url(...)`/`@import` in style elements and attributes,
+/// when absolute (`scheme:`) or protocol-relative (`//host`). Namespace
+/// declarations (`xmlns="http://www.w3.org/2000/svg"`) are names, not fetches.
+fn external_references(doc: &roxmltree::Document) -> Vec<String> {
+    let external = |url: &str| {
+        let url = url.trim().trim_matches(|c| c == '"' || c == '\'');
+        let lower = url.to_ascii_lowercase();
+        let scheme = lower
+            .split_once(':')
+            .map(|(s, _)| s)
+            .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)));
+        lower.starts_with("//") || matches!(scheme, Some(s) if s != "data" && s != "javascript")
+    };
+    let css_urls = |css: &str| -> Vec<String> {
+        let lower = css.to_ascii_lowercase();
+        let mut urls = Vec::new();
+        for (at, _) in lower.match_indices("url(") {
+            let rest = &css[at + 4..];
+            urls.push(rest[..rest.find(')').unwrap_or(rest.len())].to_string());
+        }
+        for (at, _) in lower.match_indices("@import") {
+            let rest = css[at + 7..].trim_start();
+            urls.push(rest.split([';', ' ']).next().unwrap_or("").to_string());
+        }
+        urls
+    };
+    let mut found = Vec::new();
+    for node in doc.descendants() {
+        for a in node.attributes() {
+            let name = a.name().to_ascii_lowercase();
+            let urls: Vec<String> = match name.as_str() {
+                "src" | "href" | "action" | "data" | "poster" | "formaction" | "background" => vec![a.value().into()],
+                "srcset" => {
+                    a.value().split(',').filter_map(|c| c.split_whitespace().next()).map(String::from).collect()
+                }
+                "style" => css_urls(a.value()),
+                _ => Vec::new(),
+            };
+            found.extend(
+                urls.into_iter()
+                    .filter(|u| external(u))
+                    .map(|u| format!("<{} {}=\"{u}\">", node.tag_name().name(), a.name())),
+            );
+        }
+        if node.has_tag_name("script") {
+            let js: String = node.descendants().filter(|n| n.is_text()).filter_map(|n| n.text()).collect();
+            for call in ["fetch(", "XMLHttpRequest", "import(", "http://", "https://", "WebSocket", "sendBeacon"] {
+                if js.contains(call) {
+                    found.push(format!("<script> {call}"));
+                }
+            }
+        }
+        if node.has_tag_name("style") {
+            let css: String = node.descendants().filter(|n| n.is_text()).filter_map(|n| n.text()).collect();
+            found.extend(css_urls(&css).into_iter().filter(|u| external(u)).map(|u| format!("<style> {u}")));
+        }
+    }
+    found
+}
+
+#[test]
+fn external_references_are_found_wherever_a_page_can_fetch() {
+    let page = |body: &str| format!("<html xmlns=\"http://www.w3.org/1999/xhtml\"><body>{body}</body></html>");
+    let found = |body: &str| {
+        let text = page(body);
+        external_references(&roxmltree::Document::parse(&text).unwrap())
+    };
+    assert!(
+        found("<svg xmlns=\"http://www.w3.org/2000/svg\"><text>http://x</text></svg><a href=\"#top\">top</a>")
+            .is_empty()
+    );
+    assert!(found("<img src=\"data:image/png;base64,AAAA\"/>").is_empty());
+    for fetches in [
+        "<img src=\"https://example.com/x.png\"/>",
+        "<img src=\"//cdn.example.com/x.png\"/>",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\"><image xlink:href=\"http://e.com/i.png\"/></svg>",
+        "<div style=\"background: url('http://e.com/b.png')\">x</div>",
+        "<style>@import \"https://e.com/s.css\";</style>",
+        "<style>body { background: URL(//e.com/b.png) }</style>",
+        "<script>fetch('/x')</script>",
+    ] {
+        assert_eq!(found(fetches).len(), 1, "{fetches}");
+    }
 }
 
 /// The cells of each body row of the table with `class`, as text.
@@ -209,9 +303,9 @@ fn the_report_renders_in_headless_chromium() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let report = small_report(tmp.path());
-    let shot = tmp.path().join("shot.png");
-    let out = Command::new(&chromium)
-        .args([
+    let headless = |out: &str| {
+        let mut c = Command::new(&chromium);
+        c.args([
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
@@ -223,13 +317,28 @@ fn the_report_renders_in_headless_chromium() {
             "--hide-scrollbars",
             "--window-size=1280,2000",
         ])
-        .arg(format!("--user-data-dir={}", tmp.path().join("profile").display()))
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!("file://{}", report.display()))
-        .output()
-        .unwrap();
-    assert!(shot.exists(), "no screenshot: {}", String::from_utf8_lossy(&out.stderr));
+        .arg(format!("--user-data-dir={}", tmp.path().join(format!("profile-{out}")).display()))
+        .arg(out)
+        .arg(format!("file://{}", report.display()));
+        c.output().unwrap()
+    };
 
+    // The DOM as Chromium built it (after the page's script ran) holds the
+    // report's title, every trial of the leaderboard and the failed trial's
+    // message: an error page or an empty one would not.
+    let dom = headless("--dump-dom");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("<title>sweep report: seen</title>"), "not the report: {}", &dom[..dom.len().min(400)]);
+    let board = read_csv(&tmp.path().join("results/seen/leaderboard.csv"));
+    assert_eq!(board.len(), 6);
+    for row in &board {
+        assert!(dom.contains(&format!(">{}<", row["trial_id"])), "trial {} not rendered", row["trial_id"]);
+    }
+    assert!(dom.contains("injected failure for trial index 2"), "the failed trial's message is not rendered");
+
+    let shot = tmp.path().join("shot.png");
+    let out = headless(&format!("--screenshot={}", shot.display()));
+    assert!(shot.exists(), "no screenshot: {}", String::from_utf8_lossy(&out.stderr));
     let decoder = png::Decoder::new(std::io::BufReader::new(fs::File::open(&shot).unwrap()));
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size()];
@@ -237,9 +346,16 @@ fn the_report_renders_in_headless_chromium() {
     let channels = info.color_type.samples();
     let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(channels).collect();
     let non_white = pixels.iter().filter(|p| p[..3].iter().any(|&c| c < 235)).count();
-    let mut colours: Vec<[u8; 3]> = pixels.iter().map(|p| [p[0], p[1], p[2]]).collect();
-    colours.sort_unstable();
-    colours.dedup();
     assert!(non_white * 50 > pixels.len(), "mostly blank: {non_white} of {} pixels", pixels.len());
-    assert!(colours.len() > 50, "only {} colours", colours.len());
+    // The report's own colours, painted: the leaderboard's header cells
+    // (#f0f3f7, exact: a filled box) and the curves of the training plots
+    // (matplotlib's blue and orange, anti-aliased, so near them).
+    let exact = |rgb: [u8; 3]| pixels.iter().filter(|p| p[..3] == rgb).count();
+    let near = |rgb: [u8; 3]| {
+        pixels.iter().filter(|p| p[..3].iter().zip(rgb).all(|(&a, b)| (a as i32 - b as i32).abs() <= 24)).count()
+    };
+    let header = exact([0xf0, 0xf3, 0xf7]);
+    let (blue, orange) = (near([31, 119, 180]), near([255, 127, 14]));
+    assert!(header > 2000, "the leaderboard's header is not painted: {header} pixels of #f0f3f7");
+    assert!(blue > 300 && orange > 300, "the training curves are not painted: {blue} blue, {orange} orange pixels");
 }

@@ -34,6 +34,7 @@ pub fn aggregate(args: AggregateArgs, catalog: &Catalog) -> Result<ExitCode, Cli
     let started = std::time::Instant::now();
     let json_out = super::json::reserve_if(args.json)?;
     let dir = SweepDir::new(&args.results);
+    dir.refuse_links()?;
     let models = SweepModels::from_manifest(&dir, catalog);
     let (board, judged) = aggregate::aggregate_with(&dir, Some(&models))?;
     for problem in &judged.problems {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::CliError;
-use crate::bench::{self, BenchOptions};
+use crate::bench::{self, BenchError, BenchOptions};
 
 /// Arguments of `sweep bench`.
 #[derive(Debug, Args)]
@@ -40,7 +40,7 @@ pub struct BenchArgs {
     pub keep: bool,
 }
 
-/// Runs the workloads, prints a table, writes bench.csv; exit 1 when a target is missed.
+/// Runs the workloads, prints a table, writes bench.csv; exit 1 when a target is missed or a workload fails.
 pub fn bench(args: BenchArgs) -> Result<ExitCode, CliError> {
     let options = BenchOptions {
         grid_spec: args.grid_spec,
@@ -52,15 +52,14 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode, CliError> {
         data: std::path::absolute(&args.data).map_err(|e| CliError::Usage(e.to_string()))?,
         trivial_data: std::path::absolute(&args.trivial_data).map_err(|e| CliError::Usage(e.to_string()))?,
     };
-    let figures =
-        bench::run_all(&options, |what| eprintln!("running {what} ...")).map_err(|e| CliError::Usage(e.to_string()))?;
+    let figures = bench::run_all(&options, |what| eprintln!("running {what} ..."))?;
     if !args.keep {
         let _ = std::fs::remove_dir_all(&options.work);
     }
     let csv_path = args.out.join("bench.csv");
-    std::fs::create_dir_all(&args.out).map_err(|e| CliError::Usage(format!("{}: {e}", args.out.display())))?;
+    std::fs::create_dir_all(&args.out).map_err(|source| BenchError::Write { path: args.out.clone(), source })?;
     crate::store::write_atomic(&csv_path, &bench::to_csv(&figures))
-        .map_err(|e| CliError::Usage(format!("{}: {e}", csv_path.display())))?;
+        .map_err(|source| BenchError::Write { path: csv_path.clone(), source })?;
     print!("{}", bench::to_table(&figures));
     println!("written: {}", csv_path.display());
     Ok(if figures.iter().any(|f| f.pass == Some(false)) { ExitCode::from(1) } else { ExitCode::SUCCESS })

@@ -4,12 +4,14 @@
 //! [`main_with`] gives any binary the whole CLI for the objectives it passes;
 //! the `sweep` binary is `main_with(objective::builtin())`.
 //!
-//! Exit codes: 0 when every trial succeeded, 1 when some trial failed or
-//! diverged (or results could not be written), 2 for bad input.
+//! Exit codes: 0 when every trial succeeded, 1 for a failure (some trial
+//! failed or diverged, results could not be read or written, a benchmark
+//! target was missed), 2 for bad input; `exit_code.rs` decides which error is which.
 
 mod aggregate;
 mod bench;
 mod deploy;
+mod exit_code;
 mod json;
 mod mlflow;
 mod objectives;
@@ -30,6 +32,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::aggregate::AggregateError;
+use crate::bench::BenchError;
 use crate::data::DataError;
 use crate::deploy::DeployError;
 use crate::objective::{Catalog, Objective};
@@ -114,7 +117,15 @@ pub fn main_with(objectives: Vec<Box<dyn Objective>>) -> ExitCode {
         .next()
         .and_then(|a| std::path::Path::new(&a).file_stem().map(|s| s.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "sweep".into());
-    let matches = Cli::command().bin_name(name).get_matches();
+    let matches = match Cli::command().bin_name(name).try_get_matches() {
+        Ok(m) => m,
+        // Clap's own message for this is several lines and does not say which argument.
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
+            eprintln!("error: {}", not_utf8_argument());
+            return ExitCode::from(exit_code::BAD_INPUT);
+        }
+        Err(e) => e.exit(),
+    };
     match Cli::from_arg_matches(&matches) {
         Ok(cli) => dispatch(cli, &catalog),
         Err(e) => e.exit(),
@@ -147,9 +158,23 @@ pub fn dispatch(cli: Cli, catalog: &Catalog) -> ExitCode {
         // `sweep plan ... | head`: the reader left, which is not an error.
         Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Messages quote what the user gave; whatever it holds, they stay one line.
+            eprintln!("error: {}", crate::text::one_line(&e.to_string()));
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// Names the first argument that is not UTF-8 text (names, aliases and model references must be).
+fn not_utf8_argument() -> String {
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    match args.iter().position(|a| a.to_str().is_none()) {
+        Some(i) => format!(
+            "argument {} ({}) is not UTF-8 text; names, aliases and model references must be",
+            i + 1,
+            crate::text::one_line(&format!("{:?}", args[i]))
+        ),
+        None => "an argument is not UTF-8 text".into(),
     }
 }
 
@@ -192,49 +217,15 @@ pub enum CliError {
     /// Publishing to MLflow failed.
     #[error(transparent)]
     Mlflow(#[from] crate::publish::mlflow::PushError),
+    /// `sweep bench` could not measure.
+    #[error(transparent)]
+    Bench(#[from] BenchError),
     /// A bad command-line value.
     #[error("{0}")]
     Usage(String),
     /// Writing to stdout failed.
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
-}
-
-impl CliError {
-    /// 2 for anything the user can fix in their input, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            CliError::Spec(_) | CliError::Data(_) | CliError::Usage(_) => 2,
-            CliError::Run(
-                RunError::Data(_)
-                | RunError::SpecVsData { .. }
-                | RunError::UnknownObjective { .. }
-                | RunError::ExistingResults { .. }
-                | RunError::IndexOutOfRange { .. }
-                | RunError::Adaptive { .. },
-            ) => 2,
-            CliError::Status(StatusError::NotASweep { .. }) => 2,
-            CliError::Report(crate::report::ReportError::NotASweep { .. }) => 2,
-            CliError::Tensorboard(crate::publish::tensorboard::TensorboardError::NotASweep { .. }) => 2,
-            CliError::Registry(e) | CliError::Deploy(DeployError::Registry(e)) => match e {
-                RegistryError::Store(_) => 1,
-                _ => 2,
-            },
-            CliError::Deploy(
-                DeployError::Input { .. }
-                | DeployError::NotAModel { .. }
-                | DeployError::Data(_)
-                | DeployError::DataChanged { .. }
-                | DeployError::UnknownObjective { .. }
-                | DeployError::ObjectiveVersion { .. }
-                | DeployError::Unsupported { .. }
-                | DeployError::NoSuchSplit { .. },
-            ) => 2,
-            CliError::Aggregate(AggregateError::NoRecords { .. }) => 2,
-            CliError::Mlflow(e) => e.exit_code(),
-            _ => 1,
-        }
-    }
 }
 
 /// Faults to inject, from the environment: `SWEEP_FAIL_TRIALS=1,4` makes those

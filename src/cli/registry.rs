@@ -88,6 +88,12 @@ pub fn registry(cmd: RegistryCommand) -> Result<ExitCode, CliError> {
         RegistryCommand::Show { model, json, at } => show(&at.registry(), &model, json),
         RegistryCommand::Register { sweep, trial, name, alias, at } => {
             let dir = SweepDir::new(&sweep);
+            dir.refuse_links()?;
+            // Every name is checked before anything is written.
+            crate::registry::validate_name(&name, "model name")?;
+            if let Some(alias) = &alias {
+                crate::registry::validate_alias(alias)?;
+            }
             let trial = match trial {
                 Some(t) => t,
                 None => top_trial(&dir)?,

@@ -25,10 +25,9 @@ pub struct ReportArgs {
 
 /// Writes report.html and prints its path.
 pub fn report(args: ReportArgs) -> Result<ExitCode, CliError> {
-    let path = report::write_report(
-        &SweepDir::new(&args.results),
-        ReportOptions { table_rows: args.rows, curves: args.curves },
-    )?;
+    let dir = SweepDir::new(&args.results);
+    dir.refuse_links()?;
+    let path = report::write_report(&dir, ReportOptions { table_rows: args.rows, curves: args.curves })?;
     println!("{}", path.display());
     Ok(ExitCode::SUCCESS)
 }

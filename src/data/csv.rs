@@ -140,6 +140,8 @@ pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table, DataError> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -189,5 +191,79 @@ mod tests {
         let nothing_left =
             CsvOptions { drop: vec!["name".into(), "age".into(), "height".into()], ..CsvOptions::target("y") };
         assert!(matches!(load_csv(&path, &nothing_left), Err(DataError::NoFeatures { .. })));
+    }
+
+    const SMALL: &str = "a,b,name,target\n1,2,x,0\n3,4,y,1\n5,6,z,0\n7,8,w,1\n9,10,v,0\n11,12,u,1\n";
+
+    /// Cells and lines that break a CSV: text, NaN, quotes, newlines, NUL, long runs, invalid UTF-8.
+    fn junk() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..12),
+            any::<String>().prop_map(String::into_bytes),
+            Just(b"nan".to_vec()),
+            Just(b"-inf".to_vec()),
+            Just(b"\"a\nb\"".to_vec()),
+            Just(b"\"unterminated".to_vec()),
+            Just(b"\0".to_vec()),
+            Just(b"\xff\xfe".to_vec()),
+            Just(b",,,,,".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(vec![b'9'; 5000]),
+            Just(b"../../etc/passwd".to_vec()),
+        ]
+    }
+
+    fn mutated_csv() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec((any::<prop::sample::Index>(), any::<bool>(), junk()), 1..4).prop_map(|edits| {
+            let mut bytes = SMALL.as_bytes().to_vec();
+            for (at, replace, junk) in edits {
+                let at = at.index(bytes.len() + 1);
+                let end = if replace { (at + junk.len().max(1)).min(bytes.len()) } else { at };
+                bytes.splice(at..end, junk);
+            }
+            bytes
+        })
+    }
+
+    fn options() -> impl Strategy<Value = CsvOptions> {
+        let column = prop_oneof![
+            Just("a".to_string()),
+            Just("b".to_string()),
+            Just("name".to_string()),
+            Just("target".to_string()),
+            any::<String>()
+        ];
+        (
+            prop_oneof![Just("target".to_string()), column.clone()],
+            proptest::option::of(proptest::collection::vec(column.clone(), 0..3)),
+            proptest::collection::vec(column, 0..2),
+        )
+            .prop_map(|(target, features, drop)| CsvOptions { target, features, drop })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever the file holds and whatever columns the spec names, the
+        /// loader and the split either succeed or say, in one line, which file
+        /// is wrong.
+        #[test]
+        fn any_file_loads_or_fails_in_one_line_naming_it(
+            bytes in prop_oneof![mutated_csv(), proptest::collection::vec(any::<u8>(), 0..200)],
+            options in prop_oneof![Just(CsvOptions { drop: vec!["name".into()], ..CsvOptions::target("target") }), options()],
+            regression in any::<bool>(),
+            seed in any::<u64>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("d.csv");
+            std::fs::write(&path, &bytes).unwrap();
+            let task = if regression { crate::metrics::Task::Regression } else { crate::metrics::Task::Classification };
+            let result = load_csv(&path, &options).and_then(|table| super::super::prepare(&table, task, 0.3, seed).map(|_| ()));
+            if let Err(e) = result {
+                let message = e.to_string();
+                prop_assert!(message.starts_with(&path.display().to_string()), "does not name the file: {message}");
+                prop_assert!(!message.contains(['\n', '\r', '\0']), "not one line: {message:?}");
+            }
+        }
     }
 }

@@ -24,6 +24,7 @@ pub use targets::{MAX_CLASS_SHARE, TargetColumn};
 
 use crate::metrics::{TargetScale, Task, Truth};
 use crate::params::Params;
+use crate::text::one_line;
 
 /// A problem with the data, naming the file, row and column where it applies.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +58,7 @@ pub enum DataError {
         message: String,
     },
     /// A column the spec names is not in the header.
-    #[error("{path}: no column \"{column}\" ({key}); the header has: {available}")]
+    #[error("{path}: no column {column:?} ({key}); the header has: {}", one_line(available))]
     MissingColumn {
         /// The data file.
         path: PathBuf,
@@ -69,7 +70,7 @@ pub enum DataError {
         available: String,
     },
     /// The spec's column choice contradicts itself.
-    #[error("{path}: {message}")]
+    #[error("{path}: {}", one_line(message))]
     Columns {
         /// The data file.
         path: PathBuf,
@@ -78,7 +79,7 @@ pub enum DataError {
     },
     /// A feature cell is not a number.
     #[error(
-        "{path}:{line}: column \"{column}\": got \"{value}\", expected a number (a text column cannot be a feature: leave it out with [data] drop = [\"{column}\"])"
+        "{path}:{line}: column {column:?}: got {value:?}, expected a number (a text column cannot be a feature: leave it out with [data] drop = [{column:?}])"
     )]
     NonNumeric {
         /// The data file.
@@ -91,7 +92,7 @@ pub enum DataError {
         value: String,
     },
     /// A feature cell is NaN or infinite.
-    #[error("{path}:{line}: column \"{column}\": got {value}, expected a finite number")]
+    #[error("{path}:{line}: column {column:?}: got {value}, expected a finite number")]
     NotFinite {
         /// The data file.
         path: PathBuf,
@@ -103,7 +104,7 @@ pub enum DataError {
         value: String,
     },
     /// A target cell is empty.
-    #[error("{path}:{line}: column \"{column}\" (the target) is empty, expected a {expected}")]
+    #[error("{path}:{line}: column {column:?} (the target) is empty, expected a {expected}")]
     EmptyTarget {
         /// The data file.
         path: PathBuf,
@@ -116,7 +117,7 @@ pub enum DataError {
     },
     /// A regression target that is not a finite number.
     #[error(
-        "{path}:{line}: column \"{column}\" (the target): got \"{value}\", expected a finite number for task = \"regression\""
+        "{path}:{line}: column {column:?} (the target): got {value:?}, expected a finite number for task = \"regression\""
     )]
     NonNumericTarget {
         /// The data file.
@@ -130,7 +131,8 @@ pub enum DataError {
     },
     /// A classification target that looks continuous.
     #[error(
-        "{path}: column \"{column}\" (the target) {why}: is it a continuous target? set [data] task = \"regression\""
+        "{path}: column {column:?} (the target) {}: is it a continuous target? set [data] task = \"regression\"",
+        one_line(why)
     )]
     LooksContinuous {
         /// The data file.
@@ -141,7 +143,7 @@ pub enum DataError {
         why: String,
     },
     /// Only one class in the target column.
-    #[error("{path}: column \"{column}\" has {found} class(es), expected at least 2")]
+    #[error("{path}: column {column:?} has {found} class(es), expected at least 2")]
     TooFewClasses {
         /// The data file.
         path: PathBuf,
@@ -151,7 +153,7 @@ pub enum DataError {
         found: usize,
     },
     /// Only the target column, no features.
-    #[error("{path}: no feature columns besides the target \"{column}\"")]
+    #[error("{path}: no feature columns besides the target {column:?}")]
     NoFeatures {
         /// The data file.
         path: PathBuf,

@@ -32,7 +32,7 @@ use crate::store::{self, StoreError, SweepDir, TrialRecord, names};
 pub enum RegistryError {
     /// A name or alias that cannot be a folder name.
     #[error(
-        "{what} \"{value}\" is not allowed: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (no '/', no '..')"
+        "{what} {value:?} is not allowed: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (no '/', no '..')"
     )]
     BadName {
         /// "model name" or "alias".
@@ -41,7 +41,7 @@ pub enum RegistryError {
         value: String,
     },
     /// A model reference that does not parse.
-    #[error("\"{0}\" is not a model reference: expected NAME, NAME@VERSION, NAME@ALIAS or a trial folder")]
+    #[error("{0:?} is not a model reference: expected NAME, NAME@VERSION, NAME@ALIAS or a trial folder")]
     BadRef(String),
     /// No such model.
     #[error("no model \"{name}\" in {registry}; registered models: {known}")]
@@ -76,6 +76,15 @@ pub enum RegistryError {
     /// Files could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// An alias is a name that cannot be read as a version: not a number, not `latest`.
+pub fn validate_alias(alias: &str) -> Result<(), RegistryError> {
+    validate_name(alias, "alias")?;
+    if alias.parse::<u32>().is_ok() || alias == "latest" {
+        return Err(RegistryError::BadName { what: "alias", value: alias.to_string() });
+    }
+    Ok(())
 }
 
 /// One registered version of a model, with its lineage.
@@ -320,10 +329,9 @@ impl Registry {
 
     /// Points `alias` at `name`'s `version` (creating or moving it).
     pub fn set_alias(&self, name: &str, version: u32, alias: &str) -> Result<Option<u32>, RegistryError> {
-        validate_name(alias, "alias")?;
-        if alias.parse::<u32>().is_ok() || alias == "latest" {
-            return Err(RegistryError::BadName { what: "alias", value: alias.to_string() });
-        }
+        validate_alias(alias)?;
+        // An unknown model is bad input: say so before the lock creates the registry's folder.
+        self.require(name)?;
         let _lock = self.lock()?;
         let mut entry = self.require(name)?;
         if !entry.versions.iter().any(|v| v.version == version) {

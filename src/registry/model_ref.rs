@@ -65,6 +65,8 @@ pub fn validate_name(value: &str, what: &'static str) -> Result<(), RegistryErro
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -87,5 +89,62 @@ mod tests {
             assert!(validate_name(good, "alias").is_ok(), "{good:?}");
         }
         assert!(matches!(ModelRef::parse("digits@a..b"), Err(RegistryError::BadName { .. })));
+    }
+
+    /// Names with the kinds of trouble a folder name can hold.
+    fn nasty() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[a-zA-Z0-9._@/\\x00\\n-]{0,80}",
+            Just("..".to_string()),
+            Just("a/../../b".to_string()),
+            Just("nul\0".to_string()),
+            Just("x@".to_string()),
+            Just("@".to_string()),
+            Just("x@4294967296".to_string()),
+            Just("x@-1".to_string()),
+            (60usize..70).prop_map(|n| "a".repeat(n)),
+            Just("b".repeat(5000)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// A name is accepted exactly when it is a safe folder name, and refused in one line.
+        #[test]
+        fn names_are_safe_folder_names_or_refused_in_one_line(name in nasty()) {
+            let safe = (1..=64).contains(&name.len())
+                && name.bytes().enumerate().all(|(i, b)| b.is_ascii_alphanumeric() || (i > 0 && b"._-".contains(&b)))
+                && !name.contains("..");
+            match validate_name(&name, "model name") {
+                Ok(()) => prop_assert!(safe, "{name:?} accepted"),
+                Err(e) => {
+                    prop_assert!(!safe, "{name:?} refused");
+                    let message = e.to_string();
+                    prop_assert!(!message.contains(['\n', '\r', '\0']), "not one line: {message:?}");
+                    prop_assert!(message.starts_with("model name \""), "{message}");
+                }
+            }
+        }
+
+        /// A reference parses to a folder (it has a `/`), to names that are
+        /// safe folder names, or to an error in one line.
+        #[test]
+        fn references_name_a_folder_or_safe_names_or_fail_in_one_line(text in nasty()) {
+            match ModelRef::parse(&text) {
+                Ok(ModelRef::Folder(dir)) => prop_assert!(text.contains('/') || dir.is_dir()),
+                Ok(ModelRef::Named { name, selector }) => {
+                    prop_assert!(validate_name(&name, "model name").is_ok());
+                    if let Selector::Alias(alias) = selector {
+                        prop_assert!(validate_name(&alias, "alias").is_ok());
+                    }
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    prop_assert!(!message.contains(['\n', '\r', '\0']), "not one line: {message:?}");
+                }
+            }
+        }
     }
 }

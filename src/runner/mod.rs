@@ -193,14 +193,9 @@ impl<'a> OpenSweep<'a> {
             known: catalog.names(),
         })?;
         let data = load_data(spec, objective)?;
-        Ok(OpenSweep {
-            spec,
-            objective,
-            schema: objective.schema(),
-            data,
-            plan: spec.plan(),
-            dir: SweepDir::new(results_root.join(&spec.name)),
-        })
+        let dir = SweepDir::new(results_root.join(&spec.name));
+        dir.refuse_links()?;
+        Ok(OpenSweep { spec, objective, schema: objective.schema(), data, plan: spec.plan(), dir })
     }
 
     /// A trial's parameters, resolved.

@@ -28,12 +28,13 @@ use crate::params::{Params, hex};
 use crate::plan::Plan;
 use crate::space::Domain;
 use crate::store::SweepManifest;
+use crate::text::one_line;
 
 /// A mistake in a spec file, with enough context to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     /// The file could not be read.
-    #[error("{file}: cannot read the sweep spec: {source}")]
+    #[error("{}: cannot read the sweep spec: {source}", one_line(&file.display().to_string()))]
     Read {
         /// The spec file.
         file: PathBuf,
@@ -41,7 +42,13 @@ pub enum SpecError {
         source: std::io::Error,
     },
     /// The file is not valid TOML, has an unknown key, or a value is wrong.
-    #[error("{file}:{}{key}{message}", line.map(|l| format!("{l}: ")).unwrap_or_default())]
+    #[error(
+        "{}:{}{}{}",
+        one_line(&file.display().to_string()),
+        line.map(|l| format!("{l}: ")).unwrap_or_default(),
+        one_line(key),
+        one_line(message)
+    )]
     Invalid {
         /// The spec file.
         file: PathBuf,
@@ -317,5 +324,140 @@ pub fn load_with_notices(path: &Path, catalog: &Catalog) -> Result<(SweepSpec, V
             },
             other => other,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::objective::builtin;
+
+    const SPEC: &str = r#"name = "fuzz"
+method = "random"
+trials = 3
+seed = 1
+workers = 2
+[data]
+path = "data/digits.csv"
+valid_fraction = 0.2
+[metric]
+name = "mcc"
+goal = "maximize"
+[train]
+epochs = 2
+early_stopping = { patience = 2, min_delta = 0.0 }
+[parameters]
+lr = { distribution = "log_uniform_values", min = 0.001, max = 0.1 }
+hidden = { values = [16, 32] }
+dropout = { value = 0.1 }
+"#;
+
+    const WANDB: &str = "name: fuzz\nmethod: bayes\nrun_cap: 4\nmetric:\n  name: mcc\n  goal: maximize\n\
+        parameters:\n  lr:\n    distribution: log_uniform_values\n    min: 0.001\n    max: 0.1\n  hidden:\n    values: [16, 32]\n";
+
+    /// Text with the kinds of trouble a spec can hold: names with `/`, `..`,
+    /// NUL and newlines, very long values, odd numbers, and stray TOML.
+    fn nasty() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[a-z./\\\\\\x00\\n\"'\\[\\]{}=#,@-]{0,40}",
+            Just("../../etc".to_string()),
+            Just("a/b".to_string()),
+            Just("nul\0byte".to_string()),
+            (1usize..3).prop_map(|k| "x".repeat(4097 * k)),
+            Just("1e999".to_string()),
+            Just("-0".to_string()),
+            Just("nan".to_string()),
+            Just("9223372036854775808".to_string()),
+        ]
+    }
+
+    /// `base` with a few edits: text inserted, a range deleted, or a value replaced.
+    fn mutated(base: &'static str) -> impl Strategy<Value = String> {
+        proptest::collection::vec((any::<prop::sample::Index>(), 0..4u8, nasty()), 1..4).prop_map(move |edits| {
+            let mut text = base.to_string();
+            for (at, kind, insert) in edits {
+                let mut i = at.index(text.len() + 1);
+                while !text.is_char_boundary(i) {
+                    i -= 1;
+                }
+                match kind {
+                    0 => text.insert_str(i, &insert),
+                    1 => {
+                        let mut end = (i + insert.len() % 16 + 1).min(text.len());
+                        while !text.is_char_boundary(end) {
+                            end += 1;
+                        }
+                        text.replace_range(i..end, "");
+                    }
+                    2 => {
+                        // Replace the value of the line at `i`: `key = <nasty>`, quoted or not.
+                        let start = text[..i].rfind('\n').map_or(0, |p| p + 1);
+                        let end = text[i..].find('\n').map_or(text.len(), |p| i + p);
+                        if let Some(eq) = text[start..end].find('=').map(|p| start + p) {
+                            let quoted = format!(" \"{}\"", insert.replace('\\', "\\\\").replace('"', "\\\""));
+                            text.replace_range(eq + 1..end, if i % 2 == 0 { &quoted } else { &insert });
+                        }
+                    }
+                    _ => text.insert_str(i, &format!("\n{insert} = {insert:?}\n")),
+                }
+            }
+            text
+        })
+    }
+
+    fn check(result: Result<SweepSpec, SpecError>, file: &Path) -> Result<(), TestCaseError> {
+        if let Err(e) = result {
+            let message = e.to_string();
+            prop_assert!(message.starts_with(&file.display().to_string()), "does not name the file: {message}");
+            prop_assert!(!message.contains(['\n', '\r', '\0']), "not one line: {message:?}");
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_toml_text_is_a_spec_or_one_line_naming_the_file(text in prop_oneof![mutated(SPEC), any::<String>()]) {
+            let catalog = Catalog::new(builtin()).unwrap();
+            let file = Path::new("sweeps/fuzz.toml");
+            check(parse(&text, file, &catalog), file)?;
+        }
+
+        #[test]
+        fn any_wandb_text_is_a_spec_or_one_line_naming_the_file(text in prop_oneof![mutated(WANDB), any::<String>()]) {
+            let catalog = Catalog::new(builtin()).unwrap();
+            let file = Path::new("sweeps/fuzz.yaml");
+            check(wandb::parse(&text, file, &catalog).map(|(spec, _)| spec), file)?;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Bytes from a file, not text: invalid UTF-8 included.
+        #[test]
+        fn any_file_is_a_spec_or_one_line_naming_the_file(
+            bytes in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..300),
+                (mutated(SPEC), proptest::collection::vec(any::<u8>(), 1..4), any::<prop::sample::Index>())
+                    .prop_map(|(text, junk, at)| {
+                        let mut bytes = text.into_bytes();
+                        let at = at.index(bytes.len() + 1);
+                        bytes.splice(at..at, junk);
+                        bytes
+                    }),
+            ],
+            yaml in any::<bool>(),
+        ) {
+            let catalog = Catalog::new(builtin()).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join(if yaml { "s.yaml" } else { "s.toml" });
+            std::fs::write(&file, &bytes).unwrap();
+            check(load_with_notices(&file, &catalog).map(|(spec, _)| spec), &file)?;
+        }
     }
 }

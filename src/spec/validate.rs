@@ -40,6 +40,9 @@ impl Ctx<'_> {
     }
 }
 
+/// The longest sweep name, in bytes.
+const MAX_NAME: usize = 128;
+
 /// Parses and validates spec text against the objectives of `catalog`;
 /// `file` is only used in messages.
 pub fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<SweepSpec, SpecError> {
@@ -52,14 +55,18 @@ pub fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<SweepSpec, Sp
     })?;
 
     let name = raw.name.get_ref().trim().to_string();
-    let name_ok = !name.is_empty()
+    // A folder name: NAME_MAX is 255 bytes, and the results folder's path should stay short.
+    let name_ok = (1..=MAX_NAME).contains(&name.len())
         && !name.starts_with('.')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     if !name_ok {
         return Err(ctx.at(
             &raw.name,
             "name",
-            format!("got \"{name}\", expected letters, digits, '-', '_' or '.' (it names the results folder)"),
+            format!(
+                "got {name:?}, expected 1 to {MAX_NAME} letters, digits, '-', '_' or '.', not starting with '.' \
+                 (it names the results folder)"
+            ),
         ));
     }
 

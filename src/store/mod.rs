@@ -56,6 +56,17 @@ pub enum StoreError {
         /// What the parser said.
         message: String,
     },
+    /// A folder inside the results folder is a symbolic link: writing through
+    /// it would put results outside the results folder.
+    #[error(
+        "{path}: is a symbolic link to {target}; sweep does not write through links out of a results folder (replace the link with a real folder, or move the results)"
+    )]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+        /// Where it points.
+        target: PathBuf,
+    },
 }
 
 impl StoreError {
@@ -134,6 +145,31 @@ impl SweepDir {
     /// A file directly in the sweep folder.
     pub fn file(&self, name: &str) -> PathBuf {
         self.root.join(name)
+    }
+
+    /// Refuses a sweep folder whose `trials/`, or a trial folder in it, is a
+    /// symbolic link: every later write into a trial (a resumed trial's files,
+    /// test metrics, a refit) would land wherever the link points, outside the
+    /// results folder. Reads only directory entries, no file in them.
+    pub fn refuse_links(&self) -> Result<(), StoreError> {
+        let link = |path: PathBuf| {
+            let target = std::fs::read_link(&path).unwrap_or_default();
+            StoreError::Symlink { path, target }
+        };
+        let trials = self.trials_dir();
+        match std::fs::symlink_metadata(&trials) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StoreError::Io { path: trials, source: e }),
+            Ok(m) if m.file_type().is_symlink() => return Err(link(trials)),
+            Ok(_) => {}
+        }
+        for entry in std::fs::read_dir(&trials).map_err(StoreError::io(&trials))? {
+            let entry = entry.map_err(StoreError::io(&trials))?;
+            if entry.file_type().map_err(StoreError::io(&entry.path()))?.is_symlink() {
+                return Err(link(entry.path()));
+            }
+        }
+        Ok(())
     }
 
     /// Reads the sweep manifest, if the folder has one.

@@ -194,26 +194,6 @@ pub enum PushError {
     },
 }
 
-impl PushError {
-    /// 2 when the input is wrong (the folder, --trial, the URI), 1 when the
-    /// server could not be reached or refused.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            PushError::NotASweep { .. }
-            | PushError::UnknownTrial { .. }
-            | PushError::NoModel { .. }
-            | PushError::NoTopPick { .. }
-            | PushError::Uri(_)
-            | PushError::Experiment { source: MlflowError::BadUri { .. }, .. } => 2,
-            PushError::Model {
-                source: DeployError::UnknownObjective { .. } | DeployError::ObjectiveVersion { .. },
-                ..
-            } => 2,
-            _ => 1,
-        }
-    }
-}
-
 /// Pushes every complete trial of the sweep in `dir` to the server behind
 /// `client`, then registers a model if asked. Reads `dir`, never writes it.
 pub fn push(client: &Client, dir: &Path, catalog: &Catalog, options: &PushOptions) -> Result<PushSummary, PushError> {
