@@ -55,7 +55,7 @@ fn push(args: PushArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
             ));
         }
     };
-    let client = Client::new(&uri).map_err(mlflow::PushError::Uri)?;
+    let client = Client::new(&uri).map_err(|e| mlflow::PushError::Uri(Box::new(e)))?;
     let options = PushOptions {
         experiment: args.experiment,
         register: args.register.map(|model| Registration { model, alias: args.alias, trial: args.trial }),

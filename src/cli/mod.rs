@@ -216,7 +216,7 @@ pub enum CliError {
     Tensorboard(#[from] crate::publish::tensorboard::TensorboardError),
     /// Publishing to MLflow failed.
     #[error(transparent)]
-    Mlflow(#[from] crate::publish::mlflow::PushError),
+    Mlflow(Box<crate::publish::mlflow::PushError>),
     /// `sweep bench` could not measure.
     #[error(transparent)]
     Bench(#[from] BenchError),
@@ -226,6 +226,13 @@ pub enum CliError {
     /// Writing to stdout failed.
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
+}
+
+// Boxed: a push error carries the server's answer, which would make every command's result large.
+impl From<crate::publish::mlflow::PushError> for CliError {
+    fn from(e: crate::publish::mlflow::PushError) -> Self {
+        CliError::Mlflow(Box::new(e))
+    }
 }
 
 /// Faults to inject, from the environment: `SWEEP_FAIL_TRIALS=1,4` makes those

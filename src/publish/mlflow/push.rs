@@ -106,7 +106,7 @@ pub enum PushError {
     },
     /// The tracking URI is no server's address.
     #[error(transparent)]
-    Uri(MlflowError),
+    Uri(Box<MlflowError>),
     /// A results file could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -156,7 +156,7 @@ pub enum PushError {
         /// Experiment name.
         name: String,
         /// What the server said.
-        source: MlflowError,
+        source: Box<MlflowError>,
     },
     /// Pushing one trial failed.
     #[error(
@@ -166,7 +166,7 @@ pub enum PushError {
         /// The trial.
         trial: String,
         /// What went wrong.
-        source: MlflowError,
+        source: Box<MlflowError>,
         /// Trials complete on the server so far.
         done: usize,
         /// Trials to push.
@@ -178,7 +178,7 @@ pub enum PushError {
         /// The trial.
         trial: String,
         /// Why.
-        source: DeployError,
+        source: Box<DeployError>,
     },
     /// Registering the model failed.
     #[error(
@@ -190,7 +190,7 @@ pub enum PushError {
         /// The trial.
         trial: String,
         /// What the server said.
-        source: MlflowError,
+        source: Box<MlflowError>,
     },
 }
 
@@ -213,7 +213,7 @@ pub fn push(client: &Client, dir: &Path, catalog: &Catalog, options: &PushOption
     };
 
     let experiment = options.experiment.clone().unwrap_or_else(|| sweep_name.clone());
-    let experiment_error = |source| PushError::Experiment { name: experiment.clone(), source };
+    let experiment_error = |source| PushError::Experiment { name: experiment.clone(), source: Box::new(source) };
     let (experiment_id, created) = match client.experiment_by_name(&experiment).map_err(experiment_error)? {
         Some(e) if e.lifecycle_stage == "deleted" => {
             return Err(PushError::DeletedExperiment {
@@ -257,7 +257,7 @@ pub fn push(client: &Client, dir: &Path, catalog: &Catalog, options: &PushOption
     let mut runs: BTreeMap<String, Run> = BTreeMap::new();
     for (done, record) in records.iter().enumerate() {
         let previous = existing.remove(&record.id).unwrap_or_default();
-        let trial_error = |source| PushError::Trial { trial: record.id.clone(), source, done, total };
+        let trial_error = |source| PushError::Trial { trial: record.id.clone(), source: Box::new(source), done, total };
         let (run, outcome, superseded) =
             push_trial(client, &sweep, &experiment_id, record, previous, catalog, trial_error)?;
         match outcome {
@@ -271,8 +271,11 @@ pub fn push(client: &Client, dir: &Path, catalog: &Catalog, options: &PushOption
 
     if let (Some(registration), Some(trial)) = (&options.register, to_register) {
         let run = &runs[&trial.id];
-        let register_error =
-            |source| PushError::Register { model: registration.model.clone(), trial: trial.id.clone(), source };
+        let register_error = |source| PushError::Register {
+            model: registration.model.clone(),
+            trial: trial.id.clone(),
+            source: Box::new(source),
+        };
         summary.registered = Some(register(client, registration, &trial, run, &sweep_name).map_err(register_error)?);
     }
     Ok(summary)
@@ -509,7 +512,7 @@ fn artifacts(
     if !record.status.has_model() {
         return Ok(files);
     }
-    let model_error = |source| PushError::Model { trial: record.id.clone(), source };
+    let model_error = |source| PushError::Model { trial: record.id.clone(), source: Box::new(source) };
     // Loading checks the checkpoint against the record's sha256 and that this
     // binary has the objective, so the card describes the very weights pushed.
     let model = LoadedModel::load(trial_dir, catalog).map_err(model_error)?;
