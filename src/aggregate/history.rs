@@ -9,22 +9,11 @@
 //! so the same trial files always give the same bytes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::AggregateError;
+pub use crate::store::HistoryError;
 use crate::store::{SweepDir, TrialRecord, names};
-
-/// A trial's `history.csv` that cannot go into the sweep's.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
-pub struct HistoryError {
-    /// The trial's file.
-    pub path: PathBuf,
-    /// The line, where known (1-based, the header is line 1).
-    pub line: Option<u64>,
-    /// What is wrong with it.
-    pub message: String,
-}
 
 /// One trial's `history.csv`, parsed.
 #[derive(Debug, Clone, PartialEq)]

@@ -453,26 +453,13 @@ fn run_tags(record: &TrialRecord) -> Vec<(String, String)> {
 fn metric_points(trial_dir: &Path, record: &TrialRecord) -> Result<Vec<MetricPoint>, PushError> {
     let timestamp = millis(&record.finished_at).unwrap_or(0);
     let mut points = Vec::new();
-    let path = trial_dir.join(names::HISTORY);
-    if path.exists() {
-        let parse_error = |message: String| StoreError::Parse { path: path.clone(), message };
-        let mut reader = csv::Reader::from_path(&path).map_err(|e| parse_error(e.to_string()))?;
-        let header = reader.headers().map_err(|e| parse_error(e.to_string()))?.clone();
-        for (line, row) in reader.records().enumerate() {
-            let row = row.map_err(|e| parse_error(e.to_string()))?;
-            let Some(step) = header.iter().position(|h| h == "epoch").and_then(|i| row.get(i)?.parse::<i64>().ok())
-            else {
-                return Err(parse_error(format!("line {}: no epoch number", line + 2)).into());
-            };
-            for (key, cell) in header.iter().zip(row.iter()) {
-                if key == "epoch" || key == "saved_best" || cell.is_empty() {
-                    continue;
-                }
-                let value = cell.parse::<f64>().map_err(|_| {
-                    parse_error(format!("line {}: column {key}: got \"{cell}\", expected a number", line + 2))
-                })?;
-                points.push(MetricPoint { key: key.to_string(), value, timestamp, step });
-            }
+    let history = store::read_metric_history(&trial_dir.join(names::HISTORY)).map_err(|e| StoreError::Parse {
+        message: e.line.map(|l| format!("line {l}: {}", e.message)).unwrap_or(e.message),
+        path: e.path,
+    })?;
+    for epoch in history {
+        for (key, value) in epoch.metrics {
+            points.push(MetricPoint { key, value, timestamp, step: epoch.epoch });
         }
     }
     let best_step = record.best_epoch.unwrap_or(0) as i64;

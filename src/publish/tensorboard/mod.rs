@@ -27,7 +27,7 @@ pub use event_file::{EventFile, masked_crc32c};
 use proto::{Event, Summary, SummaryValue, ValueKind, What};
 
 use crate::space::Domain;
-use crate::store::{SweepDir, SweepManifest, TrialRecord, names, write_atomic};
+use crate::store::{HistoryError, SweepDir, SweepManifest, TrialRecord, names, read_metric_history, write_atomic};
 
 /// The folder, inside a sweep's results folder, that holds the event files.
 pub const FOLDER: &str = "tensorboard";
@@ -62,6 +62,12 @@ pub enum TensorboardError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+impl From<HistoryError> for TensorboardError {
+    fn from(e: HistoryError) -> Self {
+        TensorboardError::Malformed { path: e.path, line: e.line, message: e.message }
+    }
 }
 
 /// What [`write_event_files`] wrote.
@@ -120,7 +126,10 @@ fn spec_domains(manifest: &SweepManifest) -> BTreeMap<String, Domain> {
 fn trial_events(dir: &SweepDir, record: &TrialRecord) -> Result<(Vec<u8>, usize), TensorboardError> {
     let start = timestamp(dir, record, &record.started_at)?;
     let end = timestamp(dir, record, &record.finished_at)?.max(start);
-    let history = read_history(&dir.trial_dir(&record.id).join(names::HISTORY))?;
+    let history: Vec<(i64, Vec<(String, f64)>)> = read_metric_history(&dir.trial_dir(&record.id).join(names::HISTORY))?
+        .into_iter()
+        .map(|e| (e.epoch, e.metrics.into_iter().map(|(column, v)| (scalar_tag(&column), v)).collect()))
+        .collect();
     let mut file = EventFile::new(start);
     file.push(&summary_event(start, 0, hparams::session_start(record, start)));
 
@@ -157,53 +166,6 @@ pub fn scalar_tag(column: &str) -> String {
     } else {
         format!("valid/{column}")
     }
-}
-
-/// One line of history.csv: the epoch, and its scalars by tag.
-type EpochScalars = (i64, Vec<(String, f64)>);
-
-/// Columns of history.csv that are not metrics.
-const NOT_METRICS: &[&str] = &["epoch", "saved_best"];
-
-/// Every epoch of a history.csv: its number and its metrics, tagged; empty
-/// cells (a metric an epoch did not measure) are left out.
-fn read_history(path: &Path) -> Result<Vec<EpochScalars>, TensorboardError> {
-    let mut reader = match csv::Reader::from_path(path) {
-        Ok(r) => r,
-        // A trial that failed before its first epoch has no history.
-        Err(e) if matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound) => {
-            return Ok(Vec::new());
-        }
-        Err(e) => return Err(malformed(path, e.to_string())),
-    };
-    let header = reader.headers().map_err(|e| malformed(path, e.to_string()))?.clone();
-    let epoch_column = header.iter().position(|h| h == "epoch").ok_or_else(|| TensorboardError::Malformed {
-        path: path.into(),
-        line: Some(1),
-        message: "no \"epoch\" column".into(),
-    })?;
-    let mut epochs = Vec::new();
-    for row in reader.records() {
-        let row = row.map_err(|e| malformed(path, e.to_string()))?;
-        let line = row.position().map(|p| p.line());
-        let bad = |column: &str, cell: &str, expected: &str| TensorboardError::Malformed {
-            path: path.to_path_buf(),
-            line,
-            message: format!("column \"{column}\": got \"{cell}\", expected {expected}"),
-        };
-        let cell = row.get(epoch_column).unwrap_or_default();
-        let epoch: i64 = cell.trim().parse().map_err(|_| bad("epoch", cell, "a whole number"))?;
-        let mut values = Vec::new();
-        for (column, cell) in header.iter().zip(row.iter()) {
-            if NOT_METRICS.contains(&column) || cell.trim().is_empty() {
-                continue;
-            }
-            let v: f64 = cell.trim().parse().map_err(|_| bad(column, cell, "a number"))?;
-            values.push((scalar_tag(column), v));
-        }
-        epochs.push((epoch, values));
-    }
-    Ok(epochs)
 }
 
 fn scalar(tag: &str, v: f64) -> SummaryValue {
@@ -304,19 +266,5 @@ mod tests {
         assert_eq!(parse_time("1970-01-01T00:00:01.5Z"), Some(1.5));
         assert_eq!(parse_time("2026-11-30T16:08:21Z"), Some(1_796_054_901.0));
         assert_eq!(parse_time("yesterday"), None);
-    }
-
-    #[test]
-    fn a_history_with_a_bad_cell_names_file_line_and_column() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("history.csv");
-        std::fs::write(&path, "epoch,valid_loss,mcc,saved_best\n1,0.5,0.25,true\n2,0.4,,false\n3,x,0.3,false\n")
-            .unwrap();
-        let err = read_history(&path).unwrap_err().to_string();
-        assert!(err.ends_with("history.csv:4: column \"valid_loss\": got \"x\", expected a number"), "{err}");
-        std::fs::write(&path, "epoch,valid_loss,mcc,saved_best\n1,0.5,0.25,true\n2,0.4,,false\n").unwrap();
-        let rows = read_history(&path).unwrap();
-        assert_eq!(rows[0], (1, vec![("valid/loss".into(), 0.5), ("valid/mcc".into(), 0.25)]));
-        assert_eq!(rows[1], (2, vec![("valid/loss".into(), 0.4)]), "an empty cell is no scalar");
     }
 }
