@@ -93,9 +93,11 @@ pub fn damaged_outputs(dir: &SweepDir, ranked: &[TrialRecord]) -> Vec<String> {
                 // Trials of versions before the bootstrap have none.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
                 Err(e) => e.to_string(),
-                Ok(bytes) if !matches_record(r, &bytes) => {
-                    "its sha256 is not the one the trial's record holds (the file is damaged)".to_string()
-                }
+                // Either side may be the damaged one: the message names both files.
+                Ok(bytes) if !matches_record(r, &bytes) => format!(
+                    "its sha256 is not the one {} holds (one of the two files is damaged)",
+                    dir.trial_dir(&r.id).join(names::RECORD).display()
+                ),
                 Ok(bytes) => match decode_outputs(&bytes) {
                     Err(e) => e.to_string(),
                     Ok(s) if Some(s.epoch) != r.best_epoch => {
