@@ -267,7 +267,7 @@ fn export_and_evaluate_print_their_files_and_metrics() {
     assert_eq!(doc["format"], "safetensors");
     let files = doc["files"].as_array().unwrap();
     let names: Vec<&str> = files.iter().map(|f| path(&f["path"]).file_name().unwrap().to_str().unwrap()).collect();
-    assert_eq!(names, ["model.safetensors", "preprocessing.json", "model_card.json", "model_card.md"]);
+    assert_eq!(names, ["model.safetensors", "model.py", "preprocessing.json", "model_card.json", "model_card.md"]);
     for file in files {
         let bytes = fs::read(path(&file["path"])).unwrap();
         assert_eq!(file["bytes"].as_u64().unwrap(), bytes.len() as u64);
