@@ -334,3 +334,9 @@ fn remove_claims(trial_dir: &Path) -> std::io::Result<()> {
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
 }
+
+/// Time since the Unix epoch of a record's RFC 3339 time (as [`now_rfc3339`]
+/// writes it); None when it is not one.
+pub fn since_epoch(rfc3339: &str) -> Option<std::time::Duration> {
+    humantime::parse_rfc3339(rfc3339).ok()?.duration_since(std::time::UNIX_EPOCH).ok()
+}

@@ -565,9 +565,7 @@ fn register(
 
 /// RFC 3339 → milliseconds since the Unix epoch.
 fn millis(rfc3339: &str) -> Option<i64> {
-    let t = humantime::parse_rfc3339_weak(rfc3339.trim_end_matches('Z')).ok()?;
-    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
-    i64::try_from(d.as_millis()).ok()
+    i64::try_from(store::since_epoch(rfc3339)?.as_millis()).ok()
 }
 
 /// A value's bits for "is this point logged already": every NaN the same, and

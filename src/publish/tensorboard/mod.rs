@@ -241,8 +241,7 @@ fn timestamp(dir: &SweepDir, record: &TrialRecord, time: &str) -> Result<f64, Te
 
 /// Seconds since the Unix epoch of an RFC 3339 time (`2026-11-30T16:08:21.609921Z`).
 fn parse_time(time: &str) -> Option<f64> {
-    let t = humantime::parse_rfc3339(time).ok()?;
-    t.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs_f64())
+    crate::store::since_epoch(time).map(|d| d.as_secs_f64())
 }
 
 fn malformed(path: &Path, message: String) -> TensorboardError {
