@@ -39,7 +39,6 @@ struct Ctx<'a> {
 }
 
 /// What a spec's spans point into.
-#[allow(dead_code)] // until the W&B conversion builds on it (next commit)
 #[derive(Clone, Copy)]
 pub(super) enum Source<'a> {
     /// The TOML file's text: spans are byte ranges.
@@ -105,7 +104,6 @@ pub fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<SweepSpec, Sp
 
 /// Validates a spec converted into TOML's spanned tree (from W&B's YAML),
 /// whose spans index `keys`, the lines it stands for ([`Source::Lines`]).
-#[allow(dead_code)] // until the W&B conversion builds on it (next commit)
 pub(super) fn parse_table(
     root: Spanned<toml::de::DeTable<'_>>,
     keys: &[Option<String>],
