@@ -24,10 +24,10 @@ pub mod callback;
 pub mod cli;
 pub mod data;
 pub mod deploy;
-pub mod liveness;
 pub mod metrics;
 pub mod objective;
-pub mod onnx;
+/// The ONNX graph an objective's model writes itself into (it lives with the objective API).
+pub use objective::onnx;
 pub mod output;
 pub mod params;
 pub mod plan;

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::liveness::{self, Liveness};
 use crate::runner::RunningMarker;
 use crate::spec::SweepSpec;
 use crate::store::claim::CurrentClaim;
+use crate::store::liveness::{self, Liveness};
 use crate::store::{self, StoreError, SweepDir, TrialRecord, TrialStatus, names};
 
 /// Why the status could not be read.
@@ -147,7 +147,9 @@ impl SweepStatus {
 /// Reads the status of the sweep in `dir`, rebuilding its plan from `sweep.json`.
 pub fn sweep_status(dir: &SweepDir) -> Result<SweepStatus, StatusError> {
     let manifest = dir.manifest()?.ok_or_else(|| StatusError::NotASweep { dir: dir.root().to_path_buf() })?;
-    let spec: SweepSpec = serde_json::from_value(manifest.spec.clone())
+    let spec: SweepSpec = manifest
+        .spec
+        .parse()
         .map_err(|e| StatusError::BadManifest { path: dir.file(names::MANIFEST), message: e.to_string() })?;
     let plan = spec.plan();
     let this_host = liveness::this_host();

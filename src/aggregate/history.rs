@@ -13,7 +13,7 @@ use std::path::Path;
 
 use super::AggregateError;
 pub use crate::store::HistoryError;
-use crate::store::{SweepDir, TrialRecord, names};
+use crate::store::{HistoryFile, SweepDir, TrialRecord, names};
 
 /// One trial's `history.csv`, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,26 +29,23 @@ impl TrialHistory {
     /// Parses the bytes of `path`, the `history.csv` of trial `trial_id`:
     /// a header that starts with `epoch`, then one line per epoch.
     pub fn parse(trial_id: &str, path: &Path, bytes: &[u8]) -> Result<Self, HistoryError> {
-        let error = |line: Option<u64>, message: String| HistoryError { path: path.to_path_buf(), line, message };
-        let csv_error = |e: csv::Error| error(e.position().map(|p| p.line()), e.to_string());
-        let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
-        let header = reader.headers().map_err(csv_error)?.clone();
-        if header.get(0) != Some("epoch") {
-            return Err(error(
+        let file = HistoryFile::parse(path, bytes)?;
+        let header = file.header();
+        if header.first().map(String::as_str) != Some("epoch") {
+            return Err(file.error(
                 Some(1),
-                format!("the header starts with {:?}, expected \"epoch\"", header.get(0).unwrap_or_default()),
+                format!("the header starts with {:?}, expected \"epoch\"", header.first().map_or("", String::as_str)),
             ));
         }
-        let columns: Vec<String> = header.iter().skip(1).map(String::from).collect();
+        let columns: Vec<String> = header[1..].to_vec();
         let mut rows = Vec::new();
-        for record in reader.records() {
-            let record = record.map_err(csv_error)?;
-            let line = record.position().map(|p| p.line());
-            let cell = record.get(0).unwrap_or_default();
+        for line in file.lines() {
+            let line = line?;
+            let cell = line.cells.first().map_or("", String::as_str);
             let epoch = cell
                 .parse::<u64>()
-                .map_err(|_| error(line, format!("epoch: got {cell:?}, expected a whole number")))?;
-            rows.push((epoch, record.iter().skip(1).map(String::from).collect()));
+                .map_err(|_| file.error(line.line, format!("epoch: got {cell:?}, expected a whole number")))?;
+            rows.push((epoch, line.cells.get(1..).unwrap_or_default().to_vec()));
         }
         Ok(TrialHistory { trial_id: trial_id.to_string(), columns, rows })
     }

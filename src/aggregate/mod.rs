@@ -232,11 +232,8 @@ pub fn aggregate_with(dir: &SweepDir, work: Option<&dyn ModelWork>) -> Result<(L
 fn settings(dir: &SweepDir) -> Result<(Selection, u64, bool, Option<usize>), AggregateError> {
     let manifest = dir.manifest()?;
     let selection = manifest.as_ref().and_then(|m| m.selection).unwrap_or_default();
-    let spec = manifest.as_ref().map(|m| &m.spec);
-    let seed = spec.and_then(|s| s["seed"].as_u64()).unwrap_or(0);
-    let has_test = spec.is_some_and(|s| !s["data"]["test_fraction"].is_null() || !s["data"]["test_path"].is_null());
-    let cv_folds = spec.and_then(|s| s["data"]["cv_folds"].as_u64()).map(|k| k as usize);
-    Ok((selection, seed, has_test, cv_folds))
+    let splits = manifest.as_ref().map(|m| m.spec.splits()).unwrap_or_default();
+    Ok((selection, splits.seed, splits.data.has_test(), splits.data.cv_folds))
 }
 
 fn judge(dir: &SweepDir, work: Option<&dyn ModelWork>) -> Result<(Leaderboard, Judged), AggregateError> {

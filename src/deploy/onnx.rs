@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{DeployError, LoadedModel};
 use crate::metrics::Task;
-use crate::onnx::{self, Attribute, Dim, OnnxGraph};
+use crate::objective::onnx::{self, Attribute, Dim, OnnxGraph};
 use crate::store;
 
 /// The graph input: raw feature rows, float32 `[N, features]`.

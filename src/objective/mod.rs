@@ -52,6 +52,7 @@
 
 mod catalog;
 pub mod mlp;
+pub mod onnx;
 mod tensors;
 pub mod weights;
 
@@ -213,9 +214,9 @@ pub trait Model {
     /// `[N, features]`), to the raw outputs [`Model::predict`] gives
     /// (`[N, outputs]`); returns the name of that output. Sweep adds the
     /// graph's input, the standardization and the output head around it
-    /// ([`crate::onnx`]); [`crate::onnx::OnnxGraph::linear`] writes a Burn
+    /// ([`crate::objective::onnx`]); [`crate::objective::onnx::OnnxGraph::linear`] writes a Burn
     /// `Linear`. Leave out what only training does (dropout).
-    fn onnx(&self, graph: &mut crate::onnx::OnnxGraph, input: &str) -> Option<Result<String, TrialError>> {
+    fn onnx(&self, graph: &mut crate::objective::onnx::OnnxGraph, input: &str) -> Option<Result<String, TrialError>> {
         let _ = (graph, input);
         None
     }

@@ -59,24 +59,7 @@ fn esc(text: &str) -> String {
 type EpochRow = BTreeMap<String, f64>;
 
 fn read_history(dir: &SweepDir, id: &str) -> Vec<EpochRow> {
-    let path = dir.trial_dir(id).join(names::HISTORY);
-    let Ok(mut reader) = csv::Reader::from_path(&path) else {
-        return Vec::new();
-    };
-    let Ok(header) = reader.headers().cloned() else {
-        return Vec::new();
-    };
-    reader
-        .records()
-        .filter_map(Result::ok)
-        .map(|rec| {
-            header
-                .iter()
-                .zip(rec.iter())
-                .filter_map(|(h, v)| v.parse::<f64>().ok().map(|v| (h.to_string(), v)))
-                .collect()
-        })
-        .collect()
+    store::read_history_numbers(&dir.trial_dir(id).join(names::HISTORY))
 }
 
 /// Writes `report.html` into the sweep folder and returns its path.
@@ -108,7 +91,7 @@ fn render_of(dir: &SweepDir, known: Option<&Leaderboard>, options: ReportOptions
     if manifest.is_none() && scan.complete.is_empty() {
         return Err(ReportError::NotASweep { dir: dir.root().to_path_buf() });
     }
-    let spec: Option<SweepSpec> = manifest.as_ref().and_then(|m| serde_json::from_value(m.spec.clone()).ok());
+    let spec: Option<SweepSpec> = manifest.as_ref().and_then(|m| m.spec.parse().ok());
     let planned = manifest.as_ref().map_or(scan.complete.len(), |m| m.trials);
     let name = manifest
         .as_ref()

@@ -915,19 +915,7 @@ pub(crate) fn live_curves(dir: &SweepDir, monitor: &crate::metrics::Monitor, own
 
 /// The best-so-far curve of the monitored metric in a history.csv (empty when unreadable).
 fn history_curve(path: &Path, monitor: &crate::metrics::Monitor) -> Vec<f64> {
-    let Ok(mut reader) = csv::Reader::from_path(path) else {
-        return Vec::new();
-    };
-    let column = reader.headers().ok().and_then(|h| h.iter().position(|c| c == monitor.metric));
-    let Some(column) = column else {
-        return Vec::new();
-    };
-    let values: Vec<f64> = reader
-        .records()
-        .filter_map(Result::ok)
-        .map(|row| row.get(column).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN))
-        .collect();
-    crate::callback::pruning::best_so_far(&values, monitor)
+    crate::callback::pruning::best_so_far(&store::read_history_column(path, &monitor.metric), monitor)
 }
 
 /// What TPE learns from finished trials: per configuration, the mean best-epoch

@@ -408,7 +408,8 @@ fn train(
         let Actions { save_best, stop, pruned_by } = callback::on_epoch_end(&mut callbacks, epoch, &epoch_metrics);
         if env.spec.checkpoint == CheckpointPolicy::EveryEpoch {
             let started = Instant::now();
-            let bytes = trainer.checkpoint(&BTreeMap::from([("sweep.epoch".to_string(), epoch.to_string())]))?;
+            let bytes =
+                trainer.checkpoint(&BTreeMap::from([(store::header_keys::EPOCH.to_string(), epoch.to_string())]))?;
             let path = dir.join(names::EPOCHS).join(format!("epoch-{epoch:04}.safetensors"));
             std::fs::create_dir_all(dir.join(names::EPOCHS)).map_err(|e| progress.write_failed(&path, e))?;
             store::write_atomic_deferred(&path, &bytes).map_err(|e| progress.write_failed(&path, e))?;
@@ -459,13 +460,13 @@ fn save_best_checkpoint(
     // The checkpoint describes itself too: its header carries the epoch and metrics,
     // so even a checkpoint copied away from its best.json stays self-explanatory.
     let header = BTreeMap::from([
-        ("sweep.trial_id".to_string(), trial.id.clone()),
-        ("sweep.objective".to_string(), format!("{} {}", env.objective.name(), env.objective.version())),
-        ("sweep.epoch".to_string(), epoch.to_string()),
-        ("sweep.metrics".to_string(), json(epoch_metrics)),
-        ("sweep.params".to_string(), json(&trial.params)),
-        ("sweep.seed".to_string(), trial.seed.to_string()),
-        ("sweep.data_fingerprint".to_string(), env.data.main.preprocessing.data_fingerprint.clone()),
+        (store::header_keys::TRIAL_ID.to_string(), trial.id.clone()),
+        (store::header_keys::OBJECTIVE.to_string(), format!("{} {}", env.objective.name(), env.objective.version())),
+        (store::header_keys::EPOCH.to_string(), epoch.to_string()),
+        (store::header_keys::METRICS.to_string(), json(epoch_metrics)),
+        (store::header_keys::PARAMS.to_string(), json(&trial.params)),
+        (store::header_keys::SEED.to_string(), trial.seed.to_string()),
+        (store::header_keys::DATA_FINGERPRINT.to_string(), env.data.main.preprocessing.data_fingerprint.clone()),
     ]);
     let bytes = trainer.checkpoint(&header)?;
     // A safetensors checkpoint gets a canonical header, so identical weights give identical

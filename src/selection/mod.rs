@@ -30,7 +30,7 @@ impl<'a> SweepModels<'a> {
     /// For `dir`, with the spec its manifest holds (the spec file is the one it names).
     pub fn from_manifest(dir: &SweepDir, catalog: &'a Catalog) -> Self {
         let spec = dir.manifest().ok().flatten().and_then(|m| {
-            let mut spec: SweepSpec = serde_json::from_value(m.spec).ok()?;
+            let mut spec: SweepSpec = m.spec.parse().ok()?;
             spec.source = m.spec_file;
             if let Some(selection) = m.selection {
                 spec.selection = selection;

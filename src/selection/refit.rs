@@ -77,12 +77,15 @@ pub fn refit(
                 .map_err(|e| TrialError::Failed(e.to_string()))?;
         }
         let header = BTreeMap::from([
-            ("sweep.trial_id".to_string(), id.clone()),
-            ("sweep.objective".to_string(), format!("{} {}", sweep.objective.name(), sweep.objective.version())),
-            ("sweep.epoch".to_string(), epochs.to_string()),
-            ("sweep.refit_of_config".to_string(), winner.config.to_string()),
-            ("sweep.seed".to_string(), seed.to_string()),
-            ("sweep.data_fingerprint".to_string(), data.preprocessing.data_fingerprint.clone()),
+            (store::header_keys::TRIAL_ID.to_string(), id.clone()),
+            (
+                store::header_keys::OBJECTIVE.to_string(),
+                format!("{} {}", sweep.objective.name(), sweep.objective.version()),
+            ),
+            (store::header_keys::EPOCH.to_string(), epochs.to_string()),
+            (store::header_keys::REFIT_OF_CONFIG.to_string(), winner.config.to_string()),
+            (store::header_keys::SEED.to_string(), seed.to_string()),
+            (store::header_keys::DATA_FINGERPRINT.to_string(), data.preprocessing.data_fingerprint.clone()),
         ]);
         trainer.checkpoint(&header)
     };

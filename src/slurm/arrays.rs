@@ -5,7 +5,25 @@
 //! (`SchedulerParameters`, default `MaxArraySize`). A sweep with more trials
 //! becomes several arrays, each running trial `offset + $SLURM_ARRAY_TASK_ID`.
 
-use super::script::array_ranges;
+/// `0-2,5,7-8`: sorted indices as SLURM array ranges.
+pub fn array_ranges(indices: &[usize]) -> String {
+    let mut sorted = indices.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        out.push(if start == end { start.to_string() } else { format!("{start}-{end}") });
+        i += 1;
+    }
+    out.join(",")
+}
 
 /// SLURM's `MaxArraySize` where the cluster does not set it.
 pub const DEFAULT_MAX_ARRAY_SIZE: usize = 1001;
@@ -92,6 +110,13 @@ pub fn split(indices: &[usize], limits: ArrayLimits) -> Vec<ArrayChunk> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_compress_runs() {
+        assert_eq!(array_ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+        assert_eq!(array_ranges(&[3]), "3");
+        assert_eq!(array_ranges(&[4, 2, 3, 3]), "2-4");
+    }
 
     fn covered(chunks: &[ArrayChunk]) -> Vec<usize> {
         chunks.iter().flat_map(ArrayChunk::indices).collect()

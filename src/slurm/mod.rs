@@ -11,8 +11,8 @@ mod script;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub use arrays::{ArrayChunk, ArrayLimits, DEFAULT_MAX_ARRAY_SIZE};
-pub use script::{JobSettings, aggregate_script, array_ranges, array_script, shell_quote};
+pub use arrays::{ArrayChunk, ArrayLimits, DEFAULT_MAX_ARRAY_SIZE, array_ranges};
+pub use script::{JobSettings, aggregate_script, array_script, shell_quote};
 
 use crate::store::{self, StoreError};
 

@@ -39,26 +39,6 @@ pub struct JobSettings {
     pub take_next: bool,
 }
 
-/// `0-2,5,7-8`: sorted indices as SLURM array ranges.
-pub fn array_ranges(indices: &[usize]) -> String {
-    let mut sorted = indices.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let start = sorted[i];
-        let mut end = start;
-        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
-            i += 1;
-            end = sorted[i];
-        }
-        out.push(if start == end { start.to_string() } else { format!("{start}-{end}") });
-        i += 1;
-    }
-    out.join(",")
-}
-
 /// Quotes a word for bash, when it needs it.
 pub fn shell_quote(word: &str) -> String {
     if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "/._-=:,+%@".contains(c)) {
@@ -164,13 +144,6 @@ mod tests {
             retry_failed: false,
             take_next: false,
         }
-    }
-
-    #[test]
-    fn ranges_compress_runs() {
-        assert_eq!(array_ranges(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
-        assert_eq!(array_ranges(&[3]), "3");
-        assert_eq!(array_ranges(&[4, 2, 3, 3]), "2-4");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 pub use crate::callback::{EarlyStoppingSpec, EarlyTerminate};
 pub use crate::metrics::{Goal, Monitor, Task};
 pub use crate::sampler::Method;
+pub use crate::store::{ReportSpec, Selection};
 pub use validate::parse;
 
 use crate::data::CsvOptions;
@@ -178,34 +179,6 @@ pub struct SweepSpec {
     pub report: ReportSpec,
 }
 
-/// The `[report]` table: what aggregation publishes besides the leaderboard,
-/// registry and report.html. Stored in the manifest, so `sweep aggregate`
-/// (a SLURM array's aggregation job) does the same as `sweep run`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReportSpec {
-    /// `tensorboard = true`: TensorBoard event files under `results/<name>/tensorboard/`.
-    #[serde(default)]
-    pub tensorboard: bool,
-}
-
-/// How the aggregator picks and judges models, after the trials: stored in
-/// the results folder's manifest, so `sweep aggregate` does the same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Selection {
-    /// `[data] test_top`: how many of the top models are evaluated on the test split.
-    pub test_top: usize,
-    /// `[metric] bootstrap`: resamples for the intervals and ties (0: none).
-    pub bootstrap: usize,
-    /// `[data] refit`: retrain the winning configuration on every non-test row.
-    pub refit: bool,
-}
-
-impl Default for Selection {
-    fn default() -> Self {
-        Selection { test_top: 5, bootstrap: 1000, refit: false }
-    }
-}
-
 fn default_objective() -> String {
     Catalog::DEFAULT.to_string()
 }
@@ -275,10 +248,11 @@ impl SweepSpec {
     pub fn manifest(&self, trials: usize) -> SweepManifest {
         SweepManifest {
             name: self.name.clone(),
+            format_version: crate::store::MANIFEST_FORMAT_VERSION,
             spec_hash: self.hash(),
             spec_file: self.source.clone(),
             trials,
-            spec: serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+            spec: crate::store::RecordedSpec::new(serde_json::to_value(self).unwrap_or(serde_json::Value::Null)),
             created_at: crate::store::now_rfc3339(),
             sweep_version: env!("CARGO_PKG_VERSION").to_string(),
             register_as: self.register_as.clone(),

@@ -6,6 +6,34 @@
 //! models give identical files, which is what lets a sha256 prove that two
 //! runs, or a run and its reload, hold the same model.
 
+/// The keys sweep writes into a safetensors header's `__metadata__` (a
+/// checkpoint's, and a kept validation-outputs file's), so that a file copied
+/// away from its folder still says what it holds. Their names are part of the
+/// results format: readers outside sweep (`safetensors.safe_open(...).metadata()`)
+/// find them by these names.
+pub mod header_keys {
+    /// The trial the checkpoint belongs to.
+    pub const TRIAL_ID: &str = "sweep.trial_id";
+    /// The objective and its version: `mlp 1`.
+    pub const OBJECTIVE: &str = "sweep.objective";
+    /// The epoch whose weights (or outputs) the file holds.
+    pub const EPOCH: &str = "sweep.epoch";
+    /// That epoch's metrics, as JSON.
+    pub const METRICS: &str = "sweep.metrics";
+    /// The trial's parameters, as JSON.
+    pub const PARAMS: &str = "sweep.params";
+    /// The trial's seed.
+    pub const SEED: &str = "sweep.seed";
+    /// The fingerprint of the data the model was trained on.
+    pub const DATA_FINGERPRINT: &str = "sweep.data_fingerprint";
+    /// A refit's: the configuration it retrains.
+    pub const REFIT_OF_CONFIG: &str = "sweep.refit_of_config";
+    /// Validation outputs of a regression: the mean the targets were standardized with.
+    pub const TARGET_MEAN: &str = "sweep.target_mean";
+    /// Validation outputs of a regression: the standard deviation the targets were standardized with.
+    pub const TARGET_STD: &str = "sweep.target_std";
+}
+
 /// Why a checkpoint could not be canonicalised.
 #[derive(Debug, thiserror::Error)]
 #[error("not a safetensors file: {0}")]

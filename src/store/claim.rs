@@ -22,10 +22,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::liveness::{self, ClaimFacts, Liveness, Lock};
-
-/// How often a holder refreshes its claims.
-pub const HEARTBEAT: Duration = Duration::from_secs(5);
+pub use super::liveness::HEARTBEAT;
+use super::liveness::{self, ClaimFacts, Liveness, Lock};
 
 /// A claim whose heartbeat is older than this is stale on any host (unless
 /// `SWEEP_CLAIM_STALE_AFTER` says otherwise, in seconds).

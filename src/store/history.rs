@@ -1,6 +1,10 @@
-//! A trial's `history.csv` read back as numbers: every epoch's number and the
-//! metrics it measured, for the tools that publish curves (MLflow, TensorBoard).
+//! A trial's `history.csv`: `epoch`, every metric, `saved_best`, one line
+//! appended per epoch. This is its only reader; each use reads it through one
+//! of the views below, strict where a damaged file must be named (aggregation,
+//! publishing), lenient where a trial may be writing its next line right now
+//! (the curves that pruning and the report draw).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A trial's `history.csv` that is not what sweep writes.
@@ -28,41 +32,162 @@ pub struct EpochMetrics {
 /// Columns of history.csv that are not metrics.
 const NOT_METRICS: &[&str] = &["epoch", "saved_best"];
 
+/// A `history.csv` split into its header and lines, the cells as written.
+/// A line the CSV reader rejects (a trial's half-written last line, a damaged
+/// one) is kept as its error, so each view decides what it costs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryFile {
+    path: PathBuf,
+    header: Vec<String>,
+    lines: Vec<Result<HistoryLine, HistoryError>>,
+}
+
+/// One line of a `history.csv` after the header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryLine {
+    /// Its line in the file (1-based), where known.
+    pub line: Option<u64>,
+    /// The cells as written, in header order.
+    pub cells: Vec<String>,
+}
+
+impl HistoryFile {
+    /// Splits the bytes of the `history.csv` at `path` (only used in messages);
+    /// fails only when the header cannot be read.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<HistoryFile, HistoryError> {
+        let csv_error = |e: csv::Error| HistoryError {
+            path: path.to_path_buf(),
+            line: e.position().map(|p| p.line()),
+            message: e.to_string(),
+        };
+        let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
+        let header = reader.headers().map_err(csv_error)?.iter().map(String::from).collect();
+        let lines = reader
+            .records()
+            .map(|row| {
+                let row = row.map_err(csv_error)?;
+                Ok(HistoryLine {
+                    line: row.position().map(|p| p.line()),
+                    cells: row.iter().map(String::from).collect(),
+                })
+            })
+            .collect();
+        Ok(HistoryFile { path: path.to_path_buf(), header, lines })
+    }
+
+    /// Reads the `history.csv` at `path`; `None` when there is none (a trial
+    /// that failed before its first epoch, or one not started).
+    pub fn read(path: &Path) -> Result<Option<HistoryFile>, HistoryError> {
+        match std::fs::read(path) {
+            Ok(bytes) => HistoryFile::parse(path, &bytes).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(HistoryError { path: path.to_path_buf(), line: None, message: e.to_string() }),
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The header's columns.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// Every line in file order, a line the CSV reader rejected as its error.
+    pub fn lines(&self) -> impl Iterator<Item = Result<&HistoryLine, HistoryError>> {
+        self.lines.iter().map(|l| l.as_ref().map_err(Clone::clone))
+    }
+
+    /// The lines the CSV reader took, skipping the others (a trial still
+    /// writing its last line).
+    pub fn readable_lines(&self) -> impl Iterator<Item = &HistoryLine> {
+        self.lines.iter().filter_map(|l| l.as_ref().ok())
+    }
+
+    /// An error at `line` of this file.
+    pub fn error(&self, line: Option<u64>, message: String) -> HistoryError {
+        HistoryError { path: self.path.clone(), line, message }
+    }
+
+    /// Every epoch, as numbers (strict: any cell that is not a number is an error).
+    pub fn epochs(&self) -> Result<Vec<EpochMetrics>, HistoryError> {
+        let epoch_column = self
+            .header
+            .iter()
+            .position(|h| h == "epoch")
+            .ok_or_else(|| self.error(Some(1), "no \"epoch\" column".into()))?;
+        let mut epochs = Vec::new();
+        for row in self.lines() {
+            let row = row?;
+            let bad = |column: &str, cell: &str, expected: &str| {
+                self.error(row.line, format!("column \"{column}\": got \"{cell}\", expected {expected}"))
+            };
+            let cell = row.cells.get(epoch_column).map(String::as_str).unwrap_or_default();
+            let epoch: i64 = cell.trim().parse().map_err(|_| bad("epoch", cell, "a whole number"))?;
+            let mut metrics = Vec::new();
+            for (column, cell) in self.header.iter().zip(&row.cells) {
+                if NOT_METRICS.contains(&column.as_str()) || cell.trim().is_empty() {
+                    continue;
+                }
+                let value: f64 = cell.trim().parse().map_err(|_| bad(column, cell, "a number"))?;
+                metrics.push((column.clone(), value));
+            }
+            epochs.push(EpochMetrics { epoch, metrics });
+        }
+        Ok(epochs)
+    }
+
+    /// The values of `column` in its readable lines, a cell that is not a
+    /// number as NaN; empty when the file has no such column.
+    pub fn column(&self, column: &str) -> Vec<f64> {
+        let Some(at) = self.header.iter().position(|c| c == column) else {
+            return Vec::new();
+        };
+        self.readable_lines().map(|row| row.cells.get(at).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)).collect()
+    }
+
+    /// Each readable line's cells that are numbers, by column.
+    pub fn numeric_lines(&self) -> Vec<BTreeMap<String, f64>> {
+        self.readable_lines()
+            .map(|row| {
+                self.header
+                    .iter()
+                    .zip(&row.cells)
+                    .filter_map(|(h, v)| v.parse::<f64>().ok().map(|v| (h.clone(), v)))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
 /// Every epoch of the `history.csv` at `path`; none when the file does not
 /// exist (a trial that failed before its first epoch has no history).
 pub fn read_metric_history(path: &Path) -> Result<Vec<EpochMetrics>, HistoryError> {
-    let error = |line: Option<u64>, message: String| HistoryError { path: path.to_path_buf(), line, message };
-    let csv_error = |e: csv::Error| error(e.position().map(|p| p.line()), e.to_string());
-    let mut reader = match csv::Reader::from_path(path) {
-        Ok(r) => r,
-        Err(e) if matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound) => {
-            return Ok(Vec::new());
-        }
-        Err(e) => return Err(csv_error(e)),
-    };
-    let header = reader.headers().map_err(csv_error)?.clone();
-    let epoch_column =
-        header.iter().position(|h| h == "epoch").ok_or_else(|| error(Some(1), "no \"epoch\" column".into()))?;
-    let mut epochs = Vec::new();
-    for row in reader.records() {
-        let row = row.map_err(csv_error)?;
-        let line = row.position().map(|p| p.line());
-        let bad = |column: &str, cell: &str, expected: &str| {
-            error(line, format!("column \"{column}\": got \"{cell}\", expected {expected}"))
-        };
-        let cell = row.get(epoch_column).unwrap_or_default();
-        let epoch: i64 = cell.trim().parse().map_err(|_| bad("epoch", cell, "a whole number"))?;
-        let mut metrics = Vec::new();
-        for (column, cell) in header.iter().zip(row.iter()) {
-            if NOT_METRICS.contains(&column) || cell.trim().is_empty() {
-                continue;
-            }
-            let value: f64 = cell.trim().parse().map_err(|_| bad(column, cell, "a number"))?;
-            metrics.push((column.to_string(), value));
-        }
-        epochs.push(EpochMetrics { epoch, metrics });
+    match HistoryFile::read(path)? {
+        Some(file) => file.epochs(),
+        None => Ok(Vec::new()),
     }
-    Ok(epochs)
+}
+
+/// The values of `column` in the `history.csv` at `path`, as far as it has
+/// got (the file of a running trial too); empty when it is missing or
+/// unreadable, or has no such column.
+pub fn read_history_column(path: &Path, column: &str) -> Vec<f64> {
+    match HistoryFile::read(path) {
+        Ok(Some(file)) => file.column(column),
+        _ => Vec::new(),
+    }
+}
+
+/// Each epoch's cells that are numbers, by column, of the `history.csv` at
+/// `path`; empty when it is missing or unreadable.
+pub fn read_history_numbers(path: &Path) -> Vec<BTreeMap<String, f64>> {
+    match HistoryFile::read(path) {
+        Ok(Some(file)) => file.numeric_lines(),
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -87,5 +212,28 @@ mod tests {
             "an empty cell is no value"
         );
         assert_eq!(read_metric_history(&tmp.path().join("none.csv")).unwrap(), vec![], "no file, no epochs");
+    }
+
+    #[test]
+    fn a_half_written_last_line_fails_the_strict_views_and_is_skipped_by_the_lenient_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("history.csv");
+        std::fs::write(&path, "epoch,loss,mcc,saved_best\n1,0.5,0.25,true\n2,oops,0.5,false\n3,0.4\n").unwrap();
+        let err = read_metric_history(&path).unwrap_err();
+        assert_eq!(err.line, Some(3), "the first bad line is named: {err}");
+        let file = HistoryFile::read(&path).unwrap().unwrap();
+        let short = file.lines().find_map(Result::err).unwrap();
+        assert!(short.to_string().contains("history.csv:4: "), "the short line is an error of line 4: {short}");
+        let loss = file.column("loss");
+        assert_eq!(loss.len(), 2, "the short line is skipped");
+        assert_eq!(loss[0], 0.5);
+        assert!(loss[1].is_nan(), "a cell that is no number is NaN");
+        assert_eq!(read_history_column(&path, "mcc"), vec![0.25, 0.5]);
+        assert!(read_history_column(&path, "acc").is_empty(), "no such column");
+        assert!(read_history_column(&tmp.path().join("none.csv"), "loss").is_empty(), "no file");
+        let numbers = read_history_numbers(&path);
+        assert_eq!(numbers.len(), 2);
+        assert_eq!(numbers[0], BTreeMap::from([("epoch".into(), 1.0), ("loss".into(), 0.5), ("mcc".into(), 0.25)]));
+        assert_eq!(numbers[1], BTreeMap::from([("epoch".into(), 2.0), ("mcc".into(), 0.5)]));
     }
 }

@@ -21,6 +21,8 @@ mod checkpoint;
 pub mod claim;
 mod commit;
 mod history;
+pub mod liveness;
+mod manifest;
 mod outputs;
 mod record;
 mod trial_folder;
@@ -29,11 +31,17 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 pub use atomic::{replace_via_spare, sync_paths, write_atomic, write_atomic_deferred};
-pub use checkpoint::{CheckpointFormatError, canonical_safetensors};
+pub use checkpoint::{CheckpointFormatError, canonical_safetensors, header_keys};
 pub use commit::commit_records;
-pub use history::{EpochMetrics, HistoryError, read_metric_history};
+pub use history::{
+    EpochMetrics, HistoryError, HistoryFile, HistoryLine, read_history_column, read_history_numbers,
+    read_metric_history,
+};
+pub use manifest::{
+    MANIFEST_FORMAT_VERSION, RecordedData, RecordedSpec, RecordedSplits, ReportSpec, Selection, SweepManifest,
+};
 pub use outputs::{OutputsFormatError, StoredOutputs, decode_outputs, encode_outputs};
-pub use record::{BestMetadata, RefitInfo, SplitEvaluation, SweepManifest, TrialRecord, TrialStatus};
+pub use record::{BestMetadata, RefitInfo, SplitEvaluation, TrialRecord, TrialStatus};
 pub use trial_folder::TrialFolder;
 
 use serde::Serialize;
@@ -180,7 +188,7 @@ impl SweepDir {
         if !path.exists() {
             return Ok(None);
         }
-        read_json(&path).map(Some)
+        SweepManifest::read(&path).map(Some)
     }
 
     /// Reads every trial folder: complete records, and folders without a
@@ -315,9 +323,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// This machine's host name (for markers, claims and temp-file names on
-/// shared filesystems): the kernel's node name ([`crate::liveness::this_host`]).
+/// shared filesystems): the kernel's node name ([`liveness::this_host`]).
 pub fn hostname() -> String {
-    crate::liveness::this_host().unwrap_or("unknown-host").to_string()
+    liveness::this_host().unwrap_or("unknown-host").to_string()
 }
 
 /// Removes the claims of a trial folder that starts over (`--fresh`): its attempts count from 1 again.

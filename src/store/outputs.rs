@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use super::header_keys;
+
 /// Why an outputs file could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("not a validation outputs file: {0}")]
@@ -34,10 +36,10 @@ pub struct StoredOutputs {
 pub fn encode_outputs(outputs: &StoredOutputs) -> Vec<u8> {
     let out_len = outputs.values.len() * 4;
     let data_len = out_len + outputs.targets.len() * 8;
-    let mut meta = BTreeMap::from([("sweep.epoch", outputs.epoch.to_string())]);
+    let mut meta = BTreeMap::from([(header_keys::EPOCH, outputs.epoch.to_string())]);
     if let Some(scale) = outputs.scale {
-        meta.insert("sweep.target_mean", scale.mean.to_string());
-        meta.insert("sweep.target_std", scale.std.to_string());
+        meta.insert(header_keys::TARGET_MEAN, scale.mean.to_string());
+        meta.insert(header_keys::TARGET_STD, scale.std.to_string());
     }
     let header = serde_json::json!({
         "__metadata__": meta,
@@ -68,8 +70,10 @@ pub fn decode_outputs(bytes: &[u8]) -> Result<StoredOutputs, OutputsFormatError>
     let len = usize::try_from(len).map_err(|_| bad("header length"))?;
     let header: serde_json::Value = serde_json::from_slice(bytes.get(8..8 + len).ok_or_else(|| bad("header cut"))?)
         .map_err(|e| OutputsFormatError(format!("header: {e}")))?;
-    let epoch =
-        header["__metadata__"]["sweep.epoch"].as_str().and_then(|e| e.parse().ok()).ok_or_else(|| bad("no epoch"))?;
+    let epoch = header["__metadata__"][header_keys::EPOCH]
+        .as_str()
+        .and_then(|e| e.parse().ok())
+        .ok_or_else(|| bad("no epoch"))?;
     let tensor = &header["outputs"];
     if tensor["dtype"] != "F32" {
         return Err(bad("dtype is not F32"));
@@ -84,7 +88,7 @@ pub fn decode_outputs(bytes: &[u8]) -> Result<StoredOutputs, OutputsFormatError>
     let values = data[..out_len].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     let targets = data[out_len..].chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect();
     let number = |key: &str| header["__metadata__"][key].as_str().and_then(|v| v.parse::<f64>().ok());
-    let scale = match (number("sweep.target_mean"), number("sweep.target_std")) {
+    let scale = match (number(header_keys::TARGET_MEAN), number(header_keys::TARGET_STD)) {
         (Some(mean), Some(std)) => Some(crate::metrics::TargetScale { mean, std }),
         _ => None,
     };

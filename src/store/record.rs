@@ -1,8 +1,6 @@
 //! What a trial leaves behind. The aggregator rebuilds everything from these
 //! records alone, so a local run, a resumed run and a cluster run agree.
 
-use std::path::PathBuf;
-
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{Metrics, Monitor, Task};
@@ -230,34 +228,6 @@ pub struct BestMetadata {
     /// checkpoint's own header (epoch, metrics) ties it to this file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_sha256: Option<String>,
-}
-
-/// `sweep.json`: which spec a results folder belongs to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SweepManifest {
-    /// Sweep name.
-    pub name: String,
-    /// Spec hash.
-    pub spec_hash: String,
-    /// The spec file it was created from.
-    pub spec_file: PathBuf,
-    /// Number of planned trials.
-    pub trials: usize,
-    /// The validated spec.
-    pub spec: serde_json::Value,
-    /// When the folder was created.
-    pub created_at: String,
-    /// Version of sweep that created it.
-    pub sweep_version: String,
-    /// The spec's `register_as`: the model name the top trial is registered under.
-    #[serde(default)]
-    pub register_as: Option<String>,
-    /// How aggregation picks and judges the models (absent in folders of earlier versions).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selection: Option<crate::spec::Selection>,
-    /// What aggregation publishes (`[report]`; absent in folders of earlier versions).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report: Option<crate::spec::ReportSpec>,
 }
 
 /// Records written before objectives had versions: the built-in MLP's first.

@@ -324,8 +324,8 @@ impl Model for MlpModel {
     }
 
     /// One `Gemm` per Linear, a `Relu` after each hidden one; dropout is the identity at inference.
-    fn onnx(&self, graph: &mut crate::onnx::OnnxGraph, input: &str) -> Option<Result<String, TrialError>> {
-        let build = |graph: &mut crate::onnx::OnnxGraph| {
+    fn onnx(&self, graph: &mut crate::objective::onnx::OnnxGraph, input: &str) -> Option<Result<String, TrialError>> {
+        let build = |graph: &mut crate::objective::onnx::OnnxGraph| {
             let mut h = input.to_string();
             for (i, layer) in self.mlp.hidden.iter().enumerate() {
                 let z = graph.linear(&h, layer, &format!("hidden.{i}"))?;

@@ -231,8 +231,8 @@ pub fn push(client: &Client, dir: &Path, catalog: &Catalog, options: &PushOption
             ];
             if let Some(m) = &manifest {
                 tags.push(("sweep.spec_hash".into(), m.spec_hash.clone()));
-                if let Some(d) = m.spec.get("description").and_then(|d| d.as_str()) {
-                    tags.push(("mlflow.note.content".into(), d.to_string()));
+                if let Some(d) = m.spec.description() {
+                    tags.push(("mlflow.note.content".into(), d));
                 }
             }
             (client.create_experiment(&experiment, &tags).map_err(experiment_error)?, true)

@@ -119,7 +119,7 @@ pub fn write_event_files(dir: &SweepDir) -> Result<Written, TensorboardError> {
 /// The parameter domains of the spec the manifest holds (empty when an older
 /// manifest cannot be read as one: the trials' values stand in for them).
 fn spec_domains(manifest: &SweepManifest) -> BTreeMap<String, Domain> {
-    manifest.spec.get("parameters").and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default()
+    manifest.spec.parameters()
 }
 
 /// One trial's event file, and how many scalars it holds.

@@ -1,12 +1,13 @@
 //! W&B sweep files (YAML), read as they are.
 //!
 //! The YAML is parsed into a tree that knows the line of every node, then
-//! written out as the TOML spec it means, which [`super::parse`] validates,
-//! so both formats share every check and every message. The TOML is written
-//! one key per line, each line remembering the YAML line it came from, and
-//! every key path remembers its YAML line, so an error names the YAML file
-//! and the YAML line (by key path where the path is in the file, else by the
-//! line the TOML check pointed at).
+//! converted into the TOML table it means (a [`toml::Table`], never TOML
+//! text), which the spec's validator reads through toml's own deserializer,
+//! so both formats share every check and every message. The table stands for
+//! the TOML file one key per line: each value's span names its line, each
+//! line remembers the YAML line it came from and every key path its YAML
+//! line, so an error names the YAML file and the YAML line (by key path where
+//! the path is in the file, else by the line the check pointed at).
 //!
 //! What changes on the way, from W&B's sweep configuration
 //! (`wandb/sweeps`: `config/schema.json`, `params.py`):
@@ -24,13 +25,14 @@
 //! PyYAML's YAML 1.1 would read a string).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
+mod yaml;
 
 use super::{SpecError, SweepSpec};
 use crate::objective::Catalog;
+use yaml::{Node, Yaml, load_yaml};
 
 /// Top-level keys sweep reads with the same meaning in YAML as in TOML.
 const SWEEP_KEYS: &[&str] = &[
@@ -58,25 +60,6 @@ const METRIC_IGNORED: &[&str] = &["target", "impute", "impute_while_running"];
 /// Keys sweep reads as tables (`[data]`), each key of them on its own line.
 const TABLES: &[&str] = &["data", "metric", "train", "slurm", "tpe", "parameters"];
 
-/// A YAML node and the (1-based) line it starts on.
-#[derive(Debug, Clone, PartialEq)]
-struct Node {
-    value: Yaml,
-    line: usize,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Yaml {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Seq(Vec<Node>),
-    /// Keys in file order, each with its line.
-    Map(Vec<(String, usize, Node)>),
-}
-
 /// Parses a W&B sweep file: the spec, and the notes and warnings to show once.
 pub(super) fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<(SweepSpec, Vec<String>), SpecError> {
     let err = |line: usize, key: &str, message: String| SpecError::Invalid {
@@ -87,7 +70,10 @@ pub(super) fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<(Sweep
     };
     let root = load_yaml(text).map_err(|(line, message)| err(line, "", message))?;
     let converted = to_toml(&root, file).map_err(|(line, key, message)| err(line, &key, message))?;
-    let spec = super::parse(&converted.text, file, catalog).map_err(|e| converted.remap(e))?;
+    let literals = converted.number_literals();
+    let keys: Vec<Option<String>> = converted.lines.iter().map(|(_, key)| key.clone()).collect();
+    let spec = super::validate::parse_table(converted.spanned(&literals), &keys, file, catalog)
+        .map_err(|e| converted.remap(e))?;
     let mut notices = Vec::new();
     if converted.bayes {
         notices.push(
@@ -111,9 +97,13 @@ pub(super) fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<(Sweep
 /// The TOML a W&B file means, and how to point back into the YAML.
 #[derive(Debug, Default)]
 struct Converted {
-    text: String,
-    /// The YAML line of each TOML line.
-    lines: Vec<usize>,
+    /// The spec.
+    table: toml::Table,
+    /// The lines the spec stands for, one key per line: each one's YAML line
+    /// and the dotted key it holds (`None`: a `[table]` header).
+    lines: Vec<(usize, Option<String>)>,
+    /// The line (an index of `lines`) of each top-level key, table and table key.
+    line_of_key: BTreeMap<String, usize>,
     /// The YAML line of each key path (`parameters.lr.min`), under its TOML name.
     paths: BTreeMap<String, usize>,
     /// TOML key paths the YAML spells otherwise (`trials` → `run_cap`).
@@ -132,10 +122,98 @@ struct Converted {
 type ConvertError = (usize, String, String);
 
 impl Converted {
-    fn push(&mut self, toml_line: String, yaml_line: usize) {
-        self.text.push_str(&toml_line);
-        self.text.push('\n');
-        self.lines.push(yaml_line);
+    /// Sets a top-level key, on a line of its own.
+    fn set(&mut self, key: &str, value: toml::Value, yaml_line: usize) {
+        self.line_of_key.insert(key.to_string(), self.lines.len());
+        self.lines.push((yaml_line, Some(key.to_string())));
+        self.table.insert(key.to_string(), value);
+    }
+
+    /// Starts `[table]`, on a line of its own.
+    fn open_table(&mut self, table: &str, yaml_line: usize) {
+        self.line_of_key.insert(table.to_string(), self.lines.len());
+        self.lines.push((yaml_line, None));
+        self.table.insert(table.to_string(), toml::Value::Table(toml::Table::new()));
+    }
+
+    /// Sets a key of `[table]`, on a line of its own.
+    fn set_in(&mut self, table: &str, key: &str, value: toml::Value, yaml_line: usize) {
+        let path = format!("{table}.{key}");
+        self.line_of_key.insert(path.clone(), self.lines.len());
+        self.lines.push((yaml_line, Some(path)));
+        if let Some(toml::Value::Table(t)) = self.table.get_mut(table) {
+            t.insert(key.to_string(), value);
+        }
+    }
+
+    /// Every number of the table as TOML writes it, in the order [`Converted::spanned`]
+    /// meets them: toml's spanned tree holds numbers as their literals.
+    fn number_literals(&self) -> Vec<String> {
+        fn walk(value: &toml::Value, out: &mut Vec<String>) {
+            match value {
+                toml::Value::Integer(i) => out.push(i.to_string()),
+                toml::Value::Float(f) => out.push(float_literal(*f)),
+                toml::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+                toml::Value::Table(t) => t.values().for_each(|v| walk(v, out)),
+                toml::Value::String(_) | toml::Value::Boolean(_) | toml::Value::Datetime(_) => {}
+            }
+        }
+        let mut out = Vec::new();
+        self.table.values().for_each(|v| walk(v, &mut out));
+        out
+    }
+
+    /// The table as toml's spanned tree, each value spanning the line it stands
+    /// on (a value inside an inline table, its key's line); `literals` are
+    /// [`Converted::number_literals`].
+    fn spanned<'a>(&'a self, literals: &'a [String]) -> toml::Spanned<toml::de::DeTable<'a>> {
+        let mut numbers = literals.iter();
+        let root = 0..self.lines.len();
+        let table = self.de_table(&self.table, "", &root, &mut numbers);
+        toml::Spanned::new(root, table)
+    }
+
+    fn de_table<'a>(
+        &self,
+        table: &'a toml::Table,
+        path: &str,
+        span: &std::ops::Range<usize>,
+        numbers: &mut std::slice::Iter<'a, String>,
+    ) -> toml::de::DeTable<'a> {
+        let mut out = toml::de::DeTable::new();
+        for (key, value) in table {
+            let path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            let span = self.line_of_key.get(&path).map_or_else(|| span.clone(), |&i| i..i + 1);
+            let value = self.de_value(value, &path, &span, numbers);
+            out.insert(toml::Spanned::new(span.clone(), Cow::Borrowed(key.as_str())), toml::Spanned::new(span, value));
+        }
+        out
+    }
+
+    fn de_value<'a>(
+        &self,
+        value: &'a toml::Value,
+        path: &str,
+        span: &std::ops::Range<usize>,
+        numbers: &mut std::slice::Iter<'a, String>,
+    ) -> toml::de::DeValue<'a> {
+        use toml::de::DeValue;
+        match value {
+            toml::Value::String(s) => DeValue::String(Cow::Borrowed(s)),
+            toml::Value::Boolean(b) => DeValue::Boolean(*b),
+            toml::Value::Datetime(d) => DeValue::Datetime(*d),
+            // A literal of an i64 or f64 as TOML writes it always reads back; were it
+            // not to, the validator would name a string where a number belongs.
+            toml::Value::Integer(_) | toml::Value::Float(_) => match numbers.next() {
+                Some(literal) => DeValue::parse(literal)
+                    .map_or_else(|_| DeValue::String(Cow::Borrowed(literal)), toml::Spanned::into_inner),
+                None => DeValue::String(Cow::Borrowed("")),
+            },
+            toml::Value::Array(items) => DeValue::Array(
+                items.iter().map(|v| toml::Spanned::new(span.clone(), self.de_value(v, path, span, numbers))).collect(),
+            ),
+            toml::Value::Table(t) => DeValue::Table(self.de_table(t, path, span, numbers)),
+        }
     }
 
     /// The TOML check's error, pointed at the YAML file's line and key.
@@ -150,7 +228,7 @@ impl Converted {
         {
             path = format!("{path}.{field}");
         }
-        let line = self.paths.get(&path).copied().or_else(|| line.and_then(|l| self.lines.get(l - 1).copied()));
+        let line = self.paths.get(&path).copied().or_else(|| line.and_then(|l| self.lines.get(l - 1).map(|(y, _)| *y)));
         let shown = self.renamed.get(&path).cloned().unwrap_or_else(|| path.clone());
         if path == "trials" && message.starts_with("is missing") {
             let method = self.method.as_deref().unwrap_or("random");
@@ -199,7 +277,7 @@ fn to_toml(root: &Node, file: &Path) -> Result<Converted, ConvertError> {
     }
     if !entries.iter().any(|(k, _, _)| k == "name") {
         let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        out.push(format!("name = {}", toml_string(&stem)), 1);
+        out.set("name", toml::Value::String(stem), 1);
         out.named_by_file = true;
     }
 
@@ -218,7 +296,7 @@ fn to_toml(root: &Node, file: &Path) -> Result<Converted, ConvertError> {
                 let method = match &node.value {
                     Yaml::Str(s) => s.as_str(),
                     _ => {
-                        out.push(format!("method = {}", toml_value(node, "method")?), *line);
+                        out.set("method", toml_value(node, "method")?, *line);
                         continue;
                     }
                 };
@@ -240,7 +318,7 @@ fn to_toml(root: &Node, file: &Path) -> Result<Converted, ConvertError> {
                         ));
                     }
                 };
-                out.push(format!("method = {}", toml_string(toml)), *line);
+                out.set("method", toml::Value::String(toml.to_string()), *line);
             }
             "run_cap" | "trials" => {
                 if let Some((first, first_line)) = trials_key {
@@ -251,15 +329,15 @@ fn to_toml(root: &Node, file: &Path) -> Result<Converted, ConvertError> {
                     ));
                 }
                 trials_key = Some((key, *line));
-                out.push(format!("trials = {}", toml_value(node, key)?), *line);
+                out.set("trials", toml_value(node, key)?, *line);
             }
             "early_terminate" => match node.value {
-                Yaml::Map(_) => out.push(format!("early_terminate = {}", toml_value(node, key)?), *line),
+                Yaml::Map(_) => out.set("early_terminate", toml_value(node, key)?, *line),
                 _ => {
                     return Err((
                         *line,
                         key.into(),
-                        format!("got {}, expected a mapping (type: and its settings)", toml_value(node, key)?),
+                        format!("got {}, expected a mapping (type: and its settings)", written(node, key)?),
                     ));
                 }
             },
@@ -283,12 +361,12 @@ fn to_toml(root: &Node, file: &Path) -> Result<Converted, ConvertError> {
                     return Err((
                         *line,
                         key.into(),
-                        format!("got {}, expected a mapping (indented keys below {key}:)", toml_value(node, key)?),
+                        format!("got {}, expected a mapping (indented keys below {key}:)", written(node, key)?),
                     ));
                 }
             },
             _ if SWEEP_KEYS.contains(&key) => {
-                out.push(format!("{} = {}", toml_key(key), toml_value(node, key)?), *line);
+                out.set(key, toml_value(node, key)?, *line);
             }
             _ if WANDB_IGNORED.contains(&key) => out.ignored.push((*line, key.to_string())),
             _ => {
@@ -308,7 +386,7 @@ fn to_toml(root: &Node, file: &Path) -> Result<Converted, ConvertError> {
 
     for (table, line, node) in tables {
         let Yaml::Map(entries) = &node.value else { continue };
-        out.push(format!("[{table}]"), line);
+        out.open_table(table, line);
         for (key, kline, value) in entries {
             let path = format!("{table}.{key}");
             let rendered = match table {
@@ -319,24 +397,24 @@ fn to_toml(root: &Node, file: &Path) -> Result<Converted, ConvertError> {
                 "parameters" => parameter(&mut out, key, value, &path)?,
                 _ => toml_value(value, &path)?,
             };
-            out.push(format!("{} = {rendered}", toml_key(key)), *kline);
+            out.set_in(table, key, rendered, *kline);
         }
         if table == "metric" && !entries.iter().any(|(k, _, _)| k == "goal") {
-            out.push("goal = \"minimize\"".into(), line);
+            out.set_in("metric", "goal", toml::Value::String("minimize".into()), line);
         }
     }
     Ok(out)
 }
 
 /// One parameter as sweep's TOML writes it, with W&B's implied distribution made explicit.
-fn parameter(out: &mut Converted, name: &str, node: &Node, path: &str) -> Result<String, ConvertError> {
+fn parameter(out: &mut Converted, name: &str, node: &Node, path: &str) -> Result<toml::Value, ConvertError> {
     let Yaml::Map(entries) = &node.value else {
         return Err((
             node.line,
             path.into(),
             format!(
                 "got {}, expected a mapping with values:, value:, or distribution: and its settings",
-                toml_value(node, path)?
+                written(node, path)?
             ),
         ));
     };
@@ -357,8 +435,9 @@ fn parameter(out: &mut Converted, name: &str, node: &Node, path: &str) -> Result
         } else {
             "uniform"
         };
-        // `{ min = 1, max = 2 }` → `{ distribution = "...", min = 1, max = 2 }`.
-        rendered = format!("{{ distribution = {}, {}", toml_string(distribution), &rendered[2..]);
+        if let toml::Value::Table(t) = &mut rendered {
+            t.insert("distribution".into(), toml::Value::String(distribution.into()));
+        }
     }
     Ok(rendered)
 }
@@ -373,33 +452,59 @@ fn record_paths(paths: &mut BTreeMap<String, usize>, path: &str, line: usize, no
     }
 }
 
-/// A value as one line of TOML (an inline table or array for nested ones).
-fn toml_value(node: &Node, path: &str) -> Result<String, ConvertError> {
+/// A YAML value as the TOML value it means.
+fn toml_value(node: &Node, path: &str) -> Result<toml::Value, ConvertError> {
     Ok(match &node.value {
-        Yaml::Null => {
-            return Err((
-                node.line,
-                path.into(),
-                "is empty (null), expected a value; give one or remove the key".into(),
-            ));
+        Yaml::Null => return Err(null_value(node, path)),
+        Yaml::Bool(b) => toml::Value::Boolean(*b),
+        Yaml::Int(i) => toml::Value::Integer(*i),
+        Yaml::Float(f) => toml::Value::Float(*f),
+        Yaml::Str(s) => toml::Value::String(s.clone()),
+        Yaml::Seq(items) => toml::Value::Array(items.iter().map(|n| toml_value(n, path)).collect::<Result<_, _>>()?),
+        Yaml::Map(entries) => {
+            let mut table = toml::Table::new();
+            for (key, _, value) in entries {
+                table.insert(key.clone(), toml_value(value, &format!("{path}.{key}"))?);
+            }
+            toml::Value::Table(table)
         }
+    })
+}
+
+fn null_value(node: &Node, path: &str) -> ConvertError {
+    (node.line, path.into(), "is empty (null), expected a value; give one or remove the key".into())
+}
+
+/// A float as TOML writes it: Debug is the shortest text that reads back to the
+/// same float, and keeps a decimal point or exponent, so a float stays a float.
+fn float_literal(f: f64) -> String {
+    if f.is_nan() {
+        "nan".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { "inf" } else { "-inf" }.into()
+    } else {
+        format!("{f:?}")
+    }
+}
+
+/// How a value reads in a message: as one line of TOML, so that a W&B file's
+/// messages name values as a TOML spec's do (a null is an error here too).
+fn written(node: &Node, path: &str) -> Result<String, ConvertError> {
+    Ok(match &node.value {
+        Yaml::Null => return Err(null_value(node, path)),
         Yaml::Bool(b) => b.to_string(),
         Yaml::Int(i) => i.to_string(),
-        Yaml::Float(f) if f.is_nan() => "nan".into(),
-        Yaml::Float(f) if f.is_infinite() => if *f > 0.0 { "inf" } else { "-inf" }.into(),
-        // Debug is the shortest text that reads back to the same float, and keeps a
-        // decimal point or exponent, so a float stays a float.
-        Yaml::Float(f) => format!("{f:?}"),
+        Yaml::Float(f) => float_literal(*f),
         Yaml::Str(s) => toml_string(s),
         Yaml::Seq(items) => {
-            let items: Result<Vec<String>, ConvertError> = items.iter().map(|n| toml_value(n, path)).collect();
+            let items: Result<Vec<String>, ConvertError> = items.iter().map(|n| written(n, path)).collect();
             format!("[{}]", items?.join(", "))
         }
         Yaml::Map(entries) if entries.is_empty() => "{}".into(),
         Yaml::Map(entries) => {
             let mut parts = Vec::with_capacity(entries.len());
             for (key, _, value) in entries {
-                parts.push(format!("{} = {}", toml_key(key), toml_value(value, &format!("{path}.{key}"))?));
+                parts.push(format!("{} = {}", toml_key(key), written(value, &format!("{path}.{key}"))?));
             }
             format!("{{ {} }}", parts.join(", "))
         }
@@ -432,154 +537,6 @@ fn toml_string(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// A container being filled while the events stream in.
-enum Frame {
-    Seq { items: Vec<Node>, line: usize, anchor: usize },
-    Map { entries: Vec<(String, usize, Node)>, key: Option<(String, usize)>, line: usize, anchor: usize },
-}
-
-/// The one document of a YAML text as a tree; errors as (line, message).
-fn load_yaml(text: &str) -> Result<Node, (usize, String)> {
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
-    let mut docs: Vec<Node> = Vec::new();
-    for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|e| (e.marker().line(), format!("invalid YAML: {}", e.info())))?;
-        let line = span.start.line();
-        let (node, anchor) = match event {
-            Event::Scalar(value, style, anchor, tag) => {
-                (Node { value: scalar(&value, style, tag, line)?, line }, anchor)
-            }
-            Event::SequenceStart(anchor, _) => {
-                stack.push(Frame::Seq { items: Vec::new(), line, anchor });
-                continue;
-            }
-            Event::MappingStart(anchor, _) => {
-                stack.push(Frame::Map { entries: Vec::new(), key: None, line, anchor });
-                continue;
-            }
-            Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Frame::Seq { items, line, anchor }) => (Node { value: Yaml::Seq(items), line }, anchor),
-                Some(Frame::Map { entries, line, anchor, .. }) => (Node { value: Yaml::Map(entries), line }, anchor),
-                None => return Err((line, "invalid YAML: a collection ends that never started".into())),
-            },
-            Event::Alias(id) => match anchors.get(&id) {
-                Some(node) => (Node { value: node.value.clone(), line }, 0),
-                None => return Err((line, "invalid YAML: an alias (*name) to no anchor".into())),
-            },
-            Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::DocumentEnd | Event::Nothing => {
-                continue;
-            }
-        };
-        if anchor > 0 {
-            anchors.insert(anchor, node.clone());
-        }
-        match stack.last_mut() {
-            None => docs.push(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
-                None => {
-                    let name = match node.value {
-                        Yaml::Str(s) => s,
-                        Yaml::Int(i) => i.to_string(),
-                        Yaml::Bool(b) => b.to_string(),
-                        Yaml::Float(f) => f.to_string(),
-                        Yaml::Null | Yaml::Seq(_) | Yaml::Map(_) => {
-                            return Err((node.line, "a key must be a name, not empty or a collection".into()));
-                        }
-                    };
-                    if entries.iter().any(|(k, _, _)| *k == name) {
-                        return Err((node.line, format!("key \"{name}\" appears twice in one mapping; keep one")));
-                    }
-                    *key = Some((name, node.line));
-                }
-                Some((name, kline)) => entries.push((name, kline, node)),
-            },
-        }
-    }
-    match docs.len() {
-        0 => Err((1, "is empty, expected a W&B sweep configuration (method:, metric:, parameters:, ...)".into())),
-        1 => Ok(docs.remove(0)),
-        _ => Err((docs[1].line, "holds several YAML documents (---), expected one sweep".into())),
-    }
-}
-
-/// A scalar's value under YAML 1.2's core schema; quoted ones are strings.
-fn scalar(text: &str, style: ScalarStyle, tag: Option<Cow<'_, Tag>>, line: usize) -> Result<Yaml, (usize, String)> {
-    if let Some(tag) = tag {
-        let wrong = |what: &str| (line, format!("\"{text}\" is tagged !!{what} but is not one"));
-        if !tag.is_yaml_core_schema() {
-            return Err((line, format!("the YAML tag {}{} is not supported", tag.handle, tag.suffix)));
-        }
-        return match (tag.suffix.as_str(), plain(text)) {
-            ("str", _) => Ok(Yaml::Str(text.to_string())),
-            ("int", Yaml::Int(i)) => Ok(Yaml::Int(i)),
-            ("float", Yaml::Float(f)) => Ok(Yaml::Float(f)),
-            ("float", Yaml::Int(i)) => Ok(Yaml::Float(i as f64)),
-            ("bool", Yaml::Bool(b)) => Ok(Yaml::Bool(b)),
-            ("null", Yaml::Null) => Ok(Yaml::Null),
-            (what @ ("int" | "float" | "bool" | "null"), _) => Err(wrong(what)),
-            (other, _) => Err((line, format!("the YAML tag !!{other} is not supported"))),
-        };
-    }
-    Ok(match style {
-        ScalarStyle::Plain => plain(text),
-        _ => Yaml::Str(text.to_string()),
-    })
-}
-
-/// A plain scalar: null, a boolean, an integer, a float, else a string.
-fn plain(text: &str) -> Yaml {
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Yaml::Null,
-        "true" | "True" | "TRUE" => return Yaml::Bool(true),
-        "false" | "False" | "FALSE" => return Yaml::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Yaml::Float(f64::INFINITY),
-        "-.inf" | "-.Inf" | "-.INF" => return Yaml::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Yaml::Float(f64::NAN),
-        _ => {}
-    }
-    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
-    let digits = |s: &str, radix: u32| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
-    if digits(unsigned, 10) {
-        if let Ok(i) = text.parse::<i64>() {
-            return Yaml::Int(i);
-        }
-    } else if let Some(octal) = text.strip_prefix("0o").filter(|s| digits(s, 8)) {
-        if let Ok(i) = i64::from_str_radix(octal, 8) {
-            return Yaml::Int(i);
-        }
-    } else if let Some(hex) = text.strip_prefix("0x").filter(|s| digits(s, 16))
-        && let Ok(i) = i64::from_str_radix(hex, 16)
-    {
-        return Yaml::Int(i);
-    }
-    if is_float(unsigned)
-        && let Ok(f) = text.parse::<f64>()
-    {
-        return Yaml::Float(f);
-    }
-    Yaml::Str(text.to_string())
-}
-
-/// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, the core schema's float without its sign.
-fn is_float(s: &str) -> bool {
-    let (mantissa, exponent) = match s.find(['e', 'E']) {
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
-    };
-    let all_digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
-    let mantissa_ok = match mantissa.split_once('.') {
-        Some((int, frac)) => all_digits(int) && all_digits(frac) && !(int.is_empty() && frac.is_empty()),
-        None => !mantissa.is_empty() && all_digits(mantissa),
-    };
-    let exponent_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-        !e.is_empty() && all_digits(e)
-    });
-    mantissa_ok && exponent_ok
 }
 
 #[cfg(test)]
@@ -772,38 +729,34 @@ tpe: {startup_trials: 2}
     }
 
     #[test]
-    fn scalars_resolve_as_yaml_1_2() {
-        for (text, want) in [
-            ("1e-4", Yaml::Float(1e-4)),
-            ("-3", Yaml::Int(-3)),
-            ("0x1f", Yaml::Int(31)),
-            ("0o17", Yaml::Int(15)),
-            ("1.", Yaml::Float(1.0)),
-            (".5", Yaml::Float(0.5)),
-            ("+2.5E3", Yaml::Float(2500.0)),
-            ("True", Yaml::Bool(true)),
-            ("~", Yaml::Null),
-            ("yes", Yaml::Str("yes".into())),
-            ("1e", Yaml::Str("1e".into())),
-            ("1_000", Yaml::Str("1_000".into())),
-            ("adam", Yaml::Str("adam".into())),
-        ] {
-            assert_eq!(plain(text), want, "{text}");
-        }
-    }
-
-    #[test]
-    fn anchors_and_aliases_are_copies() {
-        let root = load_yaml("a: &x {values: [1, 2]}\nb: *x\n").unwrap();
-        let Yaml::Map(entries) = root.value else { panic!() };
-        assert_eq!(entries[0].2.value, entries[1].2.value);
-        assert_eq!((entries[0].1, entries[1].1), (1, 2));
-    }
-
-    #[test]
-    fn strings_and_keys_stay_on_one_toml_line() {
-        assert_eq!(toml_string("a\"b\\c\nd"), r#""a\"b\\c\nd""#);
-        assert_eq!(toml_key("lr"), "lr");
-        assert_eq!(toml_key("model.lr"), "\"model.lr\"");
+    fn the_yaml_becomes_a_toml_table_with_a_line_per_key() {
+        let yaml = "method: random\nrun_cap: 3\nmetric:\n  name: mcc\nparameters:\n  lr:\n    min: 0.1\n    max: 1\n";
+        let converted = to_toml(&load_yaml(yaml).unwrap(), Path::new("s.yaml")).unwrap();
+        let t = &converted.table;
+        assert_eq!(t["trials"], toml::Value::Integer(3));
+        assert_eq!(t["name"].as_str(), Some("s"), "named after the file");
+        assert_eq!(t["metric"]["goal"].as_str(), Some("minimize"), "W&B's default goal");
+        assert_eq!(t["parameters"]["lr"]["distribution"].as_str(), Some("uniform"), "W&B's implied distribution");
+        assert_eq!(t["parameters"]["lr"]["min"], toml::Value::Float(0.1));
+        let lines: Vec<(usize, Option<&str>)> = converted.lines.iter().map(|(y, k)| (*y, k.as_deref())).collect();
+        assert_eq!(
+            lines,
+            [
+                (1, Some("name")),
+                (1, Some("method")),
+                (2, Some("trials")),
+                (3, None),
+                (4, Some("metric.name")),
+                (3, Some("metric.goal")),
+                (5, None),
+                (6, Some("parameters.lr")),
+            ]
+        );
+        // In the order the spanned tree meets them: keys sorted, so parameters.lr.max, .min, then trials.
+        assert_eq!(converted.number_literals(), ["1", "0.1", "3"]);
+        let literals = converted.number_literals();
+        let root = converted.spanned(&literals);
+        let trials = root.get_ref().get("trials").unwrap();
+        assert_eq!(trials.span(), 2..3, "a value spans the line it stands for");
     }
 }

@@ -14,8 +14,6 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::store::claim::HEARTBEAT;
-
 /// What is known about the process behind a claim or a marker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Liveness {
@@ -33,6 +31,10 @@ impl Liveness {
         matches!(self, Liveness::Gone(_))
     }
 }
+
+/// How often a holder refreshes its claims (lives here, beside the limits
+/// derived from it, so that judging a claim needs nothing of [`super::claim`]).
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// A claim younger than this is live whatever its lock says: its holder
 /// creates the file first and locks it right after.

@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use burn::nn::Linear;
 use prost::Message;
 
-use crate::objective::{TrialError, to_vec};
+use super::{TrialError, to_vec};
 use proto::{
     AttributeProto, Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto,
     TensorProto, TensorShapeProto, TensorTypeProto, TypeProto, ValueInfoProto, attribute_type,

@@ -1,0 +1,37 @@
+//! `[metric]`: what is monitored, and which way is better.
+
+use super::{Ctx, Expect};
+use crate::metrics::{Goal, Monitor, Task};
+use crate::spec::SpecError;
+use crate::spec::raw::RawSpec;
+
+pub(super) fn validate_metric(ctx: &Ctx, raw: &RawSpec, task: Task) -> Result<Monitor, SpecError> {
+    let name = raw.metric.name.get_ref().clone();
+    let names = task.metric_names();
+    if !names.contains(&name.as_str()) {
+        return Err(ctx.at(
+            &raw.metric.name,
+            "metric.name",
+            format!(
+                "got \"{name}\", expected one of {} (the metrics of task = \"{}\")",
+                names.join(", "),
+                task.as_str()
+            ),
+        ));
+    }
+    let goal = match raw.metric.goal.as_ref().map(|g| (g, g.get_ref().as_str())) {
+        None | Some((_, "auto")) => task.auto_goal(&name),
+        Some((_, "maximize")) => Goal::Maximize,
+        Some((_, "minimize")) => Goal::Minimize,
+        Some((g, other)) => {
+            return Err(ctx.at(
+                g,
+                "metric.goal",
+                format!("got \"{other}\", expected \"maximize\", \"minimize\" or \"auto\""),
+            ));
+        }
+    };
+    let min_delta =
+        ctx.check_opt(raw.metric.min_delta.as_ref(), "metric.min_delta", &Expect::non_negative())?.unwrap_or(0.0);
+    Ok(Monitor { metric: name, goal, min_delta })
+}
