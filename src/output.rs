@@ -1,7 +1,7 @@
 //! The JSON documents that `--json` prints: one per command, alone on stdout,
 //! for scripts and pipelines (`sweep run spec.toml --json | jq .best`).
 //!
-//! Their shapes are an interface, documented in the README: within one
+//! Their shapes are an interface, documented in the book (`docs/src/reference/json.md`): within one
 //! [`SCHEMA_VERSION`] fields may be added, never renamed, removed or given
 //! another meaning. Every path is absolute, so a document stays usable from
 //! another working directory. A value that is not a finite number (a

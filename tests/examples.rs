@@ -267,11 +267,11 @@ fn an_objective_with_its_own_data_source_trains_predicts_and_verifies() {
 }
 
 #[test]
-fn the_readme_shows_the_cnn_example_and_its_spec_as_they_are() {
+fn the_book_shows_the_cnn_example_and_its_spec_as_they_are() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    let readme = fs::read_to_string(root.join("docs/src/guide/own-model.md")).unwrap();
     for file in ["examples/digits_cnn.rs", "examples/digits_cnn.toml"] {
         let code = fs::read_to_string(root.join(file)).unwrap();
-        assert!(readme.contains(&code), "README.md's \"Sweep your own model\" must show {file} as it is");
+        assert!(readme.contains(&code), "docs/src/guide/own-model.md must show {file} as it is");
     }
 }

@@ -274,9 +274,9 @@ parameters:
 }
 
 #[test]
-fn the_readme_example_is_a_valid_wandb_file() {
-    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let section = readme.split("### W&B sweep files").nth(1).expect("the README has the section");
+fn the_books_wandb_example_is_a_valid_wandb_file() {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src/guide/wandb.md")).unwrap();
+    let section = readme.split("# W&B sweep files").nth(1).expect("the book's page has the section");
     let yaml = section.split("```yaml\n").nth(1).and_then(|s| s.split("```").next()).expect("a yaml block");
     let tmp = tempfile::tempdir().unwrap();
     write(tmp.path(), "sweep.yaml", &yaml.replace("data/breast_cancer.csv", &data("breast_cancer.csv")));
@@ -288,6 +288,6 @@ fn the_readme_example_is_a_valid_wandb_file() {
     let shown: Vec<&str> = section.split("```\n").nth(2).unwrap().lines().collect();
     assert_eq!(shown.len(), 2, "{shown:?}");
     for line in shown {
-        assert!(err.contains(line), "the README shows {line:?}; sweep says {err:?}");
+        assert!(err.contains(line), "docs/src/guide/wandb.md shows {line:?}; sweep says {err:?}");
     }
 }
