@@ -116,8 +116,7 @@ fn a_small_sweep_writes_a_ranked_leaderboard_that_matches_each_trials_best_epoch
         let best_epoch: usize = row["best_epoch"].parse().unwrap();
         let at_best = &history[best_epoch - 1];
         assert_eq!(at_best["saved_best"], "true");
-        // auroc is empty on both sides for this multi-class data.
-        for m in sweep::metrics::CLASSIFICATION_METRICS {
+        for m in sweep::metrics::Task::Classification.metric_names() {
             assert_eq!(row[&format!("best_{m}")], at_best[*m], "{m} of {}", row["trial_id"]);
         }
         // The best epoch really is the best (the first to reach the maximum).

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::bootstrap::{self, Resamples, RowScores};
-use crate::metrics::{Monitor, TargetScale, Truth};
+use crate::metrics::bootstrap::{self, Resamples};
+use crate::metrics::{Monitor, RowScores, TargetScale, Truth};
 use crate::store::{SweepDir, TrialRecord, decode_outputs, names};
 
 /// The confidence level of the intervals and of the tie test.

@@ -379,7 +379,7 @@ fn aggregate_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
         r.index = i;
         r.id = format!("t{i:06}-synth");
         r.params.insert("lr".into(), crate::params::ParamValue::Float(1e-4 * (1 + i % 97) as f64));
-        for (j, m) in crate::metrics::CLASSIFICATION_METRICS.iter().enumerate() {
+        for (j, m) in crate::metrics::Task::Classification.metric_names().iter().enumerate() {
             r.best_metrics.insert((*m).into(), ((i * 31 + j * 7) % 1000) as f64 / 1000.0);
         }
         r.checkpoint = Some(format!("trials/{}/best.safetensors", r.id));

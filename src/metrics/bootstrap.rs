@@ -3,21 +3,18 @@
 //!
 //! Every trial of a sweep is scored on the same [`Resamples`], so the metric
 //! of two trials on resample `i` is computed on the same rows and the
-//! comparison is paired. [`RowScores`] reduces a model's outputs to per-row
-//! facts once (softmax, argmax, per-row losses), so that each resample costs
-//! one pass over its row indices: aggregation runs this for every trial at
-//! 1000 resamples, where recomputing [`super::evaluate`] on copied rows would
-//! dominate its time.
-//!
-//! On the identity row set every metric equals what [`super::evaluate`]
-//! reports; the definitions are those of [`super::classification`] and
-//! [`super::regression`], restated here on counts and per-row values.
+//! comparison is paired. A metric on a resample is the metric table's one
+//! implementation on the resample's row indices, over the [`RowScores`]
+//! computed once per trial, so each resample costs one pass over its rows:
+//! aggregation runs this for every trial at 1000 resamples, where recomputing
+//! [`super::evaluate`] on copied rows would dominate its time. On the identity
+//! row set every metric is what [`super::evaluate`] reports.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::classification::{ConfusionMatrix, argmax_rows, cross_entropy, softmax_rows};
-use super::{Monitor, Truth};
+use super::rows::{RowScores, Scratch, ratio};
+use super::{Monitor, table};
 
 /// Resampled row sets shared by every trial of a sweep, so comparisons are paired.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,287 +60,6 @@ impl Resamples {
     }
 }
 
-/// Per-row facts of one model's outputs on the validation rows, enough to compute any
-/// metric of its task on any resample without re-running softmax etc.
-#[derive(Debug, Clone)]
-pub struct RowScores {
-    kind: Kind,
-}
-
-#[derive(Debug, Clone)]
-enum Kind {
-    Classes {
-        n_classes: usize,
-        /// (true class, predicted class) per row.
-        classes: Vec<[u32; 2]>,
-        /// Cross entropy per row.
-        loss: Vec<f64>,
-        /// Binary only.
-        ranking: Option<Ranking>,
-    },
-    Values {
-        /// Truth in original units.
-        truth: Vec<f64>,
-        /// Squared and absolute errors in original units.
-        sq: Vec<f64>,
-        abs: Vec<f64>,
-        /// Squared error in model units: `valid_loss` is the training loss.
-        sq_model: Vec<f64>,
-    },
-}
-
-/// Rows sorted once by positive-class probability, so a resample's AUROC is a
-/// walk over multiplicities instead of a sort.
-#[derive(Debug, Clone)]
-struct Ranking {
-    /// Each row's place in the order `auroc` sorts scores (`total_cmp`, stable).
-    slot: Vec<u32>,
-    /// 1 where the row in that place is of the positive class, else 0.
-    positive: Vec<u32>,
-    /// Ends (exclusive, in places) of the runs of equal scores whose members
-    /// `auroc` gives one shared mean rank.
-    group_ends: Vec<u32>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Metric {
-    ValidLoss,
-    Accuracy,
-    BalancedAccuracy,
-    Precision,
-    Recall,
-    F1,
-    Mcc,
-    Auroc,
-    Mse,
-    Rmse,
-    Mae,
-    R2,
-}
-
-/// Buffers reused across resamples: a distribution would otherwise allocate
-/// for every resample.
-#[derive(Default)]
-struct Scratch {
-    counts: ConfusionMatrix,
-    multiplicity: Vec<u32>,
-}
-
-impl RowScores {
-    /// From outputs (rows × outputs_per_row, row-major, as `evaluate` takes) and the truth.
-    ///
-    /// # Panics
-    ///
-    /// If `outputs` does not hold `outputs_per_row` values for every row of
-    /// `truth`, or a class label is not below `n_classes`.
-    pub fn new(outputs: &[f32], truth: Truth<'_>) -> Self {
-        assert_eq!(
-            outputs.len(),
-            truth.len() * truth.outputs_per_row(),
-            "bootstrap: outputs are not rows × outputs_per_row"
-        );
-        let kind = match truth {
-            Truth::Classes { labels, n_classes } => {
-                let predicted = argmax_rows(outputs, n_classes);
-                let classes = labels
-                    .iter()
-                    .zip(&predicted)
-                    .map(|(&t, &p)| {
-                        assert!(t < n_classes, "bootstrap: label {t} of {n_classes} classes");
-                        [t as u32, p as u32]
-                    })
-                    .collect();
-                // Through cross_entropy itself, so the per-row losses are bit
-                // for bit the terms evaluate sums.
-                let loss = outputs
-                    .chunks(n_classes)
-                    .zip(labels)
-                    .map(|(row, y)| cross_entropy(row, std::slice::from_ref(y), n_classes))
-                    .collect();
-                let ranking = (n_classes == 2).then(|| {
-                    let scores: Vec<f64> = softmax_rows(outputs, 2).chunks(2).map(|r| r[1]).collect();
-                    let positive: Vec<bool> = labels.iter().map(|&y| y == 1).collect();
-                    Ranking::new(&positive, &scores)
-                });
-                Kind::Classes { n_classes, classes, loss, ranking }
-            }
-            Truth::Values { values, scale } => {
-                let mut sq = Vec::with_capacity(values.len());
-                let mut abs = Vec::with_capacity(values.len());
-                let mut sq_model = Vec::with_capacity(values.len());
-                for (&z, &y) in outputs.iter().zip(values) {
-                    let (z, t_model) = (z as f64, scale.to_model(y));
-                    let e = scale.to_original(z) - y;
-                    sq.push(e * e);
-                    abs.push(e.abs());
-                    sq_model.push((z - t_model) * (z - t_model));
-                }
-                Kind::Values { truth: values.to_vec(), sq, abs, sq_model }
-            }
-        };
-        RowScores { kind }
-    }
-
-    /// Rows of the validation outputs.
-    pub fn rows(&self) -> usize {
-        match &self.kind {
-            Kind::Classes { classes, .. } => classes.len(),
-            Kind::Values { truth, .. } => truth.len(),
-        }
-    }
-
-    /// The metric on the rows `rows` (with repetitions, a bootstrap resample); None for a
-    /// metric not defined here (unknown name, train_loss, auroc on >2 classes or when a
-    /// resample holds only one class).
-    ///
-    /// # Panics
-    ///
-    /// If a row index is not below [`RowScores::rows`].
-    pub fn metric_on(&self, metric: &str, rows: &[u32]) -> Option<f64> {
-        let metric = self.metric(metric)?;
-        self.compute(metric, rows, &mut Scratch::default())
-    }
-
-    /// The metrics of this task, by name; `train_loss` is not computable from outputs.
-    fn metric(&self, name: &str) -> Option<Metric> {
-        let classes = matches!(self.kind, Kind::Classes { .. });
-        let binary = matches!(self.kind, Kind::Classes { ranking: Some(_), .. });
-        let m = match name {
-            "valid_loss" => Metric::ValidLoss,
-            "accuracy" if classes => Metric::Accuracy,
-            "balanced_accuracy" if classes => Metric::BalancedAccuracy,
-            "precision" if classes => Metric::Precision,
-            "recall" if classes => Metric::Recall,
-            "f1" if classes => Metric::F1,
-            "mcc" if classes => Metric::Mcc,
-            "auroc" if binary => Metric::Auroc,
-            "mse" if !classes => Metric::Mse,
-            "rmse" if !classes => Metric::Rmse,
-            "mae" if !classes => Metric::Mae,
-            "r2" if !classes => Metric::R2,
-            _ => return None,
-        };
-        Some(m)
-    }
-
-    fn compute(&self, metric: Metric, rows: &[u32], scratch: &mut Scratch) -> Option<f64> {
-        match &self.kind {
-            Kind::Classes { n_classes, classes, loss, ranking } => match metric {
-                Metric::ValidLoss => Some(mean(rows.iter().map(|&r| loss[r as usize]), rows.len())),
-                Metric::Auroc => ranking.as_ref()?.auroc(rows, &mut scratch.multiplicity),
-                _ => {
-                    let cm = &mut scratch.counts;
-                    cm.recount(
-                        rows.iter().map(|&r| {
-                            let [t, p] = classes[r as usize];
-                            (t as usize, p as usize)
-                        }),
-                        *n_classes,
-                    );
-                    Some(match metric {
-                        Metric::Accuracy => cm.accuracy(),
-                        Metric::BalancedAccuracy => cm.balanced_accuracy(),
-                        Metric::Precision => cm.precision(),
-                        Metric::Recall => cm.recall(),
-                        Metric::F1 => cm.f1(),
-                        Metric::Mcc => cm.mcc(),
-                        _ => return None,
-                    })
-                }
-            },
-            Kind::Values { truth, sq, abs, sq_model } => {
-                let n = rows.len();
-                let over = |v: &[f64]| mean(rows.iter().map(|&r| v[r as usize]), n);
-                Some(match metric {
-                    Metric::ValidLoss => over(sq_model),
-                    Metric::Mse => over(sq),
-                    Metric::Rmse => over(sq).sqrt(),
-                    Metric::Mae => over(abs),
-                    Metric::R2 => {
-                        // regression::r2 on the resampled rows, term for term.
-                        let mu = over(truth);
-                        let ss_tot: f64 =
-                            rows.iter().map(|&r| (truth[r as usize] - mu) * (truth[r as usize] - mu)).sum();
-                        let ss_res: f64 = rows.iter().map(|&r| sq[r as usize]).sum();
-                        if ss_tot == 0.0 { if ss_res == 0.0 { 1.0 } else { 0.0 } } else { 1.0 - ss_res / ss_tot }
-                    }
-                    _ => return None,
-                })
-            }
-        }
-    }
-}
-
-/// regression's `mean`: 0 for no rows.
-fn mean(values: impl Iterator<Item = f64>, n: usize) -> f64 {
-    if n == 0 { 0.0 } else { values.sum::<f64>() / n as f64 }
-}
-
-/// classification's `ratio`: 0, never NaN, on a zero denominator.
-fn ratio(num: f64, den: f64) -> f64 {
-    if den == 0.0 { 0.0 } else { num / den }
-}
-
-impl Ranking {
-    fn new(positive: &[bool], scores: &[f64]) -> Self {
-        let mut order: Vec<u32> = (0..scores.len() as u32).collect();
-        order.sort_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]));
-        let mut slot = vec![0; order.len()];
-        for (place, &row) in order.iter().enumerate() {
-            slot[row as usize] = place as u32;
-        }
-        // auroc extends a tie run while the next score == the run's first, so
-        // NaN scores each stand alone, as here.
-        let mut group_ends = Vec::new();
-        let mut i = 0;
-        while i < order.len() {
-            let first = scores[order[i] as usize];
-            let mut j = i + 1;
-            while j < order.len() && scores[order[j] as usize] == first {
-                j += 1;
-            }
-            group_ends.push(j as u32);
-            i = j;
-        }
-        let positive = order.iter().map(|&r| u32::from(positive[r as usize])).collect();
-        Ranking { slot, positive, group_ends }
-    }
-
-    /// `classification::auroc` on the resampled rows: copies of a row tie, so
-    /// a tie run of the resample is a run here with each row counted as often
-    /// as drawn. Twice the rank sum is an integer, summed exactly in integers,
-    /// as auroc's float sum of half-integers also is: the results are equal,
-    /// and the walk has no data-dependent branch for the CPU to mispredict.
-    fn auroc(&self, rows: &[u32], multiplicity: &mut Vec<u32>) -> Option<f64> {
-        multiplicity.clear();
-        multiplicity.resize(self.slot.len(), 0);
-        for &r in rows {
-            multiplicity[self.slot[r as usize] as usize] += 1;
-        }
-        let (mut n_pos, mut position, mut start) = (0u64, 0u64, 0usize);
-        // Σ over runs of positives × 2 × mean rank, a run at places i..=j
-        // having mean rank (i + j) / 2 + 1; empty runs add 0.
-        let mut twice_rank_sum_pos = 0u64;
-        for &end in &self.group_ends {
-            let (mut drawn, mut pos) = (0u64, 0u64);
-            for (&m, &p) in multiplicity[start..end as usize].iter().zip(&self.positive[start..end as usize]) {
-                drawn += u64::from(m);
-                pos += u64::from(m * p);
-            }
-            start = end as usize;
-            twice_rank_sum_pos += pos * (2 * position + drawn + 1);
-            n_pos += pos;
-            position += drawn;
-        }
-        let n_neg = rows.len() as u64 - n_pos;
-        if n_pos == 0 || n_neg == 0 {
-            return None;
-        }
-        let (p, n) = (n_pos as f64, n_neg as f64);
-        Some((twice_rank_sum_pos as f64 / 2.0 - p * (p + 1.0) / 2.0) / (p * n))
-    }
-}
-
 /// The metric on every resample (None when undefined on the full data). A
 /// resample on which it is undefined (AUROC of a resample holding one class)
 /// gives NaN, which [`percentile_interval`] skips and [`share_better`] counts
@@ -354,15 +70,11 @@ impl Ranking {
 /// If `resamples` were drawn for a different number of rows than `scores` has.
 pub fn distribution(scores: &RowScores, metric: &str, resamples: &Resamples) -> Option<Vec<f64>> {
     assert_eq!(resamples.rows(), scores.rows(), "bootstrap: resamples drawn for other rows");
-    let metric = scores.metric(metric)?;
+    let compute = table::lookup(scores.task(), metric)?.compute;
     let mut scratch = Scratch::default();
     let identity: Vec<u32> = (0..scores.rows() as u32).collect();
-    scores.compute(metric, &identity, &mut scratch)?;
-    Some(
-        (0..resamples.count())
-            .map(|i| scores.compute(metric, resamples.get(i), &mut scratch).unwrap_or(f64::NAN))
-            .collect(),
-    )
+    compute(scores, &identity, &mut scratch)?;
+    Some((0..resamples.count()).map(|i| compute(scores, resamples.get(i), &mut scratch).unwrap_or(f64::NAN)).collect())
 }
 
 /// Percentile interval: the (1-level)/2 and (1+level)/2 quantiles of `values`, with
@@ -411,7 +123,7 @@ pub fn share_better(top: &[f64], other: &[f64], monitor: &Monitor) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{CLASSIFICATION_METRICS, Goal, REGRESSION_METRICS, TargetScale, evaluate};
+    use super::super::{Goal, Needs, TargetScale, Truth, evaluate};
     use super::*;
 
     /// Logits of a noisy classifier: the true class gets `signal` on top of
@@ -429,79 +141,107 @@ mod tests {
         (logits, labels)
     }
 
-    fn assert_identity_matches_evaluate(outputs: &[f32], truth: Truth<'_>, names: &[&str]) {
+    /// Every metric of the table on `rows` of the facts equals evaluate on a
+    /// copy of those rows, bit for bit (or both leave it undefined).
+    fn assert_rows_match_evaluate_on_copies(outputs: &[f32], truth: Truth<'_>, rows: &[u32]) {
+        let width = truth.outputs_per_row();
+        let copied: Vec<f32> =
+            rows.iter().flat_map(|&r| outputs[r as usize * width..(r as usize + 1) * width].to_vec()).collect();
+        let expected = match truth {
+            Truth::Classes { labels, n_classes } => {
+                let labels: Vec<usize> = rows.iter().map(|&r| labels[r as usize]).collect();
+                evaluate(&copied, Truth::Classes { labels: &labels, n_classes })
+            }
+            Truth::Values { values, scale } => {
+                let values: Vec<f64> = rows.iter().map(|&r| values[r as usize]).collect();
+                evaluate(&copied, Truth::Values { values: &values, scale })
+            }
+        };
         let scores = RowScores::new(outputs, truth);
-        let identity: Vec<u32> = (0..scores.rows() as u32).collect();
-        let expected = evaluate(outputs, truth);
-        for &name in names.iter().filter(|m| **m != "train_loss") {
-            let got = scores.metric_on(name, &identity);
-            match expected.get(name) {
-                Some(&want) => {
-                    let got = got.unwrap_or_else(|| panic!("{name}: undefined, evaluate gives {want}"));
-                    assert!((got - want).abs() <= 1e-12, "{name}: {got} vs evaluate's {want}");
+        let mut checked = 0;
+        for def in table::of_task(scores.task()) {
+            let got = scores.metric_on(def.name, rows);
+            match (def.needs, expected.get(def.name)) {
+                (Needs::TrainingLoss, _) => assert_eq!(got, None, "{}", def.name),
+                (_, Some(&want)) => {
+                    let got = got.unwrap_or_else(|| panic!("{}: undefined, evaluate gives {want}", def.name));
+                    // The same terms in the same order: equal to the last bit.
+                    assert_eq!(got, want, "{}", def.name);
+                    checked += 1;
                 }
-                None => assert_eq!(got, None, "{name}: evaluate leaves it out"),
+                (_, None) => assert_eq!(got, None, "{}: evaluate leaves it out", def.name),
             }
         }
-        assert_eq!(scores.metric_on("train_loss", &identity), None);
-        assert_eq!(scores.metric_on("no_such_metric", &identity), None);
+        assert!(checked >= 5, "only {checked} metrics defined");
+        assert_eq!(scores.metric_on("no_such_metric", rows), None);
+    }
+
+    /// Inputs of every kind: multi-class with a class never true and ties in
+    /// the logits, binary with tied scores, regression in standardized units.
+    /// Outputs, labels (classification) or values (regression), and the classes (None: regression).
+    type Case = (Vec<f32>, Vec<usize>, Vec<f64>, Option<usize>);
+
+    fn every_kind() -> Vec<Case> {
+        let (mut multi, multi_labels) = synthetic_classes(60, 4, 0.8, 1);
+        let multi_labels: Vec<usize> = multi_labels.iter().map(|&y| if y == 3 { 0 } else { y }).collect();
+        multi[4..8].copy_from_slice(&[0.5, 0.5, 0.5, 0.5]);
+        let (all_present, all_labels) = synthetic_classes(60, 3, 0.8, 6);
+        let (mut binary, binary_labels) = synthetic_classes(80, 2, 0.7, 2);
+        for r in 0..10 {
+            binary[2 * r..2 * r + 2].copy_from_slice(&[0.0, 0.25]);
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let values: Vec<f64> = (0..50).map(|_| rng.random_range(50.0..150.0)).collect();
+        let predicted: Vec<f32> =
+            values.iter().map(|&y| (SCALE.to_model(y) + rng.random_range(-0.3..0.3)) as f32).collect();
+        vec![
+            (multi, multi_labels, Vec::new(), Some(4)),
+            (all_present, all_labels, Vec::new(), Some(3)),
+            (binary, binary_labels, Vec::new(), Some(2)),
+            (predicted, Vec::new(), values, None),
+        ]
+    }
+
+    const SCALE: TargetScale = TargetScale { mean: 100.0, std: 25.0 };
+
+    fn truth_of<'a>(labels: &'a [usize], values: &'a [f64], n_classes: Option<usize>) -> Truth<'a> {
+        match n_classes {
+            Some(n_classes) => Truth::Classes { labels, n_classes },
+            None => Truth::Values { values, scale: SCALE },
+        }
     }
 
     #[test]
-    fn identity_rows_reproduce_evaluate() {
-        // Multi-class, with a class never true and ties in the logits (argmax takes the first).
-        let (mut logits, labels) = synthetic_classes(60, 4, 0.8, 1);
-        let labels: Vec<usize> = labels.iter().map(|&y| if y == 3 { 0 } else { y }).collect();
-        logits[4..8].copy_from_slice(&[0.5, 0.5, 0.5, 0.5]);
-        assert_identity_matches_evaluate(
-            &logits,
-            Truth::Classes { labels: &labels, n_classes: 4 },
-            CLASSIFICATION_METRICS,
-        );
-        assert_eq!(
-            RowScores::new(&logits, Truth::Classes { labels: &labels, n_classes: 4 }).metric_on("auroc", &[0, 1]),
-            None
-        );
-
-        // Binary, with tied scores so AUROC's mean ranks are exercised.
-        let (mut logits, labels) = synthetic_classes(80, 2, 0.7, 2);
-        for r in 0..10 {
-            logits[2 * r..2 * r + 2].copy_from_slice(&[0.0, 0.25]);
+    fn identity_rows_reproduce_evaluate_for_every_metric_of_the_table() {
+        for (outputs, labels, values, n_classes) in every_kind() {
+            let truth = truth_of(&labels, &values, n_classes);
+            let identity: Vec<u32> = (0..truth.len() as u32).collect();
+            assert_rows_match_evaluate_on_copies(&outputs, truth, &identity);
+            // The bootstrap's own path: a distribution is defined exactly where evaluate reports the metric.
+            let scores = RowScores::new(&outputs, truth);
+            let full = evaluate(&outputs, truth);
+            for def in table::of_task(scores.task()) {
+                let defined = distribution(&scores, def.name, &Resamples::new(truth.len(), 3, 1)).is_some();
+                assert_eq!(defined, full.contains_key(def.name), "{}", def.name);
+            }
         }
-        let truth = Truth::Classes { labels: &labels, n_classes: 2 };
-        assert_identity_matches_evaluate(&logits, truth, CLASSIFICATION_METRICS);
-        assert!(evaluate(&logits, truth).contains_key("auroc"));
-
-        // Regression in standardized units.
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let values: Vec<f64> = (0..50).map(|_| rng.random_range(50.0..150.0)).collect();
-        let scale = TargetScale { mean: 100.0, std: 25.0 };
-        let predicted: Vec<f32> =
-            values.iter().map(|&y| (scale.to_model(y) + rng.random_range(-0.3..0.3)) as f32).collect();
-        assert_identity_matches_evaluate(&predicted, Truth::Values { values: &values, scale }, REGRESSION_METRICS);
-        let scores = RowScores::new(&predicted, Truth::Values { values: &values, scale });
-        assert_eq!(scores.metric_on("accuracy", &[0]), None);
-        assert_eq!(scores.metric_on("auroc", &[0]), None);
     }
 
     #[test]
     fn resampled_rows_equal_evaluate_on_copied_rows() {
         // A resample is the data with rows repeated: evaluate on that copy is the reference.
-        let (mut logits, labels) = synthetic_classes(40, 2, 0.6, 4);
-        // Ties between distinct rows as well as between copies of one row.
-        for r in 0..8 {
-            logits[2 * r..2 * r + 2].copy_from_slice(&[0.0, 0.25]);
+        for (outputs, labels, values, n_classes) in every_kind() {
+            let truth = truth_of(&labels, &values, n_classes);
+            for seed in [9, 10] {
+                let rows: Vec<u32> = Resamples::new(truth.len(), 1, seed).get(0).to_vec();
+                assert_rows_match_evaluate_on_copies(&outputs, truth, &rows);
+            }
         }
-        let rows: Vec<u32> = Resamples::new(40, 1, 9).get(0).to_vec();
-        let copied_logits: Vec<f32> =
-            rows.iter().flat_map(|&r| logits[2 * r as usize..2 * r as usize + 2].to_vec()).collect();
-        let copied_labels: Vec<usize> = rows.iter().map(|&r| labels[r as usize]).collect();
-        let scores = RowScores::new(&logits, Truth::Classes { labels: &labels, n_classes: 2 });
-        let expected = evaluate(&copied_logits, Truth::Classes { labels: &copied_labels, n_classes: 2 });
-        for (name, want) in &expected {
-            let got = scores.metric_on(name, &rows).unwrap();
-            assert!((got - want).abs() <= 1e-12, "{name}: {got} vs {want}");
-        }
+        let (logits, labels) = synthetic_classes(40, 3, 0.6, 4);
+        let truth = Truth::Classes { labels: &labels, n_classes: 3 };
+        let without_class_2: Vec<u32> = (0..40).filter(|&r| labels[r as usize] != 2).cycle().take(40).collect();
+        assert_rows_match_evaluate_on_copies(&logits, truth, &without_class_2);
+        assert_eq!(RowScores::new(&logits, truth).metric_on("auroc", &without_class_2), None);
 
         let values = [3.0, 3.0, 3.0, 5.0];
         let predicted = [3.0f32, 4.0, 3.0, 5.0];
@@ -509,6 +249,8 @@ mod tests {
         // Only the constant-target rows, hit exactly → 1; one missed → 0.
         assert_eq!(scores.metric_on("r2", &[0, 2, 2]), Some(1.0));
         assert_eq!(scores.metric_on("r2", &[0, 1, 2]), Some(0.0));
+        assert_eq!(scores.metric_on("accuracy", &[0]), None);
+        assert_eq!(scores.metric_on("auroc", &[0]), None);
     }
 
     #[test]
@@ -585,8 +327,18 @@ mod tests {
         let (logits, labels) = synthetic_classes(30, 3, 1.0, 5);
         let scores = RowScores::new(&logits, Truth::Classes { labels: &labels, n_classes: 3 });
         let resamples = Resamples::new(30, 10, 1);
-        assert!(distribution(&scores, "auroc", &resamples).is_none());
+        assert_eq!(distribution(&scores, "auroc", &resamples).unwrap().len(), 10);
         assert!(distribution(&scores, "train_loss", &resamples).is_none());
+        let without_class_2: Vec<usize> = labels.iter().map(|&y| y % 2).collect();
+        let scores = RowScores::new(&logits, Truth::Classes { labels: &without_class_2, n_classes: 3 });
+        assert!(distribution(&scores, "auroc", &resamples).is_none());
+
+        // Multi-class with one row of class 2: the resamples that miss it give NaN.
+        let mut rare = without_class_2.clone();
+        rare[7] = 2;
+        let scores = RowScores::new(&logits, Truth::Classes { labels: &rare, n_classes: 3 });
+        let values = distribution(&scores, "auroc", &Resamples::new(30, 200, 3)).unwrap();
+        assert!(values.iter().any(|v| v.is_nan()) && values.iter().any(|v| v.is_finite()));
         assert_eq!(distribution(&scores, "mcc", &resamples).unwrap().len(), 10);
 
         // Binary with one positive row: most resamples miss it, and give NaN.
@@ -604,7 +356,9 @@ mod tests {
     fn measure_cost_of_a_sweep() {
         let (rows, trials, count) = (359, 40, 1000);
         let resamples = Resamples::new(rows, count, 42);
-        for (n_classes, metric) in [(10, "mcc"), (10, "f1"), (10, "valid_loss"), (2, "auroc")] {
+        for (n_classes, metric) in
+            [(10, "mcc"), (10, "f1"), (10, "valid_loss"), (2, "auroc"), (10, "auroc"), (10, "log_loss")]
+        {
             let models: Vec<(Vec<f32>, Vec<usize>)> =
                 (0..trials).map(|t| synthetic_classes(rows, n_classes, 1.0, t as u64)).collect();
             let start = std::time::Instant::now();

@@ -3,30 +3,38 @@
 //! computes them, never the objective, so every objective's numbers mean the
 //! same thing, and the best-model callback, early stopping, pruning, TPE, the
 //! leaderboard and the registry work alike for both tasks.
+//!
+//! Every metric is one entry of [`table::METRICS`] (its name, task, goal and
+//! what it is computed from) over one implementation, computed from
+//! [`RowScores`] on any set of rows: all of them for an epoch
+//! ([`evaluate`], which `verify` and the test split also call), a resample
+//! of them for the bootstrap.
 
+mod auroc;
 pub mod bootstrap;
 pub mod classification;
+mod confusion;
+mod log_loss;
 mod monitor;
 pub mod regression;
+mod rows;
+pub mod table;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use classification::{ConfusionMatrix, argmax_rows, auroc, cross_entropy, softmax_rows};
+pub use auroc::auroc;
+pub use classification::{argmax_rows, cross_entropy, softmax_rows};
+pub use confusion::ConfusionMatrix;
 pub use monitor::{Goal, Monitor};
 pub use regression::TargetScale;
+pub use rows::{RowScores, Scratch};
+pub use table::{MetricDef, Needs};
 
-/// Metric values by name; a metric undefined for some data (`auroc` on more
-/// than two classes) is absent.
+/// Metric values by name; a metric undefined for some data (`auroc` when a
+/// class is missing from the validation rows) is absent.
 pub type Metrics = BTreeMap<String, f64>;
-
-/// Every metric of a classification trial, in leaderboard column order.
-pub const CLASSIFICATION_METRICS: &[&str] =
-    &["valid_loss", "train_loss", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "mcc", "auroc"];
-
-/// Every metric of a regression trial, in leaderboard column order.
-pub const REGRESSION_METRICS: &[&str] = &["valid_loss", "train_loss", "mse", "rmse", "mae", "r2"];
 
 /// What the model predicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -48,24 +56,19 @@ impl Task {
         }
     }
 
-    /// Every metric a trial of this task reports each epoch.
+    /// Every metric a trial of this task reports each epoch, in column order.
     pub fn metric_names(self) -> &'static [&'static str] {
-        match self {
-            Task::Classification => CLASSIFICATION_METRICS,
-            Task::Regression => REGRESSION_METRICS,
-        }
+        table::names(self)
     }
 
-    /// `goal = "auto"`: minimize losses, errors, `mse`, `rmse` and `mae`; maximize the rest.
-    pub fn auto_goal(self, metric: &str) -> Goal {
-        let smaller_is_better =
-            metric.contains("loss") || metric.contains("error") || matches!(metric, "mse" | "rmse" | "mae");
-        if smaller_is_better { Goal::Minimize } else { Goal::Maximize }
+    /// The table's entry for `metric` of this task.
+    pub fn metric(self, metric: &str) -> Option<&'static MetricDef> {
+        table::lookup(self, metric)
     }
 
-    /// Whether it is always a training loss, which verify cannot recompute.
+    /// Whether it is a training loss (of any task), which no validation outputs reproduce.
     pub fn is_training_metric(metric: &str) -> bool {
-        metric == "train_loss"
+        table::METRICS.iter().any(|m| m.name == metric && m.needs == Needs::TrainingLoss)
     }
 }
 
@@ -114,11 +117,18 @@ impl Truth<'_> {
 /// Every validation metric of one epoch from the model's outputs on the
 /// validation rows (`rows × outputs_per_row`, row-major). `train_loss` is
 /// added by the caller.
+///
+/// # Panics
+///
+/// If `outputs` does not hold `outputs_per_row` values for every row of
+/// `truth`, or a class label is not below `n_classes`.
 pub fn evaluate(outputs: &[f32], truth: Truth<'_>) -> Metrics {
-    match truth {
-        Truth::Classes { labels, n_classes } => classification::evaluate(outputs, labels, n_classes),
-        Truth::Values { values, scale } => regression::evaluate(outputs, values, scale),
-    }
+    let scores = RowScores::new(outputs, truth);
+    let all: Vec<u32> = (0..scores.rows() as u32).collect();
+    let mut scratch = Scratch::default();
+    table::of_task(scores.task())
+        .filter_map(|m| Some((m.name.to_string(), (m.compute)(&scores, &all, &mut scratch)?)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -126,22 +136,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn auto_goals_by_metric() {
-        for m in ["valid_loss", "train_loss", "mse", "rmse", "mae"] {
-            assert_eq!(Task::Regression.auto_goal(m), Goal::Minimize, "{m}");
+    fn evaluate_reports_every_metric_of_the_table_but_the_training_loss() {
+        let c = evaluate(&[0.0, 1.0, 1.0, 0.0], Truth::Classes { labels: &[1, 0], n_classes: 2 });
+        assert_eq!((c["accuracy"], c["auroc"], c["mcc"]), (1.0, 1.0, 1.0));
+        let r = evaluate(&[1.0, 3.0], Truth::Values { values: &[1.0, 3.0], scale: TargetScale::IDENTITY });
+        assert_eq!((r["mse"], r["r2"]), (0.0, 1.0));
+        for (task, m) in [(Task::Classification, &c), (Task::Regression, &r)] {
+            let expected: Vec<&str> = task.metric_names().iter().copied().filter(|n| *n != "train_loss").collect();
+            let mut expected = expected;
+            expected.sort_unstable();
+            assert_eq!(m.keys().map(String::as_str).collect::<Vec<_>>(), expected, "{task:?}");
         }
-        assert_eq!(Task::Regression.auto_goal("r2"), Goal::Maximize);
-        assert_eq!(Task::Classification.auto_goal("f1"), Goal::Maximize);
-        assert_eq!(Task::Classification.auto_goal("error_rate"), Goal::Minimize);
     }
 
     #[test]
-    fn evaluate_dispatches_by_task() {
-        let c = evaluate(&[0.0, 1.0, 1.0, 0.0], Truth::Classes { labels: &[1, 0], n_classes: 2 });
-        assert_eq!(c["accuracy"], 1.0);
-        let r = evaluate(&[1.0, 3.0], Truth::Values { values: &[1.0, 3.0], scale: TargetScale::IDENTITY });
-        assert_eq!((r["mse"], r["r2"]), (0.0, 1.0));
-        assert!(CLASSIFICATION_METRICS.iter().filter(|m| **m != "train_loss").all(|m| c.contains_key(*m)));
-        assert!(REGRESSION_METRICS.iter().filter(|m| **m != "train_loss").all(|m| r.contains_key(*m)));
+    fn multi_class_auroc_is_reported_unless_a_class_is_missing() {
+        // Both rows predicted wrong, and the positive row scores lower than the negative one.
+        let m = evaluate(&[1.0, 0.0, 0.0, 1.0], Truth::Classes { labels: &[1, 0], n_classes: 2 });
+        assert_eq!((m["auroc"], m["accuracy"]), (0.0, 0.0));
+        let logits = [3.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 3.0];
+        let m3 = evaluate(&logits, Truth::Classes { labels: &[0, 1, 2], n_classes: 3 });
+        assert_eq!((m3["auroc"], m3["accuracy"]), (1.0, 1.0));
+        let m3 = evaluate(&logits, Truth::Classes { labels: &[0, 1, 1], n_classes: 3 });
+        assert!(!m3.contains_key("auroc"));
+    }
+
+    #[test]
+    fn training_metrics_come_from_the_table() {
+        assert!(Task::is_training_metric("train_loss"));
+        assert!(!Task::is_training_metric("valid_loss"));
+        assert_eq!(Task::Classification.metric("log_loss").map(|m| m.goal), Some(Goal::Minimize));
+        assert!(Task::Regression.metric("log_loss").is_none());
     }
 }

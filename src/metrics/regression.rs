@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Metrics;
+use super::rows::{RowScores, Scratch, mean, mean_over};
 
 /// How the targets a model learns relate to the original ones: a model learns
 /// `(y − mean) / std` and predicts in those units; metrics other than
@@ -32,10 +32,6 @@ impl TargetScale {
     }
 }
 
-fn mean(values: impl Iterator<Item = f64>, n: usize) -> f64 {
-    if n == 0 { 0.0 } else { values.sum::<f64>() / n as f64 }
-}
-
 /// Mean squared error.
 pub fn mse(predicted: &[f64], truth: &[f64]) -> f64 {
     mean(predicted.iter().zip(truth).map(|(p, t)| (p - t) * (p - t)), truth.len())
@@ -50,32 +46,46 @@ pub fn mae(predicted: &[f64], truth: &[f64]) -> f64 {
 /// (`SS_tot = 0`) gives 1 when predicted exactly, else 0, as scikit-learn's
 /// `r2_score` does.
 pub fn r2(predicted: &[f64], truth: &[f64]) -> f64 {
-    let mu = mean(truth.iter().copied(), truth.len());
-    let ss_tot: f64 = truth.iter().map(|t| (t - mu) * (t - mu)).sum();
-    let ss_res: f64 = predicted.iter().zip(truth).map(|(p, t)| (t - p) * (t - p)).sum();
+    let sq: Vec<f64> = predicted.iter().zip(truth).map(|(p, t)| (t - p) * (t - p)).collect();
+    r2_of(truth, &sq, 0..truth.len())
+}
+
+/// `r2` of the rows `rows` (with repetitions) from the truth and the squared errors.
+fn r2_of(truth: &[f64], sq: &[f64], rows: impl Iterator<Item = usize> + Clone) -> f64 {
+    let n = rows.clone().count();
+    let mu = mean(rows.clone().map(|r| truth[r]), n);
+    let ss_tot: f64 = rows.clone().map(|r| (truth[r] - mu) * (truth[r] - mu)).sum();
+    let ss_res: f64 = rows.map(|r| sq[r]).sum();
     if ss_tot == 0.0 {
         return if ss_res == 0.0 { 1.0 } else { 0.0 };
     }
     1.0 - ss_res / ss_tot
 }
 
-/// Every validation metric of one epoch from predictions in model units and
-/// the exact targets in original units: `valid_loss` is the training loss
-/// (MSE) in model units, the others are in original units. `train_loss` is
-/// added by the caller.
-pub fn evaluate(predicted: &[f32], truth: &[f64], scale: TargetScale) -> Metrics {
-    let p_model: Vec<f64> = predicted.iter().map(|&z| z as f64).collect();
-    let t_model: Vec<f64> = truth.iter().map(|&y| scale.to_model(y)).collect();
-    let p: Vec<f64> = p_model.iter().map(|&z| scale.to_original(z)).collect();
-    let t = truth;
-    let mse = mse(&p, t);
-    Metrics::from([
-        ("valid_loss".to_string(), self::mse(&p_model, &t_model)),
-        ("mse".to_string(), mse),
-        ("rmse".to_string(), mse.sqrt()),
-        ("mae".to_string(), mae(&p, t)),
-        ("r2".to_string(), r2(&p, t)),
-    ])
+/// The table's `valid_loss` of a regression model: the training loss (MSE) in model units.
+pub(crate) fn valid_loss(scores: &RowScores, rows: &[u32], _: &mut Scratch) -> Option<f64> {
+    Some(mean_over(&scores.value_rows()?.sq_model, rows))
+}
+
+/// The table's `mse`, in original units.
+pub(crate) fn mse_on(scores: &RowScores, rows: &[u32], _: &mut Scratch) -> Option<f64> {
+    Some(mean_over(&scores.value_rows()?.sq, rows))
+}
+
+/// The table's `rmse`, in original units.
+pub(crate) fn rmse_on(scores: &RowScores, rows: &[u32], _: &mut Scratch) -> Option<f64> {
+    Some(mean_over(&scores.value_rows()?.sq, rows).sqrt())
+}
+
+/// The table's `mae`, in original units.
+pub(crate) fn mae_on(scores: &RowScores, rows: &[u32], _: &mut Scratch) -> Option<f64> {
+    Some(mean_over(&scores.value_rows()?.abs, rows))
+}
+
+/// The table's `r2`, in original units.
+pub(crate) fn r2_on(scores: &RowScores, rows: &[u32], _: &mut Scratch) -> Option<f64> {
+    let v = scores.value_rows()?;
+    Some(r2_of(&v.truth, &v.sq, rows.iter().map(|&r| r as usize)))
 }
 
 #[cfg(test)]
@@ -119,7 +129,7 @@ mod tests {
     fn evaluate_reports_the_loss_in_model_units_and_the_rest_in_original_ones() {
         let scale = TargetScale { mean: 100.0, std: 10.0 };
         // Targets 90, 110 (model units -1, 1); predictions 100, 120 (0, 2).
-        let m = evaluate(&[0.0, 2.0], &[90.0, 110.0], scale);
+        let m = super::super::evaluate(&[0.0, 2.0], super::super::Truth::Values { values: &[90.0, 110.0], scale });
         assert!(close(m["valid_loss"], 1.0));
         assert!(close(m["mse"], 100.0));
         assert!(close(m["rmse"], 10.0));

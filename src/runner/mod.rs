@@ -283,13 +283,6 @@ pub fn load_data(spec: &SweepSpec, objective: &dyn Objective) -> Result<SweepDat
             Ok(with_source(data::prepare_split(&table, spec.data.task, &split(Some((folds, Some(k)))), spec.seed)?))
         })
         .collect::<Result<_, DataError>>()?;
-    if spec.metric.metric == "auroc" && main.n_outputs() != 2 {
-        return Err(mismatch(format!(
-            "metric.name = \"auroc\" needs a binary target, but \"{}\" has {} classes",
-            main.preprocessing.target,
-            main.n_outputs()
-        )));
-    }
     let fold_pre: Vec<_> = folds.iter().map(|f| f.preprocessing.clone()).collect();
     let summary = SplitSummary::of_sweep(&table, test_table.as_ref(), &main.preprocessing, &fold_pre)?;
     Ok(SweepData { main, folds, summary })

@@ -7,8 +7,8 @@ use crate::spec::raw::RawSpec;
 
 pub(super) fn validate_metric(ctx: &Ctx, raw: &RawSpec, task: Task) -> Result<Monitor, SpecError> {
     let name = raw.metric.name.get_ref().clone();
-    let names = task.metric_names();
-    if !names.contains(&name.as_str()) {
+    let Some(def) = task.metric(&name) else {
+        let names = task.metric_names();
         return Err(ctx.at(
             &raw.metric.name,
             "metric.name",
@@ -18,9 +18,9 @@ pub(super) fn validate_metric(ctx: &Ctx, raw: &RawSpec, task: Task) -> Result<Mo
                 task.as_str()
             ),
         ));
-    }
+    };
     let goal = match raw.metric.goal.as_ref().map(|g| (g, g.get_ref().as_str())) {
-        None | Some((_, "auto")) => task.auto_goal(&name),
+        None | Some((_, "auto")) => def.goal,
         Some((_, "maximize")) => Goal::Maximize,
         Some((_, "minimize")) => Goal::Minimize,
         Some((g, other)) => {

@@ -1,0 +1,208 @@
+//! Per-row facts of one model's outputs on the validation rows, from which
+//! every metric of the table is computed on any set of those rows.
+//!
+//! The facts are computed once (the argmax, the softmax, each row's loss, the
+//! rows sorted by each class's probability), each on first use, so that a
+//! metric on a bootstrap resample is one pass over its row indices and a
+//! resampled metric pays only for the facts it reads: aggregation computes one
+//! metric on 1000 resamples of every trial.
+
+use std::sync::OnceLock;
+
+use super::Truth;
+use super::auroc::Ranking;
+use super::classification::{argmax_rows, cross_entropy_of_row, softmax_rows};
+use super::confusion::ConfusionMatrix;
+
+/// One model's outputs on the validation rows with their truth, reduced to
+/// what the metrics read.
+#[derive(Debug, Clone)]
+pub struct RowScores {
+    kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Classes(ClassRows),
+    Values(ValueRows),
+}
+
+/// A classifier's rows: logits and labels, and what metrics derive from them.
+#[derive(Debug, Clone)]
+pub(crate) struct ClassRows {
+    pub(crate) n_classes: usize,
+    /// The true class of each row.
+    pub(crate) labels: Vec<u32>,
+    logits: Vec<f32>,
+    classes: OnceLock<Vec<[u32; 2]>>,
+    cross_entropy: OnceLock<Vec<f64>>,
+    probabilities: OnceLock<Vec<f64>>,
+    log_loss: OnceLock<Vec<f64>>,
+    rankings: OnceLock<Vec<Ranking>>,
+}
+
+/// A regression model's rows, errors in original units except where noted.
+#[derive(Debug, Clone)]
+pub(crate) struct ValueRows {
+    /// The truth in original units.
+    pub(crate) truth: Vec<f64>,
+    /// Squared error.
+    pub(crate) sq: Vec<f64>,
+    /// Absolute error.
+    pub(crate) abs: Vec<f64>,
+    /// Squared error in model units: `valid_loss` is the training loss.
+    pub(crate) sq_model: Vec<f64>,
+}
+
+/// Buffers a metric reuses from one row set to the next: a bootstrap
+/// distribution would otherwise allocate for every resample.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pub(crate) counts: ConfusionMatrix,
+    pub(crate) multiplicity: Vec<u32>,
+}
+
+impl RowScores {
+    /// From outputs (rows × outputs_per_row, row-major, as `evaluate` takes) and the truth.
+    ///
+    /// # Panics
+    ///
+    /// If `outputs` does not hold `outputs_per_row` values for every row of
+    /// `truth`, or a class label is not below `n_classes`.
+    pub fn new(outputs: &[f32], truth: Truth<'_>) -> Self {
+        assert_eq!(
+            outputs.len(),
+            truth.len() * truth.outputs_per_row(),
+            "metrics: outputs are not rows × outputs_per_row"
+        );
+        let kind = match truth {
+            Truth::Classes { labels, n_classes } => Kind::Classes(ClassRows {
+                n_classes,
+                labels: labels
+                    .iter()
+                    .map(|&t| {
+                        assert!(t < n_classes, "metrics: label {t} of {n_classes} classes");
+                        t as u32
+                    })
+                    .collect(),
+                logits: outputs.to_vec(),
+                classes: OnceLock::new(),
+                cross_entropy: OnceLock::new(),
+                probabilities: OnceLock::new(),
+                log_loss: OnceLock::new(),
+                rankings: OnceLock::new(),
+            }),
+            Truth::Values { values, scale } => {
+                let mut sq = Vec::with_capacity(values.len());
+                let mut abs = Vec::with_capacity(values.len());
+                let mut sq_model = Vec::with_capacity(values.len());
+                for (&z, &y) in outputs.iter().zip(values) {
+                    let (z, t_model) = (z as f64, scale.to_model(y));
+                    let e = scale.to_original(z) - y;
+                    sq.push(e * e);
+                    abs.push(e.abs());
+                    sq_model.push((z - t_model) * (z - t_model));
+                }
+                Kind::Values(ValueRows { truth: values.to_vec(), sq, abs, sq_model })
+            }
+        };
+        RowScores { kind }
+    }
+
+    /// Rows of the validation outputs.
+    pub fn rows(&self) -> usize {
+        match &self.kind {
+            Kind::Classes(c) => c.labels.len(),
+            Kind::Values(v) => v.truth.len(),
+        }
+    }
+
+    /// The task of the outputs.
+    pub fn task(&self) -> super::Task {
+        match &self.kind {
+            Kind::Classes(_) => super::Task::Classification,
+            Kind::Values(_) => super::Task::Regression,
+        }
+    }
+
+    /// The metric `name` of the table on the rows `rows` (with repetitions, a
+    /// bootstrap resample); None for a metric the table has not for this task,
+    /// `train_loss`, or one undefined on these rows.
+    ///
+    /// # Panics
+    ///
+    /// If a row index is not below [`RowScores::rows`].
+    pub fn metric_on(&self, name: &str, rows: &[u32]) -> Option<f64> {
+        let def = super::table::lookup(self.task(), name)?;
+        (def.compute)(self, rows, &mut Scratch::default())
+    }
+
+    /// A classifier's rows; None for a regression model's.
+    pub(crate) fn class_rows(&self) -> Option<&ClassRows> {
+        match &self.kind {
+            Kind::Classes(c) => Some(c),
+            Kind::Values(_) => None,
+        }
+    }
+
+    /// A regression model's rows; None for a classifier's.
+    pub(crate) fn value_rows(&self) -> Option<&ValueRows> {
+        match &self.kind {
+            Kind::Values(v) => Some(v),
+            Kind::Classes(_) => None,
+        }
+    }
+}
+
+impl ClassRows {
+    /// The (true, predicted) class of each row, predicted the first largest
+    /// logit; side by side, as a confusion matrix counts them.
+    pub(crate) fn classes(&self) -> &[[u32; 2]] {
+        self.classes.get_or_init(|| {
+            let predicted = argmax_rows(&self.logits, self.n_classes);
+            self.labels.iter().zip(predicted).map(|(&t, p)| [t, p as u32]).collect()
+        })
+    }
+
+    /// The cross entropy of each row: the terms whose mean is `valid_loss`.
+    pub(crate) fn cross_entropy(&self) -> &[f64] {
+        self.cross_entropy.get_or_init(|| {
+            self.logits
+                .chunks(self.n_classes)
+                .zip(&self.labels)
+                .map(|(row, &y)| cross_entropy_of_row(row, y as usize))
+                .collect()
+        })
+    }
+
+    /// The class probabilities of each row (rows × n_classes, the softmax in f64).
+    pub(crate) fn probabilities(&self) -> &[f64] {
+        self.probabilities.get_or_init(|| softmax_rows(&self.logits, self.n_classes))
+    }
+
+    /// The log loss of each row, as scikit-learn's `log_loss` clips it.
+    pub(crate) fn log_loss(&self) -> &[f64] {
+        self.log_loss.get_or_init(|| super::log_loss::per_row(self.probabilities(), &self.labels, self.n_classes))
+    }
+
+    /// The rows ranked by the probability of the positive class (binary), or
+    /// of each class in turn (one-vs-rest).
+    pub(crate) fn rankings(&self) -> &[Ranking] {
+        self.rankings.get_or_init(|| Ranking::one_vs_rest(self.probabilities(), &self.labels, self.n_classes))
+    }
+}
+
+/// The mean of `values` in their order; 0 for no rows.
+pub(crate) fn mean(values: impl Iterator<Item = f64>, n: usize) -> f64 {
+    if n == 0 { 0.0 } else { values.fold(0.0, |sum, v| sum + v) / n as f64 }
+}
+
+/// The mean of a per-row fact over `rows`.
+pub(crate) fn mean_over(per_row: &[f64], rows: &[u32]) -> f64 {
+    mean(rows.iter().map(|&r| per_row[r as usize]), rows.len())
+}
+
+/// `num / den`, 0 (never NaN) on a zero denominator, as scikit-learn's metrics give.
+pub(crate) fn ratio(num: f64, den: f64) -> f64 {
+    if den == 0.0 { 0.0 } else { num / den }
+}

@@ -1,0 +1,147 @@
+//! The metric table: every metric a trial reports, with its task, its goal
+//! and what it is computed from, over the one implementation that per-epoch
+//! evaluation, the callbacks, the bootstrap and `verify` all call.
+//!
+//! Adding a metric is one entry here plus its `compute` function (in its own
+//! file, or beside its family's) and a unit test against scikit-learn's value.
+//! The entry's place among its task's entries is its column in history.csv and
+//! the leaderboard.
+
+use std::sync::LazyLock;
+
+use self::Needs::{Classes, Probabilities, TrainingLoss, Values};
+use super::Goal::{Maximize, Minimize};
+use super::Task::{Classification, Regression};
+use super::rows::{RowScores, Scratch};
+use super::{Goal, Task, auroc, classification, confusion, log_loss, regression};
+
+/// What a metric is computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Each row's predicted class (the argmax of its logits) and its true class.
+    Classes,
+    /// Each row's logits or class probabilities (their softmax) and its true class.
+    Probabilities,
+    /// Each row's prediction and its true value.
+    Values,
+    /// The epoch's mean training loss, which only the trainer knows: no
+    /// validation outputs reproduce it, so the bootstrap and `verify` skip it.
+    TrainingLoss,
+}
+
+/// A metric on a set of validation rows: `rows` indexes the rows of `scores`,
+/// with repetitions (a bootstrap resample) or without (`0..n`, the epoch's
+/// value). `None` where it is undefined on those rows (AUROC of rows missing a
+/// class) or for the other task's outputs.
+pub type Compute = fn(scores: &RowScores, rows: &[u32], scratch: &mut Scratch) -> Option<f64>;
+
+/// One metric.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricDef {
+    /// Its name in specs, history.csv (`<name>`) and the leaderboard (`best_<name>`).
+    pub name: &'static str,
+    /// The task whose trials report it.
+    pub task: Task,
+    /// Its direction of improvement: what `goal = "auto"` in a spec means.
+    pub goal: Goal,
+    /// What it is computed from.
+    pub needs: Needs,
+    /// The one implementation.
+    pub compute: Compute,
+}
+
+fn training_loss(_: &RowScores, _: &[u32], _: &mut Scratch) -> Option<f64> {
+    None
+}
+
+const fn def(name: &'static str, task: Task, goal: Goal, needs: Needs, compute: Compute) -> MetricDef {
+    MetricDef { name, task, goal, needs, compute }
+}
+
+/// Every metric, each task's in its column order.
+pub static METRICS: &[MetricDef] = &[
+    def("valid_loss", Classification, Minimize, Probabilities, classification::valid_loss),
+    def("train_loss", Classification, Minimize, TrainingLoss, training_loss),
+    def("accuracy", Classification, Maximize, Classes, confusion::accuracy),
+    def("balanced_accuracy", Classification, Maximize, Classes, confusion::balanced_accuracy),
+    def("precision", Classification, Maximize, Classes, confusion::precision),
+    def("recall", Classification, Maximize, Classes, confusion::recall),
+    def("f1", Classification, Maximize, Classes, confusion::f1),
+    def("mcc", Classification, Maximize, Classes, confusion::mcc),
+    def("auroc", Classification, Maximize, Probabilities, auroc::compute),
+    def("log_loss", Classification, Minimize, Probabilities, log_loss::compute),
+    def("valid_loss", Regression, Minimize, Values, regression::valid_loss),
+    def("train_loss", Regression, Minimize, TrainingLoss, training_loss),
+    def("mse", Regression, Minimize, Values, regression::mse_on),
+    def("rmse", Regression, Minimize, Values, regression::rmse_on),
+    def("mae", Regression, Minimize, Values, regression::mae_on),
+    def("r2", Regression, Maximize, Values, regression::r2_on),
+];
+
+/// The metric `name` of `task`, if the table has it.
+pub fn lookup(task: Task, name: &str) -> Option<&'static MetricDef> {
+    METRICS.iter().find(|m| m.task == task && m.name == name)
+}
+
+/// The metrics of `task`, in column order.
+pub fn of_task(task: Task) -> impl Iterator<Item = &'static MetricDef> {
+    METRICS.iter().filter(move |m| m.task == task)
+}
+
+static NAMES: LazyLock<[Vec<&'static str>; 2]> = LazyLock::new(|| {
+    let names = |task| of_task(task).map(|m| m.name).collect();
+    [names(Classification), names(Regression)]
+});
+
+/// The names of `task`'s metrics, in column order.
+pub(crate) fn names(task: Task) -> &'static [&'static str] {
+    match task {
+        Classification => &NAMES[0],
+        Regression => &NAMES[1],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_name_once_per_task() {
+        for task in [Classification, Regression] {
+            let names = names(task);
+            let mut sorted = names.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), names.len(), "{task:?}: {names:?}");
+        }
+    }
+
+    #[test]
+    fn the_column_order_of_earlier_versions_is_kept() {
+        // New metrics go after these: scripts read leaderboard.csv by position too.
+        let before = ["valid_loss", "train_loss", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "mcc"];
+        assert_eq!(names(Classification)[..before.len()], before);
+        assert_eq!(names(Classification)[before.len()..], ["auroc", "log_loss"]);
+        assert_eq!(names(Regression), ["valid_loss", "train_loss", "mse", "rmse", "mae", "r2"]);
+    }
+
+    #[test]
+    fn goals_are_declared_not_guessed() {
+        for m in ["valid_loss", "train_loss", "mse", "rmse", "mae"] {
+            assert_eq!(lookup(Regression, m).unwrap().goal, Minimize, "{m}");
+        }
+        assert_eq!(lookup(Regression, "r2").unwrap().goal, Maximize);
+        assert_eq!(lookup(Classification, "log_loss").unwrap().goal, Minimize);
+        for m in ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "mcc", "auroc"] {
+            assert_eq!(lookup(Classification, m).unwrap().goal, Maximize, "{m}");
+        }
+        assert!(lookup(Regression, "mcc").is_none());
+        assert!(lookup(Classification, "brier").is_none());
+    }
+
+    #[test]
+    fn only_train_loss_comes_from_training() {
+        let training: Vec<_> = METRICS.iter().filter(|m| m.needs == TrainingLoss).map(|m| (m.task, m.name)).collect();
+        assert_eq!(training, [(Classification, "train_loss"), (Regression, "train_loss")]);
+    }
+}
