@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::runner::RunningMarker;
+use crate::runner::event_log::{LogEvent, LogLine};
 use crate::spec::SweepSpec;
 use crate::store::claim::CurrentClaim;
 use crate::store::liveness::{self, Liveness};
@@ -142,6 +143,82 @@ impl SweepStatus {
     pub fn all_done(&self) -> bool {
         self.trials.iter().all(|t| t.state == TrialState::Done)
     }
+}
+
+impl SweepStatus {
+    /// Whether every planned trial has a record: done, failed or diverged.
+    pub fn all_recorded(&self) -> bool {
+        self.trials
+            .iter()
+            .all(|t| matches!(t.state, TrialState::Done | TrialState::Failed { .. } | TrialState::Diverged { .. }))
+    }
+
+    /// Whether a live process may still be training one of its trials.
+    pub fn any_running(&self) -> bool {
+        self.trials.iter().any(|t| matches!(t.state, TrialState::Running { .. } | TrialState::Unknown { .. }))
+    }
+
+    /// `NAME: R/N trials recorded: 3 done, 1 running`, what `--follow` prints when it changes.
+    pub fn progress_line(&self) -> String {
+        let recorded = self.count("done") + self.count("failed") + self.count("diverged");
+        let counts: Vec<String> = STATE_LABELS
+            .iter()
+            .map(|l| (l, self.count(l)))
+            .filter(|(_, n)| *n > 0)
+            .map(|(l, n)| format!("{n} {l}"))
+            .collect();
+        format!("{}: {recorded}/{} trials recorded: {}", self.sweep, self.trials.len(), counts.join(", "))
+    }
+}
+
+/// Every label of [`TrialState::label`], in the order `status` prints counts.
+pub const STATE_LABELS: [&str; 7] = ["done", "failed", "diverged", "missing", "running", "unknown", "stale"];
+
+/// The `sweep run` processes an event log shows started and not yet finished, by pid.
+#[derive(Debug, Default)]
+pub struct OpenRuns {
+    open: BTreeMap<u32, String>,
+    seen: bool,
+}
+
+impl OpenRuns {
+    /// Takes one line of the log into account.
+    pub fn see(&mut self, line: &LogLine) {
+        match &line.event {
+            LogEvent::SweepStarted { host, .. } => {
+                self.seen = true;
+                self.open.insert(line.pid, host.clone());
+            }
+            LogEvent::SweepFinished => {
+                self.open.remove(&line.pid);
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether any run started that may still write: its line says it started, none that it
+    /// finished, and its process is alive (a killed run never writes `sweep_finished`).
+    pub fn any_alive(&self, process: impl Fn(u32) -> Liveness) -> bool {
+        let here = liveness::this_host();
+        self.open
+            .iter()
+            .any(|(pid, host)| matches!(liveness::judge_marker(host, *pid, here, &process), Liveness::Alive))
+    }
+}
+
+/// How many polls `--follow` waits, once every trial is recorded, for a run whose process looks
+/// alive to write its last lines (a pid may have been reused by an unrelated process).
+pub const FOLLOW_GRACE_POLLS: u32 = 20;
+
+/// Whether `sweep status --follow` has seen the end: every trial recorded and no run left to
+/// write its last lines (or `polls_recorded` polls since all were), or the runs the log showed
+/// have all ended with trials left that nobody trains. A sweep whose log shows no run (a SLURM
+/// array's tasks write none) ends when every trial is recorded.
+pub fn follow_is_over(status: &SweepStatus, runs: &OpenRuns, alive: bool, polls_recorded: u32) -> bool {
+    if status.all_recorded() {
+        return !alive || polls_recorded >= FOLLOW_GRACE_POLLS;
+    }
+    runs.seen && !alive && !status.any_running()
 }
 
 /// Reads the status of the sweep in `dir`, rebuilding its plan from `sweep.json`.
@@ -305,5 +382,49 @@ mod tests {
             .set_modified(old)
             .unwrap();
         assert!(trial_state(&dir, here).needs_retry());
+    }
+
+    fn status_of(states: Vec<TrialState>) -> SweepStatus {
+        let trials = states
+            .into_iter()
+            .enumerate()
+            .map(|(index, state)| TrialStatusLine { index, id: format!("t{index:04}"), state })
+            .collect();
+        SweepStatus { sweep: "s".into(), spec_hash: "h".into(), trials }
+    }
+
+    fn line(pid: u32, event: LogEvent) -> LogLine {
+        LogLine { time: "2026-12-02T16:00:00Z".into(), pid, event }
+    }
+
+    #[test]
+    fn following_ends_when_every_trial_is_recorded_and_no_run_can_write_more() {
+        let running = TrialState::Running { host: "h".into(), pid: 1, since: String::new() };
+        let failed = TrialState::Failed { message: "boom".into() };
+        let mut runs = OpenRuns::default();
+        let half = status_of(vec![TrialState::Done, running.clone()]);
+        assert!(!follow_is_over(&half, &runs, false, 0), "a trial still trains");
+        assert_eq!(half.progress_line(), "s: 1/2 trials recorded: 1 done, 1 running");
+
+        let here = liveness::this_host().unwrap_or("?").to_string();
+        let started = |pid| line(pid, LogEvent::SweepStarted { planned: 2, resumed: 0, host: here.clone() });
+        runs.see(&started(41));
+        let alive = |pid: u32| if pid == 41 { Liveness::Alive } else { Liveness::Gone("exited".into()) };
+        assert!(runs.any_alive(alive));
+        let all = status_of(vec![TrialState::Done, failed]);
+        assert!(!follow_is_over(&all, &runs, runs.any_alive(alive), 0), "its last lines are still to come");
+        assert!(follow_is_over(&all, &runs, runs.any_alive(alive), FOLLOW_GRACE_POLLS), "but not forever");
+        runs.see(&line(41, LogEvent::SweepFinished));
+        assert!(!runs.any_alive(alive));
+        assert!(follow_is_over(&all, &runs, false, 0));
+
+        // A killed run never finishes its log: its dead process does not keep following alive.
+        runs.see(&started(42));
+        assert!(!runs.any_alive(alive));
+        // Trials left that nobody trains, after the runs ended: nothing more will come.
+        let left = status_of(vec![TrialState::Done, TrialState::Missing]);
+        assert!(follow_is_over(&left, &runs, false, 0));
+        // Without a run in the log (SLURM), missing trials may still be queued.
+        assert!(!follow_is_over(&left, &OpenRuns::default(), false, 0));
     }
 }

@@ -5,12 +5,12 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::finish::Settings;
 use super::{CliError, table};
-use crate::aggregate;
 use crate::objective::Catalog;
 use crate::output::SweepOutput;
 use crate::selection::SweepModels;
-use crate::store::{SweepDir, names};
+use crate::store::SweepDir;
 
 /// Arguments of `sweep aggregate`.
 #[derive(Debug, Args)]
@@ -36,42 +36,20 @@ pub fn aggregate(args: AggregateArgs, catalog: &Catalog) -> Result<ExitCode, Cli
     let dir = SweepDir::new(&args.results);
     dir.refuse_links()?;
     let models = SweepModels::from_manifest(&dir, catalog);
-    let (board, judged) = aggregate::aggregate_with(&dir, Some(&models))?;
-    for problem in &judged.problems {
-        eprintln!("warning: {problem}");
-    }
-    let report = super::report::report_after(&dir, &board);
-    let tensorboard = dir.manifest()?.and_then(|m| m.report).is_some_and(|r| r.tensorboard);
-    let tensorboard_line = tensorboard.then(|| super::tensorboard::tensorboard_after(&dir)).flatten();
-    let registered = match dir.manifest()?.and_then(|m| m.register_as) {
-        Some(name) if !board.rows.is_empty() && board.rows[0].status.has_model() => {
-            Some(super::registry::register_top(&dir, &name)?)
-        }
-        _ => None,
-    };
-    let code = if judged.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    let finished = super::finish::finish(&dir, &models, Settings::FromManifest)?;
+    let code = finished.exit_code(false);
     if let Some(out) = json_out {
-        let mut document = SweepOutput::new("aggregate", &dir, &board, &judged);
-        document.files.report = report.as_deref().map(crate::output::absolute);
-        document.registered = registered;
+        let mut document = SweepOutput::new("aggregate", &dir, &finished.board, &finished.judged);
+        document.files.report = finished.report.as_deref().map(crate::output::absolute);
+        document.registered = finished.registered;
         document.duration_s = started.elapsed().as_secs_f64();
         out.print(&document)?;
         return Ok(code);
     }
     if !args.quiet {
         let mut out = std::io::stdout().lock();
-        table::print_top(&mut out, &board, 5)?;
-        use std::io::Write;
-        writeln!(out, "leaderboard: {}", dir.file(names::LEADERBOARD).display())?;
-        if let Some(path) = report {
-            writeln!(out, "report:      {}", path.display())?;
-        }
-        if let Some(line) = tensorboard_line {
-            writeln!(out, "{line}")?;
-        }
-        if let Some(line) = registered {
-            writeln!(out, "{line}")?;
-        }
+        table::print_top(&mut out, &finished.board, 5)?;
+        finished.print_files(&mut out, &dir)?;
     }
     Ok(code)
 }

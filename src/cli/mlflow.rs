@@ -7,7 +7,9 @@ use clap::{Args, Subcommand};
 
 use super::CliError;
 use crate::objective::Catalog;
-use crate::publish::mlflow::{self, Client, PushOptions, Registration};
+use crate::publish::SweepView;
+use crate::publish::mlflow::{self, Client, MlflowPublisher, PushOptions, Registration};
+use crate::store::SweepDir;
 
 /// `sweep mlflow ...`.
 #[derive(Debug, Subcommand)]
@@ -61,7 +63,8 @@ fn push(args: PushArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
         register: args.register.map(|model| Registration { model, alias: args.alias, trial: args.trial }),
     };
     let started = std::time::Instant::now();
-    let summary = mlflow::push(&client, &args.results, catalog, &options)?;
+    let view = SweepView::load(&SweepDir::new(&args.results)).map_err(mlflow::PushError::from)?;
+    let summary = MlflowPublisher { client, options, catalog }.push(&view)?;
     let pushed = summary.created + summary.completed + summary.up_to_date;
     println!(
         "pushed {pushed} trial(s) to experiment \"{}\" (id {}{}) at {uri} in {:.1} s: {} new run(s), {} completed, {} already up to date{}",

@@ -12,6 +12,7 @@ mod aggregate;
 mod bench;
 mod deploy;
 mod exit_code;
+mod finish;
 mod json;
 mod mlflow;
 mod objectives;

@@ -5,13 +5,16 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::finish::{AfterAggregation, Settings};
 use super::{CliError, table};
-use crate::aggregate;
 use crate::objective::{Catalog, Parallelism};
 use crate::output::{RunCounts, SweepOutput};
-use crate::runner::{self, ExistingResults, ProgressBarReporter, Reporter, RunOptions, SilentReporter};
+use crate::runner::{
+    self, EventLog, ExistingResults, FanOut, ProgressBarReporter, Reporter, RunOptions, SilentReporter,
+};
 use crate::selection::SweepModels;
 use crate::spec;
+use crate::store::SweepDir;
 
 /// Arguments of `sweep run`.
 #[derive(Debug, Args)]
@@ -99,28 +102,18 @@ pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
             objective.name()
         );
     }
-    let mut reporter: Box<dyn Reporter> =
+    let terminal: Box<dyn Reporter> =
         if args.quiet { Box::new(SilentReporter) } else { Box::new(ProgressBarReporter::new()) };
-    let summary = runner::run_sweep(&spec, catalog, &options, reporter.as_mut())?;
+    let log = EventLog::new(&SweepDir::new(args.results_dir.join(&spec.name)), existing == ExistingResults::Fresh);
+    let mut reporter = FanOut::new(vec![terminal, Box::new(log)]);
+    let summary = runner::run_sweep(&spec, catalog, &options, &mut reporter)?;
     let models = SweepModels { catalog, spec: Some(spec.clone()), dir: summary.dir.clone() };
-    let (board, judged) = aggregate::aggregate_with(&summary.dir, Some(&models))?;
-    for problem in &judged.problems {
-        eprintln!("warning: {problem}");
-    }
-    let report = super::report::report_after(&summary.dir, &board);
-    let tensorboard_line =
-        spec.report.tensorboard.then(|| super::tensorboard::tensorboard_after(&summary.dir)).flatten();
-    let registered = match &spec.register_as {
-        Some(name) if board.rows.iter().any(|r| r.status.has_model()) => {
-            Some(super::registry::register_top(&summary.dir, name)?)
-        }
-        _ => None,
-    };
-
-    let problems = board.rows.iter().filter(|r| !r.status.has_model()).count() + judged.problems.len();
-    let code = if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    let after = AfterAggregation { report: spec.report, register_as: spec.register_as.clone() };
+    let finished = super::finish::finish(&summary.dir, &models, Settings::Given(after))?;
+    let problems = finished.failed_trials() + finished.judged.problems.len();
+    let code = finished.exit_code(true);
     if let Some(out) = json_out {
-        let mut document = SweepOutput::new("run", &summary.dir, &board, &judged);
+        let mut document = SweepOutput::new("run", &summary.dir, &finished.board, &finished.judged);
         let parallelism = match summary.parallelism {
             Parallelism::Threads => "threads",
             Parallelism::Processes => "processes",
@@ -133,15 +126,15 @@ pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
             workers,
             parallelism,
         });
-        document.files.report = report.as_deref().map(crate::output::absolute);
-        document.registered = registered;
+        document.files.report = finished.report.as_deref().map(crate::output::absolute);
+        document.registered = finished.registered;
         document.duration_s = started.elapsed().as_secs_f64();
         out.print(&document)?;
         return Ok(code);
     }
     if !args.quiet {
         let mut out = std::io::stdout().lock();
-        table::print_top(&mut out, &board, 5)?;
+        table::print_top(&mut out, &finished.board, 5)?;
         use std::io::Write;
         writeln!(
             out,
@@ -154,16 +147,7 @@ pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
             workers,
             if summary.parallelism == Parallelism::Processes { " (processes)" } else { "" }
         )?;
-        writeln!(out, "leaderboard: {}", summary.dir.file(crate::store::names::LEADERBOARD).display())?;
-        if let Some(path) = report {
-            writeln!(out, "report:      {}", path.display())?;
-        }
-        if let Some(line) = tensorboard_line {
-            writeln!(out, "{line}")?;
-        }
-        if let Some(line) = registered {
-            writeln!(out, "{line}")?;
-        }
+        finished.print_files(&mut out, &summary.dir)?;
         writeln!(out, "registry:    {}", summary.dir.file(crate::store::names::REGISTRY).display())?;
     }
     Ok(code)

@@ -3,12 +3,15 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 
 use super::CliError;
-use crate::status::{TrialState, sweep_status};
-use crate::store::SweepDir;
+use crate::liveness;
+use crate::runner::event_log::{self, LogLine, LogReader};
+use crate::status::{OpenRuns, STATE_LABELS, TrialState, follow_is_over, sweep_status};
+use crate::store::{StoreError, SweepDir};
 
 /// Arguments of `sweep status`.
 #[derive(Debug, Args)]
@@ -18,19 +21,30 @@ pub struct StatusArgs {
     /// Print every trial's state as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Show the last events of the sweep's events.jsonl, then every new one and the progress
+    /// as trials are recorded, until the sweep is over.
+    #[arg(long, conflicts_with = "json")]
+    pub follow: bool,
 }
 
-const LABELS: [&str; 7] = ["done", "failed", "diverged", "missing", "running", "unknown", "stale"];
+/// Events shown from the log's past when following starts.
+const LAST_EVENTS: usize = 10;
+
+/// How often `--follow` looks again.
+const FOLLOW_POLL: Duration = Duration::from_millis(500);
 
 /// Prints counts per state and every trial that is not done; exit 0 only when all are done.
 pub fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
+    if args.follow {
+        return follow(&SweepDir::new(&args.results));
+    }
     let status = sweep_status(&SweepDir::new(&args.results))?;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &status).map_err(std::io::Error::other)?;
         writeln!(out)?;
     } else {
-        let counts: Vec<String> = LABELS
+        let counts: Vec<String> = STATE_LABELS
             .iter()
             .map(|l| (l, status.count(l)))
             .filter(|(_, n)| *n > 0)
@@ -77,4 +91,49 @@ pub fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
         }
     }
     Ok(if status.all_done() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `--follow`: the log's last events, then its new ones and a progress line whenever the counts
+/// change, until [`follow_is_over`]; the exit code is that of `status` at the end.
+fn follow(dir: &SweepDir) -> Result<ExitCode, CliError> {
+    let mut status = sweep_status(dir)?;
+    let log_path = dir.file(event_log::FILE_NAME);
+    let mut reader = LogReader::new(dir);
+    let mut runs = OpenRuns::default();
+    let read_err = |e| CliError::Store(StoreError::io(&log_path)(e));
+    let mut out = std::io::stdout().lock();
+    let past = reader.read_new().map_err(read_err)?;
+    past.iter().for_each(|l| runs.see(l));
+    if past.len() > LAST_EVENTS {
+        writeln!(out, "({} earlier events in {})", past.len() - LAST_EVENTS, log_path.display())?;
+    }
+    for line in past.iter().skip(past.len().saturating_sub(LAST_EVENTS)) {
+        print_line(&mut out, line)?;
+    }
+    let mut progress = String::new();
+    let mut polls_recorded = 0;
+    loop {
+        let line = status.progress_line();
+        if line != progress {
+            writeln!(out, "{line}")?;
+            progress = line;
+        }
+        out.flush()?;
+        let alive = runs.any_alive(liveness::process);
+        if follow_is_over(&status, &runs, alive, polls_recorded) {
+            break;
+        }
+        std::thread::sleep(FOLLOW_POLL);
+        for line in reader.read_new().map_err(read_err)? {
+            runs.see(&line);
+            print_line(&mut out, &line)?;
+        }
+        status = sweep_status(dir)?;
+        polls_recorded = if status.all_recorded() { polls_recorded + 1 } else { 0 };
+    }
+    Ok(if status.all_done() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn print_line(out: &mut impl Write, line: &LogLine) -> std::io::Result<()> {
+    writeln!(out, "{}  {}", line.clock(), line.event.describe())
 }

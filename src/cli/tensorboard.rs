@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::CliError;
-use crate::publish::tensorboard::{self, Written};
+use crate::publish::tensorboard::{self, TensorboardPublisher};
 use crate::store::SweepDir;
 
 /// Arguments of `sweep tensorboard`.
@@ -23,24 +23,8 @@ pub struct TensorboardArgs {
 pub fn tensorboard(args: TensorboardArgs) -> Result<ExitCode, CliError> {
     let written = tensorboard::write_event_files(&SweepDir::new(&args.results))?;
     if !args.quiet {
-        println!("{}", line(&written));
+        println!("{}", TensorboardPublisher::line(&written));
         println!("view with:   tensorboard --logdir {}", written.dir.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The event files after `run` and `aggregate` (with `[report] tensorboard = true`):
-/// a failure is a warning, never the command's failure, as for the report.
-pub fn tensorboard_after(dir: &SweepDir) -> Option<String> {
-    match tensorboard::write_event_files(dir) {
-        Ok(written) => Some(line(&written)),
-        Err(e) => {
-            eprintln!("warning: TensorBoard event files not written: {e}");
-            None
-        }
-    }
-}
-
-fn line(written: &Written) -> String {
-    format!("tensorboard: {} ({} trials, {} scalars)", written.dir.display(), written.trials, written.scalars)
 }

@@ -1,7 +1,10 @@
 //! What a running sweep tells the outside: the runner emits events, and
-//! reporters (the progress bar, later others) subscribe to them. Events of
-//! trials running in worker processes travel to the parent as JSON lines, so
-//! every reporter sees the same stream whatever runs the trials.
+//! reporters (the progress bar, the event log under the results folder, later
+//! trackers) subscribe to them through one [`FanOut`]. Events of trials running
+//! in worker processes travel to the parent as JSON lines, so every reporter
+//! sees the same stream whatever runs the trials.
+
+pub mod log;
 
 use std::sync::mpsc;
 
@@ -97,5 +100,85 @@ pub trait Reporter {
     /// processes train); shown even when quiet.
     fn on_note(&mut self, message: &str) {
         eprintln!("{message}");
+    }
+}
+
+/// Passes everything to several reporters, in their order: the runner still sees one.
+/// Warnings and notes reach every reporter too; the terminal's prints them, the others
+/// record or ignore them.
+pub struct FanOut {
+    reporters: Vec<Box<dyn Reporter>>,
+}
+
+impl FanOut {
+    /// Fans out to `reporters`.
+    pub fn new(reporters: Vec<Box<dyn Reporter>>) -> Self {
+        FanOut { reporters }
+    }
+}
+
+impl Reporter for FanOut {
+    fn on_start(&mut self, total: usize, resumed: usize) {
+        self.reporters.iter_mut().for_each(|r| r.on_start(total, resumed));
+    }
+
+    fn on_event(&mut self, event: &RunEvent) {
+        self.reporters.iter_mut().for_each(|r| r.on_event(event));
+    }
+
+    fn on_finish(&mut self) {
+        self.reporters.iter_mut().for_each(|r| r.on_finish());
+    }
+
+    fn on_warning(&mut self, message: &str) {
+        self.reporters.iter_mut().for_each(|r| r.on_warning(message));
+    }
+
+    fn on_note(&mut self, message: &str) {
+        self.reporters.iter_mut().for_each(|r| r.on_note(message));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Writes down what it is told, into a list the test keeps.
+    struct Tape(Arc<Mutex<Vec<String>>>);
+
+    impl Reporter for Tape {
+        fn on_start(&mut self, total: usize, resumed: usize) {
+            self.0.lock().unwrap().push(format!("start {total} {resumed}"));
+        }
+        fn on_event(&mut self, event: &RunEvent) {
+            if let RunEvent::TrialStarted { id, .. } = event {
+                self.0.lock().unwrap().push(format!("started {id}"));
+            }
+        }
+        fn on_finish(&mut self) {
+            self.0.lock().unwrap().push("finish".into());
+        }
+        fn on_warning(&mut self, message: &str) {
+            self.0.lock().unwrap().push(format!("warning {message}"));
+        }
+        fn on_note(&mut self, message: &str) {
+            self.0.lock().unwrap().push(format!("note {message}"));
+        }
+    }
+
+    #[test]
+    fn every_reporter_sees_every_call_in_order() {
+        let (a, b) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+        let mut fan = FanOut::new(vec![Box::new(Tape(a.clone())), Box::new(Tape(b.clone()))]);
+        fan.on_warning("dup rows");
+        fan.on_start(3, 1);
+        fan.on_event(&RunEvent::TrialStarted { index: 0, id: "t0000-a".into() });
+        fan.on_note("waiting");
+        fan.on_finish();
+        let expected = ["warning dup rows", "start 3 1", "started t0000-a", "note waiting", "finish"];
+        assert_eq!(*a.lock().unwrap(), expected);
+        assert_eq!(*b.lock().unwrap(), expected);
     }
 }

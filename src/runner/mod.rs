@@ -15,7 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 
-pub use events::{EventSink, NoEvents, Reporter, RunEvent};
+pub use events::{
+    EventSink, FanOut, NoEvents, Reporter, RunEvent,
+    log::{self as event_log, EventLog},
+};
 pub use progress::{ProgressBarReporter, SilentReporter};
 pub(crate) use trial::seed_burn;
 pub use trial::{FinishedTrial, InjectedFaults, RunningMarker, TrialEnv, commit, run_trial, run_trial_uncommitted};

@@ -5,4 +5,36 @@ pub mod client;
 pub mod push;
 
 pub use client::{Client, MlflowError};
-pub use push::{PushError, PushOptions, PushSummary, RegisteredVersion, Registration, push};
+pub use push::{PushError, PushOptions, PushSummary, RegisteredVersion, Registration, push, push_view};
+
+use super::{PublishError, Publisher, SweepView};
+use crate::objective::Catalog;
+
+/// A push to one tracking server as a publisher; `sweep mlflow push` runs [`MlflowPublisher::push`].
+pub struct MlflowPublisher<'a> {
+    /// The tracking server.
+    pub client: Client,
+    /// The experiment, and what to register.
+    pub options: PushOptions,
+    /// The objectives, to describe a trial's model in its artifacts.
+    pub catalog: &'a Catalog,
+}
+
+impl MlflowPublisher<'_> {
+    /// Pushes the sweep's trials and registers a model if asked.
+    pub fn push(&self, view: &SweepView) -> Result<PushSummary, PushError> {
+        push_view(&self.client, view, self.catalog, &self.options)
+    }
+}
+
+impl Publisher for MlflowPublisher<'_> {
+    fn failure(&self) -> &'static str {
+        "MLflow runs not pushed"
+    }
+
+    fn publish(&self, view: &SweepView) -> Result<String, PublishError> {
+        let summary = self.push(view)?;
+        let pushed = summary.created + summary.completed + summary.up_to_date;
+        Ok(format!("mlflow:      {pushed} trial(s) in experiment \"{}\": {}", summary.experiment, summary.url))
+    }
+}

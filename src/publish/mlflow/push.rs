@@ -13,9 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::client::{Client, MetricPoint, MlflowError, Run};
-use crate::aggregate::SweepRegistry;
 use crate::deploy::{DeployError, LoadedModel};
 use crate::objective::Catalog;
+use crate::publish::SweepView;
 use crate::store::{self, SplitEvaluation, StoreError, SweepDir, TrialRecord, TrialStatus, names};
 
 /// The tag that identifies a trial's run.
@@ -197,18 +197,25 @@ pub enum PushError {
 /// Pushes every complete trial of the sweep in `dir` to the server behind
 /// `client`, then registers a model if asked. Reads `dir`, never writes it.
 pub fn push(client: &Client, dir: &Path, catalog: &Catalog, options: &PushOptions) -> Result<PushSummary, PushError> {
-    let sweep = SweepDir::new(dir);
-    let manifest = sweep.manifest()?;
-    let scan = sweep.scan()?;
-    if manifest.is_none() && scan.complete.is_empty() {
-        return Err(PushError::NotASweep { dir: dir.to_path_buf() });
-    }
-    let mut records = scan.complete;
-    records.sort_by(|a, b| (a.index, a.refit.is_some(), &a.id).cmp(&(b.index, b.refit.is_some(), &b.id)));
-    let sweep_name = manifest.as_ref().map(|m| m.name.clone()).unwrap_or_else(|| records[0].sweep.clone());
+    push_view(client, &SweepView::load(&SweepDir::new(dir))?, catalog, options)
+}
+
+/// [`push`] of a sweep already loaded.
+pub fn push_view(
+    client: &Client,
+    view: &SweepView,
+    catalog: &Catalog,
+    options: &PushOptions,
+) -> Result<PushSummary, PushError> {
+    let sweep = view.dir();
+    let manifest = view.manifest();
+    let records = view.records();
+    let Some(sweep_name) = view.sweep_name().map(str::to_string) else {
+        return Err(PushError::NotASweep { dir: view.root().to_path_buf() });
+    };
     // Everything the user can get wrong is checked before the first request.
     let to_register = match &options.register {
-        Some(r) => Some(trial_to_register(&sweep, &records, r)?),
+        Some(r) => Some(trial_to_register(view, r)?),
         None => None,
     };
 
@@ -229,7 +236,7 @@ pub fn push(client: &Client, dir: &Path, catalog: &Catalog, options: &PushOption
                 ("sweep.sweep".to_string(), sweep_name.clone()),
                 ("mlflow.experimentKind".to_string(), "custom_model_development".to_string()),
             ];
-            if let Some(m) = &manifest {
+            if let Some(m) = manifest {
                 tags.push(("sweep.spec_hash".into(), m.spec_hash.clone()));
                 if let Some(d) = m.spec.description() {
                     tags.push(("mlflow.note.content".into(), d));
@@ -250,7 +257,7 @@ pub fn push(client: &Client, dir: &Path, catalog: &Catalog, options: &PushOption
         experiment,
         experiment_id: experiment_id.clone(),
         experiment_created: created,
-        skipped: scan.incomplete.into_iter().map(|t| t.dir).collect(),
+        skipped: view.incomplete().to_vec(),
         ..PushSummary::default()
     };
     let total = records.len();
@@ -259,7 +266,7 @@ pub fn push(client: &Client, dir: &Path, catalog: &Catalog, options: &PushOption
         let previous = existing.remove(&record.id).unwrap_or_default();
         let trial_error = |source| PushError::Trial { trial: record.id.clone(), source: Box::new(source), done, total };
         let (run, outcome, superseded) =
-            push_trial(client, &sweep, &experiment_id, record, previous, catalog, trial_error)?;
+            push_trial(client, sweep, &experiment_id, record, previous, catalog, trial_error)?;
         match outcome {
             Outcome::Created => summary.created += 1,
             Outcome::Completed => summary.completed += 1,
@@ -288,19 +295,15 @@ enum Outcome {
 }
 
 /// The trial `--register` means: `--trial`, else the top pick of `registry.json`.
-fn trial_to_register(
-    sweep: &SweepDir,
-    records: &[TrialRecord],
-    registration: &Registration,
-) -> Result<TrialRecord, PushError> {
+fn trial_to_register(view: &SweepView, registration: &Registration) -> Result<TrialRecord, PushError> {
+    let (sweep, records) = (view.dir(), view.records());
     let id = match &registration.trial {
         Some(id) => id.clone(),
         None => {
             let path = sweep.file(names::REGISTRY);
-            if !path.exists() {
+            let Some(registry) = view.registry()? else {
                 return Err(PushError::NoTopPick { path, why: "the sweep has no registry.json".into() });
-            }
-            let registry: SweepRegistry = store::read_json(&path)?;
+            };
             match registry.models.first() {
                 Some(top) => top.trial_id.clone(),
                 None => return Err(PushError::NoTopPick { path, why: "no trial of the sweep has a model".into() }),

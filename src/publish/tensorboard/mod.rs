@@ -26,7 +26,9 @@ pub use event_file::{EventFile, masked_crc32c};
 
 use proto::{Event, Summary, SummaryValue, ValueKind, What};
 
+use super::{PublishError, Publisher, SweepView};
 use crate::space::Domain;
+use crate::spec::ReportSpec;
 use crate::store::{HistoryError, SweepDir, SweepManifest, TrialRecord, names, read_metric_history, write_atomic};
 
 /// The folder, inside a sweep's results folder, that holds the event files.
@@ -86,8 +88,14 @@ pub struct Written {
 /// record yet (running, or died) are left out; event files of trials that no
 /// longer exist are removed.
 pub fn write_event_files(dir: &SweepDir) -> Result<Written, TensorboardError> {
-    let manifest = dir.manifest()?.ok_or_else(|| TensorboardError::NotASweep { dir: dir.root().to_path_buf() })?;
-    let mut records = dir.scan()?.complete;
+    write_view(&SweepView::load(dir)?)
+}
+
+/// [`write_event_files`] of a sweep already loaded.
+pub fn write_view(view: &SweepView) -> Result<Written, TensorboardError> {
+    let dir = view.dir();
+    let manifest = view.manifest().ok_or_else(|| TensorboardError::NotASweep { dir: dir.root().to_path_buf() })?;
+    let mut records = view.records().to_vec();
     records.sort_by(|a, b| a.index.cmp(&b.index).then_with(|| a.id.cmp(&b.id)));
     let root = dir.file(FOLDER);
 
@@ -107,13 +115,39 @@ pub fn write_event_files(dir: &SweepDir) -> Result<Written, TensorboardError> {
             format!("created_at: got \"{}\", expected an RFC 3339 time", manifest.created_at),
         )
     })?;
-    let domains = spec_domains(&manifest);
+    let domains = spec_domains(manifest);
     let monitor = records.first().map(|r| &r.monitor);
     let mut file = EventFile::new(created);
     file.push(&summary_event(created, 0, hparams::experiment(&manifest.name, created, monitor, &domains, &records)));
     replace_event_file(&root, &file_name(created), &file.into_bytes())?;
     remove_stale_runs(&root, &kept)?;
     Ok(Written { dir: root, trials: records.len(), scalars })
+}
+
+/// The event files as a publisher: what `[report] tensorboard = true` runs after every aggregation.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TensorboardPublisher;
+
+impl TensorboardPublisher {
+    /// The line `run`, `aggregate` and `sweep tensorboard` print about what was written.
+    pub fn line(written: &Written) -> String {
+        format!("tensorboard: {} ({} trials, {} scalars)", written.dir.display(), written.trials, written.scalars)
+    }
+}
+
+impl Publisher for TensorboardPublisher {
+    fn failure(&self) -> &'static str {
+        "TensorBoard event files not written"
+    }
+
+    fn publish(&self, view: &SweepView) -> Result<String, PublishError> {
+        Ok(Self::line(&write_view(view)?))
+    }
+}
+
+/// Enabled by `[report] tensorboard = true`.
+pub fn after_aggregation(settings: &ReportSpec) -> Option<Box<dyn Publisher>> {
+    settings.tensorboard.then(|| Box::new(TensorboardPublisher) as Box<dyn Publisher>)
 }
 
 /// The parameter domains of the spec the manifest holds (empty when an older
