@@ -8,7 +8,7 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::raw::{RawEarlyStopping, RawParam, RawSlurm, RawSpec};
-use super::{CheckpointPolicy, DataSpec, EarlyStoppingSpec, Method, Selection, SlurmDefaults, SpecError, SweepSpec};
+use super::{CheckpointPolicy, DataSpec, EarlyStoppingSpec, Selection, SlurmDefaults, SpecError, SweepSpec};
 use crate::metrics::{Goal, Monitor, Task};
 use crate::objective::{Catalog, Objective};
 use crate::params::{Bound, ParamKind, ParamValue, Params, RESERVED, Schema};
@@ -142,73 +142,15 @@ pub fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<SweepSpec, Sp
         parameters.insert(key.clone(), validate_param(&ctx, key, param, &schema, objective.name())?);
     }
 
-    let method = match raw.method.get_ref().as_str() {
-        "grid" => {
-            if let Some(t) = &raw.trials {
-                return Err(ctx.at(
-                    t,
-                    "trials",
-                    "is only used with method = \"random\" or \"tpe\"; a grid runs every combination",
-                ));
-            }
-            for (key, domain) in &parameters {
-                if let Domain::Categorical { .. } = domain {
-                    let span = raw.parameters.get(key).map(|p| p.span());
-                    return Err(ctx.err(
-                        span,
-                        &format!("parameters.{key}.probabilities"),
-                        "is not used by method = \"grid\", which tries every value once; remove it",
-                    ));
-                }
-                if domain.grid_values().is_none() {
-                    let span = raw.parameters.get(key).map(|p| p.span());
-                    return Err(ctx.err(
-                        span,
-                        &format!("parameters.{key}"),
-                        format!(
-                            "has distribution \"{}\", but method = \"grid\" needs a list: values = [...]",
-                            domain.kind()
-                        ),
-                    ));
-                }
-            }
-            Method::Grid
-        }
-        "random" => match &raw.trials {
-            Some(t) if (1..=10_000_000).contains(t.get_ref()) => Method::Random { trials: *t.get_ref() as usize },
-            Some(t) => {
-                return Err(ctx.at(
-                    t,
-                    "trials",
-                    format!("got {}, expected a whole number from 1 to 10000000", t.get_ref()),
-                ));
-            }
-            None => {
-                return Err(ctx.at(&raw.method, "trials", "is missing: method = \"random\" needs trials = N"));
-            }
-        },
-        "tpe" => {
-            let trials = match &raw.trials {
-                Some(t) if (1..=1_000_000).contains(t.get_ref()) => *t.get_ref() as usize,
-                Some(t) => {
-                    return Err(ctx.at(
-                        t,
-                        "trials",
-                        format!("got {}, expected a whole number from 1 to 1000000", t.get_ref()),
-                    ));
-                }
-                None => return Err(ctx.at(&raw.method, "trials", "is missing: method = \"tpe\" needs trials = N")),
-            };
-            Method::Tpe { trials, settings: validate_tpe(&ctx, raw.tpe.as_ref())? }
-        }
-        other => {
-            return Err(ctx.at(
-                &raw.method,
-                "method",
-                format!("got \"{other}\", expected \"grid\", \"random\" or \"tpe\""),
-            ));
-        }
+    let method_keys = crate::sampler::MethodKeys {
+        method: &raw.method,
+        trials: raw.trials.as_ref(),
+        tpe: raw.tpe.as_ref(),
+        parameters: &parameters,
+        parameter_span: &|key| raw.parameters.get(key).map(|p| p.span()),
     };
+    let key_error = |e: crate::sampler::KeyError| ctx.err(e.span, &e.key, e.message);
+    let method = crate::sampler::parse_method(&method_keys).map_err(key_error)?;
 
     let register_as = match &raw.register_as {
         Some(n) => match crate::registry::validate_name(n.get_ref(), "model name") {
@@ -224,9 +166,7 @@ pub fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<SweepSpec, Sp
             return Err(ctx.at(c, "checkpoint", format!("got \"{other}\", expected \"best\" or \"every_epoch\"")));
         }
     };
-    if let (Some(t), false) = (&raw.tpe, matches!(method, Method::Tpe { .. })) {
-        return Err(ctx.at(t, "tpe", "is only used with method = \"tpe\""));
-    }
+    crate::sampler::check_tables(&method, &method_keys).map_err(key_error)?;
     let epochs = schema.resolve(&train, &Params::new()).epochs().unwrap_or(1);
     let early_terminate = match &raw.early_terminate {
         Some(t) => Some(validate_early_terminate(&ctx, t, epochs)?),
@@ -353,36 +293,6 @@ fn validate_early_terminate(
             format!("got \"{other}\", expected \"asha\", \"hyperband\" or \"median\""),
         )),
     }
-}
-
-fn validate_tpe(
-    ctx: &Ctx,
-    raw: Option<&Spanned<super::raw::RawTpe>>,
-) -> Result<crate::sampler::tpe::TpeSettings, SpecError> {
-    let mut settings = crate::sampler::tpe::TpeSettings::default();
-    let Some(t) = raw else {
-        return Ok(settings);
-    };
-    let r = t.get_ref();
-    if let Some(n) = r.startup_trials {
-        if !(1..=100_000).contains(&n) {
-            return Err(ctx.at(t, "tpe.startup_trials", format!("got {n}, expected a whole number from 1 to 100000")));
-        }
-        settings.startup_trials = n as usize;
-    }
-    if let Some(n) = r.candidates {
-        if !(1..=10_000).contains(&n) {
-            return Err(ctx.at(t, "tpe.candidates", format!("got {n}, expected a whole number from 1 to 10000")));
-        }
-        settings.candidates = n as usize;
-    }
-    if let Some(g) = r.gamma {
-        if !(g > 0.0 && g < 1.0) {
-            return Err(ctx.at(t, "tpe.gamma", format!("got {g}, expected a number in (0, 1)")));
-        }
-        settings.gamma = g;
-    }
-    Ok(settings)
 }
 
 fn validate_slurm(ctx: &Ctx, raw: &RawSlurm) -> Result<SlurmDefaults, SpecError> {
@@ -1224,7 +1134,7 @@ dropout = { values = [0.0, 0.2] }
     fn the_benchmark_grid_parses() {
         let spec = parse_str(GRID).unwrap();
         assert_eq!(spec.name, "digits-grid");
-        assert_eq!(spec.method, Method::Grid);
+        assert_eq!(spec.method, crate::sampler::grid_method());
         assert_eq!(spec.seed, 42);
         assert_eq!(spec.workers, Some(2));
         assert_eq!(spec.metric.goal, Goal::Maximize);
@@ -1292,7 +1202,7 @@ dropout = { values = [0.0, 0.2] }
         let random = GRID.replace("method = \"grid\"", "method = \"random\"");
         assert!(message(&random).contains("trials: is missing"));
         let ok = parse_str(&random.replace("workers = 2", "workers = 2\ntrials = 5")).unwrap();
-        assert_eq!(ok.method, Method::Random { trials: 5 });
+        assert_eq!(ok.method, crate::sampler::random_method(5));
         let dist = GRID.replace(
             "lr = { values = [0.001, 0.003, 0.01] }",
             "lr = { distribution = \"log_uniform_values\", min = 0.0001, max = 0.1 }",
@@ -1497,12 +1407,8 @@ dropout = { values = [0.0, 0.2] }
         );
         let spec = parse_str(&tpe).unwrap();
         assert_eq!(spec.repeats, 2);
-        match spec.method {
-            Method::Tpe { trials, settings } => {
-                assert_eq!((trials, settings.startup_trials, settings.candidates, settings.gamma), (12, 4, 24, 0.3));
-            }
-            other => panic!("{other:?}"),
-        }
+        let settings = crate::sampler::tpe::TpeSettings { startup_trials: 4, candidates: 24, gamma: 0.3 };
+        assert_eq!(spec.method, crate::sampler::tpe_method(12, settings));
         assert!(
             message(&tpe.replace("trials = 12\n", ""))
                 .contains("trials: is missing: method = \"tpe\" needs trials = N")
