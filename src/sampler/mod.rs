@@ -5,7 +5,7 @@
 //!
 //! A sampler is one file: a type implementing [`Sampler`], a [`MethodConfig`]
 //! for what the spec configured (`method = "..."`, `trials`, its own table),
-//! and one line in [`METHODS`]. The runner asks the plan, which asks the
+//! and one line in `METHODS`. The runner asks the plan, which asks the
 //! sampler; it never knows which method it runs.
 
 mod grid;
@@ -109,7 +109,7 @@ impl History {
 
 /// What the spec configured for its sampler: a registered method, its
 /// `trials` and its own settings. Built by the method's registration
-/// ([`Registration`]) from the spec, or from a results folder's manifest.
+/// (`Registration`) from the spec, or from a results folder's manifest.
 pub trait MethodConfig: fmt::Debug + Send + Sync {
     /// The registered name (`method = "tpe"`).
     fn name(&self) -> &'static str;
