@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::{Goal, Monitor};
 use crate::params::{Params, params_hash};
-use crate::sampler::tpe::{Observation, Tpe};
-use crate::sampler::{self, Method, Sampler};
+use crate::sampler::{History, Method, Sampler};
 use crate::seed::derive_seed;
 use crate::space::Domain;
 
@@ -39,17 +39,12 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-/// Where a plan's params come from.
-enum Source {
-    /// A fixed list (grid, random): any trial can be built on its own.
-    Fixed(Box<dyn Sampler + Send + Sync>),
-    /// TPE: a trial's params depend on the results of the configurations before its batch.
-    Tpe { tpe: Tpe, configs: usize },
-}
+/// The monitor of an empty history: with no trial committed, nothing is compared.
+static NO_MONITOR: Monitor = Monitor { metric: String::new(), goal: Goal::Minimize, min_delta: 0.0 };
 
 /// The trials of a sweep, built lazily from its sampler.
 pub struct Plan {
-    source: Source,
+    sampler: Box<dyn Sampler>,
     seed: u64,
     repeats: usize,
 }
@@ -58,22 +53,12 @@ impl Plan {
     /// The plan of `method` over `parameters`: every configuration `repeats`
     /// times, each trial with a seed derived from (`seed`, its index).
     pub fn new(method: &Method, parameters: &BTreeMap<String, Domain>, seed: u64, repeats: usize) -> Self {
-        let source = match (sampler::fixed(method, parameters, seed), method) {
-            (Some(s), _) => Source::Fixed(s),
-            (None, Method::Tpe { trials, settings }) => {
-                Source::Tpe { tpe: Tpe::new(parameters, seed, *settings), configs: *trials }
-            }
-            (None, _) => Source::Fixed(Box::new(crate::sampler::GridSampler::new(parameters))),
-        };
-        Plan { source, seed, repeats: repeats.max(1) }
+        Plan { sampler: method.sampler(parameters, seed), seed, repeats: repeats.max(1) }
     }
 
     /// Number of configurations.
     pub fn configs(&self) -> usize {
-        match &self.source {
-            Source::Fixed(s) => s.len(),
-            Source::Tpe { configs, .. } => *configs,
-        }
+        self.sampler.len()
     }
 
     /// Trials per configuration.
@@ -89,7 +74,7 @@ impl Plan {
     /// Whether trials depend on earlier results (TPE): such a plan runs in
     /// batches, and no single trial can be built on its own.
     pub fn is_adaptive(&self) -> bool {
-        matches!(self.source, Source::Tpe { .. })
+        self.sampler.needs_history()
     }
 
     /// Whether the plan is empty.
@@ -97,29 +82,34 @@ impl Plan {
         self.len() == 0
     }
 
+    /// How many trials, from the first on, are the same whatever the results
+    /// (every one of a plan that is not adaptive).
+    pub fn known_up_front(&self) -> usize {
+        (self.sampler.known_up_front() * self.repeats).min(self.len())
+    }
+
+    /// How many configurations from `first` on one batch proposes from the
+    /// same history, with `workers` trials at once.
+    pub fn batch_len(&self, first: usize, workers: usize) -> usize {
+        self.sampler.batch_len(first, workers).max(1)
+    }
+
+    /// How many leading configurations must be committed before
+    /// configuration `config` can be proposed by a worker that asks when free.
+    pub fn waits_for(&self, config: usize) -> usize {
+        self.sampler.waits_for(config)
+    }
+
     /// Trial `index`: configuration `index / repeats`, with a seed of its own.
     /// For an adaptive plan this is the proposal with no results known (a random draw).
     pub fn trial(&self, index: usize) -> TrialSpec {
-        self.trial_given(index, &[])
+        self.trial_with_params(index, self.sampler.propose(index / self.repeats, &History::empty(&NO_MONITOR)))
     }
 
-    /// Trial `index`, given the results of the configurations before its batch
-    /// (ignored by fixed plans).
-    pub fn trial_given(&self, index: usize, history: &[Observation]) -> TrialSpec {
-        let (config, repeat) = (index / self.repeats, index % self.repeats);
-        let params = match &self.source {
-            Source::Fixed(s) => s.params(config),
-            Source::Tpe { tpe, .. } => tpe.propose(config, history),
-        };
-        TrialSpec {
-            index,
-            id: format!("t{index:04}-{}", params_hash(&params)),
-            seed: derive_seed(self.seed, "trial", index as u64),
-            params,
-            config,
-            repeat,
-            attempt: 0,
-        }
+    /// Trial `index`, given the trials committed before its batch (ignored by
+    /// plans that are not adaptive).
+    pub fn trial_given(&self, index: usize, history: &History) -> TrialSpec {
+        self.trial_with_params(index, self.sampler.propose(index / self.repeats, history))
     }
 
     /// Trial `index` with the given params (the proposal an asynchronous TPE
@@ -156,18 +146,18 @@ mod tests {
 
     #[test]
     fn ids_carry_index_and_params_hash() {
-        let plan = Plan::new(&Method::Grid, &lr_grid(), 0, 1);
+        let plan = Plan::new(&crate::sampler::grid_method(), &lr_grid(), 0, 1);
         let ids: Vec<String> = plan.trials().map(|t| t.id).collect();
         assert_eq!(ids.len(), 2);
         assert!(ids[0].starts_with("t0000-") && ids[1].starts_with("t0001-"));
         assert_ne!(ids[0][6..], ids[1][6..]);
-        assert_eq!(plan.trial(1), Plan::new(&Method::Grid, &lr_grid(), 0, 1).trial(1));
-        assert_ne!(plan.trial(1).seed, Plan::new(&Method::Grid, &lr_grid(), 1, 1).trial(1).seed);
+        assert_eq!(plan.trial(1), Plan::new(&crate::sampler::grid_method(), &lr_grid(), 0, 1).trial(1));
+        assert_ne!(plan.trial(1).seed, Plan::new(&crate::sampler::grid_method(), &lr_grid(), 1, 1).trial(1).seed);
     }
 
     #[test]
     fn repeats_run_each_configuration_with_its_own_seeds() {
-        let plan = Plan::new(&Method::Grid, &lr_grid(), 0, 3);
+        let plan = Plan::new(&crate::sampler::grid_method(), &lr_grid(), 0, 3);
         assert_eq!(plan.len(), 6);
         let trials: Vec<TrialSpec> = plan.trials().collect();
         assert_eq!(

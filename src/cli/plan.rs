@@ -27,11 +27,7 @@ pub fn plan(args: PlanArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let plan = spec.plan();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if !args.json {
-        let method = match &spec.method {
-            crate::spec::Method::Grid => "grid".to_string(),
-            crate::spec::Method::Random { .. } => "random".to_string(),
-            crate::spec::Method::Tpe { settings, .. } => format!("tpe, {} start-up trials", settings.startup_trials),
-        };
+        let method = spec.method.summary();
         writeln!(
             out,
             "sweep {} ({method}, objective {}), spec hash {}: {} trials",
@@ -42,14 +38,12 @@ pub fn plan(args: PlanArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
         )?;
     }
     // An adaptive plan (TPE) is known up front only for its random start-up trials.
-    let known = match &spec.method {
-        crate::spec::Method::Tpe { settings, .. } => (settings.startup_trials * plan.repeats()).min(plan.len()),
-        _ => plan.len(),
-    };
+    let known = plan.known_up_front();
     if known < plan.len() && !args.json {
         writeln!(
             out,
-            "TPE: the first {known} trials are random; the other {} are proposed from their results",
+            "{}: the first {known} trials are random; the other {} are proposed from their results",
+            spec.method.label(),
             plan.len() - known
         )?;
     }

@@ -8,9 +8,9 @@ use std::time::Duration;
 use clap::Args;
 
 use super::CliError;
-use crate::liveness;
 use crate::runner::event_log::{self, LogLine, LogReader};
 use crate::status::{OpenRuns, STATE_LABELS, TrialState, follow_is_over, sweep_status};
+use crate::store::liveness;
 use crate::store::{StoreError, SweepDir};
 
 /// Arguments of `sweep status`.

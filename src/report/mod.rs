@@ -15,7 +15,7 @@ use crate::aggregate::{self, AggregateError, Leaderboard};
 use crate::data::SplitSummary;
 use crate::metrics::Task;
 use crate::params::{ParamValue, params_display, short_float};
-use crate::spec::{Goal, Method, SweepSpec};
+use crate::spec::{Goal, SweepSpec};
 use crate::store::{self, BestMetadata, StoreError, SweepDir, TrialRecord, TrialStatus, names};
 
 /// Why the report could not be written.
@@ -145,7 +145,7 @@ fn render_of(dir: &SweepDir, known: Option<&Leaderboard>, options: ReportOptions
     }
     curves(&mut h, dir, &board, options.curves)?;
     param_plots(&mut h, &board, spec.as_ref())?;
-    if matches!(spec.as_ref().map(|s| &s.method), Some(Method::Random { .. } | Method::Tpe { .. })) {
+    if spec.as_ref().is_some_and(|s| !s.method.is_exhaustive()) {
         let mut by_index: Vec<&TrialRecord> = board.rows.iter().collect();
         by_index.sort_by_key(|r| r.index);
         let values: Vec<(usize, Option<f64>)> = by_index
@@ -187,13 +187,7 @@ fn summary(
         format!("<code>{}</code>{}", esc(name), hash.map(|x| format!(" (spec {})", esc(x))).unwrap_or_default()),
     );
     if let Some(s) = spec {
-        let method = match &s.method {
-            Method::Grid => "grid".to_string(),
-            Method::Random { trials } => format!("random, {trials} trials"),
-            Method::Tpe { trials, settings } => {
-                format!("TPE, {trials} trials ({} random start-up, gamma {})", settings.startup_trials, settings.gamma)
-            }
-        };
+        let method = s.method.description();
         row("method", format!("{method}, seed {}", s.seed));
         let split = match s.data.task {
             crate::metrics::Task::Classification => "stratified",

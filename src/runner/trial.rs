@@ -103,6 +103,8 @@ struct Progress {
     storage_fault: Option<StorageFault>,
     /// SHA-256 of the validation outputs file, once written.
     valid_outputs_sha256: Option<String>,
+    /// With [`Keep::Last`]: the last epoch's checkpoint, as the objective wrote it.
+    last_checkpoint: Option<Vec<u8>>,
 }
 
 impl Progress {
@@ -230,7 +232,7 @@ pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &dyn Eve
             std::process::abort();
         }
         events.emit(RunEvent::TrialStarted { index: trial.index, id: trial.id.clone() });
-        train(env, trial, &params, started, &mut progress, events)
+        train(env, trial, &params, started, &mut progress, events, Keep::Best)
     }));
     // The checkpoint's sha256 is taken once, of the final one, for trial.json: hashing
     // every save cost more than all the rest of checkpointing.
@@ -354,8 +356,36 @@ fn failed(e: impl std::fmt::Display) -> TrialError {
     TrialError::Failed(e.to_string())
 }
 
+/// What the epoch loop keeps of a model.
+#[derive(Clone, Copy)]
+enum Keep<'a> {
+    /// A trial: every epoch validates, and the callbacks keep the best one,
+    /// stop early or prune.
+    Best,
+    /// No validation split (a refit): every epoch trains and the last one is
+    /// kept, its checkpoint written with this header.
+    Last(&'a BTreeMap<String, String>),
+}
+
+/// Trains `trial` on every non-test row (`data.main`, which has no
+/// validation split) for its `epochs` through the one epoch loop, and returns
+/// the last epoch's checkpoint as the objective writes it with `header`: the
+/// refit of a cross-validation's winner. Its history.csv gets `epoch,train_loss` rows.
+pub(crate) fn train_last_epoch(
+    env: &TrialEnv,
+    trial: &TrialSpec,
+    params: &ResolvedParams,
+    folder: &mut TrialFolder,
+    header: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, TrialError> {
+    let mut progress = Progress::default();
+    train(env, trial, params, folder, &mut progress, &super::NoEvents, Keep::Last(header))?;
+    progress.last_checkpoint.ok_or_else(|| failed("the epoch loop ended without a checkpoint"))
+}
+
 /// The epoch loop: train, validate, compute the metrics, ask the callbacks,
-/// act on what they decide. Returns the epoch and rule of a pruning.
+/// act on what they decide (with [`Keep::Last`]: train only, then keep the
+/// last epoch). Returns the epoch and rule of a pruning.
 fn train(
     env: &TrialEnv,
     trial: &TrialSpec,
@@ -363,14 +393,21 @@ fn train(
     folder: &mut TrialFolder,
     progress: &mut Progress,
     events: &dyn EventSink,
+    keep: Keep,
 ) -> Result<Option<(usize, &'static str)>, TrialError> {
-    let data = env.data.for_trial(trial);
+    let data = match keep {
+        Keep::Best => env.data.for_trial(trial),
+        Keep::Last(_) => &env.data.main,
+    };
     let dir = folder.dir().to_path_buf();
     let pruning = match (env.spec.early_terminate, &env.peers) {
         (Some(rule), Some(peers)) => Some((rule, peers.clone())),
         (Some(rule), None) if env.asynchronous => {
             let (dir, monitor, own) = (env.dir.clone(), env.spec.metric.clone(), trial.id.clone());
-            Some((rule, PeerCurves::Live(std::sync::Arc::new(move || super::live_curves(&dir, &monitor, &own)))))
+            Some((
+                rule,
+                PeerCurves::Live(std::sync::Arc::new(move || super::curves::live_curves(&dir, &monitor, &own))),
+            ))
         }
         _ => None,
     };
@@ -388,6 +425,13 @@ fn train(
         progress.epochs_run = epoch;
         if !train_loss.is_finite() {
             return Err(TrialError::Diverged { epoch, what: format!("train_loss is {train_loss}") });
+        }
+        if let Keep::Last(_) = keep {
+            let row = [epoch.to_string(), train_loss.to_string()];
+            folder
+                .append_history(&history_line(&row)?)
+                .map_err(|e| progress.write_failed(&dir.join(names::HISTORY), e))?;
+            continue;
         }
         let outputs = trainer.validate()?;
         if outputs.len() != expected {
@@ -433,6 +477,9 @@ fn train(
         if stop {
             break;
         }
+    }
+    if let Keep::Last(header) = keep {
+        progress.last_checkpoint = Some(trainer.checkpoint(header)?);
     }
     Ok(None)
 }

@@ -2,9 +2,67 @@
 
 use std::collections::BTreeMap;
 
-use super::Sampler;
+use super::{History, KeyError, Method, MethodConfig, MethodKeys, Registration, Sampler, StoredMethod};
 use crate::params::{ParamValue, Params};
 use crate::space::Domain;
+
+pub(super) const REGISTRATION: Registration = Registration { name: "grid", parse, stored };
+
+/// `method = "grid"`.
+pub(crate) fn method() -> Method {
+    Method::new(Grid)
+}
+
+#[derive(Debug)]
+struct Grid;
+
+impl MethodConfig for Grid {
+    fn name(&self) -> &'static str {
+        "grid"
+    }
+
+    fn trials(&self) -> Option<usize> {
+        None
+    }
+
+    fn sampler(&self, parameters: &BTreeMap<String, Domain>, _seed: u64) -> Box<dyn Sampler> {
+        Box::new(GridSampler::new(parameters))
+    }
+
+    fn is_exhaustive(&self) -> bool {
+        true
+    }
+}
+
+fn parse(keys: &MethodKeys) -> Result<Method, KeyError> {
+    if let Some(t) = keys.trials {
+        return Err(KeyError::at(
+            t,
+            "trials",
+            "is only used with method = \"random\" or \"tpe\"; a grid runs every combination",
+        ));
+    }
+    for (key, domain) in keys.parameters {
+        let error = |at: String, message: String| KeyError { span: (keys.parameter_span)(key), key: at, message };
+        if let Domain::Categorical { .. } = domain {
+            return Err(error(
+                format!("parameters.{key}.probabilities"),
+                "is not used by method = \"grid\", which tries every value once; remove it".into(),
+            ));
+        }
+        if domain.grid_values().is_none() {
+            return Err(error(
+                format!("parameters.{key}"),
+                format!("has distribution \"{}\", but method = \"grid\" needs a list: values = [...]", domain.kind()),
+            ));
+        }
+    }
+    Ok(method())
+}
+
+fn stored(_: &StoredMethod) -> Result<Method, String> {
+    Ok(method())
+}
 
 /// Enumerates the grid in a stable order: parameters sorted by name, the last
 /// name varying fastest, each parameter's values in the order the spec lists them.
@@ -30,7 +88,11 @@ impl Sampler for GridSampler {
         self.len
     }
 
-    fn params(&self, index: usize) -> Params {
+    fn needs_history(&self) -> bool {
+        false
+    }
+
+    fn propose(&self, index: usize, _: &History) -> Params {
         // Mixed-radix decoding of the index, last axis fastest: O(axes) per trial,
         // so a plan of a million points never materialises the product.
         let mut rest = index;
@@ -46,6 +108,13 @@ impl Sampler for GridSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::{Goal, Monitor};
+
+    impl GridSampler {
+        fn params(&self, index: usize) -> Params {
+            self.propose(index, &History::empty(&Monitor::new("accuracy", Goal::Maximize, 0.0)))
+        }
+    }
 
     fn domain(values: &[i64]) -> Domain {
         Domain::Values { values: values.iter().map(|v| ParamValue::Int(*v)).collect() }

@@ -5,10 +5,54 @@ use std::collections::BTreeMap;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::Sampler;
+use super::{History, KeyError, Method, MethodConfig, MethodKeys, Registration, Sampler, StoredMethod};
 use crate::params::Params;
 use crate::seed::derive_seed;
 use crate::space::Domain;
+
+pub(super) const REGISTRATION: Registration = Registration { name: "random", parse, stored };
+
+/// `method = "random"` with `trials` draws.
+pub(crate) fn method(trials: usize) -> Method {
+    Method::new(Random { trials })
+}
+
+#[derive(Debug)]
+struct Random {
+    trials: usize,
+}
+
+impl MethodConfig for Random {
+    fn name(&self) -> &'static str {
+        "random"
+    }
+
+    fn trials(&self) -> Option<usize> {
+        Some(self.trials)
+    }
+
+    fn sampler(&self, parameters: &BTreeMap<String, Domain>, seed: u64) -> Box<dyn Sampler> {
+        Box::new(RandomSampler::new(parameters, self.trials, seed))
+    }
+
+    fn description(&self) -> String {
+        format!("random, {} trials", self.trials)
+    }
+}
+
+fn parse(keys: &MethodKeys) -> Result<Method, KeyError> {
+    match keys.trials {
+        Some(t) if (1..=10_000_000).contains(t.get_ref()) => Ok(method(*t.get_ref() as usize)),
+        Some(t) => {
+            Err(KeyError::at(t, "trials", format!("got {}, expected a whole number from 1 to 10000000", t.get_ref())))
+        }
+        None => Err(KeyError::at(keys.method, "trials", "is missing: method = \"random\" needs trials = N")),
+    }
+}
+
+fn stored(stored: &StoredMethod) -> Result<Method, String> {
+    Ok(method(stored.needs_trials()?))
+}
 
 /// Draws trial `i` from an RNG seeded by (sweep seed, i), so a trial's params
 /// do not depend on how many trials are asked for or which ran before.
@@ -30,7 +74,11 @@ impl Sampler for RandomSampler {
         self.trials
     }
 
-    fn params(&self, index: usize) -> Params {
+    fn needs_history(&self) -> bool {
+        false
+    }
+
+    fn propose(&self, index: usize, _: &History) -> Params {
         let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(self.seed, "sample", index as u64));
         crate::space::sample_all(&self.parameters, &mut rng)
     }
@@ -39,7 +87,14 @@ impl Sampler for RandomSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::{Goal, Monitor};
     use crate::params::ParamValue;
+
+    impl RandomSampler {
+        fn params(&self, index: usize) -> Params {
+            self.propose(index, &History::empty(&Monitor::new("accuracy", Goal::Maximize, 0.0)))
+        }
+    }
 
     fn space() -> BTreeMap<String, Domain> {
         let mut p = BTreeMap::new();

@@ -12,10 +12,176 @@ use std::collections::BTreeMap;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use toml::Spanned;
 
+use super::{History, KeyError, Method, MethodConfig, MethodKeys, Registration, Sampler, StoredMethod};
+use crate::metrics::Goal;
 use crate::params::{ParamValue, Params};
 use crate::seed::derive_seed;
 use crate::space::{Domain, normal_cdf, number, quantize_within};
+
+/// The method's name, and its table's.
+pub(super) const NAME: &str = "tpe";
+
+pub(super) const REGISTRATION: Registration = Registration { name: NAME, parse, stored };
+
+/// `method = "tpe"`: `trials` proposals with these settings.
+pub(crate) fn method(trials: usize, settings: TpeSettings) -> Method {
+    Method::new(TpeMethod { trials, settings })
+}
+
+/// The `[tpe]` table as the spec writes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTpe {
+    pub startup_trials: Option<i64>,
+    pub candidates: Option<i64>,
+    pub gamma: Option<f64>,
+}
+
+#[derive(Debug)]
+struct TpeMethod {
+    trials: usize,
+    settings: TpeSettings,
+}
+
+impl MethodConfig for TpeMethod {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn trials(&self) -> Option<usize> {
+        Some(self.trials)
+    }
+
+    fn settings(&self) -> Vec<(&'static str, serde_json::Value)> {
+        let TpeSettings { startup_trials, candidates, gamma } = self.settings;
+        vec![("startup_trials", startup_trials.into()), ("candidates", candidates.into()), ("gamma", gamma.into())]
+    }
+
+    fn sampler(&self, parameters: &BTreeMap<String, Domain>, seed: u64) -> Box<dyn Sampler> {
+        Box::new(TpeSampler { tpe: Tpe::new(parameters, seed, self.settings), configs: self.trials })
+    }
+
+    fn label(&self) -> &'static str {
+        "TPE"
+    }
+
+    fn summary(&self) -> String {
+        format!("tpe, {} start-up trials", self.settings.startup_trials)
+    }
+
+    fn description(&self) -> String {
+        format!(
+            "TPE, {} trials ({} random start-up, gamma {})",
+            self.trials, self.settings.startup_trials, self.settings.gamma
+        )
+    }
+}
+
+fn parse(keys: &MethodKeys) -> Result<Method, KeyError> {
+    let trials = match keys.trials {
+        Some(t) if (1..=1_000_000).contains(t.get_ref()) => *t.get_ref() as usize,
+        Some(t) => {
+            return Err(KeyError::at(
+                t,
+                "trials",
+                format!("got {}, expected a whole number from 1 to 1000000", t.get_ref()),
+            ));
+        }
+        None => return Err(KeyError::at(keys.method, "trials", "is missing: method = \"tpe\" needs trials = N")),
+    };
+    Ok(method(trials, settings(keys.tpe)?))
+}
+
+/// `[tpe]`: every key optional, each in its range.
+fn settings(raw: Option<&Spanned<RawTpe>>) -> Result<TpeSettings, KeyError> {
+    let mut settings = TpeSettings::default();
+    let Some(t) = raw else {
+        return Ok(settings);
+    };
+    let r = t.get_ref();
+    if let Some(n) = r.startup_trials {
+        if !(1..=100_000).contains(&n) {
+            return Err(KeyError::at(
+                t,
+                "tpe.startup_trials",
+                format!("got {n}, expected a whole number from 1 to 100000"),
+            ));
+        }
+        settings.startup_trials = n as usize;
+    }
+    if let Some(n) = r.candidates {
+        if !(1..=10_000).contains(&n) {
+            return Err(KeyError::at(t, "tpe.candidates", format!("got {n}, expected a whole number from 1 to 10000")));
+        }
+        settings.candidates = n as usize;
+    }
+    if let Some(g) = r.gamma {
+        if !(g > 0.0 && g < 1.0) {
+            return Err(KeyError::at(t, "tpe.gamma", format!("got {g}, expected a number in (0, 1)")));
+        }
+        settings.gamma = g;
+    }
+    Ok(settings)
+}
+
+fn stored(stored: &StoredMethod) -> Result<Method, String> {
+    let settings = match &stored.settings {
+        Some(s) => TpeSettings::deserialize(s).map_err(|e| format!("tpe settings: {e}"))?,
+        None => TpeSettings::default(),
+    };
+    Ok(method(stored.needs_trials()?, settings))
+}
+
+/// TPE as a sweep's sampler: `configs` proposals, each from the trials
+/// committed before its batch.
+struct TpeSampler {
+    tpe: Tpe,
+    configs: usize,
+}
+
+impl Sampler for TpeSampler {
+    fn len(&self) -> usize {
+        self.configs
+    }
+
+    fn needs_history(&self) -> bool {
+        true
+    }
+
+    fn propose(&self, config: usize, history: &History) -> Params {
+        self.tpe.propose(config, &observations(history))
+    }
+
+    fn known_up_front(&self) -> usize {
+        self.tpe.settings.startup_trials.min(self.configs)
+    }
+}
+
+/// What TPE learns from committed trials: per configuration, the mean
+/// best-epoch monitored metric over its repeats that left a model, oriented
+/// so smaller is better; `None` where none did.
+fn observations(history: &History) -> Vec<Observation> {
+    let monitor = &history.monitor;
+    let mut by_config: BTreeMap<usize, (Params, Vec<f64>)> = BTreeMap::new();
+    for t in &history.trials {
+        let entry = by_config.entry(t.config).or_insert_with(|| (t.params.clone(), Vec::new()));
+        if t.has_model
+            && let Some(v) = t.best_metrics.get(&monitor.metric).filter(|v| v.is_finite())
+        {
+            entry.1.push(*v);
+        }
+    }
+    by_config
+        .into_values()
+        .map(|(params, values)| {
+            let mean = (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64);
+            let loss = mean.map(|m| if monitor.goal == Goal::Maximize { -m } else { m });
+            Observation { params, loss }
+        })
+        .collect()
+}
 
 /// TPE's settings (`[tpe]` in the spec).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

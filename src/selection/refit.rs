@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::aggregate::ConfigRow;
-use crate::objective::{TrialContext, TrialError};
+use crate::objective::TrialError;
 use crate::params::{ParamValue, params_hash};
-use crate::runner::{OpenSweep, RunError, RunningMarker};
+use crate::plan::TrialSpec;
+use crate::runner::{InjectedFaults, OpenSweep, RunError, RunningMarker, TrialEnv, train_last_epoch};
 use crate::spec::SweepSpec;
 use crate::store::{self, BestMetadata, RefitInfo, StoreError, SweepDir, TrialFolder, TrialRecord, TrialStatus, names};
 
@@ -58,41 +59,38 @@ pub fn refit(
     let mut folder =
         TrialFolder::start(&trial_dir, &marker, &dir.file(names::PREPROCESSING), b"epoch,train_loss\n").map_err(io)?;
     let data = &sweep.data.main;
-    let ctx = TrialContext { index: usize::MAX, id: &id, seed, params: &params, data };
-    if sweep.objective.parallelism() == crate::objective::Parallelism::Processes {
-        crate::runner::seed_burn(seed);
-    }
+    // A trial of no batch and no fold: the loop trains it on `data.main` and keeps its last epoch.
+    let faults = InjectedFaults::default();
+    let env = TrialEnv { peers: None, asynchronous: false, ..sweep.env(&faults) };
+    let trial = TrialSpec {
+        index: usize::MAX,
+        id: id.clone(),
+        seed,
+        params: swept,
+        config: winner.config,
+        repeat: 0,
+        attempt: 0,
+    };
+    let header = BTreeMap::from([
+        (store::header_keys::TRIAL_ID.to_string(), id.clone()),
+        (
+            store::header_keys::OBJECTIVE.to_string(),
+            format!("{} {}", sweep.objective.name(), sweep.objective.version()),
+        ),
+        (store::header_keys::EPOCH.to_string(), epochs.to_string()),
+        (store::header_keys::REFIT_OF_CONFIG.to_string(), winner.config.to_string()),
+        (store::header_keys::SEED.to_string(), seed.to_string()),
+        (store::header_keys::DATA_FINGERPRINT.to_string(), data.preprocessing.data_fingerprint.clone()),
+    ]);
     // One compute thread, as every trial has: the same refit wherever aggregation runs.
     let pool =
         crate::runner::single_thread_pool("sweep-refit").map_err(|message| RunError::Pool { workers: 1, message })?;
-    let train = || -> Result<Vec<u8>, TrialError> {
-        let mut trainer = sweep.objective.start(&ctx)?;
-        for epoch in 1..=epochs {
-            let loss = trainer.train_epoch()?;
-            if !loss.is_finite() {
-                return Err(TrialError::Diverged { epoch, what: format!("train_loss is {loss}") });
-            }
-            folder
-                .append_history(format!("{epoch},{loss}\n").as_bytes())
-                .map_err(|e| TrialError::Failed(e.to_string()))?;
-        }
-        let header = BTreeMap::from([
-            (store::header_keys::TRIAL_ID.to_string(), id.clone()),
-            (
-                store::header_keys::OBJECTIVE.to_string(),
-                format!("{} {}", sweep.objective.name(), sweep.objective.version()),
-            ),
-            (store::header_keys::EPOCH.to_string(), epochs.to_string()),
-            (store::header_keys::REFIT_OF_CONFIG.to_string(), winner.config.to_string()),
-            (store::header_keys::SEED.to_string(), seed.to_string()),
-            (store::header_keys::DATA_FINGERPRINT.to_string(), data.preprocessing.data_fingerprint.clone()),
-        ]);
-        trainer.checkpoint(&header)
-    };
     // An objective's panic is its failure, not the aggregator's crash.
-    let trained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.install(train)))
-        .unwrap_or_else(|_| Err(TrialError::Failed("the objective panicked".into())))
-        .map_err(|e| failed(format!("training the refit of configuration {}: {e}", winner.config)))?;
+    let trained = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.install(|| train_last_epoch(&env, &trial, &params, &mut folder, &header))
+    }))
+    .unwrap_or_else(|_| Err(TrialError::Failed("the objective panicked".into())))
+    .map_err(|e| failed(format!("training the refit of configuration {}: {e}", winner.config)))?;
     let bytes = store::canonical_safetensors(&trained).unwrap_or(trained);
     folder.replace(names::CHECKPOINT, &bytes).map_err(io)?;
     let meta = BestMetadata {

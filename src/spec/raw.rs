@@ -28,7 +28,7 @@ pub(super) struct RawSpec {
     #[serde(default)]
     pub parameters: BTreeMap<String, Spanned<RawParam>>,
     pub slurm: Option<RawSlurm>,
-    pub tpe: Option<Spanned<RawTpe>>,
+    pub tpe: Option<Spanned<crate::sampler::tpe::RawTpe>>,
     pub early_terminate: Option<Spanned<RawEarlyTerminate>>,
     pub report: Option<RawReport>,
 }
@@ -53,14 +53,6 @@ pub(super) struct RawEarlyTerminate {
     pub min_iter: Option<i64>,
     pub max_iter: Option<i64>,
     pub s: Option<i64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawTpe {
-    pub startup_trials: Option<i64>,
-    pub candidates: Option<i64>,
-    pub gamma: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

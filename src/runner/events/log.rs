@@ -256,7 +256,7 @@ fn open_for_append(path: &Path, empty: bool) -> std::io::Result<File> {
 
 impl Reporter for EventLog {
     fn on_start(&mut self, total: usize, resumed: usize) {
-        let host = crate::liveness::this_host().unwrap_or("?").to_string();
+        let host = crate::store::liveness::this_host().unwrap_or("?").to_string();
         self.append(LogEvent::SweepStarted { planned: total, resumed, host });
     }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::raw::RawSpec;
-use super::{CheckpointPolicy, Method, SlurmDefaults, SpecError, SweepSpec};
+use super::{CheckpointPolicy, SlurmDefaults, SpecError, SweepSpec};
 use crate::objective::Catalog;
 use crate::params::{ParamValue, Params};
 
@@ -181,7 +181,9 @@ fn validate(ctx: &Ctx, raw: &RawSpec, catalog: &Catalog) -> Result<SweepSpec, Sp
         parameters.insert(key.clone(), validate_param(ctx, key, param, &schema, objective.name())?);
     }
 
-    let method = method::validate_method(ctx, raw, &parameters)?;
+    let parameter_span = |key: &str| raw.parameters.get(key).map(|p| p.span());
+    let method_keys = method::keys(raw, &parameters, &parameter_span);
+    let method = method::validate_method(ctx, &method_keys)?;
 
     let register_as = match &raw.register_as {
         Some(n) => match crate::registry::validate_name(n.get_ref(), "model name") {
@@ -197,9 +199,7 @@ fn validate(ctx: &Ctx, raw: &RawSpec, catalog: &Catalog) -> Result<SweepSpec, Sp
             return Err(ctx.at(c, "checkpoint", format!("got \"{other}\", expected \"best\" or \"every_epoch\"")));
         }
     };
-    if let (Some(t), false) = (&raw.tpe, matches!(method, Method::Tpe { .. })) {
-        return Err(ctx.at(t, "tpe", "is only used with method = \"tpe\""));
-    }
+    method::check_method_tables(ctx, &method, &method_keys)?;
     let epochs = schema.resolve(&train, &Params::new()).epochs().unwrap_or(1);
     let early_terminate = match &raw.early_terminate {
         Some(t) => Some(validate_early_terminate(ctx, t, epochs)?),

@@ -7,7 +7,7 @@ use crate::metrics::{Goal, Task};
 use crate::objective::Catalog;
 use crate::params::ParamValue;
 use crate::space::Domain;
-use crate::spec::{EarlyStoppingSpec, Method, SpecError, SweepSpec};
+use crate::spec::{EarlyStoppingSpec, SpecError, SweepSpec};
 
 const GRID: &str = r#"
 name = "digits-grid"
@@ -49,7 +49,7 @@ fn parse_str(text: &str) -> Result<SweepSpec, SpecError> {
 fn the_benchmark_grid_parses() {
     let spec = parse_str(GRID).unwrap();
     assert_eq!(spec.name, "digits-grid");
-    assert_eq!(spec.method, Method::Grid);
+    assert_eq!(spec.method, crate::sampler::grid_method());
     assert_eq!(spec.seed, 42);
     assert_eq!(spec.workers, Some(2));
     assert_eq!(spec.metric.goal, Goal::Maximize);
@@ -115,7 +115,7 @@ fn random_needs_trials_and_grid_needs_lists() {
     let random = GRID.replace("method = \"grid\"", "method = \"random\"");
     assert!(message(&random).contains("trials: is missing"));
     let ok = parse_str(&random.replace("workers = 2", "workers = 2\ntrials = 5")).unwrap();
-    assert_eq!(ok.method, Method::Random { trials: 5 });
+    assert_eq!(ok.method, crate::sampler::random_method(5));
     let dist = GRID.replace(
         "lr = { values = [0.001, 0.003, 0.01] }",
         "lr = { distribution = \"log_uniform_values\", min = 0.0001, max = 0.1 }",
@@ -309,12 +309,8 @@ fn tpe_and_repeats_keys_are_validated() {
     );
     let spec = parse_str(&tpe).unwrap();
     assert_eq!(spec.repeats, 2);
-    match spec.method {
-        Method::Tpe { trials, settings } => {
-            assert_eq!((trials, settings.startup_trials, settings.candidates, settings.gamma), (12, 4, 24, 0.3));
-        }
-        other => panic!("{other:?}"),
-    }
+    let settings = crate::sampler::tpe::TpeSettings { startup_trials: 4, candidates: 24, gamma: 0.3 };
+    assert_eq!(spec.method, crate::sampler::tpe_method(12, settings));
     assert!(
         message(&tpe.replace("trials = 12\n", "")).contains("trials: is missing: method = \"tpe\" needs trials = N")
     );
