@@ -130,7 +130,7 @@ JobCompType=jobcomp/filetxt
 JobCompLoc=$LOG_DIR/jobcomp.log
 MinJobAge=3600
 KillWait=5
-# small on purpose (SLURM's default is 1001): sweep's tests/slurm.rs checks that a sweep
+# small on purpose (SLURM's default is 1001): sweep's tests/it/slurm.rs checks that a sweep
 # larger than MaxArraySize is split into several arrays (a 12-trial test and the 18 tasks of
 # the cross-validation test split; the others submit fewer than 10 tasks)
 MaxArraySize=10

@@ -5,8 +5,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-mod common;
-use common::{data, read_csv, sweep, text};
+use crate::common::{data, read_csv, sweep, text};
 
 fn stderr(o: &Output) -> String {
     text(&o.stderr)

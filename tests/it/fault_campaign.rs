@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{data, read_csv, text};
+use crate::common::{SpecBuilder, read_csv, text};
 
 /// A seeded xorshift64*: the campaign is the same on every run.
 struct Rng(u64);
@@ -35,29 +34,14 @@ impl Rng {
 const SPEC: &str = "campaign";
 const TRIALS: usize = 6;
 
-fn spec() -> String {
-    format!(
-        r#"name = "{SPEC}"
-method = "grid"
-seed = 11
-workers = 2
-
-[data]
-path = "{}"
-
-[metric]
-name = "mcc"
-
-[train]
-epochs = 12
-batch_size = 64
-
-[parameters]
-lr = {{ values = [0.003, 0.01] }}
-hidden = {{ values = [16, 32, 64] }}
-"#,
-        data("digits.csv")
-    )
+fn spec() -> SpecBuilder {
+    SpecBuilder::new(SPEC)
+        .seed(11)
+        .workers(2)
+        .epochs(12)
+        .train("batch_size", 64)
+        .values("lr", [0.003, 0.01])
+        .values("hidden", [16, 32, 64])
 }
 
 fn command(dir: &Path, args: &[&str]) -> Command {
@@ -137,7 +121,7 @@ fn kills_and_corruptions_end_in_a_correct_sweep_or_an_error_naming_the_file() {
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    fs::write(root.join("s.toml"), spec()).unwrap();
+    spec().write_as(root, "s.toml");
     let mut rng = Rng(0x5EED_F00D_2026);
     let mut counts = Counts::default();
     let mut silent: Vec<String> = Vec::new();

@@ -8,8 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{data, read_csv, sweep, sweep_env, text};
+use crate::common::{data, read_csv, sweep, sweep_env, text};
 
 /// 4 trials (lr × hidden) × `epochs` epochs on digits.
 fn spec(name: &str, epochs: usize) -> String {

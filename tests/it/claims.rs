@@ -8,17 +8,16 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{data, read_csv, sweep, text};
+use crate::common::{SpecBuilder, read_csv, sweep, text};
 
 /// 12 configurations × 8 epochs on the bundled digits: long enough for processes to overlap.
-fn spec(name: &str) -> String {
-    format!(
-        "name = \"{name}\"\nmethod = \"grid\"\nseed = 3\n[data]\npath = \"{}\"\n[metric]\nname = \"mcc\"\n\
-         [train]\nepochs = 8\n[parameters]\nlr = {{ values = [0.001, 0.003, 0.01] }}\nhidden = {{ values = [32, 64] }}\n\
-         dropout = {{ values = [0.0, 0.2] }}\n",
-        data("digits.csv")
-    )
+fn spec(name: &str) -> SpecBuilder {
+    SpecBuilder::new(name)
+        .seed(3)
+        .epochs(8)
+        .values("lr", [0.001, 0.003, 0.01])
+        .values("hidden", [32, 64])
+        .values("dropout", [0.0, 0.2])
 }
 
 fn records(root: &Path) -> Vec<serde_json::Value> {
@@ -58,7 +57,7 @@ fn binary(dir: &Path) -> Command {
 #[test]
 fn four_processes_on_one_folder_train_every_trial_once_and_agree_with_one_process() {
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("s.toml"), spec("shared")).unwrap();
+    spec("shared").write_as(tmp.path(), "s.toml");
     let started = Instant::now();
     let children: Vec<_> = (0..4)
         .map(|_| {
@@ -112,7 +111,7 @@ fn four_processes_on_one_folder_train_every_trial_once_and_agree_with_one_proces
 fn a_killed_claimant_is_taken_over_and_a_plain_run_says_who_works() {
     let tmp = tempfile::tempdir().unwrap();
     // Long trials, so that the kill lands inside them.
-    fs::write(tmp.path().join("s.toml"), spec("killed").replace("epochs = 8", "epochs = 400")).unwrap();
+    spec("killed").epochs(400).write_as(tmp.path(), "s.toml");
     let mut first = binary(tmp.path())
         .args(["run", "s.toml", "--workers", "2", "-q"])
         .stdout(Stdio::null())
@@ -176,7 +175,7 @@ fn a_killed_claimant_is_taken_over_and_a_plain_run_says_who_works() {
 #[test]
 fn an_array_task_leaves_a_trial_another_live_process_holds_alone() {
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("s.toml"), spec("held")).unwrap();
+    spec("held").write_as(tmp.path(), "s.toml");
     let out = sweep(tmp.path(), &["plan", "s.toml", "--json"]);
     let first: serde_json::Value = serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
     let trial_dir = tmp.path().join("results/held/trials").join(first["id"].as_str().unwrap());
@@ -225,7 +224,7 @@ fn write_claim(dir: &Path, host: &str, pid: u32, age: Duration) {
 #[test]
 fn trials_whose_process_may_live_are_never_resubmitted_and_only_gone_ones_are() {
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("s.toml"), spec("alive").replace("epochs = 8", "epochs = 1")).unwrap();
+    spec("alive").epochs(1).write_as(tmp.path(), "s.toml");
     let out = sweep(tmp.path(), &["run", "s.toml", "--workers", "1", "-q"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let root = tmp.path().join("results/alive");
@@ -286,10 +285,7 @@ fn trials_whose_process_may_live_are_never_resubmitted_and_only_gone_ones_are() 
 #[test]
 fn asynchronous_asha_prunes_at_rungs_against_the_trials_so_far_and_keeps_every_trial_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let body = spec("async")
-        .replace("epochs = 8", "epochs = 9")
-        .replace("seed = 3\n", "seed = 3\nearly_terminate = { type = \"asha\", min_epochs = 1, eta = 3 }\n");
-    fs::write(tmp.path().join("s.toml"), body).unwrap();
+    spec("async").epochs(9).asha(1, 3).write_as(tmp.path(), "s.toml");
     let out = sweep(tmp.path(), &["run", "s.toml", "--async", "--workers", "2", "-q"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let root = tmp.path().join("results/async");
@@ -312,13 +308,12 @@ fn asynchronous_asha_prunes_at_rungs_against_the_trials_so_far_and_keeps_every_t
 #[test]
 fn asynchronous_tpe_proposes_from_the_folder_until_its_budget_is_spent() {
     let tmp = tempfile::tempdir().unwrap();
-    let body =
-        spec("tpe-async").replace("method = \"grid\"", "method = \"tpe\"\ntrials = 10") + "[tpe]\nstartup_trials = 4\n";
-    let body = body.replace(
-        "lr = { values = [0.001, 0.003, 0.01] }",
-        "lr = { distribution = \"log_uniform_values\", min = 0.0003, max = 0.03 }",
-    );
-    fs::write(tmp.path().join("s.toml"), body).unwrap();
+    spec("tpe-async")
+        .method("tpe")
+        .trials(10)
+        .set("tpe", "startup_trials", 4)
+        .distribution("lr", "log_uniform_values", 0.0003, 0.03)
+        .write_as(tmp.path(), "s.toml");
     // One run with two workers and a separate `trial --next` process share the budget.
     let helper = binary(tmp.path())
         .args(["trial", "s.toml", "--next"])

@@ -9,31 +9,18 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-mod common;
-use common::{data, python_with, sweep, sweep_env, text};
+use crate::common::{SpecBuilder, python_with, sweep, sweep_env, text};
 
-/// A grid of 4 trials × 3 epochs (lr × optimizer, and a boolean), with or without `[report]`.
+/// A grid of 4 trials × 3 epochs (lr × optimizer), with or without `[report] tensorboard = true`,
+/// as `<name>.toml` in `dir`; returns that file's name.
 fn spec(dir: &Path, name: &str, report: bool) -> String {
-    let report = if report { "\n[report]\ntensorboard = true\n" } else { "" };
-    let spec = format!(
-        r#"name = "{name}"
-method = "grid"
-seed = 7
-[data]
-path = "{}"
-[metric]
-name = "mcc"
-[train]
-epochs = 3
-[parameters]
-lr = {{ values = [0.003, 0.03] }}
-optimizer = {{ values = ["adam", "sgd"] }}
-{report}"#,
-        data("breast_cancer.csv")
-    );
-    let file = format!("{name}.toml");
-    fs::write(dir.join(&file), spec).unwrap();
-    file
+    let spec = SpecBuilder::new(name)
+        .seed(7)
+        .data_file("breast_cancer.csv")
+        .values("lr", [0.003, 0.03])
+        .values("optimizer", ["adam", "sgd"]);
+    if report { spec.set("report", "tensorboard", true) } else { spec }.write(dir);
+    format!("{name}.toml")
 }
 
 /// Checks every event file of `results` against the sweep's own files, with
@@ -167,7 +154,7 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 #[test]
 fn a_run_with_report_tensorboard_writes_what_tensorboard_reads_as_the_history() {
-    let Some(python) = python_with("tensorboard", &["tensorboard", "numpy"]) else {
+    let Some(python) = python_with(&["tensorboard", "numpy"]) else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -191,7 +178,7 @@ fn a_run_with_report_tensorboard_writes_what_tensorboard_reads_as_the_history() 
 
 #[test]
 fn sweep_tensorboard_writes_a_finished_sweeps_files_and_replaces_them_when_run_again() {
-    let Some(python) = python_with("tensorboard", &["tensorboard", "numpy"]) else {
+    let Some(python) = python_with(&["tensorboard", "numpy"]) else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

@@ -7,19 +7,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
-mod common;
-use common::{data, read_csv, sweep, text};
+use crate::common::{SpecBuilder, data, read_csv, sweep, text};
 
 type Row = BTreeMap<String, String>;
 
 /// A quick classification grid (8 configurations) on the bundled breast-cancer data.
-fn spec(name: &str, data_extra: &str, top_extra: &str) -> String {
-    format!(
-        "name = \"{name}\"\nmethod = \"grid\"\nseed = 5\n{top_extra}\n[data]\npath = \"{}\"\n{data_extra}\n\
-         [metric]\nname = \"mcc\"\n[train]\nepochs = 6\nbatch_size = 32\n[parameters]\n\
-         lr = {{ values = [0.001, 0.01] }}\nhidden = {{ values = [8, 32] }}\ndropout = {{ values = [0.0, 0.2] }}\n",
-        data("breast_cancer.csv")
-    )
+fn spec(name: &str) -> SpecBuilder {
+    SpecBuilder::new(name)
+        .seed(5)
+        .data_file("breast_cancer.csv")
+        .epochs(6)
+        .train("batch_size", 32)
+        .values("lr", [0.001, 0.01])
+        .values("hidden", [8, 32])
+        .values("dropout", [0.0, 0.2])
 }
 
 fn json(path: &Path) -> serde_json::Value {
@@ -34,8 +35,8 @@ fn rows(value: &serde_json::Value) -> BTreeSet<u64> {
     value.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect()
 }
 
-fn run(dir: &Path, file: &str, body: &str, extra: &[&str]) -> std::process::Output {
-    fs::write(dir.join(file), body).unwrap();
+fn run(dir: &Path, file: &str, spec: &SpecBuilder, extra: &[&str]) -> std::process::Output {
+    spec.write_as(dir, file);
     let out = sweep(dir, &[&["run", file, "--quiet"][..], extra].concat());
     assert!(out.status.success(), "{}", text(&out.stderr));
     out
@@ -44,7 +45,7 @@ fn run(dir: &Path, file: &str, body: &str, extra: &[&str]) -> std::process::Outp
 #[test]
 fn a_test_split_is_carved_out_first_never_trained_on_and_measured_once_for_the_top_models() {
     let tmp = tempfile::tempdir().unwrap();
-    run(tmp.path(), "s.toml", &spec("t", "test_fraction = 0.25\ntest_top = 3", ""), &["--workers", "2"]);
+    run(tmp.path(), "s.toml", &spec("t").data("test_fraction", 0.25).data("test_top", 3), &["--workers", "2"]);
     let root = tmp.path().join("results/t");
     let pre = json(&root.join("preprocessing.json"));
     let (valid, test) = (rows(&pre["valid_rows"]), rows(&pre["test"]["rows"]));
@@ -106,7 +107,7 @@ fn a_test_split_is_carved_out_first_never_trained_on_and_measured_once_for_the_t
     assert!(text(&out.stdout).contains("MISMATCH"));
 
     // A model of a sweep without a test split has none to evaluate.
-    run(tmp.path(), "plain.toml", &spec("plain", "", ""), &[]);
+    run(tmp.path(), "plain.toml", &spec("plain"), &[]);
     let plain = read_csv(&tmp.path().join("results/plain/leaderboard.csv"));
     assert!(!plain[0].contains_key("test_mcc"));
     let out = sweep(tmp.path(), &["evaluate", &format!("results/plain/trials/{}", plain[0]["trial_id"])]);
@@ -122,8 +123,8 @@ fn a_separate_test_file_changes_no_trial_and_aggregation_does_not_measure_twice(
     // Two different test files: whatever they hold, no trial may differ.
     fs::write(tmp.path().join("a.csv"), [&lines[..1], &lines[1..120]].concat().join("\n")).unwrap();
     fs::write(tmp.path().join("b.csv"), [&lines[..1], &lines[300..420]].concat().join("\n")).unwrap();
-    run(tmp.path(), "a.toml", &spec("a", "test_path = \"a.csv\"", ""), &[]);
-    run(tmp.path(), "b.toml", &spec("b", "test_path = \"b.csv\"", ""), &[]);
+    run(tmp.path(), "a.toml", &spec("a").data("test_path", "a.csv"), &[]);
+    run(tmp.path(), "b.toml", &spec("b").data("test_path", "b.csv"), &[]);
     let (a, b) = (
         read_csv(&tmp.path().join("results/a/leaderboard.csv")),
         read_csv(&tmp.path().join("results/b/leaderboard.csv")),
@@ -149,7 +150,7 @@ fn a_separate_test_file_changes_no_trial_and_aggregation_does_not_measure_twice(
     assert!(lines[0].ends_with("target"), "{}", lines[0]);
     let bad_row: Vec<&str> = lines[1].rsplitn(2, ',').collect();
     fs::write(tmp.path().join("bad.csv"), format!("{}\n{},maybe\n", lines[0], bad_row[1])).unwrap();
-    fs::write(tmp.path().join("bad.toml"), spec("bad", "test_path = \"bad.csv\"", "")).unwrap();
+    spec("bad").data("test_path", "bad.csv").write_as(tmp.path(), "bad.toml");
     let out = sweep(tmp.path(), &["run", "bad.toml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("bad.csv: row 0 (line 2) has the label \"maybe\""), "{}", text(&out.stderr));
@@ -159,7 +160,7 @@ fn a_separate_test_file_changes_no_trial_and_aggregation_does_not_measure_twice(
 #[test]
 fn bootstrap_intervals_hold_the_best_value_and_ties_are_marked_reproducibly() {
     let tmp = tempfile::tempdir().unwrap();
-    run(tmp.path(), "s.toml", &spec("b", "", ""), &["--workers", "2"]);
+    run(tmp.path(), "s.toml", &spec("b"), &["--workers", "2"]);
     let root = tmp.path().join("results/b");
     let board = read_csv(&root.join("leaderboard.csv"));
     for r in &board {
@@ -179,7 +180,7 @@ fn bootstrap_intervals_hold_the_best_value_and_ties_are_marked_reproducibly() {
     let out = sweep(tmp.path(), &["aggregate", "results/b", "--quiet"]);
     assert!(out.status.success());
     assert_eq!(read_csv(&root.join("leaderboard.csv")), board);
-    run(tmp.path(), "s.toml", &spec("b", "", ""), &["--workers", "1", "--fresh"]);
+    run(tmp.path(), "s.toml", &spec("b"), &["--workers", "1", "--fresh"]);
     let again = read_csv(&root.join("leaderboard.csv"));
     let strip = |rows: &[Row]| -> Vec<Row> {
         rows.iter()
@@ -189,7 +190,7 @@ fn bootstrap_intervals_hold_the_best_value_and_ties_are_marked_reproducibly() {
     assert_eq!(strip(&again), strip(&board));
 
     // bootstrap = 0 turns it off: the columns of earlier versions only.
-    let off = spec("off", "", "").replace("name = \"mcc\"", "name = \"mcc\"\nbootstrap = 0");
+    let off = spec("off").set("metric", "bootstrap", 0);
     run(tmp.path(), "off.toml", &off, &[]);
     let off = read_csv(&tmp.path().join("results/off/leaderboard.csv"));
     assert!(!off[0].contains_key("best_mcc_low") && !off[0].contains_key("tied_with_top"));
@@ -200,7 +201,8 @@ fn bootstrap_intervals_hold_the_best_value_and_ties_are_marked_reproducibly() {
 #[test]
 fn cross_validation_ranks_configurations_by_their_folds_and_refits_the_winner() {
     let tmp = tempfile::tempdir().unwrap();
-    let body = spec("cv", "test_fraction = 0.2\ncv_folds = 3\nrefit = true", "register_as = \"cv-model\"");
+    let body =
+        spec("cv").data("test_fraction", 0.2).data("cv_folds", 3).data("refit", true).top("register_as", "cv-model");
     run(tmp.path(), "s.toml", &body, &["--workers", "2"]);
     let root = tmp.path().join("results/cv");
     let board = read_csv(&root.join("leaderboard.csv"));
@@ -280,17 +282,12 @@ fn cross_validation_ranks_configurations_by_their_folds_and_refits_the_winner() 
 #[test]
 fn tpe_and_random_search_cross_validate_too() {
     let tmp = tempfile::tempdir().unwrap();
-    for (name, method) in [
-        ("tpe-cv", "method = \"tpe\"\ntrials = 4\n[tpe]\nstartup_trials = 2"),
-        ("random-cv", "method = \"random\"\ntrials = 3"),
+    for (name, searched) in [
+        ("tpe-cv", spec("tpe-cv").method("tpe").trials(4).set("tpe", "startup_trials", 2)),
+        ("random-cv", spec("random-cv").method("random").trials(3)),
     ] {
-        let body = spec(name, "cv_folds = 2\nrefit = true", "")
-            .replace("method = \"grid\"\n", "")
-            .replace("seed = 5\n", &format!("seed = 5\n{method}\n"))
-            .replace(
-                "lr = { values = [0.001, 0.01] }",
-                "lr = { distribution = \"log_uniform_values\", min = 0.001, max = 0.03 }",
-            );
+        let body =
+            searched.data("cv_folds", 2).data("refit", true).distribution("lr", "log_uniform_values", 0.001, 0.03);
         run(tmp.path(), &format!("{name}.toml"), &body, &["--workers", "2"]);
         let root = tmp.path().join("results").join(name);
         let board = read_csv(&root.join("leaderboard.csv"));
@@ -311,8 +308,7 @@ fn rows_duplicated_across_the_split_are_counted_and_reported() {
     // Plant 60 duplicates: rows 1..=60 again at the end.
     let planted = [&lines[..], &lines[1..61]].concat().join("\n");
     fs::write(tmp.path().join("dup.csv"), planted).unwrap();
-    let body = spec("dup", "test_fraction = 0.2", "").replace(&data("breast_cancer.csv"), "dup.csv");
-    fs::write(tmp.path().join("s.toml"), &body).unwrap();
+    spec("dup").data("test_fraction", 0.2).data_path("dup.csv").write_as(tmp.path(), "s.toml");
     let out = sweep(tmp.path(), &["run", "s.toml", "--quiet"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let root = tmp.path().join("results/dup");
@@ -348,7 +344,7 @@ fn rows_duplicated_across_the_split_are_counted_and_reported() {
     assert!(stderr.contains("features identical"), "{stderr}");
 
     // The bundled tables have no duplicates: no warning.
-    fs::write(tmp.path().join("clean.toml"), spec("clean", "test_fraction = 0.2", "")).unwrap();
+    spec("clean").data("test_fraction", 0.2).write_as(tmp.path(), "clean.toml");
     let out = sweep(tmp.path(), &["run", "clean.toml", "--quiet"]);
     assert!(out.status.success());
     assert!(!text(&out.stderr).contains("identical"), "{}", text(&out.stderr));
@@ -359,17 +355,23 @@ fn rows_duplicated_across_the_split_are_counted_and_reported() {
 #[test]
 fn selection_keys_are_checked_before_anything_runs() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases = [
-        ("test_top = 3", "data.test_top: needs a test split"),
-        ("cv_folds = 3\nvalid_fraction = 0.3", "data.valid_fraction: cannot be combined with data.cv_folds"),
-        ("refit = true", "data.refit: needs data.cv_folds"),
-        ("cv_folds = 1", "data.cv_folds: got 1, expected a whole number from 2 to 100"),
-        ("test_fraction = 1.0", "data.test_fraction: got 1.0, expected a number in (0, 1)"),
-        ("test_fraction = 0.2\ntest_path = \"x.csv\"", "data.test_path: cannot be combined with data.test_fraction"),
+    let cases: [(Vec<(&str, toml::Value)>, &str); 6] = [
+        (vec![("test_top", 3.into())], "data.test_top: needs a test split"),
+        (
+            vec![("cv_folds", 3.into()), ("valid_fraction", 0.3.into())],
+            "data.valid_fraction: cannot be combined with data.cv_folds",
+        ),
+        (vec![("refit", true.into())], "data.refit: needs data.cv_folds"),
+        (vec![("cv_folds", 1.into())], "data.cv_folds: got 1, expected a whole number from 2 to 100"),
+        (vec![("test_fraction", 1.0.into())], "data.test_fraction: got 1.0, expected a number in (0, 1)"),
+        (
+            vec![("test_fraction", 0.2.into()), ("test_path", "x.csv".into())],
+            "data.test_path: cannot be combined with data.test_fraction",
+        ),
     ];
-    for (extra, expected) in cases {
-        let body = spec("bad", extra, "");
-        fs::write(tmp.path().join("s.toml"), &body).unwrap();
+    for (keys, expected) in cases {
+        let extra = format!("{keys:?}");
+        keys.into_iter().fold(spec("bad"), |s, (key, value)| s.data(key, value)).write_as(tmp.path(), "s.toml");
         let out = sweep(tmp.path(), &["run", "s.toml"]);
         assert_eq!(out.status.code(), Some(2), "{extra}");
         assert!(text(&out.stderr).contains(expected), "{extra}: {}", text(&out.stderr));

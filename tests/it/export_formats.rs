@@ -8,8 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-mod common;
-use common::{data, python_with, read_csv, sweep, text};
+use crate::common::{SpecBuilder, data, python_with, read_csv, sweep, text};
 
 fn ok(out: Output) -> String {
     assert!(out.status.success(), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
@@ -24,13 +23,17 @@ fn trained(dir: &Path, task: &str) -> String {
         "classification" => ("digits.csv", "target", "mcc"),
         _ => ("diabetes.csv", "progression", "rmse"),
     };
-    let spec = format!(
-        "name = \"x\"\nmethod = \"grid\"\nseed = 3\n[data]\npath = \"{}\"\ntarget = \"{target}\"\ntask = \"{task}\"\n\
-         [metric]\nname = \"{metric}\"\n[train]\nepochs = 3\nbatch_size = 32\n[parameters]\nhidden = {{ values = [24] }}\n\
-         layers = {{ values = [2] }}\ndropout = {{ values = [0.2] }}\n",
-        data(file)
-    );
-    fs::write(dir.join("x.toml"), spec).unwrap();
+    SpecBuilder::new("x")
+        .seed(3)
+        .data_file(file)
+        .target(target)
+        .task(task)
+        .metric(metric)
+        .train("batch_size", 32)
+        .values("hidden", [24])
+        .values("layers", [2])
+        .values("dropout", [0.2])
+        .write(dir);
     ok(sweep(dir, &["run", "x.toml", "-q"]));
     let trial = read_csv(&dir.join("results/x/leaderboard.csv"))[0]["trial_id"].clone();
     let model = format!("results/x/trials/{trial}");
@@ -104,7 +107,7 @@ assert worst <= 1e-5, worst
 "#;
 
 fn onnx_export_reproduces_predict(test: &str, task: &str) {
-    let Some(py) = python_with(test, &["onnxruntime", "onnx", "numpy"]) else { return };
+    let Some(py) = python_with(&["onnxruntime", "onnx", "numpy"]) else { return };
     let tmp = tempfile::tempdir().unwrap();
     let model = trained(tmp.path(), task);
     let files = ok(sweep(tmp.path(), &["export", &model, "--to", "onnx", "--format", "onnx"]));
@@ -264,7 +267,7 @@ assert worst <= 1e-5, worst
 "#;
 
 fn pytorch_module_reproduces_predict(test: &str, task: &str) {
-    let Some(py) = python_with(test, &["safetensors.numpy", "numpy"]) else { return };
+    let Some(py) = python_with(&["safetensors.numpy", "numpy"]) else { return };
     let tmp = tempfile::tempdir().unwrap();
     let model = trained(tmp.path(), task);
     let files = ok(sweep(tmp.path(), &["export", &model, "--to", "pt", "--layout", "pytorch"]));

@@ -7,30 +7,20 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-mod common;
-use common::{data, read_csv, sweep, sweep_env};
+use crate::common::{SpecBuilder, Tool, read_csv, skip, sweep, sweep_env};
 
 /// A random search of 6 trials × 5 epochs where trial 2 fails; returns the report's path.
 fn small_report(dir: &Path) -> PathBuf {
-    let spec = format!(
-        r#"name = "seen"
-method = "random"
-trials = 6
-seed = 4
-[data]
-path = "{}"
-[metric]
-name = "mcc"
-[train]
-epochs = 5
-[parameters]
-lr = {{ distribution = "log_uniform_values", min = 0.0005, max = 0.05 }}
-hidden = {{ values = [16, 32] }}
-optimizer = {{ values = ["adam", "sgd"] }}
-"#,
-        data("breast_cancer.csv")
-    );
-    fs::write(dir.join("s.toml"), spec).unwrap();
+    SpecBuilder::new("seen")
+        .method("random")
+        .trials(6)
+        .seed(4)
+        .data_file("breast_cancer.csv")
+        .epochs(5)
+        .distribution("lr", "log_uniform_values", 0.0005, 0.05)
+        .values("hidden", [16, 32])
+        .values("optimizer", ["adam", "sgd"])
+        .write_as(dir, "s.toml");
     let out = sweep_env(dir, &["run", "s.toml"], &[("SWEEP_FAIL_TRIALS", "2")]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("report:      results/seen/report.html"));
@@ -192,24 +182,13 @@ fn table_rows(doc: &roxmltree::Document, class: &str) -> Vec<Vec<String>> {
 #[test]
 fn the_report_shows_ties_the_test_split_and_the_data_split() {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = format!(
-        r#"name = "held"
-method = "grid"
-seed = 7
-[data]
-path = "{}"
-test_fraction = 0.2
-[metric]
-name = "mcc"
-[train]
-epochs = 3
-[parameters]
-lr = {{ values = [0.003, 0.03] }}
-hidden = {{ values = [8, 32] }}
-"#,
-        data("breast_cancer.csv")
-    );
-    fs::write(tmp.path().join("s.toml"), spec).unwrap();
+    SpecBuilder::new("held")
+        .seed(7)
+        .data_file("breast_cancer.csv")
+        .data("test_fraction", 0.2)
+        .values("lr", [0.003, 0.03])
+        .values("hidden", [8, 32])
+        .write_as(tmp.path(), "s.toml");
     let out = sweep(tmp.path(), &["run", "s.toml"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let results = tmp.path().join("results/held");
@@ -294,11 +273,7 @@ fn chromium() -> Option<PathBuf> {
 #[test]
 fn the_report_renders_in_headless_chromium() {
     let Some(chromium) = chromium() else {
-        assert!(
-            std::env::var("SWEEP_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
-            "SWEEP_REQUIRE_CHROMIUM=1 but no chromium"
-        );
-        eprintln!("SKIPPED the_report_renders_in_headless_chromium: no chromium (apt-get install chromium)");
+        skip(Tool::Chromium, "no chromium (apt-get install chromium, or set SWEEP_CHROMIUM)");
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

@@ -5,16 +5,20 @@
 use std::fs;
 use std::path::Path;
 
-mod common;
-use common::{data, python, read_csv, sweep, text};
+use crate::common::{SpecBuilder, data, python, read_csv, sweep, text};
 
-fn spec(name: &str) -> String {
-    format!(
-        "name = \"{name}\"\nmethod = \"grid\"\nseed = 7\n[data]\npath = \"{}\"\ntarget = \"progression\"\ntask = \"regression\"\n\
-         [metric]\nname = \"rmse\"\n[train]\nepochs = 12\nbatch_size = 32\n[parameters]\nlr = {{ values = [0.003, 0.01] }}\n\
-         hidden = {{ values = [16, 64] }}\n",
-        data("diabetes.csv")
-    )
+/// 4 trials (lr × hidden) × 12 epochs on the bundled diabetes, ranked by rmse.
+fn spec(name: &str) -> SpecBuilder {
+    SpecBuilder::new(name)
+        .seed(7)
+        .data_file("diabetes.csv")
+        .target("progression")
+        .task("regression")
+        .metric("rmse")
+        .epochs(12)
+        .train("batch_size", 32)
+        .values("lr", [0.003, 0.01])
+        .values("hidden", [16, 64])
 }
 
 fn f(row: &std::collections::BTreeMap<String, String>, column: &str) -> f64 {
@@ -24,7 +28,7 @@ fn f(row: &std::collections::BTreeMap<String, String>, column: &str) -> f64 {
 #[test]
 fn a_regression_sweep_ranks_by_rmse_in_original_units_and_its_models_predict_and_verify() {
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("d.toml"), spec("diabetes")).unwrap();
+    spec("diabetes").write_as(tmp.path(), "d.toml");
     let out = sweep(tmp.path(), &["run", "d.toml", "--workers", "2"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("top 4 of 4 by best rmse (Minimize)"), "{}", text(&out.stdout));
@@ -84,9 +88,9 @@ fn a_regression_sweep_ranks_by_rmse_in_original_units_and_its_models_predict_and
 
 #[test]
 fn an_exported_regression_model_predicts_the_same_values_in_python() {
-    let Some(py) = python("an_exported_regression_model_predicts_the_same_values_in_python") else { return };
+    let Some(py) = python() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("d.toml"), spec("ship")).unwrap();
+    spec("ship").write_as(tmp.path(), "d.toml");
     assert!(sweep(tmp.path(), &["run", "d.toml", "-q"]).status.success());
     let best = read_csv(&tmp.path().join("results/ship/leaderboard.csv"))[0]["trial_id"].clone();
     let model = format!("results/ship/trials/{best}");

@@ -5,8 +5,7 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-mod common;
-use common::{data, python, sweep, text};
+use crate::common::{SpecBuilder, data, python, sweep, text};
 
 fn ok(out: Output) -> String {
     assert!(out.status.success(), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
@@ -19,24 +18,15 @@ fn json(out: Output) -> serde_json::Value {
 
 /// A small sweep (4 trials × 4 epochs) registered as `name`.
 fn trained(dir: &Path, sweep_name: &str, data_file: &str, target: &str, register_as: &str) -> Vec<String> {
-    let spec = format!(
-        r#"name = "{sweep_name}"
-method = "grid"
-seed = 9
-register_as = "{register_as}"
-[data]
-path = "{data_file}"
-target = "{target}"
-[metric]
-name = "mcc"
-[train]
-epochs = 4
-[parameters]
-lr = {{ values = [0.003, 0.01] }}
-hidden = {{ values = [16, 32] }}
-"#
-    );
-    fs::write(dir.join(format!("{sweep_name}.toml")), spec).unwrap();
+    SpecBuilder::new(sweep_name)
+        .seed(9)
+        .top("register_as", register_as)
+        .data_path(data_file)
+        .target(target)
+        .epochs(4)
+        .values("lr", [0.003, 0.01])
+        .values("hidden", [16, 32])
+        .write(dir);
     let out = ok(sweep(dir, &["run", &format!("{sweep_name}.toml"), "-q"]));
     assert!(out.is_empty(), "quiet run prints nothing but the registration? {out}");
     let board = fs::read_to_string(dir.join(format!("results/{sweep_name}/leaderboard.csv"))).unwrap();
@@ -238,7 +228,7 @@ fn verify_catches_a_checkpoint_its_metadata_does_not_describe() {
 
 #[test]
 fn exported_weights_load_in_python_and_reproduce_predict() {
-    let Some(py) = python("exported_weights_load_in_python_and_reproduce_predict") else { return };
+    let Some(py) = python() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let spec_data = data("digits.csv");
     trained(tmp.path(), "ship", &spec_data, "target", "ship");

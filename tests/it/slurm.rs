@@ -1,6 +1,6 @@
 //! SLURM integration tests against a real cluster (`scripts/slurm-local.sh
 //! start` brings one up on localhost; `.ci/run` does so). Without a cluster
-//! they skip with a message, unless `SWEEP_REQUIRE_SLURM=1` makes that a failure.
+//! they skip with a `skipped:` line, unless `SWEEP_REQUIRE_SLURM=1` makes that a failure.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -8,8 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{data, example, run_example, sweep_env, text};
+use crate::common::{SpecBuilder, Tool, example, run_example, skip, sweep_env, text};
 
 /// Whether a SLURM controller answers and has a usable node.
 fn cluster_is_up() -> bool {
@@ -20,15 +19,12 @@ fn cluster_is_up() -> bool {
         .unwrap_or(false)
 }
 
-fn need_cluster(test: &str) -> bool {
+/// Whether the calling test can run; false after [`skip`] said why.
+fn need_cluster() -> bool {
     if cluster_is_up() {
         return true;
     }
-    assert!(
-        std::env::var("SWEEP_REQUIRE_SLURM").as_deref() != Ok("1"),
-        "{test}: SWEEP_REQUIRE_SLURM=1 but no SLURM cluster answers (sinfo)"
-    );
-    eprintln!("SKIPPED {test}: no SLURM cluster (start one with `bash scripts/slurm-local.sh start`)");
+    skip(Tool::Slurm, "no SLURM cluster answers sinfo (start one with `bash scripts/slurm-local.sh start`)");
     false
 }
 
@@ -73,24 +69,12 @@ fn wait_for(ids: &[&str]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn spec(name: &str) -> String {
-    format!(
-        r#"name = "{name}"
-method = "grid"
-seed = 5
-[data]
-path = "{}"
-[metric]
-name = "mcc"
-[train]
-epochs = 3
-[parameters]
-lr = {{ values = [0.001, 0.01] }}
-hidden = {{ values = [16, 32, 64] }}
-[slurm]
-max_parallel = 2
-"#,
-        data("digits.csv")
+/// 6 trials (lr × hidden) × 3 epochs on digits, at most 2 tasks at once.
+fn spec(name: &str) -> SpecBuilder {
+    SpecBuilder::new(name).seed(5).values("lr", [0.001, 0.01]).values("hidden", [16, 32, 64]).set(
+        "slurm",
+        "max_parallel",
+        2,
     )
 }
 
@@ -110,11 +94,11 @@ fn leaderboard(path: &Path) -> Vec<BTreeMap<String, String>> {
 
 #[test]
 fn a_slurm_job_array_gives_the_same_leaderboard_as_a_local_run() {
-    if !need_cluster("a_slurm_job_array_gives_the_same_leaderboard_as_a_local_run") {
+    if !need_cluster() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("s.toml"), spec("on-slurm")).unwrap();
+    spec("on-slurm").write_as(tmp.path(), "s.toml");
 
     let start = Instant::now();
     let out = sweep_env(tmp.path(), &["slurm", "s.toml"], &[]);
@@ -142,12 +126,11 @@ fn a_slurm_job_array_gives_the_same_leaderboard_as_a_local_run() {
 
 #[test]
 fn cross_validation_with_a_test_split_and_a_refit_runs_as_an_array_like_it_runs_locally() {
-    if !need_cluster("cross_validation_with_a_test_split_and_a_refit_runs_as_an_array_like_it_runs_locally") {
+    if !need_cluster() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let body = spec("cv-slurm").replace("[metric]", "test_fraction = 0.2\ncv_folds = 3\nrefit = true\n[metric]");
-    fs::write(tmp.path().join("s.toml"), body).unwrap();
+    spec("cv-slurm").data("test_fraction", 0.2).data("cv_folds", 3).data("refit", true).write_as(tmp.path(), "s.toml");
     let out = sweep_env(tmp.path(), &["slurm", "s.toml"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (arrays, aggregate) = job_ids(&out);
@@ -178,14 +161,11 @@ fn cross_validation_with_a_test_split_and_a_refit_runs_as_an_array_like_it_runs_
 
 #[test]
 fn asha_runs_as_an_array_each_task_judging_against_the_trials_so_far() {
-    if !need_cluster("asha_runs_as_an_array_each_task_judging_against_the_trials_so_far") {
+    if !need_cluster() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let body = spec("asha-slurm")
-        .replace("epochs = 3", "epochs = 9")
-        .replace("seed = 5\n", "seed = 5\nearly_terminate = { type = \"asha\", min_epochs = 1, eta = 3 }\n");
-    fs::write(tmp.path().join("s.toml"), body).unwrap();
+    spec("asha-slurm").epochs(9).asha(1, 3).write_as(tmp.path(), "s.toml");
     let out = sweep_env(tmp.path(), &["slurm", "s.toml"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (arrays, aggregate) = job_ids(&out);
@@ -200,13 +180,11 @@ fn asha_runs_as_an_array_each_task_judging_against_the_trials_so_far() {
 
 #[test]
 fn tpe_runs_as_an_array_of_tasks_that_take_proposals_until_the_budget() {
-    if !need_cluster("tpe_runs_as_an_array_of_tasks_that_take_proposals_until_the_budget") {
+    if !need_cluster() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let body =
-        spec("tpe-slurm").replace("method = \"grid\"", "method = \"tpe\"\ntrials = 8") + "[tpe]\nstartup_trials = 3\n";
-    fs::write(tmp.path().join("s.toml"), body).unwrap();
+    spec("tpe-slurm").method("tpe").trials(8).set("tpe", "startup_trials", 3).write_as(tmp.path(), "s.toml");
     let out = sweep_env(tmp.path(), &["slurm", "s.toml"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("2 tasks taking TPE proposals until 8 trials"), "{}", text(&out.stdout));
@@ -222,17 +200,17 @@ fn tpe_runs_as_an_array_of_tasks_that_take_proposals_until_the_budget() {
 
 #[test]
 fn array_tasks_run_the_users_own_binary_and_its_objective() {
-    if !need_cluster("array_tasks_run_the_users_own_binary_and_its_objective") {
+    if !need_cluster() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let spec = format!(
-        "name = \"cnn-slurm\"\nobjective = \"digits_cnn\"\nmethod = \"grid\"\nseed = 3\n[data]\npath = \"{}\"\n\
-         [metric]\nname = \"mcc\"\n[train]\nepochs = 2\n[parameters]\nchannels = {{ values = [4, 8] }}\n\
-         kernel = {{ values = [3, 5] }}\n",
-        data("digits.csv")
-    );
-    fs::write(tmp.path().join("cnn.toml"), spec).unwrap();
+    SpecBuilder::new("cnn-slurm")
+        .objective("digits_cnn")
+        .seed(3)
+        .epochs(2)
+        .values("channels", [4, 8])
+        .values("kernel", [3, 5])
+        .write_as(tmp.path(), "cnn.toml");
     let out = run_example("digits_cnn", tmp.path(), &["slurm", "cnn.toml"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (arrays, aggregate) = job_ids(&out);
@@ -252,11 +230,11 @@ fn array_tasks_run_the_users_own_binary_and_its_objective() {
 
 #[test]
 fn failed_and_dead_tasks_show_as_gaps_and_resubmission_fills_them() {
-    if !need_cluster("failed_and_dead_tasks_show_as_gaps_and_resubmission_fills_them") {
+    if !need_cluster() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("s.toml"), spec("gaps")).unwrap();
+    spec("gaps").write_as(tmp.path(), "s.toml");
     let status = |expect_ok: bool| {
         let out = sweep_env(tmp.path(), &["status", "results/gaps"], &[]);
         assert_eq!(out.status.success(), expect_ok, "{}", text(&out.stdout));
@@ -312,17 +290,12 @@ fn cluster_max_array_size() -> usize {
 
 #[test]
 fn a_sweep_larger_than_max_array_size_runs_as_several_arrays_one_after_another_then_one_aggregation() {
-    if !need_cluster("a_sweep_larger_than_max_array_size_runs_as_several_arrays_one_after_another_then_one_aggregation")
-    {
+    if !need_cluster() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     // 2 × 3 × 2 = 12 trials.
-    let body = spec("split").replace("epochs = 3", "epochs = 2").replace(
-        "hidden = { values = [16, 32, 64] }",
-        "hidden = { values = [16, 32, 64] }\ndropout = { values = [0.0, 0.2] }",
-    );
-    fs::write(tmp.path().join("s.toml"), body).unwrap();
+    spec("split").epochs(2).values("dropout", [0.0, 0.2]).write_as(tmp.path(), "s.toml");
     // scripts/slurm-local.sh configures MaxArraySize=10: 12 trials need two arrays. On a cluster
     // with a larger limit the test sets 10 itself, so the arrays are still real.
     let max = cluster_max_array_size();
@@ -407,7 +380,7 @@ fn a_sweep_larger_than_max_array_size_runs_as_several_arrays_one_after_another_t
 #[test]
 fn a_missing_sbatch_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("s.toml"), spec("no-sbatch")).unwrap();
+    spec("no-sbatch").write_as(tmp.path(), "s.toml");
     let out = sweep_env(tmp.path(), &["slurm", "s.toml", "--sbatch", "/nonexistent/sbatch"], &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -416,11 +389,11 @@ fn a_missing_sbatch_is_a_clear_error() {
 
 #[test]
 fn slurm_json_names_the_submitted_jobs() {
-    if !need_cluster("slurm_json_names_the_submitted_jobs") {
+    if !need_cluster() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("s.toml"), spec("json-ids")).unwrap();
+    spec("json-ids").write_as(tmp.path(), "s.toml");
     let out = sweep_env(tmp.path(), &["slurm", "s.toml", "--json"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout)

@@ -8,8 +8,7 @@ use std::process::Output;
 
 use sha2::{Digest, Sha256};
 
-mod common;
-use common::{data, read_csv, sweep, sweep_env, text};
+use crate::common::{SpecBuilder, data, read_csv, sweep, sweep_env, text};
 
 fn stderr(o: &Output) -> String {
     text(&o.stderr)
@@ -20,32 +19,16 @@ fn stdout(o: &Output) -> String {
 }
 
 /// A small sweep: 4 trials (lr × hidden) × 3 epochs on digits.
-fn small_spec(name: &str) -> String {
-    format!(
-        r#"name = "{name}"
-method = "grid"
-seed = 3
-
-[data]
-path = "{}"
-target = "target"
-valid_fraction = 0.2
-
-[metric]
-name = "mcc"
-goal = "maximize"
-
-[train]
-epochs = 3
-batch_size = 64
-dropout = 0.1
-
-[parameters]
-lr = {{ values = [0.001, 0.01] }}
-hidden = {{ values = [16, 32] }}
-"#,
-        data("digits.csv")
-    )
+fn small_spec(name: &str) -> SpecBuilder {
+    SpecBuilder::new(name)
+        .seed(3)
+        .target("target")
+        .data("valid_fraction", 0.2)
+        .set("metric", "goal", "maximize")
+        .train("batch_size", 64)
+        .train("dropout", 0.1)
+        .values("lr", [0.001, 0.01])
+        .values("hidden", [16, 32])
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -85,7 +68,7 @@ fn read_json(path: &Path) -> serde_json::Value {
 #[test]
 fn a_small_sweep_writes_a_ranked_leaderboard_that_matches_each_trials_best_epoch() {
     let tmp = tempfile::tempdir().unwrap();
-    write(tmp.path(), "s.toml", &small_spec("small"));
+    small_spec("small").write_as(tmp.path(), "s.toml");
     let out = sweep(tmp.path(), &["run", "s.toml", "--workers", "2"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("top 4 of 4 by best mcc"), "{}", stdout(&out));
@@ -182,7 +165,7 @@ fn without_timing(path: &Path) -> Vec<BTreeMap<String, String>> {
 #[test]
 fn one_and_two_workers_give_identical_results() {
     let tmp = tempfile::tempdir().unwrap();
-    write(tmp.path(), "s.toml", &small_spec("same"));
+    small_spec("same").write_as(tmp.path(), "s.toml");
     let one = sweep(tmp.path(), &["run", "s.toml", "--workers", "1", "--results-dir", "r1", "-q"]);
     assert!(one.status.success(), "{}", stderr(&one));
     let two = sweep(tmp.path(), &["run", "s.toml", "--workers", "2", "--results-dir", "r2", "-q"]);
@@ -219,7 +202,7 @@ fn workers_bound_how_many_trials_run_at_once() {
     // Trials long enough (20 epochs, some 100 ms each here) that two workers
     // overlap even when the machine is busy: for the second worker to miss
     // every trial, it would have to be descheduled for the whole run.
-    write(tmp.path(), "s.toml", &small_spec("bound").replace("epochs = 3", "epochs = 20"));
+    small_spec("bound").epochs(20).write_as(tmp.path(), "s.toml");
     for (workers, results) in [("1", "w1"), ("2", "w2")] {
         let out = sweep(tmp.path(), &["run", "s.toml", "--workers", workers, "--results-dir", results, "-q"]);
         assert!(out.status.success(), "{}", stderr(&out));
@@ -243,15 +226,44 @@ fn workers_bound_how_many_trials_run_at_once() {
     assert_eq!(order, expected);
 }
 
+/// [`small_spec`] as text, for the test of spec errors, whose messages name its lines.
+fn small_spec_text(name: &str) -> String {
+    format!(
+        r#"name = "{name}"
+method = "grid"
+seed = 3
+
+[data]
+path = "{}"
+target = "target"
+valid_fraction = 0.2
+
+[metric]
+name = "mcc"
+goal = "maximize"
+
+[train]
+epochs = 3
+batch_size = 64
+dropout = 0.1
+
+[parameters]
+lr = {{ values = [0.001, 0.01] }}
+hidden = {{ values = [16, 32] }}
+"#,
+        data("digits.csv")
+    )
+}
+
 #[test]
 fn bad_specs_fail_with_one_line_naming_file_key_and_value_and_keep_earlier_results() {
     let tmp = tempfile::tempdir().unwrap();
-    write(tmp.path(), "good.toml", &small_spec("keep"));
+    write(tmp.path(), "good.toml", &small_spec_text("keep"));
     assert!(sweep(tmp.path(), &["run", "good.toml", "-q"]).status.success());
     let leaderboard = tmp.path().join("results/keep/leaderboard.csv");
     let before = fs::read(&leaderboard).unwrap();
 
-    let good = small_spec("keep");
+    let good = small_spec_text("keep");
     let cases = [
         (good.replace("seed = 3", "sed = 3"), "bad.toml:3: sed: unknown field `sed`"),
         (
@@ -292,25 +304,20 @@ fn bad_csvs_fail_naming_row_and_column() {
     ];
     for (csv_text, expected) in cases {
         write(tmp.path(), "bad.csv", csv_text);
-        let spec = small_spec("csv").replace(&data("digits.csv"), "bad.csv");
-        write(tmp.path(), "s.toml", &spec);
+        small_spec("csv").data_path("bad.csv").write_as(tmp.path(), "s.toml");
         let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
         assert_eq!(out.status.code(), Some(2), "{expected}: {}", stderr(&out));
         assert!(stderr(&out).contains(expected), "expected {expected:?} in {:?}", stderr(&out));
     }
-    let spec = small_spec("csv").replace(&data("digits.csv"), "missing.csv");
-    write(tmp.path(), "s.toml", &spec);
+    small_spec("csv").data_path("missing.csv").write_as(tmp.path(), "s.toml");
     let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("missing.csv: cannot read the data file"), "{}", stderr(&out));
 }
 
-/// A spec for `csv` with these `[data]` lines after path.
-fn data_spec(csv: &str, data_lines: &str, metric: &str) -> String {
-    format!(
-        "name = \"hygiene\"\nmethod = \"grid\"\n[data]\npath = \"{csv}\"\n{data_lines}\n[metric]\nname = \"{metric}\"\n\
-         [train]\nepochs = 2\n[parameters]\nlr = {{ values = [0.01] }}\n"
-    )
+/// A one-trial spec for `csv` ranked by `metric`; each case adds its `[data]` keys.
+fn data_spec(csv: &str, metric: &str) -> SpecBuilder {
+    SpecBuilder::new("hygiene").data_path(csv).metric(metric).epochs(2).values("lr", [0.01])
 }
 
 #[test]
@@ -330,28 +337,28 @@ fn targets_and_columns_that_do_not_fit_the_task_fail_with_exit_2_and_write_nothi
     let diabetes = data("diabetes.csv");
     let cases = [
         (
-            data_spec(&diabetes, "target = \"progression\"", "mcc"),
+            data_spec(&diabetes, "mcc").target("progression"),
             "column \"progression\" (the target) has 214 distinct values in 442 rows",
         ),
         (
-            data_spec("people.csv", "target = \"y\"\ndrop = [\"name\"]", "mcc"),
+            data_spec("people.csv", "mcc").target("y").data("drop", vec!["name"]),
             "column \"y\" (the target) holds numbers with a fraction (\"3.250\" on line 3), which are no class labels: is it a continuous target? set [data] task = \"regression\"",
         ),
         (
-            data_spec("people.csv", "target = \"y\"\ntask = \"regression\"", "rmse"),
+            data_spec("people.csv", "rmse").target("y").task("regression"),
             "people.csv:2: column \"name\": got \"n0\", expected a number (a text column cannot be a feature: leave it out with [data] drop = [\"name\"])",
         ),
         (
-            data_spec("people.csv", "target = \"y\"\ntask = \"regression\"\ndrop = [\"nmae\"]", "rmse"),
+            data_spec("people.csv", "rmse").target("y").task("regression").data("drop", vec!["nmae"]),
             "people.csv: no column \"nmae\" (data.drop); the header has: name, a, b, y",
         ),
         (
-            data_spec(&diabetes, "target = \"progression\"\ntask = \"regression\"", "mcc"),
+            data_spec(&diabetes, "mcc").target("progression").task("regression"),
             "metric.name: got \"mcc\", expected one of valid_loss",
         ),
     ];
     for (spec, expected) in cases {
-        write(tmp.path(), "s.toml", &spec);
+        spec.write_as(tmp.path(), "s.toml");
         let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
         assert_eq!(out.status.code(), Some(2), "{expected}: {}", stderr(&out));
         assert!(stderr(&out).contains(expected), "expected {expected:?} in {:?}", stderr(&out));
@@ -359,11 +366,11 @@ fn targets_and_columns_that_do_not_fit_the_task_fail_with_exit_2_and_write_nothi
         assert!(!tmp.path().join("results").exists(), "nothing written for {expected}");
     }
     // Fixed as the messages say, the same table trains.
-    write(
-        tmp.path(),
-        "s.toml",
-        &data_spec("people.csv", "target = \"y\"\ntask = \"regression\"\nfeatures = [\"b\", \"a\"]", "r2"),
-    );
+    data_spec("people.csv", "r2")
+        .target("y")
+        .task("regression")
+        .data("features", vec!["b", "a"])
+        .write_as(tmp.path(), "s.toml");
     let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let pre = read_json(&tmp.path().join("results/hygiene/preprocessing.json"));
@@ -379,11 +386,7 @@ fn string_labels_are_mapped_in_sorted_order() {
         text.push_str(&format!("{},{},{label}\n", i % 2, (i * 7) % 5));
     }
     write(tmp.path(), "pets.csv", &text);
-    let spec = small_spec("pets")
-        .replace(&data("digits.csv"), "pets.csv")
-        .replace("target = \"target\"", "target = \"kind\"")
-        .replace("name = \"mcc\"", "name = \"auroc\"");
-    write(tmp.path(), "s.toml", &spec);
+    small_spec("pets").data_path("pets.csv").target("kind").metric("auroc").write_as(tmp.path(), "s.toml");
     let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let board = read_csv(&tmp.path().join("results/pets/leaderboard.csv"));
@@ -395,7 +398,7 @@ fn string_labels_are_mapped_in_sorted_order() {
 #[test]
 fn a_rerun_refuses_to_mix_then_resumes_or_starts_fresh() {
     let tmp = tempfile::tempdir().unwrap();
-    write(tmp.path(), "s.toml", &small_spec("again"));
+    small_spec("again").write_as(tmp.path(), "s.toml");
     assert!(sweep(tmp.path(), &["run", "s.toml", "-q"]).status.success());
 
     let refused = sweep(tmp.path(), &["run", "s.toml", "-q"]);
@@ -422,7 +425,7 @@ fn a_rerun_refuses_to_mix_then_resumes_or_starts_fresh() {
     assert_eq!(read_csv(&tmp.path().join("results/again/leaderboard.csv")).len(), 4);
 
     // A changed spec never resumes into the old folder.
-    write(tmp.path(), "s.toml", &small_spec("again").replace("epochs = 3", "epochs = 2"));
+    small_spec("again").epochs(2).write_as(tmp.path(), "s.toml");
     let changed = sweep(tmp.path(), &["run", "s.toml", "--resume", "-q"]);
     assert_eq!(changed.status.code(), Some(2));
     assert!(stderr(&changed).contains("different spec"), "{}", stderr(&changed));
@@ -448,22 +451,11 @@ fn a_rerun_refuses_to_mix_then_resumes_or_starts_fresh() {
 #[test]
 fn failed_and_diverged_trials_are_recorded_and_the_sweep_carries_on() {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = format!(
-        r#"name = "rough"
-method = "grid"
-[data]
-path = "{}"
-[metric]
-name = "mcc"
-[train]
-epochs = 3
-optimizer = "sgd"
-[parameters]
-lr = {{ values = [0.01, 0.05, 1e30] }}
-"#,
-        data("breast_cancer.csv")
-    );
-    write(tmp.path(), "s.toml", &spec);
+    SpecBuilder::new("rough")
+        .data_file("breast_cancer.csv")
+        .train("optimizer", "sgd")
+        .values("lr", [0.01, 0.05, 1e30])
+        .write_as(tmp.path(), "s.toml");
     let out = sweep_env(tmp.path(), &["run", "s.toml", "-q"], &[("SWEEP_FAIL_TRIALS", "1")]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let board = read_csv(&tmp.path().join("results/rough/leaderboard.csv"));
@@ -482,7 +474,7 @@ lr = {{ values = [0.01, 0.05, 1e30] }}
 #[test]
 fn a_killed_run_leaves_only_committed_records_and_resumes_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
-    write(tmp.path(), "s.toml", &small_spec("killed").replace("epochs = 3", "epochs = 40"));
+    small_spec("killed").epochs(40).write_as(tmp.path(), "s.toml");
     // One worker runs the wider trials 2 and 3 first, then 0, and dies inside trial 1, the
     // last; a trial that finished but was still waiting for its group commit dies with it.
     let out = sweep_env(tmp.path(), &["run", "s.toml", "--workers", "1", "-q"], &[("SWEEP_ABORT_TRIALS", "1")]);
@@ -572,8 +564,7 @@ fn bench_runs_small_workloads_and_writes_its_table() {
 #[test]
 fn repeats_rank_configurations_by_their_mean_and_the_registry_follows() {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = small_spec("rep").replace("seed = 3\n", "seed = 3\nrepeats = 3\n");
-    write(tmp.path(), "s.toml", &spec);
+    small_spec("rep").top("repeats", 3).write_as(tmp.path(), "s.toml");
     let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let root = tmp.path().join("results/rep");
@@ -605,27 +596,16 @@ fn repeats_rank_configurations_by_their_mean_and_the_registry_follows() {
 #[test]
 fn tpe_runs_in_reproducible_batches_and_only_with_sweep_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = format!(
-        r#"name = "tpe"
-method = "tpe"
-trials = 8
-seed = 2
-[tpe]
-startup_trials = 3
-[data]
-path = "{}"
-[metric]
-name = "mcc"
-[train]
-epochs = 3
-[parameters]
-lr = {{ distribution = "log_uniform_values", min = 0.0003, max = 0.03 }}
-hidden = {{ distribution = "int_uniform", min = 8, max = 64 }}
-optimizer = {{ values = ["adam", "sgd"] }}
-"#,
-        data("breast_cancer.csv")
-    );
-    write(tmp.path(), "s.toml", &spec);
+    SpecBuilder::new("tpe")
+        .method("tpe")
+        .trials(8)
+        .seed(2)
+        .set("tpe", "startup_trials", 3)
+        .data_file("breast_cancer.csv")
+        .distribution("lr", "log_uniform_values", 0.0003, 0.03)
+        .distribution("hidden", "int_uniform", 8, 64)
+        .values("optimizer", ["adam", "sgd"])
+        .write_as(tmp.path(), "s.toml");
     for results in ["a", "b"] {
         let out = sweep(tmp.path(), &["run", "s.toml", "--workers", "2", "--results-dir", results, "-q"]);
         assert!(out.status.success(), "{}", stderr(&out));
@@ -659,13 +639,13 @@ optimizer = {{ values = ["adam", "sgd"] }}
 #[test]
 fn early_termination_prunes_deterministically_and_keeps_best_checkpoints() {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = small_spec("asha")
-        .replace("seed = 3\n", "seed = 3\nearly_terminate = { type = \"asha\", min_epochs = 1, eta = 2 }\n")
-        .replace("epochs = 3", "epochs = 8")
+    small_spec("asha")
+        .asha(1, 2)
+        .epochs(8)
         // Strong configurations first, so that later weak ones meet them at the rungs.
-        .replace("lr = { values = [0.001, 0.01] }", "lr = { values = [0.01, 0.0003] }")
-        .replace("hidden = { values = [16, 32] }", "hidden = { values = [32, 16, 4] }");
-    write(tmp.path(), "s.toml", &spec);
+        .values("lr", [0.01, 0.0003])
+        .values("hidden", [32, 16, 4])
+        .write_as(tmp.path(), "s.toml");
     for results in ["a", "b"] {
         let out = sweep(tmp.path(), &["run", "s.toml", "--workers", "2", "--results-dir", results, "-q"]);
         assert!(out.status.success(), "pruning is not a failure: {}", stderr(&out));

@@ -13,27 +13,18 @@ use sweep::objective::mlp::MlpObjective;
 use sweep::params::Params;
 use sweep::store::BestMetadata;
 
+use crate::common::SpecBuilder;
+
 #[test]
 fn each_checkpoint_reproduces_the_metrics_of_its_best_epoch() {
     let tmp = tempfile::tempdir().unwrap();
     let data_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digits.csv");
-    let spec = format!(
-        r#"name = "reload"
-method = "grid"
-seed = 11
-[data]
-path = "{}"
-[metric]
-name = "mcc"
-[train]
-epochs = 6
-[parameters]
-layers = {{ values = [1, 2] }}
-dropout = {{ values = [0.0, 0.3] }}
-"#,
-        data_path.display()
-    );
-    fs::write(tmp.path().join("s.toml"), spec).unwrap();
+    SpecBuilder::new("reload")
+        .seed(11)
+        .epochs(6)
+        .values("layers", [1, 2])
+        .values("dropout", [0.0, 0.3])
+        .write_as(tmp.path(), "s.toml");
     let out = Command::new(env!("CARGO_BIN_EXE_sweep"))
         .current_dir(tmp.path())
         .args(["run", "s.toml", "-q"])

@@ -10,27 +10,11 @@ use std::process::{Command, Output};
 
 use sha2::{Digest, Sha256};
 
-mod common;
-use common::{data, python_with, read_csv, sweep, sweep_env, text};
+use crate::common::{SpecBuilder, data, python_with, read_csv, sweep, sweep_env, text};
 
 /// 4 trials (lr × hidden) × 3 epochs on digits; trial 1 can be made to fail.
-fn spec(name: &str) -> String {
-    format!(
-        r#"name = "{name}"
-method = "grid"
-seed = 11
-[data]
-path = "{}"
-[metric]
-name = "mcc"
-[train]
-epochs = 3
-[parameters]
-lr = {{ values = [0.003, 0.01] }}
-hidden = {{ values = [8, 16] }}
-"#,
-        data("digits.csv")
-    )
+fn spec(name: &str) -> SpecBuilder {
+    SpecBuilder::new(name).seed(11).values("lr", [0.003, 0.01]).values("hidden", [8, 16])
 }
 
 /// The whole of stdout as one JSON document (trailing whitespace allowed), or a panic showing both streams.
@@ -57,7 +41,7 @@ fn path(value: &serde_json::Value) -> &Path {
 #[test]
 fn run_and_aggregate_print_one_document_that_matches_the_leaderboard() {
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("s.toml"), spec("js")).unwrap();
+    spec("js").write_as(tmp.path(), "s.toml");
     // A failed trial: the exit code stays 1, and the document is printed all the same.
     let out = sweep_env(tmp.path(), &["run", "s.toml", "--workers", "2", "--json"], &[("SWEEP_FAIL_TRIALS", "1")]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
@@ -157,7 +141,7 @@ fn notes_warnings_and_a_registration_stay_off_stdout() {
     assert_eq!(doc["registered"]["trial_id"], doc["best"]["trial_id"]);
 
     // Bad input: exit 2, the message on stderr, nothing on stdout.
-    fs::write(tmp.path().join("bad.toml"), spec("bad").replace("epochs = 3", "epochs = 0")).unwrap();
+    spec("bad").epochs(0).write_as(tmp.path(), "bad.toml");
     let out = sweep(tmp.path(), &["run", "bad.toml", "--json"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
@@ -167,7 +151,7 @@ fn notes_warnings_and_a_registration_stay_off_stdout() {
 #[test]
 fn trial_prints_its_record_ran_already_done_or_failed() {
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("s.toml"), spec("one")).unwrap();
+    spec("one").write_as(tmp.path(), "s.toml");
     let plan = text(&sweep(tmp.path(), &["plan", "s.toml", "--json"]).stdout);
     let planned: Vec<serde_json::Value> = plan.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
 
@@ -210,7 +194,7 @@ fn trial_prints_its_record_ran_already_done_or_failed() {
 #[test]
 fn slurm_dry_run_prints_what_would_be_submitted_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("s.toml"), spec("sl")).unwrap();
+    spec("sl").write_as(tmp.path(), "s.toml");
     let out = sweep(tmp.path(), &["slurm", "s.toml", "--dry-run", "--max-parallel", "3", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let doc = document(&out);
@@ -250,7 +234,7 @@ fn slurm_dry_run_prints_what_would_be_submitted_and_writes_nothing() {
 #[test]
 fn export_and_evaluate_print_their_files_and_metrics() {
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("s.toml"), spec("ex")).unwrap();
+    spec("ex").write_as(tmp.path(), "s.toml");
     let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let board = read_csv(&tmp.path().join("results/ex/leaderboard.csv"));
@@ -308,7 +292,7 @@ fn trial_histories(root: &Path) -> BTreeMap<String, (Vec<String>, Vec<Vec<String
 #[test]
 fn history_csv_holds_every_epoch_of_every_trial_in_long_format() {
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("s.toml"), spec("hist")).unwrap();
+    spec("hist").write_as(tmp.path(), "s.toml");
     let out = sweep_env(tmp.path(), &["run", "s.toml", "-q"], &[("SWEEP_FAIL_TRIALS", "1")]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let root = tmp.path().join("results/hist");
@@ -339,7 +323,7 @@ fn history_csv_holds_every_epoch_of_every_trial_in_long_format() {
     assert_eq!(fs::read(&history).unwrap(), before);
 
     // pandas reads it without options and agrees with every trial's own file.
-    let Some(py) = python_with("history_csv_holds_every_epoch_of_every_trial_in_long_format", &["pandas"]) else {
+    let Some(py) = python_with(&["pandas"]) else {
         return;
     };
     let script = r#"

@@ -5,7 +5,7 @@
 //! leaderboard of an uninterrupted run.
 //!
 //! The tests mount small tmpfs filesystems, so they need root. Where mounting
-//! is impossible they print SKIPPED; `SWEEP_REQUIRE_MOUNT=1` (CI) makes that a
+//! is impossible they print a `skipped:` line; `SWEEP_REQUIRE_MOUNT=1` (CI) makes that a
 //! failure.
 
 use std::collections::BTreeMap;
@@ -13,8 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-mod common;
-use common::{data, read_csv, sweep, text};
+use crate::common::{SpecBuilder, Tool, read_csv, skip, sweep, text};
 
 /// A tmpfs mounted for one test, unmounted when dropped (also when the test fails).
 struct Tmpfs {
@@ -23,8 +22,8 @@ struct Tmpfs {
 
 impl Tmpfs {
     /// Mounts a tmpfs of `size` (as mount's `size=`, e.g. "400k") at `at`; `None` where this
-    /// process cannot mount, which `SWEEP_REQUIRE_MOUNT=1` turns into a failure.
-    fn mount(test: &str, at: &Path, size: &str) -> Option<Tmpfs> {
+    /// process cannot mount (after [`skip`]), which `SWEEP_REQUIRE_MOUNT=1` turns into a failure.
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
         fs::create_dir_all(at).unwrap();
         let out = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(at).output();
         match out {
@@ -34,11 +33,7 @@ impl Tmpfs {
                     Ok(o) => text(&o.stderr),
                     Err(e) => e.to_string(),
                 };
-                assert!(
-                    std::env::var("SWEEP_REQUIRE_MOUNT").as_deref() != Ok("1"),
-                    "SWEEP_REQUIRE_MOUNT=1 but a tmpfs cannot be mounted (run as root): {why}"
-                );
-                eprintln!("SKIPPED {test}: cannot mount a tmpfs ({}); run as root", why.trim());
+                skip(Tool::Mount, &format!("cannot mount a tmpfs ({}); run as root", why.trim()));
                 None
             }
         }
@@ -81,30 +76,14 @@ impl Drop for Tmpfs {
 }
 
 /// 8 trials (lr × hidden × layers) × 3 epochs on digits, one worker per core of CI.
-fn spec(name: &str) -> String {
-    format!(
-        r#"name = "{name}"
-method = "grid"
-seed = 5
-workers = 2
-
-[data]
-path = "{}"
-
-[metric]
-name = "mcc"
-
-[train]
-epochs = 3
-batch_size = 64
-
-[parameters]
-lr = {{ values = [0.003, 0.01] }}
-hidden = {{ values = [16, 48] }}
-layers = {{ values = [1, 2] }}
-"#,
-        data("digits.csv")
-    )
+fn spec(name: &str) -> SpecBuilder {
+    SpecBuilder::new(name)
+        .seed(5)
+        .workers(2)
+        .train("batch_size", 64)
+        .values("lr", [0.003, 0.01])
+        .values("hidden", [16, 48])
+        .values("layers", [1, 2])
 }
 
 /// The leaderboard without its timing column.
@@ -177,13 +156,13 @@ fn assert_clean_failure(out: &Output, path_part: &str, reason: &str) {
 #[test]
 fn a_full_disk_stops_the_run_with_a_clear_error_and_resume_finishes_it() {
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("s.toml"), spec("full")).unwrap();
+    spec("full").write_as(tmp.path(), "s.toml");
     let reference = sweep(tmp.path(), &["run", "s.toml", "--results-dir", "reference", "-q"]);
     assert!(reference.status.success(), "{}", stderr(&reference));
     let whole: u64 =
         files_under(&tmp.path().join("reference/full")).iter().map(|f| fs::metadata(f).unwrap().len()).sum();
 
-    let Some(disk) = Tmpfs::mount("a_full_disk_stops_the_run", &tmp.path().join("disk"), "64m") else { return };
+    let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "64m") else { return };
     // Room for the sweep's own files and a few trials, not for all of them.
     disk.fill_leaving(whole / 2);
     let out = sweep(tmp.path(), &["run", "s.toml", "--results-dir", "disk", "-q"]);
@@ -223,8 +202,8 @@ fn a_full_disk_stops_the_run_with_a_clear_error_and_resume_finishes_it() {
 #[test]
 fn a_full_disk_fails_aggregate_register_and_export_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("s.toml"), spec("agg")).unwrap();
-    let Some(disk) = Tmpfs::mount("a_full_disk_fails_aggregate", &tmp.path().join("disk"), "64m") else { return };
+    spec("agg").write_as(tmp.path(), "s.toml");
+    let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "64m") else { return };
     let run = sweep(tmp.path(), &["run", "s.toml", "--results-dir", "disk", "-q"]);
     assert!(run.status.success(), "{}", stderr(&run));
     let results = tmp.path().join("disk/agg");
@@ -267,8 +246,8 @@ fn a_full_disk_fails_aggregate_register_and_export_cleanly() {
 #[test]
 fn read_only_results_fail_every_writing_command_with_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
-    fs::write(tmp.path().join("s.toml"), spec("ro")).unwrap();
-    let Some(disk) = Tmpfs::mount("read_only_results", &tmp.path().join("disk"), "64m") else { return };
+    spec("ro").write_as(tmp.path(), "s.toml");
+    let Some(disk) = Tmpfs::mount(&tmp.path().join("disk"), "64m") else { return };
     let run = sweep(tmp.path(), &["run", "s.toml", "--results-dir", "disk", "-q"]);
     assert!(run.status.success(), "{}", stderr(&run));
     let results = tmp.path().join("disk/ro");

@@ -7,8 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-mod common;
-use common::{data, read_csv, run_example, sweep, text};
+use crate::common::{SpecBuilder, data, read_csv, run_example, sweep, text};
 
 fn ok(out: Output) -> String {
     assert!(out.status.success(), "exit {:?}: {}{}", out.status.code(), text(&out.stdout), text(&out.stderr));
@@ -30,15 +29,15 @@ fn board(results: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
         .collect()
 }
 
-/// 4 CNN trials × 3 epochs on the bundled digits.
+/// 4 CNN trials × 3 epochs on the bundled digits, as `cnn.toml`.
 fn cnn_spec(dir: &Path) {
-    let spec = format!(
-        "name = \"cnn\"\nobjective = \"digits_cnn\"\nmethod = \"grid\"\nseed = 5\n[data]\npath = \"{}\"\n\
-         [metric]\nname = \"mcc\"\n[train]\nepochs = 3\ndropout = 0.1\n[parameters]\nchannels = {{ values = [4, 8] }}\n\
-         lr = {{ values = [0.003, 0.01] }}\n",
-        data("digits.csv")
-    );
-    fs::write(dir.join("cnn.toml"), spec).unwrap();
+    SpecBuilder::new("cnn")
+        .objective("digits_cnn")
+        .seed(5)
+        .train("dropout", 0.1)
+        .values("channels", [4, 8])
+        .values("lr", [0.003, 0.01])
+        .write(dir);
 }
 
 #[test]
@@ -159,13 +158,16 @@ fn the_cnn_example_sweeps_predicts_and_verifies_its_own_burn_model() {
 #[test]
 fn the_cnn_is_cross_validated_refit_and_tested_reproducibly() {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = format!(
-        "name = \"cnn-cv\"\nobjective = \"digits_cnn\"\nmethod = \"grid\"\nseed = 1\n[data]\npath = \"{}\"\n\
-         test_fraction = 0.2\ncv_folds = 2\nrefit = true\n[metric]\nname = \"mcc\"\n[train]\nepochs = 2\ndropout = 0.1\n\
-         [parameters]\nkernel = {{ values = [3, 5] }}\n",
-        data("digits.csv")
-    );
-    fs::write(tmp.path().join("s.toml"), spec).unwrap();
+    SpecBuilder::new("cnn-cv")
+        .objective("digits_cnn")
+        .seed(1)
+        .data("test_fraction", 0.2)
+        .data("cv_folds", 2)
+        .data("refit", true)
+        .epochs(2)
+        .train("dropout", 0.1)
+        .values("kernel", [3, 5])
+        .write_as(tmp.path(), "s.toml");
     ok(run_example("digits_cnn", tmp.path(), &["run", "s.toml", "-q", "--workers", "2"], &[]));
     let pick = |root: &Path| json(&root.join("registry.json"))["models"][0].clone();
     let first = pick(&tmp.path().join("results/cnn-cv"));

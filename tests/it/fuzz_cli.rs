@@ -16,8 +16,7 @@ use std::time::SystemTime;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-mod common;
-use common::{sweep, text};
+use crate::common::{sweep, text};
 
 /// Every file and folder under `dir` (links not followed), with size and modification time.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, Option<SystemTime>)> {

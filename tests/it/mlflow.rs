@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{data, python_with, sweep, sweep_env, text};
+use crate::common::{SpecBuilder, python_with, sweep, sweep_env, text};
 
 /// A `mlflow server` on a free port with a SQLite store and local artifacts,
 /// killed (with its workers) when dropped, also when the test panics.
@@ -92,24 +91,12 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
 
 /// A small sweep: 8 trials × 3 epochs on digits; trial 1 fails on purpose.
 fn small_sweep(dir: &Path) -> PathBuf {
-    let spec = format!(
-        r#"name = "mlflow-small"
-method = "grid"
-seed = 5
-[data]
-path = "{}"
-[metric]
-name = "mcc"
-[train]
-epochs = 3
-[parameters]
-lr = {{ values = [0.003, 0.01] }}
-hidden = {{ values = [8, 16] }}
-dropout = {{ values = [0.0, 0.2] }}
-"#,
-        data("digits.csv")
-    );
-    fs::write(dir.join("small.toml"), spec).unwrap();
+    SpecBuilder::new("mlflow-small")
+        .seed(5)
+        .values("lr", [0.003, 0.01])
+        .values("hidden", [8, 16])
+        .values("dropout", [0.0, 0.2])
+        .write_as(dir, "small.toml");
     let out = sweep_env(dir, &["run", "small.toml", "-q"], &[("SWEEP_FAIL_TRIALS", "1")]);
     assert_eq!(out.status.code(), Some(1), "one failed trial: {}", text(&out.stderr));
     dir.join("results/mlflow-small")
@@ -228,7 +215,7 @@ fn check(python: &Path, dir: &Path, uri: &str, results: &Path, phase: &str) -> S
 
 #[test]
 fn a_sweep_pushed_to_a_real_mlflow_server_reads_back_with_mlflows_client() {
-    let Some(python) = python_with("mlflow", &["mlflow"]) else { return };
+    let Some(python) = python_with(&["mlflow"]) else { return };
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let results = small_sweep(dir);
@@ -296,11 +283,7 @@ fn a_sweep_pushed_to_a_real_mlflow_server_reads_back_with_mlflows_client() {
 fn an_unreachable_server_fails_with_exit_1_naming_the_uri_and_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let spec = format!(
-        "name = \"tiny\"\nmethod = \"grid\"\n[data]\npath = \"{}\"\n[metric]\nname = \"mcc\"\n[train]\nepochs = 1\n[parameters]\nlr = {{ values = [0.01] }}\n",
-        data("digits.csv")
-    );
-    fs::write(dir.join("tiny.toml"), spec).unwrap();
+    SpecBuilder::new("tiny").epochs(1).values("lr", [0.01]).write(dir);
     ok(&sweep(dir, &["run", "tiny.toml", "-q"]));
     let results = dir.join("results/tiny");
     let before = snapshot(&results);

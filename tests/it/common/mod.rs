@@ -1,0 +1,167 @@
+//! Helpers shared by the integration tests: the bundled data, specs, running
+//! the real binary, reading what it writes, and skipping where a tool is missing.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+mod spec;
+pub use spec::SpecBuilder;
+
+/// Absolute path of a bundled dataset.
+pub fn data(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name).display().to_string()
+}
+
+/// Runs `sweep args...` in `dir`, with the fault-injection variables cleared, then `env` set.
+pub fn sweep_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sweep"));
+    cmd.current_dir(dir).args(args).env_remove("SWEEP_FAIL_TRIALS").env_remove("SWEEP_ABORT_TRIALS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the sweep binary runs")
+}
+
+/// Runs `sweep args...` in `dir`.
+pub fn sweep(dir: &Path, args: &[&str]) -> Output {
+    sweep_env(dir, args, &[])
+}
+
+/// Bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A CSV as a list of maps, header → cell.
+pub fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| header.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .collect()
+}
+
+/// A Python with safetensors and numpy: $SWEEP_TEST_PYTHON (set by .ci/run), else python3 if it
+/// has them. None means the calling test returns: [`skip`] has said why.
+pub fn python() -> Option<PathBuf> {
+    python_with(&["safetensors.numpy", "numpy"])
+}
+
+/// A Python that can import every module of `modules` (e.g. `["mlflow"]`): $SWEEP_TEST_PYTHON,
+/// else python3. None means the calling test returns: [`skip`] has said why.
+pub fn python_with(modules: &[&str]) -> Option<PathBuf> {
+    let candidates: Vec<PathBuf> = std::env::var_os("SWEEP_TEST_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([PathBuf::from("python3")])
+        .collect();
+    let imports = format!("import {}", modules.join(", "));
+    let found = candidates
+        .into_iter()
+        .find(|py| Command::new(py).args(["-c", &imports]).output().is_ok_and(|o| o.status.success()));
+    if found.is_none() {
+        skip(Tool::Python, &format!("no Python with {} (set SWEEP_TEST_PYTHON)", modules.join(", ")));
+    }
+    found
+}
+
+/// What some tests need that a machine may lack. `.ci/run` installs each and sets its
+/// `SWEEP_REQUIRE_<TOOL>=1`, so that there a missing one is a failure, never a skip.
+#[derive(Clone, Copy, Debug)]
+pub enum Tool {
+    /// Python with the modules users read sweep's files with (numpy, safetensors, mlflow, ...).
+    Python,
+    /// A SLURM cluster that answers `sinfo`.
+    Slurm,
+    /// A headless Chromium to render report.html.
+    Chromium,
+    /// The right to mount a tmpfs (root).
+    Mount,
+}
+
+impl Tool {
+    fn require_var(self) -> &'static str {
+        match self {
+            Tool::Python => "SWEEP_REQUIRE_PYTHON",
+            Tool::Slurm => "SWEEP_REQUIRE_SLURM",
+            Tool::Chromium => "SWEEP_REQUIRE_CHROMIUM",
+            Tool::Mount => "SWEEP_REQUIRE_MOUNT",
+        }
+    }
+}
+
+/// Whether a missing tool fails the test, from its `SWEEP_REQUIRE_<TOOL>` and `CI`: `1` requires
+/// it, `0` does not; unset, a CI service (`CI=true`, as GitHub Actions and GitLab set) requires it.
+fn required(require: Option<&str>, ci: Option<&str>) -> bool {
+    match require {
+        Some("1") => true,
+        Some("0") => false,
+        _ => matches!(ci, Some("true" | "1")),
+    }
+}
+
+/// Gives the calling test up for a missing `tool` (the caller returns next): a failure where the
+/// tool is required (see [`required`]), else the line `skipped: <test>: <why>` on stderr.
+///
+/// A skipped test still reports `ok` (libtest has no skip at run time), so that line is what
+/// tells: it goes straight to the process's stderr, past the capture in which libtest holds back
+/// the `eprintln!` of passing tests, and shows among the `test ... ok` lines without `--nocapture`.
+/// The test's name is its thread's, which libtest names after the test (`module::test`).
+pub fn skip(tool: Tool, why: &str) {
+    let current = std::thread::current();
+    let test = current.name().unwrap_or("a test");
+    let var = tool.require_var();
+    let (require, ci) = (std::env::var(var).ok(), std::env::var("CI").ok());
+    assert!(
+        !required(require.as_deref(), ci.as_deref()),
+        "{test}: {why}; {var}={} CI={} make that a failure (tool: {tool:?})",
+        require.as_deref().unwrap_or("(unset)"),
+        ci.as_deref().unwrap_or("(unset)"),
+    );
+    let _ = writeln!(std::io::stderr().lock(), "skipped: {test}: {why}");
+}
+
+#[test]
+fn a_tool_is_required_by_its_variable_then_by_ci() {
+    assert!(required(Some("1"), None));
+    assert!(required(Some("1"), Some("false")));
+    assert!(!required(Some("0"), Some("true")), "SWEEP_REQUIRE_<TOOL>=0 opts out of CI's default");
+    assert!(required(None, Some("true")));
+    assert!(required(None, Some("1")));
+    assert!(!required(None, None));
+    assert!(!required(None, Some("false")));
+    assert!(!required(Some(""), None));
+}
+
+/// An example's binary, beside the `sweep` binary this test was built with.
+/// `cargo test --test examples` alone does not rebuild the examples, so the
+/// first call builds them with the same cargo and profile: a stale binary
+/// would test old code.
+pub fn example(name: &str) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_sweep")).parent().unwrap();
+    BUILT.call_once(|| {
+        let mut build = Command::new(env!("CARGO"));
+        build.current_dir(env!("CARGO_MANIFEST_DIR")).args(["build", "--examples", "--quiet"]);
+        if bin_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let out = build.output().unwrap();
+        assert!(out.status.success(), "building the examples: {}", text(&out.stderr));
+    });
+    let bin = bin_dir.join("examples").join(name);
+    assert!(bin.exists(), "{} was not built", bin.display());
+    bin
+}
+
+/// Runs an example's binary as `sweep` runs (fault injection cleared, then `env` set).
+pub fn run_example(name: &str, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(example(name));
+    cmd.current_dir(dir).args(args).env_remove("SWEEP_FAIL_TRIALS").env_remove("SWEEP_ABORT_TRIALS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
