@@ -35,7 +35,9 @@ impl ModelRef {
         if text.contains('/') || std::path::Path::new(text).is_dir() {
             return Ok(ModelRef::Folder(PathBuf::from(text)));
         }
-        let (name, selector) = match text.split_once('@') {
+        // Names and aliases hold no '@', so a reference with two is wrong either way; splitting at
+        // the last one makes the error name the bad model name (" @" of " @@1"), not a part of it.
+        let (name, selector) = match text.rsplit_once('@') {
             None => (text, Selector::Latest),
             Some((name, "latest")) => (name, Selector::Latest),
             Some((name, sel)) => match sel.parse::<u32>() {

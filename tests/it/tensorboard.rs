@@ -193,8 +193,8 @@ fn sweep_tensorboard_writes_a_finished_sweeps_files_and_replaces_them_when_run_a
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("tensorboard --logdir results/plain/tensorboard"), "{}", text(&out.stdout));
     let checked = check_with_tensorboard(&python, dir, "results/plain");
-    // 4 trials × (3 epochs + the best one) × 9 metrics.
-    assert_eq!(checked.trim(), "checked 4 trials, 144 scalars");
+    // 4 trials × (3 epochs + the best one) × 10 metrics.
+    assert_eq!(checked.trim(), "checked 4 trials, 160 scalars");
     let first = files(&tb);
     assert_eq!(first.len(), 5, "one file per trial and one for the sweep: {:?}", first.keys());
 
