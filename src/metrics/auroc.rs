@@ -8,12 +8,12 @@
 //! diagonals. It is undefined (None) on rows missing a class, where
 //! scikit-learn raises an error.
 
-use super::rows::{RowScores, Scratch};
+use super::rows::{ClassRows, RowScores, Scratch};
 
 /// Rows sorted once by one class's probability, so the AUROC of any row set
 /// (a resample) is a walk over how often each row is drawn instead of a sort.
 #[derive(Debug, Clone)]
-pub(crate) struct Ranking {
+struct Ranking {
     /// The rows in the order of their scores (`total_cmp`, stable).
     order: Vec<u32>,
     /// 1 where the row in that place is of the class, else 0.
@@ -46,7 +46,7 @@ impl Ranking {
     /// What the AUROC reads of `probabilities` (rows × n_classes): for two
     /// classes, the rows ranked by the probability of class 1; for more, one
     /// ranking per class; none for fewer.
-    pub(crate) fn one_vs_rest(probabilities: &[f64], labels: &[u32], n_classes: usize) -> Vec<Ranking> {
+    fn one_vs_rest(probabilities: &[f64], labels: &[u32], n_classes: usize) -> Vec<Ranking> {
         let of_class = |k: usize| {
             let scores: Vec<f64> = probabilities.chunks(n_classes).map(|p| p[k]).collect();
             Ranking::new(|r| labels[r] as usize == k, &scores)
@@ -90,10 +90,21 @@ impl Ranking {
     }
 }
 
+/// The rows ranked by the probability of the positive class (binary), or of each class in turn
+/// (one-vs-rest), derived once per model's outputs.
+struct Rankings(Vec<Ranking>);
+
+impl Rankings {
+    fn of(c: &ClassRows) -> Rankings {
+        Rankings(Ranking::one_vs_rest(c.probabilities(), &c.labels, c.n_classes))
+    }
+}
+
 /// The table's `auroc` on `rows`: binary, or the one-vs-rest macro average.
 pub(crate) fn compute(scores: &RowScores, rows: &[u32], scratch: &mut Scratch) -> Option<f64> {
     let c = scores.class_rows()?;
-    let rankings = c.rankings();
+    let rankings = c.derived(Rankings::of);
+    let rankings = &rankings.0;
     if rankings.is_empty() {
         return None;
     }

@@ -1,8 +1,7 @@
 //! A classifier's logits as its metrics read them: the softmax, the argmax,
 //! and the cross entropy whose mean is `valid_loss` (the training loss of
-//! every classification objective).
-
-use super::rows::{RowScores, Scratch, mean_over, ratio};
+//! every classification objective). The lowest layer of the metrics: the
+//! per-row facts (`rows.rs`) are built from these.
 
 /// Row-wise softmax of `logits` (`n × k`, row-major), computed in f64.
 pub fn softmax_rows(logits: &[f32], k: usize) -> Vec<f64> {
@@ -29,7 +28,7 @@ pub fn cross_entropy(logits: &[f32], labels: &[usize], k: usize) -> f64 {
     for (row, &y) in logits.chunks(k).zip(labels) {
         total += cross_entropy_of_row(row, y);
     }
-    ratio(total, labels.len() as f64)
+    if labels.is_empty() { 0.0 } else { total / labels.len() as f64 }
 }
 
 /// Index of the largest value of each row (the first one on ties).
@@ -46,14 +45,6 @@ pub fn argmax_rows(values: &[f32], k: usize) -> Vec<usize> {
             best
         })
         .collect()
-}
-
-/// The table's `valid_loss` of a classifier: the mean cross entropy of the
-/// logits, computed as the training loss is (log-sum-exp, no clipping). It
-/// equals `log_loss` up to rounding except where a row's true class gets a
-/// probability below 2.2e-16 or above 1 − 2.2e-16, which `log_loss` clips.
-pub(crate) fn valid_loss(scores: &RowScores, rows: &[u32], _: &mut Scratch) -> Option<f64> {
-    Some(mean_over(scores.class_rows()?.cross_entropy(), rows))
 }
 
 #[cfg(test)]

@@ -137,14 +137,15 @@ impl ConfusionMatrix {
 fn counted<'s>(scores: &RowScores, rows: &[u32], scratch: &'s mut Scratch) -> Option<&'s ConfusionMatrix> {
     let c = scores.class_rows()?;
     let classes = c.classes();
-    scratch.counts.recount(
+    let counts = scratch.buffer::<ConfusionMatrix>();
+    counts.recount(
         rows.iter().map(|&r| {
             let [t, p] = classes[r as usize];
             (t as usize, p as usize)
         }),
         c.n_classes,
     );
-    Some(&scratch.counts)
+    Some(counts)
 }
 
 /// The table's `accuracy`.

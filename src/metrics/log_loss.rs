@@ -12,20 +12,33 @@
 //! `valid_loss`. So `log_loss` compares with scikit-learn's number, and
 //! `valid_loss` with the training loss.
 
-use super::rows::{RowScores, Scratch, mean_over};
+use super::rows::{ClassRows, RowScores, Scratch, mean_over};
+
+/// Each row's log loss, derived once per model's outputs.
+struct PerRow(Vec<f64>);
 
 /// Each row's log loss from the probabilities (rows × n_classes) and the labels.
-pub(crate) fn per_row(probabilities: &[f64], labels: &[u32], n_classes: usize) -> Vec<f64> {
-    probabilities
-        .chunks(n_classes)
-        .zip(labels)
-        .map(|(p, &y)| -p[y as usize].clamp(f64::EPSILON, 1.0 - f64::EPSILON).ln())
-        .collect()
+fn per_row(c: &ClassRows) -> PerRow {
+    PerRow(
+        c.probabilities()
+            .chunks(c.n_classes)
+            .zip(&c.labels)
+            .map(|(p, &y)| -p[y as usize].clamp(f64::EPSILON, 1.0 - f64::EPSILON).ln())
+            .collect(),
+    )
 }
 
 /// The table's `log_loss` on `rows`.
 pub(crate) fn compute(scores: &RowScores, rows: &[u32], _: &mut Scratch) -> Option<f64> {
-    Some(mean_over(scores.class_rows()?.log_loss(), rows))
+    Some(mean_over(&scores.class_rows()?.derived(per_row).0, rows))
+}
+
+/// The table's `valid_loss` of a classifier: the mean cross entropy of the
+/// logits, computed as the training loss is (log-sum-exp, no clipping). It
+/// equals `log_loss` up to rounding except where a row's true class gets a
+/// probability below 2.2e-16 or above 1 − 2.2e-16, which `log_loss` clips.
+pub(crate) fn valid_loss(scores: &RowScores, rows: &[u32], _: &mut Scratch) -> Option<f64> {
+    Some(mean_over(scores.class_rows()?.cross_entropy(), rows))
 }
 
 #[cfg(test)]

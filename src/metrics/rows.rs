@@ -7,12 +7,11 @@
 //! resampled metric pays only for the facts it reads: aggregation computes one
 //! metric on 1000 resamples of every trial.
 
-use std::sync::OnceLock;
+use std::any::{Any, TypeId};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::Truth;
-use super::auroc::Ranking;
 use super::classification::{argmax_rows, cross_entropy_of_row, softmax_rows};
-use super::confusion::ConfusionMatrix;
 
 /// One model's outputs on the validation rows with their truth, reduced to
 /// what the metrics read.
@@ -37,8 +36,27 @@ pub(crate) struct ClassRows {
     classes: OnceLock<Vec<[u32; 2]>>,
     cross_entropy: OnceLock<Vec<f64>>,
     probabilities: OnceLock<Vec<f64>>,
-    log_loss: OnceLock<Vec<f64>>,
-    rankings: OnceLock<Vec<Ranking>>,
+    derived: Derived,
+}
+
+/// Facts a metric's own file derives from a classifier's rows (AUROC's rankings, the clipped
+/// log loss per row), each once, on first use, keyed by its type: this file names none of them,
+/// so the facts' layer imports no metric and a new metric adds its fact in its own file.
+#[derive(Default)]
+struct Derived(Mutex<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>);
+
+impl Clone for Derived {
+    /// A copy derives its facts again when asked: they follow from the rows alone.
+    fn clone(&self) -> Self {
+        Derived::default()
+    }
+}
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.0.lock().unwrap_or_else(PoisonError::into_inner).len();
+        write!(f, "Derived({held} facts)")
+    }
 }
 
 /// A regression model's rows, errors in original units except where noted.
@@ -55,11 +73,27 @@ pub(crate) struct ValueRows {
 }
 
 /// Buffers a metric reuses from one row set to the next: a bootstrap
-/// distribution would otherwise allocate for every resample.
+/// distribution would otherwise allocate for every resample. Each metric file
+/// keeps its own buffer type here ([`Scratch::buffer`]).
 #[derive(Debug, Default)]
 pub struct Scratch {
-    pub(crate) counts: ConfusionMatrix,
+    /// How often each row is drawn (AUROC's walk over its rankings).
     pub(crate) multiplicity: Vec<u32>,
+    buffers: Vec<Box<dyn Any + Send>>,
+}
+
+impl Scratch {
+    /// The buffer of type `T`, made (`T::default()`) on first use.
+    pub(crate) fn buffer<T: Any + Send + Default>(&mut self) -> &mut T {
+        let at = match self.buffers.iter().position(|b| b.is::<T>()) {
+            Some(at) => at,
+            None => {
+                self.buffers.push(Box::new(T::default()));
+                self.buffers.len() - 1
+            }
+        };
+        self.buffers[at].downcast_mut::<T>().expect("the buffer at `at` holds a T")
+    }
 }
 
 impl RowScores {
@@ -89,8 +123,7 @@ impl RowScores {
                 classes: OnceLock::new(),
                 cross_entropy: OnceLock::new(),
                 probabilities: OnceLock::new(),
-                log_loss: OnceLock::new(),
-                rankings: OnceLock::new(),
+                derived: Derived::default(),
             }),
             Truth::Values { values, scale } => {
                 let mut sq = Vec::with_capacity(values.len());
@@ -123,18 +156,6 @@ impl RowScores {
             Kind::Classes(_) => super::Task::Classification,
             Kind::Values(_) => super::Task::Regression,
         }
-    }
-
-    /// The metric `name` of the table on the rows `rows` (with repetitions, a
-    /// bootstrap resample); None for a metric the table has not for this task,
-    /// `train_loss`, or one undefined on these rows.
-    ///
-    /// # Panics
-    ///
-    /// If a row index is not below [`RowScores::rows`].
-    pub fn metric_on(&self, name: &str, rows: &[u32]) -> Option<f64> {
-        let def = super::table::lookup(self.task(), name)?;
-        (def.compute)(self, rows, &mut Scratch::default())
     }
 
     /// A classifier's rows; None for a regression model's.
@@ -180,15 +201,18 @@ impl ClassRows {
         self.probabilities.get_or_init(|| softmax_rows(&self.logits, self.n_classes))
     }
 
-    /// The log loss of each row, as scikit-learn's `log_loss` clips it.
-    pub(crate) fn log_loss(&self) -> &[f64] {
-        self.log_loss.get_or_init(|| super::log_loss::per_row(self.probabilities(), &self.labels, self.n_classes))
-    }
-
-    /// The rows ranked by the probability of the positive class (binary), or
-    /// of each class in turn (one-vs-rest).
-    pub(crate) fn rankings(&self) -> &[Ranking] {
-        self.rankings.get_or_init(|| Ranking::one_vs_rest(self.probabilities(), &self.labels, self.n_classes))
+    /// The fact of type `T` that `derive` makes of these rows: derived on the first call, then
+    /// shared (two calls never derive it twice, whichever thread asks).
+    pub(crate) fn derived<T: Any + Send + Sync>(&self, derive: fn(&ClassRows) -> T) -> Arc<T> {
+        let mut facts = self.derived.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, fact)) = facts.iter().find(|(id, _)| *id == TypeId::of::<T>())
+            && let Ok(fact) = Arc::clone(fact).downcast::<T>()
+        {
+            return fact;
+        }
+        let fact = Arc::new(derive(self));
+        facts.push((TypeId::of::<T>(), fact.clone()));
+        fact
     }
 }
 

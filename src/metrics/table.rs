@@ -13,7 +13,7 @@ use self::Needs::{Classes, Probabilities, TrainingLoss, Values};
 use super::Goal::{Maximize, Minimize};
 use super::Task::{Classification, Regression};
 use super::rows::{RowScores, Scratch};
-use super::{Goal, Task, auroc, classification, confusion, log_loss, regression};
+use super::{Goal, Task, auroc, confusion, log_loss, regression};
 
 /// What a metric is computed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,7 @@ const fn def(name: &'static str, task: Task, goal: Goal, needs: Needs, compute: 
 
 /// Every metric, each task's in its column order.
 pub static METRICS: &[MetricDef] = &[
-    def("valid_loss", Classification, Minimize, Probabilities, classification::valid_loss),
+    def("valid_loss", Classification, Minimize, Probabilities, log_loss::valid_loss),
     def("train_loss", Classification, Minimize, TrainingLoss, training_loss),
     def("accuracy", Classification, Maximize, Classes, confusion::accuracy),
     def("balanced_accuracy", Classification, Maximize, Classes, confusion::balanced_accuracy),
@@ -98,6 +98,20 @@ pub(crate) fn names(task: Task) -> &'static [&'static str] {
     match task {
         Classification => &NAMES[0],
         Regression => &NAMES[1],
+    }
+}
+
+impl RowScores {
+    /// The metric `name` of the table on the rows `rows` (with repetitions, a
+    /// bootstrap resample); None for a metric the table has not for this task,
+    /// `train_loss`, or one undefined on these rows.
+    ///
+    /// # Panics
+    ///
+    /// If a row index is not below [`RowScores::rows`].
+    pub fn metric_on(&self, name: &str, rows: &[u32]) -> Option<f64> {
+        let def = lookup(self.task(), name)?;
+        (def.compute)(self, rows, &mut Scratch::default())
     }
 }
 
