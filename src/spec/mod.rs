@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use crate::callback::{EarlyStoppingSpec, EarlyTerminate};
-pub use crate::metrics::{Goal, Monitor, Task};
+pub(crate) use crate::metrics::{Goal, Monitor, Task};
 pub use crate::sampler::Method;
 pub use crate::store::{ReportSpec, Selection};
 pub use validate::parse;
