@@ -77,11 +77,6 @@ impl Plan {
         self.sampler.needs_history()
     }
 
-    /// Whether the plan is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// How many trials, from the first on, are the same whatever the results
     /// (every one of a plan that is not adaptive).
     pub fn known_up_front(&self) -> usize {

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 pub use by_config::{ConfigLeaderboardCsv, ConfigRow, rank_configs};
 pub use leaderboard::LeaderboardCsv;
 pub use ranking::rank;
-pub use registry::{RegistryEntry, RegistryJson, SweepRegistry};
+pub use registry::{RegistryJson, SweepRegistry};
 pub use uncertainty::Uncertainty;
 
 use crate::metrics::{Metrics, Monitor, Task};

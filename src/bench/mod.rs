@@ -7,7 +7,7 @@ mod workloads;
 
 use std::path::PathBuf;
 
-pub use measure::{ChildStats, measure_command};
+pub use measure::measure_command;
 pub use workloads::{BenchOptions, run_all};
 
 /// One measured figure.

@@ -18,11 +18,13 @@ impl BestModel {
     }
 
     /// The epoch whose model is saved, if any.
+    #[cfg(test)]
     pub fn best_epoch(&self) -> Option<usize> {
         self.best_epoch
     }
 
     /// The monitored value at the best epoch.
+    #[cfg(test)]
     pub fn best_value(&self) -> Option<f64> {
         self.best.best()
     }

@@ -90,6 +90,7 @@ impl BestSoFar {
     }
 
     /// The best value seen.
+    #[cfg(test)]
     pub fn best(&self) -> Option<f64> {
         self.best
     }

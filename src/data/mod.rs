@@ -20,9 +20,10 @@ pub use csv::{CsvOptions, load_csv};
 pub use source::{DataSource, SourceError};
 pub use split::prepare;
 pub(crate) use split::{SplitPlan, StoredSplit, TestPlan, prepare_split, rows_of_table, split_rows, stored_split};
-pub(crate) use summary::{Duplicates, PartSummary, SplitSummary};
+pub(crate) use summary::SplitSummary;
+#[cfg(test)]
+pub(crate) use summary::{Duplicates, PartSummary};
 pub use targets::TargetColumn;
-pub(crate) use targets::MAX_CLASS_SHARE;
 
 use crate::metrics::{TargetScale, Task, Truth};
 use crate::params::Params;
@@ -280,21 +281,6 @@ pub(crate) enum TestSplit {
         /// Its rows.
         rows: usize,
     },
-}
-
-impl TestSplit {
-    /// Rows in the test split.
-    pub fn len(&self) -> usize {
-        match self {
-            TestSplit::Carved { rows, .. } => rows.len(),
-            TestSplit::File { rows, .. } => *rows,
-        }
-    }
-
-    /// Whether it has no rows.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Cross-validation: how many folds, and which one a model was validated on.

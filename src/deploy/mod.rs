@@ -11,11 +11,11 @@ pub mod verify;
 
 use std::path::PathBuf;
 
-pub use evaluate::{evaluate_split, split_metrics, stored_part};
+pub use evaluate::{evaluate_split, stored_part};
 pub use export::{Format, Layout, export, model_card_files};
-pub use input::{FeatureTable, read_features};
+pub use input::read_features;
 pub use model::{LoadedModel, Predictions};
-pub use verify::{MetricCheck, VerifyReport, verify};
+pub use verify::verify;
 
 use crate::data::DataError;
 use crate::registry::{ModelRef, Registry, RegistryError};

@@ -64,11 +64,6 @@ impl Predictions {
             Predictions::Values { values, .. } => values.len(),
         }
     }
-
-    /// Whether no row was predicted.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl<'a> LoadedModel<'a> {

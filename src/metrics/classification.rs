@@ -2,7 +2,7 @@
 //! and the cross entropy whose mean is `valid_loss` (the training loss of
 //! every classification objective).
 
-use super::rows::{RowScores, Scratch, mean_over, ratio};
+use super::rows::{RowScores, Scratch, mean_over};
 
 /// Row-wise softmax of `logits` (`n × k`, row-major), computed in f64.
 pub fn softmax_rows(logits: &[f32], k: usize) -> Vec<f64> {
@@ -24,12 +24,13 @@ pub(crate) fn cross_entropy_of_row(row: &[f32], y: usize) -> f64 {
 }
 
 /// Mean cross-entropy of `logits` (`n × k`) against integer labels.
+#[cfg(test)]
 pub fn cross_entropy(logits: &[f32], labels: &[usize], k: usize) -> f64 {
     let mut total = 0.0;
     for (row, &y) in logits.chunks(k).zip(labels) {
         total += cross_entropy_of_row(row, y);
     }
-    ratio(total, labels.len() as f64)
+    super::rows::ratio(total, labels.len() as f64)
 }
 
 /// Index of the largest value of each row (the first one on ties).

@@ -20,6 +20,7 @@ pub struct ConfusionMatrix {
 
 impl ConfusionMatrix {
     /// Builds the matrix; labels must be `< n_classes`.
+    #[cfg(test)]
     pub fn new(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Self {
         let mut cm = ConfusionMatrix::default();
         cm.recount(y_true.iter().copied().zip(y_pred.iter().copied()), n_classes);

@@ -24,9 +24,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(test)]
 pub(crate) use auroc::auroc;
-pub(crate) use classification::{argmax_rows, cross_entropy, softmax_rows};
-pub(crate) use confusion::ConfusionMatrix;
+pub(crate) use classification::{argmax_rows, softmax_rows};
 pub(crate) use monitor::{Goal, Monitor};
 pub use regression::TargetScale;
 pub(crate) use rows::{RowScores, Scratch};

@@ -38,6 +38,7 @@ pub fn mse(predicted: &[f64], truth: &[f64]) -> f64 {
 }
 
 /// Mean absolute error.
+#[cfg(test)]
 pub fn mae(predicted: &[f64], truth: &[f64]) -> f64 {
     mean(predicted.iter().zip(truth).map(|(p, t)| (p - t).abs()), truth.len())
 }
@@ -45,6 +46,7 @@ pub fn mae(predicted: &[f64], truth: &[f64]) -> f64 {
 /// Coefficient of determination, `1 − SS_res / SS_tot`. A constant target
 /// (`SS_tot = 0`) gives 1 when predicted exactly, else 0, as scikit-learn's
 /// `r2_score` does.
+#[cfg(test)]
 pub fn r2(predicted: &[f64], truth: &[f64]) -> f64 {
     let sq: Vec<f64> = predicted.iter().zip(truth).map(|(p, t)| (t - p) * (t - p)).collect();
     r2_of(truth, &sq, 0..truth.len())

@@ -132,6 +132,7 @@ impl RowScores {
     /// # Panics
     ///
     /// If a row index is not below [`RowScores::rows`].
+    #[cfg(test)]
     pub fn metric_on(&self, name: &str, rows: &[u32]) -> Option<f64> {
         let def = super::table::lookup(self.task(), name)?;
         (def.compute)(self, rows, &mut Scratch::default())

@@ -65,11 +65,6 @@ impl SweepView {
         &self.incomplete
     }
 
-    /// The leaderboard, when the view was built right after an aggregation.
-    pub fn leaderboard(&self) -> Option<&Leaderboard> {
-        self.leaderboard.as_ref()
-    }
-
     /// The sweep's name: the manifest's, else the first record's.
     pub fn sweep_name(&self) -> Option<&str> {
         self.manifest.as_ref().map(|m| m.name.as_str()).or_else(|| self.records.first().map(|r| r.sweep.as_str()))

@@ -80,11 +80,6 @@ pub fn write_report_of(
     Ok(path)
 }
 
-/// The report as a string.
-pub fn render(dir: &SweepDir, options: ReportOptions) -> Result<String, ReportError> {
-    render_of(dir, None, options)
-}
-
 fn render_of(dir: &SweepDir, known: Option<&Leaderboard>, options: ReportOptions) -> Result<String, ReportError> {
     let manifest = dir.manifest()?;
     let scan = dir.scan()?;

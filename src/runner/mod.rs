@@ -27,16 +27,16 @@ use std::path::PathBuf;
 
 pub(crate) use dispatch::single_thread_pool;
 pub use events::{
-    EventSink, FanOut, NoEvents, Reporter, RunEvent,
+    FanOut, NoEvents, Reporter,
     log::{self as event_log, EventLog},
 };
 use open::write_preprocessing;
-pub use open::{OpenSweep, SweepData, load_data};
+pub use open::{OpenSweep, SweepData};
 pub use progress::{ProgressBarReporter, SilentReporter};
 pub use results_dir::prepare_results_dir;
 pub use single::{SingleTrial, run_next_trials, run_single_trial, serve_worker};
 pub(crate) use trial::train_last_epoch;
-pub use trial::{FinishedTrial, InjectedFaults, RunningMarker, TrialEnv, commit, run_trial, run_trial_uncommitted};
+pub use trial::{InjectedFaults, RunningMarker, TrialEnv};
 
 use crate::data::DataError;
 use crate::objective::{Catalog, Parallelism};

@@ -12,8 +12,6 @@ mod grid;
 mod random;
 pub mod tpe;
 
-pub use grid::GridSampler;
-pub use random::RandomSampler;
 #[cfg(test)]
 pub(crate) use {grid::method as grid_method, random::method as random_method, tpe::method as tpe_method};
 
@@ -33,11 +31,6 @@ use crate::space::Domain;
 pub trait Sampler: Send + Sync {
     /// How many configurations it proposes: the sweep's budget.
     fn len(&self) -> usize;
-
-    /// Whether it proposes nothing.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 
     /// Whether configurations come from the results of earlier ones. When
     /// not, every configuration is known up front: `propose` ignores its

@@ -7,7 +7,7 @@ mod refit;
 
 use std::path::Path;
 
-pub use refit::{median_epoch, refit};
+pub use refit::refit;
 
 use crate::aggregate::{ConfigRow, ModelWork};
 use crate::data::SplitName;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub use arrays::{ArrayChunk, ArrayLimits, DEFAULT_MAX_ARRAY_SIZE, array_ranges};
-pub use script::{JobSettings, aggregate_script, array_script, shell_quote};
+pub use script::{JobSettings, aggregate_script, array_script};
 
 use crate::store::{self, StoreError};
 

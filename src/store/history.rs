@@ -85,11 +85,6 @@ impl HistoryFile {
         }
     }
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The header's columns.
     pub fn header(&self) -> &[String] {
         &self.header

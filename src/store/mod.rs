@@ -30,17 +30,14 @@ mod trial_folder;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-pub use atomic::{replace_via_spare, sync_paths, write_atomic, write_atomic_deferred};
-pub use checkpoint::{CheckpointFormatError, canonical_safetensors, header_keys};
+#[cfg(test)]
+pub(crate) use atomic::replace_via_spare;
+pub use atomic::{write_atomic, write_atomic_deferred};
+pub use checkpoint::{canonical_safetensors, header_keys};
 pub use commit::commit_records;
-pub use history::{
-    EpochMetrics, HistoryError, HistoryFile, HistoryLine, read_history_column, read_history_numbers,
-    read_metric_history,
-};
-pub use manifest::{
-    MANIFEST_FORMAT_VERSION, RecordedData, RecordedSpec, RecordedSplits, ReportSpec, Selection, SweepManifest,
-};
-pub use outputs::{OutputsFormatError, StoredOutputs, decode_outputs, encode_outputs};
+pub use history::{HistoryError, HistoryFile, read_history_column, read_history_numbers, read_metric_history};
+pub use manifest::{MANIFEST_FORMAT_VERSION, RecordedSpec, ReportSpec, Selection, SweepManifest};
+pub use outputs::{StoredOutputs, decode_outputs, encode_outputs};
 pub use record::{BestMetadata, RefitInfo, SplitEvaluation, TrialRecord, TrialStatus};
 pub use trial_folder::TrialFolder;
 

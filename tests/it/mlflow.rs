@@ -82,7 +82,10 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
                 walk(root, &path, out);
             } else {
                 let bytes = fs::read(&path).unwrap();
-                out.insert(path.strip_prefix(root).unwrap().to_path_buf(), Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect());
+                out.insert(
+                    path.strip_prefix(root).unwrap().to_path_buf(),
+                    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect(),
+                );
             }
         }
     }

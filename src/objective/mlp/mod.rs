@@ -45,6 +45,8 @@ pub(crate) enum Gradients {
     #[default]
     Manual,
     /// Burn's autodiff and `ModuleOptimizer`: the reference the manual pass is tested against.
+    /// No command selects it, so outside the tests it is never built.
+    #[cfg_attr(not(test), allow(dead_code))]
     Autodiff,
 }
 

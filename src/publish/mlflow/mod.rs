@@ -5,7 +5,7 @@ pub mod client;
 pub mod push;
 
 pub use client::{Client, MlflowError};
-pub use push::{PushError, PushOptions, PushSummary, RegisteredVersion, Registration, push, push_view};
+pub use push::{PushError, PushOptions, PushSummary, Registration, push_view};
 
 use super::{PublishError, Publisher, SweepView};
 use crate::objective::Catalog;

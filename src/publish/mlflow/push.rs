@@ -194,13 +194,8 @@ pub enum PushError {
     },
 }
 
-/// Pushes every complete trial of the sweep in `dir` to the server behind
-/// `client`, then registers a model if asked. Reads `dir`, never writes it.
-pub fn push(client: &Client, dir: &Path, catalog: &Catalog, options: &PushOptions) -> Result<PushSummary, PushError> {
-    push_view(client, &SweepView::load(&SweepDir::new(dir))?, catalog, options)
-}
-
-/// [`push`] of a sweep already loaded.
+/// Pushes every complete trial of the loaded sweep `view` to the server behind
+/// `client`, then registers a model if asked. Reads the sweep, never writes it.
 pub fn push_view(
     client: &Client,
     view: &SweepView,

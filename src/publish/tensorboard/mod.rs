@@ -22,7 +22,7 @@ mod proto;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-pub use event_file::{EventFile, masked_crc32c};
+pub use event_file::EventFile;
 
 use proto::{Event, Summary, SummaryValue, ValueKind, What};
 
