@@ -53,7 +53,10 @@ pub enum TestPlan {
     },
 }
 
-/// Splits `table` for `task` into training and validation rows (see [`prepare_split`]).
+/// Splits `table` for `task` into training and validation rows, as a sweep
+/// without a test split or folds does: `valid_fraction` of the rows (of each
+/// class, for classification) held out, drawn from `seed`. Features are
+/// standardized with the training rows' mean and std; regression targets too.
 pub fn prepare(table: &Table, task: Task, valid_fraction: f64, seed: u64) -> Result<Prepared, DataError> {
     prepare_split(table, task, &SplitPlan::valid_only(valid_fraction), seed)
 }
