@@ -20,6 +20,10 @@
 //! [`data`], [`params`] and [`metrics`] types an objective touches, are the
 //! library's API; every other stage is internal to the `sweep` command.
 
+// Everything but the API above is crate-private, and stays so: a `pub` item that no user can
+// reach is a warning (an error in CI), so the surface changes only on purpose.
+#![warn(unreachable_pub)]
+
 pub(crate) mod aggregate;
 pub(crate) mod bench;
 pub(crate) mod callback;

@@ -29,7 +29,7 @@ use crate::params::ParamValue;
 /// The domain of one swept parameter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "distribution", rename_all = "snake_case")]
-pub enum Domain {
+pub(crate) enum Domain {
     /// An explicit list (`values = [...]`); random search draws uniformly from it.
     Values {
         /// The choices, in the order the spec lists them.
@@ -168,7 +168,7 @@ const REDRAWS: usize = 10_000;
 
 impl Domain {
     /// The grid points of this domain, if it is a finite list.
-    pub fn grid_values(&self) -> Option<&[ParamValue]> {
+    pub(crate) fn grid_values(&self) -> Option<&[ParamValue]> {
         match self {
             Domain::Values { values } => Some(values),
             _ => None,
@@ -176,7 +176,7 @@ impl Domain {
     }
 
     /// Draws one value.
-    pub fn sample<R: Rng>(&self, rng: &mut R) -> ParamValue {
+    pub(crate) fn sample<R: Rng>(&self, rng: &mut R) -> ParamValue {
         match self {
             Domain::Values { values } => values[rng.random_range(0..values.len())].clone(),
             Domain::Uniform { min, max } => ParamValue::Float(min + (max - min) * rng.random::<f64>()),
@@ -217,7 +217,7 @@ impl Domain {
     }
 
     /// The name used in specs (`values`, `uniform`, ...), for messages.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Domain::Values { .. } => "values",
             Domain::Uniform { .. } => "uniform",
@@ -236,7 +236,7 @@ impl Domain {
 
     /// Whether the domain spreads its values over orders of magnitude, so a
     /// plot of it wants a log axis.
-    pub fn is_log_scale(&self) -> bool {
+    pub(crate) fn is_log_scale(&self) -> bool {
         matches!(
             self,
             Domain::LogUniformValues { .. }
@@ -359,7 +359,7 @@ pub(crate) fn normal_cdf(z: f64) -> f64 {
 }
 
 /// One draw from every domain, in name order: a random-search trial's params.
-pub fn sample_all<R: Rng>(
+pub(crate) fn sample_all<R: Rng>(
     parameters: &std::collections::BTreeMap<String, Domain>,
     rng: &mut R,
 ) -> crate::params::Params {

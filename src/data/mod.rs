@@ -306,7 +306,7 @@ pub(crate) enum SplitName {
 
 impl SplitName {
     /// As the command line and the files write it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SplitName::Train => "train",
             SplitName::Valid => "valid",
@@ -326,7 +326,7 @@ pub(crate) struct SourceRef {
 
 impl Preprocessing {
     /// Model outputs per row: one logit per class, or one prediction.
-    pub fn outputs_per_row(&self) -> usize {
+    pub(crate) fn outputs_per_row(&self) -> usize {
         match self.task {
             Task::Classification => self.classes.len(),
             Task::Regression => 1,
@@ -334,12 +334,12 @@ impl Preprocessing {
     }
 
     /// The regression targets' scale (identity for classification and older files).
-    pub fn scale(&self) -> TargetScale {
+    pub(crate) fn scale(&self) -> TargetScale {
         self.target_scale.unwrap_or(TargetScale::IDENTITY)
     }
 
     /// Standardizes raw feature rows (`n × features`, in model column order).
-    pub fn standardize(&self, raw: &[f64]) -> Vec<f32> {
+    pub(crate) fn standardize(&self, raw: &[f64]) -> Vec<f32> {
         let d = self.feature_columns.len().max(1);
         raw.chunks(d)
             .flat_map(|row| row.iter().enumerate().map(|(j, v)| ((v - self.means[j]) / self.stds[j]) as f32))

@@ -5,17 +5,17 @@ mod evaluate;
 mod export;
 mod input;
 mod model;
-pub mod onnx;
+pub(crate) mod onnx;
 mod pytorch;
-pub mod verify;
+pub(crate) mod verify;
 
 use std::path::PathBuf;
 
-pub use evaluate::{evaluate_split, stored_part};
-pub use export::{Format, Layout, export, model_card_files};
-pub use input::read_features;
-pub use model::{LoadedModel, Predictions};
-pub use verify::verify;
+pub(crate) use evaluate::{evaluate_split, stored_part};
+pub(crate) use export::{Format, Layout, export, model_card_files};
+pub(crate) use input::read_features;
+pub(crate) use model::{LoadedModel, Predictions};
+pub(crate) use verify::verify;
 
 use crate::data::DataError;
 use crate::registry::{ModelRef, Registry, RegistryError};
@@ -23,7 +23,7 @@ use crate::store::StoreError;
 
 /// Why a model could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum DeployError {
+pub(crate) enum DeployError {
     /// The model reference did not resolve.
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -147,7 +147,7 @@ pub enum DeployError {
 }
 
 /// Finds a model's folder: a trial or version folder as given, or a registered model.
-pub fn locate(reference: &str, registry: &Registry) -> Result<PathBuf, DeployError> {
+pub(crate) fn locate(reference: &str, registry: &Registry) -> Result<PathBuf, DeployError> {
     match ModelRef::parse(reference)? {
         ModelRef::Folder(dir) => Ok(dir),
         ModelRef::Named { name, selector } => Ok(registry.resolve(&name, &selector)?.2),

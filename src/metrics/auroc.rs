@@ -112,7 +112,7 @@ pub(crate) fn compute(scores: &RowScores, rows: &[u32], scratch: &mut Scratch) -
 
 /// Binary AUROC of `scores` against `positive`; None when only one class is present.
 #[cfg(test)]
-pub fn auroc(positive: &[bool], scores: &[f64]) -> Option<f64> {
+pub(crate) fn auroc(positive: &[bool], scores: &[f64]) -> Option<f64> {
     Ranking::new(|r| positive[r], scores).auroc(&vec![1; scores.len()])
 }
 

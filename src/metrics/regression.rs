@@ -33,13 +33,13 @@ impl TargetScale {
 }
 
 /// Mean squared error.
-pub fn mse(predicted: &[f64], truth: &[f64]) -> f64 {
+pub(crate) fn mse(predicted: &[f64], truth: &[f64]) -> f64 {
     mean(predicted.iter().zip(truth).map(|(p, t)| (p - t) * (p - t)), truth.len())
 }
 
 /// Mean absolute error.
 #[cfg(test)]
-pub fn mae(predicted: &[f64], truth: &[f64]) -> f64 {
+pub(crate) fn mae(predicted: &[f64], truth: &[f64]) -> f64 {
     mean(predicted.iter().zip(truth).map(|(p, t)| (p - t).abs()), truth.len())
 }
 
@@ -47,7 +47,7 @@ pub fn mae(predicted: &[f64], truth: &[f64]) -> f64 {
 /// (`SS_tot = 0`) gives 1 when predicted exactly, else 0, as scikit-learn's
 /// `r2_score` does.
 #[cfg(test)]
-pub fn r2(predicted: &[f64], truth: &[f64]) -> f64 {
+pub(crate) fn r2(predicted: &[f64], truth: &[f64]) -> f64 {
     let sq: Vec<f64> = predicted.iter().zip(truth).map(|(p, t)| (t - p) * (t - p)).collect();
     r2_of(truth, &sq, 0..truth.len())
 }

@@ -17,7 +17,7 @@ use super::confusion::ConfusionMatrix;
 /// One model's outputs on the validation rows with their truth, reduced to
 /// what the metrics read.
 #[derive(Debug, Clone)]
-pub struct RowScores {
+pub(crate) struct RowScores {
     kind: Kind,
 }
 
@@ -57,7 +57,7 @@ pub(crate) struct ValueRows {
 /// Buffers a metric reuses from one row set to the next: a bootstrap
 /// distribution would otherwise allocate for every resample.
 #[derive(Debug, Default)]
-pub struct Scratch {
+pub(crate) struct Scratch {
     pub(crate) counts: ConfusionMatrix,
     pub(crate) multiplicity: Vec<u32>,
 }
@@ -69,7 +69,7 @@ impl RowScores {
     ///
     /// If `outputs` does not hold `outputs_per_row` values for every row of
     /// `truth`, or a class label is not below `n_classes`.
-    pub fn new(outputs: &[f32], truth: Truth<'_>) -> Self {
+    pub(crate) fn new(outputs: &[f32], truth: Truth<'_>) -> Self {
         assert_eq!(
             outputs.len(),
             truth.len() * truth.outputs_per_row(),
@@ -110,7 +110,7 @@ impl RowScores {
     }
 
     /// Rows of the validation outputs.
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         match &self.kind {
             Kind::Classes(c) => c.labels.len(),
             Kind::Values(v) => v.truth.len(),
@@ -118,7 +118,7 @@ impl RowScores {
     }
 
     /// The task of the outputs.
-    pub fn task(&self) -> super::Task {
+    pub(crate) fn task(&self) -> super::Task {
         match &self.kind {
             Kind::Classes(_) => super::Task::Classification,
             Kind::Values(_) => super::Task::Regression,
@@ -133,7 +133,7 @@ impl RowScores {
     ///
     /// If a row index is not below [`RowScores::rows`].
     #[cfg(test)]
-    pub fn metric_on(&self, name: &str, rows: &[u32]) -> Option<f64> {
+    pub(crate) fn metric_on(&self, name: &str, rows: &[u32]) -> Option<f64> {
         let def = super::table::lookup(self.task(), name)?;
         (def.compute)(self, rows, &mut Scratch::default())
     }

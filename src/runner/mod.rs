@@ -21,22 +21,22 @@ mod progress;
 mod results_dir;
 mod single;
 mod trial;
-pub mod worker;
+pub(crate) mod worker;
 
 use std::path::PathBuf;
 
 pub(crate) use dispatch::single_thread_pool;
-pub use events::{
+pub(crate) use events::{
     FanOut, NoEvents, Reporter,
     log::{self as event_log, EventLog},
 };
 use open::write_preprocessing;
-pub use open::{OpenSweep, SweepData};
-pub use progress::{ProgressBarReporter, SilentReporter};
-pub use results_dir::prepare_results_dir;
-pub use single::{SingleTrial, run_next_trials, run_single_trial, serve_worker};
+pub(crate) use open::{OpenSweep, SweepData};
+pub(crate) use progress::{ProgressBarReporter, SilentReporter};
+pub(crate) use results_dir::prepare_results_dir;
+pub(crate) use single::{SingleTrial, run_next_trials, run_single_trial, serve_worker};
 pub(crate) use trial::train_last_epoch;
-pub use trial::{InjectedFaults, RunningMarker, TrialEnv};
+pub(crate) use trial::{InjectedFaults, RunningMarker, TrialEnv};
 
 use crate::data::DataError;
 use crate::objective::{Catalog, Parallelism};
@@ -49,7 +49,7 @@ use worker::WorkerCommand;
 
 /// What to do when the results folder already holds trials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExistingResults {
+pub(crate) enum ExistingResults {
     /// Stop with a message that names `--resume` and `--fresh`.
     Refuse,
     /// Keep complete trials and run the rest.
@@ -63,7 +63,7 @@ pub enum ExistingResults {
 
 /// How to run a sweep.
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// Trials at once.
     pub workers: usize,
     /// The folder that holds one folder per sweep (`results/`).
@@ -82,7 +82,7 @@ pub struct RunOptions {
 
 /// Why a sweep could not run (as opposed to trials that failed, which are data).
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+pub(crate) enum RunError {
     /// The data are unusable.
     #[error(transparent)]
     Data(#[from] DataError),
@@ -172,7 +172,7 @@ pub enum RunError {
 
 /// What a run did.
 #[derive(Debug, Clone)]
-pub struct RunSummary {
+pub(crate) struct RunSummary {
     /// The sweep's results folder.
     pub dir: SweepDir,
     /// Trials in the plan.
@@ -210,7 +210,7 @@ fn mode(adaptive: bool, early_terminate: bool, asynchronous: bool) -> Mode {
 
 /// Plans and runs a sweep, then leaves the per-trial records on disk (the
 /// caller aggregates them).
-pub fn run_sweep(
+pub(crate) fn run_sweep(
     spec: &SweepSpec,
     catalog: &Catalog,
     options: &RunOptions,

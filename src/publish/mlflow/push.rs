@@ -19,11 +19,11 @@ use crate::publish::SweepView;
 use crate::store::{self, SplitEvaluation, StoreError, SweepDir, TrialRecord, TrialStatus, names};
 
 /// The tag that identifies a trial's run.
-pub const TRIAL_TAG: &str = "sweep.trial_id";
+pub(crate) const TRIAL_TAG: &str = "sweep.trial_id";
 /// Set last on a run, to the sha256 of the `trial.json` it shows.
-pub const COMPLETE_TAG: &str = "sweep.push_complete";
+pub(crate) const COMPLETE_TAG: &str = "sweep.push_complete";
 /// Set first on a run: the sha256 of the `trial.json` it is being filled from.
-pub const RECORD_TAG: &str = "sweep.record_sha256";
+pub(crate) const RECORD_TAG: &str = "sweep.record_sha256";
 
 /// MLflow's limits per `runs/log-batch`.
 const PARAMS_PER_BATCH: usize = 100;
@@ -34,7 +34,7 @@ const MAX_TAG_CHARS: usize = 5000;
 
 /// What to push and where.
 #[derive(Debug, Clone, Default)]
-pub struct PushOptions {
+pub(crate) struct PushOptions {
     /// The experiment; default: the sweep's name.
     pub experiment: Option<String>,
     /// Register a trial's model as a version of this registered model.
@@ -43,7 +43,7 @@ pub struct PushOptions {
 
 /// `--register MODEL [--alias A] [--trial ID]`.
 #[derive(Debug, Clone)]
-pub struct Registration {
+pub(crate) struct Registration {
     /// Registered model name.
     pub model: String,
     /// Alias to point at the new version.
@@ -54,7 +54,7 @@ pub struct Registration {
 
 /// What a push did.
 #[derive(Debug, Clone, Default)]
-pub struct PushSummary {
+pub(crate) struct PushSummary {
     /// The experiment's name.
     pub experiment: String,
     /// Its id.
@@ -79,7 +79,7 @@ pub struct PushSummary {
 
 /// A model version made (or found) by `--register`.
 #[derive(Debug, Clone)]
-pub struct RegisteredVersion {
+pub(crate) struct RegisteredVersion {
     /// Registered model name.
     pub model: String,
     /// Version number.
@@ -97,7 +97,7 @@ pub struct RegisteredVersion {
 /// Why a push stopped. Everything pushed before the error is kept, and the
 /// next push completes the rest; the results folder is never written.
 #[derive(Debug, thiserror::Error)]
-pub enum PushError {
+pub(crate) enum PushError {
     /// The folder holds no sweep.
     #[error("{dir}: not a sweep's results folder (no sweep.json and no trials/*/trial.json)")]
     NotASweep {
@@ -196,7 +196,7 @@ pub enum PushError {
 
 /// Pushes every complete trial of the loaded sweep `view` to the server behind
 /// `client`, then registers a model if asked. Reads the sweep, never writes it.
-pub fn push_view(
+pub(crate) fn push_view(
     client: &Client,
     view: &SweepView,
     catalog: &Catalog,
@@ -579,7 +579,7 @@ fn canonical_bits(x: f64) -> u64 {
 }
 
 /// The MLflow status of a trial's run: a trial with a model finished, others failed.
-pub fn mlflow_status(status: TrialStatus) -> &'static str {
+pub(crate) fn mlflow_status(status: TrialStatus) -> &'static str {
     if status.has_model() { "FINISHED" } else { "FAILED" }
 }
 
