@@ -36,22 +36,15 @@ pub(crate) enum Domain {
         values: Vec<ParamValue>,
     },
     /// A real number drawn uniformly from `[min, max]`.
-    Uniform {
-        /// Lower bound.
-        min: f64,
-        /// Upper bound.
-        max: f64,
-    },
+    Uniform { min: f64, max: f64 },
     /// A positive real number whose logarithm is uniform in `[ln min, ln max]`.
     LogUniformValues {
         /// Lower bound (> 0).
         min: f64,
-        /// Upper bound.
         max: f64,
     },
     /// A whole number drawn uniformly from `min..=max`.
     IntUniform {
-        /// Lower bound.
         min: i64,
         /// Upper bound (inclusive).
         max: i64,
@@ -67,14 +60,11 @@ pub(crate) enum Domain {
     InvLogUniformValues {
         /// Lower bound (> 0).
         min: f64,
-        /// Upper bound.
         max: f64,
     },
     /// A uniform draw from `[min, max]` rounded to a multiple of `q` inside `[min, max]`.
     QUniform {
-        /// Lower bound.
         min: f64,
-        /// Upper bound.
         max: f64,
         /// The step (> 0).
         q: f64,
@@ -86,7 +76,6 @@ pub(crate) enum Domain {
     QLogUniformValues {
         /// Lower bound (> 0).
         min: f64,
-        /// Upper bound.
         max: f64,
         /// The step (> 0).
         q: f64,
@@ -96,7 +85,6 @@ pub(crate) enum Domain {
     },
     /// A normal draw `N(mu, sigma)`, redrawn until it lies in `[min, max]`.
     Normal {
-        /// Mean.
         mu: f64,
         /// Standard deviation (> 0).
         sigma: f64,
@@ -109,7 +97,6 @@ pub(crate) enum Domain {
     },
     /// A normal draw rounded to a multiple of `q`, redrawn until it lies in `[min, max]`.
     QNormal {
-        /// Mean.
         mu: f64,
         /// Standard deviation (> 0).
         sigma: f64,

@@ -19,16 +19,12 @@ use crate::store::{self, StoreError, SweepDir, TrialRecord, TrialStatus, names};
 pub(crate) enum StatusError {
     /// No `sweep.json` here.
     #[error("{dir}: no sweep.json here; is this a sweep's results folder (results/<name>)?")]
-    NotASweep {
-        /// The folder.
-        dir: PathBuf,
-    },
+    NotASweep { dir: PathBuf },
     /// The manifest's spec cannot be read back.
     #[error("{path}: its spec cannot be read back ({message}); it was written by another version of sweep")]
     BadManifest {
         /// The manifest.
         path: PathBuf,
-        /// Why.
         message: String,
     },
     /// Reading files failed.
@@ -43,20 +39,13 @@ pub(crate) enum TrialState {
     /// Trained; its record is complete.
     Done,
     /// Ended with an error or a panic.
-    Failed {
-        /// Its message.
-        message: String,
-    },
+    Failed { message: String },
     /// Loss or outputs became NaN/inf.
-    Diverged {
-        /// Its message.
-        message: String,
-    },
+    Diverged { message: String },
     /// Never started (no folder).
     Missing,
     /// In progress: its process is alive on this host.
     Running {
-        /// The host.
         host: String,
         /// The process.
         pid: u32,
@@ -68,7 +57,6 @@ pub(crate) enum TrialState {
     /// ask about a pid). Counts as possibly alive: never run again by
     /// `--only-missing` or `--retry-failed` until it is running or stale.
     Unknown {
-        /// The host.
         host: String,
         /// The process there.
         pid: u32,

@@ -35,30 +35,18 @@ use crate::store::{self, IncompleteTrial, SplitEvaluation, StoreError, SweepDir,
 pub(crate) enum AggregateError {
     /// The folder is not a sweep's results folder.
     #[error("{dir}: no trial records here (expected {dir}/trials/<id>/trial.json); is this a sweep's results folder?")]
-    NoRecords {
-        /// The folder.
-        dir: PathBuf,
-    },
+    NoRecords { dir: PathBuf },
     /// Records disagree about their task.
     #[error("{dir}: trials of different tasks ({a} and {b}); were two sweeps mixed in one folder?")]
     MixedTasks {
-        /// The folder.
         dir: PathBuf,
         /// One task.
         a: &'static str,
-        /// Another.
         b: &'static str,
     },
     /// Records disagree about what they monitor.
     #[error("{dir}: trials monitor different metrics ({a} and {b}); were two sweeps mixed in one folder?")]
-    MixedMonitors {
-        /// The folder.
-        dir: PathBuf,
-        /// One metric.
-        a: String,
-        /// Another.
-        b: String,
-    },
+    MixedMonitors { dir: PathBuf, a: String, b: String },
     /// Reading records or writing exports failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -67,7 +55,6 @@ pub(crate) enum AggregateError {
     Render {
         /// The export's file name.
         file: &'static str,
-        /// Why.
         message: String,
     },
 }

@@ -67,17 +67,11 @@ pub(crate) enum BenchError {
     Workload {
         /// Which.
         workload: String,
-        /// What happened.
         message: String,
     },
     /// Writing the results failed.
     #[error("{path}: {source}")]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
 }
 
 /// The figures as CSV.

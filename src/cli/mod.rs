@@ -79,8 +79,9 @@ pub(crate) enum Command {
     Evaluate(deploy::EvaluateArgs),
     /// Export a model: weights, preprocessing and a model card.
     Export(deploy::ExportArgs),
-    /// Measure the performance workloads against their targets (bench.csv). A developer's
-    /// command (CONTRIBUTING.md, the book's performance page): runnable, but not in `--help`.
+    // A developer's command (CONTRIBUTING.md, the book's performance page): it runs as
+    // `sweep bench`, but a user's `--help` does not list it.
+    /// Measure the performance workloads against their targets (bench.csv).
     #[command(hide = true)]
     Bench(bench::BenchArgs),
     /// Write report.html: leaderboard, training curves with the best epoch, parameter plots.

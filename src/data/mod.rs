@@ -37,7 +37,7 @@ pub enum DataError {
     Read {
         /// The data file.
         path: PathBuf,
-        /// Why.
+        /// What the operating system reported.
         source: std::io::Error,
         /// Where a relative path was looked for, or empty.
         hint: String,

@@ -44,11 +44,9 @@ pub(crate) enum TestPlan {
     Fraction(f64),
     /// A separate file with the same columns; its description and fingerprint.
     File {
-        /// The file.
         path: PathBuf,
         /// Its SHA-256.
         fingerprint: String,
-        /// Its rows.
         rows: usize,
     },
 }

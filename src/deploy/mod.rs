@@ -34,10 +34,7 @@ pub(crate) enum DeployError {
     #[error(
         "{dir}: not a model folder (expected best.safetensors, best.json and preprocessing.json; a trial folder results/<sweep>/trials/<id> or a registry version)"
     )]
-    NotAModel {
-        /// The folder.
-        dir: PathBuf,
-    },
+    NotAModel { dir: PathBuf },
     /// No record with the checkpoint's checksum: the trial is still running.
     #[error("{path}: missing or without a checkpoint sha256: its trial has not finished (or died before finishing)")]
     Unfinished {
@@ -49,11 +46,9 @@ pub(crate) enum DeployError {
         "{dir}: the model was trained by objective \"{name}\" (version {version}), which this binary does not have (it has: {known}); load it with the binary that defines that objective"
     )]
     UnknownObjective {
-        /// The model folder.
         dir: PathBuf,
         /// The objective its record names.
         name: String,
-        /// Its version.
         version: String,
         /// The objectives this binary has.
         known: String,
@@ -63,9 +58,7 @@ pub(crate) enum DeployError {
         "{dir}: the model was trained by objective \"{name}\" version {trained}, but this binary has version {here}; its checkpoint may not be the same model here, so it is not loaded"
     )]
     ObjectiveVersion {
-        /// The model folder.
         dir: PathBuf,
-        /// The objective.
         name: String,
         /// The version that trained it.
         trained: String,
@@ -75,7 +68,6 @@ pub(crate) enum DeployError {
     /// The objective offers no such export.
     #[error("objective \"{name}\" offers no {what}; export writes its checkpoint as trained (--layout burn)")]
     Unsupported {
-        /// The objective.
         name: String,
         /// What was asked for.
         what: &'static str,
@@ -86,7 +78,6 @@ pub(crate) enum DeployError {
         record.display()
     )]
     ChecksumMismatch {
-        /// The checkpoint.
         path: PathBuf,
         /// The file that holds the expected sha256: trial.json, best.json or test.json.
         record: PathBuf,
@@ -97,12 +88,7 @@ pub(crate) enum DeployError {
     },
     /// The checkpoint would not load.
     #[error("{path}: {message}")]
-    Checkpoint {
-        /// The checkpoint.
-        path: PathBuf,
-        /// Why.
-        message: String,
-    },
+    Checkpoint { path: PathBuf, message: String },
     /// The input CSV does not fit the model.
     #[error("{path}: {message}")]
     Input {
@@ -119,7 +105,6 @@ pub(crate) enum DeployError {
         "{path}: fingerprint is {actual}, but the model was trained on {expected}; its validation split cannot be rebuilt from changed data"
     )]
     DataChanged {
-        /// The data file.
         path: PathBuf,
         /// The model's fingerprint.
         expected: String,
@@ -129,7 +114,6 @@ pub(crate) enum DeployError {
     /// The model has no such part of a split.
     #[error("{dir}: has no {split} split: {why}")]
     NoSuchSplit {
-        /// The model folder.
         dir: PathBuf,
         /// The part asked for.
         split: &'static str,
@@ -138,12 +122,7 @@ pub(crate) enum DeployError {
     },
     /// Writing an output failed.
     #[error("{path}: {source}")]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
 }
 
 /// Finds a model's folder: a trial or version folder as given, or a registered model.

@@ -35,7 +35,6 @@ pub(crate) enum Needs {
 /// class) or for the other task's outputs.
 pub(crate) type Compute = fn(scores: &RowScores, rows: &[u32], scratch: &mut Scratch) -> Option<f64>;
 
-/// One metric.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MetricDef {
     /// Its name in specs, history.csv (`<name>`) and the leaderboard (`best_<name>`).

@@ -37,7 +37,6 @@ pub(crate) enum RegistryError {
     BadName {
         /// "model name" or "alias".
         what: &'static str,
-        /// The value.
         value: String,
     },
     /// A model reference that does not parse.
@@ -46,9 +45,7 @@ pub(crate) enum RegistryError {
     /// No such model.
     #[error("no model \"{name}\" in {registry}; registered models: {known}")]
     UnknownModel {
-        /// The name.
         name: String,
-        /// The registry folder.
         registry: PathBuf,
         /// What there is.
         known: String,
@@ -56,7 +53,6 @@ pub(crate) enum RegistryError {
     /// No such version or alias.
     #[error("model \"{name}\" has no {what}; it has versions 1 to {latest} and aliases: {aliases}")]
     UnknownSelector {
-        /// The name.
         name: String,
         /// "version 7" or "alias \"prod\"".
         what: String,
@@ -67,12 +63,7 @@ pub(crate) enum RegistryError {
     },
     /// The trial cannot be registered.
     #[error("{dir}: {message}")]
-    NotRegistrable {
-        /// The trial folder.
-        dir: PathBuf,
-        /// Why.
-        message: String,
-    },
+    NotRegistrable { dir: PathBuf, message: String },
     /// Files could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -160,7 +151,6 @@ impl ModelEntry {
     }
 }
 
-/// The registry folder.
 #[derive(Debug, Clone)]
 pub(crate) struct Registry {
     root: PathBuf,
@@ -178,7 +168,6 @@ impl Registry {
         Registry { root: root.into() }
     }
 
-    /// The folder.
     pub(crate) fn root(&self) -> &Path {
         &self.root
     }

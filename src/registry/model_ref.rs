@@ -22,7 +22,6 @@ pub(crate) enum ModelRef {
     Folder(PathBuf),
     /// A registered model.
     Named {
-        /// Its name.
         name: String,
         /// Which version.
         selector: Selector,

@@ -23,10 +23,7 @@ use crate::store::{self, BestMetadata, StoreError, SweepDir, TrialRecord, TrialS
 pub(crate) enum ReportError {
     /// No trials to report on.
     #[error("{dir}: no sweep.json or trial records here; is this a sweep's results folder?")]
-    NotASweep {
-        /// The folder.
-        dir: PathBuf,
-    },
+    NotASweep { dir: PathBuf },
     /// A plot failed.
     #[error(transparent)]
     Chart(#[from] ChartError),

@@ -21,14 +21,12 @@ pub(crate) enum RunEvent {
     TrialStarted {
         /// Its position in the plan.
         index: usize,
-        /// Its id.
         id: String,
     },
     /// A trial finished an epoch; `metrics` are all of that epoch's.
     EpochEnded {
         /// The trial's position in the plan.
         index: usize,
-        /// Its id.
         id: String,
         /// 1-based epoch.
         epoch: usize,
@@ -39,7 +37,6 @@ pub(crate) enum RunEvent {
     CheckpointSaved {
         /// The trial's position in the plan.
         index: usize,
-        /// Its id.
         id: String,
         /// 1-based epoch.
         epoch: usize,
@@ -48,7 +45,6 @@ pub(crate) enum RunEvent {
     Pruned {
         /// The trial's position in the plan.
         index: usize,
-        /// Its id.
         id: String,
         /// The epoch it stopped after.
         epoch: usize,

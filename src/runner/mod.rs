@@ -89,7 +89,6 @@ pub(crate) enum RunError {
     /// The spec asks for something the data cannot give.
     #[error("{file}: {message}")]
     SpecVsData {
-        /// The spec file.
         file: PathBuf,
         /// What does not fit.
         message: String,
@@ -99,7 +98,6 @@ pub(crate) enum RunError {
         "{file}: objective \"{name}\" is not in this binary, which has: {known}; run it with the binary that defines it"
     )]
     UnknownObjective {
-        /// The spec file.
         file: PathBuf,
         /// The objective it names.
         name: String,
@@ -117,7 +115,6 @@ pub(crate) enum RunError {
     /// A trial index outside the plan.
     #[error("{file}: --index {index} is outside the plan, which has trials 0 to {last}")]
     IndexOutOfRange {
-        /// The spec file.
         file: PathBuf,
         /// The index asked for.
         index: usize,
@@ -129,7 +126,6 @@ pub(crate) enum RunError {
         "{file}: method = \"{method}\" proposes each trial from the results of the ones before it, so no trial of its plan can run by its index; run the sweep with `sweep run`, or as an array with `sweep slurm`, whose tasks take proposals (`sweep trial --next`)"
     )]
     Adaptive {
-        /// The spec file.
         file: PathBuf,
         /// The spec's method.
         method: &'static str,
@@ -139,7 +135,6 @@ pub(crate) enum RunError {
         "{file}: this worker process reads {what} than the run that started it (the spec or the data changed meanwhile)"
     )]
     WorkerMismatch {
-        /// The spec file.
         file: PathBuf,
         /// "another spec" or "other data".
         what: &'static str,
@@ -165,7 +160,6 @@ pub(crate) enum RunError {
     Pool {
         /// Workers asked for.
         workers: usize,
-        /// Why.
         message: String,
     },
 }

@@ -24,13 +24,11 @@ pub(crate) enum SlurmError {
     NoSbatch {
         /// The program.
         program: String,
-        /// Why.
         source: std::io::Error,
     },
     /// `sbatch` refused the job.
     #[error("sbatch rejected {script} (exit {code}): {stderr}")]
     Rejected {
-        /// The script.
         script: PathBuf,
         /// Its exit code.
         code: i32,
@@ -40,7 +38,6 @@ pub(crate) enum SlurmError {
     /// `sbatch --parsable` printed no job id.
     #[error("sbatch accepted {script} but printed no job id: {stdout:?}")]
     NoJobId {
-        /// The script.
         script: PathBuf,
         /// What it printed.
         stdout: String,

@@ -36,12 +36,7 @@ use crate::text::one_line;
 pub(crate) enum SpecError {
     /// The file could not be read.
     #[error("{}: cannot read the sweep spec: {source}", one_line(&file.display().to_string()))]
-    Read {
-        /// The spec file.
-        file: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    Read { file: PathBuf, source: std::io::Error },
     /// The file is not valid TOML, has an unknown key, or a value is wrong.
     #[error(
         "{}:{}{}{}",
@@ -51,7 +46,6 @@ pub(crate) enum SpecError {
         one_line(message)
     )]
     Invalid {
-        /// The spec file.
         file: PathBuf,
         /// 1-based line, where known.
         line: Option<usize>,

@@ -22,7 +22,6 @@ pub(crate) mod header_keys {
     pub(crate) const METRICS: &str = "sweep.metrics";
     /// The trial's parameters, as JSON.
     pub(crate) const PARAMS: &str = "sweep.params";
-    /// The trial's seed.
     pub(crate) const SEED: &str = "sweep.seed";
     /// The fingerprint of the data the model was trained on.
     pub(crate) const DATA_FINGERPRINT: &str = "sweep.data_fingerprint";

@@ -52,13 +52,11 @@ pub(crate) enum StoreError {
     Io {
         /// The file or folder.
         path: PathBuf,
-        /// Why.
         source: std::io::Error,
     },
     /// A JSON file is not what we wrote.
     #[error("{path}: not a valid record: {message}")]
     Parse {
-        /// The file.
         path: PathBuf,
         /// What the parser said.
         message: String,

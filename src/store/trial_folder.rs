@@ -125,7 +125,6 @@ impl TrialFolder {
         Ok(TrialFolder { dir: dir.to_path_buf(), marker: marker_file, history, written: Vec::new(), spared })
     }
 
-    /// The folder.
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }

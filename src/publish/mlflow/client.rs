@@ -28,9 +28,7 @@ pub(crate) enum MlflowError {
     /// No answer: connection refused, DNS, TLS, timeout.
     #[error("{uri}: {method} {endpoint}: the tracking server is unreachable: {message}")]
     Unreachable {
-        /// Tracking URI.
         uri: String,
-        /// HTTP method.
         method: &'static str,
         /// Path of the request.
         endpoint: String,
@@ -40,9 +38,7 @@ pub(crate) enum MlflowError {
     /// The server answered with an error status.
     #[error("{uri}: {method} {endpoint}: HTTP {status}{code}: {message}", code = code_part(.error_code))]
     Rejected {
-        /// Tracking URI.
         uri: String,
-        /// HTTP method.
         method: &'static str,
         /// Path of the request.
         endpoint: String,
@@ -56,9 +52,7 @@ pub(crate) enum MlflowError {
     /// The server answered 2xx with a body that is not what the API promises.
     #[error("{uri}: {method} {endpoint}: unexpected response: {message}")]
     Response {
-        /// Tracking URI.
         uri: String,
-        /// HTTP method.
         method: &'static str,
         /// Path of the request.
         endpoint: String,
@@ -70,25 +64,14 @@ pub(crate) enum MlflowError {
         "{uri}: run {run_id} stores its artifacts at \"{artifact_uri}\", which sweep cannot upload to: it uploads through the server's artifact proxy (mlflow-artifacts:/..., the default of `mlflow server`, or --serve-artifacts) or into a local folder (file:/...)"
     )]
     UnsupportedArtifactUri {
-        /// Tracking URI.
         uri: String,
-        /// The run.
         run_id: String,
         /// Its artifact URI.
         artifact_uri: String,
     },
     /// Writing an artifact into a local artifact store failed.
     #[error("{uri}: run {run_id}: writing artifact {path}: {source}")]
-    LocalArtifact {
-        /// Tracking URI.
-        uri: String,
-        /// The run.
-        run_id: String,
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
+    LocalArtifact { uri: String, run_id: String, path: String, source: std::io::Error },
 }
 
 fn code_part(code: &Option<String>) -> String {

@@ -100,10 +100,7 @@ pub(crate) struct RegisteredVersion {
 pub(crate) enum PushError {
     /// The folder holds no sweep.
     #[error("{dir}: not a sweep's results folder (no sweep.json and no trials/*/trial.json)")]
-    NotASweep {
-        /// The folder.
-        dir: PathBuf,
-    },
+    NotASweep { dir: PathBuf },
     /// The tracking URI is no server's address.
     #[error(transparent)]
     Uri(Box<MlflowError>),
@@ -113,7 +110,6 @@ pub(crate) enum PushError {
     /// `--trial` names no complete trial of the sweep.
     #[error("{dir}: --trial {trial}: no complete trial with that id (complete trials: {known})")]
     UnknownTrial {
-        /// The sweep folder.
         dir: PathBuf,
         /// The id given.
         trial: String,
@@ -123,9 +119,7 @@ pub(crate) enum PushError {
     /// The trial to register has no model.
     #[error("{dir}: trial {trial} {status} and has no checkpoint to register; pick another with --trial")]
     NoModel {
-        /// The sweep folder.
         dir: PathBuf,
-        /// The trial.
         trial: String,
         /// How it ended.
         status: &'static str,
@@ -135,25 +129,16 @@ pub(crate) enum PushError {
     NoTopPick {
         /// registry.json.
         path: PathBuf,
-        /// Why.
         why: String,
     },
     /// The experiment name is taken by a deleted experiment.
     #[error(
         "{uri}: experiment \"{name}\" (id {id}) is deleted; restore it (`mlflow experiments restore --experiment-id {id}`), delete it for good (`mlflow gc`), or push to another with --experiment"
     )]
-    DeletedExperiment {
-        /// Tracking URI.
-        uri: String,
-        /// Experiment name.
-        name: String,
-        /// Its id.
-        id: String,
-    },
+    DeletedExperiment { uri: String, name: String, id: String },
     /// Finding or creating the experiment failed.
     #[error("experiment \"{name}\": {source}")]
     Experiment {
-        /// Experiment name.
         name: String,
         /// What the server said.
         source: Box<MlflowError>,
@@ -163,7 +148,6 @@ pub(crate) enum PushError {
         "trial {trial}: {source} ({done} of {total} trials were pushed completely; nothing in results/ changed; push again to complete the rest)"
     )]
     Trial {
-        /// The trial.
         trial: String,
         /// What went wrong.
         source: Box<MlflowError>,
@@ -174,20 +158,13 @@ pub(crate) enum PushError {
     },
     /// A trial's model could not be read for its artifacts.
     #[error("trial {trial}: {source}")]
-    Model {
-        /// The trial.
-        trial: String,
-        /// Why.
-        source: Box<DeployError>,
-    },
+    Model { trial: String, source: Box<DeployError> },
     /// Registering the model failed.
     #[error(
         "registering trial {trial} as model \"{model}\": {source} (the runs are pushed; push again with --register to retry)"
     )]
     Register {
-        /// Registered model name.
         model: String,
-        /// The trial.
         trial: String,
         /// What the server said.
         source: Box<MlflowError>,

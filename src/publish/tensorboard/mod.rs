@@ -39,21 +39,16 @@ pub(crate) const FOLDER: &str = "tensorboard";
 pub(crate) enum TensorboardError {
     /// The folder is not a sweep's results folder.
     #[error("{}: no sweep.json here; is this a sweep's results folder (results/NAME)?", dir.display())]
-    NotASweep {
-        /// The folder.
-        dir: PathBuf,
-    },
+    NotASweep { dir: PathBuf },
     /// Trial records could not be read.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     /// A trial's history or record holds something sweep did not write.
     #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Malformed {
-        /// The file.
         path: PathBuf,
         /// 1-based line, where known.
         line: Option<u64>,
-        /// What is wrong.
         message: String,
     },
     /// An event file could not be written or an old one removed.
@@ -61,7 +56,6 @@ pub(crate) enum TensorboardError {
     Write {
         /// The file or folder.
         path: PathBuf,
-        /// Why.
         source: std::io::Error,
     },
 }

@@ -68,14 +68,12 @@ pub(crate) enum LogEvent {
     TrialStarted {
         /// Its position in the plan.
         index: usize,
-        /// Its id.
         id: String,
     },
     /// A trial finished an epoch.
     EpochEnded {
         /// The trial's position in the plan.
         index: usize,
-        /// Its id.
         id: String,
         /// 1-based epoch.
         epoch: usize,
@@ -86,7 +84,6 @@ pub(crate) enum LogEvent {
     CheckpointSaved {
         /// The trial's position in the plan.
         index: usize,
-        /// Its id.
         id: String,
         /// 1-based epoch.
         epoch: usize,
@@ -95,7 +92,6 @@ pub(crate) enum LogEvent {
     Pruned {
         /// The trial's position in the plan.
         index: usize,
-        /// Its id.
         id: String,
         /// The epoch it stopped after.
         epoch: usize,
@@ -106,7 +102,6 @@ pub(crate) enum LogEvent {
     TrialCommitted {
         /// Its position in the plan.
         index: usize,
-        /// Its id.
         id: String,
         /// How it ended.
         status: TrialStatus,
