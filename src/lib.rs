@@ -38,6 +38,13 @@ pub(crate) mod plan;
 pub(crate) mod publish;
 pub(crate) mod registry;
 pub(crate) mod report;
+/// Internal, its test hooks included: a user's code cannot reach `RunOptions`
+/// or the injected faults (the binary's tests drive those through
+/// `SWEEP_FAIL_TRIALS` and `SWEEP_ABORT_TRIALS`).
+///
+/// ```compile_fail,E0603
+/// use sweep::runner::RunOptions;
+/// ```
 pub(crate) mod runner;
 pub(crate) mod sampler;
 pub(crate) mod seed;
