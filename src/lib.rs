@@ -14,36 +14,47 @@
 //! ```
 //!
 //! Every stage is a module named after it. The pure core ([`params`],
-//! [`space`], [`metrics`], [`sampler`], [`plan`], [`callback`]) does no I/O.
+//! `space`, [`metrics`], `sampler`, `plan`, `callback`) does no I/O.
 //! To sweep your own Burn model, implement [`objective::Objective`] and run
-//! [`cli::main_with`]; [`prelude`] has what that takes.
+//! [`cli::main_with`]; [`prelude`] has what that takes. Only those, and the
+//! [`data`], [`params`] and [`metrics`] types an objective touches, are the
+//! library's API; every other stage is internal to the `sweep` command.
 
-pub mod aggregate;
-pub mod bench;
-pub mod callback;
+// Everything but the API above is crate-private, and stays so: a `pub` item that no user can
+// reach is a warning (an error in CI), so the surface changes only on purpose.
+#![warn(unreachable_pub)]
+
+pub(crate) mod aggregate;
+pub(crate) mod bench;
+pub(crate) mod callback;
 pub mod cli;
 pub mod data;
-pub mod deploy;
+pub(crate) mod deploy;
 pub mod metrics;
 pub mod objective;
-/// The ONNX graph an objective's model writes itself into (it lives with the objective API).
-pub use objective::onnx;
-pub mod output;
+pub(crate) mod output;
 pub mod params;
-pub mod plan;
-pub mod publish;
-pub mod registry;
-pub mod report;
-pub mod runner;
-pub mod sampler;
-pub mod seed;
-pub mod selection;
-pub mod slurm;
-pub mod space;
-pub mod spec;
-pub mod status;
-pub mod store;
-pub mod text;
+pub(crate) mod plan;
+pub(crate) mod publish;
+pub(crate) mod registry;
+pub(crate) mod report;
+/// Internal, its test hooks included: a user's code cannot reach `RunOptions`
+/// or the injected faults (the binary's tests drive those through
+/// `SWEEP_FAIL_TRIALS` and `SWEEP_ABORT_TRIALS`).
+///
+/// ```compile_fail,E0603
+/// use sweep::runner::RunOptions;
+/// ```
+pub(crate) mod runner;
+pub(crate) mod sampler;
+pub(crate) mod seed;
+pub(crate) mod selection;
+pub(crate) mod slurm;
+pub(crate) mod space;
+pub(crate) mod spec;
+pub(crate) mod status;
+pub(crate) mod store;
+pub(crate) mod text;
 
 /// What a user's objective and its binary need.
 pub mod prelude {

@@ -18,16 +18,16 @@ use crate::store::claim::ClaimInfo;
 use crate::store::{SplitEvaluation, SweepDir, TrialRecord, TrialStatus, names};
 
 /// The version of every document's shape; raised only when a field changes meaning or goes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// The absolute form of `path` (from the working directory, without touching the filesystem).
-pub fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// `sweep run --json` and `sweep aggregate --json`: the sweep after aggregation.
 #[derive(Debug, Clone, Serialize)]
-pub struct SweepOutput {
+pub(crate) struct SweepOutput {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// `run` or `aggregate`.
@@ -62,10 +62,10 @@ pub struct SweepOutput {
 
 impl SweepOutput {
     /// Trials listed in `top`, as in the table the command prints without `--json`.
-    pub const TOP: usize = 5;
+    pub(crate) const TOP: usize = 5;
 
     /// The document of a leaderboard that aggregation just wrote into `dir`.
-    pub fn new(command: &'static str, dir: &SweepDir, board: &Leaderboard, judged: &Judged) -> Self {
+    pub(crate) fn new(command: &'static str, dir: &SweepDir, board: &Leaderboard, judged: &Judged) -> Self {
         let count = |s: TrialStatus| board.rows.iter().filter(|r| r.status == s).count();
         let planned = dir.manifest().ok().flatten().map(|m| m.trials);
         let registry = SweepRegistry::from_leaderboard(board);
@@ -143,7 +143,7 @@ impl SweepOutput {
 
 /// Trials of a sweep by how they ended.
 #[derive(Debug, Clone, Serialize)]
-pub struct TrialCounts {
+pub(crate) struct TrialCounts {
     /// Trials in the plan (for TPE and random search, the budget); `null` without a `sweep.json`.
     pub planned: Option<usize>,
     /// Trials with a record, in the leaderboard (the refit of a cross-validation not counted).
@@ -162,7 +162,7 @@ pub struct TrialCounts {
 
 /// What `sweep run` did.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunCounts {
+pub(crate) struct RunCounts {
     /// Trials trained by this run.
     pub run_now: usize,
     /// Complete trials kept from an earlier run (`--resume`).
@@ -177,7 +177,7 @@ pub struct RunCounts {
 
 /// The model a sweep recommends.
 #[derive(Debug, Clone, Serialize)]
-pub struct BestModel {
+pub(crate) struct BestModel {
     /// Its trial (a folder under `trials/`).
     pub trial_id: String,
     /// Its leaderboard rank (0 for the refit of a cross-validation, which is no ranked trial).
@@ -206,7 +206,7 @@ pub struct BestModel {
 
 /// One row of the leaderboard.
 #[derive(Debug, Clone, Serialize)]
-pub struct RankedTrial {
+pub(crate) struct RankedTrial {
     /// 1-based, as in leaderboard.csv.
     pub rank: usize,
     /// The trial.
@@ -233,7 +233,7 @@ pub struct RankedTrial {
 
 /// The files of a sweep's results folder that aggregation writes.
 #[derive(Debug, Clone, Serialize)]
-pub struct SweepFiles {
+pub(crate) struct SweepFiles {
     /// Every trial, ranked.
     pub leaderboard: PathBuf,
     /// The sweep's models, best first.
@@ -248,7 +248,7 @@ pub struct SweepFiles {
 
 /// A model registered under a name.
 #[derive(Debug, Clone, Serialize)]
-pub struct Registered {
+pub(crate) struct Registered {
     /// The model's name.
     pub name: String,
     /// Its version under that name.
@@ -272,7 +272,7 @@ impl std::fmt::Display for Registered {
 
 /// `sweep trial --json`: the trials this call handled.
 #[derive(Debug, Clone, Serialize)]
-pub struct TrialOutput {
+pub(crate) struct TrialOutput {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// `trial`.
@@ -287,7 +287,7 @@ pub struct TrialOutput {
 
 /// What happened to one trial.
 #[derive(Debug, Clone, Serialize)]
-pub struct TrialOutcome {
+pub(crate) struct TrialOutcome {
     /// `ran`; `already_done` (a record was there and kept); `held_elsewhere`
     /// (another live process trains it; nothing was run).
     pub outcome: &'static str,
@@ -301,14 +301,14 @@ pub struct TrialOutcome {
 
 impl TrialOutcome {
     /// A trial with a record in `dir`.
-    pub fn recorded(outcome: &'static str, dir: &SweepDir, record: &TrialRecord) -> Self {
+    pub(crate) fn recorded(outcome: &'static str, dir: &SweepDir, record: &TrialRecord) -> Self {
         TrialOutcome { outcome, index: record.index, trial: Some(TrialSummary::new(dir, record)), held_by: None }
     }
 }
 
 /// A trial's record, in short.
 #[derive(Debug, Clone, Serialize)]
-pub struct TrialSummary {
+pub(crate) struct TrialSummary {
     /// The trial's id (its folder under `trials/`).
     pub id: String,
     /// `completed`, `pruned`, `failed` or `diverged`.
@@ -341,7 +341,7 @@ pub struct TrialSummary {
 
 impl TrialSummary {
     /// The summary of `record`, a trial of the sweep in `dir`.
-    pub fn new(dir: &SweepDir, record: &TrialRecord) -> Self {
+    pub(crate) fn new(dir: &SweepDir, record: &TrialRecord) -> Self {
         let has_model = record.status.has_model();
         TrialSummary {
             id: record.id.clone(),
@@ -364,7 +364,7 @@ impl TrialSummary {
 
 /// `sweep slurm --json`: what was submitted, or with `--dry-run` what would be.
 #[derive(Debug, Clone, Serialize)]
-pub struct SlurmOutput {
+pub(crate) struct SlurmOutput {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// `slurm`.
@@ -397,7 +397,7 @@ pub struct SlurmOutput {
 
 /// The job scripts of a submission.
 #[derive(Debug, Clone, Serialize)]
-pub struct SlurmScripts {
+pub(crate) struct SlurmScripts {
     /// The array jobs' scripts: one, or several where the sweep exceeds MaxArraySize.
     pub arrays: Vec<ArrayScript>,
     /// The aggregation job's script.
@@ -406,7 +406,7 @@ pub struct SlurmScripts {
 
 /// One array job's script and the trials it runs.
 #[derive(Debug, Clone, Serialize)]
-pub struct ArrayScript {
+pub(crate) struct ArrayScript {
     /// Where it is (or would be) written.
     pub path: PathBuf,
     /// Its text.
@@ -421,7 +421,7 @@ pub struct ArrayScript {
 
 /// A job script: where it is (or would be) written, and its text.
 #[derive(Debug, Clone, Serialize)]
-pub struct ScriptFile {
+pub(crate) struct ScriptFile {
     /// Its path.
     pub path: PathBuf,
     /// Its content.
@@ -430,7 +430,7 @@ pub struct ScriptFile {
 
 /// `sweep export --json`: the files written.
 #[derive(Debug, Clone, Serialize)]
-pub struct ExportOutput {
+pub(crate) struct ExportOutput {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// `export`.
@@ -451,7 +451,7 @@ pub struct ExportOutput {
 
 /// One exported file.
 #[derive(Debug, Clone, Serialize)]
-pub struct ExportedFile {
+pub(crate) struct ExportedFile {
     /// Its path.
     pub path: PathBuf,
     /// Its size.
@@ -462,7 +462,7 @@ pub struct ExportedFile {
 
 /// `sweep evaluate --json`: a model's metrics on one part of its split.
 #[derive(Debug, Clone, Serialize)]
-pub struct EvaluateOutput {
+pub(crate) struct EvaluateOutput {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// `evaluate`.

@@ -15,7 +15,7 @@ use crate::space::Domain;
 
 /// One planned trial.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrialSpec {
+pub(crate) struct TrialSpec {
     /// Position in the plan, from 0.
     pub index: usize,
     /// `t0007-1a2b3c4d`: the index, then a short hash of the params.
@@ -43,7 +43,7 @@ fn is_zero(n: &usize) -> bool {
 static NO_MONITOR: Monitor = Monitor { metric: String::new(), goal: Goal::Minimize, min_delta: 0.0 };
 
 /// The trials of a sweep, built lazily from its sampler.
-pub struct Plan {
+pub(crate) struct Plan {
     sampler: Box<dyn Sampler>,
     seed: u64,
     repeats: usize,
@@ -52,69 +52,64 @@ pub struct Plan {
 impl Plan {
     /// The plan of `method` over `parameters`: every configuration `repeats`
     /// times, each trial with a seed derived from (`seed`, its index).
-    pub fn new(method: &Method, parameters: &BTreeMap<String, Domain>, seed: u64, repeats: usize) -> Self {
+    pub(crate) fn new(method: &Method, parameters: &BTreeMap<String, Domain>, seed: u64, repeats: usize) -> Self {
         Plan { sampler: method.sampler(parameters, seed), seed, repeats: repeats.max(1) }
     }
 
     /// Number of configurations.
-    pub fn configs(&self) -> usize {
+    pub(crate) fn configs(&self) -> usize {
         self.sampler.len()
     }
 
     /// Trials per configuration.
-    pub fn repeats(&self) -> usize {
+    pub(crate) fn repeats(&self) -> usize {
         self.repeats
     }
 
     /// Number of trials: every configuration `repeats` times.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.configs() * self.repeats
     }
 
     /// Whether trials depend on earlier results (TPE): such a plan runs in
     /// batches, and no single trial can be built on its own.
-    pub fn is_adaptive(&self) -> bool {
+    pub(crate) fn is_adaptive(&self) -> bool {
         self.sampler.needs_history()
-    }
-
-    /// Whether the plan is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// How many trials, from the first on, are the same whatever the results
     /// (every one of a plan that is not adaptive).
-    pub fn known_up_front(&self) -> usize {
+    pub(crate) fn known_up_front(&self) -> usize {
         (self.sampler.known_up_front() * self.repeats).min(self.len())
     }
 
     /// How many configurations from `first` on one batch proposes from the
     /// same history, with `workers` trials at once.
-    pub fn batch_len(&self, first: usize, workers: usize) -> usize {
+    pub(crate) fn batch_len(&self, first: usize, workers: usize) -> usize {
         self.sampler.batch_len(first, workers).max(1)
     }
 
     /// How many leading configurations must be committed before
     /// configuration `config` can be proposed by a worker that asks when free.
-    pub fn waits_for(&self, config: usize) -> usize {
+    pub(crate) fn waits_for(&self, config: usize) -> usize {
         self.sampler.waits_for(config)
     }
 
     /// Trial `index`: configuration `index / repeats`, with a seed of its own.
     /// For an adaptive plan this is the proposal with no results known (a random draw).
-    pub fn trial(&self, index: usize) -> TrialSpec {
+    pub(crate) fn trial(&self, index: usize) -> TrialSpec {
         self.trial_with_params(index, self.sampler.propose(index / self.repeats, &History::empty(&NO_MONITOR)))
     }
 
     /// Trial `index`, given the trials committed before its batch (ignored by
     /// plans that are not adaptive).
-    pub fn trial_given(&self, index: usize, history: &History) -> TrialSpec {
+    pub(crate) fn trial_given(&self, index: usize, history: &History) -> TrialSpec {
         self.trial_with_params(index, self.sampler.propose(index / self.repeats, history))
     }
 
     /// Trial `index` with the given params (the proposal an asynchronous TPE
     /// recorded for it, or its configuration's first trial's).
-    pub fn trial_with_params(&self, index: usize, params: Params) -> TrialSpec {
+    pub(crate) fn trial_with_params(&self, index: usize, params: Params) -> TrialSpec {
         TrialSpec {
             index,
             id: format!("t{index:04}-{}", params_hash(&params)),
@@ -127,7 +122,7 @@ impl Plan {
     }
 
     /// Every trial, in order.
-    pub fn trials(&self) -> impl Iterator<Item = TrialSpec> + '_ {
+    pub(crate) fn trials(&self) -> impl Iterator<Item = TrialSpec> + '_ {
         (0..self.len()).map(|i| self.trial(i))
     }
 }

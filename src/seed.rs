@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 /// A seed for `purpose` and `index`, derived from the sweep seed by SHA-256,
 /// so seeds of neighbouring trials are unrelated and stable across versions.
-pub fn derive_seed(sweep_seed: u64, purpose: &str, index: u64) -> u64 {
+pub(crate) fn derive_seed(sweep_seed: u64, purpose: &str, index: u64) -> u64 {
     let mut h = Sha256::new();
     h.update(sweep_seed.to_le_bytes());
     h.update(purpose.as_bytes());

@@ -29,29 +29,22 @@ use crate::params::ParamValue;
 /// The domain of one swept parameter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "distribution", rename_all = "snake_case")]
-pub enum Domain {
+pub(crate) enum Domain {
     /// An explicit list (`values = [...]`); random search draws uniformly from it.
     Values {
         /// The choices, in the order the spec lists them.
         values: Vec<ParamValue>,
     },
     /// A real number drawn uniformly from `[min, max]`.
-    Uniform {
-        /// Lower bound.
-        min: f64,
-        /// Upper bound.
-        max: f64,
-    },
+    Uniform { min: f64, max: f64 },
     /// A positive real number whose logarithm is uniform in `[ln min, ln max]`.
     LogUniformValues {
         /// Lower bound (> 0).
         min: f64,
-        /// Upper bound.
         max: f64,
     },
     /// A whole number drawn uniformly from `min..=max`.
     IntUniform {
-        /// Lower bound.
         min: i64,
         /// Upper bound (inclusive).
         max: i64,
@@ -67,14 +60,11 @@ pub enum Domain {
     InvLogUniformValues {
         /// Lower bound (> 0).
         min: f64,
-        /// Upper bound.
         max: f64,
     },
     /// A uniform draw from `[min, max]` rounded to a multiple of `q` inside `[min, max]`.
     QUniform {
-        /// Lower bound.
         min: f64,
-        /// Upper bound.
         max: f64,
         /// The step (> 0).
         q: f64,
@@ -86,7 +76,6 @@ pub enum Domain {
     QLogUniformValues {
         /// Lower bound (> 0).
         min: f64,
-        /// Upper bound.
         max: f64,
         /// The step (> 0).
         q: f64,
@@ -96,7 +85,6 @@ pub enum Domain {
     },
     /// A normal draw `N(mu, sigma)`, redrawn until it lies in `[min, max]`.
     Normal {
-        /// Mean.
         mu: f64,
         /// Standard deviation (> 0).
         sigma: f64,
@@ -109,7 +97,6 @@ pub enum Domain {
     },
     /// A normal draw rounded to a multiple of `q`, redrawn until it lies in `[min, max]`.
     QNormal {
-        /// Mean.
         mu: f64,
         /// Standard deviation (> 0).
         sigma: f64,
@@ -168,7 +155,7 @@ const REDRAWS: usize = 10_000;
 
 impl Domain {
     /// The grid points of this domain, if it is a finite list.
-    pub fn grid_values(&self) -> Option<&[ParamValue]> {
+    pub(crate) fn grid_values(&self) -> Option<&[ParamValue]> {
         match self {
             Domain::Values { values } => Some(values),
             _ => None,
@@ -176,7 +163,7 @@ impl Domain {
     }
 
     /// Draws one value.
-    pub fn sample<R: Rng>(&self, rng: &mut R) -> ParamValue {
+    pub(crate) fn sample<R: Rng>(&self, rng: &mut R) -> ParamValue {
         match self {
             Domain::Values { values } => values[rng.random_range(0..values.len())].clone(),
             Domain::Uniform { min, max } => ParamValue::Float(min + (max - min) * rng.random::<f64>()),
@@ -217,7 +204,7 @@ impl Domain {
     }
 
     /// The name used in specs (`values`, `uniform`, ...), for messages.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Domain::Values { .. } => "values",
             Domain::Uniform { .. } => "uniform",
@@ -236,7 +223,7 @@ impl Domain {
 
     /// Whether the domain spreads its values over orders of magnitude, so a
     /// plot of it wants a log axis.
-    pub fn is_log_scale(&self) -> bool {
+    pub(crate) fn is_log_scale(&self) -> bool {
         matches!(
             self,
             Domain::LogUniformValues { .. }
@@ -359,7 +346,7 @@ pub(crate) fn normal_cdf(z: f64) -> f64 {
 }
 
 /// One draw from every domain, in name order: a random-search trial's params.
-pub fn sample_all<R: Rng>(
+pub(crate) fn sample_all<R: Rng>(
     parameters: &std::collections::BTreeMap<String, Domain>,
     rng: &mut R,
 ) -> crate::params::Params {

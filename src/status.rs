@@ -16,19 +16,15 @@ use crate::store::{self, StoreError, SweepDir, TrialRecord, TrialStatus, names};
 
 /// Why the status could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum StatusError {
+pub(crate) enum StatusError {
     /// No `sweep.json` here.
     #[error("{dir}: no sweep.json here; is this a sweep's results folder (results/<name>)?")]
-    NotASweep {
-        /// The folder.
-        dir: PathBuf,
-    },
+    NotASweep { dir: PathBuf },
     /// The manifest's spec cannot be read back.
     #[error("{path}: its spec cannot be read back ({message}); it was written by another version of sweep")]
     BadManifest {
         /// The manifest.
         path: PathBuf,
-        /// Why.
         message: String,
     },
     /// Reading files failed.
@@ -39,24 +35,17 @@ pub enum StatusError {
 /// The state of one planned trial.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
-pub enum TrialState {
+pub(crate) enum TrialState {
     /// Trained; its record is complete.
     Done,
     /// Ended with an error or a panic.
-    Failed {
-        /// Its message.
-        message: String,
-    },
+    Failed { message: String },
     /// Loss or outputs became NaN/inf.
-    Diverged {
-        /// Its message.
-        message: String,
-    },
+    Diverged { message: String },
     /// Never started (no folder).
     Missing,
     /// In progress: its process is alive on this host.
     Running {
-        /// The host.
         host: String,
         /// The process.
         pid: u32,
@@ -68,7 +57,6 @@ pub enum TrialState {
     /// ask about a pid). Counts as possibly alive: never run again by
     /// `--only-missing` or `--retry-failed` until it is running or stale.
     Unknown {
-        /// The host.
         host: String,
         /// The process there.
         pid: u32,
@@ -86,7 +74,7 @@ pub enum TrialState {
 
 impl TrialState {
     /// The short label used in tables: done, failed, diverged, missing, running, unknown, stale.
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             TrialState::Done => "done",
             TrialState::Failed { .. } => "failed",
@@ -100,19 +88,19 @@ impl TrialState {
 
     /// Whether `--only-missing` should run it again: never started, or its
     /// process is known to be gone (never when it may still run).
-    pub fn needs_run(&self) -> bool {
+    pub(crate) fn needs_run(&self) -> bool {
         matches!(self, TrialState::Missing | TrialState::Stale { .. })
     }
 
     /// Whether `--retry-failed` should run it again.
-    pub fn needs_retry(&self) -> bool {
+    pub(crate) fn needs_retry(&self) -> bool {
         matches!(self, TrialState::Failed { .. } | TrialState::Diverged { .. })
     }
 }
 
 /// One planned trial and its state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TrialStatusLine {
+pub(crate) struct TrialStatusLine {
     /// Plan index.
     pub index: usize,
     /// Trial id.
@@ -124,7 +112,7 @@ pub struct TrialStatusLine {
 
 /// Every planned trial of a sweep and its state.
 #[derive(Debug, Clone, Serialize)]
-pub struct SweepStatus {
+pub(crate) struct SweepStatus {
     /// Sweep name.
     pub sweep: String,
     /// Spec hash.
@@ -135,31 +123,31 @@ pub struct SweepStatus {
 
 impl SweepStatus {
     /// How many trials have the given label.
-    pub fn count(&self, label: &str) -> usize {
+    pub(crate) fn count(&self, label: &str) -> usize {
         self.trials.iter().filter(|t| t.state.label() == label).count()
     }
 
     /// Whether every planned trial is done.
-    pub fn all_done(&self) -> bool {
+    pub(crate) fn all_done(&self) -> bool {
         self.trials.iter().all(|t| t.state == TrialState::Done)
     }
 }
 
 impl SweepStatus {
     /// Whether every planned trial has a record: done, failed or diverged.
-    pub fn all_recorded(&self) -> bool {
+    pub(crate) fn all_recorded(&self) -> bool {
         self.trials
             .iter()
             .all(|t| matches!(t.state, TrialState::Done | TrialState::Failed { .. } | TrialState::Diverged { .. }))
     }
 
     /// Whether a live process may still be training one of its trials.
-    pub fn any_running(&self) -> bool {
+    pub(crate) fn any_running(&self) -> bool {
         self.trials.iter().any(|t| matches!(t.state, TrialState::Running { .. } | TrialState::Unknown { .. }))
     }
 
     /// `NAME: R/N trials recorded: 3 done, 1 running`, what `--follow` prints when it changes.
-    pub fn progress_line(&self) -> String {
+    pub(crate) fn progress_line(&self) -> String {
         let recorded = self.count("done") + self.count("failed") + self.count("diverged");
         let counts: Vec<String> = STATE_LABELS
             .iter()
@@ -172,18 +160,18 @@ impl SweepStatus {
 }
 
 /// Every label of [`TrialState::label`], in the order `status` prints counts.
-pub const STATE_LABELS: [&str; 7] = ["done", "failed", "diverged", "missing", "running", "unknown", "stale"];
+pub(crate) const STATE_LABELS: [&str; 7] = ["done", "failed", "diverged", "missing", "running", "unknown", "stale"];
 
 /// The `sweep run` processes an event log shows started and not yet finished, by pid.
 #[derive(Debug, Default)]
-pub struct OpenRuns {
+pub(crate) struct OpenRuns {
     open: BTreeMap<u32, String>,
     seen: bool,
 }
 
 impl OpenRuns {
     /// Takes one line of the log into account.
-    pub fn see(&mut self, line: &LogLine) {
+    pub(crate) fn see(&mut self, line: &LogLine) {
         match &line.event {
             LogEvent::SweepStarted { host, .. } => {
                 self.seen = true;
@@ -198,7 +186,7 @@ impl OpenRuns {
 
     /// Whether any run started that may still write: its line says it started, none that it
     /// finished, and its process is alive (a killed run never writes `sweep_finished`).
-    pub fn any_alive(&self, process: impl Fn(u32) -> Liveness) -> bool {
+    pub(crate) fn any_alive(&self, process: impl Fn(u32) -> Liveness) -> bool {
         let here = liveness::this_host();
         self.open
             .iter()
@@ -208,13 +196,13 @@ impl OpenRuns {
 
 /// How many polls `--follow` waits, once every trial is recorded, for a run whose process looks
 /// alive to write its last lines (a pid may have been reused by an unrelated process).
-pub const FOLLOW_GRACE_POLLS: u32 = 20;
+pub(crate) const FOLLOW_GRACE_POLLS: u32 = 20;
 
 /// Whether `sweep status --follow` has seen the end: every trial recorded and no run left to
 /// write its last lines (or `polls_recorded` polls since all were), or the runs the log showed
 /// have all ended with trials left that nobody trains. A sweep whose log shows no run (a SLURM
 /// array's tasks write none) ends when every trial is recorded.
-pub fn follow_is_over(status: &SweepStatus, runs: &OpenRuns, alive: bool, polls_recorded: u32) -> bool {
+pub(crate) fn follow_is_over(status: &SweepStatus, runs: &OpenRuns, alive: bool, polls_recorded: u32) -> bool {
     if status.all_recorded() {
         return !alive || polls_recorded >= FOLLOW_GRACE_POLLS;
     }
@@ -222,7 +210,7 @@ pub fn follow_is_over(status: &SweepStatus, runs: &OpenRuns, alive: bool, polls_
 }
 
 /// Reads the status of the sweep in `dir`, rebuilding its plan from `sweep.json`.
-pub fn sweep_status(dir: &SweepDir) -> Result<SweepStatus, StatusError> {
+pub(crate) fn sweep_status(dir: &SweepDir) -> Result<SweepStatus, StatusError> {
     let manifest = dir.manifest()?.ok_or_else(|| StatusError::NotASweep { dir: dir.root().to_path_buf() })?;
     let spec: SweepSpec = manifest
         .spec

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 /// `text` with every control character escaped (`\n`, `\r`, `\0`, `\u{1b}`):
 /// it prints as one line and cannot move the cursor. Tabs are kept.
-pub fn one_line(text: &str) -> Cow<'_, str> {
+pub(crate) fn one_line(text: &str) -> Cow<'_, str> {
     if !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
     }

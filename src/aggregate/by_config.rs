@@ -10,7 +10,7 @@ use crate::store::names;
 
 /// One configuration over its repeats.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ConfigRow {
+pub(crate) struct ConfigRow {
     /// Configuration number in the plan.
     pub config: usize,
     /// Its params.
@@ -30,7 +30,7 @@ pub struct ConfigRow {
 /// Groups a leaderboard's trials by configuration and ranks the groups: by the
 /// mean monitored metric (goal's direction), then lower mean valid_loss, then
 /// configuration number; configurations with no completed repeat last.
-pub fn rank_configs(board: &Leaderboard) -> Vec<ConfigRow> {
+pub(crate) fn rank_configs(board: &Leaderboard) -> Vec<ConfigRow> {
     let mut configs: Vec<usize> = board.rows.iter().map(|r| r.config).collect();
     configs.sort_unstable();
     configs.dedup();
@@ -80,7 +80,7 @@ pub fn rank_configs(board: &Leaderboard) -> Vec<ConfigRow> {
 
 /// `leaderboard_by_config.csv`: `rank, config, <params>, trials, completed,
 /// mean_<metric>, std_<metric>..., best_trial`.
-pub struct ConfigLeaderboardCsv;
+pub(crate) struct ConfigLeaderboardCsv;
 
 impl Exporter for ConfigLeaderboardCsv {
     fn file_name(&self) -> &'static str {

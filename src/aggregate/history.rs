@@ -12,12 +12,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::AggregateError;
-pub use crate::store::HistoryError;
+pub(crate) use crate::store::HistoryError;
 use crate::store::{HistoryFile, SweepDir, TrialRecord, names};
 
 /// One trial's `history.csv`, parsed.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TrialHistory {
+pub(crate) struct TrialHistory {
     trial_id: String,
     /// Columns after `epoch`.
     columns: Vec<String>,
@@ -28,7 +28,7 @@ pub struct TrialHistory {
 impl TrialHistory {
     /// Parses the bytes of `path`, the `history.csv` of trial `trial_id`:
     /// a header that starts with `epoch`, then one line per epoch.
-    pub fn parse(trial_id: &str, path: &Path, bytes: &[u8]) -> Result<Self, HistoryError> {
+    pub(crate) fn parse(trial_id: &str, path: &Path, bytes: &[u8]) -> Result<Self, HistoryError> {
         let file = HistoryFile::parse(path, bytes)?;
         let header = file.header();
         if header.first().map(String::as_str) != Some("epoch") {
@@ -52,7 +52,7 @@ impl TrialHistory {
 }
 
 /// The sweep's `history.csv` of `trials` (pure: the caller reads and writes).
-pub fn render(trials: &[TrialHistory]) -> Result<Vec<u8>, AggregateError> {
+pub(crate) fn render(trials: &[TrialHistory]) -> Result<Vec<u8>, AggregateError> {
     let err = |e: csv::Error| AggregateError::Render { file: names::HISTORY, message: e.to_string() };
     let mut sorted: Vec<&TrialHistory> = trials.iter().collect();
     sorted.sort_by(|a, b| a.trial_id.cmp(&b.trial_id));
@@ -81,7 +81,7 @@ pub fn render(trials: &[TrialHistory]) -> Result<Vec<u8>, AggregateError> {
 /// file cannot be used is left out with a reason, so one damaged file costs
 /// its own rows only; so is a trial with a model but no file. A failed trial
 /// may have none (it failed before its first epoch) and is left out silently.
-pub fn read_histories<'a>(
+pub(crate) fn read_histories<'a>(
     dir: &SweepDir,
     records: impl IntoIterator<Item = &'a TrialRecord>,
 ) -> (Vec<TrialHistory>, Vec<HistoryError>) {

@@ -12,7 +12,7 @@ use crate::store::names;
 /// for models not evaluated there. The columns of earlier versions keep their
 /// places, so scripts that read them by position still work.
 /// Failed and diverged trials keep their metric cells empty.
-pub struct LeaderboardCsv;
+pub(crate) struct LeaderboardCsv;
 
 impl Exporter for LeaderboardCsv {
     fn file_name(&self) -> &'static str {
@@ -70,7 +70,7 @@ impl Exporter for LeaderboardCsv {
 
 /// The test metrics of a leaderboard with a test split, in the task's column
 /// order (`valid_loss` becomes `loss`; `train_loss` has no test value).
-pub fn test_columns(board: &Leaderboard) -> Vec<&'static str> {
+pub(super) fn test_columns(board: &Leaderboard) -> Vec<&'static str> {
     if !board.has_test {
         return Vec::new();
     }

@@ -11,20 +11,20 @@
 //! cross-validation and one evaluation of the top models on the test split.
 
 mod by_config;
-pub mod history;
+pub(crate) mod history;
 mod leaderboard;
 mod ranking;
 mod registry;
-pub mod uncertainty;
+pub(crate) mod uncertainty;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use by_config::{ConfigLeaderboardCsv, ConfigRow, rank_configs};
-pub use leaderboard::LeaderboardCsv;
-pub use ranking::rank;
-pub use registry::{RegistryEntry, RegistryJson, SweepRegistry};
-pub use uncertainty::Uncertainty;
+pub(crate) use by_config::{ConfigLeaderboardCsv, ConfigRow, rank_configs};
+pub(crate) use leaderboard::LeaderboardCsv;
+pub(crate) use ranking::rank;
+pub(crate) use registry::{RegistryJson, SweepRegistry};
+pub(crate) use uncertainty::Uncertainty;
 
 use crate::metrics::{Metrics, Monitor, Task};
 use crate::spec::Selection;
@@ -32,33 +32,21 @@ use crate::store::{self, IncompleteTrial, SplitEvaluation, StoreError, SweepDir,
 
 /// Why aggregation failed.
 #[derive(Debug, thiserror::Error)]
-pub enum AggregateError {
+pub(crate) enum AggregateError {
     /// The folder is not a sweep's results folder.
     #[error("{dir}: no trial records here (expected {dir}/trials/<id>/trial.json); is this a sweep's results folder?")]
-    NoRecords {
-        /// The folder.
-        dir: PathBuf,
-    },
+    NoRecords { dir: PathBuf },
     /// Records disagree about their task.
     #[error("{dir}: trials of different tasks ({a} and {b}); were two sweeps mixed in one folder?")]
     MixedTasks {
-        /// The folder.
         dir: PathBuf,
         /// One task.
         a: &'static str,
-        /// Another.
         b: &'static str,
     },
     /// Records disagree about what they monitor.
     #[error("{dir}: trials monitor different metrics ({a} and {b}); were two sweeps mixed in one folder?")]
-    MixedMonitors {
-        /// The folder.
-        dir: PathBuf,
-        /// One metric.
-        a: String,
-        /// Another.
-        b: String,
-    },
+    MixedMonitors { dir: PathBuf, a: String, b: String },
     /// Reading records or writing exports failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -67,14 +55,13 @@ pub enum AggregateError {
     Render {
         /// The export's file name.
         file: &'static str,
-        /// Why.
         message: String,
     },
 }
 
 /// Ranked trials of one sweep.
 #[derive(Debug, Clone)]
-pub struct Leaderboard {
+pub(crate) struct Leaderboard {
     /// Sweep name.
     pub sweep: String,
     /// Spec hash of the trials.
@@ -107,7 +94,7 @@ pub struct Leaderboard {
 
 impl Leaderboard {
     /// Builds the ranked leaderboard from records.
-    pub fn from_records(
+    pub(crate) fn from_records(
         dir: &SweepDir,
         records: Vec<TrialRecord>,
         incomplete: Vec<IncompleteTrial>,
@@ -154,7 +141,7 @@ impl Leaderboard {
     /// The models in the order the registry lists them: the refit first,
     /// then completed trials by rank, or with repeats and folds by their
     /// configuration's rank.
-    pub fn registry_order(&self) -> Vec<&TrialRecord> {
+    pub(crate) fn registry_order(&self) -> Vec<&TrialRecord> {
         let registry = SweepRegistry::from_leaderboard(self);
         let by_id: BTreeMap<&str, &TrialRecord> =
             self.rows.iter().chain(self.refit.as_ref()).map(|r| (r.id.as_str(), r)).collect();
@@ -164,7 +151,7 @@ impl Leaderboard {
 
 /// Work on models that needs the objectives, which the aggregator does not
 /// have: a caller that does (the CLI) implements it.
-pub trait ModelWork {
+pub(crate) trait ModelWork {
     /// Evaluates the model in `model_dir` once on its test split.
     fn evaluate_test(&self, model_dir: &Path) -> Result<SplitEvaluation, String>;
     /// Retrains configuration `winner` on every non-test row for the median
@@ -175,7 +162,7 @@ pub trait ModelWork {
 
 /// What [`aggregate_with`] did besides ranking.
 #[derive(Debug, Clone, Default)]
-pub struct Judged {
+pub(crate) struct Judged {
     /// Models evaluated on the test split now (not read from an earlier `test.json`).
     pub tested_now: Vec<String>,
     /// Why some work failed (on a model, or reading a trial's history.csv);
@@ -184,7 +171,7 @@ pub struct Judged {
 }
 
 /// Renders one export of a leaderboard; pure, the aggregator writes the bytes.
-pub trait Exporter {
+pub(crate) trait Exporter {
     /// File name inside the sweep folder.
     fn file_name(&self) -> &'static str;
     /// The file's content.
@@ -194,13 +181,13 @@ pub trait Exporter {
 /// Reads every record of `dir`, ranks them, and writes every export atomically,
 /// with what is known without the objectives (test metrics measured earlier,
 /// bootstrap intervals).
-pub fn aggregate(dir: &SweepDir) -> Result<Leaderboard, AggregateError> {
+pub(crate) fn aggregate(dir: &SweepDir) -> Result<Leaderboard, AggregateError> {
     aggregate_with(dir, None).map(|(board, _)| board)
 }
 
 /// Reads the ranked leaderboard of `dir` with its refit, test metrics and
 /// bootstrap, as the exports show it; writes nothing.
-pub fn load(dir: &SweepDir) -> Result<Leaderboard, AggregateError> {
+pub(crate) fn load(dir: &SweepDir) -> Result<Leaderboard, AggregateError> {
     let (board, _) = judge(dir, None)?;
     Ok(board)
 }
@@ -209,7 +196,10 @@ pub fn load(dir: &SweepDir) -> Result<Leaderboard, AggregateError> {
 /// cross-validation (`refit = true`) and evaluates the top models on the test
 /// split, once each (a model with a `test.json` of its checkpoint is not
 /// evaluated again).
-pub fn aggregate_with(dir: &SweepDir, work: Option<&dyn ModelWork>) -> Result<(Leaderboard, Judged), AggregateError> {
+pub(crate) fn aggregate_with(
+    dir: &SweepDir,
+    work: Option<&dyn ModelWork>,
+) -> Result<(Leaderboard, Judged), AggregateError> {
     let (board, mut judged) = judge(dir, work)?;
     let mut exporters: Vec<&dyn Exporter> = vec![&LeaderboardCsv, &RegistryJson];
     if board.repeats {

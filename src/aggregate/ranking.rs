@@ -8,7 +8,7 @@ use crate::store::TrialRecord;
 /// Sorts trials best first: completed trials by the monitored metric at their
 /// best epoch (in the goal's direction), ties broken by lower `valid_loss`,
 /// then by trial id; then failed and diverged trials, by id.
-pub fn rank(mut records: Vec<TrialRecord>) -> Vec<TrialRecord> {
+pub(crate) fn rank(mut records: Vec<TrialRecord>) -> Vec<TrialRecord> {
     records.sort_by(compare);
     records
 }
@@ -29,7 +29,7 @@ fn compare(a: &TrialRecord, b: &TrialRecord) -> Ordering {
 /// The ranking rule shared by trials and configurations: the monitored value,
 /// best first by [`Monitor::order`] (a missing or non-finite value last), then
 /// lower valid_loss.
-pub fn by_metric_then_loss(
+pub(super) fn by_metric_then_loss(
     monitor: &Monitor,
     a: Option<f64>,
     b: Option<f64>,

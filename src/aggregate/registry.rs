@@ -11,7 +11,7 @@ use crate::store::{TrialRecord, names};
 
 /// One registered model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RegistryEntry {
+pub(crate) struct RegistryEntry {
     /// 1-based rank of the trial in the sweep's leaderboard.
     pub rank: usize,
     /// With `repeats > 1`: 1-based rank of the trial's configuration by its mean metric
@@ -62,7 +62,7 @@ pub struct RegistryEntry {
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SweepRegistry {
+pub(crate) struct SweepRegistry {
     /// Sweep name.
     pub sweep: String,
     /// Spec hash.
@@ -77,7 +77,7 @@ impl SweepRegistry {
     /// The registry of a leaderboard: a refit first (`rank` 0: it is not a
     /// ranked trial), then its completed trials with a checkpoint, in rank
     /// order, or with repeats and folds, in configuration-rank order.
-    pub fn from_leaderboard(board: &Leaderboard) -> Self {
+    pub(crate) fn from_leaderboard(board: &Leaderboard) -> Self {
         let config_ranks: std::collections::BTreeMap<usize, usize> = if board.repeats {
             super::rank_configs(board).iter().enumerate().map(|(i, c)| (c.config, i + 1)).collect()
         } else {
@@ -131,7 +131,7 @@ fn entry(board: &Leaderboard, r: &TrialRecord, rank: usize, config_rank: Option<
 }
 
 /// Exports [`SweepRegistry`] as pretty JSON.
-pub struct RegistryJson;
+pub(crate) struct RegistryJson;
 
 impl Exporter for RegistryJson {
     fn file_name(&self) -> &'static str {

@@ -13,11 +13,11 @@ use crate::metrics::{Monitor, RowScores, TargetScale, Truth};
 use crate::store::{SweepDir, TrialRecord, decode_outputs, names};
 
 /// The confidence level of the intervals and of the tie test.
-pub const LEVEL: f64 = 0.95;
+pub(crate) const LEVEL: f64 = 0.95;
 
 /// One trial's uncertainty.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Uncertainty {
+pub(crate) struct Uncertainty {
     /// Lower end of the 95 % percentile interval of the monitored metric.
     pub low: f64,
     /// Upper end.
@@ -34,7 +34,7 @@ pub struct Uncertainty {
 /// that kept its best epoch's validation outputs, with `count` resamples
 /// seeded by `seed`: the same resampled rows for every trial validated on
 /// the same rows, so the comparison with the top trial is paired.
-pub fn bootstrap_trials(
+pub(crate) fn bootstrap_trials(
     dir: &SweepDir,
     ranked: &[TrialRecord],
     monitor: &Monitor,
@@ -83,7 +83,7 @@ pub fn bootstrap_trials(
 /// unusable (unreadable, damaged, or of another epoch than the record's
 /// best), each as a message naming the file: such a trial silently losing its
 /// interval and its tie would change the leaderboard unnoticed.
-pub fn damaged_outputs(dir: &SweepDir, ranked: &[TrialRecord]) -> Vec<String> {
+pub(crate) fn damaged_outputs(dir: &SweepDir, ranked: &[TrialRecord]) -> Vec<String> {
     ranked
         .iter()
         .filter(|r| r.status.has_model())

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 /// What a child process used.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ChildStats {
+pub(crate) struct ChildStats {
     /// Wall time.
     pub wall_s: f64,
     /// User + system CPU time (last sample before exit, every 10 ms).
@@ -19,7 +19,7 @@ pub struct ChildStats {
 }
 
 /// Runs `program args...` in `dir` and measures it.
-pub fn measure_command(program: &Path, args: &[&str], dir: &Path) -> std::io::Result<ChildStats> {
+pub(crate) fn measure_command(program: &Path, args: &[&str], dir: &Path) -> std::io::Result<ChildStats> {
     let ticks = 100.0; // USER_HZ on Linux
     let start = Instant::now();
     let mut child =

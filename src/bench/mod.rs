@@ -7,12 +7,12 @@ mod workloads;
 
 use std::path::PathBuf;
 
-pub use measure::{ChildStats, measure_command};
-pub use workloads::{BenchOptions, run_all};
+pub(crate) use measure::measure_command;
+pub(crate) use workloads::{BenchOptions, run_all};
 
 /// One measured figure.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Figure {
+pub(crate) struct Figure {
     /// Which workload.
     pub workload: String,
     /// What was measured.
@@ -29,7 +29,7 @@ pub struct Figure {
 
 impl Figure {
     /// A figure without a target.
-    pub fn info(workload: &str, measure: &str, value: f64, unit: &str) -> Self {
+    pub(crate) fn info(workload: &str, measure: &str, value: f64, unit: &str) -> Self {
         Figure {
             workload: workload.into(),
             measure: measure.into(),
@@ -41,7 +41,7 @@ impl Figure {
     }
 
     /// A figure that must be at most `limit`.
-    pub fn at_most(workload: &str, measure: &str, value: f64, unit: &str, limit: f64) -> Self {
+    pub(crate) fn at_most(workload: &str, measure: &str, value: f64, unit: &str, limit: f64) -> Self {
         Figure {
             target: Some(format!("<= {limit}")),
             pass: Some(value <= limit),
@@ -50,7 +50,7 @@ impl Figure {
     }
 
     /// A figure that must be at least `limit`.
-    pub fn at_least(workload: &str, measure: &str, value: f64, unit: &str, limit: f64) -> Self {
+    pub(crate) fn at_least(workload: &str, measure: &str, value: f64, unit: &str, limit: f64) -> Self {
         Figure {
             target: Some(format!(">= {limit}")),
             pass: Some(value >= limit),
@@ -61,27 +61,21 @@ impl Figure {
 
 /// Why the benchmark could not run.
 #[derive(Debug, thiserror::Error)]
-pub enum BenchError {
+pub(crate) enum BenchError {
     /// A workload failed.
     #[error("{workload}: {message}")]
     Workload {
         /// Which.
         workload: String,
-        /// What happened.
         message: String,
     },
     /// Writing the results failed.
     #[error("{path}: {source}")]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
 }
 
 /// The figures as CSV.
-pub fn to_csv(figures: &[Figure]) -> Vec<u8> {
+pub(crate) fn to_csv(figures: &[Figure]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(["workload", "measure", "value", "unit", "target", "verdict"]);
     for f in figures {
@@ -103,7 +97,7 @@ pub fn to_csv(figures: &[Figure]) -> Vec<u8> {
 }
 
 /// The figures as an aligned table.
-pub fn to_table(figures: &[Figure]) -> String {
+pub(crate) fn to_table(figures: &[Figure]) -> String {
     let mut out =
         format!("{:<18} {:<44} {:>14} {:<10} {:<12} {}\n", "workload", "measure", "value", "unit", "target", "");
     for f in figures {

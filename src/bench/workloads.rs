@@ -15,7 +15,7 @@ use crate::store::{SweepDir, TrialRecord, names};
 
 /// What to run, and how big.
 #[derive(Debug, Clone)]
-pub struct BenchOptions {
+pub(crate) struct BenchOptions {
     /// The W-digits spec (sweeps/grid.toml).
     pub grid_spec: PathBuf,
     /// A scratch folder (wiped per workload).
@@ -69,7 +69,7 @@ fn scratch(o: &BenchOptions, name: &str) -> Result<PathBuf, BenchError> {
 }
 
 /// Runs every selected workload, in one sitting, and returns the figures.
-pub fn run_all(o: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Figure>, BenchError> {
+pub(crate) fn run_all(o: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Figure>, BenchError> {
     let mut figures = Vec::new();
     if o.wants("digits") || o.wants("scaling") {
         progress("W-digits (sweeps/grid.toml), 2 workers then 1");

@@ -6,24 +6,26 @@ use crate::metrics::{Metrics, Monitor};
 /// Asks for a checkpoint exactly when the monitored metric improves by more
 /// than `min_delta`, so the single saved model is always the best epoch's.
 #[derive(Debug, Clone)]
-pub struct BestModel {
+pub(crate) struct BestModel {
     best: BestSoFar,
     best_epoch: Option<usize>,
 }
 
 impl BestModel {
     /// Watches `monitor`.
-    pub fn new(monitor: Monitor) -> Self {
+    pub(crate) fn new(monitor: Monitor) -> Self {
         BestModel { best: BestSoFar::new(monitor), best_epoch: None }
     }
 
     /// The epoch whose model is saved, if any.
-    pub fn best_epoch(&self) -> Option<usize> {
+    #[cfg(test)]
+    pub(crate) fn best_epoch(&self) -> Option<usize> {
         self.best_epoch
     }
 
     /// The monitored value at the best epoch.
-    pub fn best_value(&self) -> Option<f64> {
+    #[cfg(test)]
+    pub(crate) fn best_value(&self) -> Option<f64> {
         self.best.best()
     }
 }

@@ -7,7 +7,7 @@ use crate::metrics::{Metrics, Monitor};
 
 /// `[train] early_stopping = { patience, min_delta }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EarlyStoppingSpec {
+pub(crate) struct EarlyStoppingSpec {
     /// Epochs without improvement before stopping.
     pub patience: usize,
     /// Minimum change that counts as improvement.
@@ -17,7 +17,7 @@ pub struct EarlyStoppingSpec {
 /// Stops once the monitored metric has not improved by more than `min_delta`
 /// for `patience` consecutive epochs.
 #[derive(Debug, Clone)]
-pub struct EarlyStopping {
+pub(crate) struct EarlyStopping {
     best: BestSoFar,
     patience: usize,
     epochs_without_improvement: usize,
@@ -25,7 +25,7 @@ pub struct EarlyStopping {
 
 impl EarlyStopping {
     /// Watches `monitor`'s metric with its own patience and `min_delta`.
-    pub fn new(monitor: &Monitor, spec: &EarlyStoppingSpec) -> Self {
+    pub(crate) fn new(monitor: &Monitor, spec: &EarlyStoppingSpec) -> Self {
         let monitor = Monitor { min_delta: spec.min_delta, ..monitor.clone() };
         EarlyStopping { best: BestSoFar::new(monitor), patience: spec.patience, epochs_without_improvement: 0 }
     }

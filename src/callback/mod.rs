@@ -7,17 +7,17 @@
 
 mod best_model;
 mod early_stopping;
-pub mod pruning;
+pub(crate) mod pruning;
 
-pub use best_model::BestModel;
-pub use early_stopping::{EarlyStopping, EarlyStoppingSpec};
-pub use pruning::{EarlyTerminate, PeerCurves, Pruner};
+pub(crate) use best_model::BestModel;
+pub(crate) use early_stopping::{EarlyStopping, EarlyStoppingSpec};
+pub(crate) use pruning::{EarlyTerminate, PeerCurves, Pruner};
 
 use crate::metrics::{Metrics, Monitor};
 
 /// What the runner should do after an epoch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Actions {
+pub(crate) struct Actions {
     /// Overwrite the trial's best checkpoint (and its metadata) with this epoch's model.
     pub save_best: bool,
     /// End the trial after this epoch.
@@ -28,7 +28,7 @@ pub struct Actions {
 
 impl Actions {
     /// Two callbacks' wishes together.
-    pub fn merge(self, other: Actions) -> Actions {
+    pub(crate) fn merge(self, other: Actions) -> Actions {
         Actions {
             save_best: self.save_best || other.save_best,
             stop: self.stop || other.stop,
@@ -38,14 +38,14 @@ impl Actions {
 }
 
 /// Decides after each epoch, from that epoch's metrics.
-pub trait Callback: Send {
+pub(crate) trait Callback: Send {
     /// Called once per epoch (1-based) with all metrics of that epoch.
     fn on_epoch_end(&mut self, epoch: usize, metrics: &Metrics) -> Actions;
 }
 
 /// A trial's callbacks: the best-model callback always, then early stopping
 /// and pruning when the spec asks for them.
-pub fn for_trial(
+pub(crate) fn for_trial(
     monitor: &Monitor,
     early_stopping: Option<&EarlyStoppingSpec>,
     pruning: Option<(EarlyTerminate, PeerCurves)>,
@@ -61,26 +61,26 @@ pub fn for_trial(
 }
 
 /// Asks every callback, in order, and merges their actions.
-pub fn on_epoch_end(callbacks: &mut [Box<dyn Callback>], epoch: usize, metrics: &Metrics) -> Actions {
+pub(crate) fn on_epoch_end(callbacks: &mut [Box<dyn Callback>], epoch: usize, metrics: &Metrics) -> Actions {
     callbacks.iter_mut().fold(Actions::default(), |actions, cb| actions.merge(cb.on_epoch_end(epoch, metrics)))
 }
 
 /// The best value of a monitored metric seen so far.
 #[derive(Debug, Clone, PartialEq)]
-pub struct BestSoFar {
+pub(crate) struct BestSoFar {
     monitor: Monitor,
     best: Option<f64>,
 }
 
 impl BestSoFar {
     /// Nothing seen yet.
-    pub fn new(monitor: Monitor) -> Self {
+    pub(crate) fn new(monitor: Monitor) -> Self {
         BestSoFar { monitor, best: None }
     }
 
     /// Whether the monitored value in `metrics` improves on the best (see
     /// [`Monitor::improves`]); if so it becomes the best.
-    pub fn observe(&mut self, metrics: &Metrics) -> bool {
+    pub(crate) fn observe(&mut self, metrics: &Metrics) -> bool {
         let value = self.monitor.value_in(metrics);
         let improved = self.monitor.improves(value, self.best);
         if improved {
@@ -90,7 +90,8 @@ impl BestSoFar {
     }
 
     /// The best value seen.
-    pub fn best(&self) -> Option<f64> {
+    #[cfg(test)]
+    pub(crate) fn best(&self) -> Option<f64> {
         self.best
     }
 }

@@ -16,7 +16,7 @@ use crate::metrics::{Metrics, Monitor};
 /// Early termination across trials (`early_terminate` in the spec).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum EarlyTerminate {
+pub(crate) enum EarlyTerminate {
     /// Asynchronous successive halving: at rung epochs `min_epochs · etaᵏ` (below
     /// `max_epochs`), a trial goes on only if its best value so far is in the top
     /// 1/eta of the trials that reached that rung before it.
@@ -57,7 +57,7 @@ pub enum EarlyTerminate {
 
 impl EarlyTerminate {
     /// The rule's name in messages (`pruned by asha at epoch 3`).
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             EarlyTerminate::Asha { .. } => "asha",
             EarlyTerminate::Hyperband { .. } => "hyperband",
@@ -68,7 +68,7 @@ impl EarlyTerminate {
 
 /// Other trials' best-so-far monitored value at each epoch (index `epoch - 1`).
 #[derive(Clone)]
-pub enum PeerCurves {
+pub(crate) enum PeerCurves {
     /// Fixed before the trial starts: the trials of the batches before it.
     Fixed(Arc<Vec<Vec<f64>>>),
     /// Read when a decision is due: every other trial as far as it has got
@@ -78,7 +78,7 @@ pub enum PeerCurves {
 
 impl PeerCurves {
     /// The curves, when they are fixed.
-    pub fn fixed(&self) -> Option<&Vec<Vec<f64>>> {
+    pub(crate) fn fixed(&self) -> Option<&Vec<Vec<f64>>> {
         match self {
             PeerCurves::Fixed(curves) => Some(curves),
             PeerCurves::Live(_) => None,
@@ -104,7 +104,7 @@ impl std::fmt::Debug for PeerCurves {
 }
 
 /// Best-so-far curve of a metric's per-epoch values (NaN epochs keep the previous best).
-pub fn best_so_far(values: &[f64], monitor: &Monitor) -> Vec<f64> {
+pub(crate) fn best_so_far(values: &[f64], monitor: &Monitor) -> Vec<f64> {
     let mut best = f64::NAN;
     values
         .iter()
@@ -119,7 +119,7 @@ pub fn best_so_far(values: &[f64], monitor: &Monitor) -> Vec<f64> {
 
 /// Stops a trial that falls behind its peers; the runner records it as `pruned`.
 #[derive(Debug, Clone)]
-pub struct Pruner {
+pub(crate) struct Pruner {
     rule: EarlyTerminate,
     monitor: Monitor,
     peers: PeerCurves,
@@ -128,12 +128,12 @@ pub struct Pruner {
 
 impl Pruner {
     /// Judges `monitor`'s metric by `rule` against `peers`.
-    pub fn new(rule: EarlyTerminate, monitor: Monitor, peers: PeerCurves) -> Self {
+    pub(crate) fn new(rule: EarlyTerminate, monitor: Monitor, peers: PeerCurves) -> Self {
         Pruner { rule, monitor, peers, best: f64::NAN }
     }
 
     /// Whether a trial whose best value so far is `best` stops at `epoch`.
-    pub fn decide(&self, epoch: usize, best: f64) -> bool {
+    pub(crate) fn decide(&self, epoch: usize, best: f64) -> bool {
         if best.is_nan() || !self.may_decide_at(epoch) {
             return false;
         }
@@ -184,7 +184,7 @@ impl Pruner {
 
 impl EarlyTerminate {
     /// Hyperband's band epochs, ascending (empty for the other rules).
-    pub fn bands(&self) -> Vec<usize> {
+    pub(crate) fn bands(&self) -> Vec<usize> {
         let EarlyTerminate::Hyperband { min_iter, max_iter, brackets, eta, max_epochs } = *self else {
             return Vec::new();
         };

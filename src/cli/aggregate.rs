@@ -14,7 +14,7 @@ use crate::store::SweepDir;
 
 /// Arguments of `sweep aggregate`.
 #[derive(Debug, Args)]
-pub struct AggregateArgs {
+pub(crate) struct AggregateArgs {
     /// A sweep's results folder, e.g. results/digits-grid.
     pub results: PathBuf,
     /// Print nothing.
@@ -30,7 +30,7 @@ pub struct AggregateArgs {
 /// cross-validation's winner and evaluates the top models on the test split
 /// where the sweep asks for it and that was not done yet (a SLURM array's
 /// aggregation job does both here).
-pub fn aggregate(args: AggregateArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+pub(super) fn aggregate(args: AggregateArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let started = std::time::Instant::now();
     let json_out = super::json::reserve_if(args.json)?;
     let dir = SweepDir::new(&args.results);

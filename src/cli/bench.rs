@@ -10,7 +10,7 @@ use crate::bench::{self, BenchError, BenchOptions};
 
 /// Arguments of `sweep bench`.
 #[derive(Debug, Args)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Where bench.csv and the scratch folders go.
     #[arg(long, default_value = "results/bench")]
     pub out: PathBuf,
@@ -41,7 +41,7 @@ pub struct BenchArgs {
 }
 
 /// Runs the workloads, prints a table, writes bench.csv; exit 1 when a target is missed or a workload fails.
-pub fn bench(args: BenchArgs) -> Result<ExitCode, CliError> {
+pub(super) fn bench(args: BenchArgs) -> Result<ExitCode, CliError> {
     let options = BenchOptions {
         grid_spec: args.grid_spec,
         work: args.out.join("work"),

@@ -16,7 +16,7 @@ use crate::output::{EvaluateOutput, ExportOutput, ExportedFile, SCHEMA_VERSION, 
 
 /// Arguments of `sweep predict`.
 #[derive(Debug, Args)]
-pub struct PredictArgs {
+pub(crate) struct PredictArgs {
     /// NAME@ALIAS, NAME@VERSION, NAME (latest), or a trial folder.
     pub model: String,
     /// CSV with the model's feature columns (by name, any order); the target column may be there too.
@@ -34,7 +34,7 @@ pub struct PredictArgs {
 
 /// A part of the model's stored split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Split {
+pub(crate) enum Split {
     /// The rows it learned from.
     Train,
     /// The validation split its best epoch (and the sweep's ranking) was chosen on.
@@ -55,7 +55,7 @@ impl From<Split> for SplitName {
 
 /// Arguments of `sweep evaluate`.
 #[derive(Debug, Args)]
-pub struct EvaluateArgs {
+pub(crate) struct EvaluateArgs {
     /// NAME@ALIAS, NAME@VERSION, NAME (latest), or a trial folder.
     pub model: String,
     /// The part of its split.
@@ -70,7 +70,7 @@ pub struct EvaluateArgs {
 
 /// Arguments of `sweep verify`.
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// NAME@ALIAS, NAME@VERSION, NAME (latest), or a trial folder.
     pub model: String,
     /// Print the report as JSON.
@@ -82,7 +82,7 @@ pub struct VerifyArgs {
 
 /// Arguments of `sweep export`.
 #[derive(Debug, Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// NAME@ALIAS, NAME@VERSION, NAME (latest), or a trial folder.
     pub model: String,
     /// The folder to write into.
@@ -111,7 +111,7 @@ fn load<'a>(reference: &str, at: &Location, catalog: &'a Catalog) -> Result<Load
 /// Writes one row per input row: the prediction in the target's original form
 /// (a label, or a value in original units) and, for classification, one
 /// probability per class.
-pub fn predict(args: PredictArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+pub(super) fn predict(args: PredictArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let model = load(&args.model, &args.at, catalog)?;
     let (x, truth): (Vec<f64>, Option<Vec<String>>) = match (&args.input, args.split) {
         (_, Some(split)) => {
@@ -183,7 +183,7 @@ pub fn predict(args: PredictArgs, catalog: &Catalog) -> Result<ExitCode, CliErro
 }
 
 /// Re-evaluates the checkpoint and compares it with its metadata; exit 1 with a diff on any mismatch.
-pub fn verify(args: VerifyArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+pub(super) fn verify(args: VerifyArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let model = load(&args.model, &args.at, catalog)?;
     let report = deploy::verify(&model)?;
     let mut out = std::io::stdout().lock();
@@ -236,7 +236,7 @@ pub fn verify(args: VerifyArgs, catalog: &Catalog) -> Result<ExitCode, CliError>
 }
 
 /// Prints every metric of the model's task on one part of its split.
-pub fn evaluate(args: EvaluateArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+pub(super) fn evaluate(args: EvaluateArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let json_out = super::json::reserve_if(args.json)?;
     let model = load(&args.model, &args.at, catalog)?;
     let result = deploy::evaluate_split(&model, args.split.into())?;
@@ -259,7 +259,7 @@ pub fn evaluate(args: EvaluateArgs, catalog: &Catalog) -> Result<ExitCode, CliEr
 }
 
 /// Writes weights, preprocessing and a model card.
-pub fn export(args: ExportArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+pub(super) fn export(args: ExportArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     if let (Format::Onnx, Some(_)) = (args.format, args.layout) {
         return Err(CliError::Usage(
             "--layout chooses how model.safetensors stores its weights; --format onnx writes model.onnx, \

@@ -20,19 +20,19 @@ use crate::status::StatusError;
 use crate::store::StoreError;
 
 /// Exit code of bad input: a wrong spec, bad data, a name or folder that cannot be used.
-pub const BAD_INPUT: u8 = 2;
+pub(super) const BAD_INPUT: u8 = 2;
 /// Exit code of a failure: a failed trial, a missed target, results that could not be read or written.
-pub const FAILURE: u8 = 1;
+pub(super) const FAILURE: u8 = 1;
 
 /// Whether an error is bad input, which the user fixes by changing what they gave.
-pub trait BadInput {
+pub(super) trait BadInput {
     /// True for bad input (exit 2), false for a failure (exit 1).
     fn is_bad_input(&self) -> bool;
 }
 
 impl CliError {
     /// 2 for anything the user can fix in their input, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         if self.is_bad_input() { BAD_INPUT } else { FAILURE }
     }
 }

@@ -16,7 +16,7 @@ use crate::store::{SweepDir, names};
 
 /// What the sweep asks to be done after each aggregation: `[report]` and `register_as`.
 #[derive(Debug, Clone, Default)]
-pub struct AfterAggregation {
+pub(super) struct AfterAggregation {
     /// `[report]`: the publishers to run.
     pub report: ReportSpec,
     /// The model name the top trial is registered under.
@@ -24,7 +24,7 @@ pub struct AfterAggregation {
 }
 
 /// What the pipeline did.
-pub struct Finished {
+pub(super) struct Finished {
     /// The leaderboard it wrote.
     pub board: Leaderboard,
     /// Test evaluations and the problems of the aggregation.
@@ -39,7 +39,7 @@ pub struct Finished {
 
 /// Where the settings come from.
 #[derive(Debug, Clone)]
-pub enum Settings {
+pub(super) enum Settings {
     /// The spec at hand (`sweep run`).
     Given(AfterAggregation),
     /// The results folder's manifest, read after aggregating (`sweep aggregate`, the SLURM job).
@@ -48,7 +48,7 @@ pub enum Settings {
 
 /// Aggregates the sweep in `dir` and does everything `settings` ask; only a failed aggregation or
 /// registration fails it: the report and the publishers warn on stderr and are skipped.
-pub fn finish(dir: &SweepDir, models: &SweepModels, settings: Settings) -> Result<Finished, CliError> {
+pub(super) fn finish(dir: &SweepDir, models: &SweepModels, settings: Settings) -> Result<Finished, CliError> {
     let (board, judged) = aggregate::aggregate_with(dir, Some(models))?;
     let after = match settings {
         Settings::Given(after) => after,
@@ -96,19 +96,19 @@ pub fn finish(dir: &SweepDir, models: &SweepModels, settings: Settings) -> Resul
 
 impl Finished {
     /// Trials without a model: failed or diverged.
-    pub fn failed_trials(&self) -> usize {
+    pub(super) fn failed_trials(&self) -> usize {
         self.board.rows.iter().filter(|r| !r.status.has_model()).count()
     }
 
     /// 1 when the aggregation had problems, or, with `trials_count`, when a trial failed
     /// (`sweep run` answers for its trials; `sweep aggregate` only for the aggregation).
-    pub fn exit_code(&self, trials_count: bool) -> ExitCode {
+    pub(super) fn exit_code(&self, trials_count: bool) -> ExitCode {
         let failed = if trials_count { self.failed_trials() } else { 0 };
         if failed + self.judged.problems.len() == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
     }
 
     /// The lines after the table: the leaderboard, report.html, each publisher's line, the registration.
-    pub fn print_files(&self, out: &mut impl Write, dir: &SweepDir) -> std::io::Result<()> {
+    pub(super) fn print_files(&self, out: &mut impl Write, dir: &SweepDir) -> std::io::Result<()> {
         writeln!(out, "leaderboard: {}", dir.file(names::LEADERBOARD).display())?;
         if let Some(path) = &self.report {
             writeln!(out, "report:      {}", path.display())?;

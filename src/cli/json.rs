@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 /// The process's real standard output, kept for the one document.
-pub struct JsonStdout {
+pub(super) struct JsonStdout {
     out: Box<dyn Write>,
 }
 
@@ -19,7 +19,7 @@ impl JsonStdout {
     /// Takes standard output for the document; from here on, everything else
     /// written to it goes to standard error.
     /// Elsewhere than on Linux the commands' own care is all there is.
-    pub fn reserve() -> io::Result<Self> {
+    pub(super) fn reserve() -> io::Result<Self> {
         io::stdout().lock().flush()?;
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
@@ -34,7 +34,7 @@ impl JsonStdout {
     }
 
     /// Prints `document` (pretty, as every `--json` of sweep, with a final newline).
-    pub fn print<T: Serialize>(mut self, document: &T) -> io::Result<()> {
+    pub(super) fn print<T: Serialize>(mut self, document: &T) -> io::Result<()> {
         let mut bytes = serde_json::to_vec_pretty(document).map_err(io::Error::other)?;
         bytes.push(b'\n');
         self.out.write_all(&bytes)?;
@@ -43,7 +43,7 @@ impl JsonStdout {
 }
 
 /// Reserves standard output when `json` is set.
-pub fn reserve_if(json: bool) -> io::Result<Option<JsonStdout>> {
+pub(super) fn reserve_if(json: bool) -> io::Result<Option<JsonStdout>> {
     json.then(JsonStdout::reserve).transpose()
 }
 

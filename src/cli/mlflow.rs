@@ -13,7 +13,7 @@ use crate::store::SweepDir;
 
 /// `sweep mlflow ...`.
 #[derive(Debug, Subcommand)]
-pub enum MlflowCommand {
+pub(crate) enum MlflowCommand {
     /// Push every trial as a run of one experiment (params, per-epoch metrics, `best_<metric>`,
     /// tags, checkpoint and model card as artifacts); pushing again completes or updates.
     Push(PushArgs),
@@ -21,7 +21,7 @@ pub enum MlflowCommand {
 
 /// Arguments of `sweep mlflow push`.
 #[derive(Debug, Args)]
-pub struct PushArgs {
+pub(crate) struct PushArgs {
     /// A sweep's results folder, e.g. results/digits-grid.
     pub results: PathBuf,
     /// The MLflow tracking server, http(s)://HOST:PORT (default: $MLFLOW_TRACKING_URI).
@@ -42,7 +42,7 @@ pub struct PushArgs {
 }
 
 /// Runs `sweep mlflow ...`.
-pub fn mlflow(command: MlflowCommand, catalog: &Catalog) -> Result<ExitCode, CliError> {
+pub(super) fn mlflow(command: MlflowCommand, catalog: &Catalog) -> Result<ExitCode, CliError> {
     match command {
         MlflowCommand::Push(args) => push(args, catalog),
     }

@@ -47,15 +47,15 @@ use crate::store::StoreError;
 /// Reproducible hyperparameter sweeps for Burn models.
 #[derive(Debug, Parser)]
 #[command(name = "sweep", version, about, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Plan and train every trial of a spec, then write the leaderboard and registry.
     Run(run::RunArgs),
     /// Print the trials a spec plans, without training.
@@ -79,7 +79,10 @@ pub enum Command {
     Evaluate(deploy::EvaluateArgs),
     /// Export a model: weights, preprocessing and a model card.
     Export(deploy::ExportArgs),
+    // A developer's command (CONTRIBUTING.md, the book's performance page): it runs as
+    // `sweep bench`, but a user's `--help` does not list it.
     /// Measure the performance workloads against their targets (bench.csv).
+    #[command(hide = true)]
     Bench(bench::BenchArgs),
     /// Write report.html: leaderboard, training curves with the best epoch, parameter plots.
     Report(report::ReportArgs),
@@ -134,7 +137,7 @@ pub fn main_with(objectives: Vec<Box<dyn Objective>>) -> ExitCode {
 }
 
 /// Runs a parsed command line with the objectives of `catalog` and returns the process exit code.
-pub fn dispatch(cli: Cli, catalog: &Catalog) -> ExitCode {
+pub(crate) fn dispatch(cli: Cli, catalog: &Catalog) -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args, catalog),
         Command::Plan(args) => plan::plan(args, catalog),
@@ -181,7 +184,7 @@ fn not_utf8_argument() -> String {
 
 /// Any error a command can end with.
 #[derive(Debug, thiserror::Error)]
-pub enum CliError {
+pub(crate) enum CliError {
     /// A bad spec.
     #[error(transparent)]
     Spec(#[from] SpecError),
@@ -240,7 +243,7 @@ impl From<crate::publish::mlflow::PushError> for CliError {
 /// trial indices panic, `SWEEP_ABORT_TRIALS=2` kills the process in trial 2.
 /// Tests use them to show that one broken trial never stops a sweep, locally or
 /// on SLURM, and that a dead process is recognised and run again.
-pub fn faults_from_env() -> Result<InjectedFaults, CliError> {
+pub(crate) fn faults_from_env() -> Result<InjectedFaults, CliError> {
     let indices = |var: &str| -> Result<std::collections::BTreeSet<usize>, CliError> {
         let Ok(text) = std::env::var(var) else {
             return Ok(Default::default());
@@ -258,6 +261,6 @@ pub fn faults_from_env() -> Result<InjectedFaults, CliError> {
 }
 
 /// Where sweeps keep their results unless told otherwise.
-pub fn default_results_root() -> PathBuf {
+pub(crate) fn default_results_root() -> PathBuf {
     PathBuf::from("results")
 }

@@ -11,13 +11,13 @@ use crate::params::ParamDef;
 
 /// Arguments of `sweep objectives`.
 #[derive(Debug, Args)]
-pub struct ObjectivesArgs {
+pub(crate) struct ObjectivesArgs {
     /// Only this objective.
     pub name: Option<String>,
 }
 
 /// Prints each objective with its tasks and every parameter: kind and range, default, description.
-pub fn objectives(args: ObjectivesArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+pub(super) fn objectives(args: ObjectivesArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let chosen: Vec<&dyn Objective> = match &args.name {
         Some(name) => vec![catalog.get(name).ok_or_else(|| {
             CliError::Usage(format!("no objective \"{name}\" in this binary; it has: {}", catalog.names()))

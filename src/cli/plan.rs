@@ -13,7 +13,7 @@ use crate::spec;
 
 /// Arguments of `sweep plan`.
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// The sweep spec: TOML, or a W&B sweep file (.yaml, .yml).
     pub spec: PathBuf,
     /// One JSON object per trial, one per line (JSON Lines).
@@ -22,7 +22,7 @@ pub struct PlanArgs {
 }
 
 /// Prints every planned trial: index, id, seed, params.
-pub fn plan(args: PlanArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+pub(super) fn plan(args: PlanArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let spec = spec::load(&args.spec, catalog)?;
     let plan = spec.plan();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

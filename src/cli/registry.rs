@@ -14,7 +14,7 @@ use crate::store::{self, SweepDir, names};
 
 /// Where the results and the registry live.
 #[derive(Debug, Args)]
-pub struct Location {
+pub(crate) struct Location {
     /// Folder that holds one results folder per sweep.
     #[arg(long, default_value_os_t = default_results_root())]
     pub results_dir: PathBuf,
@@ -25,14 +25,14 @@ pub struct Location {
 
 impl Location {
     /// The registry folder.
-    pub fn registry(&self) -> Registry {
+    pub(crate) fn registry(&self) -> Registry {
         Registry::new(self.registry_dir.clone().unwrap_or_else(|| self.results_dir.join("registry")))
     }
 }
 
 /// Registry subcommands.
 #[derive(Debug, Subcommand)]
-pub enum RegistryCommand {
+pub(crate) enum RegistryCommand {
     /// List models: one sweep's, best first, or (without SWEEP) every registered model and every sweep.
     List {
         /// A sweep's results folder.
@@ -81,7 +81,7 @@ pub enum RegistryCommand {
 }
 
 /// Runs a registry subcommand.
-pub fn registry(cmd: RegistryCommand) -> Result<ExitCode, CliError> {
+pub(super) fn registry(cmd: RegistryCommand) -> Result<ExitCode, CliError> {
     match cmd {
         RegistryCommand::List { sweep: Some(dir), json, .. } => list_sweep(&dir, json),
         RegistryCommand::List { sweep: None, json, at } => list_all(&at, json),
@@ -128,7 +128,7 @@ pub fn registry(cmd: RegistryCommand) -> Result<ExitCode, CliError> {
 
 /// Registers the sweep's top trial under `name` (the spec's `register_as`), in
 /// the registry beside the sweep's folder; returns what it did, in words.
-pub fn register_top(dir: &SweepDir, name: &str) -> Result<crate::output::Registered, CliError> {
+pub(super) fn register_top(dir: &SweepDir, name: &str) -> Result<crate::output::Registered, CliError> {
     let registry_root = dir.root().parent().map_or_else(|| PathBuf::from("registry"), |p| p.join("registry"));
     let trial = top_trial(dir)?;
     let (version, new) = Registry::new(registry_root).register(dir, &trial, name)?;
@@ -136,7 +136,7 @@ pub fn register_top(dir: &SweepDir, name: &str) -> Result<crate::output::Registe
 }
 
 /// The top-ranked trial of a sweep, from its registry.json.
-pub fn top_trial(dir: &SweepDir) -> Result<String, CliError> {
+pub(super) fn top_trial(dir: &SweepDir) -> Result<String, CliError> {
     let reg = read_sweep_registry(dir.root())?;
     reg.models
         .first()

@@ -12,7 +12,7 @@ use crate::store::SweepDir;
 
 /// Arguments of `sweep report`.
 #[derive(Debug, Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// A sweep's results folder, e.g. results/digits-grid.
     pub results: PathBuf,
     /// Rows of the leaderboard table.
@@ -24,7 +24,7 @@ pub struct ReportArgs {
 }
 
 /// Writes report.html and prints its path.
-pub fn report(args: ReportArgs) -> Result<ExitCode, CliError> {
+pub(super) fn report(args: ReportArgs) -> Result<ExitCode, CliError> {
     let dir = SweepDir::new(&args.results);
     dir.refuse_links()?;
     let path = report::write_report(&dir, ReportOptions { table_rows: args.rows, curves: args.curves })?;
@@ -34,7 +34,7 @@ pub fn report(args: ReportArgs) -> Result<ExitCode, CliError> {
 
 /// The report after `run` and `aggregate`, of the leaderboard they built: a
 /// failure is a warning, never the command's failure.
-pub fn report_after(dir: &SweepDir, board: &Leaderboard) -> Option<std::path::PathBuf> {
+pub(super) fn report_after(dir: &SweepDir, board: &Leaderboard) -> Option<std::path::PathBuf> {
     match report::write_report_of(dir, Some(board), ReportOptions::default()) {
         Ok(path) => Some(path),
         Err(e) => {

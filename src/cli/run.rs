@@ -18,7 +18,7 @@ use crate::store::SweepDir;
 
 /// Arguments of `sweep run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The sweep spec: TOML, or a W&B sweep file (.yaml, .yml).
     pub spec: PathBuf,
     /// Trials at once (default: the spec's `workers`, else the number of cores).
@@ -58,7 +58,7 @@ pub struct RunArgs {
 
 /// `--parallelism`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ParallelismArg {
+pub(crate) enum ParallelismArg {
     /// Threads of this process.
     Threads,
     /// A worker process per concurrent trial.
@@ -66,7 +66,7 @@ pub enum ParallelismArg {
 }
 
 /// Runs the sweep, aggregates it and prints the top 5.
-pub fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+pub(super) fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let started = std::time::Instant::now();
     let json_out = super::json::reserve_if(args.json)?;
     let spec = spec::load(&args.spec, catalog)?;

@@ -16,7 +16,7 @@ use crate::store::{StoreError, SweepDir};
 
 /// Arguments of `sweep slurm`. Job options default to the spec's `[slurm]` table.
 #[derive(Debug, Args)]
-pub struct SlurmArgs {
+pub(crate) struct SlurmArgs {
     /// The sweep spec: TOML, or a W&B sweep file (.yaml, .yml).
     pub spec: PathBuf,
     /// SLURM partition (`sbatch --partition`).
@@ -72,7 +72,7 @@ pub struct SlurmArgs {
 }
 
 /// Writes the job scripts, submits the array and the aggregation job, prints both ids.
-pub fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+pub(super) fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let json_out = super::json::reserve_if(args.json)?;
     let spec = spec::load(&args.spec, catalog)?;
     let results_root = absolute(&args.results_dir)?;

@@ -15,7 +15,7 @@ use crate::store::{StoreError, SweepDir};
 
 /// Arguments of `sweep status`.
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// A sweep's results folder, e.g. results/digits-grid.
     pub results: PathBuf,
     /// Print every trial's state as JSON.
@@ -34,7 +34,7 @@ const LAST_EVENTS: usize = 10;
 const FOLLOW_POLL: Duration = Duration::from_millis(500);
 
 /// Prints counts per state and every trial that is not done; exit 0 only when all are done.
-pub fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
+pub(super) fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
     if args.follow {
         return follow(&SweepDir::new(&args.results));
     }

@@ -8,7 +8,7 @@ use crate::params::params_display;
 
 /// Prints the best `n` trials: rank, id, monitored metric, a second metric
 /// (accuracy, or r2 for regression), valid loss, best epoch, params.
-pub fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Result<()> {
+pub(super) fn print_top(out: &mut impl Write, board: &Leaderboard, n: usize) -> io::Result<()> {
     let metric = &board.monitor.metric;
     let second = match board.task {
         Task::Classification if metric == "accuracy" => "mcc",

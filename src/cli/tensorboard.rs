@@ -11,7 +11,7 @@ use crate::store::SweepDir;
 
 /// Arguments of `sweep tensorboard`.
 #[derive(Debug, Args)]
-pub struct TensorboardArgs {
+pub(crate) struct TensorboardArgs {
     /// A sweep's results folder, e.g. results/digits-grid.
     pub results: PathBuf,
     /// Print nothing.
@@ -20,7 +20,7 @@ pub struct TensorboardArgs {
 }
 
 /// Writes (or rewrites) the sweep's TensorBoard event files and says how to view them.
-pub fn tensorboard(args: TensorboardArgs) -> Result<ExitCode, CliError> {
+pub(super) fn tensorboard(args: TensorboardArgs) -> Result<ExitCode, CliError> {
     let written = tensorboard::write_event_files(&SweepDir::new(&args.results))?;
     if !args.quiet {
         println!("{}", TensorboardPublisher::line(&written));

@@ -14,7 +14,7 @@ use crate::store::SweepDir;
 
 /// Arguments of `sweep trial`.
 #[derive(Debug, Args)]
-pub struct TrialArgs {
+pub(crate) struct TrialArgs {
     /// The sweep spec: TOML, or a W&B sweep file (.yaml, .yml).
     pub spec: PathBuf,
     /// Which trial of the plan (`sweep plan` lists them), from 0.
@@ -39,7 +39,7 @@ pub struct TrialArgs {
 }
 
 /// Runs one trial; the exit code is the trial's: 0 completed, 1 failed or diverged.
-pub fn trial(args: TrialArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+pub(super) fn trial(args: TrialArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let json_out = super::json::reserve_if(args.json)?;
     let spec = spec::load(&args.spec, catalog)?;
     let dir = SweepDir::new(args.results_dir.join(&spec.name));

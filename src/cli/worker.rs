@@ -12,7 +12,7 @@ use crate::{runner, spec};
 
 /// Arguments of `worker`, given by the parent run.
 #[derive(Debug, Args)]
-pub struct WorkerArgs {
+pub(crate) struct WorkerArgs {
     /// The sweep spec: TOML, or a W&B sweep file (.yaml, .yml).
     pub spec: PathBuf,
     /// Folder that holds one results folder per sweep.
@@ -27,7 +27,7 @@ pub struct WorkerArgs {
 }
 
 /// Serves trials until stdin closes.
-pub fn worker(args: WorkerArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
+pub(super) fn worker(args: WorkerArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     // The run that started this worker has already shown the spec's notes.
     let (spec, _notes) = spec::load_with_notices(&args.spec, catalog)?;
     runner::serve_worker(

@@ -4,7 +4,7 @@
 //!
 //! Everything a model needs to be applied to new rows later (column order,
 //! means, stds, label mapping or target scale, the data's fingerprint, the
-//! split) is kept in [`Preprocessing`] and stored beside every model.
+//! split) is kept in the preprocessing record stored beside every model.
 
 mod csv;
 mod source;
@@ -18,9 +18,12 @@ use serde::{Deserialize, Serialize};
 
 pub use csv::{CsvOptions, load_csv};
 pub use source::{DataSource, SourceError};
-pub use split::{SplitPlan, StoredSplit, TestPlan, prepare, prepare_split, rows_of_table, split_rows, stored_split};
-pub use summary::{Duplicates, PartSummary, SplitSummary};
-pub use targets::{MAX_CLASS_SHARE, TargetColumn};
+pub use split::prepare;
+pub(crate) use split::{SplitPlan, StoredSplit, TestPlan, prepare_split, rows_of_table, split_rows, stored_split};
+pub(crate) use summary::SplitSummary;
+#[cfg(test)]
+pub(crate) use summary::{Duplicates, PartSummary};
+pub use targets::TargetColumn;
 
 use crate::metrics::{TargetScale, Task, Truth};
 use crate::params::Params;
@@ -34,7 +37,7 @@ pub enum DataError {
     Read {
         /// The data file.
         path: PathBuf,
-        /// Why.
+        /// What the operating system reported.
         source: std::io::Error,
         /// Where a relative path was looked for, or empty.
         hint: String,
@@ -218,7 +221,7 @@ impl Table {
 
 /// How raw rows become model inputs and targets; stored with every model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Preprocessing {
+pub(crate) struct Preprocessing {
     /// The data file, as the spec named it (or a data source's description).
     pub data_path: PathBuf,
     /// SHA-256 of the data file's bytes (or a data source's fingerprint).
@@ -261,7 +264,7 @@ pub struct Preprocessing {
 /// The test split of a model's data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum TestSplit {
+pub(crate) enum TestSplit {
     /// Rows of the data file, carved out before the validation split.
     Carved {
         /// `[data] test_fraction`.
@@ -280,24 +283,9 @@ pub enum TestSplit {
     },
 }
 
-impl TestSplit {
-    /// Rows in the test split.
-    pub fn len(&self) -> usize {
-        match self {
-            TestSplit::Carved { rows, .. } => rows.len(),
-            TestSplit::File { rows, .. } => *rows,
-        }
-    }
-
-    /// Whether it has no rows.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// Cross-validation: how many folds, and which one a model was validated on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CvFold {
+pub(crate) struct CvFold {
     /// `[data] cv_folds`.
     pub folds: usize,
     /// The validation fold (0-based); `None` for a refit on every non-test row.
@@ -307,7 +295,7 @@ pub struct CvFold {
 /// A part of a model's data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
-pub enum SplitName {
+pub(crate) enum SplitName {
     /// The rows it learned from.
     Train,
     /// The rows its best epoch was chosen on.
@@ -318,7 +306,7 @@ pub enum SplitName {
 
 impl SplitName {
     /// As the command line and the files write it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SplitName::Train => "train",
             SplitName::Valid => "valid",
@@ -329,7 +317,7 @@ impl SplitName {
 
 /// Which objective's data source produced the rows, and with what options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SourceRef {
+pub(crate) struct SourceRef {
     /// The objective that owns the source.
     pub objective: String,
     /// The `[data]` options it was given.
@@ -338,7 +326,7 @@ pub struct SourceRef {
 
 impl Preprocessing {
     /// Model outputs per row: one logit per class, or one prediction.
-    pub fn outputs_per_row(&self) -> usize {
+    pub(crate) fn outputs_per_row(&self) -> usize {
         match self.task {
             Task::Classification => self.classes.len(),
             Task::Regression => 1,
@@ -346,12 +334,12 @@ impl Preprocessing {
     }
 
     /// The regression targets' scale (identity for classification and older files).
-    pub fn scale(&self) -> TargetScale {
+    pub(crate) fn scale(&self) -> TargetScale {
         self.target_scale.unwrap_or(TargetScale::IDENTITY)
     }
 
     /// Standardizes raw feature rows (`n × features`, in model column order).
-    pub fn standardize(&self, raw: &[f64]) -> Vec<f32> {
+    pub(crate) fn standardize(&self, raw: &[f64]) -> Vec<f32> {
         let d = self.feature_columns.len().max(1);
         raw.chunks(d)
             .flat_map(|row| row.iter().enumerate().map(|(j, v)| ((v - self.means[j]) / self.stds[j]) as f32))
@@ -366,7 +354,7 @@ pub enum Targets {
     Classes(Vec<usize>),
     /// Real targets.
     Values {
-        /// Standardized (see [`Preprocessing::target_scale`]), as the model learns them.
+        /// Standardized (by the training targets' mean and std), as the model learns them.
         model: Vec<f32>,
         /// As the data hold them: what the metrics compare predictions with.
         original: Vec<f64>,
@@ -375,7 +363,7 @@ pub enum Targets {
 
 impl Targets {
     /// Real targets as the data hold them, with the standardized copy the model learns.
-    pub fn values(original: Vec<f64>, scale: TargetScale) -> Self {
+    pub(crate) fn values(original: Vec<f64>, scale: TargetScale) -> Self {
         Targets::Values { model: original.iter().map(|&y| scale.to_model(y) as f32).collect(), original }
     }
 
@@ -420,7 +408,7 @@ pub struct Prepared {
     /// Inputs per row.
     pub n_features: usize,
     /// How the inputs and targets were made.
-    pub preprocessing: Preprocessing,
+    pub(crate) preprocessing: Preprocessing,
 }
 
 impl Prepared {
@@ -467,7 +455,7 @@ impl Prepared {
 }
 
 /// Targets as the metrics read them.
-pub fn truth<'a>(targets: &'a Targets, pre: &Preprocessing) -> Truth<'a> {
+pub(crate) fn truth<'a>(targets: &'a Targets, pre: &Preprocessing) -> Truth<'a> {
     match targets {
         Targets::Classes(labels) => Truth::Classes { labels, n_classes: pre.classes.len() },
         Targets::Values { original, .. } => Truth::Values { values: original, scale: pre.scale() },
@@ -476,7 +464,7 @@ pub fn truth<'a>(targets: &'a Targets, pre: &Preprocessing) -> Truth<'a> {
 
 impl DataShape {
     /// The shape a stored model was trained for.
-    pub fn of(pre: &Preprocessing) -> Self {
+    pub(crate) fn of(pre: &Preprocessing) -> Self {
         DataShape { task: pre.task, n_features: pre.feature_columns.len(), n_outputs: pre.outputs_per_row() }
     }
 }

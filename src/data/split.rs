@@ -18,7 +18,7 @@ use crate::seed::derive_seed;
 /// validation share: an optional test split nobody selects on, and optional
 /// cross-validation folds.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SplitPlan {
+pub(crate) struct SplitPlan {
     /// Share of the non-test rows (of each class, for classification) held out for validation.
     pub valid_fraction: f64,
     /// The test split.
@@ -30,30 +30,31 @@ pub struct SplitPlan {
 
 impl SplitPlan {
     /// A plain train/validation split, as before test splits and folds existed.
-    pub fn valid_only(valid_fraction: f64) -> Self {
+    pub(crate) fn valid_only(valid_fraction: f64) -> Self {
         SplitPlan { valid_fraction, test: TestPlan::None, cv: None }
     }
 }
 
 /// Where the test rows come from.
 #[derive(Debug, Clone, PartialEq)]
-pub enum TestPlan {
+pub(crate) enum TestPlan {
     /// No test split.
     None,
     /// This share of the rows (of each class), carved out before anything else.
     Fraction(f64),
     /// A separate file with the same columns; its description and fingerprint.
     File {
-        /// The file.
         path: PathBuf,
         /// Its SHA-256.
         fingerprint: String,
-        /// Its rows.
         rows: usize,
     },
 }
 
-/// Splits `table` for `task` into training and validation rows (see [`prepare_split`]).
+/// Splits `table` for `task` into training and validation rows, as a sweep
+/// without a test split or folds does: `valid_fraction` of the rows (of each
+/// class, for classification) held out, drawn from `seed`. Features are
+/// standardized with the training rows' mean and std; regression targets too.
 pub fn prepare(table: &Table, task: Task, valid_fraction: f64, seed: u64) -> Result<Prepared, DataError> {
     prepare_split(table, task, &SplitPlan::valid_only(valid_fraction), seed)
 }
@@ -67,7 +68,7 @@ pub fn prepare(table: &Table, task: Task, valid_fraction: f64, seed: u64) -> Res
 /// training rows' mean and std; regression targets too (the model learns
 /// them in those units). Without a test share or folds the split is exactly
 /// the one of earlier versions.
-pub fn prepare_split(table: &Table, task: Task, plan: &SplitPlan, seed: u64) -> Result<Prepared, DataError> {
+pub(crate) fn prepare_split(table: &Table, task: Task, plan: &SplitPlan, seed: u64) -> Result<Prepared, DataError> {
     let read = targets::read(table, task)?;
     let groups: Vec<Vec<usize>> = match &read {
         ReadTargets::Classes { y, classes } => {
@@ -214,7 +215,7 @@ fn assign_folds(groups: &[Vec<usize>], folds: usize, seed: u64) -> Vec<(usize, u
 
 /// Row numbers of `table` in each part of the split that `pre` describes:
 /// training rows are those in neither the validation nor a carved-out test split.
-pub fn split_rows(pre: &Preprocessing, rows: usize, split: SplitName) -> Vec<usize> {
+pub(crate) fn split_rows(pre: &Preprocessing, rows: usize, split: SplitName) -> Vec<usize> {
     match split {
         SplitName::Valid => pre.valid_rows.clone(),
         SplitName::Test => match &pre.test {
@@ -261,7 +262,7 @@ fn column_stats(x: &[f64], d: usize, rows: &[usize]) -> (Vec<f64>, Vec<f64>) {
 
 /// One part of a model's split, rebuilt from its data.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StoredSplit {
+pub(crate) struct StoredSplit {
     /// Raw features, `rows × features`, in the model's column order.
     pub x: Vec<f64>,
     /// The targets in the units the model learned.
@@ -273,14 +274,14 @@ pub struct StoredSplit {
 /// Rebuilds the validation split stored in `pre` from `table`, which must be
 /// the same data (its fingerprint is checked by the caller): the stored rows,
 /// with labels mapped to the stored classes and values to the stored scale.
-pub fn stored_split(table: &Table, pre: &Preprocessing) -> Result<StoredSplit, DataError> {
+pub(crate) fn stored_split(table: &Table, pre: &Preprocessing) -> Result<StoredSplit, DataError> {
     rows_of_table(table, pre, &pre.valid_rows)
 }
 
 /// Rows `rows` of `table`, in the model's column order, with targets mapped
 /// to the model's classes or scale; a label the model does not know, or a
 /// missing feature column, is an error naming them.
-pub fn rows_of_table(table: &Table, pre: &Preprocessing, rows: &[usize]) -> Result<StoredSplit, DataError> {
+pub(crate) fn rows_of_table(table: &Table, pre: &Preprocessing, rows: &[usize]) -> Result<StoredSplit, DataError> {
     let stored = |message: String| DataError::Stored { path: table.path.clone(), message };
     let read = targets::read_unchecked(table, pre.task)?;
     let index: Vec<usize> = pre

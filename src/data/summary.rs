@@ -11,7 +11,7 @@ use super::{DataError, Preprocessing, SplitName, StoredSplit, Table, Targets, ro
 
 /// One part of the split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PartSummary {
+pub(crate) struct PartSummary {
     /// `train`, `valid`, `test`, or `fold 3`.
     pub name: String,
     /// Rows.
@@ -29,7 +29,7 @@ pub struct PartSummary {
 
 /// Rows of one part whose features also appear in other parts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Duplicates {
+pub(crate) struct Duplicates {
     /// The part judged on them: `valid`, `test`, or `folds`.
     pub part: String,
     /// Where the identical rows are: `train`, `train or valid`, or `another fold`.
@@ -42,7 +42,7 @@ pub struct Duplicates {
 
 /// `splits.json`: the parts of a sweep's split and its leakage check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SplitSummary {
+pub(crate) struct SplitSummary {
     /// Class labels, in model order (classification).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<String>,
@@ -56,7 +56,7 @@ impl SplitSummary {
     /// Summarizes `parts` and counts duplicates: every part named in `checks`
     /// (part index, indices of the parts it is compared with) against those.
     /// Parts are compared by their raw features, bit for bit.
-    pub fn new(
+    pub(crate) fn new(
         classes: &[String],
         parts: &[(String, &StoredSplit)],
         checks: &[(String, Vec<usize>, Vec<usize>, String)],
@@ -88,7 +88,7 @@ impl SplitSummary {
     /// The parts of a sweep's split: train, valid and test, or with
     /// cross-validation each fold and test; `test_table` is the separate test
     /// file, if the spec names one.
-    pub fn of_sweep(
+    pub(crate) fn of_sweep(
         table: &Table,
         test_table: Option<&Table>,
         main: &Preprocessing,
@@ -125,7 +125,7 @@ impl SplitSummary {
     }
 
     /// One warning line per check that found duplicates.
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         self.duplicates
             .iter()
             .filter(|d| d.rows > 0)

@@ -9,7 +9,7 @@ use crate::metrics::Task;
 
 /// A classification target whose classes outnumber this share of the rows
 /// (fewer than 5 rows per class on average) is refused as likely continuous.
-pub const MAX_CLASS_SHARE: f64 = 0.2;
+pub(super) const MAX_CLASS_SHARE: f64 = 0.2;
 
 /// The raw target of each row, as a source delivers it.
 #[derive(Debug, Clone, PartialEq)]

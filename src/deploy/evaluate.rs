@@ -8,7 +8,7 @@ use crate::metrics::{Metrics, evaluate};
 use crate::store::{self, SplitEvaluation};
 
 /// The rows of `split`, rebuilt from the model's data (which must be unchanged).
-pub fn stored_part(model: &LoadedModel, split: SplitName) -> Result<StoredSplit, DeployError> {
+pub(crate) fn stored_part(model: &LoadedModel, split: SplitName) -> Result<StoredSplit, DeployError> {
     let pre = &model.preprocessing;
     let missing =
         |why: &str| DeployError::NoSuchSplit { dir: model.dir.clone(), split: split.as_str(), why: why.into() };
@@ -35,7 +35,7 @@ pub fn stored_part(model: &LoadedModel, split: SplitName) -> Result<StoredSplit,
 
 /// Every metric of the model's task on `split`; `valid_loss` becomes `loss`,
 /// the model's loss on those rows.
-pub fn evaluate_split(model: &LoadedModel, split: SplitName) -> Result<SplitEvaluation, DeployError> {
+pub(crate) fn evaluate_split(model: &LoadedModel, split: SplitName) -> Result<SplitEvaluation, DeployError> {
     let part = stored_part(model, split)?;
     let predictions = model.predict(&part.x)?;
     let metrics = split_metrics(evaluate(predictions.outputs(), truth(&part.targets, &model.preprocessing)));
@@ -50,7 +50,7 @@ pub fn evaluate_split(model: &LoadedModel, split: SplitName) -> Result<SplitEval
 
 /// Renames the validation loss of [`crate::metrics::evaluate`] to `loss`:
 /// on another part it is that part's loss.
-pub fn split_metrics(mut metrics: Metrics) -> Metrics {
+pub(super) fn split_metrics(mut metrics: Metrics) -> Metrics {
     if let Some(loss) = metrics.remove("valid_loss") {
         metrics.insert("loss".into(), loss);
     }

@@ -10,7 +10,7 @@ use crate::store::{self, StoreError};
 
 /// How weight matrices are laid out in the exported file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Layout {
+pub(crate) enum Layout {
     /// Burn's: `Linear` weights `[in, out]` (`y = x W + b`); the checkpoint as saved.
     Burn,
     /// PyTorch's: `Linear` weights `[out, in]` (`y = x Wᵀ + b`).
@@ -19,7 +19,7 @@ pub enum Layout {
 
 /// What `sweep export` writes the model as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// `model.safetensors`, the weights in the chosen layout (with `model.py` for `--layout pytorch`).
     Safetensors,
     /// `model.onnx`: raw feature rows in, probabilities or predictions out, the standardization inside.
@@ -30,7 +30,7 @@ pub enum Format {
 /// layout where the objective describes its module; or `model.onnx`),
 /// `preprocessing.json`, `model_card.json` and `model_card.md` into `to`;
 /// returns the files written.
-pub fn export(
+pub(crate) fn export(
     model: &LoadedModel,
     reference: &str,
     to: &Path,
@@ -106,7 +106,7 @@ pub fn export(
 /// `model_card.json` and `model_card.md` of a model whose weights travel as its
 /// checkpoint file (`best.safetensors`, Burn's layout), for publishing a trial
 /// folder as it is (`sweep mlflow push`).
-pub fn model_card_files(model: &LoadedModel, reference: &str) -> (Vec<u8>, String) {
+pub(crate) fn model_card_files(model: &LoadedModel, reference: &str) -> (Vec<u8>, String) {
     let file = weights_card(&model.meta.checkpoint, Layout::Burn, &model.checkpoint_sha256, model);
     let card = model_card(model, reference, file, model.model().numpy_snippet(false), None);
     (serde_json::to_vec_pretty(&card).unwrap_or_default(), model_card_markdown(&card))

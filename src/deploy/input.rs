@@ -7,7 +7,7 @@ use crate::data::Preprocessing;
 
 /// Rows read for prediction.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FeatureTable {
+pub(crate) struct FeatureTable {
     /// Raw features, `n × features`, in the model's column order.
     pub x: Vec<f64>,
     /// The target column's cells, when the file has one (kept as true labels).
@@ -18,7 +18,7 @@ pub struct FeatureTable {
 
 /// Reads `path`: every feature column of the model must be there (by name, any
 /// order); the target column may be; any other column is an error.
-pub fn read_features(path: &Path, pre: &Preprocessing) -> Result<FeatureTable, DeployError> {
+pub(crate) fn read_features(path: &Path, pre: &Preprocessing) -> Result<FeatureTable, DeployError> {
     let fail = |message: String| DeployError::Input { path: path.to_path_buf(), message };
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)

@@ -5,17 +5,17 @@ mod evaluate;
 mod export;
 mod input;
 mod model;
-pub mod onnx;
+pub(crate) mod onnx;
 mod pytorch;
-pub mod verify;
+pub(crate) mod verify;
 
 use std::path::PathBuf;
 
-pub use evaluate::{evaluate_split, split_metrics, stored_part};
-pub use export::{Format, Layout, export, model_card_files};
-pub use input::{FeatureTable, read_features};
-pub use model::{LoadedModel, Predictions};
-pub use verify::{MetricCheck, VerifyReport, verify};
+pub(crate) use evaluate::{evaluate_split, stored_part};
+pub(crate) use export::{Format, Layout, export, model_card_files};
+pub(crate) use input::read_features;
+pub(crate) use model::{LoadedModel, Predictions};
+pub(crate) use verify::verify;
 
 use crate::data::DataError;
 use crate::registry::{ModelRef, Registry, RegistryError};
@@ -23,7 +23,7 @@ use crate::store::StoreError;
 
 /// Why a model could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum DeployError {
+pub(crate) enum DeployError {
     /// The model reference did not resolve.
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -34,10 +34,7 @@ pub enum DeployError {
     #[error(
         "{dir}: not a model folder (expected best.safetensors, best.json and preprocessing.json; a trial folder results/<sweep>/trials/<id> or a registry version)"
     )]
-    NotAModel {
-        /// The folder.
-        dir: PathBuf,
-    },
+    NotAModel { dir: PathBuf },
     /// No record with the checkpoint's checksum: the trial is still running.
     #[error("{path}: missing or without a checkpoint sha256: its trial has not finished (or died before finishing)")]
     Unfinished {
@@ -49,11 +46,9 @@ pub enum DeployError {
         "{dir}: the model was trained by objective \"{name}\" (version {version}), which this binary does not have (it has: {known}); load it with the binary that defines that objective"
     )]
     UnknownObjective {
-        /// The model folder.
         dir: PathBuf,
         /// The objective its record names.
         name: String,
-        /// Its version.
         version: String,
         /// The objectives this binary has.
         known: String,
@@ -63,9 +58,7 @@ pub enum DeployError {
         "{dir}: the model was trained by objective \"{name}\" version {trained}, but this binary has version {here}; its checkpoint may not be the same model here, so it is not loaded"
     )]
     ObjectiveVersion {
-        /// The model folder.
         dir: PathBuf,
-        /// The objective.
         name: String,
         /// The version that trained it.
         trained: String,
@@ -75,7 +68,6 @@ pub enum DeployError {
     /// The objective offers no such export.
     #[error("objective \"{name}\" offers no {what}; export writes its checkpoint as trained (--layout burn)")]
     Unsupported {
-        /// The objective.
         name: String,
         /// What was asked for.
         what: &'static str,
@@ -86,7 +78,6 @@ pub enum DeployError {
         record.display()
     )]
     ChecksumMismatch {
-        /// The checkpoint.
         path: PathBuf,
         /// The file that holds the expected sha256: trial.json, best.json or test.json.
         record: PathBuf,
@@ -97,12 +88,7 @@ pub enum DeployError {
     },
     /// The checkpoint would not load.
     #[error("{path}: {message}")]
-    Checkpoint {
-        /// The checkpoint.
-        path: PathBuf,
-        /// Why.
-        message: String,
-    },
+    Checkpoint { path: PathBuf, message: String },
     /// The input CSV does not fit the model.
     #[error("{path}: {message}")]
     Input {
@@ -119,7 +105,6 @@ pub enum DeployError {
         "{path}: fingerprint is {actual}, but the model was trained on {expected}; its validation split cannot be rebuilt from changed data"
     )]
     DataChanged {
-        /// The data file.
         path: PathBuf,
         /// The model's fingerprint.
         expected: String,
@@ -129,7 +114,6 @@ pub enum DeployError {
     /// The model has no such part of a split.
     #[error("{dir}: has no {split} split: {why}")]
     NoSuchSplit {
-        /// The model folder.
         dir: PathBuf,
         /// The part asked for.
         split: &'static str,
@@ -138,16 +122,11 @@ pub enum DeployError {
     },
     /// Writing an output failed.
     #[error("{path}: {source}")]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
 }
 
 /// Finds a model's folder: a trial or version folder as given, or a registered model.
-pub fn locate(reference: &str, registry: &Registry) -> Result<PathBuf, DeployError> {
+pub(crate) fn locate(reference: &str, registry: &Registry) -> Result<PathBuf, DeployError> {
     match ModelRef::parse(reference)? {
         ModelRef::Folder(dir) => Ok(dir),
         ModelRef::Named { name, selector } => Ok(registry.resolve(&name, &selector)?.2),

@@ -9,7 +9,7 @@ use crate::objective::{Catalog, Model, Objective};
 use crate::store::{self, BestMetadata, StoreError, TrialRecord, names};
 
 /// A trained model with everything needed to apply it to raw rows.
-pub struct LoadedModel<'a> {
+pub(crate) struct LoadedModel<'a> {
     /// Where it was loaded from.
     pub dir: PathBuf,
     /// `best.json`: the epoch, metrics, params and settings of the checkpoint.
@@ -29,7 +29,7 @@ pub struct LoadedModel<'a> {
 
 /// What a model says about some rows.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Predictions {
+pub(crate) enum Predictions {
     /// Classification.
     Classes {
         /// `n × n_classes` probabilities, row-major.
@@ -50,7 +50,7 @@ pub enum Predictions {
 
 impl Predictions {
     /// The model's raw outputs, as its trainer gave them during training.
-    pub fn outputs(&self) -> &[f32] {
+    pub(crate) fn outputs(&self) -> &[f32] {
         match self {
             Predictions::Classes { logits, .. } => logits,
             Predictions::Values { outputs, .. } => outputs,
@@ -58,16 +58,11 @@ impl Predictions {
     }
 
     /// Rows predicted.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Predictions::Classes { classes, .. } => classes.len(),
             Predictions::Values { values, .. } => values.len(),
         }
-    }
-
-    /// Whether no row was predicted.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -75,7 +70,7 @@ impl<'a> LoadedModel<'a> {
     /// Loads `dir` with the objective its record names, refusing a checkpoint
     /// whose sha256 differs from the record, and a model of an objective (or
     /// an objective version) this binary does not have.
-    pub fn load(dir: &Path, catalog: &'a Catalog) -> Result<Self, DeployError> {
+    pub(crate) fn load(dir: &Path, catalog: &'a Catalog) -> Result<Self, DeployError> {
         let meta_path = dir.join(names::BEST_METADATA);
         let pre_path = dir.join(names::PREPROCESSING);
         if !meta_path.exists() || !pre_path.exists() {
@@ -140,17 +135,17 @@ impl<'a> LoadedModel<'a> {
     }
 
     /// The network itself.
-    pub fn model(&self) -> &dyn Model {
+    pub(crate) fn model(&self) -> &dyn Model {
         self.model.as_ref()
     }
 
     /// What it predicts.
-    pub fn task(&self) -> Task {
+    pub(crate) fn task(&self) -> Task {
         self.preprocessing.task
     }
 
     /// Predicts raw feature rows (`n × features`, in the model's column order).
-    pub fn predict(&self, raw: &[f64]) -> Result<Predictions, DeployError> {
+    pub(crate) fn predict(&self, raw: &[f64]) -> Result<Predictions, DeployError> {
         let pre = &self.preprocessing;
         let rows = raw.len() / pre.feature_columns.len().max(1);
         let outputs = self.model.predict(&pre.standardize(raw), rows).map_err(|e| DeployError::Checkpoint {
@@ -183,7 +178,7 @@ impl<'a> LoadedModel<'a> {
 
     /// The rows it was trained from, read again: from its data source, or its
     /// CSV file with its feature columns. Refused when they changed.
-    pub fn data(&self) -> Result<Table, DeployError> {
+    pub(crate) fn data(&self) -> Result<Table, DeployError> {
         let pre = &self.preprocessing;
         let table = match &pre.source {
             Some(source) => {
@@ -222,7 +217,7 @@ impl<'a> LoadedModel<'a> {
 
     /// The separate test file of its sweep (`[data] test_path`), read again
     /// with the model's feature columns. Refused when it changed.
-    pub fn test_data(&self) -> Result<Table, DeployError> {
+    pub(crate) fn test_data(&self) -> Result<Table, DeployError> {
         let pre = &self.preprocessing;
         let Some(crate::data::TestSplit::File { path, fingerprint, .. }) = &pre.test else {
             return Err(DeployError::NoSuchSplit {

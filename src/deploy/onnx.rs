@@ -10,11 +10,11 @@ use crate::objective::onnx::{self, Attribute, Dim, OnnxGraph};
 use crate::store;
 
 /// The graph input: raw feature rows, float32 `[N, features]`.
-pub const INPUT: &str = "features";
+pub(crate) const INPUT: &str = "features";
 /// The classification output: float32 `[N, classes]`, column `k` the probability of class `k`.
-pub const PROBABILITIES: &str = "probabilities";
+pub(crate) const PROBABILITIES: &str = "probabilities";
 /// The regression output: float32 `[N]`, in the target's original units.
-pub const PREDICTION: &str = "prediction";
+pub(crate) const PREDICTION: &str = "prediction";
 
 const BATCH: Dim = Dim::Named("N");
 

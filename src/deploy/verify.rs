@@ -11,11 +11,11 @@ use crate::metrics::{Task, evaluate};
 use crate::store::{self, SplitEvaluation, names};
 
 /// Largest difference accepted between a stored and a recomputed metric.
-pub const TOLERANCE: f64 = 1e-6;
+pub(crate) const TOLERANCE: f64 = 1e-6;
 
 /// One metric of the best epoch, as stored and as measured again.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MetricCheck {
+pub(crate) struct MetricCheck {
     /// Metric name.
     pub name: String,
     /// In best.json.
@@ -28,7 +28,7 @@ pub struct MetricCheck {
 
 /// What `verify` found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VerifyReport {
+pub(crate) struct VerifyReport {
     /// The model folder.
     pub dir: PathBuf,
     /// The objective that trained it, and its version.
@@ -51,7 +51,7 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// Whether every check passed.
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.checks.iter().chain(&self.test_checks).all(|c| c.ok)
     }
 }
@@ -67,7 +67,7 @@ fn check(name: &str, stored: f64, measured: f64) -> MetricCheck {
 }
 
 /// The model's own validation split, rebuilt from its data (which must be unchanged).
-pub fn stored_validation_split(model: &LoadedModel) -> Result<StoredSplit, DeployError> {
+pub(crate) fn stored_validation_split(model: &LoadedModel) -> Result<StoredSplit, DeployError> {
     Ok(stored_split(&model.data()?, &model.preprocessing)?)
 }
 
@@ -75,7 +75,7 @@ pub fn stored_validation_split(model: &LoadedModel) -> Result<StoredSplit, Deplo
 /// every best-epoch metric in its metadata; and on its test split, every
 /// metric its `test.json` claims. A refit has no validation split: its
 /// validation metrics are its folds' means, which no checkpoint reproduces.
-pub fn verify(model: &LoadedModel) -> Result<VerifyReport, DeployError> {
+pub(crate) fn verify(model: &LoadedModel) -> Result<VerifyReport, DeployError> {
     let mut checks = Vec::new();
     let mut not_recomputable = Vec::new();
     let refit = model.record.as_ref().and_then(|r| r.refit.as_ref());

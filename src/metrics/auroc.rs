@@ -122,7 +122,8 @@ pub(crate) fn compute(scores: &RowScores, rows: &[u32], scratch: &mut Scratch) -
 }
 
 /// Binary AUROC of `scores` against `positive`; None when only one class is present.
-pub fn auroc(positive: &[bool], scores: &[f64]) -> Option<f64> {
+#[cfg(test)]
+pub(crate) fn auroc(positive: &[bool], scores: &[f64]) -> Option<f64> {
     Ranking::new(|r| positive[r], scores).auroc(&vec![1; scores.len()])
 }
 

@@ -18,7 +18,7 @@ use super::{Monitor, table};
 
 /// Resampled row sets shared by every trial of a sweep, so comparisons are paired.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resamples {
+pub(crate) struct Resamples {
     rows: usize,
     count: usize,
     /// `count × rows`, one resample after another.
@@ -31,7 +31,7 @@ impl Resamples {
     /// # Panics
     ///
     /// If `rows` does not fit in a `u32`.
-    pub fn new(rows: usize, count: usize, seed: u64) -> Self {
+    pub(crate) fn new(rows: usize, count: usize, seed: u64) -> Self {
         let n = u32::try_from(rows).expect("bootstrap: more rows than u32 indices hold");
         let len = rows.checked_mul(count).expect("bootstrap: rows × count overflows");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -40,12 +40,12 @@ impl Resamples {
     }
 
     /// How many resamples.
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.count
     }
 
     /// Rows per resample: the rows of the data they were drawn from.
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.rows
     }
 
@@ -54,7 +54,7 @@ impl Resamples {
     /// # Panics
     ///
     /// If `i >= count()`.
-    pub fn get(&self, i: usize) -> &[u32] {
+    pub(crate) fn get(&self, i: usize) -> &[u32] {
         assert!(i < self.count, "bootstrap: resample {i} of {}", self.count);
         &self.indices[i * self.rows..(i + 1) * self.rows]
     }
@@ -68,7 +68,7 @@ impl Resamples {
 /// # Panics
 ///
 /// If `resamples` were drawn for a different number of rows than `scores` has.
-pub fn distribution(scores: &RowScores, metric: &str, resamples: &Resamples) -> Option<Vec<f64>> {
+pub(crate) fn distribution(scores: &RowScores, metric: &str, resamples: &Resamples) -> Option<Vec<f64>> {
     assert_eq!(resamples.rows(), scores.rows(), "bootstrap: resamples drawn for other rows");
     let compute = table::lookup(scores.task(), metric)?.compute;
     let mut scratch = Scratch::default();
@@ -83,7 +83,7 @@ pub fn distribution(scores: &RowScores, metric: &str, resamples: &Resamples) -> 
 /// # Panics
 ///
 /// If `level` is not within `[0, 1]`.
-pub fn percentile_interval(values: &[f64], level: f64) -> Option<(f64, f64)> {
+pub(crate) fn percentile_interval(values: &[f64], level: f64) -> Option<(f64, f64)> {
     assert!((0.0..=1.0).contains(&level), "bootstrap: interval level {level} outside [0, 1]");
     let mut sorted: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
     if sorted.is_empty() {
@@ -113,7 +113,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// # Panics
 ///
 /// If the two distributions differ in length, so cannot be paired.
-pub fn share_better(top: &[f64], other: &[f64], monitor: &Monitor) -> f64 {
+pub(crate) fn share_better(top: &[f64], other: &[f64], monitor: &Monitor) -> f64 {
     assert_eq!(top.len(), other.len(), "bootstrap: distributions of different lengths");
     // Monitor::better ranks any finite value above a non-finite one; a
     // resample where either metric is undefined says nothing about which is better.

@@ -4,7 +4,7 @@
 //! per-row facts (`rows.rs`) are built from these.
 
 /// Row-wise softmax of `logits` (`n × k`, row-major), computed in f64.
-pub fn softmax_rows(logits: &[f32], k: usize) -> Vec<f64> {
+pub(crate) fn softmax_rows(logits: &[f32], k: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(logits.len());
     for row in logits.chunks(k) {
         let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
@@ -23,7 +23,8 @@ pub(crate) fn cross_entropy_of_row(row: &[f32], y: usize) -> f64 {
 }
 
 /// Mean cross-entropy of `logits` (`n × k`) against integer labels.
-pub fn cross_entropy(logits: &[f32], labels: &[usize], k: usize) -> f64 {
+#[cfg(test)]
+pub(crate) fn cross_entropy(logits: &[f32], labels: &[usize], k: usize) -> f64 {
     let mut total = 0.0;
     for (row, &y) in logits.chunks(k).zip(labels) {
         total += cross_entropy_of_row(row, y);
@@ -32,7 +33,7 @@ pub fn cross_entropy(logits: &[f32], labels: &[usize], k: usize) -> f64 {
 }
 
 /// Index of the largest value of each row (the first one on ties).
-pub fn argmax_rows(values: &[f32], k: usize) -> Vec<usize> {
+pub(crate) fn argmax_rows(values: &[f32], k: usize) -> Vec<usize> {
     values
         .chunks(k)
         .map(|row| {

@@ -10,7 +10,7 @@ use super::rows::{RowScores, Scratch, ratio};
 /// truth, is predicted, and both (the diagonal). O(rows + classes) to count,
 /// so the bootstrap recounts one per resample.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ConfusionMatrix {
+pub(crate) struct ConfusionMatrix {
     n_classes: usize,
     true_counts: Vec<u64>,
     pred_counts: Vec<u64>,
@@ -20,14 +20,15 @@ pub struct ConfusionMatrix {
 
 impl ConfusionMatrix {
     /// Builds the matrix; labels must be `< n_classes`.
-    pub fn new(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Self {
         let mut cm = ConfusionMatrix::default();
         cm.recount(y_true.iter().copied().zip(y_pred.iter().copied()), n_classes);
         cm
     }
 
     /// Counts (true class, predicted class) pairs afresh, reusing the buffers.
-    pub fn recount(&mut self, pairs: impl Iterator<Item = (usize, usize)>, n_classes: usize) {
+    pub(crate) fn recount(&mut self, pairs: impl Iterator<Item = (usize, usize)>, n_classes: usize) {
         self.n_classes = n_classes;
         for v in [&mut self.true_counts, &mut self.pred_counts, &mut self.diag] {
             v.clear();
@@ -63,13 +64,13 @@ impl ConfusionMatrix {
     }
 
     /// Share of correct predictions.
-    pub fn accuracy(&self) -> f64 {
+    pub(crate) fn accuracy(&self) -> f64 {
         let correct: f64 = (0..self.n_classes).map(|k| self.at_diag(k)).sum();
         ratio(correct, self.total())
     }
 
     /// Mean recall over the classes present in the true labels.
-    pub fn balanced_accuracy(&self) -> f64 {
+    pub(crate) fn balanced_accuracy(&self) -> f64 {
         // Iterated twice rather than collected: the bootstrap calls this for every resample.
         let present = || (0..self.n_classes).filter(|&k| self.true_count(k) > 0.0);
         let sum: f64 = present().map(|k| self.recall_of(k)).sum();
@@ -90,17 +91,17 @@ impl ConfusionMatrix {
     }
 
     /// Binary: of the positive class (index 1). Multi-class: macro average.
-    pub fn precision(&self) -> f64 {
+    pub(crate) fn precision(&self) -> f64 {
         self.averaged(Self::precision_of)
     }
 
     /// Binary: of the positive class (index 1). Multi-class: macro average.
-    pub fn recall(&self) -> f64 {
+    pub(crate) fn recall(&self) -> f64 {
         self.averaged(Self::recall_of)
     }
 
     /// Binary: of the positive class (index 1). Multi-class: macro average.
-    pub fn f1(&self) -> f64 {
+    pub(crate) fn f1(&self) -> f64 {
         self.averaged(Self::f1_of)
     }
 
@@ -115,7 +116,7 @@ impl ConfusionMatrix {
 
     /// Matthews correlation coefficient, multi-class form (Gorodkin's R_K), as
     /// scikit-learn's `matthews_corrcoef`: 0 when either marginal is constant.
-    pub fn mcc(&self) -> f64 {
+    pub(crate) fn mcc(&self) -> f64 {
         let s = self.total();
         let c: f64 = (0..self.n_classes).map(|k| self.at_diag(k)).sum();
         let (mut sum_pt, mut sum_pp, mut sum_tt) = (0.0, 0.0, 0.0);

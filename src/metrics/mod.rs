@@ -4,33 +4,33 @@
 //! same thing, and the best-model callback, early stopping, pruning, TPE, the
 //! leaderboard and the registry work alike for both tasks.
 //!
-//! Every metric is one entry of [`table::METRICS`] (its name, task, goal and
+//! Every metric is one entry of `table::METRICS` (its name, task, goal and
 //! what it is computed from) over one implementation, computed from
-//! [`RowScores`] on any set of rows: all of them for an epoch
+//! `RowScores` on any set of rows: all of them for an epoch
 //! ([`evaluate`], which `verify` and the test split also call), a resample
 //! of them for the bootstrap.
 
 mod auroc;
-pub mod bootstrap;
-pub mod classification;
+pub(crate) mod bootstrap;
+pub(crate) mod classification;
 mod confusion;
 mod log_loss;
 mod monitor;
-pub mod regression;
+pub(crate) mod regression;
 mod rows;
-pub mod table;
+pub(crate) mod table;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use auroc::auroc;
-pub use classification::{argmax_rows, cross_entropy, softmax_rows};
-pub use confusion::ConfusionMatrix;
-pub use monitor::{Goal, Monitor};
+#[cfg(test)]
+pub(crate) use auroc::auroc;
+pub(crate) use classification::{argmax_rows, softmax_rows};
+pub(crate) use monitor::{Goal, Monitor};
 pub use regression::TargetScale;
-pub use rows::{RowScores, Scratch};
-pub use table::{MetricDef, Needs};
+pub(crate) use rows::{RowScores, Scratch};
+pub(crate) use table::{MetricDef, Needs};
 
 /// Metric values by name; a metric undefined for some data (`auroc` when a
 /// class is missing from the validation rows) is absent.
@@ -62,12 +62,12 @@ impl Task {
     }
 
     /// The table's entry for `metric` of this task.
-    pub fn metric(self, metric: &str) -> Option<&'static MetricDef> {
+    pub(crate) fn metric(self, metric: &str) -> Option<&'static MetricDef> {
         table::lookup(self, metric)
     }
 
     /// Whether it is a training loss (of any task), which no validation outputs reproduce.
-    pub fn is_training_metric(metric: &str) -> bool {
+    pub(crate) fn is_training_metric(metric: &str) -> bool {
         table::METRICS.iter().any(|m| m.name == metric && m.needs == Needs::TrainingLoss)
     }
 }

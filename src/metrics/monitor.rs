@@ -11,7 +11,7 @@ use super::Metrics;
 /// Whether larger or smaller values of the monitored metric are better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Goal {
+pub(crate) enum Goal {
     /// Larger is better.
     Maximize,
     /// Smaller is better.
@@ -20,7 +20,7 @@ pub enum Goal {
 
 /// A metric, its direction, and the least change that counts as improvement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Monitor {
+pub(crate) struct Monitor {
     /// Metric name (one of its task's [`super::Task::metric_names`]).
     #[serde(alias = "name")]
     pub metric: String,
@@ -32,13 +32,13 @@ pub struct Monitor {
 
 impl Monitor {
     /// Watches `metric` in direction `goal`.
-    pub fn new(metric: &str, goal: Goal, min_delta: f64) -> Self {
+    pub(crate) fn new(metric: &str, goal: Goal, min_delta: f64) -> Self {
         Monitor { metric: metric.to_string(), goal, min_delta }
     }
 
     /// The rule: whether `a` is strictly better than `b`. Non-finite values
     /// are never better, and every finite value is better than a non-finite one.
-    pub fn better(&self, a: f64, b: f64) -> bool {
+    pub(crate) fn better(&self, a: f64, b: f64) -> bool {
         match (a.is_finite(), b.is_finite()) {
             (false, _) => false,
             (true, false) => true,
@@ -51,7 +51,7 @@ impl Monitor {
 
     /// Whether `value` improves on `best` by more than `min_delta` (the first
     /// finite value always does).
-    pub fn improves(&self, value: f64, best: Option<f64>) -> bool {
+    pub(crate) fn improves(&self, value: f64, best: Option<f64>) -> bool {
         match best {
             None => value.is_finite(),
             Some(best) => {
@@ -66,7 +66,7 @@ impl Monitor {
 
     /// Best first: the order of a ranking by this metric (missing or
     /// non-finite values last, equal values equal).
-    pub fn order(&self, a: Option<f64>, b: Option<f64>) -> Ordering {
+    pub(crate) fn order(&self, a: Option<f64>, b: Option<f64>) -> Ordering {
         let (a, b) = (a.unwrap_or(f64::NAN), b.unwrap_or(f64::NAN));
         if self.better(a, b) {
             Ordering::Less
@@ -78,7 +78,7 @@ impl Monitor {
     }
 
     /// The monitored value in `metrics` (NaN when absent, which is never better).
-    pub fn value_in(&self, metrics: &Metrics) -> f64 {
+    pub(crate) fn value_in(&self, metrics: &Metrics) -> f64 {
         metrics.get(&self.metric).copied().unwrap_or(f64::NAN)
     }
 }

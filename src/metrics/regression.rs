@@ -33,19 +33,21 @@ impl TargetScale {
 }
 
 /// Mean squared error.
-pub fn mse(predicted: &[f64], truth: &[f64]) -> f64 {
+pub(crate) fn mse(predicted: &[f64], truth: &[f64]) -> f64 {
     mean(predicted.iter().zip(truth).map(|(p, t)| (p - t) * (p - t)), truth.len())
 }
 
 /// Mean absolute error.
-pub fn mae(predicted: &[f64], truth: &[f64]) -> f64 {
+#[cfg(test)]
+pub(crate) fn mae(predicted: &[f64], truth: &[f64]) -> f64 {
     mean(predicted.iter().zip(truth).map(|(p, t)| (p - t).abs()), truth.len())
 }
 
 /// Coefficient of determination, `1 − SS_res / SS_tot`. A constant target
 /// (`SS_tot = 0`) gives 1 when predicted exactly, else 0, as scikit-learn's
 /// `r2_score` does.
-pub fn r2(predicted: &[f64], truth: &[f64]) -> f64 {
+#[cfg(test)]
+pub(crate) fn r2(predicted: &[f64], truth: &[f64]) -> f64 {
     let sq: Vec<f64> = predicted.iter().zip(truth).map(|(p, t)| (t - p) * (t - p)).collect();
     r2_of(truth, &sq, 0..truth.len())
 }

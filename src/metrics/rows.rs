@@ -16,7 +16,7 @@ use super::classification::{argmax_rows, cross_entropy_of_row, softmax_rows};
 /// One model's outputs on the validation rows with their truth, reduced to
 /// what the metrics read.
 #[derive(Debug, Clone)]
-pub struct RowScores {
+pub(crate) struct RowScores {
     kind: Kind,
 }
 
@@ -76,7 +76,7 @@ pub(crate) struct ValueRows {
 /// distribution would otherwise allocate for every resample. Each metric file
 /// keeps its own buffer type here ([`Scratch::buffer`]).
 #[derive(Debug, Default)]
-pub struct Scratch {
+pub(crate) struct Scratch {
     /// How often each row is drawn (AUROC's walk over its rankings).
     pub(crate) multiplicity: Vec<u32>,
     buffers: Vec<Box<dyn Any + Send>>,
@@ -103,7 +103,7 @@ impl RowScores {
     ///
     /// If `outputs` does not hold `outputs_per_row` values for every row of
     /// `truth`, or a class label is not below `n_classes`.
-    pub fn new(outputs: &[f32], truth: Truth<'_>) -> Self {
+    pub(crate) fn new(outputs: &[f32], truth: Truth<'_>) -> Self {
         assert_eq!(
             outputs.len(),
             truth.len() * truth.outputs_per_row(),
@@ -143,7 +143,7 @@ impl RowScores {
     }
 
     /// Rows of the validation outputs.
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         match &self.kind {
             Kind::Classes(c) => c.labels.len(),
             Kind::Values(v) => v.truth.len(),
@@ -151,7 +151,7 @@ impl RowScores {
     }
 
     /// The task of the outputs.
-    pub fn task(&self) -> super::Task {
+    pub(crate) fn task(&self) -> super::Task {
         match &self.kind {
             Kind::Classes(_) => super::Task::Classification,
             Kind::Values(_) => super::Task::Regression,

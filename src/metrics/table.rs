@@ -17,7 +17,7 @@ use super::{Goal, Task, auroc, confusion, log_loss, regression};
 
 /// What a metric is computed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Needs {
+pub(crate) enum Needs {
     /// Each row's predicted class (the argmax of its logits) and its true class.
     Classes,
     /// Each row's logits or class probabilities (their softmax) and its true class.
@@ -33,11 +33,10 @@ pub enum Needs {
 /// with repetitions (a bootstrap resample) or without (`0..n`, the epoch's
 /// value). `None` where it is undefined on those rows (AUROC of rows missing a
 /// class) or for the other task's outputs.
-pub type Compute = fn(scores: &RowScores, rows: &[u32], scratch: &mut Scratch) -> Option<f64>;
+pub(crate) type Compute = fn(scores: &RowScores, rows: &[u32], scratch: &mut Scratch) -> Option<f64>;
 
-/// One metric.
 #[derive(Debug, Clone, Copy)]
-pub struct MetricDef {
+pub(crate) struct MetricDef {
     /// Its name in specs, history.csv (`<name>`) and the leaderboard (`best_<name>`).
     pub name: &'static str,
     /// The task whose trials report it.
@@ -59,7 +58,7 @@ const fn def(name: &'static str, task: Task, goal: Goal, needs: Needs, compute: 
 }
 
 /// Every metric, each task's in its column order.
-pub static METRICS: &[MetricDef] = &[
+pub(crate) static METRICS: &[MetricDef] = &[
     def("valid_loss", Classification, Minimize, Probabilities, log_loss::valid_loss),
     def("train_loss", Classification, Minimize, TrainingLoss, training_loss),
     def("accuracy", Classification, Maximize, Classes, confusion::accuracy),
@@ -79,12 +78,12 @@ pub static METRICS: &[MetricDef] = &[
 ];
 
 /// The metric `name` of `task`, if the table has it.
-pub fn lookup(task: Task, name: &str) -> Option<&'static MetricDef> {
+pub(crate) fn lookup(task: Task, name: &str) -> Option<&'static MetricDef> {
     METRICS.iter().find(|m| m.task == task && m.name == name)
 }
 
 /// The metrics of `task`, in column order.
-pub fn of_task(task: Task) -> impl Iterator<Item = &'static MetricDef> {
+pub(crate) fn of_task(task: Task) -> impl Iterator<Item = &'static MetricDef> {
     METRICS.iter().filter(move |m| m.task == task)
 }
 
@@ -109,7 +108,8 @@ impl RowScores {
     /// # Panics
     ///
     /// If a row index is not below [`RowScores::rows`].
-    pub fn metric_on(&self, name: &str, rows: &[u32]) -> Option<f64> {
+    #[cfg(test)]
+    pub(crate) fn metric_on(&self, name: &str, rows: &[u32]) -> Option<f64> {
         let def = lookup(self.task(), name)?;
         (def.compute)(self, rows, &mut Scratch::default())
     }

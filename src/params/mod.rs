@@ -9,7 +9,8 @@ mod resolved;
 mod schema;
 
 pub use resolved::{ParamError, ResolvedParams};
-pub use schema::{Bound, EPOCHS, ParamDef, ParamKind, RESERVED, Schema};
+pub(crate) use schema::RESERVED;
+pub use schema::{Bound, EPOCHS, ParamDef, ParamKind, Schema};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -111,14 +112,14 @@ pub type Params = BTreeMap<String, ParamValue>;
 
 /// A short, stable hash of a parameter set: the first 8 hex digits of the
 /// SHA-256 of its canonical JSON.
-pub fn params_hash(params: &Params) -> String {
+pub(crate) fn params_hash(params: &Params) -> String {
     let canonical = serde_json::to_string(params).unwrap_or_default();
     let digest = Sha256::digest(canonical.as_bytes());
     hex(&digest[..4])
 }
 
 /// Lower-case hex of some bytes.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -129,7 +130,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Renders params as `lr=0.003 hidden=128` for tables and messages, with
 /// floats cut to 4 significant digits so random-search values stay readable.
-pub fn params_display(params: &Params) -> String {
+pub(crate) fn params_display(params: &Params) -> String {
     params
         .iter()
         .map(|(k, v)| match v {
@@ -141,7 +142,7 @@ pub fn params_display(params: &Params) -> String {
 }
 
 /// 4 significant digits: `0.003`, `0.1163`, `1.5e-5`.
-pub fn short_float(x: f64) -> String {
+pub(crate) fn short_float(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return format!("{x}");
     }

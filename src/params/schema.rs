@@ -11,7 +11,7 @@ use super::{ParamValue, Params, ResolvedParams};
 pub const EPOCHS: &str = "epochs";
 
 /// Keys of `[train]` that are not parameters.
-pub const RESERVED: &[&str] = &["early_stopping"];
+pub(crate) const RESERVED: &[&str] = &["early_stopping"];
 
 /// One end of a real-valued range.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -127,7 +127,7 @@ impl ParamKind {
     /// Checks a value and converts it to the kind's canonical type (an
     /// integer `64` given for a real number becomes `64.0`). The error says
     /// what was expected.
-    pub fn coerce(&self, value: &ParamValue) -> Result<ParamValue, String> {
+    pub(crate) fn coerce(&self, value: &ParamValue) -> Result<ParamValue, String> {
         match self {
             ParamKind::Float { min, max } => {
                 let Some(v) = value.as_f64() else {
@@ -169,7 +169,7 @@ impl ParamKind {
     }
 
     /// What the parameter accepts, in words.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             ParamKind::Float { min, max } => match (min, max) {
                 (Bound::Unbounded, Bound::Unbounded) => "a number".into(),
@@ -201,12 +201,12 @@ impl ParamKind {
     }
 
     /// Whether numeric distributions (`uniform`, `log_uniform_values`, `int_uniform`) make sense.
-    pub fn is_numeric(&self) -> bool {
+    pub(crate) fn is_numeric(&self) -> bool {
         matches!(self, ParamKind::Float { .. } | ParamKind::Int { .. })
     }
 
     /// Whether the parameter takes whole numbers only.
-    pub fn is_int(&self) -> bool {
+    pub(crate) fn is_int(&self) -> bool {
         matches!(self, ParamKind::Int { .. })
     }
 }
@@ -270,7 +270,7 @@ impl Schema {
 
     /// Checks what an objective declared: names usable as TOML keys, not
     /// reserved, and defaults its own kinds accept.
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         for p in &self.params {
             let name_ok = !p.name.is_empty() && p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !name_ok {

@@ -8,16 +8,16 @@
 //! A new publisher is one file (or folder) here implementing [`Publisher`], plus one line in
 //! [`AFTER_AGGREGATION`] if the spec can ask for it after every aggregation.
 
-pub mod mlflow;
-pub mod tensorboard;
+pub(crate) mod mlflow;
+pub(crate) mod tensorboard;
 mod view;
 
-pub use view::SweepView;
+pub(crate) use view::SweepView;
 
 use crate::spec::ReportSpec;
 
 /// Something that takes a finished sweep somewhere else (files beside it, a tracking server).
-pub trait Publisher {
+pub(crate) trait Publisher {
     /// What a failure left unpublished, for the warning after `run` and `aggregate`
     /// ("TensorBoard event files not written").
     fn failure(&self) -> &'static str;
@@ -27,17 +27,17 @@ pub trait Publisher {
 
 /// Why a publisher did not publish: its own error, boxed so that the after-run pipeline
 /// handles every publisher alike (each command of its own keeps the typed error).
-pub type PublishError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type PublishError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Makes a publisher when the sweep's settings ask for one after every aggregation.
-pub type EnableAfterAggregation = fn(&ReportSpec) -> Option<Box<dyn Publisher>>;
+pub(crate) type EnableAfterAggregation = fn(&ReportSpec) -> Option<Box<dyn Publisher>>;
 
 /// The publishers `sweep run`, `sweep aggregate` and a SLURM array's aggregation job run
 /// after aggregating, in this order (MLflow is not here: only `sweep mlflow push` runs it).
-pub const AFTER_AGGREGATION: &[EnableAfterAggregation] = &[tensorboard::after_aggregation];
+pub(crate) const AFTER_AGGREGATION: &[EnableAfterAggregation] = &[tensorboard::after_aggregation];
 
 /// The publishers that `settings` enable after an aggregation.
-pub fn enabled_after_aggregation(settings: &ReportSpec) -> Vec<Box<dyn Publisher>> {
+pub(crate) fn enabled_after_aggregation(settings: &ReportSpec) -> Vec<Box<dyn Publisher>> {
     AFTER_AGGREGATION.iter().filter_map(|enable| enable(settings)).collect()
 }
 

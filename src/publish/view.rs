@@ -9,7 +9,7 @@ use crate::store::{self, StoreError, SweepDir, SweepManifest, TrialRecord, names
 /// A finished sweep as its results folder holds it: the manifest, every complete trial record,
 /// the trial folders that have none yet, and the leaderboard when an aggregation just built it.
 #[derive(Debug)]
-pub struct SweepView {
+pub(crate) struct SweepView {
     dir: SweepDir,
     manifest: Option<SweepManifest>,
     records: Vec<TrialRecord>,
@@ -19,7 +19,7 @@ pub struct SweepView {
 
 impl SweepView {
     /// Reads the manifest (if any) and every trial record of the sweep in `dir`.
-    pub fn load(dir: &SweepDir) -> Result<Self, StoreError> {
+    pub(crate) fn load(dir: &SweepDir) -> Result<Self, StoreError> {
         let manifest = dir.manifest()?;
         let scan = dir.scan()?;
         let mut records = scan.complete;
@@ -35,48 +35,43 @@ impl SweepView {
     }
 
     /// The view with the leaderboard the aggregation that preceded it built.
-    pub fn with_leaderboard(mut self, board: Leaderboard) -> Self {
+    pub(crate) fn with_leaderboard(mut self, board: Leaderboard) -> Self {
         self.leaderboard = Some(board);
         self
     }
 
     /// The results folder.
-    pub fn dir(&self) -> &SweepDir {
+    pub(crate) fn dir(&self) -> &SweepDir {
         &self.dir
     }
 
     /// The results folder's path.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         self.dir.root()
     }
 
     /// `sweep.json`, absent in a folder that only holds trial records.
-    pub fn manifest(&self) -> Option<&SweepManifest> {
+    pub(crate) fn manifest(&self) -> Option<&SweepManifest> {
         self.manifest.as_ref()
     }
 
     /// Every complete trial record, in plan order (a refit after its index's fold trials).
-    pub fn records(&self) -> &[TrialRecord] {
+    pub(crate) fn records(&self) -> &[TrialRecord] {
         &self.records
     }
 
     /// Trial folders without a record yet: running, or their process died.
-    pub fn incomplete(&self) -> &[PathBuf] {
+    pub(crate) fn incomplete(&self) -> &[PathBuf] {
         &self.incomplete
     }
 
-    /// The leaderboard, when the view was built right after an aggregation.
-    pub fn leaderboard(&self) -> Option<&Leaderboard> {
-        self.leaderboard.as_ref()
-    }
-
     /// The sweep's name: the manifest's, else the first record's.
-    pub fn sweep_name(&self) -> Option<&str> {
+    pub(crate) fn sweep_name(&self) -> Option<&str> {
         self.manifest.as_ref().map(|m| m.name.as_str()).or_else(|| self.records.first().map(|r| r.sweep.as_str()))
     }
 
     /// `registry.json`, read when asked (only a registration needs it); `None` before any aggregation.
-    pub fn registry(&self) -> Result<Option<SweepRegistry>, StoreError> {
+    pub(crate) fn registry(&self) -> Result<Option<SweepRegistry>, StoreError> {
         let path = self.dir.file(names::REGISTRY);
         if !path.exists() {
             return Ok(None);

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use model_ref::{ModelRef, Selector, validate_name};
+pub(crate) use model_ref::{ModelRef, Selector, validate_name};
 
 use crate::metrics::{Metrics, Monitor};
 use crate::params::Params;
@@ -29,7 +29,7 @@ use crate::store::{self, StoreError, SweepDir, TrialRecord, names};
 
 /// Why a registry operation failed.
 #[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
+pub(crate) enum RegistryError {
     /// A name or alias that cannot be a folder name.
     #[error(
         "{what} {value:?} is not allowed: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (no '/', no '..')"
@@ -37,7 +37,6 @@ pub enum RegistryError {
     BadName {
         /// "model name" or "alias".
         what: &'static str,
-        /// The value.
         value: String,
     },
     /// A model reference that does not parse.
@@ -46,9 +45,7 @@ pub enum RegistryError {
     /// No such model.
     #[error("no model \"{name}\" in {registry}; registered models: {known}")]
     UnknownModel {
-        /// The name.
         name: String,
-        /// The registry folder.
         registry: PathBuf,
         /// What there is.
         known: String,
@@ -56,7 +53,6 @@ pub enum RegistryError {
     /// No such version or alias.
     #[error("model \"{name}\" has no {what}; it has versions 1 to {latest} and aliases: {aliases}")]
     UnknownSelector {
-        /// The name.
         name: String,
         /// "version 7" or "alias \"prod\"".
         what: String,
@@ -67,19 +63,14 @@ pub enum RegistryError {
     },
     /// The trial cannot be registered.
     #[error("{dir}: {message}")]
-    NotRegistrable {
-        /// The trial folder.
-        dir: PathBuf,
-        /// Why.
-        message: String,
-    },
+    NotRegistrable { dir: PathBuf, message: String },
     /// Files could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 /// An alias is a name that cannot be read as a version: not a number, not `latest`.
-pub fn validate_alias(alias: &str) -> Result<(), RegistryError> {
+pub(crate) fn validate_alias(alias: &str) -> Result<(), RegistryError> {
     validate_name(alias, "alias")?;
     if alias.parse::<u32>().is_ok() || alias == "latest" {
         return Err(RegistryError::BadName { what: "alias", value: alias.to_string() });
@@ -89,7 +80,7 @@ pub fn validate_alias(alias: &str) -> Result<(), RegistryError> {
 
 /// One registered version of a model, with its lineage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelVersion {
+pub(crate) struct ModelVersion {
     /// 1, 2, ...
     pub version: u32,
     /// The sweep it came from.
@@ -144,7 +135,7 @@ fn first_version() -> String {
 
 /// `models/<name>/model.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelEntry {
+pub(crate) struct ModelEntry {
     /// The model's name.
     pub name: String,
     /// Every version, oldest first.
@@ -155,14 +146,13 @@ pub struct ModelEntry {
 
 impl ModelEntry {
     /// Aliases pointing at `version`.
-    pub fn aliases_of(&self, version: u32) -> Vec<&str> {
+    pub(crate) fn aliases_of(&self, version: u32) -> Vec<&str> {
         self.aliases.iter().filter(|(_, v)| **v == version).map(|(a, _)| a.as_str()).collect()
     }
 }
 
-/// The registry folder.
 #[derive(Debug, Clone)]
-pub struct Registry {
+pub(crate) struct Registry {
     root: PathBuf,
 }
 
@@ -174,12 +164,11 @@ const OPTIONAL_VERSION_FILES: [&str; 2] = [names::TEST_METRICS, names::VALID_OUT
 
 impl Registry {
     /// The registry at `root` (it need not exist yet).
-    pub fn new(root: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(root: impl Into<PathBuf>) -> Self {
         Registry { root: root.into() }
     }
 
-    /// The folder.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
@@ -188,7 +177,7 @@ impl Registry {
     }
 
     /// The folder holding a version's files.
-    pub fn version_dir(&self, name: &str, version: u32) -> PathBuf {
+    pub(crate) fn version_dir(&self, name: &str, version: u32) -> PathBuf {
         self.model_dir(name).join(format!("v{version}"))
     }
 
@@ -203,7 +192,7 @@ impl Registry {
     }
 
     /// A model's entry, if registered.
-    pub fn entry(&self, name: &str) -> Result<Option<ModelEntry>, RegistryError> {
+    pub(crate) fn entry(&self, name: &str) -> Result<Option<ModelEntry>, RegistryError> {
         let path = self.model_dir(name).join("model.json");
         if !path.exists() {
             return Ok(None);
@@ -212,7 +201,7 @@ impl Registry {
     }
 
     /// Every model, by name.
-    pub fn list(&self) -> Result<Vec<ModelEntry>, RegistryError> {
+    pub(crate) fn list(&self) -> Result<Vec<ModelEntry>, RegistryError> {
         let models = self.root.join("models");
         let Ok(dir) = std::fs::read_dir(&models) else {
             return Ok(Vec::new());
@@ -232,7 +221,7 @@ impl Registry {
     /// Registers trial `trial_id` of the sweep in `sweep_dir` as a new version of
     /// `name`. If the latest version already is that very checkpoint, returns it
     /// unchanged (`false`); otherwise the new version (`true`).
-    pub fn register(
+    pub(crate) fn register(
         &self,
         sweep_dir: &SweepDir,
         trial_id: &str,
@@ -328,7 +317,7 @@ impl Registry {
     }
 
     /// Points `alias` at `name`'s `version` (creating or moving it).
-    pub fn set_alias(&self, name: &str, version: u32, alias: &str) -> Result<Option<u32>, RegistryError> {
+    pub(crate) fn set_alias(&self, name: &str, version: u32, alias: &str) -> Result<Option<u32>, RegistryError> {
         validate_alias(alias)?;
         // An unknown model is bad input: say so before the lock creates the registry's folder.
         self.require(name)?;
@@ -355,7 +344,7 @@ impl Registry {
     }
 
     /// The version a `NAME[@VERSION|@ALIAS]` reference means, and its folder.
-    pub fn resolve(
+    pub(crate) fn resolve(
         &self,
         name: &str,
         selector: &Selector,

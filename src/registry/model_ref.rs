@@ -6,7 +6,7 @@ use super::RegistryError;
 
 /// Which version of a named model.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selector {
+pub(crate) enum Selector {
     /// The newest version (`NAME` or `NAME@latest`).
     Latest,
     /// `NAME@3`.
@@ -17,12 +17,11 @@ pub enum Selector {
 
 /// A model as named by a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModelRef {
+pub(crate) enum ModelRef {
     /// A trial folder or registry version folder.
     Folder(PathBuf),
     /// A registered model.
     Named {
-        /// Its name.
         name: String,
         /// Which version.
         selector: Selector,
@@ -31,7 +30,7 @@ pub enum ModelRef {
 
 impl ModelRef {
     /// Parses a reference: anything with a `/` (or an existing folder) is a folder.
-    pub fn parse(text: &str) -> Result<ModelRef, RegistryError> {
+    pub(crate) fn parse(text: &str) -> Result<ModelRef, RegistryError> {
         if text.contains('/') || std::path::Path::new(text).is_dir() {
             return Ok(ModelRef::Folder(PathBuf::from(text)));
         }
@@ -57,7 +56,7 @@ impl ModelRef {
 }
 
 /// Names and aliases become folder names: only `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`, never `..`.
-pub fn validate_name(value: &str, what: &'static str) -> Result<(), RegistryError> {
+pub(crate) fn validate_name(value: &str, what: &'static str) -> Result<(), RegistryError> {
     let ok = (1..=64).contains(&value.len())
         && value.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && value.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))

@@ -5,7 +5,7 @@ use plotters::prelude::*;
 /// A chart could not be drawn.
 #[derive(Debug, thiserror::Error)]
 #[error("drawing {chart}: {message}")]
-pub struct ChartError {
+pub(crate) struct ChartError {
     /// Which chart.
     pub chart: String,
     /// What plotters said.
@@ -56,7 +56,7 @@ fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
 }
 
 /// One named series of (x, y) points.
-pub struct Series<'a> {
+pub(super) struct Series<'a> {
     /// Legend label.
     pub label: &'a str,
     /// Points.
@@ -64,7 +64,7 @@ pub struct Series<'a> {
 }
 
 /// Lines over epochs, with the best epoch marked by a vertical line and a dot on each series.
-pub fn epoch_lines(
+pub(super) fn epoch_lines(
     title: &str,
     y_label: &str,
     series: &[Series],
@@ -120,7 +120,7 @@ pub fn epoch_lines(
 }
 
 /// One trial's point in a parameter plot.
-pub struct ParamPoint {
+pub(super) struct ParamPoint {
     /// The parameter's value (numeric), or its position among the categories.
     pub x: f64,
     /// The best-epoch monitored metric (None: failed, diverged).
@@ -129,7 +129,7 @@ pub struct ParamPoint {
 
 /// The best-epoch metric against one parameter; failed trials as red crosses on the bottom axis.
 /// `categories` names the x positions of a categorical parameter; `log_x` uses a log axis.
-pub fn param_scatter(
+pub(super) fn param_scatter(
     param: &str,
     metric: &str,
     points: &[ParamPoint],
@@ -210,7 +210,7 @@ pub fn param_scatter(
 }
 
 /// Each trial's best-epoch metric in plan order, and the best so far.
-pub fn best_so_far(metric: &str, maximize: bool, values: &[(usize, Option<f64>)]) -> Result<String, ChartError> {
+pub(super) fn best_so_far(metric: &str, maximize: bool, values: &[(usize, Option<f64>)]) -> Result<String, ChartError> {
     let title = format!("best {metric} so far, by trial");
     let e = err(&title);
     let mut svg = String::new();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 
-pub use charts::ChartError;
+pub(crate) use charts::ChartError;
 use charts::{ParamPoint, Series};
 
 use crate::aggregate::{self, AggregateError, Leaderboard};
@@ -20,13 +20,10 @@ use crate::store::{self, BestMetadata, StoreError, SweepDir, TrialRecord, TrialS
 
 /// Why the report could not be written.
 #[derive(Debug, thiserror::Error)]
-pub enum ReportError {
+pub(crate) enum ReportError {
     /// No trials to report on.
     #[error("{dir}: no sweep.json or trial records here; is this a sweep's results folder?")]
-    NotASweep {
-        /// The folder.
-        dir: PathBuf,
-    },
+    NotASweep { dir: PathBuf },
     /// A plot failed.
     #[error(transparent)]
     Chart(#[from] ChartError),
@@ -37,7 +34,7 @@ pub enum ReportError {
 
 /// How much to show.
 #[derive(Debug, Clone, Copy)]
-pub struct ReportOptions {
+pub(crate) struct ReportOptions {
     /// Rows of the leaderboard table.
     pub table_rows: usize,
     /// Trials whose training curves are drawn.
@@ -63,13 +60,13 @@ fn read_history(dir: &SweepDir, id: &str) -> Vec<EpochRow> {
 }
 
 /// Writes `report.html` into the sweep folder and returns its path.
-pub fn write_report(dir: &SweepDir, options: ReportOptions) -> Result<PathBuf, ReportError> {
+pub(crate) fn write_report(dir: &SweepDir, options: ReportOptions) -> Result<PathBuf, ReportError> {
     write_report_of(dir, None, options)
 }
 
 /// [`write_report`] with the leaderboard the aggregator just built, so its
 /// bootstrap is not computed a second time.
-pub fn write_report_of(
+pub(crate) fn write_report_of(
     dir: &SweepDir,
     board: Option<&Leaderboard>,
     options: ReportOptions,
@@ -78,11 +75,6 @@ pub fn write_report_of(
     let path = dir.file("report.html");
     store::write_atomic(&path, html.as_bytes()).map_err(StoreError::io(&path))?;
     Ok(path)
-}
-
-/// The report as a string.
-pub fn render(dir: &SweepDir, options: ReportOptions) -> Result<String, ReportError> {
-    render_of(dir, None, options)
 }
 
 fn render_of(dir: &SweepDir, known: Option<&Leaderboard>, options: ReportOptions) -> Result<String, ReportError> {

@@ -4,7 +4,7 @@
 //! in worker processes travel to the parent as JSON lines, so every reporter
 //! sees the same stream whatever runs the trials.
 
-pub mod log;
+pub(crate) mod log;
 
 use std::sync::mpsc;
 
@@ -16,19 +16,17 @@ use crate::store::TrialRecord;
 /// Something that happened in a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum RunEvent {
+pub(crate) enum RunEvent {
     /// A trial started training.
     TrialStarted {
         /// Its position in the plan.
         index: usize,
-        /// Its id.
         id: String,
     },
     /// A trial finished an epoch; `metrics` are all of that epoch's.
     EpochEnded {
         /// The trial's position in the plan.
         index: usize,
-        /// Its id.
         id: String,
         /// 1-based epoch.
         epoch: usize,
@@ -39,7 +37,6 @@ pub enum RunEvent {
     CheckpointSaved {
         /// The trial's position in the plan.
         index: usize,
-        /// Its id.
         id: String,
         /// 1-based epoch.
         epoch: usize,
@@ -48,7 +45,6 @@ pub enum RunEvent {
     Pruned {
         /// The trial's position in the plan.
         index: usize,
-        /// Its id.
         id: String,
         /// The epoch it stopped after.
         epoch: usize,
@@ -63,14 +59,14 @@ pub enum RunEvent {
 }
 
 /// Where a trial sends its events.
-pub trait EventSink: Sync {
+pub(crate) trait EventSink: Sync {
     /// Passes an event on; never fails the trial.
     fn emit(&self, event: RunEvent);
 }
 
 /// Drops every event.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct NoEvents;
+pub(crate) struct NoEvents;
 
 impl EventSink for NoEvents {
     fn emit(&self, _: RunEvent) {}
@@ -84,7 +80,7 @@ impl<T: From<RunEvent> + Send> EventSink for mpsc::Sender<T> {
 }
 
 /// Receives a run's events, on the run's own thread only, so output never interleaves.
-pub trait Reporter {
+pub(crate) trait Reporter {
     /// The run starts: `total` planned trials, `resumed` of them already complete.
     fn on_start(&mut self, total: usize, resumed: usize);
     /// Something happened.
@@ -106,13 +102,13 @@ pub trait Reporter {
 /// Passes everything to several reporters, in their order: the runner still sees one.
 /// Warnings and notes reach every reporter too; the terminal's prints them, the others
 /// record or ignore them.
-pub struct FanOut {
+pub(crate) struct FanOut {
     reporters: Vec<Box<dyn Reporter>>,
 }
 
 impl FanOut {
     /// Fans out to `reporters`.
-    pub fn new(reporters: Vec<Box<dyn Reporter>>) -> Self {
+    pub(crate) fn new(reporters: Vec<Box<dyn Reporter>>) -> Self {
         FanOut { reporters }
     }
 }

@@ -21,22 +21,22 @@ mod progress;
 mod results_dir;
 mod single;
 mod trial;
-pub mod worker;
+pub(crate) mod worker;
 
 use std::path::PathBuf;
 
 pub(crate) use dispatch::single_thread_pool;
-pub use events::{
-    EventSink, FanOut, NoEvents, Reporter, RunEvent,
+pub(crate) use events::{
+    FanOut, NoEvents, Reporter,
     log::{self as event_log, EventLog},
 };
 use open::write_preprocessing;
-pub use open::{OpenSweep, SweepData, load_data};
-pub use progress::{ProgressBarReporter, SilentReporter};
-pub use results_dir::prepare_results_dir;
-pub use single::{SingleTrial, run_next_trials, run_single_trial, serve_worker};
+pub(crate) use open::{OpenSweep, SweepData};
+pub(crate) use progress::{ProgressBarReporter, SilentReporter};
+pub(crate) use results_dir::prepare_results_dir;
+pub(crate) use single::{SingleTrial, run_next_trials, run_single_trial, serve_worker};
 pub(crate) use trial::train_last_epoch;
-pub use trial::{FinishedTrial, InjectedFaults, RunningMarker, TrialEnv, commit, run_trial, run_trial_uncommitted};
+pub(crate) use trial::{InjectedFaults, RunningMarker, TrialEnv};
 
 use crate::data::DataError;
 use crate::objective::{Catalog, Parallelism};
@@ -49,7 +49,7 @@ use worker::WorkerCommand;
 
 /// What to do when the results folder already holds trials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExistingResults {
+pub(crate) enum ExistingResults {
     /// Stop with a message that names `--resume` and `--fresh`.
     Refuse,
     /// Keep complete trials and run the rest.
@@ -63,7 +63,7 @@ pub enum ExistingResults {
 
 /// How to run a sweep.
 #[derive(Debug, Clone)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// Trials at once.
     pub workers: usize,
     /// The folder that holds one folder per sweep (`results/`).
@@ -82,14 +82,13 @@ pub struct RunOptions {
 
 /// Why a sweep could not run (as opposed to trials that failed, which are data).
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+pub(crate) enum RunError {
     /// The data are unusable.
     #[error(transparent)]
     Data(#[from] DataError),
     /// The spec asks for something the data cannot give.
     #[error("{file}: {message}")]
     SpecVsData {
-        /// The spec file.
         file: PathBuf,
         /// What does not fit.
         message: String,
@@ -99,7 +98,6 @@ pub enum RunError {
         "{file}: objective \"{name}\" is not in this binary, which has: {known}; run it with the binary that defines it"
     )]
     UnknownObjective {
-        /// The spec file.
         file: PathBuf,
         /// The objective it names.
         name: String,
@@ -117,7 +115,6 @@ pub enum RunError {
     /// A trial index outside the plan.
     #[error("{file}: --index {index} is outside the plan, which has trials 0 to {last}")]
     IndexOutOfRange {
-        /// The spec file.
         file: PathBuf,
         /// The index asked for.
         index: usize,
@@ -129,7 +126,6 @@ pub enum RunError {
         "{file}: method = \"{method}\" proposes each trial from the results of the ones before it, so no trial of its plan can run by its index; run the sweep with `sweep run`, or as an array with `sweep slurm`, whose tasks take proposals (`sweep trial --next`)"
     )]
     Adaptive {
-        /// The spec file.
         file: PathBuf,
         /// The spec's method.
         method: &'static str,
@@ -139,7 +135,6 @@ pub enum RunError {
         "{file}: this worker process reads {what} than the run that started it (the spec or the data changed meanwhile)"
     )]
     WorkerMismatch {
-        /// The spec file.
         file: PathBuf,
         /// "another spec" or "other data".
         what: &'static str,
@@ -165,14 +160,13 @@ pub enum RunError {
     Pool {
         /// Workers asked for.
         workers: usize,
-        /// Why.
         message: String,
     },
 }
 
 /// What a run did.
 #[derive(Debug, Clone)]
-pub struct RunSummary {
+pub(crate) struct RunSummary {
     /// The sweep's results folder.
     pub dir: SweepDir,
     /// Trials in the plan.
@@ -210,7 +204,7 @@ fn mode(adaptive: bool, early_terminate: bool, asynchronous: bool) -> Mode {
 
 /// Plans and runs a sweep, then leaves the per-trial records on disk (the
 /// caller aggregates them).
-pub fn run_sweep(
+pub(crate) fn run_sweep(
     spec: &SweepSpec,
     catalog: &Catalog,
     options: &RunOptions,

@@ -14,7 +14,7 @@ use crate::store::{self, StoreError, SweepDir, names};
 
 /// A sweep, opened once: its spec, objective, data, plan and results folder.
 /// The one place `run`, `trial`, the worker processes and `bench` build them.
-pub struct OpenSweep<'a> {
+pub(crate) struct OpenSweep<'a> {
     /// The validated spec.
     pub spec: &'a SweepSpec,
     /// The objective it selects.
@@ -31,7 +31,7 @@ pub struct OpenSweep<'a> {
 
 impl<'a> OpenSweep<'a> {
     /// Loads and checks the data and builds the plan; writes nothing.
-    pub fn open(spec: &'a SweepSpec, catalog: &'a Catalog, results_root: &Path) -> Result<Self, RunError> {
+    pub(crate) fn open(spec: &'a SweepSpec, catalog: &'a Catalog, results_root: &Path) -> Result<Self, RunError> {
         let objective = catalog.get(&spec.objective).ok_or_else(|| RunError::UnknownObjective {
             file: spec.source.clone(),
             name: spec.objective.clone(),
@@ -44,12 +44,12 @@ impl<'a> OpenSweep<'a> {
     }
 
     /// A trial's parameters, resolved.
-    pub fn params(&self, trial: &TrialSpec) -> ResolvedParams {
+    pub(crate) fn params(&self, trial: &TrialSpec) -> ResolvedParams {
         self.schema.resolve(&self.spec.train, &trial.params)
     }
 
     /// What every trial of this sweep shares.
-    pub fn env<'b>(&'b self, faults: &'b InjectedFaults) -> TrialEnv<'b> {
+    pub(crate) fn env<'b>(&'b self, faults: &'b InjectedFaults) -> TrialEnv<'b> {
         TrialEnv {
             spec: self.spec,
             spec_hash: self.spec.hash(),
@@ -68,7 +68,7 @@ impl<'a> OpenSweep<'a> {
 
 /// A sweep's data, split: what its trials train and validate on.
 #[derive(Debug, Clone)]
-pub struct SweepData {
+pub(crate) struct SweepData {
     /// The split every trial uses; with cross-validation, every non-test row
     /// for training and none for validation (what a refit trains on).
     pub main: Prepared,
@@ -80,7 +80,7 @@ pub struct SweepData {
 
 impl SweepData {
     /// The split trial `trial` trains on: its fold's, or the main one.
-    pub fn for_trial(&self, trial: &TrialSpec) -> &Prepared {
+    pub(crate) fn for_trial(&self, trial: &TrialSpec) -> &Prepared {
         self.folds.get(trial.repeat).unwrap_or(&self.main)
     }
 }
@@ -88,7 +88,7 @@ impl SweepData {
 /// The spec's data, from the objective's own source or the bundled CSV
 /// loader, split and checked against the spec. A separate test file is read
 /// and checked here too, so a bad one stops the run before anything is written.
-pub fn load_data(spec: &SweepSpec, objective: &dyn Objective) -> Result<SweepData, RunError> {
+pub(super) fn load_data(spec: &SweepSpec, objective: &dyn Objective) -> Result<SweepData, RunError> {
     let mismatch = |message: String| RunError::SpecVsData { file: spec.source.clone(), message };
     let (table, source) = match (objective.data_source(), spec.data.csv()) {
         (Some(src), _) => {

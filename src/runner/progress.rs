@@ -9,7 +9,7 @@ use crate::store::TrialRecord;
 
 /// Shows nothing (`--quiet`).
 #[derive(Debug, Default)]
-pub struct SilentReporter;
+pub(crate) struct SilentReporter;
 
 impl Reporter for SilentReporter {
     fn on_start(&mut self, _: usize, _: usize) {}
@@ -18,7 +18,7 @@ impl Reporter for SilentReporter {
 }
 
 /// An indicatif progress bar on stderr: trials done/total, best so far, ETA.
-pub struct ProgressBarReporter {
+pub(crate) struct ProgressBarReporter {
     bar: ProgressBar,
     best: Option<(f64, String)>,
     problems: usize,
@@ -32,7 +32,7 @@ impl Default for ProgressBarReporter {
 
 impl ProgressBarReporter {
     /// A hidden bar until [`Reporter::on_start`] sizes it.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         ProgressBarReporter { bar: ProgressBar::hidden(), best: None, problems: 0 }
     }
 

@@ -78,7 +78,7 @@ fn planned_ids(plan: &Plan) -> Option<BTreeSet<String>> {
 
 /// Applies the existing-results policy and writes the manifest; returns the
 /// ids of trials to skip because their records are kept.
-pub fn prepare_results_dir(
+pub(crate) fn prepare_results_dir(
     spec: &SweepSpec,
     plan: &Plan,
     dir: &SweepDir,

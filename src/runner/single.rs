@@ -18,7 +18,7 @@ use crate::store::{self, StoreError, TrialRecord, claim, names};
 
 /// How [`run_single_trial`] ended.
 #[derive(Debug, Clone)]
-pub enum SingleTrial {
+pub(crate) enum SingleTrial {
     /// The trial ran now; its new record.
     Ran(TrialRecord),
     /// A record was already there and was kept.
@@ -37,7 +37,7 @@ fn kept_record(record: Option<&TrialRecord>, force: bool, retry_failed: bool) ->
 /// Runs trial `index` of the plan on its own (a SLURM array task), writing its
 /// record into the shared results folder. A trial that already has a record
 /// is left alone unless `force`, or `retry_failed` and it did not complete.
-pub fn run_single_trial(
+pub(crate) fn run_single_trial(
     spec: &SweepSpec,
     catalog: &Catalog,
     results_root: &Path,
@@ -84,7 +84,7 @@ pub fn run_single_trial(
 
 /// `sweep trial --next` (an array task of an adaptive sweep): takes
 /// proposals one at a time and trains them until the budget is spent.
-pub fn run_next_trials(
+pub(crate) fn run_next_trials(
     spec: &SweepSpec,
     catalog: &Catalog,
     results_root: &Path,
@@ -110,7 +110,7 @@ pub fn run_next_trials(
 /// The side of a worker process (`<binary> worker SPEC`): checks that it
 /// reads the same spec and data as the run that started it, then runs the
 /// trials it is sent until its stdin closes.
-pub fn serve_worker(
+pub(crate) fn serve_worker(
     spec: &SweepSpec,
     catalog: &Catalog,
     results_root: &Path,

@@ -20,7 +20,7 @@ use crate::store::{self, BestMetadata, StorageFault, SweepDir, TrialFolder, Tria
 
 /// What every trial of a sweep (or of one batch) shares.
 #[derive(Clone)]
-pub struct TrialEnv<'a> {
+pub(crate) struct TrialEnv<'a> {
     /// The validated spec.
     pub spec: &'a SweepSpec,
     /// Its hash.
@@ -48,7 +48,7 @@ pub struct TrialEnv<'a> {
 /// Faults injected on purpose, so tests can show that one broken trial never
 /// stops a sweep and that a dead process is recognised and rerun.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InjectedFaults {
+pub(crate) struct InjectedFaults {
     /// `SWEEP_FAIL_TRIALS`: these trial indices panic (recorded as `failed`).
     pub panic: BTreeSet<usize>,
     /// `SWEEP_ABORT_TRIALS`: these abort the whole process mid-trial, leaving no record.
@@ -58,7 +58,7 @@ pub struct InjectedFaults {
 /// `running.json`: who is running a trial. A folder with this marker but no
 /// `trial.json` is a trial in progress, or one whose process died.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunningMarker {
+pub(crate) struct RunningMarker {
     /// Host name of the process.
     pub host: String,
     /// Its process id.
@@ -73,7 +73,7 @@ pub struct RunningMarker {
 
 impl RunningMarker {
     /// A marker for this process, now.
-    pub fn now() -> Self {
+    pub(crate) fn now() -> Self {
         let var = |k: &str| std::env::var(k).ok();
         RunningMarker {
             host: store::hostname(),
@@ -120,7 +120,7 @@ impl Progress {
 
 /// A trial that has run to its end but whose record is not yet committed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FinishedTrial {
+pub(crate) struct FinishedTrial {
     /// How it ended.
     pub record: TrialRecord,
     /// Its folder, with the record waiting in the marker; or why it could not be written.
@@ -136,7 +136,7 @@ pub struct FinishedTrial {
 impl FinishedTrial {
     /// A trial that ended outside the code that runs it (its worker process
     /// died): its folder gets a `failed` record saying why, left for [`commit`].
-    pub fn died(env: &TrialEnv, trial: &TrialSpec, message: String) -> Self {
+    pub(crate) fn died(env: &TrialEnv, trial: &TrialSpec, message: String) -> Self {
         let record = TrialRecord {
             status: TrialStatus::Failed,
             message: Some(message),
@@ -155,7 +155,11 @@ impl FinishedTrial {
 
 /// Runs one trial to its end and commits its record on its own; never panics.
 /// See [`run_trial_uncommitted`] and [`commit`].
-pub fn run_trial(env: &TrialEnv, trial: &TrialSpec, events: &dyn EventSink) -> Result<TrialRecord, StorageFault> {
+pub(super) fn run_trial(
+    env: &TrialEnv,
+    trial: &TrialSpec,
+    events: &dyn EventSink,
+) -> Result<TrialRecord, StorageFault> {
     let finished = run_trial_uncommitted(env, trial, events);
     commit(env.dir, vec![finished]).pop().unwrap_or_else(|| unreachable!("one trial in, one record out"))
 }
@@ -165,7 +169,7 @@ pub fn run_trial(env: &TrialEnv, trial: &TrialSpec, events: &dyn EventSink) -> R
 /// crash before that means a rerun. A trial whose record cannot be written
 /// comes back as failed; one that met a full or read-only filesystem, in
 /// training or here, comes back as that [`StorageFault`], without a record.
-pub fn commit(dir: &SweepDir, finished: Vec<FinishedTrial>) -> Vec<Result<TrialRecord, StorageFault>> {
+pub(super) fn commit(dir: &SweepDir, finished: Vec<FinishedTrial>) -> Vec<Result<TrialRecord, StorageFault>> {
     let to_commit = |f: &FinishedTrial| f.storage_fault.is_none().then(|| f.folder.clone().ok()).flatten();
     let folders: Vec<PathBuf> = finished.iter().filter_map(to_commit).collect();
     let mut outcomes = store::commit_records(dir.root(), &folders).into_iter();
@@ -201,7 +205,7 @@ pub fn commit(dir: &SweepDir, finished: Vec<FinishedTrial>) -> Vec<Result<TrialR
 /// [`commit`]; never panics. Call it inside a one-thread rayon pool: Burn's
 /// flex backend runs large GEMMs on the current pool, and one thread per trial
 /// keeps concurrent trials from oversubscribing the cores.
-pub fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &dyn EventSink) -> FinishedTrial {
+pub(super) fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &dyn EventSink) -> FinishedTrial {
     let start = Instant::now();
     let started_at = store::now_rfc3339();
     let params = env.schema.resolve(&env.spec.train, &trial.params);

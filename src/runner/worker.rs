@@ -23,7 +23,7 @@ use crate::callback::PeerCurves;
 use crate::plan::TrialSpec;
 
 /// Marks the protocol's lines among whatever else a child prints.
-pub const PREFIX: &str = "@sweep-worker ";
+pub(crate) const PREFIX: &str = "@sweep-worker ";
 
 /// One trial for a child to run.
 #[derive(Debug, Serialize, Deserialize)]
@@ -41,7 +41,7 @@ enum Reply {
 
 /// How to start a child: the same binary, spec, results folder and data.
 #[derive(Debug, Clone)]
-pub struct WorkerCommand {
+pub(crate) struct WorkerCommand {
     /// This binary.
     pub exe: PathBuf,
     /// The spec file, as the parent read it (children start in the parent's folder).
@@ -62,14 +62,14 @@ struct Running {
 
 /// One worker slot: a child process, started when first needed and again
 /// after one dies.
-pub struct ProcessWorker {
+pub(crate) struct ProcessWorker {
     command: WorkerCommand,
     running: Option<Running>,
 }
 
 impl ProcessWorker {
     /// A slot that starts its child on the first trial.
-    pub fn new(command: WorkerCommand) -> Self {
+    pub(crate) fn new(command: WorkerCommand) -> Self {
         ProcessWorker { command, running: None }
     }
 
@@ -97,7 +97,7 @@ impl ProcessWorker {
 
     /// Runs `trial` in the child; forwards its events. A child that dies or
     /// answers nonsense is replaced, and the trial is recorded as failed with why.
-    pub fn run(&mut self, env: &TrialEnv, trial: &TrialSpec, events: &dyn EventSink) -> FinishedTrial {
+    pub(crate) fn run(&mut self, env: &TrialEnv, trial: &TrialSpec, events: &dyn EventSink) -> FinishedTrial {
         match self.try_run(env, trial, events) {
             Ok(finished) => finished,
             Err(why) => {
@@ -187,7 +187,7 @@ impl EventSink for LineSink {
 
 /// The child's side: runs each trial it is sent, one at a time, inside a
 /// one-thread pool, until its stdin closes.
-pub fn serve(env: &TrialEnv, pool: &rayon::ThreadPool) -> std::io::Result<()> {
+pub(crate) fn serve(env: &TrialEnv, pool: &rayon::ThreadPool) -> std::io::Result<()> {
     let sink = LineSink(Mutex::new(std::io::stdout()));
     for line in std::io::stdin().lock().lines() {
         let request: Request = serde_json::from_str(&line?).map_err(std::io::Error::other)?;

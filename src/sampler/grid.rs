@@ -66,14 +66,14 @@ fn stored(_: &StoredMethod) -> Result<Method, String> {
 
 /// Enumerates the grid in a stable order: parameters sorted by name, the last
 /// name varying fastest, each parameter's values in the order the spec lists them.
-pub struct GridSampler {
+pub(super) struct GridSampler {
     axes: Vec<(String, Vec<ParamValue>)>,
     len: usize,
 }
 
 impl GridSampler {
     /// Builds the grid; every domain must be a list (the spec validator ensures it).
-    pub fn new(parameters: &BTreeMap<String, Domain>) -> Self {
+    pub(super) fn new(parameters: &BTreeMap<String, Domain>) -> Self {
         let axes: Vec<(String, Vec<ParamValue>)> = parameters
             .iter()
             .map(|(k, d)| (k.clone(), d.grid_values().map(<[_]>::to_vec).unwrap_or_default()))

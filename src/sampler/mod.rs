@@ -10,10 +10,8 @@
 
 mod grid;
 mod random;
-pub mod tpe;
+pub(crate) mod tpe;
 
-pub use grid::GridSampler;
-pub use random::RandomSampler;
 #[cfg(test)]
 pub(crate) use {grid::method as grid_method, random::method as random_method, tpe::method as tpe_method};
 
@@ -30,14 +28,9 @@ use crate::params::Params;
 use crate::space::Domain;
 
 /// Proposes the configurations of a sweep.
-pub trait Sampler: Send + Sync {
+pub(crate) trait Sampler: Send + Sync {
     /// How many configurations it proposes: the sweep's budget.
     fn len(&self) -> usize;
-
-    /// Whether it proposes nothing.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 
     /// Whether configurations come from the results of earlier ones. When
     /// not, every configuration is known up front: `propose` ignores its
@@ -76,7 +69,7 @@ pub trait Sampler: Send + Sync {
 
 /// A committed trial, as a sampler learns from it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Observed {
+pub(crate) struct Observed {
     /// Which configuration it trained.
     pub config: usize,
     /// Which repeat (or cross-validation fold) of its configuration.
@@ -93,7 +86,7 @@ pub struct Observed {
 /// What a sampler proposes from: the committed trials, in plan order, and
 /// the metric the sweep monitors.
 #[derive(Debug, Clone, PartialEq)]
-pub struct History {
+pub(crate) struct History {
     /// The committed trials.
     pub trials: Vec<Observed>,
     /// The sweep's monitored metric and its goal (what a single-objective sampler optimises).
@@ -102,7 +95,7 @@ pub struct History {
 
 impl History {
     /// No trial committed yet.
-    pub fn empty(monitor: &Monitor) -> Self {
+    pub(crate) fn empty(monitor: &Monitor) -> Self {
         History { trials: Vec::new(), monitor: monitor.clone() }
     }
 }
@@ -110,7 +103,7 @@ impl History {
 /// What the spec configured for its sampler: a registered method, its
 /// `trials` and its own settings. Built by the method's registration
 /// (`Registration`) from the spec, or from a results folder's manifest.
-pub trait MethodConfig: fmt::Debug + Send + Sync {
+pub(crate) trait MethodConfig: fmt::Debug + Send + Sync {
     /// The registered name (`method = "tpe"`).
     fn name(&self) -> &'static str;
 
@@ -150,16 +143,16 @@ pub trait MethodConfig: fmt::Debug + Send + Sync {
 
 /// How trials are planned: a registered sampler as the spec configured it.
 #[derive(Clone)]
-pub struct Method(Arc<dyn MethodConfig>);
+pub(crate) struct Method(Arc<dyn MethodConfig>);
 
 impl Method {
     /// A configured method.
-    pub fn new(config: impl MethodConfig + 'static) -> Self {
+    pub(crate) fn new(config: impl MethodConfig + 'static) -> Self {
         Method(Arc::new(config))
     }
 
     /// Its sampler over `parameters`.
-    pub fn sampler(&self, parameters: &BTreeMap<String, Domain>, seed: u64) -> Box<dyn Sampler> {
+    pub(crate) fn sampler(&self, parameters: &BTreeMap<String, Domain>, seed: u64) -> Box<dyn Sampler> {
         self.0.sampler(parameters, seed)
     }
 }
@@ -225,7 +218,7 @@ impl<'de> Deserialize<'de> for Method {
 
 /// A method as a results folder's manifest holds it.
 #[derive(Debug, Clone, Deserialize)]
-pub struct StoredMethod {
+pub(crate) struct StoredMethod {
     /// Its name.
     pub method: String,
     /// Its `trials`.
@@ -238,7 +231,7 @@ pub struct StoredMethod {
 
 impl StoredMethod {
     /// `trials`, which this method needs.
-    pub fn needs_trials(&self) -> Result<usize, String> {
+    pub(crate) fn needs_trials(&self) -> Result<usize, String> {
         self.trials.ok_or_else(|| format!("method \"{}\" without trials", self.method))
     }
 }

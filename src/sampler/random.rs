@@ -56,7 +56,7 @@ fn stored(stored: &StoredMethod) -> Result<Method, String> {
 
 /// Draws trial `i` from an RNG seeded by (sweep seed, i), so a trial's params
 /// do not depend on how many trials are asked for or which ran before.
-pub struct RandomSampler {
+pub(super) struct RandomSampler {
     parameters: BTreeMap<String, Domain>,
     trials: usize,
     seed: u64,
@@ -64,7 +64,7 @@ pub struct RandomSampler {
 
 impl RandomSampler {
     /// A sampler of `trials` draws.
-    pub fn new(parameters: &BTreeMap<String, Domain>, trials: usize, seed: u64) -> Self {
+    pub(super) fn new(parameters: &BTreeMap<String, Domain>, trials: usize, seed: u64) -> Self {
         RandomSampler { parameters: parameters.clone(), trials, seed }
     }
 }

@@ -185,7 +185,7 @@ fn observations(history: &History) -> Vec<Observation> {
 
 /// TPE's settings (`[tpe]` in the spec).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct TpeSettings {
+pub(crate) struct TpeSettings {
     /// Random trials before TPE starts modelling.
     pub startup_trials: usize,
     /// Candidates drawn from the good density per proposal.
@@ -202,7 +202,7 @@ impl Default for TpeSettings {
 
 /// A finished trial as TPE sees it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Observation {
+pub(crate) struct Observation {
     /// Its params.
     pub params: Params,
     /// Its best-epoch monitored metric, oriented so that smaller is better; None if it failed.
@@ -211,7 +211,7 @@ pub struct Observation {
 
 /// The TPE proposer.
 #[derive(Debug, Clone)]
-pub struct Tpe {
+pub(crate) struct Tpe {
     parameters: BTreeMap<String, Domain>,
     seed: u64,
     settings: TpeSettings,
@@ -219,12 +219,12 @@ pub struct Tpe {
 
 impl Tpe {
     /// A proposer over `parameters`.
-    pub fn new(parameters: &BTreeMap<String, Domain>, seed: u64, settings: TpeSettings) -> Self {
+    pub(crate) fn new(parameters: &BTreeMap<String, Domain>, seed: u64, settings: TpeSettings) -> Self {
         Tpe { parameters: parameters.clone(), seed, settings }
     }
 
     /// The params of trial `index`, given the trials finished before its batch.
-    pub fn propose(&self, index: usize, history: &[Observation]) -> Params {
+    pub(crate) fn propose(&self, index: usize, history: &[Observation]) -> Params {
         let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(self.seed, "tpe", index as u64));
         let mut finished: Vec<(&Params, f64)> =
             history.iter().filter_map(|o| o.loss.filter(|l| l.is_finite()).map(|l| (&o.params, l))).collect();

@@ -7,7 +7,7 @@ mod refit;
 
 use std::path::Path;
 
-pub use refit::{median_epoch, refit};
+pub(crate) use refit::refit;
 
 use crate::aggregate::{ConfigRow, ModelWork};
 use crate::data::SplitName;
@@ -17,7 +17,7 @@ use crate::spec::SweepSpec;
 use crate::store::{SplitEvaluation, SweepDir, TrialRecord};
 
 /// The models of one sweep, with the objectives that load and train them.
-pub struct SweepModels<'a> {
+pub(crate) struct SweepModels<'a> {
     /// The objectives of this binary.
     pub catalog: &'a Catalog,
     /// The sweep's spec, for a refit (from the command line, or the results folder's manifest).
@@ -28,7 +28,7 @@ pub struct SweepModels<'a> {
 
 impl<'a> SweepModels<'a> {
     /// For `dir`, with the spec its manifest holds (the spec file is the one it names).
-    pub fn from_manifest(dir: &SweepDir, catalog: &'a Catalog) -> Self {
+    pub(crate) fn from_manifest(dir: &SweepDir, catalog: &'a Catalog) -> Self {
         let spec = dir.manifest().ok().flatten().and_then(|m| {
             let mut spec: SweepSpec = m.spec.parse().ok()?;
             spec.source = m.spec_file;

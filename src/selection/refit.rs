@@ -17,7 +17,7 @@ use crate::store::{self, BestMetadata, RefitInfo, StoreError, SweepDir, TrialFol
 
 /// The lower median of the folds' best epochs (at least 1), so the refit
 /// trains a whole number of epochs that one of the folds chose.
-pub fn median_epoch(epochs: &[usize]) -> usize {
+pub(super) fn median_epoch(epochs: &[usize]) -> usize {
     let mut sorted = epochs.to_vec();
     sorted.sort_unstable();
     sorted.get(sorted.len().saturating_sub(1) / 2).copied().unwrap_or(1).max(1)
@@ -25,7 +25,7 @@ pub fn median_epoch(epochs: &[usize]) -> usize {
 
 /// Retrains `winner` on every non-test row and commits it as
 /// `trials/refit-c<config>-<hash>/`, a model folder like a trial's.
-pub fn refit(
+pub(crate) fn refit(
     spec: &SweepSpec,
     catalog: &crate::objective::Catalog,
     dir: &SweepDir,

@@ -6,7 +6,7 @@
 //! becomes several arrays, each running trial `offset + $SLURM_ARRAY_TASK_ID`.
 
 /// `0-2,5,7-8`: sorted indices as SLURM array ranges.
-pub fn array_ranges(indices: &[usize]) -> String {
+pub(crate) fn array_ranges(indices: &[usize]) -> String {
     let mut sorted = indices.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
@@ -26,11 +26,11 @@ pub fn array_ranges(indices: &[usize]) -> String {
 }
 
 /// SLURM's `MaxArraySize` where the cluster does not set it.
-pub const DEFAULT_MAX_ARRAY_SIZE: usize = 1001;
+pub(crate) const DEFAULT_MAX_ARRAY_SIZE: usize = 1001;
 
 /// What the cluster allows in one job array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ArrayLimits {
+pub(crate) struct ArrayLimits {
     /// `MaxArraySize`: every task id is below it.
     pub max_array_size: usize,
     /// `max_array_tasks`: at most this many tasks per array.
@@ -39,7 +39,7 @@ pub struct ArrayLimits {
 
 impl ArrayLimits {
     /// Task ids below `max_array_size`, and as many tasks as fit.
-    pub fn new(max_array_size: usize) -> Self {
+    pub(crate) fn new(max_array_size: usize) -> Self {
         ArrayLimits { max_array_size, max_array_tasks: max_array_size }
     }
 }
@@ -47,7 +47,7 @@ impl ArrayLimits {
 /// Reads the array limits from `scontrol show config`'s output (`MaxArraySize
 /// = 1001`, and `max_array_tasks=N` in `SchedulerParameters`); `None` when it
 /// names no `MaxArraySize`.
-pub fn parse_limits(config: &str) -> Option<ArrayLimits> {
+pub(crate) fn parse_limits(config: &str) -> Option<ArrayLimits> {
     let value = |key: &str| {
         config.lines().find_map(|line| {
             let (k, v) = line.split_once('=')?;
@@ -65,7 +65,7 @@ pub fn parse_limits(config: &str) -> Option<ArrayLimits> {
 
 /// One job array of a submission: its task `t` runs trial `offset + t`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArrayChunk {
+pub(crate) struct ArrayChunk {
     /// Added to `$SLURM_ARRAY_TASK_ID` to get the trial index.
     pub offset: usize,
     /// The array's task ids, ascending.
@@ -74,12 +74,12 @@ pub struct ArrayChunk {
 
 impl ArrayChunk {
     /// The trial indices it runs, ascending.
-    pub fn indices(&self) -> Vec<usize> {
+    pub(crate) fn indices(&self) -> Vec<usize> {
         self.tasks.iter().map(|t| self.offset + t).collect()
     }
 
     /// Its `--array` ranges (without `%K`).
-    pub fn array(&self) -> String {
+    pub(crate) fn array(&self) -> String {
         array_ranges(&self.tasks)
     }
 }
@@ -89,7 +89,7 @@ impl ArrayChunk {
 /// sweep that fits in one array runs as before); every later one starts at
 /// its first index. Empty when `indices` is; `limits` must allow at least one
 /// task (`max_array_size` and `max_array_tasks` ≥ 1).
-pub fn split(indices: &[usize], limits: ArrayLimits) -> Vec<ArrayChunk> {
+pub(crate) fn split(indices: &[usize], limits: ArrayLimits) -> Vec<ArrayChunk> {
     let size = limits.max_array_size.max(1);
     let per_array = limits.max_array_tasks.clamp(1, size);
     let mut sorted = indices.to_vec();

@@ -5,32 +5,30 @@
 //! A sweep larger than the cluster's `MaxArraySize` becomes several arrays
 //! ([`arrays`]), and the aggregation job waits for all of them.
 
-pub mod arrays;
+pub(crate) mod arrays;
 mod script;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub use arrays::{ArrayChunk, ArrayLimits, DEFAULT_MAX_ARRAY_SIZE, array_ranges};
-pub use script::{JobSettings, aggregate_script, array_script, shell_quote};
+pub(crate) use arrays::{ArrayChunk, ArrayLimits, DEFAULT_MAX_ARRAY_SIZE, array_ranges};
+pub(crate) use script::{JobSettings, aggregate_script, array_script};
 
 use crate::store::{self, StoreError};
 
 /// Why a submission failed.
 #[derive(Debug, thiserror::Error)]
-pub enum SlurmError {
+pub(crate) enum SlurmError {
     /// `sbatch` is not installed or not on PATH.
     #[error("cannot run `{program}`: {source}; is this a SLURM submit host (try `which sbatch`)?")]
     NoSbatch {
         /// The program.
         program: String,
-        /// Why.
         source: std::io::Error,
     },
     /// `sbatch` refused the job.
     #[error("sbatch rejected {script} (exit {code}): {stderr}")]
     Rejected {
-        /// The script.
         script: PathBuf,
         /// Its exit code.
         code: i32,
@@ -40,7 +38,6 @@ pub enum SlurmError {
     /// `sbatch --parsable` printed no job id.
     #[error("sbatch accepted {script} but printed no job id: {stdout:?}")]
     NoJobId {
-        /// The script.
         script: PathBuf,
         /// What it printed.
         stdout: String,
@@ -67,7 +64,7 @@ pub enum SlurmError {
 }
 
 /// Submits `script` with `sbatch --parsable [extra...]` and returns the job id.
-pub fn submit(sbatch: &str, script: &Path, extra: &[String]) -> Result<String, SlurmError> {
+pub(crate) fn submit(sbatch: &str, script: &Path, extra: &[String]) -> Result<String, SlurmError> {
     let output = Command::new(sbatch)
         .arg("--parsable")
         .args(extra)
@@ -93,7 +90,7 @@ pub fn submit(sbatch: &str, script: &Path, extra: &[String]) -> Result<String, S
 
 /// The cluster's job-array limits, from `<scontrol> show config`; an error
 /// says why they could not be read.
-pub fn array_limits(scontrol: &str) -> Result<ArrayLimits, String> {
+pub(crate) fn array_limits(scontrol: &str) -> Result<ArrayLimits, String> {
     let output = Command::new(scontrol)
         .args(["show", "config"])
         .output()
@@ -107,7 +104,7 @@ pub fn array_limits(scontrol: &str) -> Result<ArrayLimits, String> {
 }
 
 /// Writes a job script (executable) atomically.
-pub fn write_script(path: &Path, text: &str) -> Result<(), SlurmError> {
+pub(crate) fn write_script(path: &Path, text: &str) -> Result<(), SlurmError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
     }

@@ -17,11 +17,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use crate::callback::{EarlyStoppingSpec, EarlyTerminate};
-pub use crate::metrics::{Goal, Monitor, Task};
-pub use crate::sampler::Method;
-pub use crate::store::{ReportSpec, Selection};
-pub use validate::parse;
+pub(crate) use crate::callback::{EarlyStoppingSpec, EarlyTerminate};
+pub(crate) use crate::metrics::{Goal, Monitor, Task};
+pub(crate) use crate::sampler::Method;
+pub(crate) use crate::store::{ReportSpec, Selection};
+pub(crate) use validate::parse;
 
 use crate::data::CsvOptions;
 use crate::objective::Catalog;
@@ -33,15 +33,10 @@ use crate::text::one_line;
 
 /// A mistake in a spec file, with enough context to fix it.
 #[derive(Debug, thiserror::Error)]
-pub enum SpecError {
+pub(crate) enum SpecError {
     /// The file could not be read.
     #[error("{}: cannot read the sweep spec: {source}", one_line(&file.display().to_string()))]
-    Read {
-        /// The spec file.
-        file: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    Read { file: PathBuf, source: std::io::Error },
     /// The file is not valid TOML, has an unknown key, or a value is wrong.
     #[error(
         "{}:{}{}{}",
@@ -51,7 +46,6 @@ pub enum SpecError {
         one_line(message)
     )]
     Invalid {
-        /// The spec file.
         file: PathBuf,
         /// 1-based line, where known.
         line: Option<usize>,
@@ -68,7 +62,7 @@ pub enum SpecError {
 /// target column, and `features` or `drop` choose the feature columns. An
 /// objective with its own data source reads `options` instead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DataSpec {
+pub(crate) struct DataSpec {
     /// CSV file, relative to the current directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
@@ -106,12 +100,12 @@ fn is_classification(task: &Task) -> bool {
 
 impl DataSpec {
     /// Whether a test split is held out.
-    pub fn has_test(&self) -> bool {
+    pub(crate) fn has_test(&self) -> bool {
         self.test_fraction.is_some() || self.test_path.is_some()
     }
 
     /// The CSV file and its column choice, when the bundled loader reads the rows.
-    pub fn csv(&self) -> Option<(&Path, CsvOptions)> {
+    pub(crate) fn csv(&self) -> Option<(&Path, CsvOptions)> {
         let path = self.path.as_deref()?;
         let options = CsvOptions {
             target: self.target.clone().unwrap_or_else(|| "target".into()),
@@ -124,7 +118,7 @@ impl DataSpec {
 
 /// A validated sweep spec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SweepSpec {
+pub(crate) struct SweepSpec {
     /// The file it came from (not part of the spec hash).
     #[serde(skip)]
     pub source: PathBuf,
@@ -201,7 +195,7 @@ fn monitor_as_spec<S: serde::Serializer>(m: &Monitor, s: S) -> Result<S::Ok, S::
 
 /// Which checkpoints a trial writes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum CheckpointPolicy {
+pub(crate) enum CheckpointPolicy {
     /// Only the best epoch's, overwritten on improvement (the default).
     #[default]
     Best,
@@ -211,7 +205,7 @@ pub enum CheckpointPolicy {
 
 /// The `[slurm]` table: defaults for `sweep slurm`, each overridable on the command line.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SlurmDefaults {
+pub(crate) struct SlurmDefaults {
     /// `--partition`.
     pub partition: Option<String>,
     /// `--time`, in SLURM's format (`30`, `1:00:00`, `1-00:00:00`).
@@ -229,23 +223,23 @@ pub struct SlurmDefaults {
 impl SweepSpec {
     /// A hash of everything that decides the trials' results (not `workers`,
     /// not the file's name): two specs with the same hash plan and train the same trials.
-    pub fn hash(&self) -> String {
+    pub(crate) fn hash(&self) -> String {
         let canonical = serde_json::to_string(self).unwrap_or_default();
         hex(&Sha256::digest(canonical.as_bytes())[..8])
     }
 
     /// The trials this spec plans: with `cv_folds`, every configuration once per fold.
-    pub fn plan(&self) -> Plan {
+    pub(crate) fn plan(&self) -> Plan {
         Plan::new(&self.method, &self.parameters, self.seed, self.trials_per_config())
     }
 
     /// Trials per configuration: the folds of cross-validation, else `repeats`.
-    pub fn trials_per_config(&self) -> usize {
+    pub(crate) fn trials_per_config(&self) -> usize {
         self.data.cv_folds.unwrap_or(self.repeats)
     }
 
     /// The manifest of a results folder made by this spec, with `trials` planned trials.
-    pub fn manifest(&self, trials: usize) -> SweepManifest {
+    pub(crate) fn manifest(&self, trials: usize) -> SweepManifest {
         SweepManifest {
             name: self.name.clone(),
             format_version: crate::store::MANIFEST_FORMAT_VERSION,
@@ -270,7 +264,7 @@ fn one() -> usize {
 /// `.yaml` or `.yml` file as a W&B sweep configuration, any other as TOML.
 /// What a W&B file needs said (`method: bayes` runs TPE, keys sweep ignores)
 /// goes to stderr.
-pub fn load(path: &Path, catalog: &Catalog) -> Result<SweepSpec, SpecError> {
+pub(crate) fn load(path: &Path, catalog: &Catalog) -> Result<SweepSpec, SpecError> {
     let (spec, notices) = load_with_notices(path, catalog)?;
     for notice in notices {
         eprintln!("{notice}");
@@ -280,7 +274,7 @@ pub fn load(path: &Path, catalog: &Catalog) -> Result<SweepSpec, SpecError> {
 
 /// [`load`], returning what it would say instead of saying it (a worker
 /// process of a run reads the spec its parent has already reported on).
-pub fn load_with_notices(path: &Path, catalog: &Catalog) -> Result<(SweepSpec, Vec<String>), SpecError> {
+pub(crate) fn load_with_notices(path: &Path, catalog: &Catalog) -> Result<(SweepSpec, Vec<String>), SpecError> {
     let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { file: path.to_path_buf(), source })?;
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     match extension.as_str() {

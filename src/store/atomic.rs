@@ -10,7 +10,7 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` to a temporary file in `path`'s folder, fsyncs it, renames
 /// it over `path`, then fsyncs the folder so the rename itself is durable.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     replace(path, bytes, true)
 }
 
@@ -18,7 +18,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// leaves durability to a later [`sync_paths`]: readers never see a partial
 /// file, and the fsyncs are paid once at a commit point instead of on every
 /// write. For files of an unfinished trial, which a crash makes a rerun anyway.
-pub fn write_atomic_deferred(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic_deferred(path: &Path, bytes: &[u8]) -> io::Result<()> {
     replace(path, bytes, false)
 }
 
@@ -33,7 +33,8 @@ pub fn write_atomic_deferred(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// fs/ext4/ialloc.c), which measured 20 µs → 600 µs per create here. Where
 /// the exchange is unsupported it falls back to a plain rename. Remove the
 /// spare with `remove_spare` once the file is final.
-pub fn replace_via_spare(path: &Path, bytes: &[u8]) -> io::Result<()> {
+#[cfg(test)]
+pub(crate) fn replace_via_spare(path: &Path, bytes: &[u8]) -> io::Result<()> {
     if !path.exists() {
         return replace(path, bytes, false);
     }
@@ -74,7 +75,7 @@ pub(super) fn write_in_place(path: &Path, bytes: &[u8]) -> io::Result<File> {
 }
 
 /// Deletes the spare file that [`replace_via_spare`] keeps beside `path`, if any.
-pub fn remove_spare(path: &Path) -> io::Result<()> {
+pub(super) fn remove_spare(path: &Path) -> io::Result<()> {
     match fs::remove_file(spare_path(path)) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
@@ -104,7 +105,7 @@ fn exchange(_: &Path, _: &Path) -> io::Result<bool> {
 
 /// Makes earlier deferred writes durable: fsyncs each file that exists, then
 /// their folders.
-pub fn sync_paths(paths: &[&Path]) -> io::Result<()> {
+pub(super) fn sync_paths(paths: &[&Path]) -> io::Result<()> {
     let mut dirs: Vec<&Path> = Vec::new();
     for path in paths {
         if let Ok(f) = File::open(path) {

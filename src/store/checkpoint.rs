@@ -11,37 +11,36 @@
 /// away from its folder still says what it holds. Their names are part of the
 /// results format: readers outside sweep (`safetensors.safe_open(...).metadata()`)
 /// find them by these names.
-pub mod header_keys {
+pub(crate) mod header_keys {
     /// The trial the checkpoint belongs to.
-    pub const TRIAL_ID: &str = "sweep.trial_id";
+    pub(crate) const TRIAL_ID: &str = "sweep.trial_id";
     /// The objective and its version: `mlp 1`.
-    pub const OBJECTIVE: &str = "sweep.objective";
+    pub(crate) const OBJECTIVE: &str = "sweep.objective";
     /// The epoch whose weights (or outputs) the file holds.
-    pub const EPOCH: &str = "sweep.epoch";
+    pub(crate) const EPOCH: &str = "sweep.epoch";
     /// That epoch's metrics, as JSON.
-    pub const METRICS: &str = "sweep.metrics";
+    pub(crate) const METRICS: &str = "sweep.metrics";
     /// The trial's parameters, as JSON.
-    pub const PARAMS: &str = "sweep.params";
-    /// The trial's seed.
-    pub const SEED: &str = "sweep.seed";
+    pub(crate) const PARAMS: &str = "sweep.params";
+    pub(crate) const SEED: &str = "sweep.seed";
     /// The fingerprint of the data the model was trained on.
-    pub const DATA_FINGERPRINT: &str = "sweep.data_fingerprint";
+    pub(crate) const DATA_FINGERPRINT: &str = "sweep.data_fingerprint";
     /// A refit's: the configuration it retrains.
-    pub const REFIT_OF_CONFIG: &str = "sweep.refit_of_config";
+    pub(crate) const REFIT_OF_CONFIG: &str = "sweep.refit_of_config";
     /// Validation outputs of a regression: the mean the targets were standardized with.
-    pub const TARGET_MEAN: &str = "sweep.target_mean";
+    pub(crate) const TARGET_MEAN: &str = "sweep.target_mean";
     /// Validation outputs of a regression: the standard deviation the targets were standardized with.
-    pub const TARGET_STD: &str = "sweep.target_std";
+    pub(crate) const TARGET_STD: &str = "sweep.target_std";
 }
 
 /// Why a checkpoint could not be canonicalised.
 #[derive(Debug, thiserror::Error)]
 #[error("not a safetensors file: {0}")]
-pub struct CheckpointFormatError(String);
+pub(crate) struct CheckpointFormatError(String);
 
 /// Returns the same safetensors file with its JSON header keys sorted (and
 /// padded with spaces to 8 bytes, as the format recommends). Tensor data is untouched.
-pub fn canonical_safetensors(bytes: &[u8]) -> Result<Vec<u8>, CheckpointFormatError> {
+pub(crate) fn canonical_safetensors(bytes: &[u8]) -> Result<Vec<u8>, CheckpointFormatError> {
     let too_short = || CheckpointFormatError("shorter than its header".into());
     let len_bytes: [u8; 8] = bytes.get(..8).ok_or_else(too_short)?.try_into().map_err(|_| too_short())?;
     let header_len = usize::try_from(u64::from_le_bytes(len_bytes)).map_err(|_| too_short())?;

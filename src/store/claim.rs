@@ -22,16 +22,16 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-pub use super::liveness::HEARTBEAT;
+pub(crate) use super::liveness::HEARTBEAT;
 use super::liveness::{self, ClaimFacts, Liveness, Lock};
 
 /// A claim whose heartbeat is older than this is stale on any host (unless
 /// `SWEEP_CLAIM_STALE_AFTER` says otherwise, in seconds).
-pub const STALE_AFTER: Duration = Duration::from_secs(60);
+pub(crate) const STALE_AFTER: Duration = Duration::from_secs(60);
 
 /// Who holds a claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClaimInfo {
+pub(crate) struct ClaimInfo {
     /// 1 for the first attempt at the trial, then 2, ...
     pub attempt: usize,
     /// Host name of the process.
@@ -47,7 +47,7 @@ pub struct ClaimInfo {
 
 impl ClaimInfo {
     /// A claim of this process, now.
-    pub fn mine(attempt: usize) -> Self {
+    pub(crate) fn mine(attempt: usize) -> Self {
         ClaimInfo {
             attempt,
             host: super::hostname(),
@@ -58,14 +58,14 @@ impl ClaimInfo {
     }
 
     /// Whether this process holds it.
-    pub fn is_mine(&self) -> bool {
+    pub(crate) fn is_mine(&self) -> bool {
         self.host == super::hostname() && self.pid == std::process::id()
     }
 }
 
 /// The current claim of a trial folder, as found on disk.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CurrentClaim {
+pub(crate) struct CurrentClaim {
     /// Its content (`None` while its holder is still writing it, or when it is unreadable).
     pub info: Option<ClaimInfo>,
     /// Its attempt number, from the file name.
@@ -78,7 +78,7 @@ pub struct CurrentClaim {
 
 /// What [`try_claim`] found.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Claim {
+pub(crate) enum Claim {
     /// This process now holds the trial (a new claim file, at this attempt).
     Taken(ClaimInfo),
     /// Another live process holds it.
@@ -86,7 +86,7 @@ pub enum Claim {
 }
 
 /// The claim files' names: `claim-<attempt>.json`.
-pub fn claim_file_name(attempt: usize) -> String {
+pub(crate) fn claim_file_name(attempt: usize) -> String {
     format!("claim-{attempt}.json")
 }
 
@@ -95,12 +95,12 @@ fn attempt_of(name: &str) -> Option<usize> {
 }
 
 /// Whether a name in a trial folder is a claim file.
-pub fn is_claim_file(name: &str) -> bool {
+pub(crate) fn is_claim_file(name: &str) -> bool {
     attempt_of(name).is_some()
 }
 
 /// The stale limit: [`STALE_AFTER`], or `SWEEP_CLAIM_STALE_AFTER` seconds.
-pub fn stale_after() -> Duration {
+pub(crate) fn stale_after() -> Duration {
     std::env::var("SWEEP_CLAIM_STALE_AFTER")
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
@@ -109,7 +109,7 @@ pub fn stale_after() -> Duration {
 }
 
 /// The highest-numbered claim in `trial_dir`, if any.
-pub fn current(trial_dir: &Path) -> io::Result<Option<CurrentClaim>> {
+pub(crate) fn current(trial_dir: &Path) -> io::Result<Option<CurrentClaim>> {
     let entries = match fs::read_dir(trial_dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         other => other?,
@@ -135,7 +135,7 @@ impl CurrentClaim {
     /// its lock (the kernel drops a process's locks when it dies, SIGKILL
     /// included, even while it lingers as a zombie; no /proc needed) and,
     /// where the filesystem has no locks, its pid. See [`liveness::judge_claim`].
-    pub fn liveness(&self, limit: Duration) -> Liveness {
+    pub(crate) fn liveness(&self, limit: Duration) -> Liveness {
         let facts = ClaimFacts {
             host: self.info.as_ref().map(|i| i.host.as_str()),
             pid: self.info.as_ref().map_or(0, |i| i.pid),
@@ -148,7 +148,7 @@ impl CurrentClaim {
     /// Whether it may be taken over: its holder is known to be gone. A holder
     /// whose liveness cannot be told counts as alive until its heartbeat is
     /// older than `limit`.
-    pub fn is_stale(&self, limit: Duration) -> bool {
+    pub(crate) fn is_stale(&self, limit: Duration) -> bool {
         self.liveness(limit).is_gone()
     }
 }
@@ -168,7 +168,7 @@ fn lock_state(path: &Path) -> Lock {
 /// current claim is stale or this process's own. `after_record` is the
 /// attempt count a finished record of the trial holds, so that a rerun of a
 /// failed trial counts on.
-pub fn try_claim(trial_dir: &Path, after_record: usize, limit: Duration) -> io::Result<Claim> {
+pub(crate) fn try_claim(trial_dir: &Path, after_record: usize, limit: Duration) -> io::Result<Claim> {
     fs::create_dir_all(trial_dir)?;
     loop {
         let next = match current(trial_dir)? {
@@ -195,7 +195,7 @@ pub fn try_claim(trial_dir: &Path, after_record: usize, limit: Duration) -> io::
 
 /// The claims this process holds, with a thread that refreshes their
 /// heartbeat until dropped.
-pub struct HeldClaims {
+pub(crate) struct HeldClaims {
     held: Arc<Mutex<Vec<(PathBuf, File)>>>,
     stop: Arc<(Mutex<bool>, std::sync::Condvar)>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -209,7 +209,7 @@ impl Default for HeldClaims {
 
 impl HeldClaims {
     /// Starts the heartbeat thread.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let held: Arc<Mutex<Vec<(PathBuf, File)>>> = Arc::default();
         let stop: Arc<(Mutex<bool>, std::sync::Condvar)> = Arc::default();
         let (h, s) = (held.clone(), stop.clone());
@@ -236,7 +236,7 @@ impl HeldClaims {
 
     /// Keeps the claim of attempt `attempt` in `trial_dir` alive, from now on:
     /// its lock held, its heartbeat refreshed.
-    pub fn hold(&self, trial_dir: &Path, attempt: usize) {
+    pub(crate) fn hold(&self, trial_dir: &Path, attempt: usize) {
         let path = trial_dir.join(claim_file_name(attempt));
         let Ok(file) = File::options().write(true).open(&path) else { return };
         // Where the filesystem has no locks, the heartbeat alone tells that the claim lives.
@@ -248,7 +248,7 @@ impl HeldClaims {
     }
 
     /// Lets go of the claim in `trial_dir` (its trial has its record).
-    pub fn release(&self, trial_dir: &Path) {
+    pub(crate) fn release(&self, trial_dir: &Path) {
         if let Ok(mut held) = self.held.lock() {
             held.retain(|(p, _)| p.parent() != Some(trial_dir));
         }

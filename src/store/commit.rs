@@ -31,7 +31,7 @@ const PER_FILE_SYNC_TRIALS: usize = 2;
 /// record waiting in its marker as `trial.json`, durably. Returns one result
 /// per trial, in order; a trial whose commit failed has no `trial.json` and
 /// will run again.
-pub fn commit_records(results: &Path, trials: &[PathBuf]) -> Vec<io::Result<()>> {
+pub(crate) fn commit_records(results: &Path, trials: &[PathBuf]) -> Vec<io::Result<()>> {
     let mut outcome: Vec<io::Result<()>> = trials.iter().map(|_| Ok(())).collect();
     let whole_filesystem = cfg!(any(target_os = "linux", target_os = "android")) && trials.len() > PER_FILE_SYNC_TRIALS;
     let all: Vec<usize> = (0..trials.len()).collect();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// A trial's `history.csv` that is not what sweep writes.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
-pub struct HistoryError {
+pub(crate) struct HistoryError {
     /// The trial's file.
     pub path: PathBuf,
     /// The line, where known (1-based, the header is line 1).
@@ -22,7 +22,7 @@ pub struct HistoryError {
 /// One epoch of a trial's history: its number and every metric it measured,
 /// by column name, in the file's column order.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EpochMetrics {
+pub(crate) struct EpochMetrics {
     /// The epoch, from 1.
     pub epoch: i64,
     /// Column and value; a metric the epoch did not measure (an empty cell) is left out.
@@ -36,7 +36,7 @@ const NOT_METRICS: &[&str] = &["epoch", "saved_best"];
 /// A line the CSV reader rejects (a trial's half-written last line, a damaged
 /// one) is kept as its error, so each view decides what it costs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HistoryFile {
+pub(crate) struct HistoryFile {
     path: PathBuf,
     header: Vec<String>,
     lines: Vec<Result<HistoryLine, HistoryError>>,
@@ -44,7 +44,7 @@ pub struct HistoryFile {
 
 /// One line of a `history.csv` after the header.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HistoryLine {
+pub(crate) struct HistoryLine {
     /// Its line in the file (1-based), where known.
     pub line: Option<u64>,
     /// The cells as written, in header order.
@@ -54,7 +54,7 @@ pub struct HistoryLine {
 impl HistoryFile {
     /// Splits the bytes of the `history.csv` at `path` (only used in messages);
     /// fails only when the header cannot be read.
-    pub fn parse(path: &Path, bytes: &[u8]) -> Result<HistoryFile, HistoryError> {
+    pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<HistoryFile, HistoryError> {
         let csv_error = |e: csv::Error| HistoryError {
             path: path.to_path_buf(),
             line: e.position().map(|p| p.line()),
@@ -77,7 +77,7 @@ impl HistoryFile {
 
     /// Reads the `history.csv` at `path`; `None` when there is none (a trial
     /// that failed before its first epoch, or one not started).
-    pub fn read(path: &Path) -> Result<Option<HistoryFile>, HistoryError> {
+    pub(crate) fn read(path: &Path) -> Result<Option<HistoryFile>, HistoryError> {
         match std::fs::read(path) {
             Ok(bytes) => HistoryFile::parse(path, &bytes).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -85,34 +85,29 @@ impl HistoryFile {
         }
     }
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The header's columns.
-    pub fn header(&self) -> &[String] {
+    pub(crate) fn header(&self) -> &[String] {
         &self.header
     }
 
     /// Every line in file order, a line the CSV reader rejected as its error.
-    pub fn lines(&self) -> impl Iterator<Item = Result<&HistoryLine, HistoryError>> {
+    pub(crate) fn lines(&self) -> impl Iterator<Item = Result<&HistoryLine, HistoryError>> {
         self.lines.iter().map(|l| l.as_ref().map_err(Clone::clone))
     }
 
     /// The lines the CSV reader took, skipping the others (a trial still
     /// writing its last line).
-    pub fn readable_lines(&self) -> impl Iterator<Item = &HistoryLine> {
+    pub(crate) fn readable_lines(&self) -> impl Iterator<Item = &HistoryLine> {
         self.lines.iter().filter_map(|l| l.as_ref().ok())
     }
 
     /// An error at `line` of this file.
-    pub fn error(&self, line: Option<u64>, message: String) -> HistoryError {
+    pub(crate) fn error(&self, line: Option<u64>, message: String) -> HistoryError {
         HistoryError { path: self.path.clone(), line, message }
     }
 
     /// Every epoch, as numbers (strict: any cell that is not a number is an error).
-    pub fn epochs(&self) -> Result<Vec<EpochMetrics>, HistoryError> {
+    pub(crate) fn epochs(&self) -> Result<Vec<EpochMetrics>, HistoryError> {
         let epoch_column = self
             .header
             .iter()
@@ -141,7 +136,7 @@ impl HistoryFile {
 
     /// The values of `column` in its readable lines, a cell that is not a
     /// number as NaN; empty when the file has no such column.
-    pub fn column(&self, column: &str) -> Vec<f64> {
+    pub(crate) fn column(&self, column: &str) -> Vec<f64> {
         let Some(at) = self.header.iter().position(|c| c == column) else {
             return Vec::new();
         };
@@ -149,7 +144,7 @@ impl HistoryFile {
     }
 
     /// Each readable line's cells that are numbers, by column.
-    pub fn numeric_lines(&self) -> Vec<BTreeMap<String, f64>> {
+    pub(crate) fn numeric_lines(&self) -> Vec<BTreeMap<String, f64>> {
         self.readable_lines()
             .map(|row| {
                 self.header
@@ -164,7 +159,7 @@ impl HistoryFile {
 
 /// Every epoch of the `history.csv` at `path`; none when the file does not
 /// exist (a trial that failed before its first epoch has no history).
-pub fn read_metric_history(path: &Path) -> Result<Vec<EpochMetrics>, HistoryError> {
+pub(crate) fn read_metric_history(path: &Path) -> Result<Vec<EpochMetrics>, HistoryError> {
     match HistoryFile::read(path)? {
         Some(file) => file.epochs(),
         None => Ok(Vec::new()),
@@ -174,7 +169,7 @@ pub fn read_metric_history(path: &Path) -> Result<Vec<EpochMetrics>, HistoryErro
 /// The values of `column` in the `history.csv` at `path`, as far as it has
 /// got (the file of a running trial too); empty when it is missing or
 /// unreadable, or has no such column.
-pub fn read_history_column(path: &Path, column: &str) -> Vec<f64> {
+pub(crate) fn read_history_column(path: &Path, column: &str) -> Vec<f64> {
     match HistoryFile::read(path) {
         Ok(Some(file)) => file.column(column),
         _ => Vec::new(),
@@ -183,7 +178,7 @@ pub fn read_history_column(path: &Path, column: &str) -> Vec<f64> {
 
 /// Each epoch's cells that are numbers, by column, of the `history.csv` at
 /// `path`; empty when it is missing or unreadable.
-pub fn read_history_numbers(path: &Path) -> Vec<BTreeMap<String, f64>> {
+pub(crate) fn read_history_numbers(path: &Path) -> Vec<BTreeMap<String, f64>> {
     match HistoryFile::read(path) {
         Ok(Some(file)) => file.numeric_lines(),
         _ => Vec::new(),

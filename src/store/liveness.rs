@@ -16,7 +16,7 @@ use std::time::Duration;
 
 /// What is known about the process behind a claim or a marker.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Liveness {
+pub(crate) enum Liveness {
     /// It runs: its lock is held, the system knows its pid, or its heartbeat is recent.
     Alive,
     /// It has ended; the text says how we know.
@@ -27,27 +27,27 @@ pub enum Liveness {
 
 impl Liveness {
     /// Whether the trial may be run again by someone else.
-    pub fn is_gone(&self) -> bool {
+    pub(crate) fn is_gone(&self) -> bool {
         matches!(self, Liveness::Gone(_))
     }
 }
 
 /// How often a holder refreshes its claims (lives here, beside the limits
 /// derived from it, so that judging a claim needs nothing of [`super::claim`]).
-pub const HEARTBEAT: Duration = Duration::from_secs(5);
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// A claim younger than this is live whatever its lock says: its holder
 /// creates the file first and locks it right after.
-pub const LOCK_GRACE: Duration = Duration::from_secs(1);
+pub(crate) const LOCK_GRACE: Duration = Duration::from_secs(1);
 
 /// A heartbeat at most this old (three beats) shows its holder alive from
 /// any host; older, and another host's claim is unknown until the stale limit.
-pub const FRESH_HEARTBEAT: Duration = Duration::from_secs(3 * HEARTBEAT.as_secs());
+pub(crate) const FRESH_HEARTBEAT: Duration = Duration::from_secs(3 * HEARTBEAT.as_secs());
 
 /// This machine's host name as the kernel reports it (`uname`'s node name, the
 /// name other hosts' records carry); `None` where it cannot be read, and then
 /// no recorded host counts as this one.
-pub fn this_host() -> Option<&'static str> {
+pub(crate) fn this_host() -> Option<&'static str> {
     static HOST: OnceLock<Option<String>> = OnceLock::new();
     HOST.get_or_init(|| read_host_name().map(|h| h.trim().to_string()).filter(|h| !h.is_empty())).as_deref()
 }
@@ -66,7 +66,7 @@ fn read_host_name() -> Option<String> {
 /// process of another user (`EPERM`) is alive; an exited one that its parent
 /// has not reaped yet (a zombie, where /proc shows it) is gone.
 #[cfg(unix)]
-pub fn process(pid: u32) -> Liveness {
+pub(crate) fn process(pid: u32) -> Liveness {
     let Some(raw) = i32::try_from(pid).ok().filter(|p| *p > 0) else {
         // kill() with 0 or a negative number would address process groups, never one process.
         return if pid == 0 {
@@ -113,7 +113,7 @@ fn is_zombie(pid: u32) -> bool {
 
 /// How the lock of a claim file looks from this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lock {
+pub(crate) enum Lock {
     /// Some process holds it.
     Held,
     /// Nobody holds it.
@@ -124,7 +124,7 @@ pub enum Lock {
 
 /// What a claim file shows.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ClaimFacts<'a> {
+pub(crate) struct ClaimFacts<'a> {
     /// The host that claimed it; `None` while the file is being written, or when it cannot be read.
     pub host: Option<&'a str>,
     /// The claimant's process id (meaningful only with `host`).
@@ -154,7 +154,7 @@ fn secs(d: Duration) -> String {
 /// | this host, no locks here, pid gone or unknown | unknown (a container's pid namespace looks the same) |
 /// | another host, heartbeat within [`FRESH_HEARTBEAT`] | alive |
 /// | another host, heartbeat later than that | unknown |
-pub fn judge_claim(
+pub(crate) fn judge_claim(
     facts: ClaimFacts<'_>,
     this_host: Option<&str>,
     lock: impl FnOnce() -> Lock,
@@ -204,7 +204,12 @@ pub fn judge_claim(
 /// Whether the process of a `running.json` marker without a claim lives (a
 /// folder from before claims, or one whose claim was removed): no lock and no
 /// heartbeat, so only its own host can ask about its pid.
-pub fn judge_marker(host: &str, pid: u32, this_host: Option<&str>, process: impl FnOnce(u32) -> Liveness) -> Liveness {
+pub(crate) fn judge_marker(
+    host: &str,
+    pid: u32,
+    this_host: Option<&str>,
+    process: impl FnOnce(u32) -> Liveness,
+) -> Liveness {
     if this_host == Some(host) {
         return process(pid);
     }

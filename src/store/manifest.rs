@@ -19,11 +19,11 @@ use crate::space::Domain;
 /// (read as their defaults). Bump it when a reader must tell two layouts
 /// apart, and keep reading the older ones in [`SweepManifest::read`]; a folder
 /// of a later version is refused rather than misread.
-pub const MANIFEST_FORMAT_VERSION: u32 = 1;
+pub(crate) const MANIFEST_FORMAT_VERSION: u32 = 1;
 
 /// `sweep.json`: which spec a results folder belongs to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SweepManifest {
+pub(crate) struct SweepManifest {
     /// The layout of this file ([`MANIFEST_FORMAT_VERSION`]).
     #[serde(default = "first_format")]
     pub format_version: u32,
@@ -58,7 +58,7 @@ fn first_format() -> u32 {
 
 impl SweepManifest {
     /// Reads `sweep.json` at `path`, refusing a layout later than this version reads.
-    pub fn read(path: &Path) -> Result<SweepManifest, StoreError> {
+    pub(crate) fn read(path: &Path) -> Result<SweepManifest, StoreError> {
         let manifest: SweepManifest = super::read_json(path)?;
         if manifest.format_version > MANIFEST_FORMAT_VERSION {
             return Err(StoreError::Parse {
@@ -78,7 +78,7 @@ impl SweepManifest {
 /// registry and report.html. Stored in the manifest, so `sweep aggregate`
 /// (a SLURM array's aggregation job) does the same as `sweep run`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReportSpec {
+pub(crate) struct ReportSpec {
     /// `tensorboard = true`: TensorBoard event files under `results/<name>/tensorboard/`.
     #[serde(default)]
     pub tensorboard: bool,
@@ -87,7 +87,7 @@ pub struct ReportSpec {
 /// How the aggregator picks and judges models, after the trials: stored in
 /// the results folder's manifest, so `sweep aggregate` does the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// `[data] test_top`: how many of the top models are evaluated on the test split.
     pub test_top: usize,
     /// `[metric] bootstrap`: resamples for the intervals and ties (0: none).
@@ -109,11 +109,11 @@ impl Default for Selection {
 /// it in another shape, reads as if the key were not set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct RecordedSpec(serde_json::Value);
+pub(crate) struct RecordedSpec(serde_json::Value);
 
 /// What the results themselves depend on in a recorded spec.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct RecordedSplits {
+pub(crate) struct RecordedSplits {
     /// The sweep's seed (0 where none is recorded).
     #[serde(default, deserialize_with = "lenient")]
     pub seed: u64,
@@ -124,7 +124,7 @@ pub struct RecordedSplits {
 
 /// The split keys of a recorded `[data]` table.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct RecordedData {
+pub(crate) struct RecordedData {
     /// `test_fraction`, when the test split is a share of the rows.
     #[serde(default, deserialize_with = "lenient")]
     pub test_fraction: Option<f64>,
@@ -138,7 +138,7 @@ pub struct RecordedData {
 
 impl RecordedData {
     /// Whether the sweep holds out a test split.
-    pub fn has_test(&self) -> bool {
+    pub(crate) fn has_test(&self) -> bool {
         self.test_fraction.is_some() || self.test_path.is_some()
     }
 }
@@ -151,28 +151,28 @@ fn lenient<'de, D: Deserializer<'de>, T: DeserializeOwned + Default>(d: D) -> Re
 
 impl RecordedSpec {
     /// Records a spec as its serialized form.
-    pub fn new(spec: serde_json::Value) -> Self {
+    pub(crate) fn new(spec: serde_json::Value) -> Self {
         RecordedSpec(spec)
     }
 
     /// The whole spec as `T` (the spec module's `SweepSpec`); fails for a spec
     /// of a layout `T` does not read.
-    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+    pub(crate) fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_value(self.0.clone())
     }
 
     /// The seed and split keys (defaults for what is not recorded).
-    pub fn splits(&self) -> RecordedSplits {
+    pub(crate) fn splits(&self) -> RecordedSplits {
         serde_json::from_value(self.0.clone()).unwrap_or_default()
     }
 
     /// The spec's `description`, where it has one.
-    pub fn description(&self) -> Option<String> {
+    pub(crate) fn description(&self) -> Option<String> {
         self.0.get("description").and_then(|d| d.as_str()).map(String::from)
     }
 
     /// The swept parameters' domains (none when an earlier layout does not read as domains).
-    pub fn parameters(&self) -> BTreeMap<String, Domain> {
+    pub(crate) fn parameters(&self) -> BTreeMap<String, Domain> {
         #[derive(Deserialize)]
         struct Parameters {
             #[serde(default, deserialize_with = "lenient")]

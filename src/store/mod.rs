@@ -18,10 +18,10 @@
 
 mod atomic;
 mod checkpoint;
-pub mod claim;
+pub(crate) mod claim;
 mod commit;
 mod history;
-pub mod liveness;
+pub(crate) mod liveness;
 mod manifest;
 mod outputs;
 mod record;
@@ -30,38 +30,33 @@ mod trial_folder;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-pub use atomic::{replace_via_spare, sync_paths, write_atomic, write_atomic_deferred};
-pub use checkpoint::{CheckpointFormatError, canonical_safetensors, header_keys};
-pub use commit::commit_records;
-pub use history::{
-    EpochMetrics, HistoryError, HistoryFile, HistoryLine, read_history_column, read_history_numbers,
-    read_metric_history,
-};
-pub use manifest::{
-    MANIFEST_FORMAT_VERSION, RecordedData, RecordedSpec, RecordedSplits, ReportSpec, Selection, SweepManifest,
-};
-pub use outputs::{OutputsFormatError, StoredOutputs, decode_outputs, encode_outputs};
-pub use record::{BestMetadata, RefitInfo, SplitEvaluation, TrialRecord, TrialStatus};
-pub use trial_folder::TrialFolder;
+#[cfg(test)]
+pub(crate) use atomic::replace_via_spare;
+pub(crate) use atomic::{write_atomic, write_atomic_deferred};
+pub(crate) use checkpoint::{canonical_safetensors, header_keys};
+pub(crate) use commit::commit_records;
+pub(crate) use history::{HistoryError, HistoryFile, read_history_column, read_history_numbers, read_metric_history};
+pub(crate) use manifest::{MANIFEST_FORMAT_VERSION, RecordedSpec, ReportSpec, Selection, SweepManifest};
+pub(crate) use outputs::{StoredOutputs, decode_outputs, encode_outputs};
+pub(crate) use record::{BestMetadata, RefitInfo, SplitEvaluation, TrialRecord, TrialStatus};
+pub(crate) use trial_folder::TrialFolder;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// A file in the results folder could not be read or written.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     /// Reading or writing failed.
     #[error("{path}: {source}")]
     Io {
         /// The file or folder.
         path: PathBuf,
-        /// Why.
         source: std::io::Error,
     },
     /// A JSON file is not what we wrote.
     #[error("{path}: not a valid record: {message}")]
     Parse {
-        /// The file.
         path: PathBuf,
         /// What the parser said.
         message: String,
@@ -81,79 +76,79 @@ pub enum StoreError {
 
 impl StoreError {
     /// Wraps an I/O error with its path.
-    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
         move |source| StoreError::Io { path: path.to_path_buf(), source }
     }
 }
 
 /// File names inside a trial folder.
-pub mod names {
+pub(crate) mod names {
     /// Final trial record.
-    pub const RECORD: &str = "trial.json";
+    pub(crate) const RECORD: &str = "trial.json";
     /// Best checkpoint.
-    pub const CHECKPOINT: &str = "best.safetensors";
+    pub(crate) const CHECKPOINT: &str = "best.safetensors";
     /// Metadata of the best checkpoint.
-    pub const BEST_METADATA: &str = "best.json";
+    pub(crate) const BEST_METADATA: &str = "best.json";
     /// Per-epoch metrics.
-    pub const HISTORY: &str = "history.csv";
+    pub(crate) const HISTORY: &str = "history.csv";
     /// Preprocessing of the inputs.
-    pub const PREPROCESSING: &str = "preprocessing.json";
+    pub(crate) const PREPROCESSING: &str = "preprocessing.json";
     /// Marker of a trial in progress.
-    pub const RUNNING: &str = "running.json";
+    pub(crate) const RUNNING: &str = "running.json";
     /// Folder of per-epoch checkpoints (`checkpoint = "every_epoch"`).
-    pub const EPOCHS: &str = "epochs";
+    pub(crate) const EPOCHS: &str = "epochs";
     /// Sweep manifest.
-    pub const MANIFEST: &str = "sweep.json";
+    pub(crate) const MANIFEST: &str = "sweep.json";
     /// Leaderboard.
-    pub const LEADERBOARD: &str = "leaderboard.csv";
+    pub(crate) const LEADERBOARD: &str = "leaderboard.csv";
     /// Sweep registry.
-    pub const REGISTRY: &str = "registry.json";
+    pub(crate) const REGISTRY: &str = "registry.json";
     /// Configurations ranked over their repeats.
-    pub const LEADERBOARD_BY_CONFIG: &str = "leaderboard_by_config.csv";
+    pub(crate) const LEADERBOARD_BY_CONFIG: &str = "leaderboard_by_config.csv";
     /// Folder of trial folders.
-    pub const TRIALS: &str = "trials";
+    pub(crate) const TRIALS: &str = "trials";
     /// The best epoch's outputs on the validation rows, for the bootstrap.
-    pub const VALID_OUTPUTS: &str = "best_valid_outputs.safetensors";
+    pub(crate) const VALID_OUTPUTS: &str = "best_valid_outputs.safetensors";
     /// A model's metrics on its test split, measured once after aggregation.
-    pub const TEST_METRICS: &str = "test.json";
+    pub(crate) const TEST_METRICS: &str = "test.json";
     /// The parts of the sweep's split, their balance and duplicated rows.
-    pub const SPLITS: &str = "splits.json";
+    pub(crate) const SPLITS: &str = "splits.json";
 
     /// The preprocessing of cross-validation fold `fold` (0-based), in the sweep folder.
-    pub fn fold_preprocessing(fold: usize) -> String {
+    pub(crate) fn fold_preprocessing(fold: usize) -> String {
         format!("preprocessing-fold-{}.json", fold + 1)
     }
 }
 
 /// `results/<sweep>/`.
 #[derive(Debug, Clone)]
-pub struct SweepDir {
+pub(crate) struct SweepDir {
     root: PathBuf,
 }
 
 impl SweepDir {
     /// The folder of a sweep.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(root: impl Into<PathBuf>) -> Self {
         SweepDir { root: root.into() }
     }
 
     /// The folder itself.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
     /// `trials/`.
-    pub fn trials_dir(&self) -> PathBuf {
+    pub(crate) fn trials_dir(&self) -> PathBuf {
         self.root.join(names::TRIALS)
     }
 
     /// `trials/<id>/`.
-    pub fn trial_dir(&self, id: &str) -> PathBuf {
+    pub(crate) fn trial_dir(&self, id: &str) -> PathBuf {
         self.trials_dir().join(id)
     }
 
     /// A file directly in the sweep folder.
-    pub fn file(&self, name: &str) -> PathBuf {
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
         self.root.join(name)
     }
 
@@ -161,7 +156,7 @@ impl SweepDir {
     /// symbolic link: every later write into a trial (a resumed trial's files,
     /// test metrics, a refit) would land wherever the link points, outside the
     /// results folder. Reads only directory entries, no file in them.
-    pub fn refuse_links(&self) -> Result<(), StoreError> {
+    pub(crate) fn refuse_links(&self) -> Result<(), StoreError> {
         let link = |path: PathBuf| {
             let target = std::fs::read_link(&path).unwrap_or_default();
             StoreError::Symlink { path, target }
@@ -183,7 +178,7 @@ impl SweepDir {
     }
 
     /// Reads the sweep manifest, if the folder has one.
-    pub fn manifest(&self) -> Result<Option<SweepManifest>, StoreError> {
+    pub(crate) fn manifest(&self) -> Result<Option<SweepManifest>, StoreError> {
         let path = self.file(names::MANIFEST);
         if !path.exists() {
             return Ok(None);
@@ -194,7 +189,7 @@ impl SweepDir {
     /// Reads every trial folder: complete records, and folders without a
     /// readable one (still running, died, or written by an incompatible version).
     /// Never fails on a single bad record, so one broken trial cannot hide the others.
-    pub fn scan(&self) -> Result<TrialScan, StoreError> {
+    pub(crate) fn scan(&self) -> Result<TrialScan, StoreError> {
         let dir = self.trials_dir();
         let mut scan = TrialScan::default();
         if !dir.exists() {
@@ -226,7 +221,7 @@ impl SweepDir {
     /// Makes every trial folder stop counting as complete: the folders named in
     /// `keep` lose their record (it becomes the `running.json` of a trial that
     /// will run again), all others are deleted.
-    pub fn retire_trials(&self, keep: &BTreeSet<String>) -> Result<(), StoreError> {
+    pub(crate) fn retire_trials(&self, keep: &BTreeSet<String>) -> Result<(), StoreError> {
         let dir = self.trials_dir();
         let entries = match std::fs::read_dir(&dir) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -252,14 +247,14 @@ impl SweepDir {
 
     /// Whether the folder holds trials of an earlier run. A manifest alone (left
     /// by a submission that failed before any trial ran) does not count.
-    pub fn has_results(&self) -> bool {
+    pub(crate) fn has_results(&self) -> bool {
         std::fs::read_dir(self.trials_dir()).is_ok_and(|mut d| d.next().is_some())
     }
 }
 
 /// What [`SweepDir::scan`] found.
 #[derive(Debug, Clone, Default)]
-pub struct TrialScan {
+pub(crate) struct TrialScan {
     /// Complete, readable records.
     pub complete: Vec<TrialRecord>,
     /// Folders without one.
@@ -268,7 +263,7 @@ pub struct TrialScan {
 
 /// A trial folder without a complete, readable record.
 #[derive(Debug, Clone, PartialEq)]
-pub struct IncompleteTrial {
+pub(crate) struct IncompleteTrial {
     /// The trial folder.
     pub dir: PathBuf,
     /// Why it does not count as complete.
@@ -276,7 +271,7 @@ pub struct IncompleteTrial {
 }
 
 /// Serializes `value` as pretty JSON and writes it atomically.
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
     let mut bytes = serde_json::to_vec_pretty(value)
         .map_err(|e| StoreError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
     bytes.push(b'\n');
@@ -284,7 +279,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError
 }
 
 /// Reads a JSON file.
-pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, StoreError> {
+pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, StoreError> {
     let bytes = std::fs::read(path).map_err(StoreError::io(path))?;
     serde_json::from_slice(&bytes).map_err(|e| StoreError::Parse { path: path.to_path_buf(), message: e.to_string() })
 }
@@ -293,7 +288,7 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, StoreError> {
 /// over quota, or read-only), as opposed to a problem with one file. Every
 /// later write would fail the same way, so a run stops at the first one
 /// instead of recording each remaining trial as failed.
-pub fn is_storage_unavailable(e: &std::io::Error) -> bool {
+pub(crate) fn is_storage_unavailable(e: &std::io::Error) -> bool {
     use std::io::ErrorKind;
     matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::ReadOnlyFilesystem)
 }
@@ -302,7 +297,7 @@ pub fn is_storage_unavailable(e: &std::io::Error) -> bool {
 /// ([`is_storage_unavailable`]): the file, and the system's reason.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, thiserror::Error)]
 #[error("{}: {reason}", path.display())]
-pub struct StorageFault {
+pub(crate) struct StorageFault {
     /// The file or folder being written.
     pub path: PathBuf,
     /// What the system said, e.g. "No space left on device (os error 28)".
@@ -311,20 +306,20 @@ pub struct StorageFault {
 
 impl StorageFault {
     /// The fault, if `e` is one.
-    pub fn of(path: &Path, e: &std::io::Error) -> Option<StorageFault> {
+    pub(crate) fn of(path: &Path, e: &std::io::Error) -> Option<StorageFault> {
         is_storage_unavailable(e).then(|| StorageFault { path: path.to_path_buf(), reason: e.to_string() })
     }
 }
 
 /// Lower-case hex SHA-256 of some bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     crate::params::hex(&Sha256::digest(bytes))
 }
 
 /// This machine's host name (for markers, claims and temp-file names on
 /// shared filesystems): the kernel's node name ([`liveness::this_host`]).
-pub fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     liveness::this_host().unwrap_or("unknown-host").to_string()
 }
 
@@ -339,12 +334,12 @@ fn remove_claims(trial_dir: &Path) -> std::io::Result<()> {
 }
 
 /// Now, as RFC 3339 UTC with microseconds.
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
 }
 
 /// Time since the Unix epoch of a record's RFC 3339 time (as [`now_rfc3339`]
 /// writes it); None when it is not one.
-pub fn since_epoch(rfc3339: &str) -> Option<std::time::Duration> {
+pub(crate) fn since_epoch(rfc3339: &str) -> Option<std::time::Duration> {
     humantime::parse_rfc3339(rfc3339).ok()?.duration_since(std::time::UNIX_EPOCH).ok()
 }

@@ -13,11 +13,11 @@ use super::header_keys;
 /// Why an outputs file could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("not a validation outputs file: {0}")]
-pub struct OutputsFormatError(String);
+pub(crate) struct OutputsFormatError(String);
 
 /// The stored outputs of one epoch.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StoredOutputs {
+pub(crate) struct StoredOutputs {
     /// The epoch they were produced at.
     pub epoch: usize,
     /// Rows.
@@ -33,7 +33,7 @@ pub struct StoredOutputs {
 }
 
 /// The file's bytes.
-pub fn encode_outputs(outputs: &StoredOutputs) -> Vec<u8> {
+pub(crate) fn encode_outputs(outputs: &StoredOutputs) -> Vec<u8> {
     let out_len = outputs.values.len() * 4;
     let data_len = out_len + outputs.targets.len() * 8;
     let mut meta = BTreeMap::from([(header_keys::EPOCH, outputs.epoch.to_string())]);
@@ -63,7 +63,7 @@ pub fn encode_outputs(outputs: &StoredOutputs) -> Vec<u8> {
 }
 
 /// Reads what [`encode_outputs`] wrote.
-pub fn decode_outputs(bytes: &[u8]) -> Result<StoredOutputs, OutputsFormatError> {
+pub(crate) fn decode_outputs(bytes: &[u8]) -> Result<StoredOutputs, OutputsFormatError> {
     let bad = |what: &str| OutputsFormatError(what.to_string());
     let len =
         u64::from_le_bytes(bytes.get(..8).ok_or_else(|| bad("too short"))?.try_into().map_err(|_| bad("too short"))?);

@@ -9,7 +9,7 @@ use crate::params::Params;
 /// How a trial ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum TrialStatus {
+pub(crate) enum TrialStatus {
     /// Trained to the end (or to an early stop).
     Completed,
     /// Stopped by early termination across trials (ASHA, median rule); keeps its best checkpoint.
@@ -22,12 +22,12 @@ pub enum TrialStatus {
 
 impl TrialStatus {
     /// Whether the trial left a usable model: completed, or pruned with its best checkpoint.
-    pub fn has_model(self) -> bool {
+    pub(crate) fn has_model(self) -> bool {
         matches!(self, TrialStatus::Completed | TrialStatus::Pruned)
     }
 
     /// The status as written in the leaderboard.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TrialStatus::Completed => "completed",
             TrialStatus::Pruned => "pruned",
@@ -42,7 +42,7 @@ impl TrialStatus {
 /// the trial's other files are durable ([`super::commit_records`]), so a
 /// `trial.json` that exists is complete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrialRecord {
+pub(crate) struct TrialRecord {
     /// Sweep name.
     pub sweep: String,
     /// Hash of the spec that planned this trial.
@@ -128,7 +128,7 @@ pub struct TrialRecord {
 /// What a refit model retrains, and the estimate of its quality that comes
 /// from its configuration's folds (it has no validation split of its own).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RefitInfo {
+pub(crate) struct RefitInfo {
     /// The configuration (plan number) that won the cross-validation.
     pub config: usize,
     /// Its fold trials, by fold.
@@ -144,7 +144,7 @@ pub struct RefitInfo {
 /// `test.json` (and what `sweep evaluate` prints): a model's metrics on one
 /// part of its split, measured from its checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SplitEvaluation {
+pub(crate) struct SplitEvaluation {
     /// The part: train, valid or test.
     pub split: crate::data::SplitName,
     /// Its rows.
@@ -160,7 +160,7 @@ pub struct SplitEvaluation {
 impl TrialRecord {
     /// A completed one-epoch record with no params, metrics or checkpoint: the base
     /// for synthetic records (benchmarks, tests), which set what they need.
-    pub fn synthetic(sweep: &str, id: &str, monitor: Monitor) -> Self {
+    pub(crate) fn synthetic(sweep: &str, id: &str, monitor: Monitor) -> Self {
         TrialRecord {
             sweep: sweep.to_string(),
             spec_hash: String::new(),
@@ -199,7 +199,7 @@ impl TrialRecord {
 
 /// `trials/<id>/best.json`: describes exactly the checkpoint beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BestMetadata {
+pub(crate) struct BestMetadata {
     /// Trial id.
     pub trial_id: String,
     /// The epoch whose weights the checkpoint holds (1-based).

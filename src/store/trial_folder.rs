@@ -15,7 +15,7 @@ use super::{atomic, names};
 
 /// A trial folder being filled: marker, preprocessing, history, best checkpoint and metadata.
 #[derive(Debug)]
-pub struct TrialFolder {
+pub(crate) struct TrialFolder {
     dir: PathBuf,
     marker: File,
     history: File,
@@ -37,7 +37,7 @@ impl TrialFolder {
     /// marker and its best files become spares, so nothing of it can be taken
     /// for this attempt's result. Files that other names link to (a registry's
     /// copies) are unlinked, never written into.
-    pub fn start(dir: &Path, marker: &[u8], preprocessing: &Path, history_header: &[u8]) -> io::Result<Self> {
+    pub(crate) fn start(dir: &Path, marker: &[u8], preprocessing: &Path, history_header: &[u8]) -> io::Result<Self> {
         match fs::create_dir(dir) {
             Ok(()) => Self::start_in_new(dir, marker, preprocessing, history_header),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -125,21 +125,20 @@ impl TrialFolder {
         Ok(TrialFolder { dir: dir.to_path_buf(), marker: marker_file, history, written: Vec::new(), spared })
     }
 
-    /// The folder.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Appends one epoch's line to `history.csv`, in a single write, so a
     /// reader sees whole lines (a crash can leave a partial last line, in a
     /// trial that then has no record and runs again).
-    pub fn append_history(&mut self, line: &[u8]) -> io::Result<()> {
+    pub(crate) fn append_history(&mut self, line: &[u8]) -> io::Result<()> {
         self.history.write_all(line)
     }
 
     /// Replaces the file `name` in the folder atomically, reusing inodes
     /// ([`atomic::replace_via_spare`]).
-    pub fn replace(&mut self, name: &'static str, bytes: &[u8]) -> io::Result<()> {
+    pub(crate) fn replace(&mut self, name: &'static str, bytes: &[u8]) -> io::Result<()> {
         let path = self.dir.join(name);
         if self.written.contains(&name) {
             atomic::replace_existing_via_spare(&path, bytes)?;
@@ -163,7 +162,7 @@ impl TrialFolder {
     /// Ends the trial's writing: the record goes into the marker, which
     /// [`super::commit_records`] then publishes as `trial.json`, and the spares
     /// of replaced files are removed.
-    pub fn finish(self, record: &[u8]) -> io::Result<()> {
+    pub(crate) fn finish(self, record: &[u8]) -> io::Result<()> {
         write_into(&self.marker, record)?;
         for name in self.spared {
             atomic::remove_spare(&self.dir.join(name))?;
@@ -172,7 +171,7 @@ impl TrialFolder {
     }
 
     /// Leaves a record for a trial that failed before its folder was started.
-    pub fn record_without_folder(dir: &Path, record: &[u8]) -> io::Result<()> {
+    pub(crate) fn record_without_folder(dir: &Path, record: &[u8]) -> io::Result<()> {
         fs::create_dir_all(dir)?;
         atomic::write_in_place(&dir.join(names::RUNNING), record).map(drop)
     }

@@ -528,6 +528,27 @@ fn plan_prints_every_trial_without_training() {
     assert_eq!(a.stdout, b.stdout, "random plans are seeded");
 }
 
+/// `bench` is a developer's command: it runs, but a user's `--help` does not offer it.
+#[test]
+fn bench_runs_but_is_not_in_the_users_help() {
+    let tmp = tempfile::tempdir().unwrap();
+    let help = sweep(tmp.path(), &["--help"]);
+    assert!(help.status.success(), "{}", stderr(&help));
+    let text = stdout(&help);
+    let commands: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(commands.contains(&"run") && commands.contains(&"mlflow"), "{commands:?}");
+    assert!(!commands.contains(&"bench"), "{commands:?}");
+    let bench = sweep(tmp.path(), &["bench", "--help"]);
+    assert!(bench.status.success(), "{}", stderr(&bench));
+    assert!(stdout(&bench).contains("Measure the performance workloads"), "{}", stdout(&bench));
+}
+
 #[test]
 fn bench_runs_small_workloads_and_writes_its_table() {
     let tmp = tempfile::tempdir().unwrap();

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
+
 use crate::common::{SpecBuilder, python_with, sweep, sweep_env, text};
 
 /// A `mlflow server` on a free port with a SQLite store and local artifacts,
@@ -80,7 +82,10 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
                 walk(root, &path, out);
             } else {
                 let bytes = fs::read(&path).unwrap();
-                out.insert(path.strip_prefix(root).unwrap().to_path_buf(), ::sweep::store::sha256_hex(&bytes));
+                out.insert(
+                    path.strip_prefix(root).unwrap().to_path_buf(),
+                    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect(),
+                );
             }
         }
     }

@@ -10,7 +10,7 @@
 
 mod network;
 mod optimizer;
-pub mod settings;
+pub(crate) mod settings;
 
 use std::collections::BTreeMap;
 
@@ -24,10 +24,10 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-pub use network::Mlp;
+pub(crate) use network::Mlp;
 use network::{BatchTargets, loss, manual_gradients};
 use optimizer::{LinearState, ParamOptimizer, module_optimizer};
-pub use settings::MlpSettings;
+pub(crate) use settings::MlpSettings;
 
 use super::{Model, Objective, Parallelism, Trainer, TrialContext, TrialError, rows_tensor, to_vec, weights};
 use crate::data::{DataShape, Prepared, Targets};
@@ -36,7 +36,7 @@ use crate::params::{ResolvedParams, Schema};
 
 /// How the trainer computes gradients.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub enum Gradients {
+pub(crate) enum Gradients {
     /// The MLP's backward pass written out, on plain tensors (the default).
     /// Burn's autodiff records every op into one process-global graph behind a
     /// lock that concurrent trials contend for, and only its own backward pass
@@ -45,6 +45,8 @@ pub enum Gradients {
     #[default]
     Manual,
     /// Burn's autodiff and `ModuleOptimizer`: the reference the manual pass is tested against.
+    /// No command selects it, so outside the tests it is never built.
+    #[cfg_attr(not(test), allow(dead_code))]
     Autodiff,
 }
 
@@ -52,7 +54,7 @@ pub enum Gradients {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MlpObjective {
     /// How gradients are computed.
-    pub gradients: Gradients,
+    pub(crate) gradients: Gradients,
 }
 
 impl Objective for MlpObjective {
@@ -267,7 +269,7 @@ impl Trainer for MlpTrainer {
 }
 
 /// A trained MLP, loaded from its checkpoint.
-pub struct MlpModel {
+pub(crate) struct MlpModel {
     mlp: Mlp,
     settings: MlpSettings,
     shape: DataShape,

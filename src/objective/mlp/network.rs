@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 /// `layers × [Linear(hidden), ReLU, Dropout]`, then `Linear(outputs)`.
 #[derive(Module, Debug)]
-pub struct Mlp {
+pub(crate) struct Mlp {
     pub(super) hidden: Vec<Linear>,
     pub(super) out: Linear,
 }
@@ -27,7 +27,14 @@ pub(super) enum BatchTargets {
 impl Mlp {
     /// PyTorch's default init: weights and biases uniform in ±1/√fan_in,
     /// drawn from `rng`. Weights are stored `[in, out]` (Burn's layout).
-    pub fn new(rng: &mut ChaCha8Rng, n_in: usize, hidden: usize, layers: usize, n_out: usize, device: &Device) -> Self {
+    pub(crate) fn new(
+        rng: &mut ChaCha8Rng,
+        n_in: usize,
+        hidden: usize,
+        layers: usize,
+        n_out: usize,
+        device: &Device,
+    ) -> Self {
         let mut linear = |d_in: usize, d_out: usize| {
             let bound = 1.0 / (d_in as f32).sqrt();
             let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
@@ -49,7 +56,7 @@ impl Mlp {
     }
 
     /// Outputs for `x`; `masks` (one per hidden layer, already scaled by 1/keep) apply dropout.
-    pub fn forward(&self, x: Tensor<2>, masks: Option<Vec<Tensor<2>>>) -> Tensor<2> {
+    pub(crate) fn forward(&self, x: Tensor<2>, masks: Option<Vec<Tensor<2>>>) -> Tensor<2> {
         let mut h = x;
         let mut masks = masks.map(Vec::into_iter);
         for layer in &self.hidden {
@@ -62,7 +69,7 @@ impl Mlp {
     }
 
     /// Hidden layers.
-    pub fn layers(&self) -> usize {
+    pub(crate) fn layers(&self) -> usize {
         self.hidden.len()
     }
 }

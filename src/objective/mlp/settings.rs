@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use crate::params::{ParamDef, ParamError, ResolvedParams, Schema};
 
 /// Optimizers the MLP offers.
-pub const OPTIMIZERS: &[&str] = &["adam", "adamw", "sgd"];
+pub(crate) const OPTIMIZERS: &[&str] = &["adam", "adamw", "sgd"];
 
 /// Every parameter of the MLP.
-pub fn schema() -> Schema {
+pub(crate) fn schema() -> Schema {
     Schema::new()
         .param(ParamDef::float("lr", 0.001, "learning rate").positive())
         .param(ParamDef::int("hidden", 64, 1..=65_536, "width of each hidden layer"))
@@ -23,7 +23,7 @@ pub fn schema() -> Schema {
 
 /// A trial's MLP settings, read from its resolved parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MlpSettings {
+pub(crate) struct MlpSettings {
     /// Learning rate.
     pub lr: f64,
     /// Width of each hidden layer.
@@ -46,7 +46,7 @@ pub struct MlpSettings {
 
 impl MlpSettings {
     /// The settings in `params` (every parameter of [`schema`]).
-    pub fn from_params(params: &ResolvedParams) -> Result<Self, ParamError> {
+    pub(crate) fn from_params(params: &ResolvedParams) -> Result<Self, ParamError> {
         params.deserialize()
     }
 }

@@ -13,9 +13,9 @@
 //!
 //! Files are ONNX IR version [`IR_VERSION`] with operators from the default
 //! domain at opset [`OPSET`]: what ONNX 1.12 defined, which onnxruntime 1.12 and later runs.
-//! Encoded with hand-written prost messages ([`proto`]): no protoc at build time.
+//! Encoded with hand-written prost messages (`proto.rs`): no protoc at build time.
 
-pub mod proto;
+pub(crate) mod proto;
 
 use std::collections::BTreeSet;
 
@@ -64,7 +64,7 @@ impl Attribute {
 
 /// One axis of a graph input's or output's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dim {
+pub(crate) enum Dim {
     /// Known size.
     Fixed(usize),
     /// Any size, named (`N` for the batch).
@@ -266,7 +266,7 @@ fn value_info(name: &str, dims: &[Dim]) -> ValueInfoProto {
 }
 
 /// The protobuf bytes of a model: what `model.onnx` holds.
-pub fn encode(model: &ModelProto) -> Vec<u8> {
+pub(crate) fn encode(model: &ModelProto) -> Vec<u8> {
     model.encode_to_vec()
 }
 

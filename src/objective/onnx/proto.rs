@@ -6,27 +6,27 @@
 //! fields, and sweep only decodes its own files (in tests).
 
 /// `TensorProto.DataType.FLOAT`.
-pub const FLOAT: i32 = 1;
+pub(crate) const FLOAT: i32 = 1;
 /// `TensorProto.DataType.INT64`.
-pub const INT64: i32 = 7;
+pub(crate) const INT64: i32 = 7;
 
 /// `AttributeProto.AttributeType`.
-pub mod attribute_type {
+pub(crate) mod attribute_type {
     /// A float.
-    pub const FLOAT: i32 = 1;
+    pub(crate) const FLOAT: i32 = 1;
     /// An int64.
-    pub const INT: i32 = 2;
+    pub(crate) const INT: i32 = 2;
     /// UTF-8 bytes.
-    pub const STRING: i32 = 3;
+    pub(crate) const STRING: i32 = 3;
     /// A list of floats.
-    pub const FLOATS: i32 = 6;
+    pub(crate) const FLOATS: i32 = 6;
     /// A list of int64.
-    pub const INTS: i32 = 7;
+    pub(crate) const INTS: i32 = 7;
 }
 
 /// A whole model file.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct ModelProto {
+pub(crate) struct ModelProto {
     /// The IR version of the file format.
     #[prost(int64, optional, tag = "1")]
     pub ir_version: Option<i64>,
@@ -55,7 +55,7 @@ pub struct ModelProto {
 
 /// An operator set a model uses.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct OperatorSetIdProto {
+pub(crate) struct OperatorSetIdProto {
     /// Empty for the default `ai.onnx` domain.
     #[prost(string, optional, tag = "1")]
     pub domain: Option<String>,
@@ -66,7 +66,7 @@ pub struct OperatorSetIdProto {
 
 /// A key and a value.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct StringStringEntryProto {
+pub(crate) struct StringStringEntryProto {
     /// The key.
     #[prost(string, optional, tag = "1")]
     pub key: Option<String>,
@@ -77,7 +77,7 @@ pub struct StringStringEntryProto {
 
 /// Nodes in topological order, their constant inputs, and the graph's inputs and outputs.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct GraphProto {
+pub(crate) struct GraphProto {
     /// The nodes, each after the nodes its inputs come from.
     #[prost(message, repeated, tag = "1")]
     pub node: Vec<NodeProto>,
@@ -100,7 +100,7 @@ pub struct GraphProto {
 
 /// One operator application.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct NodeProto {
+pub(crate) struct NodeProto {
     /// Names of its input values.
     #[prost(string, repeated, tag = "1")]
     pub input: Vec<String>,
@@ -123,7 +123,7 @@ pub struct NodeProto {
 
 /// A named attribute of a node; `type` says which value field is set.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct AttributeProto {
+pub(crate) struct AttributeProto {
     /// The attribute's name.
     #[prost(string, optional, tag = "1")]
     pub name: Option<String>,
@@ -149,7 +149,7 @@ pub struct AttributeProto {
 
 /// A tensor's name, type and shape.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct ValueInfoProto {
+pub(crate) struct ValueInfoProto {
     /// The value's name.
     #[prost(string, optional, tag = "1")]
     pub name: Option<String>,
@@ -163,7 +163,7 @@ pub struct ValueInfoProto {
 
 /// A type; only tensors here (`oneof value { Tensor tensor_type = 1; ... }`).
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct TypeProto {
+pub(crate) struct TypeProto {
     /// A dense tensor.
     #[prost(message, optional, tag = "1")]
     pub tensor_type: Option<TensorTypeProto>,
@@ -171,7 +171,7 @@ pub struct TypeProto {
 
 /// `TypeProto.Tensor`: element type and shape.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct TensorTypeProto {
+pub(crate) struct TensorTypeProto {
     /// A `TensorProto.DataType` ([`FLOAT`]).
     #[prost(int32, optional, tag = "1")]
     pub elem_type: Option<i32>,
@@ -182,7 +182,7 @@ pub struct TensorTypeProto {
 
 /// A shape: one entry per axis.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct TensorShapeProto {
+pub(crate) struct TensorShapeProto {
     /// The axes.
     #[prost(message, repeated, tag = "1")]
     pub dim: Vec<Dimension>,
@@ -190,7 +190,7 @@ pub struct TensorShapeProto {
 
 /// One axis: a fixed size or a symbolic one (`oneof value { dim_value = 1; dim_param = 2; }`).
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Dimension {
+pub(crate) struct Dimension {
     /// A fixed size.
     #[prost(int64, optional, tag = "1")]
     pub dim_value: Option<i64>,
@@ -201,7 +201,7 @@ pub struct Dimension {
 
 /// A constant tensor; values as little-endian `raw_data`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct TensorProto {
+pub(crate) struct TensorProto {
     /// The shape.
     #[prost(int64, repeated, packed = "false", tag = "1")]
     pub dims: Vec<i64>,

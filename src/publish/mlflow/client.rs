@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 /// Why a request to the tracking server did not do what was asked.
 #[derive(Debug, thiserror::Error)]
-pub enum MlflowError {
+pub(crate) enum MlflowError {
     /// The tracking URI is not an MLflow server's address.
     #[error(
         "tracking URI \"{uri}\": {why}; sweep talks to an MLflow tracking server over its REST API: give http://HOST:PORT or https://HOST (start one with `mlflow server`)"
@@ -28,9 +28,7 @@ pub enum MlflowError {
     /// No answer: connection refused, DNS, TLS, timeout.
     #[error("{uri}: {method} {endpoint}: the tracking server is unreachable: {message}")]
     Unreachable {
-        /// Tracking URI.
         uri: String,
-        /// HTTP method.
         method: &'static str,
         /// Path of the request.
         endpoint: String,
@@ -40,9 +38,7 @@ pub enum MlflowError {
     /// The server answered with an error status.
     #[error("{uri}: {method} {endpoint}: HTTP {status}{code}: {message}", code = code_part(.error_code))]
     Rejected {
-        /// Tracking URI.
         uri: String,
-        /// HTTP method.
         method: &'static str,
         /// Path of the request.
         endpoint: String,
@@ -56,9 +52,7 @@ pub enum MlflowError {
     /// The server answered 2xx with a body that is not what the API promises.
     #[error("{uri}: {method} {endpoint}: unexpected response: {message}")]
     Response {
-        /// Tracking URI.
         uri: String,
-        /// HTTP method.
         method: &'static str,
         /// Path of the request.
         endpoint: String,
@@ -70,25 +64,14 @@ pub enum MlflowError {
         "{uri}: run {run_id} stores its artifacts at \"{artifact_uri}\", which sweep cannot upload to: it uploads through the server's artifact proxy (mlflow-artifacts:/..., the default of `mlflow server`, or --serve-artifacts) or into a local folder (file:/...)"
     )]
     UnsupportedArtifactUri {
-        /// Tracking URI.
         uri: String,
-        /// The run.
         run_id: String,
         /// Its artifact URI.
         artifact_uri: String,
     },
     /// Writing an artifact into a local artifact store failed.
     #[error("{uri}: run {run_id}: writing artifact {path}: {source}")]
-    LocalArtifact {
-        /// Tracking URI.
-        uri: String,
-        /// The run.
-        run_id: String,
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
+    LocalArtifact { uri: String, run_id: String, path: String, source: std::io::Error },
 }
 
 fn code_part(code: &Option<String>) -> String {
@@ -97,20 +80,20 @@ fn code_part(code: &Option<String>) -> String {
 
 impl MlflowError {
     /// Whether the server said the thing asked for does not exist.
-    pub fn is_not_found(&self) -> bool {
+    pub(crate) fn is_not_found(&self) -> bool {
         matches!(self, MlflowError::Rejected { status, error_code, .. }
             if *status == 404 || error_code.as_deref() == Some("RESOURCE_DOES_NOT_EXIST"))
     }
 
     /// Whether the server said the thing to create exists already.
-    pub fn is_already_exists(&self) -> bool {
+    pub(crate) fn is_already_exists(&self) -> bool {
         matches!(self, MlflowError::Rejected { error_code, .. } if error_code.as_deref() == Some("RESOURCE_ALREADY_EXISTS"))
     }
 }
 
 /// An MLflow experiment.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Experiment {
+pub(crate) struct Experiment {
     /// Its id (a string in the API).
     pub experiment_id: String,
     /// Its name.
@@ -122,7 +105,7 @@ pub struct Experiment {
 
 /// A key and a value (params and tags).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct KeyValue {
+pub(crate) struct KeyValue {
     /// Key.
     pub key: String,
     /// Value.
@@ -132,7 +115,7 @@ pub struct KeyValue {
 
 /// One metric point.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MetricPoint {
+pub(crate) struct MetricPoint {
     /// Metric name.
     pub key: String,
     /// Value (NaN and infinities allowed).
@@ -145,7 +128,7 @@ pub struct MetricPoint {
 
 /// A run as the search returns it: info, and its tags.
 #[derive(Debug, Clone)]
-pub struct Run {
+pub(crate) struct Run {
     /// Its id.
     pub run_id: String,
     /// Where its artifacts go.
@@ -156,14 +139,14 @@ pub struct Run {
 
 impl Run {
     /// The value of a tag, if the run has it.
-    pub fn tag(&self, key: &str) -> Option<&str> {
+    pub(crate) fn tag(&self, key: &str) -> Option<&str> {
         self.tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
     }
 }
 
 /// A registered model's version.
 #[derive(Debug, Clone)]
-pub struct ModelVersion {
+pub(crate) struct ModelVersion {
     /// The version number (a string in the API).
     pub version: String,
     /// Where its files are.
@@ -173,7 +156,7 @@ pub struct ModelVersion {
 }
 
 /// The tracking server, as seen from here.
-pub struct Client {
+pub(crate) struct Client {
     uri: String,
     base: String,
     agent: ureq::Agent,
@@ -184,7 +167,7 @@ impl Client {
     /// A client for the server at `uri` (http or https). Credentials come from
     /// the variables MLflow's own client reads: `MLFLOW_TRACKING_TOKEN` (bearer),
     /// or `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD` (basic).
-    pub fn new(uri: &str) -> Result<Client, MlflowError> {
+    pub(crate) fn new(uri: &str) -> Result<Client, MlflowError> {
         let bad = |why: &str| MlflowError::BadUri { uri: uri.to_string(), why: why.to_string() };
         let trimmed = uri.trim().trim_end_matches('/');
         let Some((scheme, rest)) = trimmed.split_once("://") else {
@@ -211,17 +194,17 @@ impl Client {
     }
 
     /// The tracking URI as given.
-    pub fn uri(&self) -> &str {
+    pub(crate) fn uri(&self) -> &str {
         &self.uri
     }
 
     /// The web page of an experiment in the MLflow UI.
-    pub fn experiment_url(&self, experiment_id: &str) -> String {
+    pub(crate) fn experiment_url(&self, experiment_id: &str) -> String {
         format!("{}/#/experiments/{experiment_id}", self.base)
     }
 
     /// The experiment called `name`, if there is one (active or deleted).
-    pub fn experiment_by_name(&self, name: &str) -> Result<Option<Experiment>, MlflowError> {
+    pub(crate) fn experiment_by_name(&self, name: &str) -> Result<Option<Experiment>, MlflowError> {
         let endpoint = format!("/api/2.0/mlflow/experiments/get-by-name?experiment_name={}", encode(name));
         match self.get(&endpoint) {
             Ok(v) => Ok(Some(self.field(v, "experiment", "GET", &endpoint)?)),
@@ -231,7 +214,7 @@ impl Client {
     }
 
     /// Creates an experiment; returns its id.
-    pub fn create_experiment(&self, name: &str, tags: &[(String, String)]) -> Result<String, MlflowError> {
+    pub(crate) fn create_experiment(&self, name: &str, tags: &[(String, String)]) -> Result<String, MlflowError> {
         let endpoint = "/api/2.0/mlflow/experiments/create";
         let body = json!({ "name": name, "tags": key_values(tags) });
         let v = self.post(endpoint, &body)?;
@@ -239,7 +222,7 @@ impl Client {
     }
 
     /// Every active run of an experiment that has tag `tag_key`, with its tags.
-    pub fn runs_with_tag(&self, experiment_id: &str, tag_key: &str) -> Result<Vec<Run>, MlflowError> {
+    pub(crate) fn runs_with_tag(&self, experiment_id: &str, tag_key: &str) -> Result<Vec<Run>, MlflowError> {
         let endpoint = "/api/2.0/mlflow/runs/search";
         let mut runs = Vec::new();
         let mut page_token: Option<String> = None;
@@ -265,7 +248,7 @@ impl Client {
     }
 
     /// Creates a run; returns it.
-    pub fn create_run(
+    pub(crate) fn create_run(
         &self,
         experiment_id: &str,
         run_name: &str,
@@ -285,7 +268,7 @@ impl Client {
 
     /// Logs params, tags and metrics in one request; MLflow takes at most 100
     /// params, 100 tags and 1000 metrics (1000 entries in all) per batch.
-    pub fn log_batch(
+    pub(crate) fn log_batch(
         &self,
         run_id: &str,
         params: &[(String, String)],
@@ -302,13 +285,13 @@ impl Client {
     }
 
     /// Sets one tag.
-    pub fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<(), MlflowError> {
+    pub(crate) fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<(), MlflowError> {
         let body = json!({ "run_id": run_id, "key": key, "value": value });
         self.post("/api/2.0/mlflow/runs/set-tag", &body).map(drop)
     }
 
     /// Every point of a metric's history in a run.
-    pub fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>, MlflowError> {
+    pub(crate) fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<MetricPoint>, MlflowError> {
         let mut points = Vec::new();
         let mut page_token: Option<String> = None;
         loop {
@@ -345,18 +328,18 @@ impl Client {
     }
 
     /// Ends a run: `FINISHED`, `FAILED` or `KILLED`, at `end_time_ms`.
-    pub fn update_run(&self, run_id: &str, status: &str, end_time_ms: i64) -> Result<(), MlflowError> {
+    pub(crate) fn update_run(&self, run_id: &str, status: &str, end_time_ms: i64) -> Result<(), MlflowError> {
         let body = json!({ "run_id": run_id, "status": status, "end_time": end_time_ms });
         self.post("/api/2.0/mlflow/runs/update", &body).map(drop)
     }
 
     /// Marks a run deleted (MLflow keeps it, restorable, until `mlflow gc`).
-    pub fn delete_run(&self, run_id: &str) -> Result<(), MlflowError> {
+    pub(crate) fn delete_run(&self, run_id: &str) -> Result<(), MlflowError> {
         self.post("/api/2.0/mlflow/runs/delete", &json!({ "run_id": run_id })).map(drop)
     }
 
     /// Uploads one file to `path` (relative, `/`-separated) under the run's artifact root.
-    pub fn upload_artifact(&self, run: &Run, path: &str, bytes: &[u8]) -> Result<(), MlflowError> {
+    pub(crate) fn upload_artifact(&self, run: &Run, path: &str, bytes: &[u8]) -> Result<(), MlflowError> {
         let unsupported = || MlflowError::UnsupportedArtifactUri {
             uri: self.uri.clone(),
             run_id: run.run_id.clone(),
@@ -397,7 +380,7 @@ impl Client {
     }
 
     /// Creates a registered model unless it exists.
-    pub fn ensure_registered_model(&self, name: &str, description: &str) -> Result<(), MlflowError> {
+    pub(crate) fn ensure_registered_model(&self, name: &str, description: &str) -> Result<(), MlflowError> {
         let endpoint = "/api/2.0/mlflow/registered-models/create";
         match self.post(endpoint, &json!({ "name": name, "description": description })) {
             Ok(_) => Ok(()),
@@ -407,7 +390,7 @@ impl Client {
     }
 
     /// The versions of a registered model that came from `run_id`.
-    pub fn model_versions_of_run(&self, name: &str, run_id: &str) -> Result<Vec<ModelVersion>, MlflowError> {
+    pub(crate) fn model_versions_of_run(&self, name: &str, run_id: &str) -> Result<Vec<ModelVersion>, MlflowError> {
         let filter = format!("name='{}' and run_id='{}'", name.replace('\'', "\\'"), run_id);
         let endpoint = format!("/api/2.0/mlflow/model-versions/search?filter={}&max_results=1000", encode(&filter));
         let v = self.get(&endpoint)?;
@@ -415,7 +398,7 @@ impl Client {
     }
 
     /// Creates a version of a registered model from a run's folder of artifacts.
-    pub fn create_model_version(
+    pub(crate) fn create_model_version(
         &self,
         name: &str,
         source: &str,
@@ -432,7 +415,7 @@ impl Client {
     }
 
     /// Points `alias` of a registered model at `version`.
-    pub fn set_alias(&self, name: &str, alias: &str, version: &str) -> Result<(), MlflowError> {
+    pub(crate) fn set_alias(&self, name: &str, alias: &str, version: &str) -> Result<(), MlflowError> {
         let body = json!({ "name": name, "alias": alias, "version": version });
         self.post("/api/2.0/mlflow/registered-models/alias", &body).map(drop)
     }

@@ -1,17 +1,17 @@
 //! `sweep mlflow push`: a sweep's trials as runs of an MLflow experiment, and
 //! a trial's model as a version of a registered model, over MLflow's REST API.
 
-pub mod client;
-pub mod push;
+pub(crate) mod client;
+pub(crate) mod push;
 
-pub use client::{Client, MlflowError};
-pub use push::{PushError, PushOptions, PushSummary, RegisteredVersion, Registration, push, push_view};
+pub(crate) use client::{Client, MlflowError};
+pub(crate) use push::{PushError, PushOptions, PushSummary, Registration, push_view};
 
 use super::{PublishError, Publisher, SweepView};
 use crate::objective::Catalog;
 
 /// A push to one tracking server as a publisher; `sweep mlflow push` runs [`MlflowPublisher::push`].
-pub struct MlflowPublisher<'a> {
+pub(crate) struct MlflowPublisher<'a> {
     /// The tracking server.
     pub client: Client,
     /// The experiment, and what to register.
@@ -22,7 +22,7 @@ pub struct MlflowPublisher<'a> {
 
 impl MlflowPublisher<'_> {
     /// Pushes the sweep's trials and registers a model if asked.
-    pub fn push(&self, view: &SweepView) -> Result<PushSummary, PushError> {
+    pub(crate) fn push(&self, view: &SweepView) -> Result<PushSummary, PushError> {
         push_view(&self.client, view, self.catalog, &self.options)
     }
 }

@@ -19,11 +19,11 @@ use crate::publish::SweepView;
 use crate::store::{self, SplitEvaluation, StoreError, SweepDir, TrialRecord, TrialStatus, names};
 
 /// The tag that identifies a trial's run.
-pub const TRIAL_TAG: &str = "sweep.trial_id";
+pub(crate) const TRIAL_TAG: &str = "sweep.trial_id";
 /// Set last on a run, to the sha256 of the `trial.json` it shows.
-pub const COMPLETE_TAG: &str = "sweep.push_complete";
+pub(crate) const COMPLETE_TAG: &str = "sweep.push_complete";
 /// Set first on a run: the sha256 of the `trial.json` it is being filled from.
-pub const RECORD_TAG: &str = "sweep.record_sha256";
+pub(crate) const RECORD_TAG: &str = "sweep.record_sha256";
 
 /// MLflow's limits per `runs/log-batch`.
 const PARAMS_PER_BATCH: usize = 100;
@@ -34,7 +34,7 @@ const MAX_TAG_CHARS: usize = 5000;
 
 /// What to push and where.
 #[derive(Debug, Clone, Default)]
-pub struct PushOptions {
+pub(crate) struct PushOptions {
     /// The experiment; default: the sweep's name.
     pub experiment: Option<String>,
     /// Register a trial's model as a version of this registered model.
@@ -43,7 +43,7 @@ pub struct PushOptions {
 
 /// `--register MODEL [--alias A] [--trial ID]`.
 #[derive(Debug, Clone)]
-pub struct Registration {
+pub(crate) struct Registration {
     /// Registered model name.
     pub model: String,
     /// Alias to point at the new version.
@@ -54,7 +54,7 @@ pub struct Registration {
 
 /// What a push did.
 #[derive(Debug, Clone, Default)]
-pub struct PushSummary {
+pub(crate) struct PushSummary {
     /// The experiment's name.
     pub experiment: String,
     /// Its id.
@@ -79,7 +79,7 @@ pub struct PushSummary {
 
 /// A model version made (or found) by `--register`.
 #[derive(Debug, Clone)]
-pub struct RegisteredVersion {
+pub(crate) struct RegisteredVersion {
     /// Registered model name.
     pub model: String,
     /// Version number.
@@ -97,13 +97,10 @@ pub struct RegisteredVersion {
 /// Why a push stopped. Everything pushed before the error is kept, and the
 /// next push completes the rest; the results folder is never written.
 #[derive(Debug, thiserror::Error)]
-pub enum PushError {
+pub(crate) enum PushError {
     /// The folder holds no sweep.
     #[error("{dir}: not a sweep's results folder (no sweep.json and no trials/*/trial.json)")]
-    NotASweep {
-        /// The folder.
-        dir: PathBuf,
-    },
+    NotASweep { dir: PathBuf },
     /// The tracking URI is no server's address.
     #[error(transparent)]
     Uri(Box<MlflowError>),
@@ -113,7 +110,6 @@ pub enum PushError {
     /// `--trial` names no complete trial of the sweep.
     #[error("{dir}: --trial {trial}: no complete trial with that id (complete trials: {known})")]
     UnknownTrial {
-        /// The sweep folder.
         dir: PathBuf,
         /// The id given.
         trial: String,
@@ -123,9 +119,7 @@ pub enum PushError {
     /// The trial to register has no model.
     #[error("{dir}: trial {trial} {status} and has no checkpoint to register; pick another with --trial")]
     NoModel {
-        /// The sweep folder.
         dir: PathBuf,
-        /// The trial.
         trial: String,
         /// How it ended.
         status: &'static str,
@@ -135,25 +129,16 @@ pub enum PushError {
     NoTopPick {
         /// registry.json.
         path: PathBuf,
-        /// Why.
         why: String,
     },
     /// The experiment name is taken by a deleted experiment.
     #[error(
         "{uri}: experiment \"{name}\" (id {id}) is deleted; restore it (`mlflow experiments restore --experiment-id {id}`), delete it for good (`mlflow gc`), or push to another with --experiment"
     )]
-    DeletedExperiment {
-        /// Tracking URI.
-        uri: String,
-        /// Experiment name.
-        name: String,
-        /// Its id.
-        id: String,
-    },
+    DeletedExperiment { uri: String, name: String, id: String },
     /// Finding or creating the experiment failed.
     #[error("experiment \"{name}\": {source}")]
     Experiment {
-        /// Experiment name.
         name: String,
         /// What the server said.
         source: Box<MlflowError>,
@@ -163,7 +148,6 @@ pub enum PushError {
         "trial {trial}: {source} ({done} of {total} trials were pushed completely; nothing in results/ changed; push again to complete the rest)"
     )]
     Trial {
-        /// The trial.
         trial: String,
         /// What went wrong.
         source: Box<MlflowError>,
@@ -174,34 +158,22 @@ pub enum PushError {
     },
     /// A trial's model could not be read for its artifacts.
     #[error("trial {trial}: {source}")]
-    Model {
-        /// The trial.
-        trial: String,
-        /// Why.
-        source: Box<DeployError>,
-    },
+    Model { trial: String, source: Box<DeployError> },
     /// Registering the model failed.
     #[error(
         "registering trial {trial} as model \"{model}\": {source} (the runs are pushed; push again with --register to retry)"
     )]
     Register {
-        /// Registered model name.
         model: String,
-        /// The trial.
         trial: String,
         /// What the server said.
         source: Box<MlflowError>,
     },
 }
 
-/// Pushes every complete trial of the sweep in `dir` to the server behind
-/// `client`, then registers a model if asked. Reads `dir`, never writes it.
-pub fn push(client: &Client, dir: &Path, catalog: &Catalog, options: &PushOptions) -> Result<PushSummary, PushError> {
-    push_view(client, &SweepView::load(&SweepDir::new(dir))?, catalog, options)
-}
-
-/// [`push`] of a sweep already loaded.
-pub fn push_view(
+/// Pushes every complete trial of the loaded sweep `view` to the server behind
+/// `client`, then registers a model if asked. Reads the sweep, never writes it.
+pub(crate) fn push_view(
     client: &Client,
     view: &SweepView,
     catalog: &Catalog,
@@ -584,7 +556,7 @@ fn canonical_bits(x: f64) -> u64 {
 }
 
 /// The MLflow status of a trial's run: a trial with a model finished, others failed.
-pub fn mlflow_status(status: TrialStatus) -> &'static str {
+pub(crate) fn mlflow_status(status: TrialStatus) -> &'static str {
     if status.has_model() { "FINISHED" } else { "FAILED" }
 }
 

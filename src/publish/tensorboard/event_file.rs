@@ -8,31 +8,31 @@ use prost::Message;
 use super::proto::{Event, What};
 
 /// What TensorFlow's writers put in an event file's first record.
-pub const FILE_VERSION: &str = "brain.Event:2";
+pub(super) const FILE_VERSION: &str = "brain.Event:2";
 
 /// TFRecord's checksum: CRC-32C, rotated and offset so that a CRC of data
 /// that itself holds CRCs does not degenerate.
-pub fn masked_crc32c(bytes: &[u8]) -> u32 {
+pub(super) fn masked_crc32c(bytes: &[u8]) -> u32 {
     let crc = crc32c::crc32c(bytes);
     crc.rotate_right(15).wrapping_add(0xa282_ead8)
 }
 
 /// The bytes of one event file.
 #[derive(Debug, Default)]
-pub struct EventFile {
+pub(crate) struct EventFile {
     bytes: Vec<u8>,
 }
 
 impl EventFile {
     /// A file that starts with the file-version event at `wall_time`.
-    pub fn new(wall_time: f64) -> Self {
+    pub(crate) fn new(wall_time: f64) -> Self {
         let mut file = EventFile::default();
         file.push(&Event { wall_time, step: 0, what: Some(What::FileVersion(FILE_VERSION.into())) });
         file
     }
 
     /// Appends one event as a record.
-    pub fn push(&mut self, event: &Event) {
+    pub(crate) fn push(&mut self, event: &Event) {
         self.push_record(&event.encode_to_vec());
     }
 
@@ -45,7 +45,7 @@ impl EventFile {
     }
 
     /// The file's contents.
-    pub fn into_bytes(self) -> Vec<u8> {
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
         self.bytes
     }
 }

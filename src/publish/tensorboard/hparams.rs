@@ -18,15 +18,15 @@ use crate::space::Domain;
 use crate::store::{TrialRecord, TrialStatus};
 
 /// The plugin's name in `SummaryMetadata.plugin_data`.
-pub const PLUGIN: &str = "hparams";
+pub(super) const PLUGIN: &str = "hparams";
 /// Tag of the experiment summary (in the sweep's run).
-pub const EXPERIMENT_TAG: &str = "_hparams_/experiment";
+pub(super) const EXPERIMENT_TAG: &str = "_hparams_/experiment";
 /// Tag of a trial's parameter values.
-pub const SESSION_START_TAG: &str = "_hparams_/session_start_info";
+pub(super) const SESSION_START_TAG: &str = "_hparams_/session_start_info";
 /// Tag of how a trial ended.
-pub const SESSION_END_TAG: &str = "_hparams_/session_end_info";
+pub(super) const SESSION_END_TAG: &str = "_hparams_/session_end_info";
 /// Prefix of the best-epoch scalars the experiment's metrics name.
-pub const BEST_PREFIX: &str = "best/";
+pub(super) const BEST_PREFIX: &str = "best/";
 
 /// `DT_FLOAT`, and `DATA_CLASS_TENSOR`: what the plugin's own writer puts in.
 const DT_FLOAT: i32 = 1;
@@ -35,7 +35,7 @@ const DATA_CLASS_TENSOR: i32 = 2;
 /// The experiment of a sweep: every swept parameter (domain from the spec
 /// where it has one, else the values the trials ran with) and every metric a
 /// trial has a best-epoch value of, the monitored one first.
-pub fn experiment(
+pub(super) fn experiment(
     name: &str,
     created: f64,
     monitor: Option<&Monitor>,
@@ -84,7 +84,7 @@ pub fn experiment(
 }
 
 /// A trial's parameter values; its id is the session group, so each trial is one row.
-pub fn session_start(record: &TrialRecord, start: f64) -> Summary {
+pub(super) fn session_start(record: &TrialRecord, start: f64) -> Summary {
     summary(
         SESSION_START_TAG,
         HParamsData::SessionStartInfo(SessionStartInfo {
@@ -96,7 +96,7 @@ pub fn session_start(record: &TrialRecord, start: f64) -> Summary {
 }
 
 /// How a trial ended: a pruned trial still has its best model, so it succeeded.
-pub fn session_end(status: TrialStatus, end: f64) -> Summary {
+pub(super) fn session_end(status: TrialStatus, end: f64) -> Summary {
     let status = match status {
         TrialStatus::Completed | TrialStatus::Pruned => Status::Success,
         TrialStatus::Diverged | TrialStatus::Failed => Status::Failure,

@@ -22,7 +22,7 @@ mod proto;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-pub use event_file::{EventFile, masked_crc32c};
+pub(crate) use event_file::EventFile;
 
 use proto::{Event, Summary, SummaryValue, ValueKind, What};
 
@@ -32,28 +32,23 @@ use crate::spec::ReportSpec;
 use crate::store::{HistoryError, SweepDir, SweepManifest, TrialRecord, names, read_metric_history, write_atomic};
 
 /// The folder, inside a sweep's results folder, that holds the event files.
-pub const FOLDER: &str = "tensorboard";
+pub(crate) const FOLDER: &str = "tensorboard";
 
 /// Why event files could not be written.
 #[derive(Debug, thiserror::Error)]
-pub enum TensorboardError {
+pub(crate) enum TensorboardError {
     /// The folder is not a sweep's results folder.
     #[error("{}: no sweep.json here; is this a sweep's results folder (results/NAME)?", dir.display())]
-    NotASweep {
-        /// The folder.
-        dir: PathBuf,
-    },
+    NotASweep { dir: PathBuf },
     /// Trial records could not be read.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     /// A trial's history or record holds something sweep did not write.
     #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Malformed {
-        /// The file.
         path: PathBuf,
         /// 1-based line, where known.
         line: Option<u64>,
-        /// What is wrong.
         message: String,
     },
     /// An event file could not be written or an old one removed.
@@ -61,7 +56,6 @@ pub enum TensorboardError {
     Write {
         /// The file or folder.
         path: PathBuf,
-        /// Why.
         source: std::io::Error,
     },
 }
@@ -74,7 +68,7 @@ impl From<HistoryError> for TensorboardError {
 
 /// What [`write_event_files`] wrote.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Written {
+pub(crate) struct Written {
     /// `results/<sweep>/tensorboard`: what `tensorboard --logdir` takes.
     pub dir: PathBuf,
     /// Trials with an event file (every trial with a record).
@@ -87,12 +81,12 @@ pub struct Written {
 /// complete trial, and the HParams experiment at the top. Trials without a
 /// record yet (running, or died) are left out; event files of trials that no
 /// longer exist are removed.
-pub fn write_event_files(dir: &SweepDir) -> Result<Written, TensorboardError> {
+pub(crate) fn write_event_files(dir: &SweepDir) -> Result<Written, TensorboardError> {
     write_view(&SweepView::load(dir)?)
 }
 
 /// [`write_event_files`] of a sweep already loaded.
-pub fn write_view(view: &SweepView) -> Result<Written, TensorboardError> {
+pub(crate) fn write_view(view: &SweepView) -> Result<Written, TensorboardError> {
     let dir = view.dir();
     let manifest = view.manifest().ok_or_else(|| TensorboardError::NotASweep { dir: dir.root().to_path_buf() })?;
     let mut records = view.records().to_vec();
@@ -126,11 +120,11 @@ pub fn write_view(view: &SweepView) -> Result<Written, TensorboardError> {
 
 /// The event files as a publisher: what `[report] tensorboard = true` runs after every aggregation.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct TensorboardPublisher;
+pub(crate) struct TensorboardPublisher;
 
 impl TensorboardPublisher {
     /// The line `run`, `aggregate` and `sweep tensorboard` print about what was written.
-    pub fn line(written: &Written) -> String {
+    pub(crate) fn line(written: &Written) -> String {
         format!("tensorboard: {} ({} trials, {} scalars)", written.dir.display(), written.trials, written.scalars)
     }
 }
@@ -146,7 +140,7 @@ impl Publisher for TensorboardPublisher {
 }
 
 /// Enabled by `[report] tensorboard = true`.
-pub fn after_aggregation(settings: &ReportSpec) -> Option<Box<dyn Publisher>> {
+pub(crate) fn after_aggregation(settings: &ReportSpec) -> Option<Box<dyn Publisher>> {
     settings.tensorboard.then(|| Box::new(TensorboardPublisher) as Box<dyn Publisher>)
 }
 
@@ -192,7 +186,7 @@ fn trial_events(dir: &SweepDir, record: &TrialRecord) -> Result<(Vec<u8>, usize)
 
 /// The scalar tag of a history.csv column: losses and metrics of the training
 /// rows under `train/`, the rest (measured on the validation rows) under `valid/`.
-pub fn scalar_tag(column: &str) -> String {
+pub(crate) fn scalar_tag(column: &str) -> String {
     if let Some(rest) = column.strip_prefix("train_") {
         format!("train/{rest}")
     } else if let Some(rest) = column.strip_prefix("valid_") {

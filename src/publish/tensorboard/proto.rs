@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 /// `tensorboard.Event`: one record of an event file.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Event {
+pub(crate) struct Event {
     /// Seconds since the Unix epoch.
     #[prost(double, tag = "1")]
     pub wall_time: f64,
@@ -23,7 +23,7 @@ pub struct Event {
 
 /// `Event.what`.
 #[derive(Clone, PartialEq, prost::Oneof)]
-pub enum What {
+pub(crate) enum What {
     /// The first event of every file: `brain.Event:2`.
     #[prost(string, tag = "3")]
     FileVersion(String),
@@ -34,7 +34,7 @@ pub enum What {
 
 /// `tensorboard.Summary`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// The values.
     #[prost(message, repeated, tag = "1")]
     pub value: Vec<SummaryValue>,
@@ -42,7 +42,7 @@ pub struct Summary {
 
 /// `tensorboard.Summary.Value`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct SummaryValue {
+pub(crate) struct SummaryValue {
     /// The tag, e.g. `valid/mcc`.
     #[prost(string, tag = "1")]
     pub tag: String,
@@ -56,7 +56,7 @@ pub struct SummaryValue {
 
 /// `Summary.Value.value`.
 #[derive(Clone, PartialEq, prost::Oneof)]
-pub enum ValueKind {
+pub(crate) enum ValueKind {
     /// A scalar (TensorBoard shows it in its Scalars and Time Series tabs).
     #[prost(float, tag = "2")]
     SimpleValue(f32),
@@ -67,7 +67,7 @@ pub enum ValueKind {
 
 /// `tensorboard.SummaryMetadata`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct SummaryMetadata {
+pub(crate) struct SummaryMetadata {
     /// The plugin and its content.
     #[prost(message, optional, tag = "1")]
     pub plugin_data: Option<PluginData>,
@@ -78,7 +78,7 @@ pub struct SummaryMetadata {
 
 /// `tensorboard.SummaryMetadata.PluginData`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct PluginData {
+pub(crate) struct PluginData {
     /// E.g. `hparams`.
     #[prost(string, tag = "1")]
     pub plugin_name: String,
@@ -89,7 +89,7 @@ pub struct PluginData {
 
 /// `tensorboard.TensorProto`, only what an empty float tensor needs.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct TensorProto {
+pub(crate) struct TensorProto {
     /// `DataType`: 1 is `DT_FLOAT`.
     #[prost(int32, tag = "1")]
     pub dtype: i32,
@@ -100,7 +100,7 @@ pub struct TensorProto {
 
 /// `tensorboard.TensorShapeProto`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct TensorShape {
+pub(crate) struct TensorShape {
     /// One entry per dimension.
     #[prost(message, repeated, tag = "2")]
     pub dim: Vec<TensorDim>,
@@ -108,7 +108,7 @@ pub struct TensorShape {
 
 /// `tensorboard.TensorShapeProto.Dim`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct TensorDim {
+pub(crate) struct TensorDim {
     /// The dimension's size.
     #[prost(int64, tag = "1")]
     pub size: i64,
@@ -116,7 +116,7 @@ pub struct TensorDim {
 
 /// `tensorboard.hparams.HParamsPluginData`: the content of every `hparams` summary.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct HParamsPluginData {
+pub(super) struct HParamsPluginData {
     /// Always 0 (`PLUGIN_DATA_VERSION`).
     #[prost(int32, tag = "1")]
     pub version: i32,
@@ -127,7 +127,7 @@ pub struct HParamsPluginData {
 
 /// `HParamsPluginData.data`.
 #[derive(Clone, PartialEq, prost::Oneof)]
-pub enum HParamsData {
+pub(super) enum HParamsData {
     /// The sweep: its hyperparameters and metrics.
     #[prost(message, tag = "2")]
     Experiment(Experiment),
@@ -141,7 +141,7 @@ pub enum HParamsData {
 
 /// `tensorboard.hparams.Experiment`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Experiment {
+pub(super) struct Experiment {
     /// Free text.
     #[prost(string, tag = "1")]
     pub description: String,
@@ -175,7 +175,7 @@ pub enum DataType {
 
 /// `tensorboard.hparams.HParamInfo`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct HParamInfo {
+pub(super) struct HParamInfo {
     /// The parameter's name.
     #[prost(string, tag = "1")]
     pub name: String,
@@ -192,7 +192,7 @@ pub struct HParamInfo {
 
 /// `HParamInfo.domain`.
 #[derive(Clone, PartialEq, prost::Oneof)]
-pub enum Domain {
+pub(super) enum Domain {
     /// The values a list (`values = [...]`) allows.
     #[prost(message, tag = "5")]
     Discrete(ListValue),
@@ -203,7 +203,7 @@ pub enum Domain {
 
 /// `tensorboard.hparams.Interval`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Interval {
+pub(super) struct Interval {
     /// Lower bound.
     #[prost(double, tag = "1")]
     pub min_value: f64,
@@ -226,7 +226,7 @@ pub enum DatasetType {
 
 /// `tensorboard.hparams.MetricInfo`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct MetricInfo {
+pub(super) struct MetricInfo {
     /// The scalar the HParams tab reads, in each trial's run.
     #[prost(message, optional, tag = "1")]
     pub name: Option<MetricName>,
@@ -240,7 +240,7 @@ pub struct MetricInfo {
 
 /// `tensorboard.hparams.MetricName`: a scalar tag in a session's run (`group` empty).
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct MetricName {
+pub(super) struct MetricName {
     /// A subfolder of the session's run, or empty for the run itself.
     #[prost(string, tag = "1")]
     pub group: String,
@@ -251,7 +251,7 @@ pub struct MetricName {
 
 /// `tensorboard.hparams.SessionStartInfo`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct SessionStartInfo {
+pub(super) struct SessionStartInfo {
     /// The trial's parameter values.
     #[prost(btree_map = "string, message", tag = "1")]
     pub hparams: BTreeMap<String, Value>,
@@ -279,7 +279,7 @@ pub enum Status {
 
 /// `tensorboard.hparams.SessionEndInfo`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct SessionEndInfo {
+pub(super) struct SessionEndInfo {
     /// How the trial ended.
     #[prost(enumeration = "Status", tag = "1")]
     pub status: i32,
@@ -290,7 +290,7 @@ pub struct SessionEndInfo {
 
 /// `google.protobuf.Value`, the kinds a parameter can have.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Value {
+pub(super) struct Value {
     /// The value.
     #[prost(oneof = "Kind", tags = "2, 3, 4")]
     pub kind: Option<Kind>,
@@ -298,7 +298,7 @@ pub struct Value {
 
 /// `Value.kind`.
 #[derive(Clone, PartialEq, prost::Oneof)]
-pub enum Kind {
+pub(super) enum Kind {
     /// Any number.
     #[prost(double, tag = "2")]
     Number(f64),
@@ -312,7 +312,7 @@ pub enum Kind {
 
 /// `google.protobuf.ListValue`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct ListValue {
+pub(super) struct ListValue {
     /// The values.
     #[prost(message, repeated, tag = "1")]
     pub values: Vec<Value>,

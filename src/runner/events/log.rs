@@ -32,11 +32,11 @@ use super::{Reporter, RunEvent};
 use crate::store::{SweepDir, TrialStatus};
 
 /// The log's file name inside a sweep's results folder.
-pub const FILE_NAME: &str = "events.jsonl";
+pub(crate) const FILE_NAME: &str = "events.jsonl";
 
 /// One line of the log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LogLine {
+pub(crate) struct LogLine {
     /// When it was written, RFC 3339 in UTC.
     pub time: String,
     /// The process that wrote it.
@@ -49,7 +49,7 @@ pub struct LogLine {
 /// What a line of the log says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum LogEvent {
+pub(crate) enum LogEvent {
     /// A `sweep run` started (or resumed) the sweep.
     SweepStarted {
         /// Trials in the plan.
@@ -68,14 +68,12 @@ pub enum LogEvent {
     TrialStarted {
         /// Its position in the plan.
         index: usize,
-        /// Its id.
         id: String,
     },
     /// A trial finished an epoch.
     EpochEnded {
         /// The trial's position in the plan.
         index: usize,
-        /// Its id.
         id: String,
         /// 1-based epoch.
         epoch: usize,
@@ -86,7 +84,6 @@ pub enum LogEvent {
     CheckpointSaved {
         /// The trial's position in the plan.
         index: usize,
-        /// Its id.
         id: String,
         /// 1-based epoch.
         epoch: usize,
@@ -95,7 +92,6 @@ pub enum LogEvent {
     Pruned {
         /// The trial's position in the plan.
         index: usize,
-        /// Its id.
         id: String,
         /// The epoch it stopped after.
         epoch: usize,
@@ -106,7 +102,6 @@ pub enum LogEvent {
     TrialCommitted {
         /// Its position in the plan.
         index: usize,
-        /// Its id.
         id: String,
         /// How it ended.
         status: TrialStatus,
@@ -127,7 +122,7 @@ pub enum LogEvent {
 
 impl LogEvent {
     /// The log's line for a runner event.
-    pub fn of(event: &RunEvent) -> LogEvent {
+    pub(crate) fn of(event: &RunEvent) -> LogEvent {
         match event {
             RunEvent::TrialStarted { index, id } => LogEvent::TrialStarted { index: *index, id: id.clone() },
             RunEvent::EpochEnded { index, id, epoch, metrics } => LogEvent::EpochEnded {
@@ -156,7 +151,7 @@ impl LogEvent {
     }
 
     /// One line for a person: what `sweep status --follow` prints after the time.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             LogEvent::SweepStarted { planned, resumed, host } => {
                 format!("sweep started on {host}: {planned} trials planned, {resumed} complete already")
@@ -192,7 +187,7 @@ impl LogEvent {
 
 impl LogLine {
     /// `HH:MM:SS` of its time, as the terminal shows it (the whole time if it has another form).
-    pub fn clock(&self) -> &str {
+    pub(crate) fn clock(&self) -> &str {
         self.time.get(11..19).filter(|_| self.time.len() > 19).unwrap_or(&self.time)
     }
 }
@@ -200,7 +195,7 @@ impl LogLine {
 /// The reporter that appends every event to `events.jsonl`. It opens the file at the first
 /// event, after the runner has applied `--fresh`; a log that cannot be written is one warning,
 /// never the run's failure.
-pub struct EventLog {
+pub(crate) struct EventLog {
     path: PathBuf,
     empty_first: bool,
     file: Option<File>,
@@ -209,7 +204,7 @@ pub struct EventLog {
 
 impl EventLog {
     /// The log of the sweep in `dir`; `fresh` (`--fresh`) empties what earlier runs wrote.
-    pub fn new(dir: &SweepDir, fresh: bool) -> Self {
+    pub(crate) fn new(dir: &SweepDir, fresh: bool) -> Self {
         EventLog { path: dir.file(FILE_NAME), empty_first: fresh, file: None, broken: false }
     }
 
@@ -278,7 +273,7 @@ impl Reporter for EventLog {
 
 /// Reads a log as it grows: each call returns the whole lines added since the last one.
 #[derive(Debug)]
-pub struct LogReader {
+pub(crate) struct LogReader {
     path: PathBuf,
     offset: u64,
     partial: Vec<u8>,
@@ -286,14 +281,14 @@ pub struct LogReader {
 
 impl LogReader {
     /// A reader at the start of the log in `dir` (which may not exist yet).
-    pub fn new(dir: &SweepDir) -> Self {
+    pub(crate) fn new(dir: &SweepDir) -> Self {
         LogReader { path: dir.file(FILE_NAME), offset: 0, partial: Vec::new() }
     }
 
     /// The lines added since the last call; a line still being written waits for the next call,
     /// and lines that do not parse are skipped. A log emptied meanwhile (`--fresh`) is read from
     /// its start again.
-    pub fn read_new(&mut self) -> std::io::Result<Vec<LogLine>> {
+    pub(crate) fn read_new(&mut self) -> std::io::Result<Vec<LogLine>> {
         let mut file = match File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -96,7 +96,7 @@ const MAX_NAME: usize = 128;
 
 /// Parses and validates spec text against the objectives of `catalog`;
 /// `file` is only used in messages.
-pub fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<SweepSpec, SpecError> {
+pub(crate) fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<SweepSpec, SpecError> {
     let ctx = Ctx { file, source: Source::Text(text) };
     let raw: RawSpec = toml::from_str(text).map_err(|e| ctx.deserialize_error(e))?;
     validate(&ctx, &raw, catalog)
