@@ -149,13 +149,18 @@ impl SweepStatus {
     /// `NAME: R/N trials recorded: 3 done, 1 running`, what `--follow` prints when it changes.
     pub(crate) fn progress_line(&self) -> String {
         let recorded = self.count("done") + self.count("failed") + self.count("diverged");
+        format!("{}: {recorded}/{} trials recorded: {}", self.sweep, self.trials.len(), self.counts())
+    }
+
+    /// `3 done, 1 running`: the count of every state that has trials, in [`STATE_LABELS`] order.
+    pub(crate) fn counts(&self) -> String {
         let counts: Vec<String> = STATE_LABELS
             .iter()
             .map(|l| (l, self.count(l)))
             .filter(|(_, n)| *n > 0)
             .map(|(l, n)| format!("{n} {l}"))
             .collect();
-        format!("{}: {recorded}/{} trials recorded: {}", self.sweep, self.trials.len(), counts.join(", "))
+        counts.join(", ")
     }
 }
 

@@ -69,7 +69,6 @@ pub(super) fn finish(dir: &SweepDir, models: &SweepModels, settings: Settings) -
     if !publishers.is_empty() {
         match SweepView::load(dir) {
             Ok(view) => {
-                let view = view.with_leaderboard(board.clone());
                 for publisher in &publishers {
                     match publisher.publish(&view) {
                         Ok(line) => published.push(line),

@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::CliError;
 use crate::runner::event_log::{self, LogLine, LogReader};
-use crate::status::{OpenRuns, STATE_LABELS, TrialState, follow_is_over, sweep_status};
+use crate::status::{OpenRuns, TrialState, follow_is_over, sweep_status};
 use crate::store::liveness;
 use crate::store::{StoreError, SweepDir};
 
@@ -44,19 +44,13 @@ pub(super) fn status(args: StatusArgs) -> Result<ExitCode, CliError> {
         serde_json::to_writer_pretty(&mut out, &status).map_err(std::io::Error::other)?;
         writeln!(out)?;
     } else {
-        let counts: Vec<String> = STATE_LABELS
-            .iter()
-            .map(|l| (l, status.count(l)))
-            .filter(|(_, n)| *n > 0)
-            .map(|(l, n)| format!("{n} {l}"))
-            .collect();
         writeln!(
             out,
             "{} (spec {}): {} trials: {}",
             status.sweep,
             status.spec_hash,
             status.trials.len(),
-            counts.join(", ")
+            status.counts()
         )?;
         for t in status.trials.iter().filter(|t| t.state != TrialState::Done) {
             let detail = match &t.state {

@@ -100,6 +100,10 @@ impl Rankings {
     }
 }
 
+/// How often each row is drawn into the row set being scored, reused from one resample to the next.
+#[derive(Default)]
+struct Multiplicity(Vec<u32>);
+
 /// The table's `auroc` on `rows`: binary, or the one-vs-rest macro average.
 pub(crate) fn compute(scores: &RowScores, rows: &[u32], scratch: &mut Scratch) -> Option<f64> {
     let c = scores.class_rows()?;
@@ -108,7 +112,7 @@ pub(crate) fn compute(scores: &RowScores, rows: &[u32], scratch: &mut Scratch) -
     if rankings.is_empty() {
         return None;
     }
-    let multiplicity = &mut scratch.multiplicity;
+    let multiplicity = &mut scratch.buffer::<Multiplicity>().0;
     multiplicity.clear();
     multiplicity.resize(c.labels.len(), 0);
     for &r in rows {

@@ -77,8 +77,6 @@ pub(crate) struct ValueRows {
 /// keeps its own buffer type here ([`Scratch::buffer`]).
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
-    /// How often each row is drawn (AUROC's walk over its rankings).
-    pub(crate) multiplicity: Vec<u32>,
     buffers: Vec<Box<dyn Any + Send>>,
 }
 

@@ -3,18 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::aggregate::{Leaderboard, SweepRegistry};
+use crate::aggregate::SweepRegistry;
 use crate::store::{self, StoreError, SweepDir, SweepManifest, TrialRecord, names};
 
 /// A finished sweep as its results folder holds it: the manifest, every complete trial record,
-/// the trial folders that have none yet, and the leaderboard when an aggregation just built it.
+/// and the trial folders that have none yet.
 #[derive(Debug)]
 pub(crate) struct SweepView {
     dir: SweepDir,
     manifest: Option<SweepManifest>,
     records: Vec<TrialRecord>,
     incomplete: Vec<PathBuf>,
-    leaderboard: Option<Leaderboard>,
 }
 
 impl SweepView {
@@ -30,14 +29,7 @@ impl SweepView {
             manifest,
             records,
             incomplete: scan.incomplete.into_iter().map(|t| t.dir).collect(),
-            leaderboard: None,
         })
-    }
-
-    /// The view with the leaderboard the aggregation that preceded it built.
-    pub(crate) fn with_leaderboard(mut self, board: Leaderboard) -> Self {
-        self.leaderboard = Some(board);
-        self
     }
 
     /// The results folder.

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::claiming::Claiming;
+use super::claiming::{Claiming, settled};
 use super::dispatch::{Workers, single_thread_pool};
 use super::events::NoEvents;
 use super::progress::SilentReporter;
@@ -27,11 +27,11 @@ pub(crate) enum SingleTrial {
     HeldElsewhere(Option<claim::ClaimInfo>),
 }
 
-/// The record a single trial keeps instead of running: any readable one,
-/// unless `force`, or `retry_failed` and it left no model. An unreadable
-/// record counts as none: the trial runs again.
+/// The record a single trial keeps instead of running: a settled one (the rule every
+/// process follows, [`settled`]) unless `force`. An unreadable record counts as none: the
+/// trial runs again.
 fn kept_record(record: Option<&TrialRecord>, force: bool, retry_failed: bool) -> Option<&TrialRecord> {
-    record.filter(|r| !force && (!retry_failed || r.status.has_model()))
+    record.filter(|r| !force && settled(Some(r), retry_failed))
 }
 
 /// Runs trial `index` of the plan on its own (a SLURM array task), writing its
