@@ -90,6 +90,11 @@ mod tests {
             assert!(validate_name(good, "alias").is_ok(), "{good:?}");
         }
         assert!(matches!(ModelRef::parse("digits@a..b"), Err(RegistryError::BadName { .. })));
+        // Two '@': the error names the model name, which holds the extra one.
+        match ModelRef::parse(" @@1") {
+            Err(RegistryError::BadName { what, value }) => assert_eq!((what, value.as_str()), ("model name", " @")),
+            other => panic!("{other:?}"),
+        }
     }
 
     /// Names with the kinds of trouble a folder name can hold.
