@@ -209,7 +209,7 @@ impl BadInput for RegistryError {
     fn is_bad_input(&self) -> bool {
         match self {
             RegistryError::BadName { .. }
-            | RegistryError::BadRef(_)
+            | RegistryError::BadRef { .. }
             | RegistryError::UnknownModel { .. }
             | RegistryError::UnknownSelector { .. }
             | RegistryError::NotRegistrable { .. } => true,
@@ -294,7 +294,7 @@ mod tests {
             (RunError::Pool { workers: 2, message: "x".into() }.into(), 1),
             (AggregateError::NoRecords { dir: "r".into() }.into(), 2),
             (AggregateError::Store(store()).into(), 1),
-            (RegistryError::BadRef("x".into()).into(), 2),
+            (RegistryError::BadRef { reference: "x".into(), why: "y".into() }.into(), 2),
             (RegistryError::Store(store()).into(), 1),
             (DeployError::Registry(RegistryError::BadName { what: "alias", value: "..".into() }).into(), 2),
             (

@@ -246,7 +246,10 @@ fn print_entry(out: &mut impl Write, entry: &ModelEntry) -> std::io::Result<()> 
 
 fn show(registry: &Registry, model: &str, json: bool) -> Result<ExitCode, CliError> {
     let ModelRef::Named { name, selector } = ModelRef::parse(model)? else {
-        return Err(CliError::Registry(RegistryError::BadRef(model.to_string())));
+        return Err(CliError::Registry(RegistryError::BadRef {
+            reference: model.to_string(),
+            why: "a folder is not a registered model; expected NAME, NAME@VERSION or NAME@ALIAS".to_string(),
+        }));
     };
     let (entry, version, dir) = registry.resolve(&name, &selector)?;
     let mut out = std::io::stdout().lock();

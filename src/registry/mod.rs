@@ -39,9 +39,9 @@ pub(crate) enum RegistryError {
         what: &'static str,
         value: String,
     },
-    /// A model reference that does not parse.
-    #[error("{0:?} is not a model reference: expected NAME, NAME@VERSION, NAME@ALIAS or a trial folder")]
-    BadRef(String),
+    /// A model reference that does not parse; `why` is what part of it is wrong.
+    #[error("{reference:?} is not a model reference: {why}")]
+    BadRef { reference: String, why: String },
     /// No such model.
     #[error("no model \"{name}\" in {registry}; registered models: {known}")]
     UnknownModel {

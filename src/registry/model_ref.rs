@@ -31,6 +31,12 @@ pub(crate) enum ModelRef {
 impl ModelRef {
     /// Parses a reference: anything with a `/` (or an existing folder) is a folder.
     pub(crate) fn parse(text: &str) -> Result<ModelRef, RegistryError> {
+        // The user typed the whole reference, so the message quotes it whole, whichever part is bad.
+        Self::parse_parts(text).map_err(|why| RegistryError::BadRef { reference: text.to_string(), why })
+    }
+
+    fn parse_parts(text: &str) -> Result<ModelRef, String> {
+        let named = |e: RegistryError| e.to_string();
         if text.contains('/') || std::path::Path::new(text).is_dir() {
             return Ok(ModelRef::Folder(PathBuf::from(text)));
         }
@@ -42,18 +48,20 @@ impl ModelRef {
             Some((name, sel)) => match sel.parse::<u32>() {
                 Ok(v) => (name, Selector::Version(v)),
                 Err(_) => {
-                    validate_name(sel, "alias")?;
+                    validate_name(sel, "alias").map_err(named)?;
                     (name, Selector::Alias(sel.to_string()))
                 }
             },
         };
         if name.is_empty() {
-            return Err(RegistryError::BadRef(text.to_string()));
+            return Err(EXPECTED.to_string());
         }
-        validate_name(name, "model name")?;
+        validate_name(name, "model name").map_err(named)?;
         Ok(ModelRef::Named { name: name.to_string(), selector })
     }
 }
+
+pub(crate) const EXPECTED: &str = "expected NAME, NAME@VERSION, NAME@ALIAS or a trial folder";
 
 /// Names and aliases become folder names: only `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`, never `..`.
 pub(crate) fn validate_name(value: &str, what: &'static str) -> Result<(), RegistryError> {
@@ -89,11 +97,16 @@ mod tests {
         for good in ["champion", "v1.2", "my_model-3"] {
             assert!(validate_name(good, "alias").is_ok(), "{good:?}");
         }
-        assert!(matches!(ModelRef::parse("digits@a..b"), Err(RegistryError::BadName { .. })));
-        // Two '@': the error names the model name, which holds the extra one.
-        match ModelRef::parse(" @@1") {
-            Err(RegistryError::BadName { what, value }) => assert_eq!((what, value.as_str()), ("model name", " @")),
-            other => panic!("{other:?}"),
+        // The message quotes the whole reference, then the part that is wrong: with two '@' that
+        // is the model name, which holds the extra one.
+        for (text, part) in [("digits@a..b", "alias \"a..b\""), (" @@1", "model name \" @\""), (" @", "alias \"\"")] {
+            match ModelRef::parse(text) {
+                Err(e @ RegistryError::BadRef { .. }) => {
+                    let message = e.to_string();
+                    assert!(message.starts_with(&format!("{text:?} is not a model reference: {part}")), "{message}");
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
         }
     }
 
