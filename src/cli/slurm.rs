@@ -71,7 +71,8 @@ pub(crate) struct SlurmArgs {
     pub scontrol: String,
 }
 
-/// Writes the job scripts, submits the array and the aggregation job, prints both ids.
+/// Writes the job scripts, submits the arrays and the aggregation job, prints their ids (with
+/// `--dry-run`, prints the scripts instead).
 pub(super) fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let json_out = super::json::reserve_if(args.json)?;
     let spec = spec::load(&args.spec, catalog)?;
@@ -80,6 +81,74 @@ pub(super) fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliE
     let open = runner::OpenSweep::open(&spec, catalog, &results_root)?;
     // TPE: a few tasks that each take proposals until the budget is spent (asynchronous TPE).
     let take_next = open.plan.is_adaptive();
+    let indices = trials_to_submit(&args, &spec, &open, take_next)?;
+    let slurm_dir = open.dir.root().join("slurm");
+    let logs = slurm_dir.join("logs");
+    let document = |max_array_size: Option<usize>,
+                    scripts: Option<SlurmScripts>,
+                    ids: Option<(Vec<String>, String)>| SlurmOutput {
+        schema_version: SCHEMA_VERSION,
+        command: "slurm",
+        sweep: spec.name.clone(),
+        results_dir: output::absolute(open.dir.root()),
+        dry_run: args.dry_run,
+        submitted: ids.is_some(),
+        array_job_ids: ids.as_ref().map(|(arrays, _)| arrays.clone()).unwrap_or_default(),
+        aggregate_job_id: ids.as_ref().map(|(_, aggregate)| aggregate.clone()),
+        next: take_next,
+        array_indices: indices.clone(),
+        planned: open.plan.len(),
+        max_array_size,
+        scripts,
+        logs: output::absolute(&logs),
+    };
+    if indices.is_empty() {
+        if let Some(out) = json_out {
+            out.print(&document(None, None, None))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!(
+            "nothing to submit: every trial of {} is done or running (see `sweep status {}`)",
+            spec.name,
+            open.dir.root().display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let settings = JobSettings { take_next, ..job_settings(&args, &spec, &results_root, &open.dir)? };
+    let (limits, limits_source) = array_limits(&args)?;
+    let jobs = Jobs::new(&settings, &indices, (limits, limits_source), &slurm_dir, &logs, open.plan.len());
+    if args.dry_run {
+        match json_out {
+            Some(out) => out.print(&document(Some(limits.max_array_size), Some(jobs.script_files()), None))?,
+            None => jobs.print_scripts(),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (array_ids, aggregate_id) = jobs.write_and_submit(&args.sbatch, &slurm_dir, &logs)?;
+    match json_out {
+        Some(out) => out.print(&document(
+            Some(limits.max_array_size),
+            Some(jobs.script_files()),
+            Some((array_ids, aggregate_id)),
+        ))?,
+        None => {
+            jobs.print_submitted(&array_ids, &aggregate_id);
+            println!("follow with: sweep status {}   logs: {}", open.dir.root().display(), logs.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The trial indices the arrays run, once `--fresh`, `--only-missing` or `--retry-failed` has
+/// prepared the results folder (with `--dry-run`, the ones they would run; nothing is written).
+/// A TPE sweep gets task numbers instead: each task takes proposals until the budget is spent.
+fn trials_to_submit(
+    args: &SlurmArgs,
+    spec: &SweepSpec,
+    open: &runner::OpenSweep,
+    take_next: bool,
+) -> Result<Vec<usize>, CliError> {
     if take_next && (args.only_missing || args.retry_failed) {
         return Err(CliError::Usage(
             "a TPE sweep's tasks take the next proposal themselves: resubmit with `sweep slurm` alone (it resumes \
@@ -98,91 +167,95 @@ pub(super) fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliE
     };
     let include_missing = args.only_missing || !args.retry_failed;
 
-    let tasks = args.max_parallel.or(spec.slurm.max_parallel).map(|k| k as usize).or(spec.workers).unwrap_or(4);
-    let indices: Vec<usize> = if take_next {
+    if take_next {
+        let tasks = args.max_parallel.or(spec.slurm.max_parallel).map(|k| k as usize).or(spec.workers).unwrap_or(4);
         if !args.dry_run {
-            runner::prepare_results_dir(&spec, &open.plan, &open.dir, policy)?;
+            runner::prepare_results_dir(spec, &open.plan, &open.dir, policy)?;
         }
-        (0..tasks.clamp(1, open.plan.len().max(1))).collect()
-    } else if args.dry_run {
-        match (policy, sweep_status(&open.dir)) {
+        return Ok((0..tasks.clamp(1, open.plan.len().max(1))).collect());
+    }
+    if args.dry_run {
+        return Ok(match (policy, sweep_status(&open.dir)) {
             (ExistingResults::Resume { .. }, Ok(status)) if status.spec_hash == spec.hash() => {
                 pick(&status.trials, include_missing, args.retry_failed)
             }
             _ => (0..open.plan.len()).collect(),
+        });
+    }
+    runner::prepare_results_dir(spec, &open.plan, &open.dir, policy)?;
+    Ok(pick(&sweep_status(&open.dir)?.trials, include_missing, args.retry_failed))
+}
+
+/// One submission's job scripts: the arrays (one, or several past `MaxArraySize`) and the
+/// aggregation job that waits for all of them.
+struct Jobs {
+    /// Each array's script path and text, with the trials it runs.
+    arrays: Vec<(PathBuf, String, ArrayChunk)>,
+    aggregate_path: PathBuf,
+    aggregate_text: String,
+    /// Each array waits for the one before, so that `--max-parallel` holds for the whole sweep.
+    chained: bool,
+    take_next: bool,
+    planned: usize,
+    limits: ArrayLimits,
+    limits_source: &'static str,
+}
+
+impl Jobs {
+    fn new(
+        settings: &JobSettings,
+        indices: &[usize],
+        (limits, limits_source): (ArrayLimits, &'static str),
+        slurm_dir: &Path,
+        logs: &Path,
+        planned: usize,
+    ) -> Jobs {
+        let chunks = slurm::arrays::split(indices, limits);
+        let several = chunks.len() > 1;
+        // TPE tasks are the concurrency itself: all of them start at once.
+        let chained = several && settings.max_parallel.is_some() && !settings.take_next;
+        let arrays = chunks
+            .into_iter()
+            .enumerate()
+            .map(|(k, chunk)| {
+                let name = if several { format!("array-{}.sbatch", k + 1) } else { "array.sbatch".to_string() };
+                let text = slurm::array_script(settings, &chunk, logs);
+                (slurm_dir.join(name), text, chunk)
+            })
+            .collect();
+        Jobs {
+            arrays,
+            aggregate_path: slurm_dir.join("aggregate.sbatch"),
+            aggregate_text: slurm::aggregate_script(settings, logs),
+            chained,
+            take_next: settings.take_next,
+            planned,
+            limits,
+            limits_source,
         }
-    } else {
-        runner::prepare_results_dir(&spec, &open.plan, &open.dir, policy)?;
-        pick(&sweep_status(&open.dir)?.trials, include_missing, args.retry_failed)
-    };
-    let slurm_dir = open.dir.root().join("slurm");
-    let logs = slurm_dir.join("logs");
-    let document = |indices: &[usize],
-                    max_array_size: Option<usize>,
-                    scripts: Option<SlurmScripts>,
-                    ids: Option<(Vec<String>, String)>| SlurmOutput {
-        schema_version: SCHEMA_VERSION,
-        command: "slurm",
-        sweep: spec.name.clone(),
-        results_dir: output::absolute(open.dir.root()),
-        dry_run: args.dry_run,
-        submitted: ids.is_some(),
-        array_job_ids: ids.as_ref().map(|(arrays, _)| arrays.clone()).unwrap_or_default(),
-        aggregate_job_id: ids.as_ref().map(|(_, aggregate)| aggregate.clone()),
-        next: take_next,
-        array_indices: indices.to_vec(),
-        planned: open.plan.len(),
-        max_array_size,
-        scripts,
-        logs: output::absolute(&logs),
-    };
-    if indices.is_empty() {
-        if let Some(out) = json_out {
-            out.print(&document(&indices, None, None, None))?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        println!(
-            "nothing to submit: every trial of {} is done or running (see `sweep status {}`)",
-            spec.name,
-            open.dir.root().display()
-        );
-        return Ok(ExitCode::SUCCESS);
     }
 
-    let settings = JobSettings { take_next, ..job_settings(&args, &spec, &results_root, &open.dir)? };
-    let (limits, limits_source) = array_limits(&args)?;
-    let chunks = slurm::arrays::split(&indices, limits);
-    // One array after another keeps --max-parallel a limit on the whole sweep, not on each array.
-    // TPE tasks are the concurrency itself: all of them start at once.
-    let chained = chunks.len() > 1 && settings.max_parallel.is_some() && !take_next;
-    let scripts: Vec<(PathBuf, String)> = chunks
-        .iter()
-        .enumerate()
-        .map(|(k, chunk)| {
-            let name = if chunks.len() == 1 { "array.sbatch".to_string() } else { format!("array-{}.sbatch", k + 1) };
-            (slurm_dir.join(name), slurm::array_script(&settings, chunk, &logs))
-        })
-        .collect();
-    let aggregate_text = slurm::aggregate_script(&settings, &logs);
-    let aggregate_path = slurm_dir.join("aggregate.sbatch");
-    let script_files = SlurmScripts {
-        arrays: scripts
-            .iter()
-            .zip(&chunks)
-            .map(|((path, text), chunk)| ArrayScript {
-                path: output::absolute(path),
-                text: text.clone(),
-                array: chunk.array(),
-                offset: chunk.offset,
-                trials: chunk.indices(),
-            })
-            .collect(),
-        aggregate: ScriptFile { path: output::absolute(&aggregate_path), text: aggregate_text.clone() },
-    };
-    let describe = |chunk: &ArrayChunk| {
+    fn script_files(&self) -> SlurmScripts {
+        SlurmScripts {
+            arrays: self
+                .arrays
+                .iter()
+                .map(|(path, text, chunk)| ArrayScript {
+                    path: output::absolute(path),
+                    text: text.clone(),
+                    array: chunk.array(),
+                    offset: chunk.offset,
+                    trials: chunk.indices(),
+                })
+                .collect(),
+            aggregate: ScriptFile { path: output::absolute(&self.aggregate_path), text: self.aggregate_text.clone() },
+        }
+    }
+
+    fn describe(&self, chunk: &ArrayChunk) -> String {
         let trials = array_ranges(&chunk.indices());
-        if take_next {
-            format!("{} tasks taking TPE proposals until {} trials: {trials}", chunk.tasks.len(), open.plan.len())
+        if self.take_next {
+            format!("{} tasks taking TPE proposals until {} trials: {trials}", chunk.tasks.len(), self.planned)
         } else if chunk.offset == 0 {
             format!("{} trials: {trials}", chunk.tasks.len())
         } else {
@@ -193,99 +266,102 @@ pub(super) fn slurm(args: SlurmArgs, catalog: &Catalog) -> Result<ExitCode, CliE
                 chunk.offset
             )
         }
-    };
-    if args.dry_run {
-        if let Some(out) = json_out {
-            out.print(&document(&indices, Some(limits.max_array_size), Some(script_files), None))?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        if chunks.len() > 1 {
+    }
+
+    /// `--dry-run`: every script, with how it would be submitted.
+    fn print_scripts(&self) {
+        let count = self.arrays.len();
+        if count > 1 {
             println!(
-                "# {} array jobs: MaxArraySize {} ({limits_source}){}{}\n",
-                chunks.len(),
-                limits.max_array_size,
-                if limits.max_array_tasks < limits.max_array_size {
-                    format!(", max_array_tasks {}", limits.max_array_tasks)
+                "# {count} array jobs: MaxArraySize {} ({}){}{}\n",
+                self.limits.max_array_size,
+                self.limits_source,
+                if self.limits.max_array_tasks < self.limits.max_array_size {
+                    format!(", max_array_tasks {}", self.limits.max_array_tasks)
                 } else {
                     String::new()
                 },
-                if chained {
+                if self.chained {
                     "; each after the one before, so that --max-parallel holds for the whole sweep"
                 } else {
                     ""
                 }
             );
         }
-        for (k, ((path, text), chunk)) in scripts.iter().zip(&chunks).enumerate() {
-            let after = if chained && k > 0 {
+        for (k, (path, text, chunk)) in self.arrays.iter().enumerate() {
+            let after = if self.chained && k > 0 {
                 format!(", submitted with --dependency=afterany:<array job {k}>")
             } else {
                 String::new()
             };
-            let which = if chunks.len() > 1 { format!(" {} of {}", k + 1, chunks.len()) } else { String::new() };
-            println!("# {} — array job{which} ({}){after}\n{text}", path.display(), describe(chunk));
+            let which = if count > 1 { format!(" {} of {count}", k + 1) } else { String::new() };
+            println!("# {} — array job{which} ({}){after}\n{text}", path.display(), self.describe(chunk));
         }
-        let waits_for = if chunks.len() == 1 {
+        let waits_for = if count == 1 {
             "<array job id>".to_string()
         } else {
-            (1..=chunks.len()).map(|k| format!("<array job {k}>")).collect::<Vec<_>>().join(":")
+            (1..=count).map(|k| format!("<array job {k}>")).collect::<Vec<_>>().join(":")
         };
         println!(
-            "# {} — submitted with --dependency=afterany:{waits_for}\n{aggregate_text}",
-            slurm_dir.join("aggregate.sbatch").display()
+            "# {} — submitted with --dependency=afterany:{waits_for}\n{}",
+            self.aggregate_path.display(),
+            self.aggregate_text
         );
-        return Ok(ExitCode::SUCCESS);
     }
 
-    std::fs::create_dir_all(&logs).map_err(StoreError::io(&logs))?;
-    remove_other_array_scripts(&slurm_dir, &scripts)?;
-    for (path, text) in &scripts {
-        slurm::write_script(path, text)?;
-    }
-    slurm::write_script(&aggregate_path, &aggregate_text)?;
-    let partly = |submitted: &[String], e: SlurmError| -> CliError {
-        if submitted.is_empty() {
-            e.into()
-        } else {
-            SlurmError::PartlySubmitted { submitted: submitted.to_vec(), source: Box::new(e) }.into()
+    /// Writes the scripts (removing the extra arrays of an earlier, larger submission) and submits
+    /// them; a failure after the first submission names the jobs already queued.
+    fn write_and_submit(
+        &self,
+        sbatch: &str,
+        slurm_dir: &Path,
+        logs: &Path,
+    ) -> Result<(Vec<String>, String), CliError> {
+        std::fs::create_dir_all(logs).map_err(StoreError::io(logs))?;
+        remove_other_array_scripts(slurm_dir, &self.arrays)?;
+        for (path, text, _) in &self.arrays {
+            slurm::write_script(path, text)?;
         }
-    };
-    let mut array_ids: Vec<String> = Vec::new();
-    for (path, _) in &scripts {
-        let after: Vec<String> = match array_ids.last() {
-            Some(previous) if chained => vec![format!("--dependency=afterany:{previous}")],
-            _ => Vec::new(),
+        slurm::write_script(&self.aggregate_path, &self.aggregate_text)?;
+        let partly = |submitted: &[String], e: SlurmError| -> CliError {
+            if submitted.is_empty() {
+                e.into()
+            } else {
+                SlurmError::PartlySubmitted { submitted: submitted.to_vec(), source: Box::new(e) }.into()
+            }
         };
-        let id = slurm::submit(&args.sbatch, path, &after).map_err(|e| partly(&array_ids, e))?;
-        array_ids.push(id);
+        let mut array_ids: Vec<String> = Vec::new();
+        for (path, _, _) in &self.arrays {
+            let after: Vec<String> = match array_ids.last() {
+                Some(previous) if self.chained => vec![format!("--dependency=afterany:{previous}")],
+                _ => Vec::new(),
+            };
+            let id = slurm::submit(sbatch, path, &after).map_err(|e| partly(&array_ids, e))?;
+            array_ids.push(id);
+        }
+        let waits_for = format!("--dependency=afterany:{}", array_ids.join(":"));
+        let aggregate_id =
+            slurm::submit(sbatch, &self.aggregate_path, &[waits_for]).map_err(|e| partly(&array_ids, e))?;
+        Ok((array_ids, aggregate_id))
     }
-    let aggregate_id =
-        slurm::submit(&args.sbatch, &aggregate_path, &[format!("--dependency=afterany:{}", array_ids.join(":"))])
-            .map_err(|e| partly(&array_ids, e))?;
-    if let Some(out) = json_out {
-        out.print(&document(
-            &indices,
-            Some(limits.max_array_size),
-            Some(script_files),
-            Some((array_ids, aggregate_id)),
-        ))?;
-        return Ok(ExitCode::SUCCESS);
+
+    fn print_submitted(&self, array_ids: &[String], aggregate_id: &str) {
+        for (k, (id, (_, _, chunk))) in array_ids.iter().zip(&self.arrays).enumerate() {
+            let after =
+                if self.chained && k > 0 { format!(", after array job {}", array_ids[k - 1]) } else { String::new() };
+            println!("array job: {id} ({}){after}", self.describe(chunk));
+        }
+        if self.arrays.len() == 1 {
+            println!("aggregation job: {aggregate_id} (after the array, whatever its tasks' states)");
+        } else {
+            println!(
+                "aggregation job: {aggregate_id} (after all {} arrays, whatever their tasks' states; MaxArraySize {}, {})",
+                self.arrays.len(),
+                self.limits.max_array_size,
+                self.limits_source
+            );
+        }
     }
-    for (k, (id, chunk)) in array_ids.iter().zip(&chunks).enumerate() {
-        let after = if chained && k > 0 { format!(", after array job {}", array_ids[k - 1]) } else { String::new() };
-        println!("array job: {id} ({}){after}", describe(chunk));
-    }
-    if chunks.len() == 1 {
-        println!("aggregation job: {aggregate_id} (after the array, whatever its tasks' states)");
-    } else {
-        println!(
-            "aggregation job: {aggregate_id} (after all {} arrays, whatever their tasks' states; MaxArraySize {}, {limits_source})",
-            chunks.len(),
-            limits.max_array_size
-        );
-    }
-    println!("follow with: sweep status {}   logs: {}", open.dir.root().display(), logs.display());
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The array limits: `--max-array-size`, else the cluster's, else SLURM's default with a notice; and where they come from.
@@ -312,7 +388,7 @@ fn array_limits(args: &SlurmArgs) -> Result<(ArrayLimits, &'static str), CliErro
 
 /// Removes array scripts of an earlier submission that this one does not write
 /// (`array-3.sbatch` when the sweep now fits in two), so the folder shows what was submitted.
-fn remove_other_array_scripts(slurm_dir: &Path, keep: &[(PathBuf, String)]) -> Result<(), CliError> {
+fn remove_other_array_scripts(slurm_dir: &Path, keep: &[(PathBuf, String, ArrayChunk)]) -> Result<(), CliError> {
     let Ok(entries) = std::fs::read_dir(slurm_dir) else { return Ok(()) };
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -320,7 +396,7 @@ fn remove_other_array_scripts(slurm_dir: &Path, keep: &[(PathBuf, String)]) -> R
             .strip_prefix("array-")
             .and_then(|r| r.strip_suffix(".sbatch"))
             .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
-        if (numbered || name == "array.sbatch") && !keep.iter().any(|(p, _)| *p == path) {
+        if (numbered || name == "array.sbatch") && !keep.iter().any(|(p, _, _)| *p == path) {
             std::fs::remove_file(&path).map_err(StoreError::io(&path))?;
         }
     }
