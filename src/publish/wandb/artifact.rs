@@ -44,20 +44,25 @@ pub(super) fn manifest_digest<'a>(files: impl Iterator<Item = (&'a str, &'a str)
 
 /// Stages `source` as `to`: a hard link where the filesystem allows (a checkpoint is not copied
 /// once per export), else an atomic copy; a `to` that already holds the same bytes is kept.
-pub(super) fn stage_file(source: &Path, bytes: &[u8], to: &Path) -> io::Result<()> {
+/// Returns whether it wrote.
+pub(super) fn stage_file(source: &Path, bytes: &[u8], to: &Path) -> io::Result<bool> {
     if std::fs::read(to).is_ok_and(|old| old == bytes) {
-        return Ok(());
+        return Ok(false);
     }
-    let tmp = to.with_file_name(format!(".{}.link", to.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
+    // The process id keeps two exports of one folder (a SLURM aggregation and a user's) apart.
+    let name = to.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = to.with_file_name(format!(".{name}.{}.link", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     if std::fs::hard_link(source, &tmp).is_ok() {
         // The source may have changed since it was read: link only what was hashed.
         if std::fs::read(&tmp).is_ok_and(|linked| linked == bytes) {
-            return std::fs::rename(&tmp, to);
+            std::fs::rename(&tmp, to)?;
+            return Ok(true);
         }
         let _ = std::fs::remove_file(&tmp);
     }
-    write_atomic_deferred(to, bytes)
+    write_atomic_deferred(to, bytes)?;
+    Ok(true)
 }
 
 /// Writes `bytes` to `to` atomically unless it already holds them.

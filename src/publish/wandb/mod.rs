@@ -111,26 +111,35 @@ pub(crate) fn export_view(view: &SweepView, catalog: &Catalog, options: &WandbOp
     // Manifest paths must hold wherever `wandb sync` starts.
     let out = std::path::absolute(&out).map_err(write_err(&out))?;
     let champion = view.registry()?.and_then(|r| r.models.first().map(|m| m.trial_id.clone()));
-    let manifest = view.manifest();
-    let spec_hash = manifest.map(|m| m.spec_hash.clone());
-
-    let outcomes: Vec<Result<(String, usize, bool, usize), WandbError>> = view
-        .records()
-        .par_iter()
-        .map(|record| {
-            export_trial(view, catalog, record, &out, &sweep, &project, options, spec_hash.as_deref(), &champion)
-        })
-        .collect();
+    let export = Export {
+        view,
+        catalog,
+        out: &out,
+        sweep: &sweep,
+        project: &project,
+        entity: options.entity.as_deref(),
+        champion: champion.as_deref(),
+    };
+    let outcomes: Vec<Result<TrialRun, WandbError>> =
+        view.records().par_iter().map(|record| export.trial(record)).collect();
     let mut kept = BTreeSet::new();
-    let mut exported =
-        Exported { dir: out.clone(), runs: 0, artifacts: 0, records: 0, written: 0, removed: 0, skipped: 0, project };
+    let mut exported = Exported {
+        dir: out.clone(),
+        runs: 0,
+        artifacts: 0,
+        records: 0,
+        written: 0,
+        removed: 0,
+        skipped: 0,
+        project: project.clone(),
+    };
     for outcome in outcomes {
-        let (folder, records, artifact, written) = outcome?;
-        kept.insert(folder);
+        let run = outcome?;
+        kept.insert(run.folder);
         exported.runs += 1;
-        exported.records += records;
-        exported.artifacts += usize::from(artifact);
-        exported.written += written;
+        exported.records += run.records;
+        exported.artifacts += usize::from(run.artifact);
+        exported.written += run.written;
     }
     exported.removed = remove_stale_runs(&out, &kept, &sweep)?;
     exported.skipped = view.incomplete().len();
@@ -179,83 +188,99 @@ fn since_epoch(path: &Path, time: &str) -> Result<std::time::Duration, WandbErro
     store::since_epoch(time).ok_or_else(|| WandbError::Time { path: path.to_path_buf(), time: time.to_string() })
 }
 
-/// Writes one trial's run folder; returns its name, its record count, whether it has an
-/// artifact, and how many files were written.
-#[allow(clippy::too_many_arguments)]
-fn export_trial(
-    view: &SweepView,
-    catalog: &Catalog,
-    record: &TrialRecord,
-    out: &Path,
-    sweep: &str,
-    project: &str,
-    options: &WandbOptions,
-    spec_hash: Option<&str>,
-    champion: &Option<String>,
-) -> Result<(String, usize, bool, usize), WandbError> {
-    let trial_dir = view.dir().trial_dir(&record.id);
-    let record_path = trial_dir.join(names::RECORD);
-    let record_bytes = std::fs::read(&record_path).map_err(StoreError::io(&record_path))?;
-    let run_id = run_id(&record_bytes);
-    let started = since_epoch(&record_path, &record.started_at)?;
-    let start = started.as_secs_f64();
-    let end = since_epoch(&record_path, &record.finished_at)?.as_secs_f64().max(start);
-    let folder = folder_name(start, &run_id);
-    let run_dir = out.join(&folder);
-    let files_dir = run_dir.join("files");
-    std::fs::create_dir_all(&files_dir).map_err(write_err(&files_dir))?;
-    let mut written = 0;
+/// What every trial's export shares.
+struct Export<'a> {
+    view: &'a SweepView,
+    catalog: &'a Catalog,
+    /// The folder of the runs, absolute.
+    out: &'a Path,
+    sweep: &'a str,
+    project: &'a str,
+    entity: Option<&'a str>,
+    /// The registry's top pick.
+    champion: Option<&'a str>,
+}
 
-    let history_path = trial_dir.join(names::HISTORY);
-    let history = read_metric_history(&history_path)?;
-    let mut run_files = vec![names::RECORD.to_string()];
-    written += usize::from(
-        artifact::write_if_changed(&files_dir.join(names::RECORD), &record_bytes).map_err(write_err(&files_dir))?,
-    );
-    if history_path.exists() {
-        let bytes = std::fs::read(&history_path).map_err(StoreError::io(&history_path))?;
+/// What one trial's export wrote.
+struct TrialRun {
+    /// The run's folder name.
+    folder: String,
+    records: usize,
+    artifact: bool,
+    /// Files written (0 when they held the same bytes already).
+    written: usize,
+}
+
+impl Export<'_> {
+    /// Writes one trial's run folder.
+    fn trial(&self, record: &TrialRecord) -> Result<TrialRun, WandbError> {
+        let Export { view, catalog, out, sweep, project, entity, champion } = *self;
+        let trial_dir = view.dir().trial_dir(&record.id);
+        let record_path = trial_dir.join(names::RECORD);
+        let record_bytes = std::fs::read(&record_path).map_err(StoreError::io(&record_path))?;
+        let run_id = run_id(&record_bytes);
+        let started = since_epoch(&record_path, &record.started_at)?;
+        let start = started.as_secs_f64();
+        let end = since_epoch(&record_path, &record.finished_at)?.as_secs_f64().max(start);
+        let folder = folder_name(start, &run_id);
+        let run_dir = out.join(&folder);
+        let files_dir = run_dir.join("files");
+        std::fs::create_dir_all(&files_dir).map_err(write_err(&files_dir))?;
+        let mut written = 0;
+
+        let history_path = trial_dir.join(names::HISTORY);
+        let history = read_metric_history(&history_path)?;
+        let mut run_files = vec![names::RECORD.to_string()];
         written += usize::from(
-            artifact::write_if_changed(&files_dir.join(names::HISTORY), &bytes).map_err(write_err(&files_dir))?,
+            artifact::write_if_changed(&files_dir.join(names::RECORD), &record_bytes).map_err(write_err(&files_dir))?,
         );
-        run_files.push(names::HISTORY.to_string());
-    }
-    let test_path = trial_dir.join(names::TEST_METRICS);
-    let test = if test_path.exists() {
-        let evaluation: SplitEvaluation = store::read_json(&test_path)?;
-        Some(evaluation.metrics.into_iter().collect::<BTreeMap<String, f64>>())
-    } else {
-        None
-    };
+        if history_path.exists() {
+            let bytes = std::fs::read(&history_path).map_err(StoreError::io(&history_path))?;
+            written += usize::from(
+                artifact::write_if_changed(&files_dir.join(names::HISTORY), &bytes).map_err(write_err(&files_dir))?,
+            );
+            run_files.push(names::HISTORY.to_string());
+        }
+        let test_path = trial_dir.join(names::TEST_METRICS);
+        let test = if test_path.exists() {
+            let evaluation: SplitEvaluation = store::read_json(&test_path)?;
+            Some(evaluation.metrics.into_iter().collect::<BTreeMap<String, f64>>())
+        } else {
+            None
+        };
 
-    let artifact = if record.status.has_model() && record.checkpoint.is_some() {
-        let is_champion = champion.as_deref() == Some(record.id.as_str());
-        let (plan, count) =
-            stage_artifact(catalog, record, &trial_dir, &run_dir.join(ARTIFACT_FOLDER), sweep, is_champion)?;
-        written += count;
-        Some(plan)
-    } else {
-        None
-    };
+        let artifact = if record.status.has_model() && record.checkpoint.is_some() {
+            let is_champion = champion == Some(record.id.as_str());
+            let (plan, count) =
+                stage_artifact(catalog, record, &trial_dir, &run_dir.join(ARTIFACT_FOLDER), sweep, is_champion)?;
+            written += count;
+            Some(plan)
+        } else {
+            None
+        };
 
-    let mut tags = Vec::new();
-    if let Some(hash) = spec_hash.or(Some(record.spec_hash.as_str())).filter(|h| !h.is_empty()) {
-        tags.push(format!("spec-{}", &hash[..hash.len().min(12)]));
+        // W&B takes tags of up to 64 characters: 12 hex digits tell sweeps and data sets apart.
+        let short = |hash: &str| hash.chars().take(12).collect::<String>();
+        let mut tags = Vec::new();
+        if !record.spec_hash.is_empty() {
+            tags.push(format!("spec-{}", short(&record.spec_hash)));
+        }
+        if !record.data_fingerprint.is_empty() {
+            tags.push(format!("data-{}", short(&record.data_fingerprint)));
+        }
+        tags.push(record.status.as_str().to_string());
+        let identity = RunIdentity { run_id: &run_id, project, entity, sweep, tags };
+        let has_artifact = artifact.is_some();
+        let data = TrialData { record, started, start, end, history, test, run_files, artifact };
+        let mut log = log_file::LogFile::new();
+        for r in run::records(&identity, &data) {
+            log.push(r);
+        }
+        let records = log.records();
+        let log_path = run_dir.join(format!("run-{run_id}.wandb"));
+        written += usize::from(artifact::write_if_changed(&log_path, &log.into_bytes()).map_err(write_err(&log_path))?);
+        Ok(TrialRun { folder, records, artifact: has_artifact, written })
     }
-    if !record.data_fingerprint.is_empty() {
-        tags.push(format!("data-{}", &record.data_fingerprint[..record.data_fingerprint.len().min(12)]));
-    }
-    tags.push(record.status.as_str().to_string());
-    let identity = RunIdentity { run_id: &run_id, project, entity: options.entity.as_deref(), sweep, tags };
-    let has_artifact = artifact.is_some();
-    let data = TrialData { record, started, start, end, history, test, run_files, artifact };
-    let mut log = log_file::LogFile::new();
-    for r in run::records(&identity, &data) {
-        log.push(r);
-    }
-    let records = log.records();
-    let log_path = run_dir.join(format!("run-{run_id}.wandb"));
-    written += usize::from(artifact::write_if_changed(&log_path, &log.into_bytes()).map_err(write_err(&log_path))?);
-    Ok((folder, records, has_artifact, written))
 }
 
 /// Stages the best model's files for its artifact: checkpoint, `best.json`, `preprocessing.json`
@@ -282,13 +307,12 @@ fn stage_artifact(
     };
     let mut stage = |name: &str, source: Option<&Path>, bytes: &[u8]| -> Result<(), WandbError> {
         let local = to.join(name);
-        let existed = std::fs::read(&local).is_ok_and(|old| old == bytes);
-        match source {
+        let wrote = match source {
             Some(source) => artifact::stage_file(source, bytes, &local),
-            None => artifact::write_if_changed(&local, bytes).map(|_| ()),
+            None => artifact::write_if_changed(&local, bytes),
         }
         .map_err(write_err(&local))?;
-        written += usize::from(!existed);
+        written += usize::from(wrote);
         files.push(Staged {
             path: name.to_string(),
             local_path: local,
