@@ -128,10 +128,15 @@ fn check_run(core: &Path, results: &Path, run: &Path, champion: &str) -> usize {
     assert_eq!(run_record["job_type"], "trial");
     assert_eq!(run_record["host"], trial_json["host"]);
     let config = run_record["config"]["update"].as_object().unwrap();
-    let params = trial_json["params"].as_object().unwrap();
-    assert_eq!(config.len(), params.len() + 1, "{id}: params and the seed");
-    for (k, v) in params {
-        assert_eq!(f(&config[k]["value"]), f(v), "{id}: config {k}");
+    let settings = trial_json["settings"].as_object().unwrap();
+    assert!(trial_json["params"].as_object().unwrap().keys().all(|k| settings.contains_key(k)));
+    assert_eq!(config.len(), settings.len() + 1, "{id}: every resolved parameter and the seed");
+    for (k, v) in settings {
+        let got = &config[k]["value"];
+        match (got.as_f64(), v.as_f64()) {
+            (Some(got), Some(want)) => assert_eq!(got, want, "{id}: config {k}"),
+            _ => assert_eq!(got, v, "{id}: config {k}"),
+        }
     }
     assert_eq!(config["seed"]["value"].as_str().unwrap(), trial_json["seed"].to_string(), "the seed exact");
     let tags: Vec<&str> = run_record["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();

@@ -91,8 +91,10 @@ pub(super) fn records(id: &RunIdentity<'_>, data: &TrialData<'_>) -> Vec<Record>
         }),
     })));
 
-    let mut config: Vec<ConfigItem> = r
-        .params
+    // Every resolved parameter (swept, `[train]`, defaults), as MLflow's params; records of
+    // versions before `settings` hold only the swept ones.
+    let params = if r.settings.is_empty() { &r.params } else { &r.settings };
+    let mut config: Vec<ConfigItem> = params
         .iter()
         .map(|(k, v)| ConfigItem {
             key: k.clone(),
