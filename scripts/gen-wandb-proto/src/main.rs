@@ -22,7 +22,10 @@ const ROOT_MESSAGE: &str = ".wandb_internal.Record";
 const KEEP: &[(&str, &[&str])] = &[
     (
         ".wandb_internal.Record",
-        &["num", "history", "summary", "config", "files", "artifact", "metric", "run", "exit", "final", "header", "footer"],
+        &[
+            "num", "history", "summary", "config", "files", "artifact", "metric", "run", "exit", "final", "header",
+            "footer",
+        ],
     ),
     (
         ".wandb_internal.RunRecord",
