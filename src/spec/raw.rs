@@ -31,6 +31,20 @@ pub(super) struct RawSpec {
     pub tpe: Option<Spanned<crate::sampler::tpe::RawTpe>>,
     pub early_terminate: Option<Spanned<RawEarlyTerminate>>,
     pub report: Option<RawReport>,
+    pub publish: Option<RawPublish>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPublish {
+    pub wandb: Option<Spanned<RawWandbTarget>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWandbTarget {
+    pub project: Option<Spanned<String>>,
+    pub entity: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -34,3 +34,4 @@ mod selection;
 mod slurm;
 mod tensorboard;
 mod wandb;
+mod wandb_export;
