@@ -166,6 +166,21 @@ pub fn example(name: &str) -> PathBuf {
     BUILT.call_once(|| {
         let mut build = Command::new(env!("CARGO"));
         build.current_dir(env!("CARGO_MANIFEST_DIR")).args(["build", "--examples", "--quiet"]);
+        // Cargo gives this test the package's variables (CARGO_PKG_NAME, CARGO_MANIFEST_DIR, ...).
+        // Build scripts watch some of them (ring's `rerun-if-env-changed=CARGO_PKG_NAME`), so a
+        // build that inherited them would rebuild ring, rustls, ureq and sweep here, and again in
+        // the next `cargo run` (3 minutes each time on 2 cores, seen in CI).
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            let from_cargo_test = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+                || ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "CARGO_RUSTC_CURRENT_DIR", "OUT_DIR"]
+                    .contains(&name.as_ref());
+            if from_cargo_test {
+                build.env_remove(name.as_ref());
+            }
+        }
         if bin_dir.ends_with("release") {
             build.arg("--release");
         }
