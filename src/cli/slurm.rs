@@ -311,12 +311,7 @@ impl Jobs {
 
     /// Writes the scripts (removing the extra arrays of an earlier, larger submission) and submits
     /// them; a failure after the first submission names the jobs already queued.
-    fn write_and_submit(
-        &self,
-        sbatch: &str,
-        slurm_dir: &Path,
-        logs: &Path,
-    ) -> Result<(Vec<String>, String), CliError> {
+    fn write_and_submit(&self, sbatch: &str, slurm_dir: &Path, logs: &Path) -> Result<(Vec<String>, String), CliError> {
         std::fs::create_dir_all(logs).map_err(StoreError::io(logs))?;
         remove_other_array_scripts(slurm_dir, &self.arrays)?;
         for (path, text, _) in &self.arrays {

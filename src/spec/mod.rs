@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 pub(crate) use crate::callback::{EarlyStoppingSpec, EarlyTerminate};
 pub(crate) use crate::metrics::{Goal, Monitor, Task};
+pub(crate) use crate::objective::command::CommandSpec;
 pub(crate) use crate::sampler::Method;
 pub(crate) use crate::store::{ReportSpec, Selection};
 pub(crate) use validate::parse;
@@ -171,6 +172,9 @@ pub(crate) struct SweepSpec {
     /// What is published after each aggregation (`[report]`; not hashed: it changes no result).
     #[serde(skip)]
     pub report: ReportSpec,
+    /// `objective = "command"`: the program each trial runs (`[command]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandSpec>,
 }
 
 fn default_objective() -> String {

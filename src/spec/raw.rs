@@ -31,6 +31,19 @@ pub(super) struct RawSpec {
     pub tpe: Option<Spanned<crate::sampler::tpe::RawTpe>>,
     pub early_terminate: Option<Spanned<RawEarlyTerminate>>,
     pub report: Option<RawReport>,
+    pub command: Option<Spanned<RawCommand>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCommand {
+    pub argv: Option<Spanned<Vec<String>>>,
+    pub program: Option<Spanned<String>>,
+    pub interpreter: Option<Spanned<String>>,
+    pub cwd: Option<Spanned<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, Spanned<String>>,
+    pub timeout: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
