@@ -62,15 +62,26 @@ def _finite_or_text(value):
     return value
 
 
+def _value(v):
+    if hasattr(v, "item"):
+        v = v.item()
+    # A class index stays a whole number.
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    return _finite_or_text(v)
+
+
 def _rows(outputs):
+    if hasattr(outputs, "tolist"):
+        outputs = outputs.tolist()
     rows = []
     for row in outputs:
         if hasattr(row, "tolist"):
             row = row.tolist()
         if isinstance(row, (list, tuple)):
-            rows.append([_finite_or_text(v) for v in row])
+            rows.append([_value(v) for v in row])
         else:
-            rows.append(_finite_or_text(row))
+            rows.append(_value(row))
     return rows
 
 

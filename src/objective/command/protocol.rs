@@ -119,8 +119,8 @@ fn own_outputs(outputs: &Value, targets: &Value, task: Task, reported: Metrics) 
             }
             let labels = targets
                 .iter()
-                .map(|t| match t.as_u64() {
-                    Some(k) if (k as usize) < width => Ok(k as usize),
+                .map(|t| match t.as_f64() {
+                    Some(k) if k >= 0.0 && k.fract() == 0.0 && (k as usize) < width => Ok(k as usize),
                     _ => Err(format!("sent the target {t}; expected a class index from 0 to {}", width - 1)),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -218,6 +218,11 @@ mod tests {
             }
         );
         let r = report(r#"{"type":"report","epoch":1,"outputs":[1.5,2],"targets":[1,2.5]}"#, Task::Regression).unwrap();
+        let whole = report(r#"{"type":"report","epoch":1,"outputs":[[1,0]],"targets":[1.0]}"#, Task::Classification);
+        assert!(
+            matches!(whole, Ok(Validation::Own { targets: Targets::Classes(_), .. })),
+            "a class index may come as 1.0"
+        );
         assert!(matches!(r, Validation::Own { targets: Targets::Values { .. }, .. }));
     }
 
