@@ -304,3 +304,55 @@ fn spec_mistakes_of_a_command_objective_name_their_key() {
     );
     check(&format!("objective = \"command\"\n[command]\nargv = [\"x\"]\ntimeout = -1.0\n{metric}"), "command.timeout");
 }
+
+/// examples/python/train_sklearn.py through its TOML spec and its W&B file,
+/// with a small budget; the best model registered and verified.
+#[test]
+fn the_sklearn_example_runs_from_toml_and_from_a_wandb_file_and_its_best_model_verifies() {
+    let Some(py) = python_with(&["sklearn", "numpy"]) else { return };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let program = root.join("examples/python/train_sklearn.py").display().to_string();
+    // The specs say python3: the one beside the test's Python comes first on PATH.
+    let bin = py.parent().filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf);
+    let path = std::env::join_paths(
+        bin.into_iter().chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap()
+    .into_string()
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let toml = fs::read_to_string(root.join("examples/python/train_sklearn.toml"))
+        .unwrap()
+        .replace("examples/python/train_sklearn.py", &program)
+        .replace("trials = 6", "trials = 2")
+        .replace("epochs = { value = 12 }", "epochs = { value = 3 }");
+    fs::write(tmp.path().join("sk.toml"), toml).unwrap();
+    let yaml = fs::read_to_string(root.join("examples/python/train_sklearn.yaml"))
+        .unwrap()
+        .replace("examples/python/train_sklearn.py", &program)
+        .replace("run_cap: 6", "run_cap: 2")
+        .replace("value: 12", "value: 3");
+    fs::write(tmp.path().join("sk.yaml"), yaml).unwrap();
+    for (spec, name) in [("sk.toml", "sklearn-digits"), ("sk.yaml", "sk")] {
+        let out = sweep_env(tmp.path(), &["run", spec, "-q"], &[("PATH", &path)]);
+        assert!(out.status.success(), "{spec}: {}", text(&out.stderr));
+        let board = crate::common::read_csv(&tmp.path().join("results").join(name).join("leaderboard.csv"));
+        assert_eq!(board.len(), 2, "{spec}");
+        let mcc: f64 = board[0]["best_mcc"].parse().unwrap();
+        assert!(mcc > 0.8, "{spec}: MLPClassifier learns the digits in 3 epochs: mcc {mcc}");
+        assert!(!board[0]["best_mcc_low"].is_empty(), "bootstrap interval from the program's outputs: {:?}", board[0]);
+        let folder = format!("results/{name}/trials/{}", board[0]["trial_id"]);
+        let registered = sweep(tmp.path(), &["registry", "register", &format!("results/{name}"), "--name", name]);
+        assert!(registered.status.success(), "{}", text(&registered.stderr));
+        let verify = sweep(tmp.path(), &["verify", name]);
+        assert!(verify.status.success(), "{}{}", text(&verify.stdout), text(&verify.stderr));
+        assert!(
+            text(&verify.stdout).contains("recomputed from its 360 stored validation outputs"),
+            "{}",
+            text(&verify.stdout)
+        );
+        // The checkpoint is the program's pickle, as it wrote it.
+        let bytes = fs::read(tmp.path().join(folder).join("best.safetensors")).unwrap();
+        assert_eq!(bytes.first(), Some(&0x80), "a pickle starts with its protocol opcode");
+    }
+}

@@ -24,6 +24,7 @@ fn write(dir: &Path, name: &str, contents: &str) {
 fn bayes_yaml() -> String {
     format!(
         "\
+objective: mlp
 program: train.py
 entity: my-team
 project: cancer
