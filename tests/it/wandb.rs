@@ -24,7 +24,6 @@ fn write(dir: &Path, name: &str, contents: &str) {
 fn bayes_yaml() -> String {
     format!(
         "\
-objective: mlp
 program: train.py
 entity: my-team
 project: cancer
@@ -64,6 +63,7 @@ data:
   path: \"{}\"
 train:
   epochs: 2
+objective: mlp
 ",
         data("breast_cancer.csv")
     )
