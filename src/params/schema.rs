@@ -371,6 +371,26 @@ mod tests {
     }
 
     #[test]
+    fn an_open_schema_resolves_undeclared_parameters_and_types_them_by_their_values() {
+        let fixed = Params::from([("data".to_string(), ParamValue::Str("d.csv".into()))]);
+        let swept = Params::from([("lr".to_string(), ParamValue::Float(0.1))]);
+        let closed = Schema::new().resolve(&fixed, &swept);
+        assert_eq!(closed.values().len(), 1, "a closed schema keeps only what it declares");
+        let open = Schema::new().open().resolve(&fixed, &swept);
+        assert_eq!(open.values().len(), 3);
+        assert_eq!(open.str("data").unwrap(), "d.csv");
+        assert_eq!(open.epochs().unwrap(), 10);
+        let kind = |v: &[ParamValue]| ParamKind::of_values(v);
+        assert!(kind(&[ParamValue::Int(1), ParamValue::Int(2)]).is_int());
+        assert_eq!(
+            kind(&[ParamValue::Int(1), ParamValue::Float(0.5)]),
+            ParamKind::Float { min: Bound::Unbounded, max: Bound::Unbounded }
+        );
+        assert_eq!(kind(&[ParamValue::Bool(true)]), ParamKind::Bool);
+        assert_eq!(kind(&[ParamValue::Str("a".into()), ParamValue::Int(1)]), ParamKind::Text);
+    }
+
+    #[test]
     fn coercion_checks_ranges_and_types() {
         let s = schema();
         let kind = |n: &str| s.get(n).unwrap().kind.clone();

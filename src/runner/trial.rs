@@ -494,7 +494,7 @@ fn train(
             }
             Validation::Own { outputs, targets, reported } => {
                 let rows = targets.len();
-                let width = if rows == 0 { 0 } else { outputs.len() / rows };
+                let width = outputs.len().checked_div(rows).unwrap_or(0);
                 if rows == 0 || width == 0 || outputs.len() != rows * width {
                     return Err(TrialError::Failed(format!(
                         "objective \"{}\" returned {} validation outputs for {rows} targets at epoch {epoch}",

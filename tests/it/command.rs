@@ -356,3 +356,50 @@ fn the_sklearn_example_runs_from_toml_and_from_a_wandb_file_and_its_best_model_v
         assert_eq!(bytes.first(), Some(&0x80), "a pickle starts with its protocol opcode");
     }
 }
+
+#[test]
+fn early_stopping_and_asha_stop_the_program_through_the_same_callbacks() {
+    let Some(py) = python() else { return };
+    // 0.5 0.7 0.6 …: with patience 1, epoch 3 does not improve and early stopping says stop.
+    let tmp = setup(&py, "patience", "epochs = { value = 6 }", "");
+    let text_spec = fs::read_to_string(tmp.path().join("s.toml")).unwrap();
+    fs::write(tmp.path().join("s.toml"), format!("{text_spec}\n[train]\nearly_stopping = {{ patience = 1 }}\n"))
+        .unwrap();
+    let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (id, folder) = trials(tmp.path(), "patience").into_iter().next().unwrap();
+    let reports: Vec<Value> = program_log(tmp.path(), &id).into_iter().filter(|l| l.get("epoch").is_some()).collect();
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    assert_eq!(reports[2]["stop"], true);
+    let record = json(&folder.join("trial.json"));
+    assert_eq!(
+        (record["status"].as_str(), record["epochs_run"].as_u64(), record["best_epoch"].as_u64()),
+        (Some("completed"), Some(3), Some(2))
+    );
+
+    // ASHA with rungs at 1 and 2 epochs keeps the better half at each: the others hear stop there.
+    // The best configuration comes first, so the later ones are judged against it.
+    let params = "shift = { values = [0.3, 0.2, 0.1, 0.0] }\nepochs = { value = 4 }";
+    let tmp = setup(&py, "asha", params, "");
+    let spec = fs::read_to_string(tmp.path().join("s.toml")).unwrap().replace(
+        "method = \"grid\"\n",
+        "method = \"grid\"\nearly_terminate = { type = \"asha\", min_epochs = 1, eta = 2 }\n",
+    );
+    fs::write(tmp.path().join("s.toml"), spec).unwrap();
+    let out = sweep(tmp.path(), &["run", "s.toml", "-q", "--workers", "1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut pruned = 0;
+    for (id, folder) in trials(tmp.path(), "asha") {
+        let record = json(&folder.join("trial.json"));
+        let reports: Vec<Value> =
+            program_log(tmp.path(), &id).into_iter().filter(|l| l.get("epoch").is_some()).collect();
+        assert_eq!(reports.len() as u64, record["epochs_run"].as_u64().unwrap(), "{id}");
+        assert_eq!(reports.last().unwrap()["stop"], true, "{id}: the program heard when to stop");
+        if record["status"] == "pruned" {
+            pruned += 1;
+            assert!(record["message"].as_str().unwrap().contains("pruned by asha"), "{record}");
+            assert!(reports.len() < 4, "{id}");
+        }
+    }
+    assert_eq!(pruned, 3, "ASHA prunes every program the first one beats at its first rung");
+}
