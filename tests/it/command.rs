@@ -104,6 +104,10 @@ fn saves_happen_exactly_on_improvements_and_the_stored_best_is_what_the_program_
     }
     let board = crate::common::read_csv(&tmp.path().join("results/improve/leaderboard.csv"));
     assert_eq!(board[0]["best_accuracy"].parse::<f64>().unwrap(), 0.8 + 0.05);
+    assert!(tmp.path().join("results/improve/report.html").exists());
+    let tensorboard = sweep(tmp.path(), &["tensorboard", "results/improve"]);
+    assert!(tensorboard.status.success(), "{}", text(&tensorboard.stderr));
+    assert!(text(&tensorboard.stdout).contains("(2 trials,"), "{}", text(&tensorboard.stdout));
 
     // A damaged checkpoint fails verify.
     let (_, folder) = folders.iter().next().unwrap();
