@@ -453,7 +453,6 @@ fn train(
     };
     let mut trainer = env.objective.start(&ctx)?;
     progress.program = trainer.program();
-    let expected = data.n_valid() * data.n_outputs();
     let columns = history_columns(env);
     let max_epochs = params.epochs()?;
     let mut pruned = None;
@@ -474,60 +473,7 @@ fn train(
                 .map_err(|e| progress.write_failed(&dir.join(names::HISTORY), e))?;
             continue;
         }
-        let (epoch_metrics, outputs) = match trainer.validation()? {
-            Validation::Outputs(outputs) => {
-                if outputs.len() != expected {
-                    return Err(TrialError::Failed(format!(
-                        "objective \"{}\" returned {} validation outputs at epoch {epoch}; expected {} rows x {} outputs = {expected}",
-                        env.objective.name(),
-                        outputs.len(),
-                        data.n_valid(),
-                        data.n_outputs()
-                    )));
-                }
-                if outputs.iter().any(|v| !v.is_finite()) {
-                    return Err(TrialError::Diverged { epoch, what: "validation outputs are not finite".into() });
-                }
-                let mut m = metrics::evaluate(&outputs, data.valid_truth());
-                m.insert("train_loss".into(), train_loss);
-                (m, BestOutputs { values: outputs, own: None })
-            }
-            Validation::Own { outputs, targets, reported } => {
-                let rows = targets.len();
-                let width = outputs.len().checked_div(rows).unwrap_or(0);
-                if rows == 0 || width == 0 || outputs.len() != rows * width {
-                    return Err(TrialError::Failed(format!(
-                        "objective \"{}\" returned {} validation outputs for {rows} targets at epoch {epoch}",
-                        env.objective.name(),
-                        outputs.len()
-                    )));
-                }
-                if outputs.iter().any(|v| !v.is_finite()) {
-                    return Err(TrialError::Diverged { epoch, what: "validation outputs are not finite".into() });
-                }
-                let original: Vec<f64> = match &targets {
-                    crate::data::Targets::Classes(labels) => labels.iter().map(|&k| k as f64).collect(),
-                    crate::data::Targets::Values { original, .. } => original.clone(),
-                };
-                let truth = match &targets {
-                    crate::data::Targets::Classes(labels) => metrics::Truth::Classes { labels, n_classes: width },
-                    crate::data::Targets::Values { original, .. } => {
-                        metrics::Truth::Values { values: original, scale: metrics::TargetScale::IDENTITY }
-                    }
-                };
-                let mut m = metrics::evaluate(&outputs, truth);
-                not_finite(epoch, &reported)?;
-                for (name, value) in reported {
-                    m.entry(name).or_insert(value);
-                }
-                (m, BestOutputs { values: outputs, own: Some((original, width)) })
-            }
-            Validation::Metrics(m) => {
-                not_finite(epoch, &m)?;
-                (m, BestOutputs { values: Vec::new(), own: None })
-            }
-        };
-        let outputs = (!outputs.values.is_empty()).then_some(outputs);
+        let (epoch_metrics, outputs) = epoch_metrics(env, data, epoch, train_loss, trainer.validation()?)?;
 
         let Actions { save_best, stop, pruned_by } = callback::on_epoch_end(&mut callbacks, epoch, &epoch_metrics);
         trainer.decided(epoch, save_best, stop || pruned_by.is_some() || epoch == max_epochs)?;
@@ -565,6 +511,75 @@ fn train(
     }
     trainer.finish()?;
     Ok(pruned)
+}
+
+/// An epoch's metrics from what the trainer's validation gave, and the raw
+/// outputs to keep should the epoch be the best: the sweep's validation rows
+/// (checked against their count), rows of the objective's own with their
+/// targets, or metrics the objective computed itself. Anything not finite
+/// ends the trial as diverged.
+fn epoch_metrics(
+    env: &TrialEnv,
+    data: &crate::data::Prepared,
+    epoch: usize,
+    train_loss: f64,
+    validation: Validation,
+) -> Result<(Metrics, Option<BestOutputs>), TrialError> {
+    let expected = data.n_valid() * data.n_outputs();
+    let (scored, outputs) = match validation {
+        Validation::Outputs(outputs) => {
+            if outputs.len() != expected {
+                return Err(TrialError::Failed(format!(
+                    "objective \"{}\" returned {} validation outputs at epoch {epoch}; expected {} rows x {} outputs = {expected}",
+                    env.objective.name(),
+                    outputs.len(),
+                    data.n_valid(),
+                    data.n_outputs()
+                )));
+            }
+            if outputs.iter().any(|v| !v.is_finite()) {
+                return Err(TrialError::Diverged { epoch, what: "validation outputs are not finite".into() });
+            }
+            let mut m = metrics::evaluate(&outputs, data.valid_truth());
+            m.insert("train_loss".into(), train_loss);
+            (m, BestOutputs { values: outputs, own: None })
+        }
+        Validation::Own { outputs, targets, reported } => {
+            let rows = targets.len();
+            let width = outputs.len().checked_div(rows).unwrap_or(0);
+            if rows == 0 || width == 0 || outputs.len() != rows * width {
+                return Err(TrialError::Failed(format!(
+                    "objective \"{}\" returned {} validation outputs for {rows} targets at epoch {epoch}",
+                    env.objective.name(),
+                    outputs.len()
+                )));
+            }
+            if outputs.iter().any(|v| !v.is_finite()) {
+                return Err(TrialError::Diverged { epoch, what: "validation outputs are not finite".into() });
+            }
+            let original: Vec<f64> = match &targets {
+                crate::data::Targets::Classes(labels) => labels.iter().map(|&k| k as f64).collect(),
+                crate::data::Targets::Values { original, .. } => original.clone(),
+            };
+            let truth = match &targets {
+                crate::data::Targets::Classes(labels) => metrics::Truth::Classes { labels, n_classes: width },
+                crate::data::Targets::Values { original, .. } => {
+                    metrics::Truth::Values { values: original, scale: metrics::TargetScale::IDENTITY }
+                }
+            };
+            let mut m = metrics::evaluate(&outputs, truth);
+            not_finite(epoch, &reported)?;
+            for (name, value) in reported {
+                m.entry(name).or_insert(value);
+            }
+            (m, BestOutputs { values: outputs, own: Some((original, width)) })
+        }
+        Validation::Metrics(m) => {
+            not_finite(epoch, &m)?;
+            (m, BestOutputs { values: Vec::new(), own: None })
+        }
+    };
+    Ok((scored, (!outputs.values.is_empty()).then_some(outputs)))
 }
 
 /// A metric that is NaN or infinite ends the trial as diverged.
