@@ -307,6 +307,10 @@ fn spec_mistakes_of_a_command_objective_name_their_key() {
         "takes only task",
     );
     check(&format!("objective = \"command\"\n[command]\nargv = [\"x\"]\ntimeout = -1.0\n{metric}"), "command.timeout");
+    check(
+        &format!("objective = \"command\"\n[command]\nargv = [\"x\"]\npredict = [\"y\"]\n{metric}"),
+        "is not supported yet",
+    );
 }
 
 /// examples/python/train_sklearn.py through its TOML spec and its W&B file,

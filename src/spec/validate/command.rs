@@ -25,6 +25,14 @@ pub(super) fn validate_command(ctx: &Ctx, raw: &RawSpec, objective: &str) -> Res
         ));
     }
     let c = table.get_ref();
+    if let Some(p) = &c.predict {
+        return Err(ctx.at(
+            p,
+            "command.predict",
+            "is not supported yet: sweep cannot run a program's model again; sweep verify checks its checkpoint's \
+             sha256 and stored metadata, and recomputes the metrics from the outputs the program sent",
+        ));
+    }
     let program = match &c.program {
         Some(p) if p.get_ref().trim().is_empty() => return Err(ctx.at(p, "command.program", "is empty")),
         Some(p) => Some(p.get_ref().clone()),
