@@ -16,7 +16,7 @@ const PROGRAM: &str = include_str!("command_prog.py");
 
 /// A folder with the test program, a log folder, and a spec `s.toml` for
 /// `python` over `parameters` (TOML lines), with `extra` lines in `[command]`.
-fn setup(python: &Path, name: &str, parameters: &str, extra: &str) -> tempfile::TempDir {
+pub(crate) fn setup(python: &Path, name: &str, parameters: &str, extra: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     fs::write(tmp.path().join("prog.py"), PROGRAM).unwrap();
     fs::create_dir(tmp.path().join("logs")).unwrap();
