@@ -146,6 +146,23 @@ fn a_crashing_configuration_fails_alone_with_its_status_and_stderr_and_a_nan_div
 }
 
 #[test]
+fn a_program_that_never_reports_or_never_writes_the_checkpoint_asked_for_fails_saying_so() {
+    let Some(py) = python() else { return };
+    let params = "silent = { values = [true, false] }\nforget_to_save = { values = [true] }\nepochs = { value = 2 }";
+    let tmp = setup(&py, "broken", params, "");
+    let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let messages: Vec<String> = trials(tmp.path(), "broken")
+        .values()
+        .map(|f| json(&f.join("trial.json")))
+        .inspect(|r| assert_eq!(r["status"], "failed", "{r}"))
+        .map(|r| r["message"].as_str().unwrap().to_string())
+        .collect();
+    assert!(messages.iter().any(|m| m.contains("without reporting an epoch")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains("asked for the checkpoint of epoch 1")), "{messages:?}");
+}
+
+#[test]
 fn a_program_past_its_timeout_is_killed_with_its_whole_process_group() {
     let Some(py) = python() else { return };
     let params = "sleep = { value = 30.0 }\ngrandchild = { value = true }\nepochs = { value = 2 }";

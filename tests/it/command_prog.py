@@ -20,6 +20,8 @@ if p.get("grandchild"):
     child = subprocess.Popen(["sleep", "300"])
     with open(os.path.join(os.environ["LOG_DIR"], trial.id + ".grandchild"), "w") as f:
         f.write(str(child.pid))
+if p.get("silent"):
+    sys.exit(0)
 for epoch in range(1, p["epochs"] + 1):
     time.sleep(p.get("sleep", 0.0))
     if epoch == p.get("crash", 0):
@@ -39,7 +41,7 @@ for epoch in range(1, p["epochs"] + 1):
         decision = trial.report(epoch, metrics)
     with open(log_path, "a") as log:
         log.write(json.dumps({"epoch": epoch, "metrics": metrics, "save": decision.save, "stop": decision.stop}) + "\n")
-    if decision.save:
+    if decision.save and not p.get("forget_to_save"):
         data = ("trial %s epoch %d score %r seed %d\n" % (trial.id, epoch, score, trial.seed)).encode()
         with open(decision.checkpoint_path, "wb") as f:
             f.write(data)
