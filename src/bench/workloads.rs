@@ -1,5 +1,5 @@
 //! The workloads of issue "Speed": W-digits, scaling, W-trivial, W-wide,
-//! checkpoint policy, and the plan/aggregate scale tests.
+//! checkpoint policy, and the plan/aggregate scale tests; and `sweep wandb export` at scale.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -20,7 +20,7 @@ pub(crate) struct BenchOptions {
     pub grid_spec: PathBuf,
     /// A scratch folder (wiped per workload).
     pub work: PathBuf,
-    /// Workloads to run (empty: all): digits, scaling, trivial, wide, checkpoint, plan, aggregate.
+    /// Workloads to run (empty: all): digits, scaling, trivial, wide, checkpoint, plan, aggregate, wandb.
     pub only: Vec<String>,
     /// W-trivial trials.
     pub trivial_trials: usize,
@@ -28,6 +28,8 @@ pub(crate) struct BenchOptions {
     pub plan_size: usize,
     /// Synthetic records aggregated.
     pub aggregate_records: usize,
+    /// Synthetic trials exported as W&B offline runs.
+    pub wandb_trials: usize,
     /// The data file the in-process workloads train on.
     pub data: PathBuf,
     /// The data file of W-trivial.
@@ -94,6 +96,10 @@ pub(crate) fn run_all(o: &BenchOptions, mut progress: impl FnMut(&str)) -> Resul
     if o.wants("aggregate") {
         progress("sweep aggregate at scale");
         figures.extend(aggregate_scale(o)?);
+    }
+    if o.wants("wandb") {
+        progress("sweep wandb export at scale");
+        figures.extend(wandb_scale(o)?);
     }
     let trash = o.work.join(TRASH);
     if trash.exists() {
@@ -393,6 +399,63 @@ fn aggregate_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     let board = aggregate::aggregate(&dir).map_err(|e| fail(name, e))?;
     let secs = start.elapsed().as_secs_f64();
     Ok(vec![Figure::at_most(name, &format!("aggregate {} records", board.rows.len()), secs, "s", 10.0)])
+}
+
+/// One real trial (20 epochs on the trivial data), copied into `wandb_trials` trial folders
+/// (its files hard-linked, each record with its own id, index and seed), then exported twice:
+/// the first export writes every run, the second finds them all up to date.
+fn wandb_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
+    let name = "wandb";
+    let seed_dir = scratch(o, "wandb-seed")?;
+    let text = spec_text(
+        &o.trivial_data,
+        name,
+        "method = \"grid\"",
+        "[train]\nepochs = 20\n[parameters]\nlr = { values = [0.01] }\n",
+    );
+    let (_, records) = run_in(seed_dir.clone(), name, &text, 1)?;
+    let template = records.first().ok_or_else(|| fail(name, "the seed sweep recorded no trial"))?;
+    let source = SweepDir::new(seed_dir.join(name));
+    let dir = SweepDir::new(scratch(o, "wandb")?);
+    let err = |e: std::io::Error| fail(name, e);
+    std::fs::copy(source.file(names::MANIFEST), dir.file(names::MANIFEST)).map_err(err)?;
+    let from = source.trial_dir(&template.id);
+    for i in 0..o.wandb_trials {
+        let mut r = template.clone();
+        r.index = i;
+        r.id = format!("t{i:06}-synth");
+        r.seed = template.seed.wrapping_add(i as u64);
+        let trial_dir = dir.trial_dir(&r.id);
+        std::fs::create_dir_all(&trial_dir).map_err(err)?;
+        for file in [names::CHECKPOINT, names::BEST_METADATA, names::PREPROCESSING, names::HISTORY] {
+            std::fs::hard_link(from.join(file), trial_dir.join(file)).map_err(err)?;
+        }
+        let bytes = serde_json::to_vec(&r).map_err(|e| fail(name, e))?;
+        std::fs::write(trial_dir.join(names::RECORD), bytes).map_err(err)?;
+    }
+    let catalog = mlp_catalog(name)?;
+    let export = || -> Result<(f64, crate::publish::wandb::Exported), BenchError> {
+        let start = Instant::now();
+        let view = crate::publish::SweepView::load(&dir).map_err(|e| fail(name, e))?;
+        let exported =
+            crate::publish::wandb::export_view(&view, &catalog, &Default::default()).map_err(|e| fail(name, e))?;
+        Ok((start.elapsed().as_secs_f64(), exported))
+    };
+    let (first, exported) = export()?;
+    let (again, unchanged) = export()?;
+    if unchanged.written != 0 {
+        return Err(fail(name, format!("a second export wrote {} files", unchanged.written)));
+    }
+    Ok(vec![
+        Figure::at_most(
+            name,
+            &format!("export {} trials ({} records, {} files)", exported.runs, exported.records, exported.written),
+            first,
+            "s",
+            10.0,
+        ),
+        Figure::info(name, &format!("export {} trials again (nothing to write)", unchanged.runs), again, "s"),
+    ])
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ pub(crate) struct BenchArgs {
     /// Where bench.csv and the scratch folders go.
     #[arg(long, default_value = "results/bench")]
     pub out: PathBuf,
-    /// Only these workloads (comma-separated): digits, scaling, trivial, wide, checkpoint, plan, aggregate.
+    /// Only these workloads (comma-separated): digits, scaling, trivial, wide, checkpoint, plan, aggregate, wandb.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// The W-digits spec.
@@ -35,6 +35,9 @@ pub(crate) struct BenchArgs {
     /// Synthetic records to aggregate.
     #[arg(long, default_value_t = 100_000)]
     pub aggregate_records: usize,
+    /// Synthetic trials exported as W&B offline runs.
+    #[arg(long, default_value_t = 10_000)]
+    pub wandb_trials: usize,
     /// Keep the scratch folders (W-trivial's own folder, `trivial/` beside them, is always kept: the next run reuses its files).
     #[arg(long)]
     pub keep: bool,
@@ -49,6 +52,7 @@ pub(super) fn bench(args: BenchArgs) -> Result<ExitCode, CliError> {
         trivial_trials: args.trivial_trials,
         plan_size: args.plan_size,
         aggregate_records: args.aggregate_records,
+        wandb_trials: args.wandb_trials,
         data: std::path::absolute(&args.data).map_err(|e| CliError::Usage(e.to_string()))?,
         trivial_data: std::path::absolute(&args.trivial_data).map_err(|e| CliError::Usage(e.to_string()))?,
     };

@@ -11,6 +11,7 @@ use crate::data::{DataError, SourceError};
 use crate::deploy::DeployError;
 use crate::publish::mlflow::{MlflowError, PushError};
 use crate::publish::tensorboard::TensorboardError;
+use crate::publish::wandb::WandbError;
 use crate::registry::RegistryError;
 use crate::report::{ChartError, ReportError};
 use crate::runner::RunError;
@@ -53,6 +54,7 @@ impl BadInput for CliError {
             CliError::Bench(e) => e.is_bad_input(),
             CliError::Tensorboard(e) => e.is_bad_input(),
             CliError::Mlflow(e) => e.is_bad_input(),
+            CliError::Wandb(e) => e.is_bad_input(),
             CliError::Usage(_) => true,
             CliError::Output(_) => false,
         }
@@ -177,6 +179,18 @@ impl BadInput for PushError {
             // The server's state or answers, not the command: a deleted experiment of that name,
             // a trial or registration the server refused or never received.
             PushError::DeletedExperiment { .. } | PushError::Trial { .. } | PushError::Register { .. } => false,
+        }
+    }
+}
+
+impl BadInput for WandbError {
+    fn is_bad_input(&self) -> bool {
+        match self {
+            WandbError::NotASweep { .. } => true,
+            WandbError::Store(e) => e.is_bad_input(),
+            WandbError::Model { source, .. } => source.is_bad_input(),
+            // The trial files are sweep's own: damage there is a failure, like a write error.
+            WandbError::History(_) | WandbError::Time { .. } | WandbError::Write { .. } => false,
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::aggregate::{self, Judged, Leaderboard};
 use crate::output::Registered;
 use crate::publish::{self, SweepView};
 use crate::selection::SweepModels;
-use crate::spec::ReportSpec;
+use crate::spec::{PublishSpec, ReportSpec};
 use crate::store::{SweepDir, names};
 
 /// What the sweep asks to be done after each aggregation: `[report]` and `register_as`.
@@ -19,6 +19,8 @@ use crate::store::{SweepDir, names};
 pub(super) struct AfterAggregation {
     /// `[report]`: the publishers to run.
     pub report: ReportSpec,
+    /// `[publish]`: the trackers to write the sweep out for.
+    pub publish: PublishSpec,
     /// The model name the top trial is registered under.
     pub register_as: Option<String>,
 }
@@ -56,6 +58,7 @@ pub(super) fn finish(dir: &SweepDir, models: &SweepModels, settings: Settings) -
             let manifest = dir.manifest()?;
             AfterAggregation {
                 report: manifest.as_ref().and_then(|m| m.report).unwrap_or_default(),
+                publish: manifest.as_ref().and_then(|m| m.publish.clone()).unwrap_or_default(),
                 register_as: manifest.and_then(|m| m.register_as),
             }
         }
@@ -64,7 +67,7 @@ pub(super) fn finish(dir: &SweepDir, models: &SweepModels, settings: Settings) -
         eprintln!("warning: {problem}");
     }
     let report = super::report::report_after(dir, &board);
-    let publishers = publish::enabled_after_aggregation(&after.report);
+    let publishers = publish::enabled_after_aggregation(&after.report, &after.publish, models.catalog);
     let mut published = Vec::new();
     if !publishers.is_empty() {
         match SweepView::load(dir) {

@@ -26,6 +26,7 @@ mod status;
 mod table;
 mod tensorboard;
 mod trial;
+mod wandb;
 mod worker;
 
 use std::path::PathBuf;
@@ -96,6 +97,9 @@ pub(crate) enum Command {
     /// Publish a sweep to an MLflow tracking server and model registry.
     #[command(subcommand)]
     Mlflow(mlflow::MlflowCommand),
+    /// Write a sweep's trials as W&B offline runs, for `wandb sync`.
+    #[command(subcommand)]
+    Wandb(wandb::WandbCommand),
     /// Run trials sent on stdin (what `sweep run` starts for objectives that need processes).
     #[command(hide = true)]
     Worker(worker::WorkerArgs),
@@ -160,6 +164,7 @@ pub(crate) fn dispatch(cli: Cli, catalog: &Catalog) -> ExitCode {
         Command::Tensorboard(args) => tensorboard::tensorboard(args),
         Command::Worker(args) => worker::worker(args, catalog),
         Command::Mlflow(cmd) => mlflow::mlflow(cmd, catalog),
+        Command::Wandb(cmd) => wandb::wandb(cmd, catalog),
     };
     match result {
         Ok(code) => code,
@@ -225,6 +230,9 @@ pub(crate) enum CliError {
     /// Publishing to MLflow failed.
     #[error(transparent)]
     Mlflow(Box<crate::publish::mlflow::PushError>),
+    /// W&B's offline runs could not be written.
+    #[error(transparent)]
+    Wandb(#[from] crate::publish::wandb::WandbError),
     /// `sweep bench` could not measure.
     #[error(transparent)]
     Bench(#[from] BenchError),

@@ -108,7 +108,8 @@ pub(super) fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError
     let mut reporter = FanOut::new(vec![terminal, Box::new(log)]);
     let summary = runner::run_sweep(&spec, catalog, &options, &mut reporter)?;
     let models = SweepModels { catalog, spec: Some(spec.clone()), dir: summary.dir.clone() };
-    let after = AfterAggregation { report: spec.report, register_as: spec.register_as.clone() };
+    let after =
+        AfterAggregation { report: spec.report, publish: spec.publish.clone(), register_as: spec.register_as.clone() };
     let finished = super::finish::finish(&summary.dir, &models, Settings::Given(after))?;
     let problems = finished.failed_trials() + finished.judged.problems.len();
     let code = finished.exit_code(true);

@@ -14,7 +14,7 @@ use super::rows::{ClassRows, RowScores, Scratch};
 /// (a resample) is a walk over how often each row is drawn instead of a sort.
 #[derive(Debug, Clone)]
 struct Ranking {
-    /// The rows in the order of their scores (`total_cmp`, stable).
+    /// The rows in the order of their scores (`total_cmp`).
     order: Vec<u32>,
     /// 1 where the row in that place is of the class, else 0.
     positive: Vec<u32>,
@@ -26,8 +26,12 @@ struct Ranking {
 
 impl Ranking {
     fn new(positive: impl Fn(usize) -> bool, scores: &[f64]) -> Self {
-        let mut order: Vec<u32> = (0..scores.len() as u32).collect();
-        order.sort_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]));
+        // (key, row) pairs compare as integers in place, not rows through their scores: this runs
+        // for every class at every epoch. The order within a run of equal scores is free, since
+        // a run's members share one rank, so the sort need not be stable.
+        let mut keyed: Vec<(u64, u32)> = scores.iter().zip(0u32..).map(|(&s, r)| (total_order_key(s), r)).collect();
+        keyed.sort_unstable();
+        let order: Vec<u32> = keyed.into_iter().map(|(_, r)| r).collect();
         let mut group_ends = Vec::new();
         let mut i = 0;
         while i < order.len() {
@@ -90,6 +94,13 @@ impl Ranking {
     }
 }
 
+/// An integer whose order is `f64::total_cmp`'s: negative numbers (sign bit set) reversed below
+/// the positive ones.
+fn total_order_key(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
+}
+
 /// The rows ranked by the probability of the positive class (binary), or of each class in turn
 /// (one-vs-rest), derived once per model's outputs.
 struct Rankings(Vec<Ranking>);
@@ -135,6 +146,18 @@ pub(crate) fn auroc(positive: &[bool], scores: &[f64]) -> Option<f64> {
 mod tests {
     use super::super::Truth;
     use super::*;
+
+    #[test]
+    fn the_sort_key_orders_as_total_cmp() {
+        let values = [f64::NEG_INFINITY, -1e300, -1.5, -f64::MIN_POSITIVE, -0.0, 0.0, 1e-310, 0.25, 7.0, f64::INFINITY];
+        let mut nan_too = values.to_vec();
+        nan_too.extend([f64::NAN, -f64::NAN]);
+        for a in &nan_too {
+            for b in &nan_too {
+                assert_eq!(total_order_key(*a).cmp(&total_order_key(*b)), a.total_cmp(b), "{a} vs {b}");
+            }
+        }
+    }
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-12

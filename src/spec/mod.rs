@@ -21,7 +21,7 @@ pub(crate) use crate::callback::{EarlyStoppingSpec, EarlyTerminate};
 pub(crate) use crate::metrics::{Goal, Monitor, Task};
 pub(crate) use crate::objective::command::CommandSpec;
 pub(crate) use crate::sampler::Method;
-pub(crate) use crate::store::{ReportSpec, Selection};
+pub(crate) use crate::store::{PublishSpec, ReportSpec, Selection, WandbTarget};
 pub(crate) use validate::parse;
 
 use crate::data::CsvOptions;
@@ -172,6 +172,9 @@ pub(crate) struct SweepSpec {
     /// What is published after each aggregation (`[report]`; not hashed: it changes no result).
     #[serde(skip)]
     pub report: ReportSpec,
+    /// The trackers published to after each aggregation (`[publish]`; not hashed: it changes no result).
+    #[serde(skip)]
+    pub publish: PublishSpec,
     /// `objective = "command"`: the program each trial runs (`[command]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandSpec>,
@@ -256,6 +259,7 @@ impl SweepSpec {
             register_as: self.register_as.clone(),
             selection: Some(self.selection),
             report: Some(self.report),
+            publish: (self.publish != PublishSpec::default()).then(|| self.publish.clone()),
         }
     }
 }

@@ -31,6 +31,7 @@ pub(super) struct RawSpec {
     pub tpe: Option<Spanned<crate::sampler::tpe::RawTpe>>,
     pub early_terminate: Option<Spanned<RawEarlyTerminate>>,
     pub report: Option<RawReport>,
+    pub publish: Option<RawPublish>,
     pub command: Option<Spanned<RawCommand>>,
 }
 
@@ -46,6 +47,19 @@ pub(super) struct RawCommand {
     pub timeout: Option<Spanned<f64>>,
     /// Read only to refuse it by name: re-running a program's model is not supported yet.
     pub predict: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPublish {
+    pub wandb: Option<Spanned<RawWandbTarget>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWandbTarget {
+    pub project: Option<Spanned<String>>,
+    pub entity: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -103,6 +103,19 @@ fn exchange(_: &Path, _: &Path) -> io::Result<bool> {
     Ok(false)
 }
 
+/// Makes every deferred write under `root` durable at once: one `syncfs` of its filesystem
+/// (for thousands of small files, far cheaper than an fsync each), else an fsync of `root`.
+pub(crate) fn sync_tree(root: &Path) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        rustix::fs::syncfs(File::open(root)?).map_err(io::Error::from)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        File::open(root)?.sync_all()
+    }
+}
+
 /// Makes earlier deferred writes durable: fsyncs each file that exists, then
 /// their folders.
 pub(super) fn sync_paths(paths: &[&Path]) -> io::Result<()> {

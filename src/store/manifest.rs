@@ -50,6 +50,9 @@ pub(crate) struct SweepManifest {
     /// What aggregation publishes (`[report]`; absent in the oldest folders).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<ReportSpec>,
+    /// Where aggregation publishes to (`[publish]`; absent when the spec has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish: Option<PublishSpec>,
 }
 
 fn first_format() -> u32 {
@@ -82,6 +85,45 @@ pub(crate) struct ReportSpec {
     /// `tensorboard = true`: TensorBoard event files under `results/<name>/tensorboard/`.
     #[serde(default)]
     pub tensorboard: bool,
+}
+
+/// The `[publish]` table: the trackers aggregation writes the sweep out for, stored in the
+/// manifest like `[report]` so `sweep aggregate` (a SLURM array's aggregation job) does the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PublishSpec {
+    /// `wandb = { project = "...", entity = "..." }`: W&B offline runs under `results/<name>/wandb/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wandb: Option<WandbTarget>,
+}
+
+/// Where W&B runs go once synced.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WandbTarget {
+    /// The project; default: the sweep's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The entity (user or team); default: the one `wandb sync` logs in as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
+}
+
+/// Refuses a W&B project or entity name W&B refuses (empty, over 128 characters, or holding
+/// one of `/ \ # ? % :`), before anything is written.
+pub(crate) fn check_wandb_name(name: &str) -> Result<(), String> {
+    const FORBIDDEN: &[char] = &['/', '\\', '#', '?', '%', ':'];
+    if name.trim().is_empty() {
+        return Err("got an empty name, expected a W&B project or entity name".into());
+    }
+    let chars = name.chars().count();
+    if chars > 128 {
+        return Err(format!("got a name of {chars} characters, W&B takes at most 128"));
+    }
+    if let Some(c) = name.chars().find(|c| FORBIDDEN.contains(c) || c.is_control()) {
+        return Err(format!(
+            "got \"{name}\", which holds {c:?}; W&B names cannot hold / \\ # ? % : or control characters"
+        ));
+    }
+    Ok(())
 }
 
 /// How the aggregator picks and judges models, after the trials: stored in

@@ -32,11 +32,16 @@ use std::path::{Path, PathBuf};
 
 #[cfg(test)]
 pub(crate) use atomic::replace_via_spare;
-pub(crate) use atomic::{write_atomic, write_atomic_deferred};
+pub(crate) use atomic::{sync_tree, write_atomic, write_atomic_deferred};
 pub(crate) use checkpoint::{canonical_safetensors, header_keys};
 pub(crate) use commit::commit_records;
-pub(crate) use history::{HistoryError, HistoryFile, read_history_column, read_history_numbers, read_metric_history};
-pub(crate) use manifest::{MANIFEST_FORMAT_VERSION, RecordedSpec, ReportSpec, Selection, SweepManifest};
+pub(crate) use history::{
+    EpochMetrics, HistoryError, HistoryFile, read_history_column, read_history_numbers, read_metric_history,
+};
+pub(crate) use manifest::{
+    MANIFEST_FORMAT_VERSION, PublishSpec, RecordedSpec, ReportSpec, Selection, SweepManifest, WandbTarget,
+    check_wandb_name,
+};
 pub(crate) use outputs::{StoredOutputs, decode_outputs, encode_outputs};
 pub use record::ProgramRun;
 pub(crate) use record::{BestMetadata, RefitInfo, SplitEvaluation, TrialRecord, TrialStatus};

@@ -557,7 +557,9 @@ fn bench_runs_small_workloads_and_writes_its_table() {
         &[
             "bench",
             "--only",
-            "trivial,plan,aggregate",
+            "trivial,plan,aggregate,wandb",
+            "--wandb-trials",
+            "20",
             "--trivial-trials",
             "20",
             "--plan-size",
@@ -576,6 +578,7 @@ fn bench_runs_small_workloads_and_writes_its_table() {
     let measures: Vec<&str> = rows.iter().map(|r| r["measure"].as_str()).collect();
     assert!(measures.iter().any(|m| m.starts_with("plan of 729 trials")), "{measures:?}");
     assert!(measures.iter().any(|m| m.starts_with("aggregate 50 records")), "{measures:?}");
+    assert!(measures.iter().any(|m| m.starts_with("export 20 trials (620 records")), "{measures:?}");
     assert!(measures.iter().any(|m| m.contains("trials per second (records durable), median of 3")), "{measures:?}");
     assert!(rows.iter().all(|r| r["value"].parse::<f64>().is_ok_and(|v| v > 0.0)), "{rows:?}");
     assert!(!tmp.path().join("b/work").exists(), "scratch folders are removed");

@@ -35,3 +35,4 @@ mod selection;
 mod slurm;
 mod tensorboard;
 mod wandb;
+mod wandb_export;

@@ -26,9 +26,8 @@ pub(crate) use event_file::EventFile;
 
 use proto::{Event, Summary, SummaryValue, ValueKind, What};
 
-use super::{PublishError, Publisher, SweepView};
+use super::{AfterAggregation, PublishError, Publisher, SweepView};
 use crate::space::Domain;
-use crate::spec::ReportSpec;
 use crate::store::{HistoryError, SweepDir, SweepManifest, TrialRecord, names, read_metric_history, write_atomic};
 
 /// The folder, inside a sweep's results folder, that holds the event files.
@@ -140,8 +139,8 @@ impl Publisher for TensorboardPublisher {
 }
 
 /// Enabled by `[report] tensorboard = true`.
-pub(crate) fn after_aggregation(settings: &ReportSpec) -> Option<Box<dyn Publisher>> {
-    settings.tensorboard.then(|| Box::new(TensorboardPublisher) as Box<dyn Publisher>)
+pub(crate) fn after_aggregation<'a>(settings: AfterAggregation<'a>) -> Option<Box<dyn Publisher + 'a>> {
+    settings.report.tensorboard.then(|| Box::new(TensorboardPublisher) as Box<dyn Publisher>)
 }
 
 /// The parameter domains of the spec the manifest holds (empty when an older

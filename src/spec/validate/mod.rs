@@ -18,6 +18,7 @@ mod early_terminate;
 mod method;
 mod metric;
 mod parameters;
+mod publish;
 mod range;
 mod slurm;
 mod train;
@@ -201,6 +202,7 @@ fn validate(ctx: &Ctx, raw: &RawSpec, catalog: &Catalog) -> Result<SweepSpec, Sp
             return Err(ctx.at(c, "checkpoint", format!("got \"{other}\", expected \"best\" or \"every_epoch\"")));
         }
     };
+    let publish = publish::validate_publish(ctx, raw.publish.as_ref())?;
     method::check_method_tables(ctx, &method, &method_keys)?;
     let epochs = schema.resolve(&train, &Params::new()).epochs().unwrap_or(1);
     let early_terminate = match &raw.early_terminate {
@@ -242,6 +244,7 @@ fn validate(ctx: &Ctx, raw: &RawSpec, catalog: &Catalog) -> Result<SweepSpec, Sp
         slurm,
         selection,
         report: super::ReportSpec { tensorboard: raw.report.as_ref().and_then(|r| r.tensorboard).unwrap_or(false) },
+        publish,
         command,
     })
 }

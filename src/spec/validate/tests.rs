@@ -288,6 +288,21 @@ fn the_report_table_is_read_and_does_not_change_the_hash() {
 }
 
 #[test]
+fn the_publish_table_is_read_and_does_not_change_the_hash() {
+    let spec =
+        parse_str(&format!("{GRID}\n[publish]\nwandb = {{ project = \"digits\", entity = \"lab\" }}\n")).unwrap();
+    let target = crate::spec::WandbTarget { project: Some("digits".into()), entity: Some("lab".into()) };
+    assert_eq!(spec.publish.wandb.as_ref(), Some(&target));
+    assert_eq!(spec.hash(), GRID_HASH_BEFORE_OBJECTIVES);
+    assert_eq!(spec.manifest(1).publish.and_then(|p| p.wandb), Some(target));
+    assert_eq!(parse_str(GRID).unwrap().manifest(1).publish, None, "absent from the manifest unless asked for");
+    let m = message(&format!("{GRID}\n[publish]\nwandb = {{ projet = \"x\" }}\n"));
+    assert!(m.starts_with("s.toml:29: publish.wandb: unknown field `projet`"), "{m}");
+    let m = message(&format!("{GRID}\n[publish]\nwandb = {{ project = \"a/b\" }}\n"));
+    assert!(m.starts_with("s.toml:29: publish.wandb.project: got \"a/b\"") && m.contains("'/'"), "{m}");
+}
+
+#[test]
 fn slurm_defaults_are_read_and_do_not_change_the_hash() {
     let with = format!("{GRID}\n[slurm]\npartition = \"gpu\"\nmax_parallel = 4\nsbatch_args = [\"--qos=low\"]\n");
     let spec = parse_str(&with).unwrap();

@@ -67,6 +67,24 @@ pub fn python_with(modules: &[&str]) -> Option<PathBuf> {
     found
 }
 
+/// W&B's `wandb-core`: $SWEEP_WANDB_CORE (set by .ci/run), else `wandb-core` on the PATH, if it
+/// runs. None means the calling test returns: [`skip`] has said why.
+pub fn wandb_core() -> Option<PathBuf> {
+    let candidates: Vec<PathBuf> = std::env::var_os("SWEEP_WANDB_CORE")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([PathBuf::from("wandb-core")])
+        .collect();
+    let found = candidates.into_iter().find(|w| Command::new(w).arg("--help").output().is_ok());
+    if found.is_none() {
+        skip(
+            Tool::WandbCore,
+            "no wandb-core (set SWEEP_WANDB_CORE to wandb/bin/wandb-core of `pip download --no-deps wandb==0.31.0`)",
+        );
+    }
+    found
+}
+
 /// What some tests need that a machine may lack. `.ci/run` installs each and sets its
 /// `SWEEP_REQUIRE_<TOOL>=1`, so that there a missing one is a failure, never a skip.
 #[derive(Clone, Copy, Debug)]
@@ -79,6 +97,8 @@ pub enum Tool {
     Chromium,
     /// The right to mount a tmpfs (root).
     Mount,
+    /// W&B's reader of offline runs, `wandb-core` (the binary in PyPI's `wandb` wheel).
+    WandbCore,
 }
 
 impl Tool {
@@ -88,6 +108,7 @@ impl Tool {
             Tool::Slurm => "SWEEP_REQUIRE_SLURM",
             Tool::Chromium => "SWEEP_REQUIRE_CHROMIUM",
             Tool::Mount => "SWEEP_REQUIRE_MOUNT",
+            Tool::WandbCore => "SWEEP_REQUIRE_WANDB",
         }
     }
 }
