@@ -62,8 +62,8 @@ pub mod prelude {
     pub use crate::data::{DataShape, DataSource, Prepared, SourceError, Table, TargetColumn, Targets};
     pub use crate::metrics::Task;
     pub use crate::objective::{
-        Catalog, Forward, Model, Objective, Parallelism, Trainer, TrialContext, TrialError, TrialRng, builtin,
-        shuffled_batches, to_vec, weights,
+        Catalog, Forward, Model, Objective, Parallelism, ProgramRun, Trainer, TrialContext, TrialError, TrialRng,
+        Validation, builtin, shuffled_batches, to_vec, weights,
     };
     pub use crate::params::{ParamDef, ResolvedParams, Schema};
 }

@@ -103,8 +103,17 @@ pub(crate) struct ExportArgs {
     pub at: Location,
 }
 
-fn load<'a>(reference: &str, at: &Location, catalog: &'a Catalog) -> Result<LoadedModel<'a>, CliError> {
+/// Loads a model for `what` (predict, evaluate, export): a program's model is refused by name.
+fn load<'a>(
+    reference: &str,
+    at: &Location,
+    catalog: &'a Catalog,
+    what: &'static str,
+) -> Result<LoadedModel<'a>, CliError> {
     let dir = deploy::locate(reference, &at.registry())?;
+    if let Some(record) = deploy::program_record(&dir, catalog)? {
+        return Err(deploy::DeployError::ProgramModel { dir, name: record.objective, what }.into());
+    }
     Ok(LoadedModel::load(&dir, catalog)?)
 }
 
@@ -112,7 +121,7 @@ fn load<'a>(reference: &str, at: &Location, catalog: &'a Catalog) -> Result<Load
 /// (a label, or a value in original units) and, for classification, one
 /// probability per class.
 pub(super) fn predict(args: PredictArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
-    let model = load(&args.model, &args.at, catalog)?;
+    let model = load(&args.model, &args.at, catalog, "predict with")?;
     let (x, truth): (Vec<f64>, Option<Vec<String>>) = match (&args.input, args.split) {
         (_, Some(split)) => {
             let part = deploy::stored_part(&model, split.into())?;
@@ -184,7 +193,11 @@ pub(super) fn predict(args: PredictArgs, catalog: &Catalog) -> Result<ExitCode, 
 
 /// Re-evaluates the checkpoint and compares it with its metadata; exit 1 with a diff on any mismatch.
 pub(super) fn verify(args: VerifyArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
-    let model = load(&args.model, &args.at, catalog)?;
+    let dir = deploy::locate(&args.model, &args.at.registry())?;
+    if let Some(record) = deploy::program_record(&dir, catalog)? {
+        return verify_program(&dir, &record, args.json);
+    }
+    let model = load(&args.model, &args.at, catalog, "verify")?;
     let report = deploy::verify(&model)?;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -235,10 +248,53 @@ pub(super) fn verify(args: VerifyArgs, catalog: &Catalog) -> Result<ExitCode, Cl
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+/// `verify` of a program's model: what sweep stored, checked against itself
+/// (see [`deploy::verify_program`]); exit 1 on any disagreement.
+fn verify_program(dir: &std::path::Path, record: &crate::store::TrialRecord, json: bool) -> Result<ExitCode, CliError> {
+    let report = deploy::verify_program(dir, record)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::other)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{} (objective {})", report.dir.display(), report.objective)?;
+        writeln!(out, "  checkpoint sha256 {} matches the trial's record", report.checkpoint_sha256)?;
+        for c in &report.consistency {
+            writeln!(out, "  {:<66} {}", c.what, if c.ok { "ok" } else { "MISMATCH" })?;
+        }
+        if report.valid_rows == 0 {
+            writeln!(out, "  the program sent no validation outputs: its metrics are its own, not recomputable here")?;
+        } else {
+            writeln!(
+                out,
+                "  epoch {} recomputed from its {} stored validation outputs:",
+                report.epoch, report.valid_rows
+            )?;
+            for c in &report.checks {
+                let verdict = if c.ok { "ok" } else { "MISMATCH" };
+                writeln!(out, "    {:<18} stored {:<22} measured {:<22} {verdict}", c.name, c.stored, c.measured)?;
+            }
+        }
+        writeln!(
+            out,
+            "{}",
+            if report.ok() {
+                "verified: the checkpoint and its metadata are the ones the trial stored"
+            } else {
+                "FAILED: the stored files disagree"
+            }
+        )?;
+    }
+    if !report.ok() {
+        eprintln!("error: {}: the stored files of this model disagree (see above)", dir.display());
+    }
+    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
 /// Prints every metric of the model's task on one part of its split.
 pub(super) fn evaluate(args: EvaluateArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let json_out = super::json::reserve_if(args.json)?;
-    let model = load(&args.model, &args.at, catalog)?;
+    let model = load(&args.model, &args.at, catalog, "evaluate")?;
     let result = deploy::evaluate_split(&model, args.split.into())?;
     if let Some(out) = json_out {
         out.print(&EvaluateOutput {
@@ -268,7 +324,7 @@ pub(super) fn export(args: ExportArgs, catalog: &Catalog) -> Result<ExitCode, Cl
         ));
     }
     let json_out = super::json::reserve_if(args.json)?;
-    let model = load(&args.model, &args.at, catalog)?;
+    let model = load(&args.model, &args.at, catalog, "export")?;
     let layout = args.layout.unwrap_or(Layout::Burn);
     let written = deploy::export(&model, &args.model, &args.to, layout, args.format)?;
     let Some(out) = json_out else {

@@ -242,6 +242,7 @@ impl BadInput for DeployError {
             | DeployError::UnknownObjective { .. }
             | DeployError::ObjectiveVersion { .. }
             | DeployError::Unsupported { .. }
+            | DeployError::ProgramModel { .. }
             | DeployError::Input { .. }
             | DeployError::DataChanged { .. }
             | DeployError::NoSuchSplit { .. } => true,

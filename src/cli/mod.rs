@@ -10,6 +10,7 @@
 
 mod aggregate;
 mod bench;
+mod client;
 mod deploy;
 mod exit_code;
 mod finish;
@@ -89,6 +90,8 @@ pub(crate) enum Command {
     Report(report::ReportArgs),
     /// List the objectives this binary can sweep, with every parameter they take.
     Objectives(objectives::ObjectivesArgs),
+    /// Print the command protocol's client (sweep_client.py) for objective = "command".
+    Client(client::ClientArgs),
     /// Write TensorBoard event files: per-trial scalars and the HParams tab's summaries.
     Tensorboard(tensorboard::TensorboardArgs),
     /// Publish a sweep to an MLflow tracking server and model registry.
@@ -157,6 +160,7 @@ pub(crate) fn dispatch(cli: Cli, catalog: &Catalog) -> ExitCode {
         Command::Bench(args) => bench::bench(args),
         Command::Report(args) => report::report(args),
         Command::Objectives(args) => objectives::objectives(args, catalog),
+        Command::Client(args) => client::client(args),
         Command::Tensorboard(args) => tensorboard::tensorboard(args),
         Command::Worker(args) => worker::worker(args, catalog),
         Command::Mlflow(cmd) => mlflow::mlflow(cmd, catalog),

@@ -452,7 +452,44 @@ impl Prepared {
     pub fn valid_truth(&self) -> Truth<'_> {
         truth(&self.valid_y, &self.preprocessing)
     }
+
+    /// No rows at all, for an objective whose program reads its own data:
+    /// the preprocessing records only that, and the task.
+    pub(crate) fn owned_by_program(task: Task, seed: u64) -> Prepared {
+        let empty = || match task {
+            Task::Classification => Targets::Classes(Vec::new()),
+            Task::Regression => Targets::Values { model: Vec::new(), original: Vec::new() },
+        };
+        Prepared {
+            task,
+            train_x: Vec::new(),
+            train_y: empty(),
+            valid_x: Vec::new(),
+            valid_y: empty(),
+            n_features: 0,
+            preprocessing: Preprocessing {
+                data_path: PathBuf::from(PROGRAM_DATA),
+                data_fingerprint: PROGRAM_DATA.to_string(),
+                target: String::new(),
+                task,
+                feature_columns: Vec::new(),
+                means: Vec::new(),
+                stds: Vec::new(),
+                classes: Vec::new(),
+                target_scale: None,
+                split_seed: seed,
+                valid_fraction: 0.0,
+                valid_rows: Vec::new(),
+                test: None,
+                cv: None,
+                source: None,
+            },
+        }
+    }
 }
+
+/// What a command objective's records name as their data: the program reads its own.
+pub(crate) const PROGRAM_DATA: &str = "(read by the program)";
 
 /// Targets as the metrics read them.
 pub(crate) fn truth<'a>(targets: &'a Targets, pre: &Preprocessing) -> Truth<'a> {

@@ -6,6 +6,7 @@ mod export;
 mod input;
 mod model;
 pub(crate) mod onnx;
+mod program;
 mod pytorch;
 pub(crate) mod verify;
 
@@ -15,6 +16,7 @@ pub(crate) use evaluate::{evaluate_split, stored_part};
 pub(crate) use export::{Format, Layout, export, model_card_files};
 pub(crate) use input::read_features;
 pub(crate) use model::{LoadedModel, Predictions};
+pub(crate) use program::{program_record, verify_program};
 pub(crate) use verify::verify;
 
 use crate::data::DataError;
@@ -64,6 +66,17 @@ pub(crate) enum DeployError {
         trained: String,
         /// The version here.
         here: String,
+    },
+    /// The model is a program's own file, which sweep cannot load.
+    #[error(
+        "{dir}: a model of objective \"{name}\": its checkpoint is the program's own file, which sweep stores and checks (sweep verify) but cannot load to {what}; load it with the program's own code"
+    )]
+    ProgramModel {
+        dir: PathBuf,
+        /// The objective.
+        name: String,
+        /// What was asked: predict, evaluate, export.
+        what: &'static str,
     },
     /// The objective offers no such export.
     #[error("objective \"{name}\" offers no {what}; export writes its checkpoint as trained (--layout burn)")]

@@ -117,6 +117,13 @@ impl<'a> LoadedModel<'a> {
                 here: objective.version().to_string(),
             });
         }
+        if objective.owns_data() {
+            return Err(DeployError::ProgramModel {
+                dir: dir.to_path_buf(),
+                name: name.to_string(),
+                what: "predict with",
+            });
+        }
         // Parameters added to an objective since the model was trained take their defaults.
         let params = objective.schema().resolve(&crate::params::Params::new(), &meta.settings);
         let model = objective

@@ -2,6 +2,7 @@
 //! user's binary the ones it passes to [`crate::cli::main_with`].
 
 use super::Objective;
+use super::command::CommandObjective;
 use super::mlp::MlpObjective;
 
 /// An objective that cannot be offered as declared: a mistake in the binary's
@@ -20,9 +21,10 @@ pub struct Catalog {
     objectives: Vec<Box<dyn Objective>>,
 }
 
-/// The objectives `sweep` has built in: the MLP (`objective = "mlp"`, the default).
+/// The objectives `sweep` has built in: the MLP (`objective = "mlp"`, the
+/// default) and any program of the user's (`objective = "command"`).
 pub fn builtin() -> Vec<Box<dyn Objective>> {
-    vec![Box::new(MlpObjective::default())]
+    vec![Box::new(MlpObjective::default()), Box::new(CommandObjective)]
 }
 
 impl Catalog {

@@ -51,6 +51,7 @@
 //! ```
 
 mod catalog;
+pub(crate) mod command;
 pub mod mlp;
 pub mod onnx;
 mod tensors;
@@ -62,11 +63,12 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+pub use crate::store::ProgramRun;
 pub use catalog::{Catalog, CatalogError, builtin};
 pub use tensors::{Forward, rows_tensor, to_vec};
 
-use crate::data::{DataShape, DataSource, Prepared};
-use crate::metrics::Task;
+use crate::data::{DataShape, DataSource, Prepared, Targets};
+use crate::metrics::{Metrics, Task};
 use crate::params::{ParamError, ResolvedParams, Schema};
 
 /// The RNG of a trial ([`TrialContext::rng`]).
@@ -133,8 +135,16 @@ pub struct TrialContext<'a> {
     /// Its parameters: every parameter of the objective's schema, resolved.
     pub params: &'a ResolvedParams,
     /// The split, standardized, shared by all trials (with cross-validation:
-    /// by the trials of one fold). A test split is never part of it.
+    /// by the trials of one fold). A test split is never part of it; it has
+    /// no rows for an objective that [owns its data](Objective::owns_data).
     pub data: &'a Prepared,
+    /// The trial's folder, where an objective that runs a program keeps the
+    /// program's logs; `None` outside a sweep.
+    pub dir: Option<&'a std::path::Path>,
+    /// `[command]`, for the command objective.
+    pub(crate) command: Option<&'a command::CommandSpec>,
+    /// The monitored metric, which a program is told.
+    pub(crate) monitor: Option<&'a crate::metrics::Monitor>,
 }
 
 impl<'a> TrialContext<'a> {
@@ -156,8 +166,36 @@ impl<'a> TrialContext<'a> {
     }
 }
 
+/// What an epoch's validation gave, for the runner's metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Validation {
+    /// Raw outputs on the sweep's validation rows, as [`Trainer::validate`] returns them.
+    Outputs(Vec<f32>),
+    /// Raw outputs (row-major, `targets.len()` rows) on validation rows of the
+    /// trainer's own, with their targets: the runner computes the metric
+    /// table from them, and keeps of `reported` only what it does not compute
+    /// (such as `train_loss`).
+    Own {
+        /// Logits (one per class) or predictions, in the targets' units.
+        outputs: Vec<f32>,
+        /// Class indices, or real targets (`Targets::Values`, `original` read).
+        targets: Targets,
+        /// The metrics the trainer reported beside them.
+        reported: Metrics,
+    },
+    /// Metrics the trainer computed itself, taken as they are.
+    Metrics(Metrics),
+}
+
 /// One trial's model while it trains, driven epoch by epoch by the runner.
 pub trait Trainer {
+    /// Whether there is another epoch to train; a trainer that runs a
+    /// program learns here that the program ended on its own (`false`: the
+    /// trial ends as complete).
+    fn next_epoch(&mut self) -> Result<bool, TrialError> {
+        Ok(true)
+    }
+
     /// Trains one pass over the training rows; returns the mean training loss.
     fn train_epoch(&mut self) -> Result<f64, TrialError>;
 
@@ -166,6 +204,36 @@ pub trait Trainer {
     /// the standardized units of `data.train_values()`) for regression. The
     /// runner computes every metric from them.
     fn validate(&mut self) -> Result<Vec<f32>, TrialError>;
+
+    /// What this epoch's validation gave; [`Trainer::validate`]'s outputs unless overridden.
+    fn validation(&mut self) -> Result<Validation, TrialError> {
+        self.validate().map(Validation::Outputs)
+    }
+
+    /// What the runner's callbacks decided for `epoch`: `save` (the
+    /// checkpoint is asked for next) and `stop` (no epoch follows). A trainer
+    /// that runs a program passes the decision on to it.
+    fn decided(&mut self, epoch: usize, save: bool, stop: bool) -> Result<(), TrialError> {
+        let _ = (epoch, save, stop);
+        Ok(())
+    }
+
+    /// Called once after the last epoch: a program is waited for here, and
+    /// its exit status judged.
+    fn finish(&mut self) -> Result<(), TrialError> {
+        Ok(())
+    }
+
+    /// Whether [`Trainer::checkpoint`]'s bytes are stored exactly as given,
+    /// never given a canonical safetensors header: a program's own file.
+    fn verbatim(&self) -> bool {
+        false
+    }
+
+    /// The program this trainer runs, for the trial's record.
+    fn program(&self) -> Option<ProgramRun> {
+        None
+    }
 
     /// The current weights as bytes [`Objective::load`] reads back; a
     /// safetensors file whose header carries `metadata` is the convention
@@ -250,6 +318,12 @@ pub trait Objective: Send + Sync {
     /// How its trials run side by side.
     fn parallelism(&self) -> Parallelism {
         Parallelism::Threads
+    }
+
+    /// Whether it reads its data itself (a program of the user's): the spec
+    /// then needs no `[data]` beyond `task`, and trials get no rows.
+    fn owns_data(&self) -> bool {
+        false
     }
 
     /// Its own data source, when its rows do not come from one CSV file.

@@ -90,6 +90,17 @@ impl ParamDef {
         Self::new(name, kind, ParamValue::Str(default.to_string()), description)
     }
 
+    /// A parameter an open schema does not declare, of `kind` ([`ParamKind::of_values`]).
+    pub(crate) fn undeclared(name: &str, kind: ParamKind) -> Self {
+        let default = match kind {
+            ParamKind::Int { .. } => ParamValue::Int(0),
+            ParamKind::Float { .. } => ParamValue::Float(0.0),
+            ParamKind::Bool => ParamValue::Bool(false),
+            ParamKind::Choice(_) | ParamKind::Text => ParamValue::Str(String::new()),
+        };
+        Self::new(name, kind, default, "a parameter of the program")
+    }
+
     fn new(name: &str, kind: ParamKind, default: ParamValue, description: &str) -> Self {
         ParamDef { name: name.to_string(), kind, default, description: description.to_string() }
     }
@@ -191,12 +202,29 @@ impl ParamKind {
                     format!("a number in {open}{a}, {b}{close}")
                 }
             },
+            ParamKind::Int { min: i64::MIN, max: i64::MAX } => "a whole number".into(),
             ParamKind::Int { min, max } => format!("a whole number from {min} to {max}"),
             ParamKind::Bool => "true or false".into(),
             ParamKind::Choice(names) => {
                 format!("one of {}", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "))
             }
             ParamKind::Text => "a string".into(),
+        }
+    }
+
+    /// The kind of a parameter an open schema does not declare, from the
+    /// values a spec gives it: whole numbers, numbers, true/false, or text.
+    pub(crate) fn of_values<'v>(values: impl IntoIterator<Item = &'v ParamValue>) -> ParamKind {
+        let values: Vec<&ParamValue> = values.into_iter().collect();
+        let all = |f: fn(&ParamValue) -> bool| !values.is_empty() && values.iter().all(|v| f(v));
+        if all(|v| matches!(v, ParamValue::Int(_))) {
+            ParamKind::Int { min: i64::MIN, max: i64::MAX }
+        } else if all(|v| matches!(v, ParamValue::Int(_) | ParamValue::Float(_))) {
+            ParamKind::Float { min: Bound::Unbounded, max: Bound::Unbounded }
+        } else if all(|v| matches!(v, ParamValue::Bool(_))) {
+            ParamKind::Bool
+        } else {
+            ParamKind::Text
         }
     }
 
@@ -223,6 +251,8 @@ fn render(value: &ParamValue) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schema {
     params: Vec<ParamDef>,
+    /// Whether the spec may add parameters it does not declare ([`Schema::open`]).
+    open: bool,
 }
 
 impl Default for Schema {
@@ -234,13 +264,27 @@ impl Default for Schema {
 impl Schema {
     /// A schema with only `epochs`.
     pub fn new() -> Self {
-        Schema { params: vec![ParamDef::int(EPOCHS, 10, 1..=1_000_000, "maximum epochs a trial trains")] }
+        Schema { params: vec![ParamDef::int(EPOCHS, 10, 1..=1_000_000, "maximum epochs a trial trains")], open: false }
+    }
+
+    /// Also accepts parameters it does not declare, of the kind their values
+    /// in the spec have (whole numbers, numbers, true/false or text), and
+    /// resolves them with the declared ones: for an objective that hands
+    /// every parameter to a program of the user's (`objective = "command"`).
+    pub fn open(mut self) -> Self {
+        self.open = true;
+        self
+    }
+
+    /// Whether it accepts parameters it does not declare.
+    pub(crate) fn is_open(&self) -> bool {
+        self.open
     }
 
     /// A schema with no parameter at all, for options that are not an
     /// objective's parameters (a data source's `[data]` keys).
     pub fn empty() -> Self {
-        Schema { params: Vec::new() }
+        Schema { params: Vec::new(), open: false }
     }
 
     /// Adds a parameter; one of the same name (such as `epochs`, to change
@@ -294,7 +338,7 @@ impl Schema {
     /// A trial's values: each from `swept`, else `fixed` (`[train]`), else its
     /// default. Both maps hold values the spec validator already checked.
     pub fn resolve(&self, fixed: &Params, swept: &Params) -> ResolvedParams {
-        let values = self
+        let mut values: Params = self
             .params
             .iter()
             .map(|p| {
@@ -302,6 +346,13 @@ impl Schema {
                 (p.name.clone(), v.clone())
             })
             .collect();
+        if self.open {
+            for (name, v) in fixed.iter().chain(swept) {
+                if self.get(name).is_none() {
+                    values.insert(name.clone(), swept.get(name).unwrap_or(v).clone());
+                }
+            }
+        }
         ResolvedParams::new(values)
     }
 }
@@ -317,6 +368,26 @@ mod tests {
             .param(ParamDef::float("dropout", 0.0, "dropout").fraction())
             .param(ParamDef::choice("optimizer", "adam", &["adam", "adamw", "sgd"], "optimizer"))
             .param(ParamDef::bool("bias", true, "use biases"))
+    }
+
+    #[test]
+    fn an_open_schema_resolves_undeclared_parameters_and_types_them_by_their_values() {
+        let fixed = Params::from([("data".to_string(), ParamValue::Str("d.csv".into()))]);
+        let swept = Params::from([("lr".to_string(), ParamValue::Float(0.1))]);
+        let closed = Schema::new().resolve(&fixed, &swept);
+        assert_eq!(closed.values().len(), 1, "a closed schema keeps only what it declares");
+        let open = Schema::new().open().resolve(&fixed, &swept);
+        assert_eq!(open.values().len(), 3);
+        assert_eq!(open.str("data").unwrap(), "d.csv");
+        assert_eq!(open.epochs().unwrap(), 10);
+        let kind = |v: &[ParamValue]| ParamKind::of_values(v);
+        assert!(kind(&[ParamValue::Int(1), ParamValue::Int(2)]).is_int());
+        assert_eq!(
+            kind(&[ParamValue::Int(1), ParamValue::Float(0.5)]),
+            ParamKind::Float { min: Bound::Unbounded, max: Bound::Unbounded }
+        );
+        assert_eq!(kind(&[ParamValue::Bool(true)]), ParamKind::Bool);
+        assert_eq!(kind(&[ParamValue::Str("a".into()), ParamValue::Int(1)]), ParamKind::Text);
     }
 
     #[test]

@@ -89,6 +89,14 @@ impl SweepData {
 /// loader, split and checked against the spec. A separate test file is read
 /// and checked here too, so a bad one stops the run before anything is written.
 pub(super) fn load_data(spec: &SweepSpec, objective: &dyn Objective) -> Result<SweepData, RunError> {
+    if objective.owns_data() {
+        let summary = SplitSummary { classes: Vec::new(), parts: Vec::new(), duplicates: Vec::new() };
+        return Ok(SweepData {
+            main: Prepared::owned_by_program(spec.data.task, spec.seed),
+            folds: Vec::new(),
+            summary,
+        });
+    }
     let mismatch = |message: String| RunError::SpecVsData { file: spec.source.clone(), message };
     let (table, source) = match (objective.data_source(), spec.data.csv()) {
         (Some(src), _) => {

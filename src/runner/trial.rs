@@ -12,7 +12,7 @@ use super::SweepData;
 use super::events::{EventSink, RunEvent};
 use crate::callback::{self, Actions, PeerCurves};
 use crate::metrics::{self, Metrics};
-use crate::objective::{Objective, TrialContext, TrialError};
+use crate::objective::{Objective, ProgramRun, TrialContext, TrialError, Validation};
 use crate::params::{ResolvedParams, Schema};
 use crate::plan::TrialSpec;
 use crate::spec::{CheckpointPolicy, SweepSpec};
@@ -98,13 +98,22 @@ struct Progress {
     checkpoint_seconds: f64,
     checkpoint_bytes: u64,
     /// The best epoch's validation outputs, written once when the trial ends.
-    best_outputs: Vec<f32>,
+    best_outputs: Option<BestOutputs>,
+    /// The program a command objective ran.
+    program: Option<ProgramRun>,
     /// The first write that failed because the filesystem is full or read-only.
     storage_fault: Option<StorageFault>,
     /// SHA-256 of the validation outputs file, once written.
     valid_outputs_sha256: Option<String>,
     /// With [`Keep::Last`]: the last epoch's checkpoint, as the objective wrote it.
     last_checkpoint: Option<Vec<u8>>,
+}
+
+/// An epoch's raw validation outputs, for the bootstrap.
+struct BestOutputs {
+    values: Vec<f32>,
+    /// On rows of the objective's own: their targets and the outputs per row.
+    own: Option<(Vec<f64>, usize)>,
 }
 
 impl Progress {
@@ -218,7 +227,7 @@ pub(super) fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &
             panic!("injected failure for trial index {} (SWEEP_FAIL_TRIALS)", trial.index);
         }
         let marker = serde_json::to_vec_pretty(&RunningMarker::now()).map_err(failed)?;
-        let columns = env.data.main.task.metric_names();
+        let columns = history_columns(env);
         let preprocessing = match env.data.folds.is_empty() {
             true => names::PREPROCESSING.to_string(),
             false => names::fold_preprocessing(trial.repeat),
@@ -228,7 +237,7 @@ pub(super) fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &
                 &trial_dir,
                 &marker,
                 &env.dir.file(&preprocessing),
-                &history_line(&[&["epoch"][..], columns, &["saved_best"]].concat())?,
+                &history_line(&[&["epoch"][..], &columns, &["saved_best"]].concat())?,
             )
             .map_err(|e| progress.write_failed(&trial_dir, e))?,
         );
@@ -243,18 +252,20 @@ pub(super) fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &
     let data = env.data.for_trial(trial);
     let sealed = match (folder.as_mut(), progress.best_epoch) {
         (Some(folder), Some(epoch)) => seal_best(folder, &mut progress).and_then(|()| {
-            let targets = match &data.valid_y {
-                crate::data::Targets::Classes(labels) => labels.iter().map(|&k| k as f64).collect(),
-                crate::data::Targets::Values { original, .. } => original.clone(),
+            let Some(best) = progress.best_outputs.take() else { return Ok(()) };
+            let (targets, width, scale) = match best.own {
+                Some((targets, width)) => (targets, width, None),
+                None => (
+                    match &data.valid_y {
+                        crate::data::Targets::Classes(labels) => labels.iter().map(|&k| k as f64).collect(),
+                        crate::data::Targets::Values { original, .. } => original.clone(),
+                    },
+                    data.n_outputs(),
+                    data.preprocessing.target_scale,
+                ),
             };
-            let outputs = store::StoredOutputs {
-                epoch,
-                rows: data.n_valid(),
-                width: data.n_outputs(),
-                values: std::mem::take(&mut progress.best_outputs),
-                targets,
-                scale: data.preprocessing.target_scale,
-            };
+            let outputs =
+                store::StoredOutputs { epoch, rows: targets.len(), width, values: best.values, targets, scale };
             let path = folder.dir().join(names::VALID_OUTPUTS);
             let bytes = store::encode_outputs(&outputs);
             progress.valid_outputs_sha256 = Some(store::sha256_hex(&bytes));
@@ -289,6 +300,7 @@ pub(super) fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &
         checkpoint_s: progress.checkpoint_seconds,
         checkpoint_bytes: progress.checkpoint_bytes,
         valid_outputs_sha256: progress.valid_outputs_sha256,
+        program: progress.program,
         ..base_record(env, trial, params, started_at)
     };
     if let Some(fault) = progress.storage_fault {
@@ -356,6 +368,16 @@ fn base_record(env: &TrialEnv, trial: &TrialSpec, params: ResolvedParams, starte
     }
 }
 
+/// The columns of `history.csv` between `epoch` and `saved_best`: the
+/// task's metrics, and the monitored one where a program reports a metric of its own.
+fn history_columns<'a>(env: &TrialEnv<'a>) -> Vec<&'a str> {
+    let mut columns = env.data.main.task.metric_names().to_vec();
+    if !columns.contains(&env.spec.metric.metric.as_str()) {
+        columns.push(&env.spec.metric.metric);
+    }
+    columns
+}
+
 fn failed(e: impl std::fmt::Display) -> TrialError {
     TrialError::Failed(e.to_string())
 }
@@ -419,12 +441,26 @@ fn train(
     if env.seed_burn {
         seed_burn(trial.seed);
     }
-    let ctx = TrialContext { index: trial.index, id: &trial.id, seed: trial.seed, params, data };
+    let ctx = TrialContext {
+        index: trial.index,
+        id: &trial.id,
+        seed: trial.seed,
+        params,
+        data,
+        dir: Some(&dir),
+        command: env.spec.command.as_ref(),
+        monitor: Some(&env.spec.metric),
+    };
     let mut trainer = env.objective.start(&ctx)?;
-    let expected = data.n_valid() * data.n_outputs();
-    let columns = data.task.metric_names();
+    progress.program = trainer.program();
+    let columns = history_columns(env);
+    let max_epochs = params.epochs()?;
+    let mut pruned = None;
 
-    for epoch in 1..=params.epochs()? {
+    for epoch in 1..=max_epochs {
+        if !trainer.next_epoch()? {
+            break;
+        }
         let train_loss = trainer.train_epoch()?;
         progress.epochs_run = epoch;
         if !train_loss.is_finite() {
@@ -437,23 +473,10 @@ fn train(
                 .map_err(|e| progress.write_failed(&dir.join(names::HISTORY), e))?;
             continue;
         }
-        let outputs = trainer.validate()?;
-        if outputs.len() != expected {
-            return Err(TrialError::Failed(format!(
-                "objective \"{}\" returned {} validation outputs at epoch {epoch}; expected {} rows x {} outputs = {expected}",
-                env.objective.name(),
-                outputs.len(),
-                data.n_valid(),
-                data.n_outputs()
-            )));
-        }
-        if outputs.iter().any(|v| !v.is_finite()) {
-            return Err(TrialError::Diverged { epoch, what: "validation outputs are not finite".into() });
-        }
-        let mut epoch_metrics = metrics::evaluate(&outputs, data.valid_truth());
-        epoch_metrics.insert("train_loss".into(), train_loss);
+        let (epoch_metrics, outputs) = epoch_metrics(env, data, epoch, train_loss, trainer.validation()?)?;
 
         let Actions { save_best, stop, pruned_by } = callback::on_epoch_end(&mut callbacks, epoch, &epoch_metrics);
+        trainer.decided(epoch, save_best, stop || pruned_by.is_some() || epoch == max_epochs)?;
         if env.spec.checkpoint == CheckpointPolicy::EveryEpoch {
             let started = Instant::now();
             let bytes =
@@ -466,7 +489,7 @@ fn train(
         }
         if save_best {
             save_best_checkpoint(env, trial, params, folder, epoch, &epoch_metrics, &*trainer, progress)?;
-            progress.best_outputs.clone_from(&outputs);
+            progress.best_outputs = outputs;
             events.emit(RunEvent::CheckpointSaved { index: trial.index, id: trial.id.clone(), epoch });
         }
         let mut row = vec![epoch.to_string()];
@@ -476,7 +499,8 @@ fn train(
         events.emit(RunEvent::EpochEnded { index: trial.index, id: trial.id.clone(), epoch, metrics: epoch_metrics });
         if let Some(rule) = pruned_by {
             events.emit(RunEvent::Pruned { index: trial.index, id: trial.id.clone(), epoch, rule: rule.to_string() });
-            return Ok(Some((epoch, rule)));
+            pruned = Some((epoch, rule));
+            break;
         }
         if stop {
             break;
@@ -485,7 +509,85 @@ fn train(
     if let Keep::Last(header) = keep {
         progress.last_checkpoint = Some(trainer.checkpoint(header)?);
     }
-    Ok(None)
+    trainer.finish()?;
+    Ok(pruned)
+}
+
+/// An epoch's metrics from what the trainer's validation gave, and the raw
+/// outputs to keep should the epoch be the best: the sweep's validation rows
+/// (checked against their count), rows of the objective's own with their
+/// targets, or metrics the objective computed itself. Anything not finite
+/// ends the trial as diverged.
+fn epoch_metrics(
+    env: &TrialEnv,
+    data: &crate::data::Prepared,
+    epoch: usize,
+    train_loss: f64,
+    validation: Validation,
+) -> Result<(Metrics, Option<BestOutputs>), TrialError> {
+    let expected = data.n_valid() * data.n_outputs();
+    let (scored, outputs) = match validation {
+        Validation::Outputs(outputs) => {
+            if outputs.len() != expected {
+                return Err(TrialError::Failed(format!(
+                    "objective \"{}\" returned {} validation outputs at epoch {epoch}; expected {} rows x {} outputs = {expected}",
+                    env.objective.name(),
+                    outputs.len(),
+                    data.n_valid(),
+                    data.n_outputs()
+                )));
+            }
+            if outputs.iter().any(|v| !v.is_finite()) {
+                return Err(TrialError::Diverged { epoch, what: "validation outputs are not finite".into() });
+            }
+            let mut m = metrics::evaluate(&outputs, data.valid_truth());
+            m.insert("train_loss".into(), train_loss);
+            (m, BestOutputs { values: outputs, own: None })
+        }
+        Validation::Own { outputs, targets, reported } => {
+            let rows = targets.len();
+            let width = outputs.len().checked_div(rows).unwrap_or(0);
+            if rows == 0 || width == 0 || outputs.len() != rows * width {
+                return Err(TrialError::Failed(format!(
+                    "objective \"{}\" returned {} validation outputs for {rows} targets at epoch {epoch}",
+                    env.objective.name(),
+                    outputs.len()
+                )));
+            }
+            if outputs.iter().any(|v| !v.is_finite()) {
+                return Err(TrialError::Diverged { epoch, what: "validation outputs are not finite".into() });
+            }
+            let original: Vec<f64> = match &targets {
+                crate::data::Targets::Classes(labels) => labels.iter().map(|&k| k as f64).collect(),
+                crate::data::Targets::Values { original, .. } => original.clone(),
+            };
+            let truth = match &targets {
+                crate::data::Targets::Classes(labels) => metrics::Truth::Classes { labels, n_classes: width },
+                crate::data::Targets::Values { original, .. } => {
+                    metrics::Truth::Values { values: original, scale: metrics::TargetScale::IDENTITY }
+                }
+            };
+            let mut m = metrics::evaluate(&outputs, truth);
+            not_finite(epoch, &reported)?;
+            for (name, value) in reported {
+                m.entry(name).or_insert(value);
+            }
+            (m, BestOutputs { values: outputs, own: Some((original, width)) })
+        }
+        Validation::Metrics(m) => {
+            not_finite(epoch, &m)?;
+            (m, BestOutputs { values: Vec::new(), own: None })
+        }
+    };
+    Ok((scored, (!outputs.values.is_empty()).then_some(outputs)))
+}
+
+/// A metric that is NaN or infinite ends the trial as diverged.
+fn not_finite(epoch: usize, m: &Metrics) -> Result<(), TrialError> {
+    match m.iter().find(|(_, v)| !v.is_finite()) {
+        Some((name, v)) => Err(TrialError::Diverged { epoch, what: format!("{name} is {v}") }),
+        None => Ok(()),
+    }
 }
 
 /// Seeds Burn's process-global RNG (of the default device and of flex) from
@@ -521,8 +623,11 @@ fn save_best_checkpoint(
     ]);
     let bytes = trainer.checkpoint(&header)?;
     // A safetensors checkpoint gets a canonical header, so identical weights give identical
-    // bytes; an objective's own format is stored as it is.
-    let bytes = store::canonical_safetensors(&bytes).unwrap_or(bytes);
+    // bytes; an objective's own format, and a program's file, are stored as they are.
+    let bytes = match trainer.verbatim() {
+        true => bytes,
+        false => store::canonical_safetensors(&bytes).unwrap_or(bytes),
+    };
     let dir = folder.dir().to_path_buf();
     let mut in_folder = |name: &str, e: std::io::Error| progress.write_failed(&dir.join(name), e);
     folder.replace(names::CHECKPOINT, &bytes).map_err(|e| in_folder(names::CHECKPOINT, e))?;

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 pub(crate) use crate::callback::{EarlyStoppingSpec, EarlyTerminate};
 pub(crate) use crate::metrics::{Goal, Monitor, Task};
+pub(crate) use crate::objective::command::CommandSpec;
 pub(crate) use crate::sampler::Method;
 pub(crate) use crate::store::{PublishSpec, ReportSpec, Selection, WandbTarget};
 pub(crate) use validate::parse;
@@ -174,6 +175,9 @@ pub(crate) struct SweepSpec {
     /// The trackers published to after each aggregation (`[publish]`; not hashed: it changes no result).
     #[serde(skip)]
     pub publish: PublishSpec,
+    /// `objective = "command"`: the program each trial runs (`[command]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandSpec>,
 }
 
 fn default_objective() -> String {

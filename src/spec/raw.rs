@@ -32,6 +32,21 @@ pub(super) struct RawSpec {
     pub early_terminate: Option<Spanned<RawEarlyTerminate>>,
     pub report: Option<RawReport>,
     pub publish: Option<RawPublish>,
+    pub command: Option<Spanned<RawCommand>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCommand {
+    pub argv: Option<Spanned<Vec<String>>>,
+    pub program: Option<Spanned<String>>,
+    pub interpreter: Option<Spanned<String>>,
+    pub cwd: Option<Spanned<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, Spanned<String>>,
+    pub timeout: Option<Spanned<f64>>,
+    /// Read only to refuse it by name: re-running a program's model is not supported yet.
+    pub predict: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -43,6 +43,7 @@ pub(crate) use manifest::{
     check_wandb_name,
 };
 pub(crate) use outputs::{StoredOutputs, decode_outputs, encode_outputs};
+pub use record::ProgramRun;
 pub(crate) use record::{BestMetadata, RefitInfo, SplitEvaluation, TrialRecord, TrialStatus};
 pub(crate) use trial_folder::TrialFolder;
 
@@ -102,6 +103,15 @@ pub(crate) mod names {
     pub(crate) const RUNNING: &str = "running.json";
     /// Folder of per-epoch checkpoints (`checkpoint = "every_epoch"`).
     pub(crate) const EPOCHS: &str = "epochs";
+    /// A command objective's program: what it printed, and its errors.
+    pub(crate) const STDOUT_LOG: &str = "stdout.log";
+    /// See [`STDOUT_LOG`].
+    pub(crate) const STDERR_LOG: &str = "stderr.log";
+    /// Where a command objective's program writes a checkpoint sweep asked
+    /// for; sweep moves it into [`CHECKPOINT`] itself.
+    pub(crate) const PROGRAM_CHECKPOINT: &str = "checkpoint.partial";
+    /// A command objective's parameters as JSON (`${args_json_file}`).
+    pub(crate) const PROGRAM_PARAMS: &str = "params.json";
     /// Sweep manifest.
     pub(crate) const MANIFEST: &str = "sweep.json";
     /// Leaderboard.

@@ -123,6 +123,10 @@ pub(crate) struct TrialRecord {
     /// records of earlier versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_outputs_sha256: Option<String>,
+    /// The program a command objective ran (argv, working directory, the
+    /// variables sweep set): enough to rerun the trial by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<ProgramRun>,
 }
 
 /// What a refit model retrains, and the estimate of its quality that comes
@@ -193,6 +197,7 @@ impl TrialRecord {
             attempt: 0,
             refit: None,
             valid_outputs_sha256: None,
+            program: None,
         }
     }
 }
@@ -237,4 +242,15 @@ fn first_version() -> String {
 
 fn default_objective() -> String {
     "mlp".to_string()
+}
+
+/// A program a trainer runs, as a trial's record keeps it: enough to run it again by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramRun {
+    /// The command line, macros expanded.
+    pub argv: Vec<String>,
+    /// Its working directory.
+    pub cwd: std::path::PathBuf,
+    /// The variables sweep set on top of its own environment.
+    pub env: std::collections::BTreeMap<String, String>,
 }

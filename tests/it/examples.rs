@@ -84,8 +84,9 @@ fn the_cnn_example_sweeps_predicts_and_verifies_its_own_burn_model() {
     assert_eq!(refused.status.code(), Some(2));
     let message = text(&refused.stderr);
     assert!(
-        message
-            .contains("trained by objective \"digits_cnn\" (version 1), which this binary does not have (it has: mlp)"),
+        message.contains(
+            "trained by objective \"digits_cnn\" (version 1), which this binary does not have (it has: mlp, command)"
+        ),
         "{message}"
     );
     let refused = sweep(tmp.path(), &["run", "cnn.toml", "--results-dir", "elsewhere"]);

@@ -125,7 +125,7 @@ fn notes_warnings_and_a_registration_stay_off_stdout() {
     let yaml = format!(
         "program: train.py\nmethod: bayes\nrun_cap: 3\nmetric:\n  name: mcc\n  goal: maximize\n\
          parameters:\n  lr:\n    values: [0.003, 0.01]\nname: wb\nseed: 2\nregister_as: wbm\n\
-         data:\n  path: {}\ntrain:\n  epochs: 2\n  hidden: 8\n",
+         data:\n  path: {}\ntrain:\n  epochs: 2\n  hidden: 8\nobjective: mlp\n",
         data("digits.csv")
     );
     fs::write(tmp.path().join("s.yaml"), yaml).unwrap();

@@ -19,6 +19,7 @@ mod common;
 mod checkpoint;
 mod claims;
 mod cli;
+mod command;
 mod deploy;
 mod event_log;
 mod examples;

@@ -285,6 +285,37 @@ fn a_sweep_pushed_to_a_real_mlflow_server_reads_back_with_mlflows_client() {
 }
 
 #[test]
+fn a_command_sweep_pushes_the_programs_checkpoints_and_registers_one() {
+    let Some(python) = python_with(&["mlflow"]) else { return };
+    let params = "shift = { values = [0.0, 0.1] }\nepochs = { value = 3 }";
+    let tmp = crate::command::setup(&python, "prog", params, "");
+    let dir = tmp.path();
+    ok(&sweep(dir, &["run", "s.toml", "-q"]));
+    let server = Server::start(&python, dir);
+    let args = ["mlflow", "push", "results/prog", "--tracking-uri", &server.uri, "--register", "prog-model"];
+    let out = ok(&sweep(dir, &args));
+    assert!(out.contains("pushed 2 trial(s)") && out.contains("registered: prog-model version 1 (new)"), "{out}");
+    // The program's checkpoint went up as it was written, beside best.json and trial.json.
+    let pushed: Vec<PathBuf> = walk(&dir.join("artifacts"));
+    let checkpoints: Vec<&PathBuf> = pushed.iter().filter(|p| p.ends_with("model/best.safetensors")).collect();
+    assert_eq!(checkpoints.len(), 2, "{pushed:?}");
+    for c in checkpoints {
+        assert!(text(&fs::read(c).unwrap()).starts_with("trial t000"), "{}", c.display());
+    }
+    drop(server);
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}
+
+#[test]
 fn an_unreachable_server_fails_with_exit_1_naming_the_uri_and_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

@@ -63,6 +63,7 @@ data:
   path: \"{}\"
 train:
   epochs: 2
+objective: mlp
 ",
         data("breast_cancer.csv")
     )

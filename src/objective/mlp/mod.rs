@@ -508,7 +508,16 @@ mod tests {
                     ("layers", ParamValue::Int(2)),
                     ("hidden", ParamValue::Int(8)),
                 ]);
-                let trial = TrialContext { index: 0, id: "t", seed: 5, params: &p, data: &data };
+                let trial = TrialContext {
+                    index: 0,
+                    id: "t",
+                    seed: 5,
+                    params: &p,
+                    data: &data,
+                    dir: None,
+                    command: None,
+                    monitor: None,
+                };
                 let run = |gradients| {
                     let mut t = MlpObjective { gradients }.start(&trial).unwrap();
                     let losses: Vec<f64> = (0..3).map(|_| t.train_epoch().unwrap()).collect();
@@ -532,7 +541,16 @@ mod tests {
     fn a_checkpoint_reloads_as_the_same_model() {
         let data = toy_data(Task::Regression);
         let p = params(&[("hidden", ParamValue::Int(8))]);
-        let trial = TrialContext { index: 0, id: "t", seed: 1, params: &p, data: &data };
+        let trial = TrialContext {
+            index: 0,
+            id: "t",
+            seed: 1,
+            params: &p,
+            data: &data,
+            dir: None,
+            command: None,
+            monitor: None,
+        };
         let objective = MlpObjective::default();
         let mut trainer = objective.start(&trial).unwrap();
         trainer.train_epoch().unwrap();

@@ -477,6 +477,15 @@ fn artifacts(
     let model_error = |source| PushError::Model { trial: record.id.clone(), source: Box::new(source) };
     // Loading checks the checkpoint against the record's sha256 and that this
     // binary has the objective, so the card describes the very weights pushed.
+    if crate::deploy::program_record(trial_dir, catalog).map_err(model_error)?.is_some() {
+        // A program's checkpoint: checked against the record's sha256, pushed without a card sweep cannot write.
+        let checked = crate::deploy::verify_program(trial_dir, record).map_err(model_error)?;
+        files.push((format!("model/{}", names::CHECKPOINT), read(names::CHECKPOINT)?));
+        files.push((format!("model/{}", names::BEST_METADATA), read(names::BEST_METADATA)?));
+        files.push((format!("model/{}", names::RECORD), record_bytes.to_vec()));
+        let _ = checked;
+        return Ok(files);
+    }
     let model = LoadedModel::load(trial_dir, catalog).map_err(model_error)?;
     let (card_json, card_md) = crate::deploy::model_card_files(&model, &trial_dir.display().to_string());
     files.push((format!("model/{}", model.meta.checkpoint), model.checkpoint.clone()));

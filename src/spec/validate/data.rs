@@ -62,6 +62,31 @@ pub(super) fn validate_data(
             ),
         ));
     }
+    if objective.owns_data() {
+        if let Some((key, v)) = table.iter().find(|(k, _)| k.as_str() != "task") {
+            return Err(ctx.at(
+                v,
+                &format!("data.{key}"),
+                format!(
+                    "objective \"{}\" runs a program that reads its own data; [data] takes only task",
+                    objective.name()
+                ),
+            ));
+        }
+        let data = DataSpec {
+            path: None,
+            target: None,
+            valid_fraction: 0.0,
+            task,
+            features: None,
+            drop: Vec::new(),
+            options: Params::new(),
+            test_fraction: None,
+            test_path: None,
+            cv_folds: None,
+        };
+        return Ok((data, Selection::default()));
+    }
     // A `[data]` value is any TOML value: one that is no number gets the range's message too.
     let fraction = |key: &str| -> Result<Option<f64>, SpecError> {
         let Some(v) = table.get(key) else { return Ok(None) };

@@ -5,9 +5,32 @@ use crate::metrics::{Goal, Monitor, Task};
 use crate::spec::SpecError;
 use crate::spec::raw::RawSpec;
 
-pub(super) fn validate_metric(ctx: &Ctx, raw: &RawSpec, task: Task) -> Result<Monitor, SpecError> {
+/// `reported`: the objective's program reports metrics of its own, so a
+/// name outside the table is accepted with an explicit goal.
+pub(super) fn validate_metric(ctx: &Ctx, raw: &RawSpec, task: Task, reported: bool) -> Result<Monitor, SpecError> {
     let name = raw.metric.name.get_ref().clone();
-    let Some(def) = task.metric(&name) else {
+    let explicit = match raw.metric.goal.as_ref().map(|g| g.get_ref().as_str()) {
+        Some("maximize") => Some(Goal::Maximize),
+        Some("minimize") => Some(Goal::Minimize),
+        _ => None,
+    };
+    let def_goal = match (task.metric(&name), explicit) {
+        (Some(def), _) => Some(def.goal),
+        (None, Some(goal)) if reported => Some(goal),
+        (None, None) if reported => {
+            return Err(ctx.at(
+                &raw.metric.name,
+                "metric.name",
+                format!(
+                    "got \"{name}\", which is not one of sweep's metrics ({}), so no goal follows from it; \
+                     set metric.goal = \"maximize\" or \"minimize\"",
+                    task.metric_names().join(", ")
+                ),
+            ));
+        }
+        _ => None,
+    };
+    let Some(def_goal) = def_goal else {
         let names = task.metric_names();
         return Err(ctx.at(
             &raw.metric.name,
@@ -20,7 +43,7 @@ pub(super) fn validate_metric(ctx: &Ctx, raw: &RawSpec, task: Task) -> Result<Mo
         ));
     };
     let goal = match raw.metric.goal.as_ref().map(|g| (g, g.get_ref().as_str())) {
-        None | Some((_, "auto")) => def.goal,
+        None | Some((_, "auto")) => def_goal,
         Some((_, "maximize")) => Goal::Maximize,
         Some((_, "minimize")) => Goal::Minimize,
         Some((g, other)) => {

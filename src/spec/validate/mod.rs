@@ -12,6 +12,7 @@ use super::{CheckpointPolicy, SlurmDefaults, SpecError, SweepSpec};
 use crate::objective::Catalog;
 use crate::params::{ParamValue, Params};
 
+mod command;
 mod data;
 mod early_terminate;
 mod method;
@@ -25,6 +26,7 @@ mod train;
 #[cfg(test)]
 mod tests;
 
+use command::validate_command;
 use data::validate_data;
 use early_terminate::validate_early_terminate;
 use metric::validate_metric;
@@ -163,7 +165,7 @@ fn validate(ctx: &Ctx, raw: &RawSpec, catalog: &Catalog) -> Result<SweepSpec, Sp
     let workers = ctx.check_opt(raw.workers.as_ref(), "workers", &Expect::whole(1..=1024))?.map(|w| w as usize);
     let repeats = ctx.check_opt(raw.repeats.as_ref(), "repeats", &Expect::whole(1..=1000))?.map_or(1, |r| r as usize);
     let (data, mut selection) = validate_data(ctx, raw, objective)?;
-    let metric = validate_metric(ctx, raw, data.task)?;
+    let metric = validate_metric(ctx, raw, data.task, objective.owns_data())?;
     let resamples = Expect::whole(0..=100_000).words("a whole number of resamples from 0 (off) to 100000");
     if let Some(b) = ctx.check_opt(raw.metric.bootstrap.as_ref(), "metric.bootstrap", &resamples)? {
         selection.bootstrap = b as usize;
@@ -207,6 +209,16 @@ fn validate(ctx: &Ctx, raw: &RawSpec, catalog: &Catalog) -> Result<SweepSpec, Sp
         Some(t) => Some(validate_early_terminate(ctx, t, epochs)?),
         None => None,
     };
+    let command = validate_command(ctx, raw, objective.name())?;
+    if command.is_some() && checkpoint == CheckpointPolicy::EveryEpoch {
+        let c = raw.checkpoint.as_ref().map(|c| c.span());
+        return Err(ctx.err(
+            c,
+            "checkpoint",
+            "got \"every_epoch\", but a command objective's program writes only the checkpoints sweep asks for \
+             (the best epoch's); expected \"best\"",
+        ));
+    }
     let slurm = match &raw.slurm {
         Some(s) => validate_slurm(ctx, s)?,
         None => SlurmDefaults::default(),
@@ -233,6 +245,7 @@ fn validate(ctx: &Ctx, raw: &RawSpec, catalog: &Catalog) -> Result<SweepSpec, Sp
         selection,
         report: super::ReportSpec { tensorboard: raw.report.as_ref().and_then(|r| r.tensorboard).unwrap_or(false) },
         publish,
+        command,
     })
 }
 

@@ -3,7 +3,7 @@
 use toml::Spanned;
 
 use super::{Ctx, Expect, as_number, toml_to_param};
-use crate::params::{Bound, ParamKind, ParamValue, Schema};
+use crate::params::{Bound, ParamDef, ParamKind, ParamValue, Schema};
 use crate::space::Domain;
 use crate::spec::SpecError;
 use crate::spec::raw::RawParam;
@@ -16,15 +16,23 @@ pub(super) fn validate_param(
     objective: &str,
 ) -> Result<Domain, SpecError> {
     let path = format!("parameters.{key}");
-    let Some(def) = schema.get(key) else {
-        return Err(ctx.at(
-            param,
-            &path,
-            format!("unknown parameter of objective \"{objective}\", expected one of {}", schema.names()),
-        ));
+    let p = param.get_ref();
+    let undeclared;
+    let def = match schema.get(key) {
+        Some(def) => def,
+        None if schema.is_open() => {
+            undeclared = ParamDef::undeclared(key, undeclared_kind(p));
+            &undeclared
+        }
+        None => {
+            return Err(ctx.at(
+                param,
+                &path,
+                format!("unknown parameter of objective \"{objective}\", expected one of {}", schema.names()),
+            ));
+        }
     };
     let kind = &def.kind;
-    let p = param.get_ref();
     let coerce = |v: &toml::Value, what: &str| -> Result<ParamValue, SpecError> {
         let pv = toml_to_param(v).map_err(|m| ctx.at(param, &format!("{path}.{what}"), m))?;
         kind.coerce(&pv).map_err(|m| ctx.at(param, &format!("{path}.{what}"), m))
@@ -171,6 +179,21 @@ pub(super) fn validate_param(
         )),
         "log_uniform_values" => Ok(Domain::LogUniformValues { min: lo, max: hi }),
         _ => Ok(Domain::Uniform { min: lo, max: hi }),
+    }
+}
+
+/// The kind of a parameter an open schema does not declare: whole numbers
+/// for `int_uniform`, numbers for any other distribution, else what its
+/// values are.
+fn undeclared_kind(p: &RawParam) -> ParamKind {
+    match p.distribution.as_deref() {
+        Some("int_uniform") => ParamKind::of_values(&[ParamValue::Int(0)]),
+        Some("constant" | "categorical" | "categorical_w_probabilities") | None => {
+            let values: Vec<ParamValue> =
+                p.value.iter().chain(p.values.iter().flatten()).filter_map(|v| toml_to_param(v).ok()).collect();
+            ParamKind::of_values(&values)
+        }
+        Some(_) => ParamKind::of_values(&[ParamValue::Float(0.0)]),
     }
 }
 

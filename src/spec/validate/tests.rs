@@ -421,7 +421,7 @@ fn the_objective_is_chosen_by_name_and_owns_the_parameters() {
     let spec = parse_str(&GRID.replace("method = \"grid\"", "objective = \"mlp\"\nmethod = \"grid\"")).unwrap();
     assert_eq!(spec.objective, "mlp");
     let m = message(&GRID.replace("method = \"grid\"", "objective = \"cnn\"\nmethod = \"grid\""));
-    assert_eq!(m, "s.toml:3: objective: got \"cnn\", expected one of mlp (the objectives of this binary)");
+    assert_eq!(m, "s.toml:3: objective: got \"cnn\", expected one of mlp, command (the objectives of this binary)");
     let m = message(&GRID.replace("epochs = 30", "epochs = 30\nchannels = 8"));
     assert!(
         m.starts_with("s.toml:19: train.channels: unknown setting of objective \"mlp\", expected one of epochs, lr"),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 
 use super::{Ctx, Expect, toml_to_param};
-use crate::params::{Params, RESERVED, Schema};
+use crate::params::{ParamDef, ParamKind, Params, RESERVED, Schema};
 use crate::spec::raw::RawEarlyStopping;
 use crate::spec::{EarlyStoppingSpec, SpecError};
 
@@ -38,18 +38,26 @@ pub(super) fn validate_train(
             early_stopping = Some(EarlyStoppingSpec { patience: patience as usize, min_delta });
             continue;
         }
-        let Some(def) = schema.get(key) else {
-            return Err(ctx.at(
-                value,
-                &path,
-                format!(
-                    "unknown setting of objective \"{objective}\", expected one of {}, {}",
-                    schema.names(),
-                    RESERVED.join(", ")
-                ),
-            ));
-        };
         let v = toml_to_param(value.get_ref()).map_err(|m| ctx.at(value, &path, m))?;
+        let undeclared;
+        let def = match schema.get(key) {
+            Some(def) => def,
+            None if schema.is_open() => {
+                undeclared = ParamDef::undeclared(key, ParamKind::of_values([&v]));
+                &undeclared
+            }
+            None => {
+                return Err(ctx.at(
+                    value,
+                    &path,
+                    format!(
+                        "unknown setting of objective \"{objective}\", expected one of {}, {}",
+                        schema.names(),
+                        RESERVED.join(", ")
+                    ),
+                ));
+            }
+        };
         let v = def.kind.coerce(&v).map_err(|m| ctx.at(value, &path, m))?;
         fixed.insert(key.clone(), v);
     }

@@ -17,9 +17,12 @@
 //! - a parameter with `min` and `max` and no `distribution` gets W&B's:
 //!   `int_uniform` when both are integers, else `uniform`;
 //! - `name` defaults to the file's stem, since it names the results folder;
-//! - keys that only tell W&B's servers or agent what to do (`program`,
-//!   `command`, `entity`, `project`, ...) and `metric.target`/`impute*` are
-//!   reported as ignored.
+//! - `program` and `command` (W&B's macros, default `${env} ${interpreter}
+//!   ${program} ${args}`) become `objective = "command"` with a `[command]`
+//!   table, so the user's program is what each trial runs; a file that sets
+//!   `objective` to another objective keeps them ignored;
+//! - keys that only tell W&B's servers or agent what to do (`entity`,
+//!   `project`, ...) and `metric.target`/`impute*` are reported as ignored.
 //!
 //! Scalars resolve as YAML 1.2's core schema (so `1e-4` is a number, where
 //! PyYAML's YAML 1.1 would read a string).
@@ -289,9 +292,13 @@ fn to_toml(root: &Node, file: &Path) -> Result<Converted, ConvertError> {
 
     let mut tables: Vec<(&str, usize, &Node)> = Vec::new();
     let mut trials_key: Option<(&str, usize)> = None;
+    let other_objective =
+        entries.iter().any(|(k, _, v)| k == "objective" && !matches!(&v.value, Yaml::Str(s) if s == "command"));
+    let mut program: Vec<(&str, usize, &Node)> = Vec::new();
     for (key, line, node) in entries {
         let key = key.as_str();
         match key {
+            "program" | "command" if !other_objective => program.push((key, *line, node)),
             "method" => {
                 let method = match &node.value {
                     Yaml::Str(s) => s.as_str(),
@@ -381,6 +388,20 @@ fn to_toml(root: &Node, file: &Path) -> Result<Converted, ConvertError> {
                     ),
                 ));
             }
+        }
+    }
+
+    if let Some((_, first_line, _)) = program.first() {
+        if !entries.iter().any(|(k, _, _)| k == "objective") {
+            out.set("objective", toml::Value::String("command".into()), *first_line);
+        }
+        out.open_table("command", *first_line);
+        for (key, line, node) in &program {
+            let toml_key = if *key == "command" { "argv" } else { "program" };
+            let path = format!("command.{toml_key}");
+            out.set_in("command", toml_key, toml_value(node, key)?, *line);
+            out.paths.insert(path.clone(), *line);
+            out.renamed.insert(path, key.to_string());
         }
     }
 
@@ -562,7 +583,7 @@ mod tests {
     }
 
     const BAYES: &str = "\
-program: train.py
+objective: mlp
 method: bayes
 run_cap: 12
 metric:
@@ -612,16 +633,18 @@ train:
             spec.parameters["batch_size"],
             Domain::QLogUniformValues { min: 16.0, max: 256.0, q: 16.0, integer: true }
         );
-        assert_eq!(notices.len(), 2, "{notices:?}");
+        assert_eq!(notices.len(), 1, "{notices:?}");
         assert!(notices[0].starts_with("note: method \"bayes\" runs sweep's TPE (Tree-structured Parzen Estimator)"));
-        assert_eq!(notices[1], "warning: sweep.yaml: program is a W&B key sweep does not use; ignored");
     }
 
     #[test]
     fn ignored_keys_are_listed_once_in_file_order() {
-        let text = format!("entity: me\nproject: p\n{BAYES}command:\n  - ${{env}}\n  - ${{program}}\n")
-            .replace("  name: valid_loss", "  name: valid_loss\n  target: 0.1");
-        let (_, notices) = parse_yaml(&text).unwrap();
+        // objective: mlp is explicit, so W&B's program and command stay ignored.
+        let text =
+            format!("entity: me\nproject: p\nprogram: train.py\n{BAYES}command:\n  - ${{env}}\n  - ${{program}}\n")
+                .replace("  name: valid_loss", "  name: valid_loss\n  target: 0.1");
+        let (spec, notices) = parse_yaml(&text).unwrap();
+        assert_eq!(spec.objective, "mlp");
         assert_eq!(
             notices[1],
             "warning: sweep.yaml: entity, project, program, metric.target, command are W&B keys sweep does not use; ignored"
@@ -641,7 +664,7 @@ train:
         assert!(m.starts_with("sweep.yaml:31: train.momentum: "), "{m}");
         let m = message(&BAYES.replace("  name: valid_loss", "  name: valid_loss\n  goal: up"));
         assert!(m.starts_with("sweep.yaml:6: metric.goal: got \"up\", expected"), "{m}");
-        let m = message(&BAYES.replace("program: train.py", "programme: train.py"));
+        let m = message(&BAYES.replace("objective: mlp", "programme: train.py"));
         assert!(m.starts_with("sweep.yaml:1: programme: unknown key, expected one of W&B's method"), "{m}");
         let m = message(&BAYES.replace("method: bayes", "method: custom"));
         assert!(
@@ -673,6 +696,43 @@ train:
         assert!(m.contains("is empty"), "{m}");
         let m = message(&BAYES.replace("run_cap: 12", "run_cap:"));
         assert_eq!(m, "sweep.yaml:3: run_cap: is empty (null), expected a value; give one or remove the key");
+    }
+
+    /// A W&B file for a program: no data, a metric of the program's own.
+    const PROGRAM: &str = "\
+program: train.py
+method: random
+run_cap: 3
+metric:
+  name: val_acc
+  goal: maximize
+parameters:
+  lr:
+    min: 0.001
+    max: 0.1
+";
+
+    #[test]
+    fn program_runs_the_users_program_with_w_and_bs_default_command() {
+        let (spec, notices) = parse_yaml(PROGRAM).unwrap();
+        assert_eq!(spec.objective, "command");
+        let command = spec.command.unwrap();
+        assert_eq!(command.program.as_deref(), Some("train.py"));
+        assert_eq!(command.interpreter, "python3");
+        assert_eq!(command.argv, ["${env}", "${interpreter}", "${program}", "${args}"]);
+        assert_eq!(spec.metric.metric, "val_acc");
+        assert!(notices.is_empty(), "{notices:?}");
+    }
+
+    #[test]
+    fn command_with_macros_becomes_argv_and_its_mistakes_point_at_its_line() {
+        let text = format!("{PROGRAM}command:\n  - ${{interpreter}}\n  - ${{program}}\n  - ${{args_no_hyphens}}\n");
+        let (spec, _) = parse_yaml(&text).unwrap();
+        assert_eq!(spec.command.unwrap().argv, ["${interpreter}", "${program}", "${args_no_hyphens}"]);
+        let m = message(&format!("{PROGRAM}command:\n  - ${{interpreter}}\n  - ${{argz}}\n"));
+        assert!(m.starts_with("sweep.yaml:11: command: ${argz} is not a macro"), "{m}");
+        let m = message(&PROGRAM.replace("method: random", "method: random\ndata:\n  path: d.csv"));
+        assert!(m.contains("takes only task"), "{m}");
     }
 
     #[test]
