@@ -444,3 +444,43 @@ fn bad_names_and_folders_are_refused_with_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--project: got \"a/b\""), "{}", text(&out.stderr));
 }
+
+/// A program's model (objective "command") has no card sweep can write: its run carries the
+/// checkpoint the program wrote, `best.json` and `trial.json`, checked against the record.
+#[test]
+fn command_trials_export_the_checkpoint_the_program_wrote() {
+    let Some(core) = wandb_core() else { return };
+    let Some(py) = crate::common::python_with(&["json"]) else { return };
+    let tmp = crate::command::setup(&py, "cmdwb", "shift = { values = [0.0, 0.05] }\nepochs = { value = 3 }", "");
+    let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let results = tmp.path().join("results/cmdwb");
+    let line = export(&results, &[]);
+    assert!(line.contains("2 offline runs, 2 model artifacts"), "{line}");
+    let runs = runs(&results.join("wandb"));
+    assert_eq!(runs.len(), 2);
+    for (id, run) in &runs {
+        let trial_dir = results.join("trials").join(id);
+        let trial_json = read_json(&trial_dir.join("trial.json"));
+        let records = inspect(&core, run, false);
+        let artifact = &records.iter().find(|r| r["type"] == "artifact").unwrap()["artifact"];
+        let metadata: serde_json::Value = serde_json::from_str(artifact["metadata"].as_str().unwrap()).unwrap();
+        assert_eq!(metadata["checkpoint_sha256"], trial_json["checkpoint_sha256"], "{id}");
+        let mut paths = Vec::new();
+        for entry in artifact["manifest"]["contents"].as_array().unwrap() {
+            let path = entry["path"].as_str().unwrap().to_string();
+            let bytes = fs::read(entry["local_path"].as_str().unwrap()).unwrap();
+            assert_eq!(bytes, fs::read(trial_dir.join(&path)).unwrap(), "{id}: {path} is the trial's");
+            assert_eq!(entry["digest"].as_str().unwrap(), md5_b64(&bytes));
+            paths.push(path);
+        }
+        paths.sort();
+        assert_eq!(paths, ["best.json", "best.safetensors", "trial.json"], "{id}");
+    }
+    // A checkpoint that no longer matches its record is refused, naming the trial.
+    let (id, _) = runs.iter().next().unwrap();
+    fs::write(results.join("trials").join(id).join("best.safetensors"), b"other bytes").unwrap();
+    let out = sweep(&results, &["wandb", "export", results.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(id.as_str()) && text(&out.stderr).contains("sha256"), "{}", text(&out.stderr));
+}

@@ -295,9 +295,16 @@ fn stage_artifact(
 ) -> Result<(ArtifactPlan, usize), WandbError> {
     let model_error = |source| WandbError::Model { trial: record.id.clone(), source: Box::new(source) };
     // Loading checks the checkpoint against the record's sha256, so the artifact holds the
-    // very weights the record names, and lets the card describe the model.
-    let model = LoadedModel::load(trial_dir, catalog).map_err(model_error)?;
-    let (card_json, card_md) = crate::deploy::model_card_files(&model, &trial_dir.display().to_string());
+    // very weights the record names, and lets the card describe the model. A program's model
+    // (objective "command") cannot be loaded: its checkpoint is checked against the record
+    // alone, and it goes without a card, with trial.json in place of preprocessing.json.
+    let model = match crate::deploy::program_record(trial_dir, catalog).map_err(model_error)? {
+        Some(_) => {
+            crate::deploy::verify_program(trial_dir, record).map_err(model_error)?;
+            None
+        }
+        None => Some(LoadedModel::load(trial_dir, catalog).map_err(model_error)?),
+    };
     std::fs::create_dir_all(to).map_err(write_err(to))?;
     let mut files = Vec::new();
     let mut written = 0;
@@ -321,13 +328,26 @@ fn stage_artifact(
         });
         Ok(())
     };
-    stage(&model.meta.checkpoint, Some(&trial_dir.join(&model.meta.checkpoint)), &model.checkpoint)?;
-    for name in [names::BEST_METADATA, names::PREPROCESSING] {
-        let bytes = read(name)?;
-        stage(name, Some(&trial_dir.join(name)), &bytes)?;
-    }
-    stage("model_card.json", None, &card_json)?;
-    stage("model_card.md", None, card_md.as_bytes())?;
+    let checkpoint_sha256 = match &model {
+        Some(model) => {
+            stage(&model.meta.checkpoint, Some(&trial_dir.join(&model.meta.checkpoint)), &model.checkpoint)?;
+            for name in [names::BEST_METADATA, names::PREPROCESSING] {
+                let bytes = read(name)?;
+                stage(name, Some(&trial_dir.join(name)), &bytes)?;
+            }
+            let (card_json, card_md) = crate::deploy::model_card_files(model, &trial_dir.display().to_string());
+            stage("model_card.json", None, &card_json)?;
+            stage("model_card.md", None, card_md.as_bytes())?;
+            model.checkpoint_sha256.clone()
+        }
+        None => {
+            for name in [names::CHECKPOINT, names::BEST_METADATA, names::RECORD] {
+                let bytes = read(name)?;
+                stage(name, Some(&trial_dir.join(name)), &bytes)?;
+            }
+            record.checkpoint_sha256.clone().unwrap_or_default()
+        }
+    };
 
     let mut metadata = serde_json::Map::new();
     for (metric, value) in &record.best_metrics {
@@ -336,7 +356,7 @@ fn stage_artifact(
     metadata.insert("best_epoch".into(), serde_json::json!(record.best_epoch));
     metadata.insert("params".into(), serde_json::json!(record.params));
     metadata.insert("seed".into(), serde_json::json!(record.seed.to_string()));
-    metadata.insert("checkpoint_sha256".into(), serde_json::json!(model.checkpoint_sha256));
+    metadata.insert("checkpoint_sha256".into(), serde_json::json!(checkpoint_sha256));
     metadata.insert("data_fingerprint".into(), serde_json::json!(record.data_fingerprint));
     metadata.insert("trial_id".into(), serde_json::json!(record.id));
     metadata.insert("sweep".into(), serde_json::json!(sweep));
