@@ -275,6 +275,30 @@ fn verify_program(dir: &std::path::Path, record: &crate::store::TrialRecord, jso
                 writeln!(out, "    {:<18} stored {:<22} measured {:<22} {verdict}", c.name, c.stored, c.measured)?;
             }
         }
+        match (&report.rerun, &report.not_rerun) {
+            (Some(r), _) => {
+                writeln!(out, "  the model run again: [command] predict {:?} in {}", r.argv, r.cwd.display())?;
+                let outputs = match r.first_difference {
+                    None => "ok".to_string(),
+                    Some((row, col, s, p)) => format!(
+                        "MISMATCH: {} differ, first row {row} output {col}: stored {s}, predicted {p}",
+                        r.differing
+                    ),
+                };
+                writeln!(
+                    out,
+                    "    its {} predicted rows of {} outputs are the stored outputs (within 1e-6 relative): {outputs}",
+                    r.rows, r.width
+                )?;
+                writeln!(out, "    metrics recomputed from its predictions:")?;
+                for c in &r.checks {
+                    let verdict = if c.ok { "ok" } else { "MISMATCH" };
+                    writeln!(out, "    {:<18} stored {:<22} measured {:<22} {verdict}", c.name, c.stored, c.measured)?;
+                }
+            }
+            (None, Some(why)) => writeln!(out, "  not re-run: {why}")?,
+            (None, None) => {}
+        }
         writeln!(
             out,
             "{}",
@@ -285,7 +309,25 @@ fn verify_program(dir: &std::path::Path, record: &crate::store::TrialRecord, jso
             }
         )?;
     }
-    if !report.ok() {
+    if let Some(r) = report.rerun.as_ref().filter(|r| !r.ok()) {
+        let mut what = Vec::new();
+        if let Some((row, col, s, p)) = r.first_difference {
+            what.push(format!(
+                "{} of its predictions differ from the stored best-epoch outputs (first: row {row} output {col}, \
+                 stored {s}, predicted {p})",
+                r.differing
+            ));
+        }
+        let metrics: Vec<&str> = r.checks.iter().filter(|c| !c.ok).map(|c| c.name.as_str()).collect();
+        if !metrics.is_empty() {
+            what.push(format!("{} recomputed from its predictions differ from best.json", metrics.join(", ")));
+        }
+        eprintln!(
+            "error: {}: [command] predict on the stored checkpoint does not reproduce the trial: {}",
+            dir.display(),
+            what.join("; ")
+        );
+    } else if !report.ok() {
         eprintln!("error: {}: the stored files of this model disagree (see above)", dir.display());
     }
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })

@@ -133,6 +133,17 @@ pub(crate) enum DeployError {
         /// Why not.
         why: String,
     },
+    /// A trial's `[command] predict` did not give predictions.
+    #[error(
+        "{dir}: [command] predict {argv:?} failed: {message}; run it by hand in the trial's working directory (trial.json's program.cwd) to see why"
+    )]
+    Predict {
+        dir: PathBuf,
+        /// The command line run.
+        argv: Vec<String>,
+        /// What went wrong: its exit status and the tail of its stderr, or what its file lacks.
+        message: String,
+    },
     /// Writing an output failed.
     #[error("{path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
