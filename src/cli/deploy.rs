@@ -336,19 +336,29 @@ fn verify_program(dir: &std::path::Path, record: &crate::store::TrialRecord, jso
 /// Prints every metric of the model's task on one part of its split.
 pub(super) fn evaluate(args: EvaluateArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let json_out = super::json::reserve_if(args.json)?;
-    let model = load(&args.model, &args.at, catalog, "evaluate")?;
-    let result = deploy::evaluate_split(&model, args.split.into())?;
+    let dir = deploy::locate(&args.model, &args.at.registry())?;
+    let (dir, result) = match deploy::program_record(&dir, catalog)? {
+        Some(record) => {
+            let result = deploy::evaluate_program(&dir, &record, args.split.into())?;
+            (dir, result)
+        }
+        None => {
+            let model = load(&args.model, &args.at, catalog, "evaluate")?;
+            let result = deploy::evaluate_split(&model, args.split.into())?;
+            (model.dir, result)
+        }
+    };
     if let Some(out) = json_out {
         out.print(&EvaluateOutput {
             schema_version: SCHEMA_VERSION,
             command: "evaluate",
             model: args.model.clone(),
-            model_dir: absolute(&model.dir),
+            model_dir: absolute(&dir),
             evaluation: result,
         })?;
     } else {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{} on its {} {} rows:", model.dir.display(), result.rows, result.split.as_str())?;
+        writeln!(out, "{} on its {} {} rows:", dir.display(), result.rows, result.split.as_str())?;
         for (name, value) in &result.metrics {
             writeln!(out, "  {name:<18} {value}")?;
         }

@@ -16,9 +16,12 @@ use serde::Serialize;
 
 use super::DeployError;
 use super::verify::{MetricCheck, TOLERANCE};
+use crate::data::SplitName;
 use crate::metrics::{TargetScale, Task, Truth, evaluate};
 use crate::objective::command::{argv, protocol};
-use crate::store::{self, BestMetadata, HistoryFile, StoredOutputs, TrialRecord, decode_outputs, names};
+use crate::store::{
+    self, BestMetadata, HistoryFile, SplitEvaluation, StoredOutputs, TrialRecord, decode_outputs, names,
+};
 
 /// One claim of the stored files, checked against another.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -105,20 +108,7 @@ pub(crate) fn program_record(
 
 /// Checks a program's model folder (see the module's comment).
 pub(crate) fn verify_program(dir: &Path, record: &TrialRecord) -> Result<ProgramVerifyReport, DeployError> {
-    let meta_path = dir.join(names::BEST_METADATA);
-    if !meta_path.exists() {
-        return Err(DeployError::NotAModel { dir: dir.to_path_buf() });
-    }
-    let meta: BestMetadata = store::read_json(&meta_path)?;
-    let path = dir.join(&meta.checkpoint);
-    let bytes = std::fs::read(&path).map_err(|source| store::StoreError::Io { path: path.clone(), source })?;
-    let actual = store::sha256_hex(&bytes);
-    let Some(expected) = record.checkpoint_sha256.clone() else {
-        return Err(DeployError::Unfinished { path: dir.join(names::RECORD) });
-    };
-    if actual != expected {
-        return Err(DeployError::ChecksumMismatch { path, record: dir.join(names::RECORD), expected, actual });
-    }
+    let (meta, path, actual) = checked_checkpoint(dir, record)?;
     let mut consistency = vec![
         Consistency {
             what: format!("best.json epoch {} is trial.json's best_epoch", meta.epoch),
@@ -192,6 +182,63 @@ pub(crate) fn verify_program(dir: &Path, record: &TrialRecord) -> Result<Program
     })
 }
 
+/// best.json, the checkpoint's path, and its sha256, which must be the trial record's.
+fn checked_checkpoint(dir: &Path, record: &TrialRecord) -> Result<(BestMetadata, PathBuf, String), DeployError> {
+    let meta_path = dir.join(names::BEST_METADATA);
+    if !meta_path.exists() {
+        return Err(DeployError::NotAModel { dir: dir.to_path_buf() });
+    }
+    let meta: BestMetadata = store::read_json(&meta_path)?;
+    let path = dir.join(&meta.checkpoint);
+    let bytes = std::fs::read(&path).map_err(|source| store::StoreError::Io { path: path.clone(), source })?;
+    let actual = store::sha256_hex(&bytes);
+    let Some(expected) = record.checkpoint_sha256.clone() else {
+        return Err(DeployError::Unfinished { path: dir.join(names::RECORD) });
+    };
+    if actual != expected {
+        return Err(DeployError::ChecksumMismatch { path, record: dir.join(names::RECORD), expected, actual });
+    }
+    Ok((meta, path, actual))
+}
+
+/// `sweep evaluate --split valid` of a program's model: the metrics of the
+/// predictions `[command] predict` writes from the stored checkpoint, against
+/// the stored validation targets. The program owns its data, so sweep knows
+/// no other split, and without a predict command or stored outputs it cannot
+/// evaluate at all.
+pub(crate) fn evaluate_program(
+    dir: &Path,
+    record: &TrialRecord,
+    split: SplitName,
+) -> Result<SplitEvaluation, DeployError> {
+    let refused = |what| DeployError::ProgramModel { dir: dir.to_path_buf(), name: record.objective.clone(), what };
+    let Some((run, predict)) = record.program.as_ref().and_then(|p| p.predict.as_ref().map(|argv| (p, argv))) else {
+        return Err(refused("evaluate (its trial records no [command] predict)"));
+    };
+    if split != SplitName::Valid {
+        return Err(DeployError::NoSuchSplit {
+            dir: dir.to_path_buf(),
+            split: split.as_str(),
+            why: format!(
+                "objective \"{}\" owns its data: sweep knows only the validation rows the program sent (--split valid)",
+                record.objective
+            ),
+        });
+    }
+    let (_, path, sha) = checked_checkpoint(dir, record)?;
+    let Some(stored) = stored_outputs(dir, record)? else {
+        return Err(refused("evaluate (its program sent no validation outputs and targets)"));
+    };
+    let (_, predicted) = run_predict(dir, &path, run, predict, &stored)?;
+    Ok(SplitEvaluation {
+        split,
+        rows: predicted.rows,
+        metrics: super::evaluate::split_metrics(measure(&predicted.values, &stored, record.task)),
+        checkpoint_sha256: sha,
+        evaluated_at: store::now_rfc3339(),
+    })
+}
+
 /// Runs the trial's predict command on `checkpoint` in its recorded working
 /// directory and environment, writing into a folder of its own outside the
 /// model's (verify changes nothing there), and compares its predictions with
@@ -205,6 +252,28 @@ fn rerun(
     task: Task,
     meta: &BestMetadata,
 ) -> Result<Rerun, DeployError> {
+    let (argv, predicted) = run_predict(dir, checkpoint, run, predict, stored)?;
+    let (differing, first_difference) = differences(&stored.values, &predicted.values, stored.width);
+    Ok(Rerun {
+        argv,
+        cwd: run.cwd.clone(),
+        rows: predicted.rows,
+        width: predicted.width,
+        differing,
+        first_difference,
+        checks: compare_metrics(meta, &measure(&predicted.values, stored, task)),
+    })
+}
+
+/// Runs the predict command (see [`rerun`]): its filled command line and
+/// predictions, as many rows and outputs per row as `stored`.
+fn run_predict(
+    dir: &Path,
+    checkpoint: &Path,
+    run: &store::ProgramRun,
+    predict: &[String],
+    stored: &StoredOutputs,
+) -> Result<(Vec<String>, protocol::Predictions), DeployError> {
     let checkpoint = std::path::absolute(checkpoint)
         .map_err(|source| store::StoreError::Io { path: checkpoint.to_path_buf(), source })?;
     let scratch = Scratch::new().map_err(|source| DeployError::Write { path: std::env::temp_dir(), source })?;
@@ -235,16 +304,7 @@ fn rerun(
             predicted.rows, predicted.width, stored.rows, stored.width, stored.epoch
         )));
     }
-    let (differing, first_difference) = differences(&stored.values, &predicted.values, stored.width);
-    Ok(Rerun {
-        argv,
-        cwd: run.cwd.clone(),
-        rows: predicted.rows,
-        width: predicted.width,
-        differing,
-        first_difference,
-        checks: compare_metrics(meta, &measure(&predicted.values, stored, task)),
-    })
+    Ok((argv, predicted))
 }
 
 /// How many predicted values differ from the stored ones beyond

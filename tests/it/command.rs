@@ -281,7 +281,7 @@ fn outputs_and_targets_let_sweep_compute_its_own_metrics_and_verify_recompute_th
 /// when it gives the stored outputs; predictions that differ, or a predict
 /// that fails, make verify exit 1 saying which.
 #[test]
-fn verify_runs_the_predict_command_and_fails_when_its_predictions_differ_or_it_fails() {
+fn verify_and_evaluate_run_the_predict_command_and_fail_when_its_predictions_differ_or_it_fails() {
     let Some(py) = python() else { return };
     let params =
         "outputs = { value = true }\nepochs = { value = 4 }\npredict = { values = [\"same\", \"wrong\", \"fail\"] }";
@@ -315,6 +315,18 @@ fn verify_runs_the_predict_command_and_fails_when_its_predictions_differ_or_it_f
         serde_json::from_slice(&sweep(tmp.path(), &["verify", same.to_str().unwrap(), "--json"]).stdout).unwrap();
     assert_eq!(doc["rerun"]["differing"], 0, "{doc}");
     assert!(doc["rerun"]["checks"].as_array().unwrap().iter().any(|c| c["name"] == "mcc"), "{doc}");
+    // evaluate --split valid goes the same way: the predictions' metrics, which are best.json's.
+    let evaluate = sweep(tmp.path(), &["evaluate", same.to_str().unwrap(), "--split", "valid", "--json"]);
+    assert!(evaluate.status.success(), "{}", text(&evaluate.stderr));
+    let doc: Value = serde_json::from_slice(&evaluate.stdout).unwrap();
+    let best = json(&same.join("best.json"));
+    assert_eq!(doc["rows"], 6, "{doc}");
+    assert_eq!(doc["metrics"]["accuracy"], best["metrics"]["accuracy"], "{doc}");
+    assert_eq!(doc["metrics"]["loss"], best["metrics"]["valid_loss"], "{doc}");
+    let test_split = sweep(tmp.path(), &["evaluate", same.to_str().unwrap()]);
+    assert_eq!(test_split.status.code(), Some(2), "{}", text(&test_split.stderr));
+    assert!(text(&test_split.stderr).contains("only the validation rows the program sent"));
+    assert_eq!(listing(&same), before, "evaluate writes nothing in the trial folder");
 
     let wrong = by_mode("wrong");
     let verify = sweep(tmp.path(), &["verify", wrong.to_str().unwrap()]);
@@ -332,6 +344,9 @@ fn verify_runs_the_predict_command_and_fails_when_its_predictions_differ_or_it_f
     let stderr = text(&verify.stderr);
     assert!(stderr.contains("[command] predict") && stderr.contains("exit status: 5"), "{stderr}");
     assert!(stderr.contains("predict: cannot load the model"), "{stderr}");
+    let evaluate = sweep(tmp.path(), &["evaluate", fail.to_str().unwrap(), "--split", "valid"]);
+    assert_eq!(evaluate.status.code(), Some(1), "{}", text(&evaluate.stderr));
+    assert!(text(&evaluate.stderr).contains("exit status: 5"), "{}", text(&evaluate.stderr));
 }
 
 /// Without `[command] predict`, verify says it did not run the model again.
