@@ -16,7 +16,7 @@ pub(crate) use evaluate::{evaluate_split, stored_part};
 pub(crate) use export::{Format, Layout, export, model_card_files};
 pub(crate) use input::read_features;
 pub(crate) use model::{LoadedModel, Predictions};
-pub(crate) use program::{evaluate_program, program_record, verify_program};
+pub(crate) use program::{check_program_checkpoint, evaluate_program, program_record, verify_program};
 pub(crate) use verify::verify;
 
 use crate::data::DataError;

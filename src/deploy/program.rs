@@ -182,6 +182,14 @@ pub(crate) fn verify_program(dir: &Path, record: &TrialRecord) -> Result<Program
     })
 }
 
+/// Checks a program's checkpoint against its record's sha256 alone: what
+/// publishing needs before it ships the bytes, without [`verify_program`]'s
+/// running of the trial's `[command] predict` (a program of the user's that
+/// a push should not start).
+pub(crate) fn check_program_checkpoint(dir: &Path, record: &TrialRecord) -> Result<(), DeployError> {
+    checked_checkpoint(dir, record).map(|_| ())
+}
+
 /// best.json, the checkpoint's path, and its sha256, which must be the trial record's.
 fn checked_checkpoint(dir: &Path, record: &TrialRecord) -> Result<(BestMetadata, PathBuf, String), DeployError> {
     let meta_path = dir.join(names::BEST_METADATA);
