@@ -248,7 +248,8 @@ pub(super) fn verify(args: VerifyArgs, catalog: &Catalog) -> Result<ExitCode, Cl
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// `verify` of a program's model: what sweep stored, checked against itself
+/// `verify` of a program's model: what sweep stored, checked against itself,
+/// and the model run again where the trial records a `[command] predict`
 /// (see [`deploy::verify_program`]); exit 1 on any disagreement.
 fn verify_program(dir: &std::path::Path, record: &crate::store::TrialRecord, json: bool) -> Result<ExitCode, CliError> {
     let report = deploy::verify_program(dir, record)?;
