@@ -248,7 +248,8 @@ pub(super) fn verify(args: VerifyArgs, catalog: &Catalog) -> Result<ExitCode, Cl
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// `verify` of a program's model: what sweep stored, checked against itself
+/// `verify` of a program's model: what sweep stored, checked against itself,
+/// and the model run again where the trial records a `[command] predict`
 /// (see [`deploy::verify_program`]); exit 1 on any disagreement.
 fn verify_program(dir: &std::path::Path, record: &crate::store::TrialRecord, json: bool) -> Result<ExitCode, CliError> {
     let report = deploy::verify_program(dir, record)?;
@@ -275,6 +276,30 @@ fn verify_program(dir: &std::path::Path, record: &crate::store::TrialRecord, jso
                 writeln!(out, "    {:<18} stored {:<22} measured {:<22} {verdict}", c.name, c.stored, c.measured)?;
             }
         }
+        match (&report.rerun, &report.not_rerun) {
+            (Some(r), _) => {
+                writeln!(out, "  the model run again: [command] predict {:?} in {}", r.argv, r.cwd.display())?;
+                let outputs = match r.first_difference {
+                    None => "ok".to_string(),
+                    Some((row, col, s, p)) => format!(
+                        "MISMATCH: {} differ, first row {row} output {col}: stored {s}, predicted {p}",
+                        r.differing
+                    ),
+                };
+                writeln!(
+                    out,
+                    "    its {} predicted rows of {} outputs are the stored outputs (within 1e-6 relative): {outputs}",
+                    r.rows, r.width
+                )?;
+                writeln!(out, "    metrics recomputed from its predictions:")?;
+                for c in &r.checks {
+                    let verdict = if c.ok { "ok" } else { "MISMATCH" };
+                    writeln!(out, "    {:<18} stored {:<22} measured {:<22} {verdict}", c.name, c.stored, c.measured)?;
+                }
+            }
+            (None, Some(why)) => writeln!(out, "  not re-run: {why}")?,
+            (None, None) => {}
+        }
         writeln!(
             out,
             "{}",
@@ -285,7 +310,25 @@ fn verify_program(dir: &std::path::Path, record: &crate::store::TrialRecord, jso
             }
         )?;
     }
-    if !report.ok() {
+    if let Some(r) = report.rerun.as_ref().filter(|r| !r.ok()) {
+        let mut what = Vec::new();
+        if let Some((row, col, s, p)) = r.first_difference {
+            what.push(format!(
+                "{} of its predictions differ from the stored best-epoch outputs (first: row {row} output {col}, \
+                 stored {s}, predicted {p})",
+                r.differing
+            ));
+        }
+        let metrics: Vec<&str> = r.checks.iter().filter(|c| !c.ok).map(|c| c.name.as_str()).collect();
+        if !metrics.is_empty() {
+            what.push(format!("{} recomputed from its predictions differ from best.json", metrics.join(", ")));
+        }
+        eprintln!(
+            "error: {}: [command] predict on the stored checkpoint does not reproduce the trial: {}",
+            dir.display(),
+            what.join("; ")
+        );
+    } else if !report.ok() {
         eprintln!("error: {}: the stored files of this model disagree (see above)", dir.display());
     }
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -294,19 +337,29 @@ fn verify_program(dir: &std::path::Path, record: &crate::store::TrialRecord, jso
 /// Prints every metric of the model's task on one part of its split.
 pub(super) fn evaluate(args: EvaluateArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let json_out = super::json::reserve_if(args.json)?;
-    let model = load(&args.model, &args.at, catalog, "evaluate")?;
-    let result = deploy::evaluate_split(&model, args.split.into())?;
+    let dir = deploy::locate(&args.model, &args.at.registry())?;
+    let (dir, result) = match deploy::program_record(&dir, catalog)? {
+        Some(record) => {
+            let result = deploy::evaluate_program(&dir, &record, args.split.into())?;
+            (dir, result)
+        }
+        None => {
+            let model = load(&args.model, &args.at, catalog, "evaluate")?;
+            let result = deploy::evaluate_split(&model, args.split.into())?;
+            (model.dir, result)
+        }
+    };
     if let Some(out) = json_out {
         out.print(&EvaluateOutput {
             schema_version: SCHEMA_VERSION,
             command: "evaluate",
             model: args.model.clone(),
-            model_dir: absolute(&model.dir),
+            model_dir: absolute(&dir),
             evaluation: result,
         })?;
     } else {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{} on its {} {} rows:", model.dir.display(), result.rows, result.split.as_str())?;
+        writeln!(out, "{} on its {} {} rows:", dir.display(), result.rows, result.split.as_str())?;
         for (name, value) in &result.metrics {
             writeln!(out, "  {name:<18} {value}")?;
         }

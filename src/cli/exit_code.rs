@@ -250,6 +250,7 @@ impl BadInput for DeployError {
             DeployError::Unfinished { .. }
             | DeployError::ChecksumMismatch { .. }
             | DeployError::Checkpoint { .. }
+            | DeployError::Predict { .. }
             | DeployError::Write { .. } => false,
         }
     }

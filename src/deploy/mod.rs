@@ -16,7 +16,7 @@ pub(crate) use evaluate::{evaluate_split, stored_part};
 pub(crate) use export::{Format, Layout, export, model_card_files};
 pub(crate) use input::read_features;
 pub(crate) use model::{LoadedModel, Predictions};
-pub(crate) use program::{program_record, verify_program};
+pub(crate) use program::{check_program_checkpoint, evaluate_program, program_record, verify_program};
 pub(crate) use verify::verify;
 
 use crate::data::DataError;
@@ -132,6 +132,17 @@ pub(crate) enum DeployError {
         split: &'static str,
         /// Why not.
         why: String,
+    },
+    /// A trial's `[command] predict` did not give predictions.
+    #[error(
+        "{dir}: [command] predict {argv:?} failed: {message}; run it by hand in the trial's working directory (trial.json's program.cwd) to see why"
+    )]
+    Predict {
+        dir: PathBuf,
+        /// The command line run.
+        argv: Vec<String>,
+        /// What went wrong: its exit status and the tail of its stderr, or what its file lacks.
+        message: String,
     },
     /// Writing an output failed.
     #[error("{path}: {source}")]

@@ -45,8 +45,7 @@ pub(super) struct RawCommand {
     #[serde(default)]
     pub env: BTreeMap<String, Spanned<String>>,
     pub timeout: Option<Spanned<f64>>,
-    /// Read only to refuse it by name: re-running a program's model is not supported yet.
-    pub predict: Option<Spanned<toml::Value>>,
+    pub predict: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -253,4 +253,8 @@ pub struct ProgramRun {
     pub cwd: std::path::PathBuf,
     /// The variables sweep set on top of its own environment.
     pub env: std::collections::BTreeMap<String, String>,
+    /// `[command] predict` expanded for this trial, `${checkpoint}` and
+    /// `${output}` left for `sweep verify` to fill (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predict: Option<Vec<String>>,
 }

@@ -13,12 +13,14 @@ use sha2::{Digest, Sha256};
 use crate::common::{python_with, sweep, sweep_env, text};
 
 const PROGRAM: &str = include_str!("command_prog.py");
+const PREDICT: &str = include_str!("command_predict.py");
 
 /// A folder with the test program, a log folder, and a spec `s.toml` for
 /// `python` over `parameters` (TOML lines), with `extra` lines in `[command]`.
 pub(crate) fn setup(python: &Path, name: &str, parameters: &str, extra: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     fs::write(tmp.path().join("prog.py"), PROGRAM).unwrap();
+    fs::write(tmp.path().join("predict.py"), PREDICT).unwrap();
     fs::create_dir(tmp.path().join("logs")).unwrap();
     let spec = format!(
         "name = \"{name}\"\nobjective = \"command\"\nmethod = \"grid\"\n\n[command]\nargv = [{python:?}, \"prog.py\", \"${{args}}\"]\n\
@@ -275,6 +277,92 @@ fn outputs_and_targets_let_sweep_compute_its_own_metrics_and_verify_recompute_th
     assert!(report.contains("recomputed from its 6 stored validation outputs"), "{report}");
 }
 
+/// `[command] predict` on the stored checkpoint: verify runs it and passes
+/// when it gives the stored outputs; predictions that differ, or a predict
+/// that fails, make verify exit 1 saying which.
+#[test]
+fn verify_and_evaluate_run_the_predict_command_and_fail_when_its_predictions_differ_or_it_fails() {
+    let Some(py) = python() else { return };
+    let params =
+        "outputs = { value = true }\nepochs = { value = 4 }\npredict = { values = [\"same\", \"wrong\", \"fail\"] }";
+    let extra =
+        format!("predict = [{:?}, \"predict.py\", \"${{checkpoint}}\", \"${{output}}\"]", py.display().to_string());
+    let tmp = setup(&py, "rerun", params, &extra);
+    let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let by_mode = |mode: &str| {
+        trials(tmp.path(), "rerun")
+            .into_values()
+            .find(|f| json(&f.join("trial.json"))["params"]["predict"] == mode)
+            .unwrap()
+    };
+    let listing = |dir: &Path| {
+        let mut names: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        names
+    };
+
+    let same = by_mode("same");
+    let before = listing(&same);
+    let verify = sweep(tmp.path(), &["verify", same.to_str().unwrap()]);
+    let report = text(&verify.stdout);
+    assert!(verify.status.success(), "{report}{}", text(&verify.stderr));
+    assert!(report.contains("the model run again: [command] predict"), "{report}");
+    assert!(report.contains("its 6 predicted rows of 2 outputs are the stored outputs (within 1e-6 relative): ok"));
+    assert!(!report.contains("MISMATCH"), "{report}");
+    assert_eq!(listing(&same), before, "verify writes nothing in the trial folder");
+    let doc: Value =
+        serde_json::from_slice(&sweep(tmp.path(), &["verify", same.to_str().unwrap(), "--json"]).stdout).unwrap();
+    assert_eq!(doc["rerun"]["differing"], 0, "{doc}");
+    assert!(doc["rerun"]["checks"].as_array().unwrap().iter().any(|c| c["name"] == "mcc"), "{doc}");
+    // evaluate --split valid goes the same way: the predictions' metrics, which are best.json's.
+    let evaluate = sweep(tmp.path(), &["evaluate", same.to_str().unwrap(), "--split", "valid", "--json"]);
+    assert!(evaluate.status.success(), "{}", text(&evaluate.stderr));
+    let doc: Value = serde_json::from_slice(&evaluate.stdout).unwrap();
+    let best = json(&same.join("best.json"));
+    assert_eq!(doc["rows"], 6, "{doc}");
+    assert_eq!(doc["metrics"]["accuracy"], best["metrics"]["accuracy"], "{doc}");
+    assert_eq!(doc["metrics"]["loss"], best["metrics"]["valid_loss"], "{doc}");
+    let test_split = sweep(tmp.path(), &["evaluate", same.to_str().unwrap()]);
+    assert_eq!(test_split.status.code(), Some(2), "{}", text(&test_split.stderr));
+    assert!(text(&test_split.stderr).contains("only the validation rows the program sent"));
+    assert_eq!(listing(&same), before, "evaluate writes nothing in the trial folder");
+
+    let wrong = by_mode("wrong");
+    let verify = sweep(tmp.path(), &["verify", wrong.to_str().unwrap()]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify.stdout));
+    let stderr = text(&verify.stderr);
+    assert!(
+        stderr.contains("2 of its predictions differ from the stored best-epoch outputs (first: row 5 output 0, stored 1, predicted 0.25)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("accuracy") && stderr.contains("differ from best.json"), "{stderr}");
+
+    let fail = by_mode("fail");
+    let verify = sweep(tmp.path(), &["verify", fail.to_str().unwrap()]);
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify.stdout));
+    let stderr = text(&verify.stderr);
+    assert!(stderr.contains("[command] predict") && stderr.contains("exit status: 5"), "{stderr}");
+    assert!(stderr.contains("predict: cannot load the model"), "{stderr}");
+    let evaluate = sweep(tmp.path(), &["evaluate", fail.to_str().unwrap(), "--split", "valid"]);
+    assert_eq!(evaluate.status.code(), Some(1), "{}", text(&evaluate.stderr));
+    assert!(text(&evaluate.stderr).contains("exit status: 5"), "{}", text(&evaluate.stderr));
+}
+
+/// Without `[command] predict`, verify says it did not run the model again.
+#[test]
+fn verify_without_predict_says_the_model_was_not_run_again() {
+    let Some(py) = python() else { return };
+    let tmp = setup(&py, "norerun", "outputs = { value = true }\nepochs = { value = 2 }", "");
+    let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (_, folder) = trials(tmp.path(), "norerun").into_iter().next().unwrap();
+    let verify = sweep(tmp.path(), &["verify", folder.to_str().unwrap()]);
+    let report = text(&verify.stdout);
+    assert!(verify.status.success(), "{report}{}", text(&verify.stderr));
+    assert!(report.contains("not re-run: the trial records no [command] predict"), "{report}");
+}
+
 #[test]
 fn one_trial_reruns_alone_and_the_model_is_refused_where_sweep_cannot_load_it() {
     let Some(py) = python() else { return };
@@ -325,8 +413,10 @@ fn spec_mistakes_of_a_command_objective_name_their_key() {
     );
     check(&format!("objective = \"command\"\n[command]\nargv = [\"x\"]\ntimeout = -1.0\n{metric}"), "command.timeout");
     check(
-        &format!("objective = \"command\"\n[command]\nargv = [\"x\"]\npredict = [\"y\"]\n{metric}"),
-        "is not supported yet",
+        &format!(
+            "objective = \"command\"\n[command]\nargv = [\"x\"]\npredict = [\"y\", \"${{checkpoint}}\"]\n{metric}"
+        ),
+        "command.predict",
     );
 }
 

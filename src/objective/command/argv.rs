@@ -12,6 +12,8 @@ pub(crate) const WANDB_DEFAULT: [&str; 4] = ["${env}", "${interpreter}", "${prog
 const LIST_MACROS: [&str; 2] = ["${args}", "${args_no_hyphens}"];
 /// Macros that stand for one piece of text, anywhere in an element.
 const TEXT_MACROS: [&str; 5] = ["${env}", "${interpreter}", "${program}", "${args_json}", "${args_json_file}"];
+/// Macros only `[command] predict` has: filled when `sweep verify` runs it, not when the trial starts.
+pub(crate) const PREDICT_MACROS: [&str; 2] = ["${checkpoint}", "${output}"];
 
 /// What the macros of one trial's command line stand for.
 pub(crate) struct Expansion<'a> {
@@ -28,6 +30,23 @@ pub(crate) struct Expansion<'a> {
 /// The checks a spec's `argv` must pass: not empty, every `${...}` a macro
 /// sweep knows and used where it can be, `${program}` only with a program.
 pub(crate) fn check(argv: &[String], has_program: bool) -> Result<(), String> {
+    check_with(argv, has_program, &[])
+}
+
+/// The checks of [`check`] for `[command] predict`, which may also use
+/// [`PREDICT_MACROS`] and must name `${output}`: without it the program
+/// would not know where sweep reads its predictions.
+pub(crate) fn check_predict(argv: &[String], has_program: bool) -> Result<(), String> {
+    check_with(argv, has_program, &PREDICT_MACROS)?;
+    if !argv.iter().any(|a| a.contains("${output}")) {
+        return Err("names no ${output}: the file the program writes its predictions to, e.g. \
+                    [\"python3\", \"predict.py\", \"${checkpoint}\", \"${output}\"]"
+            .into());
+    }
+    Ok(())
+}
+
+fn check_with(argv: &[String], has_program: bool, extra: &[&str]) -> Result<(), String> {
     if argv.is_empty() || argv.iter().all(|a| a.is_empty() || a == "${env}") {
         return Err("is empty, expected the command line, e.g. [\"python3\", \"train.py\", \"${args}\"]".into());
     }
@@ -43,10 +62,10 @@ pub(crate) fn check(argv: &[String], has_program: bool) -> Result<(), String> {
                     "{found} stands for several arguments, so it must be an element of its own, not part of {arg:?}"
                 ));
             }
-            if !LIST_MACROS.contains(&found) && !TEXT_MACROS.contains(&found) {
+            if !LIST_MACROS.contains(&found) && !TEXT_MACROS.contains(&found) && !extra.contains(&found) {
                 return Err(format!(
                     "{found} is not a macro sweep knows; expected one of {}",
-                    [&LIST_MACROS[..], &TEXT_MACROS[..]].concat().join(" ")
+                    [&LIST_MACROS[..], &TEXT_MACROS[..], extra].concat().join(" ")
                 ));
             }
             if found == "${program}" && !has_program {
@@ -80,6 +99,17 @@ pub(crate) fn expand(argv: &[String], x: &Expansion) -> Vec<String> {
         }
     }
     out
+}
+
+/// A predict command line expanded for its trial ([`expand`] leaves
+/// [`PREDICT_MACROS`] as they are), with the checkpoint and the predictions file filled in.
+pub(crate) fn fill_predict(argv: &[String], checkpoint: &Path, output: &Path) -> Vec<String> {
+    argv.iter()
+        .map(|a| {
+            a.replace("${checkpoint}", &checkpoint.display().to_string())
+                .replace("${output}", &output.display().to_string())
+        })
+        .collect()
 }
 
 /// What W&B's `${env}` stands for.
@@ -166,5 +196,18 @@ mod tests {
         assert!(check(&v(&["python3", "${program}"]), false).unwrap_err().contains("no program"));
         assert!(check(&v(&["python3", "${oops"]), false).unwrap_err().contains("without closing"));
         assert!(check(&v(&[]), false).unwrap_err().contains("is empty"));
+        assert!(check(&v(&["x", "${output}"]), false).unwrap_err().contains("${output} is not a macro"));
+    }
+
+    #[test]
+    fn predict_takes_the_checkpoint_and_output_macros_and_must_name_the_output() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(check_predict(&v(&["p", "${checkpoint}", "--out=${output}", "${args}"]), false).is_ok());
+        assert!(check_predict(&v(&["p", "${checkpoint}"]), false).unwrap_err().contains("names no ${output}"));
+        assert!(check_predict(&v(&["p", "${outptu}"]), false).unwrap_err().contains("${checkpoint} ${output}"));
+        let trial = expanded(&["p", "${checkpoint}", "--out=${output}", "${args}"], None, "");
+        assert_eq!(trial[..3], ["p", "${checkpoint}", "--out=${output}"], "the trial's expansion leaves them");
+        let filled = fill_predict(&trial, Path::new("/t/best.safetensors"), Path::new("/tmp/p.json"));
+        assert_eq!(filled[..4], ["p", "/t/best.safetensors", "--out=/tmp/p.json", "--bias=True"]);
     }
 }

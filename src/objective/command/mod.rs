@@ -45,6 +45,11 @@ pub(crate) struct CommandSpec {
     /// (not hashed: it changes no result of a trial that finishes).
     #[serde(skip)]
     pub timeout: Option<f64>,
+    /// `[command] predict`: the command line that writes a checkpoint's
+    /// predictions on the program's validation rows, which `sweep verify`
+    /// runs (not hashed: it changes no trial's result).
+    #[serde(skip)]
+    pub predict: Option<Vec<String>>,
 }
 
 /// Runs `[command]` for each trial.

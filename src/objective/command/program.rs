@@ -76,7 +76,7 @@ impl ProgramTrainer {
         let params = trial.params.values();
         let params_json = serde_json::to_string(params).map_err(TrialError::failed)?;
         let params_file = dir.join(names::PROGRAM_PARAMS);
-        if command.argv.iter().any(|a| a.contains("${args_json_file}")) {
+        if command.argv.iter().chain(command.predict.iter().flatten()).any(|a| a.contains("${args_json_file}")) {
             crate::store::write_atomic(&params_file, params_json.as_bytes())
                 .map_err(|e| TrialError::failed(format!("{}: {e}", params_file.display())))?;
         }
@@ -87,6 +87,7 @@ impl ProgramTrainer {
             params_file: &params_file,
         };
         let argv = argv::expand(&command.argv, &expansion);
+        let predict = command.predict.as_ref().map(|p| argv::expand(p, &expansion));
         let client_dir =
             client::installed().map_err(|e| TrialError::failed(format!("cannot install sweep_client.py: {e}")))?;
         let python_path = match std::env::var_os("PYTHONPATH").filter(|p| !p.is_empty()) {
@@ -158,7 +159,7 @@ impl ProgramTrainer {
             task: trial.data.task,
             monitor: monitor.clone(),
             dir,
-            run: ProgramRun { argv, cwd, env },
+            run: ProgramRun { argv, cwd, env, predict },
             pending: None,
             epoch: 0,
             save_asked: None,

@@ -93,23 +93,7 @@ fn own_outputs(outputs: &Value, targets: &Value, task: Task, reported: Metrics) 
             targets.len()
         ));
     }
-    let row = |r: &Value| -> Result<Vec<f32>, String> {
-        match r {
-            Value::Array(values) => values
-                .iter()
-                .map(|v| number(v).map(|x| x as f32).ok_or_else(|| format!("sent an output {v}, expected a number")))
-                .collect(),
-            v => number(v).map(|x| vec![x as f32]).ok_or_else(|| format!("sent an output {v}, expected a number")),
-        }
-    };
-    let rows: Vec<Vec<f32>> = outputs.iter().map(row).collect::<Result<_, _>>()?;
-    let width = rows[0].len();
-    if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != width) {
-        return Err(format!(
-            "sent output row {i} with {} values and row 0 with {width}; every row needs as many",
-            r.len()
-        ));
-    }
+    let (rows, width) = output_rows(outputs)?;
     let targets = match task {
         Task::Classification => {
             if width < 2 {
@@ -137,7 +121,52 @@ fn own_outputs(outputs: &Value, targets: &Value, task: Task, reported: Metrics) 
             Targets::Values { model: values.iter().map(|&v| v as f32).collect(), original: values }
         }
     };
-    Ok(Validation::Own { outputs: rows.concat(), targets, reported })
+    Ok(Validation::Own { outputs: rows, targets, reported })
+}
+
+/// Output rows, each a list of numbers (or one number): row-major values and
+/// their width. `outputs` is a non-empty list.
+fn output_rows(outputs: &[Value]) -> Result<(Vec<f32>, usize), String> {
+    let row = |r: &Value| -> Result<Vec<f32>, String> {
+        match r {
+            Value::Array(values) => values
+                .iter()
+                .map(|v| number(v).map(|x| x as f32).ok_or_else(|| format!("sent an output {v}, expected a number")))
+                .collect(),
+            v => number(v).map(|x| vec![x as f32]).ok_or_else(|| format!("sent an output {v}, expected a number")),
+        }
+    };
+    let rows: Vec<Vec<f32>> = outputs.iter().map(row).collect::<Result<_, _>>()?;
+    let width = rows.first().map_or(0, Vec::len);
+    if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != width) {
+        return Err(format!(
+            "sent output row {i} with {} values and row 0 with {width}; every row needs as many",
+            r.len()
+        ));
+    }
+    Ok((rows.concat(), width))
+}
+
+/// A predictions file a `[command] predict` wrote: `{"outputs": rows}`, the
+/// rows in the layout of a report's `outputs`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Predictions {
+    /// Rows.
+    pub rows: usize,
+    /// Outputs per row.
+    pub width: usize,
+    /// `rows × width`, row-major, as f32 like the outputs of a report.
+    pub values: Vec<f32>,
+}
+
+/// Parses a predictions file; the error says what is wrong, in the program's terms.
+pub(crate) fn parse_predictions(bytes: &[u8]) -> Result<Predictions, String> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("wrote a file that is not JSON ({e})"))?;
+    let Some(outputs) = value.get("outputs").and_then(Value::as_array).filter(|o| !o.is_empty()) else {
+        return Err("wrote no \"outputs\": expected {\"outputs\": [[...], ...]}, one row per validation row".into());
+    };
+    let (values, width) = output_rows(outputs)?;
+    Ok(Predictions { rows: outputs.len(), width, values })
 }
 
 /// The checks on a report the runner cannot make itself: it is the epoch
@@ -238,6 +267,18 @@ mod tests {
         assert!(e(r#"{"type":"report","epoch":1,"outputs":[[1,0]]}"#).contains("send both"));
         assert!(e(r#"{"type":"report","epoch":0}"#).contains("from 1"));
         assert!(parse(b"not json", c).unwrap_err().contains("not JSON"));
+    }
+
+    #[test]
+    fn predictions_read_like_a_reports_outputs() {
+        let p = parse_predictions(br#"{"outputs":[[1,0],[0,"inf"]]}"#).unwrap();
+        assert_eq!(p, Predictions { rows: 2, width: 2, values: vec![1.0, 0.0, 0.0, f32::INFINITY] });
+        let r = parse_predictions(br#"{"outputs":[1.5,2]}"#).unwrap();
+        assert_eq!((r.rows, r.width), (2, 1));
+        assert!(parse_predictions(br#"{"outputs":[[1,0],[1]]}"#).unwrap_err().contains("row 1"));
+        assert!(parse_predictions(br#"{"outputs":[]}"#).unwrap_err().contains("no \"outputs\""));
+        assert!(parse_predictions(br#"[[1,0]]"#).unwrap_err().contains("no \"outputs\""));
+        assert!(parse_predictions(b"{").unwrap_err().contains("not JSON"));
     }
 
     #[test]

@@ -479,7 +479,7 @@ fn artifacts(
     // binary has the objective, so the card describes the very weights pushed.
     if crate::deploy::program_record(trial_dir, catalog).map_err(model_error)?.is_some() {
         // A program's checkpoint: checked against the record's sha256, pushed without a card sweep cannot write.
-        crate::deploy::verify_program(trial_dir, record).map_err(model_error)?;
+        crate::deploy::check_program_checkpoint(trial_dir, record).map_err(model_error)?;
         files.push((format!("model/{}", names::CHECKPOINT), read(names::CHECKPOINT)?));
         files.push((format!("model/{}", names::BEST_METADATA), read(names::BEST_METADATA)?));
         files.push((format!("model/{}", names::RECORD), record_bytes.to_vec()));

@@ -300,7 +300,7 @@ fn stage_artifact(
     // alone, and it goes without a card, with trial.json in place of preprocessing.json.
     let model = match crate::deploy::program_record(trial_dir, catalog).map_err(model_error)? {
         Some(_) => {
-            crate::deploy::verify_program(trial_dir, record).map_err(model_error)?;
+            crate::deploy::check_program_checkpoint(trial_dir, record).map_err(model_error)?;
             None
         }
         None => Some(LoadedModel::load(trial_dir, catalog).map_err(model_error)?),

@@ -25,14 +25,6 @@ pub(super) fn validate_command(ctx: &Ctx, raw: &RawSpec, objective: &str) -> Res
         ));
     }
     let c = table.get_ref();
-    if let Some(p) = &c.predict {
-        return Err(ctx.at(
-            p,
-            "command.predict",
-            "is not supported yet: sweep cannot run a program's model again; sweep verify checks its checkpoint's \
-             sha256 and stored metadata, and recomputes the metrics from the outputs the program sent",
-        ));
-    }
     let program = match &c.program {
         Some(p) if p.get_ref().trim().is_empty() => return Err(ctx.at(p, "command.program", "is empty")),
         Some(p) => Some(p.get_ref().clone()),
@@ -51,6 +43,13 @@ pub(super) fn validate_command(ctx: &Ctx, raw: &RawSpec, objective: &str) -> Res
                 "has neither argv nor program; expected argv = [\"python3\", \"train.py\", \"${args}\"]",
             ));
         }
+    };
+    let predict = match &c.predict {
+        Some(p) => {
+            argv::check_predict(p.get_ref(), program.is_some()).map_err(|m| ctx.at(p, "command.predict", m))?;
+            Some(p.get_ref().clone())
+        }
+        None => None,
     };
     let interpreter = match (&c.interpreter, &program) {
         (Some(i), _) => i.get_ref().trim().to_string(),
@@ -88,5 +87,5 @@ pub(super) fn validate_command(ctx: &Ctx, raw: &RawSpec, objective: &str) -> Res
         Some(t) => Some(*t.get_ref()),
         None => None,
     };
-    Ok(Some(CommandSpec { argv, program, interpreter, cwd, env, timeout }))
+    Ok(Some(CommandSpec { argv, program, interpreter, cwd, env, timeout, predict }))
 }
