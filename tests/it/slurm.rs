@@ -408,3 +408,31 @@ fn slurm_json_names_the_submitted_jobs() {
     let history = fs::read_to_string(root.join("history.csv")).unwrap();
     assert_eq!(history.lines().count(), 1 + 6 * 3, "the aggregation job wrote every epoch: {history}");
 }
+
+#[test]
+fn a_programs_sweep_runs_as_an_array_like_it_runs_locally() {
+    if !need_cluster() {
+        return;
+    }
+    let Some(py) = crate::common::python_with(&["json"]) else { return };
+    let tmp =
+        crate::command::setup(&py, "cmd-slurm", "shift = { values = [0.0, 0.05, 0.1] }\nepochs = { value = 4 }", "");
+    let out = sweep_env(tmp.path(), &["slurm", "s.toml"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (arrays, aggregate) = job_ids(&out);
+    let states = wait_for(&all(&arrays, &aggregate));
+    assert!(states.values().all(|s| s == "COMPLETED"), "{states:?}");
+    let root = tmp.path().join("results/cmd-slurm");
+    let on_slurm = leaderboard(&root.join("leaderboard.csv"));
+    assert_eq!(on_slurm.len(), 3);
+    assert!(on_slurm.iter().all(|r| r["status"] == "completed"), "{on_slurm:?}");
+    let local = sweep_env(tmp.path(), &["run", "s.toml", "--results-dir", "local", "-q"], &[]);
+    assert!(local.status.success(), "{}", text(&local.stderr));
+    assert_eq!(on_slurm, leaderboard(&tmp.path().join("local/cmd-slurm/leaderboard.csv")));
+    // The program ran in the spec's folder, as the local run's did, and its model verifies.
+    let best = root.join("trials").join(&on_slurm[0]["trial_id"]);
+    let record: serde_json::Value = serde_json::from_slice(&fs::read(best.join("trial.json")).unwrap()).unwrap();
+    assert_eq!(Path::new(record["program"]["cwd"].as_str().unwrap()), fs::canonicalize(tmp.path()).unwrap());
+    let verify = sweep_env(tmp.path(), &["verify", best.to_str().unwrap()], &[]);
+    assert!(verify.status.success(), "{}{}", text(&verify.stdout), text(&verify.stderr));
+}
