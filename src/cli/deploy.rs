@@ -207,19 +207,13 @@ pub(super) fn verify(args: VerifyArgs, catalog: &Catalog) -> Result<ExitCode, Cl
         writeln!(out, "{} (objective {})", report.dir.display(), report.objective)?;
         writeln!(out, "  checkpoint sha256 {} matches the trial's record", report.checkpoint_sha256)?;
         writeln!(out, "  epoch {} re-evaluated on its {} validation rows:", report.epoch, report.valid_rows)?;
-        for c in &report.checks {
-            let verdict = if c.ok { "ok" } else { "MISMATCH" };
-            writeln!(out, "    {:<18} stored {:<22} measured {:<22} {verdict}", c.name, c.stored, c.measured)?;
-        }
+        write_checks(&mut out, &report.checks)?;
         for (name, why) in &report.not_recomputable {
             writeln!(out, "    {name:<18} not recomputable: {why}")?;
         }
         if let Some(rows) = report.test_rows {
             writeln!(out, "  test metrics (test.json) re-evaluated on its {rows} test rows:")?;
-            for c in &report.test_checks {
-                let verdict = if c.ok { "ok" } else { "MISMATCH" };
-                writeln!(out, "    {:<18} stored {:<22} measured {:<22} {verdict}", c.name, c.stored, c.measured)?;
-            }
+            write_checks(&mut out, &report.test_checks)?;
         }
         writeln!(
             out,
@@ -271,10 +265,7 @@ fn verify_program(dir: &std::path::Path, record: &crate::store::TrialRecord, jso
                 "  epoch {} recomputed from its {} stored validation outputs:",
                 report.epoch, report.valid_rows
             )?;
-            for c in &report.checks {
-                let verdict = if c.ok { "ok" } else { "MISMATCH" };
-                writeln!(out, "    {:<18} stored {:<22} measured {:<22} {verdict}", c.name, c.stored, c.measured)?;
-            }
+            write_checks(&mut out, &report.checks)?;
         }
         match (&report.rerun, &report.not_rerun) {
             (Some(r), _) => {
@@ -292,10 +283,7 @@ fn verify_program(dir: &std::path::Path, record: &crate::store::TrialRecord, jso
                     r.rows, r.width
                 )?;
                 writeln!(out, "    metrics recomputed from its predictions:")?;
-                for c in &r.checks {
-                    let verdict = if c.ok { "ok" } else { "MISMATCH" };
-                    writeln!(out, "    {:<18} stored {:<22} measured {:<22} {verdict}", c.name, c.stored, c.measured)?;
-                }
+                write_checks(&mut out, &r.checks)?;
             }
             (None, Some(why)) => writeln!(out, "  not re-run: {why}")?,
             (None, None) => {}
@@ -416,4 +404,13 @@ pub(super) fn export(args: ExportArgs, catalog: &Catalog) -> Result<ExitCode, Cl
         files,
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per metric check: its name, the stored and the measured value, and the verdict.
+fn write_checks(out: &mut impl Write, checks: &[deploy::verify::MetricCheck]) -> std::io::Result<()> {
+    for c in checks {
+        let verdict = if c.ok { "ok" } else { "MISMATCH" };
+        writeln!(out, "    {:<18} stored {:<22} measured {:<22} {verdict}", c.name, c.stored, c.measured)?;
+    }
+    Ok(())
 }
