@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use super::{AfterAggregation, PublishError, Publisher, SweepView};
 use crate::deploy::{DeployError, LoadedModel};
 use crate::objective::Catalog;
-use crate::store::{self, SplitEvaluation, StoreError, TrialRecord, names, read_metric_history};
+use crate::store::{self, HistoryFile, SplitEvaluation, StoreError, TrialRecord, names};
 use artifact::Staged;
 use run::{ArtifactPlan, RunIdentity, TrialData};
 
@@ -157,23 +157,11 @@ fn run_id(record_bytes: &[u8]) -> String {
 
 /// `offline-run-YYYYMMDD_HHMMSS-<id>`, as W&B names the folders `wandb sync` takes.
 fn folder_name(start: f64, run_id: &str) -> String {
-    let secs = start.floor() as i64;
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!("offline-run-{y:04}{m:02}{d:02}_{:02}{:02}{:02}-{run_id}", rest / 3600, rest % 3600 / 60, rest % 60)
-}
-
-/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(start.floor() as u64);
+    // "1970-01-01T00:00:00Z": the digits of the date, then of the time.
+    let stamp: String =
+        humantime::format_rfc3339_seconds(at).to_string().chars().filter(char::is_ascii_digit).collect();
+    format!("offline-run-{}_{}-{run_id}", &stamp[..8], &stamp[8..])
 }
 
 /// An artifact name W&B accepts (letters, digits, `-`, `_`, `.`).
@@ -229,18 +217,24 @@ impl Export<'_> {
         let mut written = 0;
 
         let history_path = trial_dir.join(names::HISTORY);
-        let history = read_metric_history(&history_path)?;
         let mut run_files = vec![names::RECORD.to_string()];
         written += usize::from(
             artifact::write_if_changed(&files_dir.join(names::RECORD), &record_bytes).map_err(write_err(&files_dir))?,
         );
-        if history_path.exists() {
-            let bytes = std::fs::read(&history_path).map_err(StoreError::io(&history_path))?;
-            written += usize::from(
-                artifact::write_if_changed(&files_dir.join(names::HISTORY), &bytes).map_err(write_err(&files_dir))?,
-            );
-            run_files.push(names::HISTORY.to_string());
-        }
+        // Read once: parsed for the history rows, and copied as the run's file.
+        let history = match std::fs::read(&history_path) {
+            Ok(bytes) => {
+                let epochs = HistoryFile::parse(&history_path, &bytes)?.epochs()?;
+                written += usize::from(
+                    artifact::write_if_changed(&files_dir.join(names::HISTORY), &bytes)
+                        .map_err(write_err(&files_dir))?,
+                );
+                run_files.push(names::HISTORY.to_string());
+                epochs
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(StoreError::io(&history_path)(e).into()),
+        };
         let test_path = trial_dir.join(names::TEST_METRICS);
         let test = if test_path.exists() {
             let evaluation: SplitEvaluation = store::read_json(&test_path)?;
