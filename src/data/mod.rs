@@ -379,6 +379,15 @@ impl Targets {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Each row's target as the validation outputs file stores it: the class index, or the
+    /// value as the data hold it.
+    pub(crate) fn stored(&self) -> Vec<f64> {
+        match self {
+            Targets::Classes(labels) => labels.iter().map(|&k| k as f64).collect(),
+            Targets::Values { original, .. } => original.clone(),
+        }
+    }
 }
 
 /// The sizes a model is built for.

@@ -335,8 +335,7 @@ fn differences(stored: &[f32], predicted: &[f32], width: usize) -> (usize, Optio
 /// The last lines of a program's stderr, for a message.
 fn tail(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
-    let lines: Vec<&str> = text.trim_end().lines().collect();
-    let tail = lines[lines.len().saturating_sub(10)..].join("\n");
+    let tail = crate::objective::command::last_lines(text.trim_end(), 10);
     if tail.is_empty() { "(nothing)".into() } else { tail }
 }
 

@@ -255,14 +255,7 @@ pub(super) fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &
             let Some(best) = progress.best_outputs.take() else { return Ok(()) };
             let (targets, width, scale) = match best.own {
                 Some((targets, width)) => (targets, width, None),
-                None => (
-                    match &data.valid_y {
-                        crate::data::Targets::Classes(labels) => labels.iter().map(|&k| k as f64).collect(),
-                        crate::data::Targets::Values { original, .. } => original.clone(),
-                    },
-                    data.n_outputs(),
-                    data.preprocessing.target_scale,
-                ),
+                None => (data.valid_y.stored(), data.n_outputs(), data.preprocessing.target_scale),
             };
             let outputs =
                 store::StoredOutputs { epoch, rows: targets.len(), width, values: best.values, targets, scale };
@@ -557,10 +550,7 @@ fn epoch_metrics(
             if outputs.iter().any(|v| !v.is_finite()) {
                 return Err(TrialError::Diverged { epoch, what: "validation outputs are not finite".into() });
             }
-            let original: Vec<f64> = match &targets {
-                crate::data::Targets::Classes(labels) => labels.iter().map(|&k| k as f64).collect(),
-                crate::data::Targets::Values { original, .. } => original.clone(),
-            };
+            let original = targets.stored();
             let truth = match &targets {
                 crate::data::Targets::Classes(labels) => metrics::Truth::Classes { labels, n_classes: width },
                 crate::data::Targets::Values { original, .. } => {

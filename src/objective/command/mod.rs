@@ -97,3 +97,9 @@ impl Objective for CommandObjective {
 /// Why sweep cannot run a command objective's model itself.
 pub(crate) const UNSUPPORTED: &str = "objective \"command\": the checkpoint is the program's own file, which sweep \
     stores and hashes but cannot load; load it with the program's own code";
+
+/// The last `n` lines of `text`, for a message that ends with a program's stderr.
+pub(crate) fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

@@ -291,8 +291,7 @@ impl ProgramTrainer {
     fn exit_failure(&self, status: ExitStatus, doing: &str) -> TrialError {
         let path = self.dir.join(names::STDERR_LOG);
         let text = std::fs::read(&path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(STDERR_TAIL_LINES)..].join("\n");
+        let tail = super::last_lines(&text, STDERR_TAIL_LINES);
         let status = match status.code() {
             Some(code) => format!("exited with status {code}"),
             None => format!("was ended by a signal ({status})"),
