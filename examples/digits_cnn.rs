@@ -63,8 +63,14 @@ impl Objective for DigitsCnn {
         Parallelism::Processes
     }
 
+    // Built on the trial's device, loaded on the one it is given: the CPU, or a GPU
+    // with `[resources] device = "wgpu"` in a build with `--features wgpu`.
+    fn devices(&self) -> &[Backend] {
+        &[Backend::Cpu, Backend::Wgpu]
+    }
+
     fn start(&self, trial: &TrialContext<'_>) -> Result<Box<dyn Trainer>, TrialError> {
-        let device = Device::flex().autodiff();
+        let device = trial.device().clone().autodiff();
         Ok(Box::new(CnnTrainer {
             model: Cnn::new(trial.params, trial.data.n_outputs(), &device)?,
             optimizer: AdamConfig::new().init(),
@@ -73,12 +79,18 @@ impl Objective for DigitsCnn {
             rng: trial.rng(),
             x: trial.train_x(&device),
             y: trial.train_labels(&device)?,
-            valid_x: trial.valid_x(&Device::flex()),
+            valid_x: trial.valid_x(trial.device()),
         }))
     }
 
-    fn load(&self, checkpoint: &[u8], params: &ResolvedParams, shape: DataShape) -> Result<Box<dyn Model>, TrialError> {
-        let skeleton = Cnn::new(params, shape.n_outputs, &Device::flex())?;
+    fn load(
+        &self,
+        checkpoint: &[u8],
+        params: &ResolvedParams,
+        shape: DataShape,
+        device: &Device,
+    ) -> Result<Box<dyn Model>, TrialError> {
+        let skeleton = Cnn::new(params, shape.n_outputs, device)?;
         Ok(Box::new(weights::load(skeleton, checkpoint)?))
     }
 }

@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::tensor::Device;
 use sha2::{Digest, Sha256};
 use sweep::objective::mlp::MlpObjective;
 use sweep::prelude::*;
@@ -108,11 +109,20 @@ impl Objective for ImageMlp {
     fn data_source(&self) -> Option<&dyn DataSource> {
         Some(&self.source)
     }
+    fn devices(&self) -> &[Backend] {
+        self.mlp.devices()
+    }
     fn start(&self, trial: &TrialContext<'_>) -> Result<Box<dyn Trainer>, TrialError> {
         self.mlp.start(trial)
     }
-    fn load(&self, bytes: &[u8], params: &ResolvedParams, shape: DataShape) -> Result<Box<dyn Model>, TrialError> {
-        self.mlp.load(bytes, params, shape)
+    fn load(
+        &self,
+        bytes: &[u8],
+        params: &ResolvedParams,
+        shape: DataShape,
+        device: &Device,
+    ) -> Result<Box<dyn Model>, TrialError> {
+        self.mlp.load(bytes, params, shape, device)
     }
     fn cost_hint(&self, params: &ResolvedParams, data: &Prepared) -> f64 {
         self.mlp.cost_hint(params, data)

@@ -30,6 +30,7 @@ pub(crate) mod callback;
 pub mod cli;
 pub mod data;
 pub(crate) mod deploy;
+pub mod device;
 pub mod metrics;
 pub mod objective;
 pub(crate) mod output;
@@ -60,6 +61,7 @@ pub(crate) mod text;
 pub mod prelude {
     pub use crate::cli::main_with;
     pub use crate::data::{DataShape, DataSource, Prepared, SourceError, Table, TargetColumn, Targets};
+    pub use crate::device::Backend;
     pub use crate::metrics::Task;
     pub use crate::objective::{
         Catalog, Forward, Model, Objective, Parallelism, ProgramRun, Trainer, TrialContext, TrialError, TrialRng,

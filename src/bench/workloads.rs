@@ -172,6 +172,7 @@ fn run_in(dir: PathBuf, name: &str, text: &str, workers: usize) -> Result<(f64, 
         faults: InjectedFaults::default(),
         parallelism: None,
         asynchronous: false,
+        placement: crate::device::Placement::cpu(),
     };
     let start = Instant::now();
     let summary = runner::run_sweep(&spec, &catalog, &options, &mut SilentReporter).map_err(|e| fail(name, e))?;
@@ -324,6 +325,7 @@ fn checkpoint_policy(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
             faults: InjectedFaults::default(),
             parallelism: None,
             asynchronous: false,
+            placement: crate::device::Placement::cpu(),
         };
         let summary = runner::run_sweep(&spec, &catalog, &options, &mut SilentReporter).map_err(|e| fail(name, e))?;
         let bytes: u64 = summary.records.iter().map(|r| r.checkpoint_bytes).sum();

@@ -30,6 +30,10 @@ pub(crate) struct PredictArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub at: Location,
+    /// Compute on this device (cpu, wgpu) instead of the one the model trained on where this
+    /// binary and machine have it (the default; else the CPU).
+    #[arg(long, value_parser = super::devices::parse_backend)]
+    pub device: Option<crate::device::Backend>,
 }
 
 /// A part of the model's stored split.
@@ -66,6 +70,10 @@ pub(crate) struct EvaluateArgs {
     pub json: bool,
     #[command(flatten)]
     pub at: Location,
+    /// Compute on this device (cpu, wgpu) instead of the one the model trained on where this
+    /// binary and machine have it (the default; else the CPU).
+    #[arg(long, value_parser = super::devices::parse_backend)]
+    pub device: Option<crate::device::Backend>,
 }
 
 /// Arguments of `sweep verify`.
@@ -78,6 +86,10 @@ pub(crate) struct VerifyArgs {
     pub json: bool,
     #[command(flatten)]
     pub at: Location,
+    /// Compute on this device (cpu, wgpu) instead of the one the model trained on where this
+    /// binary and machine have it (the default; else the CPU).
+    #[arg(long, value_parser = super::devices::parse_backend)]
+    pub device: Option<crate::device::Backend>,
 }
 
 /// Arguments of `sweep export`.
@@ -109,19 +121,20 @@ fn load<'a>(
     at: &Location,
     catalog: &'a Catalog,
     what: &'static str,
+    device: Option<crate::device::Backend>,
 ) -> Result<LoadedModel<'a>, CliError> {
     let dir = deploy::locate(reference, &at.registry())?;
     if let Some(record) = deploy::program_record(&dir, catalog)? {
         return Err(deploy::DeployError::ProgramModel { dir, name: record.objective, what }.into());
     }
-    Ok(LoadedModel::load(&dir, catalog)?)
+    Ok(LoadedModel::load_on(&dir, catalog, device)?)
 }
 
 /// Writes one row per input row: the prediction in the target's original form
 /// (a label, or a value in original units) and, for classification, one
 /// probability per class.
 pub(super) fn predict(args: PredictArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
-    let model = load(&args.model, &args.at, catalog, "predict with")?;
+    let model = load(&args.model, &args.at, catalog, "predict with", args.device)?;
     let (x, truth): (Vec<f64>, Option<Vec<String>>) = match (&args.input, args.split) {
         (_, Some(split)) => {
             let part = deploy::stored_part(&model, split.into())?;
@@ -197,7 +210,7 @@ pub(super) fn verify(args: VerifyArgs, catalog: &Catalog) -> Result<ExitCode, Cl
     if let Some(record) = deploy::program_record(&dir, catalog)? {
         return verify_program(&dir, &record, args.json);
     }
-    let model = load(&args.model, &args.at, catalog, "verify")?;
+    let model = load(&args.model, &args.at, catalog, "verify", args.device)?;
     let report = deploy::verify(&model)?;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -206,6 +219,19 @@ pub(super) fn verify(args: VerifyArgs, catalog: &Catalog) -> Result<ExitCode, Cl
     } else {
         writeln!(out, "{} (objective {})", report.dir.display(), report.objective)?;
         writeln!(out, "  checkpoint sha256 {} matches the trial's record", report.checkpoint_sha256)?;
+        match &report.trained_on {
+            Some(_) if report.tolerance == deploy::verify::TOLERANCE => writeln!(
+                out,
+                "  computed on {}, the device it trained on (tolerance {:e})",
+                report.device, report.tolerance
+            )?,
+            Some(trained) => writeln!(
+                out,
+                "  computed on {}; it trained on {trained} (tolerance {:e}: other hardware sums in another order)",
+                report.device, report.tolerance
+            )?,
+            None => writeln!(out, "  computed on {} (tolerance {:e})", report.device, report.tolerance)?,
+        }
         writeln!(out, "  epoch {} re-evaluated on its {} validation rows:", report.epoch, report.valid_rows)?;
         write_checks(&mut out, &report.checks)?;
         for (name, why) in &report.not_recomputable {
@@ -332,7 +358,7 @@ pub(super) fn evaluate(args: EvaluateArgs, catalog: &Catalog) -> Result<ExitCode
             (dir, result)
         }
         None => {
-            let model = load(&args.model, &args.at, catalog, "evaluate")?;
+            let model = load(&args.model, &args.at, catalog, "evaluate", args.device)?;
             let result = deploy::evaluate_split(&model, args.split.into())?;
             (model.dir, result)
         }
@@ -365,7 +391,7 @@ pub(super) fn export(args: ExportArgs, catalog: &Catalog) -> Result<ExitCode, Cl
         ));
     }
     let json_out = super::json::reserve_if(args.json)?;
-    let model = load(&args.model, &args.at, catalog, "export")?;
+    let model = load(&args.model, &args.at, catalog, "export", None)?;
     let layout = args.layout.unwrap_or(Layout::Burn);
     let written = deploy::export(&model, &args.model, &args.to, layout, args.format)?;
     let Some(out) = json_out else {

@@ -55,6 +55,7 @@ impl BadInput for CliError {
             CliError::Tensorboard(e) => e.is_bad_input(),
             CliError::Mlflow(e) => e.is_bad_input(),
             CliError::Wandb(e) => e.is_bad_input(),
+            CliError::Device(e) => e.is_bad_input(),
             CliError::Usage(_) => true,
             CliError::Output(_) => false,
         }
@@ -105,6 +106,7 @@ impl BadInput for RunError {
         match self {
             RunError::Data(e) => e.is_bad_input(),
             RunError::Store(e) => e.is_bad_input(),
+            RunError::Device(e) => e.is_bad_input(),
             RunError::SpecVsData { .. }
             | RunError::UnknownObjective { .. }
             | RunError::ExistingResults { .. }
@@ -114,6 +116,23 @@ impl BadInput for RunError {
             RunError::WorkerMismatch { .. } | RunError::Pool { .. } => false,
             // A full or read-only disk: the command was right, the machine could not keep its results.
             RunError::StorageUnavailable { .. } => false,
+        }
+    }
+}
+
+impl BadInput for crate::device::DeviceError {
+    fn is_bad_input(&self) -> bool {
+        use crate::device::DeviceError;
+        match self {
+            // A build without the backend, an index past the machine's devices, a driver that
+            // is not installed, an objective that cannot train there: the command asks for
+            // what is not there.
+            DeviceError::NotBuilt { .. }
+            | DeviceError::NoneVisible { .. }
+            | DeviceError::Missing { .. }
+            | DeviceError::Unsupported { .. } => true,
+            // The device is there and would not open.
+            DeviceError::Open { .. } => false,
         }
     }
 }
@@ -236,6 +255,7 @@ impl BadInput for DeployError {
     fn is_bad_input(&self) -> bool {
         match self {
             DeployError::Registry(e) => e.is_bad_input(),
+            DeployError::Device(e) => e.is_bad_input(),
             DeployError::Store(e) => e.is_bad_input(),
             DeployError::Data(e) => e.is_bad_input(),
             DeployError::NotAModel { .. }

@@ -12,6 +12,7 @@ mod aggregate;
 mod bench;
 mod client;
 mod deploy;
+mod devices;
 mod exit_code;
 mod finish;
 mod json;
@@ -100,6 +101,8 @@ pub(crate) enum Command {
     /// Write a sweep's trials as W&B offline runs, for `wandb sync`.
     #[command(subcommand)]
     Wandb(wandb::WandbCommand),
+    /// List the devices trials can compute on (CPU, GPUs), and check that they compute right.
+    Devices(devices::DevicesArgs),
     /// Run trials sent on stdin (what `sweep run` starts for objectives that need processes).
     #[command(hide = true)]
     Worker(worker::WorkerArgs),
@@ -162,6 +165,7 @@ pub(crate) fn dispatch(cli: Cli, catalog: &Catalog) -> ExitCode {
         Command::Objectives(args) => objectives::objectives(args, catalog),
         Command::Client(args) => client::client(args),
         Command::Tensorboard(args) => tensorboard::tensorboard(args),
+        Command::Devices(args) => devices::devices(args),
         Command::Worker(args) => worker::worker(args, catalog),
         Command::Mlflow(cmd) => mlflow::mlflow(cmd, catalog),
         Command::Wandb(cmd) => wandb::wandb(cmd, catalog),
@@ -236,6 +240,9 @@ pub(crate) enum CliError {
     /// `sweep bench` could not measure.
     #[error(transparent)]
     Bench(#[from] BenchError),
+    /// A device could not be used.
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceError),
     /// A bad command-line value.
     #[error("{0}")]
     Usage(String),

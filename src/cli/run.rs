@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::finish::{AfterAggregation, Settings};
 use super::{CliError, table};
+use crate::device::Placement;
 use crate::objective::{Catalog, Parallelism};
 use crate::output::{RunCounts, SweepOutput};
 use crate::runner::{
@@ -54,6 +55,8 @@ pub(crate) struct RunArgs {
     /// warnings stay on stderr.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub device: super::devices::DeviceArgs,
 }
 
 /// `--parallelism`.
@@ -70,10 +73,17 @@ pub(super) fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError
     let started = std::time::Instant::now();
     let json_out = super::json::reserve_if(args.json)?;
     let spec = spec::load(&args.spec, catalog)?;
-    let workers = match args.workers.or(spec.workers) {
+    let asked = match args.workers.or(spec.workers) {
         Some(0) => return Err(CliError::Usage("--workers must be at least 1".into())),
-        Some(n) => n,
-        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        asked => asked,
+    };
+    // Before anything is written: a device this binary lacks or the machine does not have is an error.
+    let resources = args.device.apply(&spec.resources, catalog.get(&spec.objective))?;
+    let placement = Placement::resolve(&resources, asked)?;
+    let workers = match (placement.workers(), asked) {
+        (Some(slots), _) => slots,
+        (None, Some(n)) => n,
+        (None, None) => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     };
     let existing = match (args.resume, args.fresh) {
         (true, _) => ExistingResults::Resume { retry_failed: args.retry_failed },
@@ -91,6 +101,7 @@ pub(super) fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError
         faults: super::faults_from_env()?,
         parallelism,
         asynchronous: args.asynchronous,
+        placement,
     };
     if let (Some(Parallelism::Threads), Some(objective)) = (parallelism, catalog.get(&spec.objective))
         && objective.parallelism() == Parallelism::Processes

@@ -9,7 +9,9 @@ use super::{CliError, default_results_root};
 use crate::objective::Catalog;
 use crate::output::{self, ArrayScript, SCHEMA_VERSION, ScriptFile, SlurmOutput, SlurmScripts};
 use crate::runner::{self, ExistingResults};
-use crate::slurm::{self, ArrayChunk, ArrayLimits, DEFAULT_MAX_ARRAY_SIZE, JobSettings, SlurmError, array_ranges};
+use crate::slurm::{
+    self, ArrayChunk, ArrayLimits, DEFAULT_MAX_ARRAY_SIZE, GpuRequest, JobSettings, SlurmError, array_ranges,
+};
 use crate::spec::{self, SweepSpec};
 use crate::status::{TrialStatusLine, sweep_status};
 use crate::store::{StoreError, SweepDir};
@@ -37,6 +39,8 @@ pub(crate) struct SlurmArgs {
     /// Any other sbatch option, repeatable: --sbatch-arg=--qos=low.
     #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
     pub sbatch_args: Vec<String>,
+    #[command(flatten)]
+    pub device: super::devices::DeviceArgs,
     /// Folder that holds one results folder per sweep (must be on the shared filesystem).
     #[arg(long, default_value_os_t = default_results_root())]
     pub results_dir: PathBuf,
@@ -435,7 +439,27 @@ fn job_settings(
         sbatch_args,
         retry_failed: args.retry_failed,
         take_next: false,
+        gpu: gpu_request(args, spec)?,
     })
+}
+
+/// What each array task requests of a GPU sweep. The submitting machine may
+/// have no GPU, so devices are not looked for here; the binary the jobs run
+/// must have the backend, and SLURM, not `--devices`, picks the GPU.
+fn gpu_request(args: &SlurmArgs, spec: &SweepSpec) -> Result<Option<GpuRequest>, CliError> {
+    if args.device.devices.is_some() {
+        return Err(CliError::Usage(
+            "--devices is not for sweep slurm: SLURM gives each array task its GPU (--gres)".into(),
+        ));
+    }
+    let resources = args.device.apply(&spec.resources, None)?;
+    if !resources.backend.is_gpu() {
+        return Ok(None);
+    }
+    if args.sweep_bin.is_none() && !resources.backend.built() {
+        return Err(crate::device::DeviceError::NotBuilt { backend: resources.backend }.into());
+    }
+    Ok(Some(GpuRequest::new(resources.backend, resources.trials_per_device)))
 }
 
 fn absolute(p: &Path) -> Result<PathBuf, CliError> {

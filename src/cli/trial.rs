@@ -36,12 +36,16 @@ pub(crate) struct TrialArgs {
     /// Print one JSON document on stdout: what happened to each trial, with its record.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub device: super::devices::DeviceArgs,
 }
 
 /// Runs one trial; the exit code is the trial's: 0 completed, 1 failed or diverged.
 pub(super) fn trial(args: TrialArgs, catalog: &Catalog) -> Result<ExitCode, CliError> {
     let json_out = super::json::reserve_if(args.json)?;
     let spec = spec::load(&args.spec, catalog)?;
+    let resources = args.device.apply(&spec.resources, catalog.get(&spec.objective))?;
+    let device = super::devices::one_device(&resources)?;
     let dir = SweepDir::new(args.results_dir.join(&spec.name));
     let document = |trials: Vec<TrialOutcome>| TrialOutput {
         schema_version: SCHEMA_VERSION,
@@ -51,7 +55,7 @@ pub(super) fn trial(args: TrialArgs, catalog: &Catalog) -> Result<ExitCode, CliE
         trials,
     };
     let Some(index) = args.index else {
-        let records = runner::run_next_trials(&spec, catalog, &args.results_dir, &faults_from_env()?)?;
+        let records = runner::run_next_trials(&spec, catalog, &args.results_dir, &faults_from_env()?, device)?;
         let problems = records.iter().filter(|r| !r.status.has_model()).count();
         let code = if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) };
         if let Some(out) = json_out {
@@ -74,6 +78,7 @@ pub(super) fn trial(args: TrialArgs, catalog: &Catalog) -> Result<ExitCode, CliE
         args.force,
         args.retry_failed,
         &faults_from_env()?,
+        device,
     )?;
     if let Some(out) = json_out {
         let (one, code) = match outcome {

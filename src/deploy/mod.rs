@@ -29,6 +29,9 @@ pub(crate) enum DeployError {
     /// The model reference did not resolve.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The device asked for cannot be used.
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceError),
     /// A file is missing or unreadable.
     #[error(transparent)]
     Store(#[from] StoreError),

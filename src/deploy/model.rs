@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::DeployError;
 use crate::data::{DataShape, Preprocessing, Table};
+use crate::device::{DeviceInfo, TrialDevice};
 use crate::metrics::{Task, softmax_rows};
 use crate::objective::{Catalog, Model, Objective};
 use crate::store::{self, BestMetadata, StoreError, TrialRecord, names};
@@ -24,6 +25,9 @@ pub(crate) struct LoadedModel<'a> {
     pub checkpoint_sha256: String,
     /// The objective that trained it.
     pub objective: &'a dyn Objective,
+    /// The device it computes on here: the one it trained on where this
+    /// binary and machine have it, else the CPU.
+    pub device: DeviceInfo,
     model: Box<dyn Model>,
 }
 
@@ -71,6 +75,16 @@ impl<'a> LoadedModel<'a> {
     /// whose sha256 differs from the record, and a model of an objective (or
     /// an objective version) this binary does not have.
     pub(crate) fn load(dir: &Path, catalog: &'a Catalog) -> Result<Self, DeployError> {
+        Self::load_on(dir, catalog, None)
+    }
+
+    /// [`LoadedModel::load`] on a device of `backend` where given: the one the
+    /// model trained on, if it is of that backend and here, else the first.
+    pub(crate) fn load_on(
+        dir: &Path,
+        catalog: &'a Catalog,
+        backend: Option<crate::device::Backend>,
+    ) -> Result<Self, DeployError> {
         let meta_path = dir.join(names::BEST_METADATA);
         let pre_path = dir.join(names::PREPROCESSING);
         if !meta_path.exists() || !pre_path.exists() {
@@ -126,8 +140,23 @@ impl<'a> LoadedModel<'a> {
         }
         // Parameters added to an objective since the model was trained take their defaults.
         let params = objective.schema().resolve(&crate::params::Params::new(), &meta.settings);
+        let trained_on = record.as_ref().and_then(|r| r.device.as_ref());
+        let device = match (backend, trained_on) {
+            (Some(b), _) if !objective.devices().contains(&b) => {
+                return Err(crate::device::DeviceError::Unsupported {
+                    objective: name.to_string(),
+                    backend: b,
+                    supported: objective.devices().to_vec(),
+                }
+                .into());
+            }
+            (Some(b), Some(info)) if info.backend == b && b.is_gpu() => crate::device::for_model(info),
+            (Some(b), _) => crate::device::open(b, 0)?,
+            (None, Some(info)) if objective.devices().contains(&info.backend) => crate::device::for_model(info),
+            (None, _) => TrialDevice::cpu(),
+        };
         let model = objective
-            .load(&checkpoint, &params, DataShape::of(&preprocessing))
+            .load(&checkpoint, &params, DataShape::of(&preprocessing), &device.device)
             .map_err(|e| DeployError::Checkpoint { path: path.clone(), message: e.to_string() })?;
         Ok(LoadedModel {
             dir: dir.to_path_buf(),
@@ -137,6 +166,7 @@ impl<'a> LoadedModel<'a> {
             checkpoint,
             checkpoint_sha256: actual,
             objective,
+            device: device.info,
             model,
         })
     }

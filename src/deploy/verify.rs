@@ -7,11 +7,19 @@ use serde::Serialize;
 
 use super::{DeployError, LoadedModel, evaluate_split};
 use crate::data::{SplitName, StoredSplit, stored_split, truth};
+use crate::device::{Backend, DeviceInfo};
 use crate::metrics::{Task, evaluate};
 use crate::store::{self, SplitEvaluation, names};
 
-/// Largest difference accepted between a stored and a recomputed metric.
+/// Largest difference accepted between a stored and a recomputed metric, on
+/// the hardware the model trained on (relative, absolute below 1).
 pub(crate) const TOLERANCE: f64 = 1e-6;
+
+/// The same, where the model computes on other hardware than it trained on
+/// (a GPU's model on the CPU): float sums run in another order there, so the
+/// outputs agree to about 1e-6 and the metrics to this (measured: the book's
+/// GPU page).
+pub(crate) const CROSS_DEVICE_TOLERANCE: f64 = 1e-5;
 
 /// One metric of the best epoch, as stored and as measured again.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,7 +30,7 @@ pub(crate) struct MetricCheck {
     pub stored: f64,
     /// Recomputed from the checkpoint on the validation split.
     pub measured: f64,
-    /// Within [`TOLERANCE`].
+    /// Within the report's tolerance.
     pub ok: bool,
 }
 
@@ -47,6 +55,13 @@ pub(crate) struct VerifyReport {
     pub test_rows: Option<usize>,
     /// Every metric `test.json` claims, recomputed on the test split.
     pub test_checks: Vec<MetricCheck>,
+    /// The device the checks computed on.
+    pub device: String,
+    /// The device the model trained on, where its record says.
+    pub trained_on: Option<String>,
+    /// The tolerance of the checks: [`TOLERANCE`] on the hardware the model
+    /// trained on, else [`CROSS_DEVICE_TOLERANCE`].
+    pub tolerance: f64,
 }
 
 impl VerifyReport {
@@ -56,14 +71,24 @@ impl VerifyReport {
     }
 }
 
-fn check(name: &str, stored: f64, measured: f64) -> MetricCheck {
+fn check(name: &str, stored: f64, measured: f64, tolerance: f64) -> MetricCheck {
     MetricCheck {
         name: name.to_string(),
         stored,
         measured,
         // Relative for large values (regression errors in original units).
-        ok: (measured - stored).abs() <= TOLERANCE * stored.abs().max(1.0),
+        ok: (measured - stored).abs() <= tolerance * stored.abs().max(1.0),
     }
+}
+
+/// The tolerance for a model computing on `here` that trained on `trained`
+/// (records of earlier versions name no device: they trained on the CPU).
+pub(crate) fn tolerance(here: &DeviceInfo, trained: Option<&DeviceInfo>) -> f64 {
+    let same = match trained {
+        Some(t) => here.same_hardware(t),
+        None => here.backend == Backend::Cpu,
+    };
+    if same { TOLERANCE } else { CROSS_DEVICE_TOLERANCE }
 }
 
 /// The model's own validation split, rebuilt from its data (which must be unchanged).
@@ -76,6 +101,8 @@ pub(crate) fn stored_validation_split(model: &LoadedModel) -> Result<StoredSplit
 /// metric its `test.json` claims. A refit has no validation split: its
 /// validation metrics are its folds' means, which no checkpoint reproduces.
 pub(crate) fn verify(model: &LoadedModel) -> Result<VerifyReport, DeployError> {
+    let trained_on = model.record.as_ref().and_then(|r| r.device.as_ref());
+    let tolerance = tolerance(&model.device, trained_on);
     let mut checks = Vec::new();
     let mut not_recomputable = Vec::new();
     let refit = model.record.as_ref().and_then(|r| r.refit.as_ref());
@@ -97,7 +124,7 @@ pub(crate) fn verify(model: &LoadedModel) -> Result<VerifyReport, DeployError> {
         let measured = evaluate(predictions.outputs(), truth(&split.targets, &model.preprocessing));
         for (name, &stored) in &model.meta.metrics {
             match measured.get(name) {
-                Some(&m) => checks.push(check(name, stored, m)),
+                Some(&m) => checks.push(check(name, stored, m, tolerance)),
                 None if Task::is_training_metric(name) => not_recomputable.push((
                     name.clone(),
                     "averaged over the epoch's training batches, while the weights changed".into(),
@@ -123,7 +150,7 @@ pub(crate) fn verify(model: &LoadedModel) -> Result<VerifyReport, DeployError> {
         test_rows = Some(measured.rows);
         for (name, &stored) in &claimed.metrics {
             let m = measured.metrics.get(name).copied().unwrap_or(f64::NAN);
-            test_checks.push(check(name, stored, m));
+            test_checks.push(check(name, stored, m, tolerance));
         }
     }
     Ok(VerifyReport {
@@ -136,5 +163,8 @@ pub(crate) fn verify(model: &LoadedModel) -> Result<VerifyReport, DeployError> {
         not_recomputable,
         test_rows,
         test_checks,
+        device: model.device.label(),
+        trained_on: trained_on.map(DeviceInfo::label),
+        tolerance,
     })
 }

@@ -10,6 +10,7 @@
 //!
 //! ```
 //! use std::collections::BTreeMap;
+//! use burn::tensor::Device;
 //! use sweep::prelude::*;
 //!
 //! /// Predicts the mean of the training targets, whatever the input: a baseline.
@@ -40,7 +41,7 @@
 //!         let mean = y.iter().sum::<f32>() / y.len() as f32;
 //!         Ok(Box::new(MeanTrainer { mean, rows: trial.data.n_valid() }))
 //!     }
-//!     fn load(&self, bytes: &[u8], _: &ResolvedParams, _: DataShape) -> Result<Box<dyn Model>, TrialError> {
+//!     fn load(&self, bytes: &[u8], _: &ResolvedParams, _: DataShape, _: &Device) -> Result<Box<dyn Model>, TrialError> {
 //!         let raw: [u8; 4] = bytes.try_into().map_err(|_| TrialError::failed("not a mean checkpoint"))?;
 //!         Ok(Box::new(MeanModel(f32::from_le_bytes(raw))))
 //!     }
@@ -67,7 +68,10 @@ pub use crate::store::ProgramRun;
 pub use catalog::{Catalog, CatalogError, builtin};
 pub use tensors::{Forward, rows_tensor, to_vec};
 
+use burn::tensor::Device;
+
 use crate::data::{DataShape, DataSource, Prepared, Targets};
+use crate::device::{Backend, DeviceInfo, TrialDevice};
 use crate::metrics::{Metrics, Task};
 use crate::params::{ParamError, ResolvedParams, Schema};
 
@@ -145,6 +149,8 @@ pub struct TrialContext<'a> {
     pub(crate) command: Option<&'a command::CommandSpec>,
     /// The monitored metric, which a program is told.
     pub(crate) monitor: Option<&'a crate::metrics::Monitor>,
+    /// The device this trial's worker opened ([`TrialContext::device`]).
+    pub(crate) device: &'a TrialDevice,
 }
 
 impl<'a> TrialContext<'a> {
@@ -158,6 +164,19 @@ impl<'a> TrialContext<'a> {
     /// The training rows' class indices; an error for a regression task.
     pub fn train_classes(&self) -> Result<&'a [usize], TrialError> {
         self.data.train_classes().ok_or_else(|| TrialError::failed("this objective trains classification only"))
+    }
+
+    /// The device to create the model and its tensors on: the CPU, or the GPU
+    /// this trial's worker process opened (`[resources]`). Never hard-code
+    /// one: a model built on another device than the trial's trains there,
+    /// unrecorded.
+    pub fn device(&self) -> &'a Device {
+        &self.device.device
+    }
+
+    /// What the device is (backend, index, adapter and driver), as the trial's record stores it.
+    pub fn device_info(&self) -> &'a DeviceInfo {
+        &self.device.info
     }
 
     /// The maximum number of epochs the runner will ask for.
@@ -315,6 +334,13 @@ pub trait Objective: Send + Sync {
         &[Task::Classification]
     }
 
+    /// The devices it can train on (`[resources] device`): the CPU unless it
+    /// builds its model on [`TrialContext::device`] and loads it on the
+    /// device [`Objective::load`] is given.
+    fn devices(&self) -> &[Backend] {
+        &[Backend::Cpu]
+    }
+
     /// How its trials run side by side.
     fn parallelism(&self) -> Parallelism {
         Parallelism::Threads
@@ -337,8 +363,15 @@ pub trait Objective: Send + Sync {
     fn start(&self, trial: &TrialContext<'_>) -> Result<Box<dyn Trainer>, TrialError>;
 
     /// The model a checkpoint of this objective holds, with the trial's
-    /// parameters and the data's shape.
-    fn load(&self, checkpoint: &[u8], params: &ResolvedParams, shape: DataShape) -> Result<Box<dyn Model>, TrialError>;
+    /// parameters and the data's shape, on `device` (the CPU, or the GPU the
+    /// model trained on where this binary and machine have it).
+    fn load(
+        &self,
+        checkpoint: &[u8],
+        params: &ResolvedParams,
+        shape: DataShape,
+        device: &Device,
+    ) -> Result<Box<dyn Model>, TrialError>;
 
     /// A rough, relative cost of a trial with these parameters. The runner
     /// starts the costliest trials first, so no worker idles through a long

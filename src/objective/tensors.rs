@@ -33,8 +33,10 @@ pub trait Forward: Module + 'static {
 }
 
 impl<M: Forward> Model for M {
+    /// On the device the module was loaded on.
     fn predict(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, TrialError> {
-        to_vec(Forward::forward(self, rows_tensor(x, rows, &Device::flex())))
+        let device = self.devices().into_iter().next().unwrap_or_else(Device::flex);
+        to_vec(Forward::forward(self, rows_tensor(x, rows, &device)))
     }
 }
 

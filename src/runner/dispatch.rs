@@ -38,7 +38,8 @@ impl Workers {
     }
 
     /// `n` workers of the kind `parallelism` asks for. One trial needs no
-    /// second process: it runs here, alone, and just as reproducibly.
+    /// second process: it runs here, alone, and just as reproducibly. On a
+    /// GPU, worker `w` opens device `placement.slots[w]`.
     pub(super) fn start(
         n: usize,
         parallelism: Parallelism,
@@ -48,7 +49,12 @@ impl Workers {
         if parallelism == Parallelism::Processes && n > 1 {
             let exe = std::env::current_exe().map_err(|e| RunError::Pool { workers: n, message: e.to_string() })?;
             let command = command(exe);
-            return Ok(Workers::Processes((0..n).map(|_| Mutex::new(ProcessWorker::new(command.clone()))).collect()));
+            let placement = &options.placement;
+            let worker = |w: usize| {
+                let device = placement.slots.get(w).map(|&index| (placement.backend, index));
+                Mutex::new(ProcessWorker::new(WorkerCommand { device, ..command.clone() }))
+            };
+            return Ok(Workers::Processes((0..n).map(worker).collect()));
         }
         // One single-thread rayon pool per worker, driven by a plain thread. Calling
         // `install` from a rayon worker thread would let that thread steal sibling

@@ -39,6 +39,7 @@ pub(crate) use trial::train_last_epoch;
 pub(crate) use trial::{InjectedFaults, RunningMarker, TrialEnv};
 
 use crate::data::DataError;
+use crate::device::{Placement, TrialDevice};
 use crate::objective::{Catalog, Parallelism};
 use crate::plan::TrialSpec;
 use crate::spec::SweepSpec;
@@ -78,6 +79,8 @@ pub(crate) struct RunOptions {
     /// With early termination: judge each trial at its rungs against whatever
     /// the others have reached by then, instead of in reproducible batches.
     pub asynchronous: bool,
+    /// The devices the workers use; on a GPU, one worker process per slot.
+    pub placement: Placement,
 }
 
 /// Why a sweep could not run (as opposed to trials that failed, which are data).
@@ -142,6 +145,8 @@ pub(crate) enum RunError {
     /// Reading or writing the results folder failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceError),
     /// The results folder's filesystem is full or read-only: the run stopped
     /// at the first trial that could not write, and left it without a record.
     #[error(
@@ -222,16 +227,28 @@ pub(crate) fn run_sweep(
         todo = costliest_first(todo, |t| objective.cost_hint(&sweep.params(t), data.for_trial(t)));
     }
 
-    let env = sweep.env(&options.faults);
     let claiming = Claiming::new(options.existing);
     let n = worker_count(options.workers, batched, todo.len());
-    let parallelism = options.parallelism.unwrap_or(objective.parallelism());
+    let placement = &options.placement;
+    // On a GPU each worker is a process that opens exactly its device; a run of one
+    // worker trains here, on that worker's device.
+    let parallelism = match placement.backend.is_gpu() {
+        true => Parallelism::Processes,
+        false => options.parallelism.unwrap_or(objective.parallelism()),
+    };
+    let here = match placement.slots.first() {
+        Some(&index) if n == 1 => crate::device::open(placement.backend, index)?,
+        _ => TrialDevice::cpu(),
+    };
+    let env = sweep.env(&options.faults, here);
+    let env = TrialEnv { seed_burn: env.seed_burn || parallelism == Parallelism::Processes, ..env };
     let workers = Workers::start(n, parallelism, options, |exe| WorkerCommand {
         exe,
         spec: spec.source.clone(),
         results_root: options.results_root.clone(),
         spec_hash: env.spec_hash.clone(),
         data_fingerprint: data.main.preprocessing.data_fingerprint.clone(),
+        device: None,
     })?;
 
     for warning in data.summary.warnings() {

@@ -6,6 +6,7 @@ use std::path::Path;
 use super::RunError;
 use super::trial::{InjectedFaults, TrialEnv};
 use crate::data::{self, DataError, Prepared, SourceRef, SplitPlan, SplitSummary, TestPlan};
+use crate::device::TrialDevice;
 use crate::objective::{Catalog, Objective, Parallelism};
 use crate::params::{ResolvedParams, Schema};
 use crate::plan::{Plan, TrialSpec};
@@ -49,7 +50,7 @@ impl<'a> OpenSweep<'a> {
     }
 
     /// What every trial of this sweep shares.
-    pub(crate) fn env<'b>(&'b self, faults: &'b InjectedFaults) -> TrialEnv<'b> {
+    pub(crate) fn env<'b>(&'b self, faults: &'b InjectedFaults, device: TrialDevice) -> TrialEnv<'b> {
         TrialEnv {
             spec: self.spec,
             spec_hash: self.spec.hash(),
@@ -62,6 +63,7 @@ impl<'a> OpenSweep<'a> {
             // Early termination without batches (array tasks, `run --async`) reads its peers live.
             asynchronous: self.spec.early_terminate.is_some(),
             seed_burn: self.objective.parallelism() == Parallelism::Processes,
+            device,
         }
     }
 }

@@ -11,6 +11,7 @@ use super::progress::SilentReporter;
 use super::results_dir::ensure_manifest;
 use super::trial::{InjectedFaults, TrialEnv, run_trial};
 use super::{ExistingResults, OpenSweep, RunError, adaptive, worker, write_preprocessing};
+use crate::device::TrialDevice;
 use crate::objective::Catalog;
 use crate::plan::TrialSpec;
 use crate::spec::SweepSpec;
@@ -37,6 +38,7 @@ fn kept_record(record: Option<&TrialRecord>, force: bool, retry_failed: bool) ->
 /// Runs trial `index` of the plan on its own (a SLURM array task), writing its
 /// record into the shared results folder. A trial that already has a record
 /// is left alone unless `force`, or `retry_failed` and it did not complete.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run_single_trial(
     spec: &SweepSpec,
     catalog: &Catalog,
@@ -45,6 +47,7 @@ pub(crate) fn run_single_trial(
     force: bool,
     retry_failed: bool,
     faults: &InjectedFaults,
+    device: TrialDevice,
 ) -> Result<SingleTrial, RunError> {
     let sweep = OpenSweep::open(spec, catalog, results_root)?;
     let OpenSweep { data, plan, dir, .. } = &sweep;
@@ -71,7 +74,7 @@ pub(crate) fn run_single_trial(
     };
     let held = claim::HeldClaims::new();
     held.hold(&dir.trial_dir(&trial.id), trial.attempt);
-    let env = sweep.env(faults);
+    let env = sweep.env(faults, device);
     let pool = single_thread_pool("sweep-trial").map_err(|message| RunError::Pool { workers: 1, message })?;
     match pool.install(|| run_trial(&env, &trial, &NoEvents)) {
         Ok(record) => Ok(SingleTrial::Ran(record)),
@@ -89,11 +92,12 @@ pub(crate) fn run_next_trials(
     catalog: &Catalog,
     results_root: &Path,
     faults: &InjectedFaults,
+    device: TrialDevice,
 ) -> Result<Vec<TrialRecord>, RunError> {
     let sweep = OpenSweep::open(spec, catalog, results_root)?;
     ensure_manifest(spec, &sweep.plan, &sweep.dir)?;
     write_preprocessing(&sweep.dir, &sweep.data)?;
-    let env = sweep.env(faults);
+    let env = sweep.env(faults, device);
     let claiming = Claiming::new(ExistingResults::Resume { retry_failed: false });
     let pool = single_thread_pool("sweep-trial").map_err(|message| RunError::Pool { workers: 1, message })?;
     let workers = Workers::Threads(vec![pool]);
@@ -117,6 +121,7 @@ pub(crate) fn serve_worker(
     spec_hash: &str,
     data_fingerprint: &str,
     faults: &InjectedFaults,
+    device: TrialDevice,
 ) -> Result<(), RunError> {
     let sweep = OpenSweep::open(spec, catalog, results_root)?;
     if spec.hash() != spec_hash {
@@ -125,7 +130,7 @@ pub(crate) fn serve_worker(
     if sweep.data.main.preprocessing.data_fingerprint != data_fingerprint {
         return Err(RunError::WorkerMismatch { file: spec.source.clone(), what: "other data" });
     }
-    let env = TrialEnv { seed_burn: true, ..sweep.env(faults) };
+    let env = TrialEnv { seed_burn: true, ..sweep.env(faults, device) };
     let pool = single_thread_pool("sweep-worker").map_err(|message| RunError::Pool { workers: 1, message })?;
     std::panic::set_hook(Box::new(|_| {}));
     worker::serve(&env, &pool).map_err(|e| StoreError::Io { path: PathBuf::from("<stdin>"), source: e })?;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::SweepData;
 use super::events::{EventSink, RunEvent};
 use crate::callback::{self, Actions, PeerCurves};
+use crate::device::TrialDevice;
 use crate::metrics::{self, Metrics};
 use crate::objective::{Objective, ProgramRun, TrialContext, TrialError, Validation};
 use crate::params::{ResolvedParams, Schema};
@@ -43,6 +44,8 @@ pub(crate) struct TrialEnv<'a> {
     /// Seed Burn's process-global RNG from each trial's seed before it starts:
     /// set where this process runs one trial at a time.
     pub seed_burn: bool,
+    /// The device this process's trials train on.
+    pub device: TrialDevice,
 }
 
 /// Faults injected on purpose, so tests can show that one broken trial never
@@ -151,6 +154,8 @@ impl FinishedTrial {
             message: Some(message),
             epochs_run: 0,
             best_epoch: None,
+            // The worker that died had its own device, which this process does not know.
+            device: None,
             ..base_record(env, trial, env.schema.resolve(&env.spec.train, &trial.params), store::now_rfc3339())
         };
         let dir = env.dir.trial_dir(&trial.id);
@@ -276,7 +281,7 @@ pub(super) fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &
         Ok(Ok(Some((epoch, rule)))) => (TrialStatus::Pruned, Some(format!("pruned by {rule} at epoch {epoch}"))),
         Ok(Err(e @ TrialError::Diverged { .. })) => (TrialStatus::Diverged, Some(e.to_string())),
         Ok(Err(e)) => (TrialStatus::Failed, Some(e.to_string())),
-        Err(payload) => (TrialStatus::Failed, Some(format!("panicked: {}", panic_message(&*payload)))),
+        Err(payload) => (TrialStatus::Failed, Some(panicked(&panic_message(&*payload), &env.device))),
     };
     let record = TrialRecord {
         status,
@@ -357,6 +362,7 @@ fn base_record(env: &TrialEnv, trial: &TrialSpec, params: ResolvedParams, starte
         host: store::hostname(),
         pid: std::process::id(),
         attempt: trial.attempt.max(1),
+        device: Some(env.device.info.clone()),
         ..TrialRecord::synthetic(&env.spec.name, &trial.id, env.spec.metric.clone())
     }
 }
@@ -432,7 +438,7 @@ fn train(
     };
     let mut callbacks = callback::for_trial(&env.spec.metric, env.spec.early_stopping.as_ref(), pruning);
     if env.seed_burn {
-        seed_burn(trial.seed);
+        seed_burn(trial.seed, &env.device);
     }
     let ctx = TrialContext {
         index: trial.index,
@@ -443,6 +449,7 @@ fn train(
         dir: Some(&dir),
         command: env.spec.command.as_ref(),
         monitor: Some(&env.spec.metric),
+        device: &env.device,
     };
     let mut trainer = env.objective.start(&ctx)?;
     progress.program = trainer.program();
@@ -580,12 +587,16 @@ fn not_finite(epoch: usize, m: &Metrics) -> Result<(), TrialError> {
     }
 }
 
-/// Seeds Burn's process-global RNG (of the default device and of flex) from
+/// Seeds Burn's process-global RNG (of flex and of the trial's device) from
 /// a trial's seed, for objectives whose trials each run alone in a process.
-pub(crate) fn seed_burn(trial_seed: u64) {
+/// Never `Device::default()`: in a build with a GPU backend that is the GPU,
+/// which a CPU trial must not open.
+pub(crate) fn seed_burn(trial_seed: u64, device: &TrialDevice) {
     let seed = crate::seed::derive_seed(trial_seed, "burn", 0);
-    burn::tensor::Device::default().seed(seed);
     burn::tensor::Device::flex().seed(seed);
+    if device.info.backend.is_gpu() {
+        device.device.seed(seed);
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -670,6 +681,19 @@ fn history_line<S: AsRef<[u8]>>(fields: &[S]) -> Result<Vec<u8>, TrialError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(fields).map_err(failed)?;
     w.into_inner().map_err(failed)
+}
+
+/// A trial's panic in words: a GPU that ran out of memory says so, and which
+/// device it was, so the user knows to lower `trials_per_device` or the model's size.
+fn panicked(message: &str, device: &TrialDevice) -> String {
+    if device.info.backend.is_gpu() && crate::device::is_out_of_memory(message) {
+        format!(
+            "out of device memory on {}: lower [resources] trials_per_device or the model's size ({message})",
+            device.info.label()
+        )
+    } else {
+        format!("panicked: {message}")
+    }
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::events::{EventSink, RunEvent};
 use super::trial::{FinishedTrial, TrialEnv, run_trial_uncommitted};
 use crate::callback::PeerCurves;
+use crate::device::Backend;
 use crate::plan::TrialSpec;
 
 /// Marks the protocol's lines among whatever else a child prints.
@@ -52,6 +53,8 @@ pub(crate) struct WorkerCommand {
     pub spec_hash: String,
     /// The data's fingerprint: a child that reads other data refuses to start.
     pub data_fingerprint: String,
+    /// The GPU the child opens, and its index; `None`: the CPU.
+    pub device: Option<(Backend, usize)>,
 }
 
 struct Running {
@@ -84,6 +87,9 @@ impl ProcessWorker {
             .arg(&c.spec_hash)
             .arg("--data-fingerprint")
             .arg(&c.data_fingerprint)
+            .args(c.device.iter().flat_map(|(backend, index)| {
+                ["--device".to_string(), backend.name().to_string(), "--device-index".to_string(), index.to_string()]
+            }))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

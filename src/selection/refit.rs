@@ -61,7 +61,11 @@ pub(crate) fn refit(
     let data = &sweep.data.main;
     // A trial of no batch and no fold: the loop trains it on `data.main` and keeps its last epoch.
     let faults = InjectedFaults::default();
-    let env = TrialEnv { peers: None, asynchronous: false, ..sweep.env(&faults) };
+    let env = TrialEnv {
+        peers: None,
+        asynchronous: false,
+        ..sweep.env(&faults, crate::device::for_follow_up(&spec.resources))
+    };
     let trial = TrialSpec {
         index: usize::MAX,
         id: id.clone(),

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub(crate) use arrays::{ArrayChunk, ArrayLimits, DEFAULT_MAX_ARRAY_SIZE, array_ranges};
-pub(crate) use script::{JobSettings, aggregate_script, array_script};
+pub(crate) use script::{GpuRequest, JobSettings, aggregate_script, array_script};
 
 use crate::store::{self, StoreError};
 

@@ -178,6 +178,10 @@ pub(crate) struct SweepSpec {
     /// `objective = "command"`: the program each trial runs (`[command]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandSpec>,
+    /// Where trials compute (`[resources]`). Not hashed: every trial records
+    /// its device, and `--device` may choose another one for a run.
+    #[serde(skip)]
+    pub resources: crate::device::Resources,
 }
 
 fn default_objective() -> String {

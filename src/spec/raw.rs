@@ -33,6 +33,15 @@ pub(super) struct RawSpec {
     pub report: Option<RawReport>,
     pub publish: Option<RawPublish>,
     pub command: Option<Spanned<RawCommand>>,
+    pub resources: Option<Spanned<RawResources>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawResources {
+    pub device: Option<Spanned<String>>,
+    pub devices: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub trials_per_device: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

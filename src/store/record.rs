@@ -127,6 +127,10 @@ pub(crate) struct TrialRecord {
     /// variables sweep set): enough to rerun the trial by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub program: Option<ProgramRun>,
+    /// The device that trained it: backend, index, adapter and driver
+    /// (absent in records of earlier versions, which all trained on the CPU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<crate::device::DeviceInfo>,
 }
 
 /// What a refit model retrains, and the estimate of its quality that comes
@@ -198,6 +202,7 @@ impl TrialRecord {
             refit: None,
             valid_outputs_sha256: None,
             program: None,
+            device: None,
         }
     }
 }

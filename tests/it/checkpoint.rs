@@ -43,7 +43,7 @@ fn each_checkpoint_reproduces_the_metrics_of_its_best_epoch() {
         // Through the objective API, as `sweep predict` loads any objective's model.
         let settings: Params = serde_json::from_value(meta["settings"].clone()).unwrap();
         let params = mlp.schema().resolve(&Params::new(), &settings);
-        let model = mlp.load(&bytes, &params, prepared.shape()).unwrap();
+        let model = mlp.load(&bytes, &params, prepared.shape(), &burn::tensor::Device::flex()).unwrap();
         let logits = model.predict(&prepared.valid_x, prepared.n_valid()).unwrap();
         let metrics = evaluate(&logits, prepared.valid_truth());
         for (name, value) in &metrics {

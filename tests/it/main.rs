@@ -27,6 +27,7 @@ mod export_formats;
 mod fault_campaign;
 mod faults;
 mod fuzz_cli;
+mod gpu;
 mod json_output;
 mod mlflow;
 mod regression;

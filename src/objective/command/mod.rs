@@ -89,7 +89,13 @@ impl Objective for CommandObjective {
         Ok(Box::new(program::ProgramTrainer::start(command, trial, monitor)?))
     }
 
-    fn load(&self, _: &[u8], _: &ResolvedParams, _: DataShape) -> Result<Box<dyn Model>, TrialError> {
+    fn load(
+        &self,
+        _: &[u8],
+        _: &ResolvedParams,
+        _: DataShape,
+        _: &burn::tensor::Device,
+    ) -> Result<Box<dyn Model>, TrialError> {
         Err(TrialError::failed(UNSUPPORTED))
     }
 }

@@ -31,6 +31,7 @@ pub(crate) use settings::MlpSettings;
 
 use super::{Model, Objective, Parallelism, Trainer, TrialContext, TrialError, rows_tensor, to_vec, weights};
 use crate::data::{DataShape, Prepared, Targets};
+use crate::device::Backend;
 use crate::metrics::Task;
 use crate::params::{ResolvedParams, Schema};
 
@@ -74,6 +75,10 @@ impl Objective for MlpObjective {
         &[Task::Classification, Task::Regression]
     }
 
+    fn devices(&self) -> &[Backend] {
+        &[Backend::Cpu, Backend::Wgpu]
+    }
+
     fn parallelism(&self) -> Parallelism {
         match self.gradients {
             Gradients::Manual => Parallelism::Threads,
@@ -84,10 +89,10 @@ impl Objective for MlpObjective {
     fn start(&self, trial: &TrialContext<'_>) -> Result<Box<dyn Trainer>, TrialError> {
         let s = MlpSettings::from_params(trial.params)?;
         let data = trial.data;
-        let plain = Device::flex();
+        let plain = trial.device().clone();
         let device = match self.gradients {
             Gradients::Manual => plain.clone(),
-            Gradients::Autodiff => Device::flex().autodiff(),
+            Gradients::Autodiff => plain.clone().autodiff(),
         };
         let mut rng = trial.rng();
         let dropout_rng = Xoshiro256PlusPlus::seed_from_u64(rng.next_u64());
@@ -128,19 +133,19 @@ impl Objective for MlpObjective {
         }))
     }
 
-    fn load(&self, checkpoint: &[u8], params: &ResolvedParams, shape: DataShape) -> Result<Box<dyn Model>, TrialError> {
+    fn load(
+        &self,
+        checkpoint: &[u8],
+        params: &ResolvedParams,
+        shape: DataShape,
+        device: &Device,
+    ) -> Result<Box<dyn Model>, TrialError> {
         let s = MlpSettings::from_params(params)?;
         // The initial values are overwritten by the checkpoint; only the shapes matter.
-        let skeleton = Mlp::new(
-            &mut ChaCha8Rng::seed_from_u64(0),
-            shape.n_features,
-            s.hidden,
-            s.layers,
-            shape.n_outputs,
-            &Device::flex(),
-        );
+        let skeleton =
+            Mlp::new(&mut ChaCha8Rng::seed_from_u64(0), shape.n_features, s.hidden, s.layers, shape.n_outputs, device);
         let mlp = weights::load(skeleton, checkpoint)?;
-        Ok(Box::new(MlpModel { mlp, settings: s, shape }))
+        Ok(Box::new(MlpModel { mlp, settings: s, shape, device: device.clone() }))
     }
 
     /// Multiply-adds of the forward pass per row, times rows and epochs.
@@ -273,11 +278,12 @@ pub(crate) struct MlpModel {
     mlp: Mlp,
     settings: MlpSettings,
     shape: DataShape,
+    device: Device,
 }
 
 impl Model for MlpModel {
     fn predict(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, TrialError> {
-        to_vec(self.mlp.forward(rows_tensor(x, rows, &Device::flex()), None))
+        to_vec(self.mlp.forward(rows_tensor(x, rows, &self.device), None))
     }
 
     fn describe(&self) -> String {
@@ -496,6 +502,7 @@ mod tests {
 
     #[test]
     fn manual_and_autodiff_training_agree_for_every_optimizer_and_task() {
+        let cpu = crate::device::TrialDevice::cpu();
         for task in [Task::Classification, Task::Regression] {
             let data = toy_data(task);
             for optimizer in ["adam", "adamw", "sgd"] {
@@ -517,6 +524,7 @@ mod tests {
                     dir: None,
                     command: None,
                     monitor: None,
+                    device: &cpu,
                 };
                 let run = |gradients| {
                     let mut t = MlpObjective { gradients }.start(&trial).unwrap();
@@ -539,6 +547,7 @@ mod tests {
 
     #[test]
     fn a_checkpoint_reloads_as_the_same_model() {
+        let cpu = crate::device::TrialDevice::cpu();
         let data = toy_data(Task::Regression);
         let p = params(&[("hidden", ParamValue::Int(8))]);
         let trial = TrialContext {
@@ -550,16 +559,20 @@ mod tests {
             dir: None,
             command: None,
             monitor: None,
+            device: &cpu,
         };
         let objective = MlpObjective::default();
         let mut trainer = objective.start(&trial).unwrap();
         trainer.train_epoch().unwrap();
         let outputs = trainer.validate().unwrap();
         let bytes = trainer.checkpoint(&BTreeMap::new()).unwrap();
-        let model = objective.load(&bytes, &p, data.shape()).unwrap();
+        let model = objective.load(&bytes, &p, data.shape(), &Device::flex()).unwrap();
         assert_eq!(model.predict(&data.valid_x, data.n_valid()).unwrap(), outputs);
         let wider = params(&[("hidden", ParamValue::Int(9))]);
-        assert!(objective.load(&bytes, &wider, data.shape()).is_err(), "a checkpoint of another shape is refused");
+        assert!(
+            objective.load(&bytes, &wider, data.shape(), &Device::flex()).is_err(),
+            "a checkpoint of another shape is refused"
+        );
     }
 }
 

@@ -20,6 +20,7 @@ mod metric;
 mod parameters;
 mod publish;
 mod range;
+mod resources;
 mod slurm;
 mod train;
 
@@ -219,6 +220,7 @@ fn validate(ctx: &Ctx, raw: &RawSpec, catalog: &Catalog) -> Result<SweepSpec, Sp
              (the best epoch's); expected \"best\"",
         ));
     }
+    let resources = resources::validate_resources(ctx, raw.resources.as_ref(), objective)?;
     let slurm = match &raw.slurm {
         Some(s) => validate_slurm(ctx, s)?,
         None => SlurmDefaults::default(),
@@ -246,6 +248,7 @@ fn validate(ctx: &Ctx, raw: &RawSpec, catalog: &Catalog) -> Result<SweepSpec, Sp
         report: super::ReportSpec { tensorboard: raw.report.as_ref().and_then(|r| r.tensorboard).unwrap_or(false) },
         publish,
         command,
+        resources,
     })
 }
 

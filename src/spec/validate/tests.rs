@@ -450,6 +450,7 @@ fn a_binary_without_the_default_objective_asks_for_one() {
             _: &[u8],
             _: &crate::params::ResolvedParams,
             _: crate::data::DataShape,
+            _: &burn::tensor::Device,
         ) -> Result<Box<dyn Model>, TrialError> {
             Err(TrialError::failed("not here"))
         }

@@ -99,6 +99,10 @@ pub enum Tool {
     Mount,
     /// W&B's reader of offline runs, `wandb-core` (the binary in PyPI's `wandb` wheel).
     WandbCore,
+    /// A build with `--features wgpu` and a Vulkan device (Mesa's lavapipe will do). The README's
+    /// test command builds without the feature, so CI requires it only in its wgpu pass, by
+    /// `SWEEP_REQUIRE_WGPU=1`, never by `CI` alone.
+    Wgpu,
 }
 
 impl Tool {
@@ -109,7 +113,13 @@ impl Tool {
             Tool::Chromium => "SWEEP_REQUIRE_CHROMIUM",
             Tool::Mount => "SWEEP_REQUIRE_MOUNT",
             Tool::WandbCore => "SWEEP_REQUIRE_WANDB",
+            Tool::Wgpu => "SWEEP_REQUIRE_WGPU",
         }
+    }
+
+    /// Whether `CI=true` alone requires it.
+    fn required_by_ci(self) -> bool {
+        !matches!(self, Tool::Wgpu)
     }
 }
 
@@ -134,7 +144,7 @@ pub fn skip(tool: Tool, why: &str) {
     let current = std::thread::current();
     let test = current.name().unwrap_or("a test");
     let var = tool.require_var();
-    let (require, ci) = (std::env::var(var).ok(), std::env::var("CI").ok());
+    let (require, ci) = (std::env::var(var).ok(), std::env::var("CI").ok().filter(|_| tool.required_by_ci()));
     assert!(
         !required(require.as_deref(), ci.as_deref()),
         "{test}: {why}; {var}={} CI={} make that a failure (tool: {tool:?})",
@@ -181,8 +191,16 @@ pub fn example(name: &str) -> PathBuf {
                 build.env_remove(name.as_ref());
             }
         }
-        if bin_dir.ends_with("release") {
-            build.arg("--release");
+        // The profile this test was built with: target/<profile>/, where `dev` builds into debug/.
+        match bin_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => {}
+            Some(profile) => {
+                build.args(["--profile", profile]);
+            }
+        }
+        // The same features as this test's binary, so the build reuses its artefacts.
+        if cfg!(feature = "wgpu") {
+            build.args(["--features", "wgpu"]);
         }
         let out = build.output().unwrap();
         assert!(out.status.success(), "building the examples: {}", text(&out.stderr));
