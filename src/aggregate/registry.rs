@@ -58,6 +58,9 @@ pub(crate) struct RegistryEntry {
     /// For a refit: what it retrains and its cross-validated metrics (`metrics` are their means).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refit: Option<crate::store::RefitInfo>,
+    /// The device that trained it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<crate::device::DeviceInfo>,
 }
 
 /// The whole file.
@@ -127,6 +130,7 @@ fn entry(board: &Leaderboard, r: &TrialRecord, rank: usize, config_rank: Option<
         interval: u.map(|u| (u.low, u.high)),
         tied_with_top: u.and_then(|u| u.tied_with_top),
         refit: r.refit.clone(),
+        device: r.device.clone(),
     })
 }
 

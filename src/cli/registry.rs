@@ -316,6 +316,9 @@ fn show(registry: &Registry, model: &str, json: bool) -> Result<ExitCode, CliErr
     writeln!(out, "  data sha256:       {}", version.data_fingerprint)?;
     writeln!(out, "  checkpoint sha256: {}", version.checkpoint_sha256)?;
     writeln!(out, "  trained:           {}", version.trained_at)?;
+    if let Some(device) = &version.device {
+        writeln!(out, "  trained on:        {}", device.label())?;
+    }
     writeln!(out, "  registered:        {}", version.registered_at)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -154,6 +154,7 @@ fn model_card(
     json!({
         "model": reference,
         "objective": { "name": model.objective.name(), "version": model.objective.version() },
+        "trained_on": record.and_then(|r| r.device.as_ref()),
         "task": pre.task.as_str(),
         "architecture": {
             "layers": model.model().describe(),
@@ -230,6 +231,7 @@ fn model_card_markdown(card: &serde_json::Value) -> String {
         "# Model card: {model}\n\n\
          Objective `{objective}` (version {version}): {arch}, on `{data}` (sha256 `{sha}`), {n} input features, {predicts}.\n\n\
          - sweep `{sweep}` (spec {spec}), trial `{trial}`, seed {seed}\n\
+         - trained on {device}\n\
          - checkpoint of epoch **{epoch}**, the best by {monitor}; its metrics on the validation split:\n\n\
          | metric | value |\n| --- | ---: |\n{metrics}\n\
          - validation split: {split}, seed {split_seed} ({vrows} rows)\n\
@@ -247,6 +249,8 @@ fn model_card_markdown(card: &serde_json::Value) -> String {
         spec = card["spec_hash"].as_str().unwrap_or("?"),
         trial = card["trial_id"].as_str().unwrap_or(""),
         seed = card["seed"],
+        device = serde_json::from_value::<crate::device::DeviceInfo>(card["trained_on"].clone())
+            .map_or_else(|_| "the CPU (the record names no device)".to_string(), |d| d.label()),
         epoch = card["best_epoch"],
         monitor = card["monitor"]["metric"].as_str().unwrap_or("the monitored metric"),
         split_seed = card["data"]["split"]["seed"],

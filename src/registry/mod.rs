@@ -123,6 +123,9 @@ pub(crate) struct ModelVersion {
     /// For a refit: what it retrains and its cross-validated metrics (`metrics` are their means).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refit: Option<crate::store::RefitInfo>,
+    /// The device that trained it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<crate::device::DeviceInfo>,
 }
 
 fn mlp() -> String {
@@ -310,6 +313,7 @@ impl Registry {
             source: std::path::absolute(&trial_dir).unwrap_or(trial_dir.clone()),
             test_metrics: test.map(|t| t.metrics),
             refit: record.refit.clone(),
+            device: record.device.clone(),
         };
         entry.versions.push(registered.clone());
         store::write_json(&self.model_dir(name).join("model.json"), &entry).map_err(unlisted)?;
