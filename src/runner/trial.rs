@@ -705,3 +705,34 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         "unknown panic".to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::{Backend, DeviceInfo};
+
+    #[test]
+    fn a_gpu_out_of_memory_panic_says_so_and_names_the_device() {
+        let gpu = TrialDevice {
+            device: burn::tensor::Device::flex(),
+            info: DeviceInfo {
+                backend: Backend::Wgpu,
+                index: Some(1),
+                name: "NVIDIA H100".into(),
+                driver: None,
+                api: Some("vulkan".into()),
+            },
+        };
+        let m = panicked("Error in Queue::submit: Out of Memory", &gpu);
+        assert!(
+            m.starts_with("out of device memory on wgpu:1 (NVIDIA H100): lower [resources] trials_per_device"),
+            "{m}"
+        );
+        assert_eq!(panicked("index out of bounds", &gpu), "panicked: index out of bounds");
+        assert_eq!(
+            panicked("out of memory", &TrialDevice::cpu()),
+            "panicked: out of memory",
+            "the CPU's is no device's"
+        );
+    }
+}
