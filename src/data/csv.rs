@@ -1,14 +1,20 @@
-//! The bundled data source: a CSV file with a header, numeric feature columns
-//! and a target column.
+//! The bundled data source: a CSV file with a header, feature columns
+//! (numbers, or text read as categories) and a target column. Missing cells
+//! are recognised here, rows without a target left out, and the spec's
+//! policies checked, before anything is learned (`preprocess`).
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use super::preprocess::{
+    self, Categorical, Cells, LeftOut, MissingPolicy, RawColumn, RawTable, StepOptions, StepsSpec, is_missing,
+};
 use super::{DataError, Table, TargetColumn};
 use crate::params::hex;
 
-/// Which columns of the file the model sees (`[data]` in the spec).
+/// Which columns of the file the model sees, and what happens to their cells (`[data]` in the spec).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CsvOptions {
     /// The target column.
@@ -17,6 +23,8 @@ pub struct CsvOptions {
     pub features: Option<Vec<String>>,
     /// Every column but the target and these (`drop = [...]`).
     pub drop: Vec<String>,
+    /// Categories, missing cells, unseen categories (`categorical`, `missing`, `na_values`, `unseen`).
+    pub steps: StepsSpec,
 }
 
 impl CsvOptions {
@@ -27,8 +35,49 @@ impl CsvOptions {
 }
 
 /// Reads `path`: a header, the chosen numeric feature columns, and the target
-/// column's cells as text (the task decides how to read them).
+/// column's cells as text (the task decides how to read them). Text columns
+/// and missing cells are refused: they need the steps a sweep learns.
 pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table, DataError> {
+    let raw = read_csv(path, options)?;
+    if raw.steps.is_some() {
+        return Err(DataError::Columns {
+            path: path.to_path_buf(),
+            message:
+                "load_csv reads numeric features only; categorical and missing cells are learned by a sweep's split"
+                    .into(),
+        });
+    }
+    let n = raw.rows();
+    let d = raw.columns.len();
+    let mut x = vec![0.0; n * d];
+    for (j, column) in raw.columns.iter().enumerate() {
+        if let Cells::Numbers(v) = &column.cells {
+            for (r, value) in v.iter().enumerate() {
+                x[r * d + j] = *value;
+            }
+        }
+    }
+    Ok(Table {
+        path: raw.path,
+        fingerprint: raw.fingerprint,
+        target: raw.target,
+        features: raw.columns.into_iter().map(|c| c.name).collect(),
+        x,
+        targets: raw.targets,
+        lines: raw.lines,
+    })
+}
+
+/// How many line numbers a note about left-out rows lists.
+const LINES_SHOWN: usize = 5;
+
+/// Reads `path` into raw columns: numbers, or text for the columns the spec
+/// makes categorical; missing cells marked (`na_values`); rows without a
+/// target, or with a missing cell where the policy is `drop_rows`, left out
+/// and counted. A missing cell where the policy is `error`, a text cell in a
+/// numeric column, and a categorical column with about one value per row stop
+/// the load with the file, line and column.
+pub(crate) fn read_csv(path: &Path, options: &CsvOptions) -> Result<RawTable, DataError> {
     let bytes = std::fs::read(path).map_err(|source| DataError::Read {
         path: path.to_path_buf(),
         source,
@@ -93,11 +142,41 @@ pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table, DataError> {
         return Err(DataError::NoFeatures { path: p(), column: options.target.clone() });
     }
     let features: Vec<String> = columns.iter().map(|&c| header.get(c).unwrap_or("?").to_string()).collect();
+    let spec = &options.steps;
+    // A column the spec configures must be a feature, or the setting would silently do nothing.
+    let not_a_feature = |name: &str, key: &str| DataError::Columns {
+        path: p(),
+        message: format!(
+            "{key} names \"{name}\", which is not a feature column (the target, or left out by features/drop)"
+        ),
+    };
+    let listed: Vec<usize> = match &spec.categorical {
+        Categorical::Columns(names) => {
+            let mut listed = Vec::new();
+            for name in names {
+                let c = position(name, "data.categorical")?;
+                let j = columns.iter().position(|&f| f == c).ok_or_else(|| not_a_feature(name, "data.categorical"))?;
+                listed.push(j);
+            }
+            listed
+        }
+        _ => Vec::new(),
+    };
+    for name in spec.missing.columns.keys() {
+        let c = position(name, "data.missing")?;
+        if !columns.contains(&c) {
+            return Err(not_a_feature(name, "data.missing"));
+        }
+    }
+    let na = spec.na_values();
 
-    let mut x = Vec::new();
+    let mut cells: Vec<Vec<String>> = vec![Vec::new(); columns.len()];
     let mut targets = Vec::new();
     let mut lines = Vec::new();
+    let mut left_out = LeftOut::default();
+    let mut target_lines = Vec::new();
     let mut record = ::csv::StringRecord::new();
+    let mut rows_read = 0usize;
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -107,34 +186,191 @@ pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Table, DataError> {
                 return Err(DataError::Malformed { path: p(), line, message: e.to_string() });
             }
         }
+        rows_read += 1;
         let line = record.position().map(|pos| pos.line()).unwrap_or(0);
-        for (&c, column) in columns.iter().zip(&features) {
-            let cell = record.get(c).unwrap_or("");
-            let v: f64 = cell.parse().map_err(|_| DataError::NonNumeric {
-                path: p(),
-                line,
-                column: column.clone(),
-                value: cell.to_string(),
-            })?;
-            if !v.is_finite() {
-                return Err(DataError::NotFinite { path: p(), line, column: column.clone(), value: cell.to_string() });
-            }
-            x.push(v);
+        let target = record.get(target_col).unwrap_or("");
+        // A target is never imputed: a row without one cannot be learned from or graded.
+        if is_missing(target, &na) {
+            left_out.missing_target += 1;
+            target_lines.push(line);
+            continue;
         }
-        targets.push(record.get(target_col).unwrap_or("").to_string());
+        for (&c, column) in columns.iter().zip(cells.iter_mut()) {
+            column.push(record.get(c).unwrap_or("").to_string());
+        }
+        targets.push(target.to_string());
         lines.push(line);
     }
-    if targets.is_empty() {
+    if rows_read == 0 {
         return Err(DataError::Empty { path: p(), what: "the file has a header but no rows" });
     }
-    Ok(Table {
+
+    // Which columns are text: those listed, or with "auto" those whose present cells are not all numbers.
+    let is_text: Vec<bool> = (0..columns.len())
+        .map(|j| {
+            listed.contains(&j)
+                || (spec.categorical == Categorical::Auto
+                    && cells[j].iter().any(|c| !is_missing(c, &na) && c.parse::<f64>().is_err()))
+        })
+        .collect();
+    let mut policies = Vec::with_capacity(columns.len());
+    for (j, name) in features.iter().enumerate() {
+        let explicit = spec.missing.columns.get(name).copied();
+        let policy = match (is_text[j], explicit) {
+            (true, Some(policy @ (MissingPolicy::Mean | MissingPolicy::Median))) => {
+                return Err(DataError::Columns {
+                    path: p(),
+                    message: format!(
+                        "data.missing gives \"{name}\" = \"{}\", but it is a categorical column: a category has no \
+                         {0}; use \"most_frequent\"",
+                        policy.as_str()
+                    ),
+                });
+            }
+            (true, _) => spec.missing.of(name).for_text(),
+            (false, _) => spec.missing.of(name),
+        };
+        policies.push(policy);
+    }
+
+    // Rows with a missing cell where the policy drops them are left out before anything else.
+    let mut keep = vec![true; targets.len()];
+    let mut cells_lines = Vec::new();
+    for (r, kept) in keep.iter_mut().enumerate() {
+        let drops = (0..columns.len()).any(|j| policies[j] == MissingPolicy::DropRows && is_missing(&cells[j][r], &na));
+        if drops {
+            *kept = false;
+            left_out.missing_cells += 1;
+            cells_lines.push(lines[r]);
+        }
+    }
+    // Errors in file order: the first bad cell is the one the user sees.
+    for r in (0..targets.len()).filter(|&r| keep[r]) {
+        for j in 0..columns.len() {
+            let cell = &cells[j][r];
+            if is_missing(cell, &na) {
+                if policies[j] == MissingPolicy::Error {
+                    return Err(DataError::Missing {
+                        path: p(),
+                        line: lines[r],
+                        column: features[j].clone(),
+                        value: cell.clone(),
+                        hint: preprocess::missing_hint(&features[j], MissingPolicy::Error, false),
+                    });
+                }
+            } else if !is_text[j] {
+                let v: f64 = cell.parse().map_err(|_| DataError::NonNumeric {
+                    path: p(),
+                    line: lines[r],
+                    column: features[j].clone(),
+                    value: cell.clone(),
+                })?;
+                if !v.is_finite() {
+                    return Err(DataError::NotFinite {
+                        path: p(),
+                        line: lines[r],
+                        column: features[j].clone(),
+                        value: cell.clone(),
+                    });
+                }
+            }
+        }
+    }
+    let kept: Vec<usize> = (0..targets.len()).filter(|&r| keep[r]).collect();
+    if kept.is_empty() {
+        return Err(DataError::Empty { path: p(), what: "no row has a target and every cell its policy needs" });
+    }
+    let raw_columns: Vec<RawColumn> = cells
+        .into_iter()
+        .enumerate()
+        .map(|(j, column)| {
+            let cells = if is_text[j] {
+                Cells::Text(kept.iter().map(|&r| Some(&column[r]).filter(|c| !is_missing(c, &na)).cloned()).collect())
+            } else {
+                Cells::Numbers(
+                    kept.iter()
+                        .map(
+                            |&r| {
+                                if is_missing(&column[r], &na) {
+                                    f64::NAN
+                                } else {
+                                    column[r].parse().unwrap_or(f64::NAN)
+                                }
+                            },
+                        )
+                        .collect(),
+                )
+            };
+            RawColumn { name: features[j].clone(), cells, missing: policies[j] }
+        })
+        .collect();
+
+    let too_many: Vec<(&str, usize)> = raw_columns
+        .iter()
+        .filter_map(|c| match &c.cells {
+            Cells::Text(v) => {
+                let distinct = v.iter().flatten().collect::<HashSet<_>>().len();
+                preprocess::too_many_categories(distinct, kept.len()).then_some((c.name.as_str(), distinct))
+            }
+            Cells::Numbers(_) => None,
+        })
+        .collect();
+    if !too_many.is_empty() {
+        return Err(DataError::TooManyCategories {
+            path: p(),
+            columns: too_many
+                .iter()
+                .map(|(name, n)| format!("{name:?} ({n} distinct values in {} rows)", kept.len()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            names: too_many.iter().map(|(name, _)| format!("{name:?}")).collect::<Vec<_>>().join(", "),
+        });
+    }
+
+    let mut notes = Vec::new();
+    if spec.categorical == Categorical::Auto {
+        let text: Vec<String> =
+            (0..columns.len()).filter(|&j| is_text[j]).map(|j| format!("{:?}", features[j])).collect();
+        notes.push(match text.is_empty() {
+            true => "categorical = \"auto\": no text column, every feature is a number".to_string(),
+            false => format!("categorical = \"auto\": one-hot encoding the text column(s) {}", text.join(", ")),
+        });
+    }
+    for column in &raw_columns {
+        if preprocess::looks_like_identifier(&column.cells) {
+            notes.push(preprocess::identifier_warning(&column.name));
+        }
+    }
+    let listed_lines = |lines: &[u64]| {
+        let shown: Vec<String> = lines.iter().take(LINES_SHOWN).map(u64::to_string).collect();
+        let more = if lines.len() > LINES_SHOWN { ", …" } else { "" };
+        format!("line {}{more}", shown.join(", "))
+    };
+    if left_out.missing_target > 0 {
+        notes.push(format!(
+            "{} row(s) left out: the target {:?} is missing ({}); a target is never imputed",
+            left_out.missing_target,
+            options.target,
+            listed_lines(&target_lines)
+        ));
+    }
+    if left_out.missing_cells > 0 {
+        notes.push(format!(
+            "{} row(s) left out: a missing cell in a column with missing = \"drop_rows\" ({})",
+            left_out.missing_cells,
+            listed_lines(&cells_lines)
+        ));
+    }
+    Ok(RawTable {
         path: p(),
         fingerprint,
         target: options.target.clone(),
-        features,
-        x,
-        targets: TargetColumn::Text(targets),
-        lines,
+        columns: raw_columns,
+        targets: TargetColumn::Text(kept.iter().map(|&r| targets[r].clone()).collect()),
+        lines: kept.iter().map(|&r| lines[r]).collect(),
+        left_out,
+        notes,
+        steps: (!spec.is_default()).then(|| StepOptions { na_values: na, unseen: spec.unseen }),
     })
 }
 
@@ -170,7 +406,7 @@ mod tests {
     fn a_text_column_names_itself_and_suggests_drop() {
         let (_d, path) = file(PEOPLE);
         let e = load_csv(&path, &CsvOptions::target("y")).unwrap_err().to_string();
-        assert!(e.ends_with(":2: column \"name\": got \"ann\", expected a number (a text column cannot be a feature: leave it out with [data] drop = [\"name\"])"), "{e}");
+        assert!(e.ends_with(":2: column \"name\": got \"ann\", expected a number (a text column cannot be a feature as it is: make it a category with [data] categorical = [\"name\"], or leave it out with [data] drop = [\"name\"])"), "{e}");
     }
 
     #[test]
@@ -238,7 +474,12 @@ mod tests {
             proptest::option::of(proptest::collection::vec(column.clone(), 0..3)),
             proptest::collection::vec(column, 0..2),
         )
-            .prop_map(|(target, features, drop)| CsvOptions { target, features, drop })
+            .prop_map(|(target, features, drop)| CsvOptions {
+                target,
+                features,
+                drop,
+                ..CsvOptions::default()
+            })
     }
 
     proptest! {

@@ -891,7 +891,12 @@ mod tests {
     #[test]
     fn many_classes_share_one_cell_and_regression_shows_the_target() {
         let classes: Vec<String> = (0..13).map(|k| k.to_string()).collect();
-        let split = SplitSummary { classes, parts: vec![part("train", (0..13).collect())], duplicates: Vec::new() };
+        let split = SplitSummary {
+            classes,
+            parts: vec![part("train", (0..13).collect())],
+            duplicates: Vec::new(),
+            left_out: Default::default(),
+        };
         let mut h = String::new();
         data_split(&mut h, &split);
         parsed(&h);

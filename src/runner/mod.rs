@@ -234,7 +234,7 @@ pub(crate) fn run_sweep(
         data_fingerprint: data.main.preprocessing.data_fingerprint.clone(),
     })?;
 
-    for warning in data.summary.warnings() {
+    for warning in data.notes.iter().cloned().chain(data.summary.warnings()) {
         let source = data.main.preprocessing.data_path.display();
         reporter.on_warning(&format!("{source}: {warning}"));
     }
