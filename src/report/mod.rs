@@ -872,6 +872,7 @@ mod tests {
         let split = SplitSummary {
             classes: vec!["cat".into(), "dog & co".into()],
             parts: vec![part("train", vec![60, 40]), part("valid", vec![15, 10])],
+            left_out: Default::default(),
             duplicates: vec![
                 Duplicates { part: "valid".into(), found_in: "train".into(), rows: 3, of: 25 },
                 Duplicates { part: "test".into(), found_in: "train or valid".into(), rows: 0, of: 20 },
@@ -913,6 +914,7 @@ mod tests {
                 target_std: Some(77.5),
             }],
             duplicates: Vec::new(),
+            left_out: Default::default(),
         };
         let mut h = String::new();
         data_split(&mut h, &split);
