@@ -46,7 +46,7 @@ pub(crate) fn export(
             let bytes = onnx::model_file(model, reference)?;
             let card = onnx::describe_file(&bytes, model);
             files.push(("model.onnx", bytes));
-            (card, Some(onnx::python_snippet(model.task())), None)
+            (card, Some(onnx::python_snippet(model.task(), model.preprocessing.steps.is_some())), None)
         }
         Format::Safetensors => {
             let weights = match layout {
