@@ -66,7 +66,7 @@ pub(crate) fn export(
             let pytorch = (layout == Layout::Pytorch).then(|| match model.model().pytorch_module() {
                 Some(network) => {
                     files.push(("model.py", pytorch::model_py(model, reference, &network).into_bytes()));
-                    PytorchCard::Module(pytorch::loading_lines(model.task()))
+                    PytorchCard::Module(pytorch::loading_lines(model.task(), model.preprocessing.steps.is_some()))
                 }
                 None => PytorchCard::NoModule(pytorch::no_module_note(model.objective.name(), &weights)),
             });
