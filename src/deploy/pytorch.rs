@@ -72,8 +72,10 @@ pub(super) fn model_py(model: &LoadedModel, reference: &str, network: &str) -> S
             )
         }
     };
-    let docstring_lines: String =
-        loading_lines(pre.task, pre.steps.is_some()).lines().map(|l| format!("    {l}\n").replace("    \n", "\n")).collect();
+    let docstring_lines: String = loading_lines(pre.task, pre.steps.is_some())
+        .lines()
+        .map(|l| format!("    {l}\n").replace("    \n", "\n"))
+        .collect();
     format!(
         r#""""{reference}: objective {objective} (version {version}), trial {trial}, exported by sweep {sweep_version}.
 
