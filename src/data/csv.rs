@@ -379,6 +379,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::data::MissingSpec;
 
     fn file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -427,6 +428,106 @@ mod tests {
         let nothing_left =
             CsvOptions { drop: vec!["name".into(), "age".into(), "height".into()], ..CsvOptions::target("y") };
         assert!(matches!(load_csv(&path, &nothing_left), Err(DataError::NoFeatures { .. })));
+    }
+
+    fn steps(spec: StepsSpec) -> CsvOptions {
+        CsvOptions { steps: spec, ..CsvOptions::target("y") }
+    }
+
+    const GAPS: &str = "id,age,port,y\n1,22,S,a\n2,,C,b\n3,NA,S,\n4,30,?,a\n5,41,,NA\n";
+
+    #[test]
+    fn an_empty_cell_without_a_policy_says_it_is_missing_and_names_the_policies() {
+        let (_d, path) = file(GAPS);
+        let e = read_csv(&path, &CsvOptions { drop: vec!["port".into()], ..CsvOptions::target("y") })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with(
+                ":3: column \"age\": the cell is missing (empty); [data] missing = \"error\" (the default) stops here; \
+                 set [data] missing to \"drop_rows\", \"mean\", \"median\" or \"most_frequent\", or for this column \
+                 only missing = { age = \"median\" }, or leave the column out with [data] drop = [\"age\"]"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rows_without_a_target_are_left_out_and_na_values_decide_what_is_missing() {
+        let (_d, path) = file(GAPS);
+        let spec = StepsSpec {
+            categorical: Categorical::Columns(vec!["port".into()]),
+            missing: MissingSpec { default: MissingPolicy::MostFrequent, ..Default::default() },
+            ..Default::default()
+        };
+        let t = read_csv(&path, &steps(spec.clone())).unwrap();
+        // Lines 4 (empty target) and 6 ("NA") are left out; "?" is a category by default.
+        assert_eq!(t.lines, [2, 3, 5]);
+        assert_eq!(t.left_out, LeftOut { missing_target: 2, missing_cells: 0 });
+        assert!(t.notes.iter().any(|n| n.starts_with("2 row(s) left out: the target \"y\" is missing (line 4, 6)")));
+        let Cells::Numbers(ages) = &t.columns[1].cells else { panic!("age is numeric") };
+        assert_eq!((ages[0], ages[1].is_nan(), ages[2]), (22.0, true, 30.0));
+        assert_eq!(t.columns[2].cells, Cells::Text(vec![Some("S".into()), Some("C".into()), Some("?".into())]));
+
+        let question = StepsSpec { na_values: Some(vec!["".into(), "?".into()]), ..spec };
+        let t = read_csv(&path, &steps(question)).unwrap();
+        assert_eq!(t.lines, [2, 3, 5, 6], "\"NA\" is a label now: only the empty target is missing");
+        assert_eq!(t.columns[2].cells, Cells::Text(vec![Some("S".into()), Some("C".into()), None, None]));
+        // "NA" in a numeric column is no missing value any more, so it is text where a number belongs.
+        let (_d2, path) = file("age,y\n1,a\nNA,b\n");
+        let only_empty = StepsSpec { na_values: Some(vec!["".into()]), ..Default::default() };
+        let e = read_csv(&path, &steps(only_empty)).unwrap_err().to_string();
+        assert!(e.contains(":3: column \"age\": got \"NA\", expected a number"), "{e}");
+    }
+
+    #[test]
+    fn drop_rows_leaves_rows_out_per_column_and_policies_must_fit_their_columns() {
+        let (_d, path) = file(GAPS);
+        let per_column = StepsSpec {
+            categorical: Categorical::Columns(vec!["port".into()]),
+            missing: MissingSpec {
+                default: MissingPolicy::MostFrequent,
+                columns: [("age".to_string(), MissingPolicy::DropRows)].into(),
+            },
+            ..Default::default()
+        };
+        let t = read_csv(&path, &steps(per_column)).unwrap();
+        assert_eq!(t.lines, [2, 5], "line 3's empty age drops it; line 5's \"?\" port is a category");
+        assert_eq!(t.left_out, LeftOut { missing_target: 2, missing_cells: 1 });
+
+        let median_of_text = StepsSpec {
+            categorical: Categorical::Columns(vec!["port".into()]),
+            missing: MissingSpec {
+                columns: [("port".to_string(), MissingPolicy::Median)].into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let e = read_csv(&path, &steps(median_of_text)).unwrap_err().to_string();
+        assert!(e.contains("data.missing gives \"port\" = \"median\", but it is a categorical column"), "{e}");
+        let not_a_feature = StepsSpec { categorical: Categorical::Columns(vec!["y".into()]), ..Default::default() };
+        let e = read_csv(&path, &steps(not_a_feature)).unwrap_err().to_string();
+        assert!(e.contains("data.categorical names \"y\", which is not a feature column"), "{e}");
+    }
+
+    #[test]
+    fn auto_lists_the_text_columns_identifiers_warn_and_one_value_per_row_is_refused() {
+        let mut csv = String::from("id,name,port,y\n");
+        for i in 0..30 {
+            csv.push_str(&format!("{},p{i},{},{}\n", 100 + i, ["S", "C", "Q"][i % 3], i % 2));
+        }
+        let (_d, path) = file(&csv);
+        let auto = StepsSpec { categorical: Categorical::Auto, ..Default::default() };
+        let e = read_csv(&path, &steps(auto.clone())).unwrap_err().to_string();
+        assert!(
+            e.contains("too many distinct values to one-hot encode in \"name\" (30 distinct values in 30 rows)")
+                && e.ends_with("leave it out with [data] drop = [\"name\"]"),
+            "{e}"
+        );
+        let t = read_csv(&path, &CsvOptions { drop: vec!["name".into()], ..steps(auto) }).unwrap();
+        assert_eq!(t.notes[0], "categorical = \"auto\": one-hot encoding the text column(s) \"port\"");
+        assert!(t.notes[1].starts_with("column \"id\" holds a different value in every row"), "{:?}", t.notes);
+        assert_eq!(t.notes.len(), 2);
     }
 
     const SMALL: &str = "a,b,name,target\n1,2,x,0\n3,4,y,1\n5,6,z,0\n7,8,w,1\n9,10,v,0\n11,12,u,1\n";

@@ -359,3 +359,109 @@ pub(crate) fn steps_of<'a>(steps: Option<&'a Steps>, feature_columns: &[String])
         None => Cow::Owned(Steps::plain(feature_columns)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::TargetColumn;
+
+    /// Rows 0..6 train, 6..8 validate; the validation rows hold an extreme age,
+    /// a category of their own and gaps, which nothing learned may see.
+    fn table() -> RawTable {
+        let nan = f64::NAN;
+        let text = |v: &[Option<&str>]| Cells::Text(v.iter().map(|c| c.map(String::from)).collect());
+        RawTable {
+            path: "t.csv".into(),
+            fingerprint: String::new(),
+            target: "y".into(),
+            columns: vec![
+                RawColumn {
+                    name: "age".into(),
+                    cells: Cells::Numbers(vec![3.0, nan, 1.0, 4.0, 1.0, 5.0, 1000.0, nan]),
+                    missing: MissingPolicy::Median,
+                },
+                RawColumn {
+                    name: "port".into(),
+                    cells: text(&[Some("S"), None, Some("C"), Some("S"), Some("C"), Some("Q"), Some("Z"), None]),
+                    missing: MissingPolicy::MostFrequent,
+                },
+            ],
+            targets: TargetColumn::Text(vec!["a".into(); 8]),
+            lines: (2..10).collect(),
+            left_out: LeftOut::default(),
+            notes: Vec::new(),
+            steps: Some(StepOptions { na_values: vec!["".into()], unseen: Unseen::Ignore }),
+        }
+    }
+
+    #[test]
+    fn steps_are_learned_on_the_training_rows_only() {
+        let t = table();
+        let options = t.steps.clone().unwrap();
+        let steps = fit(&t, &options, &[0, 1, 2, 3, 4, 5]).unwrap();
+        // scikit-learn 1.9.1, on the six training rows: SimpleImputer(strategy="median") → 3.0;
+        // SimpleImputer(strategy="most_frequent") on S, nan, C, S, C, Q → "C"; OneHotEncoder → [C, Q, S].
+        assert_eq!(steps.columns[0].kind, ColumnKind::Numeric { fill: Some(3.0) });
+        assert_eq!(
+            steps.columns[1].kind,
+            ColumnKind::Categorical { categories: vec!["C".into(), "Q".into(), "S".into()], fill: Some("C".into()) }
+        );
+        assert_eq!(steps.feature_names(), ["age", "port=C", "port=Q", "port=S"]);
+        assert_eq!(steps.indicators(), [false, true, true, true]);
+        // Learned on every row, the extreme age and the category "Z" would leak in.
+        let leaky = fit(&t, &options, &(0..8).collect::<Vec<_>>()).unwrap();
+        assert_ne!(leaky, steps);
+
+        let valid = encode(&steps, &t, &[6, 7, 1], UnseenAt::OwnRows).unwrap();
+        #[rustfmt::skip]
+        assert_eq!(valid.x, [
+            1000.0, 0.0, 0.0, 0.0, // "Z": unseen, all-zero indicators
+            3.0,    1.0, 0.0, 0.0, // both missing: the fills
+            3.0,    1.0, 0.0, 0.0,
+        ]);
+        assert_eq!(valid.unseen, [("port".to_string(), 1)]);
+        assert!(valid.unseen_warnings("valid")[0].starts_with("1 valid row(s) have a \"port\" category"));
+    }
+
+    #[test]
+    fn an_unseen_category_is_an_error_at_prediction_only_where_the_steps_say_so() {
+        let t = table();
+        let mut steps = fit(&t, t.steps.as_ref().unwrap(), &[0, 1, 2, 3, 4, 5]).unwrap();
+        steps.unseen = Unseen::Error;
+        assert!(encode(&steps, &t, &[6], UnseenAt::OwnRows).is_ok(), "the sweep's own rows are counted, not refused");
+        let e = encode(&steps, &t, &[6], UnseenAt::Prediction).unwrap_err().to_string();
+        assert!(e.starts_with("t.csv:8: column \"port\": got \"Z\", a category the model's training rows never had (it knows \"C\", \"Q\", \"S\")"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_cell_without_a_fill_names_its_line_and_what_the_model_was_trained_with() {
+        let t = table();
+        let steps = Steps::plain(&["age".to_string()]);
+        let e = encode(&steps, &t, &[0, 1], UnseenAt::Prediction).unwrap_err().to_string();
+        assert!(e.starts_with("t.csv:3: column \"age\": the cell is missing (empty); the model was trained without missing cells in \"age\""), "{e}");
+        let mut t = table();
+        t.columns[0].cells = Cells::Numbers(vec![f64::NAN; 8]);
+        let e = fit(&t, t.steps.as_ref().unwrap(), &[0, 1]).unwrap_err().to_string();
+        assert!(e.contains("column \"age\" has no value in the training rows to learn from"), "{e}");
+    }
+
+    #[test]
+    fn steps_are_stored_as_preprocessing_json_describes_them() {
+        let t = table();
+        let steps = fit(&t, t.steps.as_ref().unwrap(), &[0, 1, 2, 3, 4, 5]).unwrap();
+        let json = serde_json::to_value(&steps).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "columns": [
+                    { "name": "age", "missing": "median", "kind": "numeric", "fill": 3.0 },
+                    { "name": "port", "missing": "most_frequent", "kind": "categorical",
+                      "categories": ["C", "Q", "S"], "fill": "C" },
+                ],
+                "na_values": [""],
+                "unseen": "ignore",
+            })
+        );
+        assert_eq!(serde_json::from_value::<Steps>(json).unwrap(), steps);
+    }
+}
