@@ -370,7 +370,7 @@ pub(crate) fn read_csv(path: &Path, options: &CsvOptions) -> Result<RawTable, Da
         lines: kept.iter().map(|&r| lines[r]).collect(),
         left_out,
         notes,
-        steps: (!spec.is_default()).then(|| StepOptions { na_values: na, unseen: spec.unseen }),
+        steps: (!spec.is_default()).then_some(StepOptions { na_values: na, unseen: spec.unseen }),
     })
 }
 
