@@ -4,9 +4,8 @@
 use std::path::Path;
 
 use super::DeployError;
-use crate::data::Preprocessing;
-use crate::data::TargetColumn;
 use crate::data::preprocess::{self, Cells, LeftOut, RawColumn, RawTable, UnseenAt, is_missing};
+use crate::data::{DataError, Preprocessing, TargetColumn};
 
 /// Rows read for prediction.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,9 +66,20 @@ pub(crate) fn read_features(path: &Path, pre: &Preprocessing) -> Result<FeatureT
     for record in reader.records() {
         let record = record.map_err(|e| fail(e.to_string()))?;
         let line = record.position().map_or(0, |p| p.line());
-        for (&col, column) in order.iter().zip(columns.iter_mut()) {
+        for ((&col, column), step) in order.iter().zip(columns.iter_mut()).zip(&steps.columns) {
             let cell = record.get(col).unwrap_or("");
             let absent = is_missing(cell, &steps.na_values);
+            // Refused here, where the cell's own text is still known for the message.
+            if absent && !step.fills() {
+                return Err(DataError::Missing {
+                    path: path.to_path_buf(),
+                    line,
+                    column: step.name.clone(),
+                    value: cell.to_string(),
+                    hint: preprocess::missing_hint(&step.name, step.missing, true),
+                }
+                .into());
+            }
             match &mut column.cells {
                 Cells::Text(v) => v.push((!absent).then(|| cell.to_string())),
                 Cells::Numbers(v) if absent => v.push(f64::NAN),

@@ -107,6 +107,14 @@ impl ColumnStep {
         }
     }
 
+    /// Whether it has a value for a missing cell.
+    pub(crate) fn fills(&self) -> bool {
+        match &self.kind {
+            ColumnKind::Numeric { fill } => fill.is_some(),
+            ColumnKind::Categorical { fill, .. } => fill.is_some(),
+        }
+    }
+
     /// Whether its cells are text.
     pub(crate) fn is_text(&self) -> bool {
         matches!(self.kind, ColumnKind::Categorical { .. })
