@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::RunError;
 use super::trial::{InjectedFaults, TrialEnv};
-use crate::data::preprocess::{Cells, RawTable};
+use crate::data::preprocess::{self, Cells, RawTable, UnseenAt};
 use crate::data::{self, Categorical, DataError, Prepared, SourceRef, SplitPlan, SplitSummary, TestPlan};
 use crate::objective::{Catalog, Objective, Parallelism};
 use crate::params::{ResolvedParams, Schema};
@@ -148,7 +148,36 @@ pub(super) fn load_data(spec: &SweepSpec, objective: &dyn Objective) -> Result<S
     let mut notes = table.notes.clone();
     notes
         .extend(test_table.iter().flat_map(|t| t.notes.iter().map(|n| format!("test file {}: {n}", t.path.display()))));
+    notes.extend(unseen_in_own_rows(&table, test_table.as_ref(), &main.preprocessing, &fold_pre)?);
     Ok(SweepData { main, folds, summary, notes })
+}
+
+/// Warnings for validation and test rows whose category the training rows of
+/// their split never had: they are encoded as all-zero indicators, as new rows would be.
+fn unseen_in_own_rows(
+    table: &RawTable,
+    test_table: Option<&RawTable>,
+    main: &data::Preprocessing,
+    folds: &[data::Preprocessing],
+) -> Result<Vec<String>, DataError> {
+    let mut notes = Vec::new();
+    let mut count = |pre: &data::Preprocessing, table: &RawTable, rows: &[usize], part: &str| {
+        let Some(steps) = &pre.steps else { return Ok(()) };
+        notes.extend(preprocess::encode(steps, table, rows, UnseenAt::OwnRows)?.unseen_warnings(part));
+        Ok::<(), DataError>(())
+    };
+    if folds.is_empty() {
+        count(main, table, &main.valid_rows, "valid")?;
+    }
+    for (k, fold) in folds.iter().enumerate() {
+        count(fold, table, &fold.valid_rows, &format!("fold {}", k + 1))?;
+    }
+    match (test_table, &main.test) {
+        (Some(t), _) => count(main, t, &(0..t.rows()).collect::<Vec<_>>(), "test")?,
+        (None, Some(data::TestSplit::Carved { rows, .. })) => count(main, table, rows, "test")?,
+        _ => {}
+    }
+    Ok(notes)
 }
 
 /// The options that read a separate test file with the main table's columns,

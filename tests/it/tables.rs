@@ -348,3 +348,27 @@ fn predict_on_raw_rows_equals_onnx_in_onnxruntime_and_model_py() {
         "{err}"
     );
 }
+
+#[test]
+fn a_separate_test_file_goes_through_the_steps_learned_on_the_training_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let original = fs::read_to_string(data("titanic.csv")).unwrap();
+    let lines: Vec<&str> = original.lines().collect();
+    let (head, rows) = (lines[0], &lines[1..]);
+    fs::write(tmp.path().join("train.csv"), format!("{head}\n{}\n", rows[..1100].join("\n"))).unwrap();
+    // The test file's 3rd class is renamed: a category no training row has.
+    let test: Vec<String> = rows[1100..].iter().map(|l| l.replace(",3rd", ",third")).collect();
+    let renamed = test.iter().filter(|l| l.ends_with(",third")).count();
+    fs::write(tmp.path().join("test.csv"), format!("{head}\n{}\n", test.join("\n"))).unwrap();
+    spec(tmp.path(), "train.csv", &[("test_fraction", "test_path = \"test.csv\"")]);
+    let out = ok(sweep(tmp.path(), &["run", "t.toml"]));
+    assert!(
+        out.contains(&format!(
+            "{renamed} test row(s) have a \"passengerClass\" category the training rows never had: its indicators are all zero"
+        )),
+        "{out}"
+    );
+    let model = only_trial(tmp.path(), "titanic");
+    let evaluated = ok(sweep(tmp.path(), &["evaluate", &model, "--split", "test", "--json"]));
+    assert!(evaluated.contains(&format!("\"rows\": {}", 1309 - 1100)), "{evaluated}");
+}

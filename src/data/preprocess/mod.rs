@@ -243,7 +243,12 @@ impl Encoded {
             .map(|(column, rows)| {
                 format!(
                     "{rows} {what} row(s) have a {column:?} category the training rows never had: its indicators are \
-                     all zero (set [data] unseen = \"error\" to refuse such rows)"
+                     all zero{}",
+                    if what == "input" {
+                        " (a model trained with [data] unseen = \"error\" refuses such rows)"
+                    } else {
+                        ""
+                    }
                 )
             })
             .collect()
