@@ -570,17 +570,37 @@ mod tests {
             Just("target".to_string()),
             any::<String>()
         ];
+        let policy = prop_oneof![
+            Just(MissingPolicy::Error),
+            Just(MissingPolicy::DropRows),
+            Just(MissingPolicy::Mean),
+            Just(MissingPolicy::Median),
+            Just(MissingPolicy::MostFrequent),
+        ];
+        let steps = prop_oneof![
+            Just(StepsSpec::default()),
+            (policy.clone(), any::<bool>()).prop_map(|(default, unseen)| StepsSpec {
+                categorical: Categorical::Auto,
+                missing: MissingSpec { default, ..Default::default() },
+                unseen: if unseen { super::super::Unseen::Error } else { super::super::Unseen::Ignore },
+                ..Default::default()
+            }),
+            (column.clone(), policy, proptest::option::of(proptest::collection::vec(any::<String>(), 0..3))).prop_map(
+                |(name, p, na_values)| StepsSpec {
+                    categorical: Categorical::Columns(vec![name.clone()]),
+                    missing: MissingSpec { columns: [(name, p)].into(), ..Default::default() },
+                    na_values,
+                    ..Default::default()
+                }
+            ),
+        ];
         (
             prop_oneof![Just("target".to_string()), column.clone()],
             proptest::option::of(proptest::collection::vec(column.clone(), 0..3)),
             proptest::collection::vec(column, 0..2),
+            steps,
         )
-            .prop_map(|(target, features, drop)| CsvOptions {
-                target,
-                features,
-                drop,
-                ..CsvOptions::default()
-            })
+            .prop_map(|(target, features, drop, steps)| CsvOptions { target, features, drop, steps })
     }
 
     proptest! {
@@ -600,7 +620,9 @@ mod tests {
             let path = dir.path().join("d.csv");
             std::fs::write(&path, &bytes).unwrap();
             let task = if regression { crate::metrics::Task::Regression } else { crate::metrics::Task::Classification };
-            let result = load_csv(&path, &options).and_then(|table| super::super::prepare(&table, task, 0.3, seed).map(|_| ()));
+            let plan = super::super::SplitPlan::valid_only(0.3);
+            let result = read_csv(&path, &options)
+                .and_then(|table| super::super::prepare_split(&table, task, &plan, seed).map(|_| ()));
             if let Err(e) = result {
                 let message = e.to_string();
                 prop_assert!(message.starts_with(&path.display().to_string()), "does not name the file: {message}");
