@@ -114,7 +114,11 @@ pub(super) fn load_data(spec: &SweepSpec, objective: &dyn Objective) -> Result<S
             let source = SourceRef { objective: objective.name().to_string(), options: spec.data.options.clone() };
             (RawTable::from(&src.load(&options).map_err(DataError::Source)?), Some(source))
         }
-        (None, Some((path, options))) => (data::read_csv(path, &options)?, None),
+        (None, Some((path, options))) => {
+            let table = data::read_csv(path, &options)?;
+            table.check_categories()?;
+            (table, None)
+        }
         (None, None) => return Err(mismatch("[data] has no path, and the objective brings no data source".into())),
     };
     let test_table = match (&spec.data.test_path, spec.data.csv()) {

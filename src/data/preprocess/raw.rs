@@ -1,12 +1,13 @@
 //! A table as the CSV file holds it: each feature column's cells, numbers or
 //! text, with missing cells marked, before anything is learned from them.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use super::{MissingPolicy, Unseen};
-use crate::data::{Table, TargetColumn};
+use crate::data::{DataError, Table, TargetColumn};
 
 /// One feature column's cells.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +84,35 @@ impl RawTable {
     /// Kept rows.
     pub(crate) fn rows(&self) -> usize {
         self.targets.len()
+    }
+
+    /// Refuses categorical columns with about one category per row, naming
+    /// them all: one-hot encoding one gives the model a column per row.
+    pub(crate) fn check_categories(&self) -> Result<(), DataError> {
+        let rows = self.rows();
+        let too_many: Vec<(&str, usize)> = self
+            .columns
+            .iter()
+            .filter_map(|c| match &c.cells {
+                Cells::Text(v) => {
+                    let distinct = v.iter().flatten().collect::<HashSet<_>>().len();
+                    super::too_many_categories(distinct, rows).then_some((c.name.as_str(), distinct))
+                }
+                Cells::Numbers(_) => None,
+            })
+            .collect();
+        if too_many.is_empty() {
+            return Ok(());
+        }
+        Err(DataError::TooManyCategories {
+            path: self.path.clone(),
+            columns: too_many
+                .iter()
+                .map(|(name, n)| format!("{name:?} ({n} distinct values in {rows} rows)"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            names: too_many.iter().map(|(name, _)| format!("{name:?}")).collect::<Vec<_>>().join(", "),
+        })
     }
 
     /// The column named `name`.
