@@ -142,6 +142,9 @@ pub(super) fn predict(args: PredictArgs, catalog: &Catalog) -> Result<ExitCode, 
         }
         (Some(input), None) => {
             let table = read_features(input, &model.preprocessing)?;
+            for warning in &table.warnings {
+                eprintln!("warning: {}: {warning}", input.display());
+            }
             (table.x, table.labels)
         }
         (None, None) => return Err(CliError::Usage("give --input CSV or --split train|valid|test".into())),

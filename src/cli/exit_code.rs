@@ -81,6 +81,10 @@ impl BadInput for DataError {
             | DataError::Columns { .. }
             | DataError::NonNumeric { .. }
             | DataError::NotFinite { .. }
+            | DataError::Missing { .. }
+            | DataError::UnseenCategory { .. }
+            | DataError::TooManyCategories { .. }
+            | DataError::NoFill { .. }
             | DataError::EmptyTarget { .. }
             | DataError::NonNumericTarget { .. }
             | DataError::LooksContinuous { .. }

@@ -7,6 +7,7 @@
 //! split) is kept in the preprocessing record stored beside every model.
 
 mod csv;
+pub(crate) mod preprocess;
 mod source;
 mod split;
 mod summary;
@@ -16,7 +17,13 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use csv::read_csv;
 pub use csv::{CsvOptions, load_csv};
+pub use preprocess::{
+    Categorical, DEFAULT_NA_VALUES, MAX_CATEGORY_SHARE, MIN_CATEGORIES_CHECKED, MissingPolicy, MissingSpec, StepsSpec,
+    Unseen,
+};
+pub(crate) use preprocess::{RawTable, Steps};
 pub use source::{DataSource, SourceError};
 pub use split::prepare;
 pub(crate) use split::{SplitPlan, StoredSplit, TestPlan, prepare_split, rows_of_table, split_rows, stored_split};
@@ -82,7 +89,7 @@ pub enum DataError {
     },
     /// A feature cell is not a number.
     #[error(
-        "{path}:{line}: column {column:?}: got {value:?}, expected a number (a text column cannot be a feature: leave it out with [data] drop = [{column:?}])"
+        "{path}:{line}: column {column:?}: got {value:?}, expected a number (a text column cannot be a feature as it is: make it a category with [data] categorical = [{column:?}], or leave it out with [data] drop = [{column:?}])"
     )]
     NonNumeric {
         /// The data file.
@@ -93,6 +100,64 @@ pub enum DataError {
         column: String,
         /// The cell.
         value: String,
+    },
+    /// A feature cell is missing and nothing says what it becomes.
+    #[error("{path}:{line}: column {column:?}: the cell is missing ({}); {hint}", shown_cell(value))]
+    Missing {
+        /// The data file.
+        path: PathBuf,
+        /// 1-based line number in the file.
+        line: u64,
+        /// The column.
+        column: String,
+        /// The cell as written (one of the missing values).
+        value: String,
+        /// What the user can do: the policies, or what the model was trained with.
+        hint: String,
+    },
+    /// A category the model's training rows never had, where the model refuses them.
+    #[error(
+        "{path}:{line}: column {column:?}: got {value:?}, a category the model's training rows never had (it knows {}); it was trained with [data] unseen = \"error\", which refuses such rows",
+        one_line(known)
+    )]
+    UnseenCategory {
+        /// The data file.
+        path: PathBuf,
+        /// 1-based line number in the file.
+        line: u64,
+        /// The column.
+        column: String,
+        /// The cell.
+        value: String,
+        /// The known categories.
+        known: String,
+    },
+    /// Categorical columns with about one category per row.
+    #[error(
+        "{path}: too many distinct values to one-hot encode in {}: more than {} and more than a fifth of the rows; such a column names rows rather than describes them: leave it out with [data] drop = [{}]",
+        one_line(columns),
+        preprocess::MIN_CATEGORIES_CHECKED,
+        one_line(names)
+    )]
+    TooManyCategories {
+        /// The data file.
+        path: PathBuf,
+        /// Each column with its count of distinct values.
+        columns: String,
+        /// The columns, quoted, comma-separated.
+        names: String,
+    },
+    /// A column's training rows hold nothing to learn a fill value or a category from.
+    #[error(
+        "{path}: column {column:?} has no value in the training rows to learn from (missing = \"{policy}\"); leave it out with [data] drop = [{column:?}]"
+    )]
+    NoFill {
+        /// The data file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// Its missing-cell policy.
+        policy: &'static str,
     },
     /// A feature cell is NaN or infinite.
     #[error("{path}:{line}: column {column:?}: got {value}, expected a finite number")]
@@ -192,6 +257,11 @@ pub enum DataError {
     },
 }
 
+/// A cell for a message: `empty`, or the text that marks it missing, quoted.
+fn shown_cell(value: &str) -> String {
+    if value.is_empty() { "empty".into() } else { format!("{value:?}") }
+}
+
 /// Rows as a source delivers them, before the split: numeric features and
 /// the raw target of each row.
 #[derive(Debug, Clone, PartialEq)]
@@ -259,6 +329,10 @@ pub(crate) struct Preprocessing {
     /// absent for the bundled CSV loader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceRef>,
+    /// The steps from raw columns to `feature_columns` (fills, categories),
+    /// learned on the training rows; absent when the features are the raw columns as numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Steps>,
 }
 
 /// The test split of a model's data.
@@ -336,6 +410,34 @@ impl Preprocessing {
     /// The regression targets' scale (identity for classification and older files).
     pub(crate) fn scale(&self) -> TargetScale {
         self.target_scale.unwrap_or(TargetScale::IDENTITY)
+    }
+
+    /// The loader's options that read the model's data file again exactly as
+    /// it was read for training: its raw columns, each as numbers or text, the
+    /// same missing cells and the same rows left out.
+    pub(crate) fn csv_options(&self) -> CsvOptions {
+        let Some(steps) = &self.steps else {
+            return CsvOptions { features: Some(self.feature_columns.clone()), ..CsvOptions::target(&self.target) };
+        };
+        let text = steps.columns.iter().filter(|c| c.is_text()).map(|c| c.name.clone()).collect();
+        CsvOptions {
+            features: Some(steps.columns.iter().map(|c| c.name.clone()).collect()),
+            steps: StepsSpec {
+                categorical: Categorical::Columns(text),
+                missing: MissingSpec {
+                    default: MissingPolicy::Error,
+                    columns: steps.columns.iter().map(|c| (c.name.clone(), c.missing)).collect(),
+                },
+                na_values: Some(steps.na_values.clone()),
+                unseen: steps.unseen,
+            },
+            ..CsvOptions::target(&self.target)
+        }
+    }
+
+    /// The steps from raw columns to model features (plain numbers without stored steps).
+    pub(crate) fn steps(&self) -> std::borrow::Cow<'_, Steps> {
+        preprocess::steps_of(self.steps.as_ref(), &self.feature_columns)
     }
 
     /// Standardizes raw feature rows (`n × features`, in model column order).
@@ -492,6 +594,7 @@ impl Prepared {
                 test: None,
                 cv: None,
                 source: None,
+                steps: None,
             },
         }
     }

@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use std::path::PathBuf;
 
+use super::preprocess::{self, RawTable, UnseenAt};
 use super::targets::{self, ReadTargets};
 use super::{CvFold, DataError, Prepared, Preprocessing, SplitName, Table, Targets, TestSplit};
 use crate::metrics::{TargetScale, Task};
@@ -56,7 +57,7 @@ pub(crate) enum TestPlan {
 /// class, for classification) held out, drawn from `seed`. Features are
 /// standardized with the training rows' mean and std; regression targets too.
 pub fn prepare(table: &Table, task: Task, valid_fraction: f64, seed: u64) -> Result<Prepared, DataError> {
-    prepare_split(table, task, &SplitPlan::valid_only(valid_fraction), seed)
+    prepare_split(&RawTable::from(table), task, &SplitPlan::valid_only(valid_fraction), seed)
 }
 
 /// Splits `table` for `task`. A test share is carved out first, stratified
@@ -67,8 +68,10 @@ pub fn prepare(table: &Table, task: Task, valid_fraction: f64, seed: u64) -> Res
 /// all rows at once), or into `cv` folds. Features are standardized with the
 /// training rows' mean and std; regression targets too (the model learns
 /// them in those units). Without a test share or folds the split is exactly
-/// the one of earlier versions.
-pub(crate) fn prepare_split(table: &Table, task: Task, plan: &SplitPlan, seed: u64) -> Result<Prepared, DataError> {
+/// the one of earlier versions. The table's steps (fills, categories) are
+/// learned on the training rows only, then applied to every part; a
+/// category's indicator columns stay 0/1 (mean 0, std 1).
+pub(crate) fn prepare_split(table: &RawTable, task: Task, plan: &SplitPlan, seed: u64) -> Result<Prepared, DataError> {
     let read = targets::read(table, task)?;
     let groups: Vec<Vec<usize>> = match &read {
         ReadTargets::Classes { y, classes } => {
@@ -120,8 +123,21 @@ pub(crate) fn prepare_split(table: &Table, task: Task, plan: &SplitPlan, seed: u
         });
     }
 
-    let d = table.features.len();
-    let (means, stds) = column_stats(&table.x, d, &train_rows);
+    let steps = match &table.steps {
+        Some(options) => Some(preprocess::fit(table, options, &train_rows)?),
+        None => None,
+    };
+    let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+    let applied = preprocess::steps_of(steps.as_ref(), &names);
+    let d = applied.width();
+    let train_x = preprocess::encode(&applied, table, &train_rows, UnseenAt::OwnRows)?.x;
+    let valid_x = preprocess::encode(&applied, table, &valid_rows, UnseenAt::OwnRows)?.x;
+    let (mut means, mut stds) = column_stats(&train_x, d, &(0..train_rows.len()).collect::<Vec<_>>());
+    for (j, indicator) in applied.indicators().into_iter().enumerate() {
+        if indicator {
+            (means[j], stds[j]) = (0.0, 1.0);
+        }
+    }
     let (train_y, valid_y, classes, target_scale) = match read {
         ReadTargets::Classes { y, classes } => {
             let pick = |rows: &[usize]| Targets::Classes(rows.iter().map(|&r| y[r]).collect());
@@ -150,7 +166,7 @@ pub(crate) fn prepare_split(table: &Table, task: Task, plan: &SplitPlan, seed: u
         data_fingerprint: table.fingerprint.clone(),
         target: table.target.clone(),
         task,
-        feature_columns: table.features.clone(),
+        feature_columns: applied.feature_names(),
         means,
         stds,
         classes,
@@ -161,15 +177,14 @@ pub(crate) fn prepare_split(table: &Table, task: Task, plan: &SplitPlan, seed: u
         test,
         cv: plan.cv.map(|(folds, fold)| CvFold { folds, fold }),
         source: None,
+        steps,
     };
     // The same standardization predict and verify apply later, so their outputs match bit for bit.
-    let rows_of =
-        |rows: &[usize]| -> Vec<f64> { rows.iter().flat_map(|&r| &table.x[r * d..(r + 1) * d]).copied().collect() };
     Ok(Prepared {
         task,
-        train_x: preprocessing.standardize(&rows_of(&train_rows)),
+        train_x: preprocessing.standardize(&train_x),
         train_y,
-        valid_x: preprocessing.standardize(&rows_of(&preprocessing.valid_rows)),
+        valid_x: preprocessing.standardize(&valid_x),
         valid_y,
         n_features: d,
         preprocessing,
@@ -274,31 +289,20 @@ pub(crate) struct StoredSplit {
 /// Rebuilds the validation split stored in `pre` from `table`, which must be
 /// the same data (its fingerprint is checked by the caller): the stored rows,
 /// with labels mapped to the stored classes and values to the stored scale.
-pub(crate) fn stored_split(table: &Table, pre: &Preprocessing) -> Result<StoredSplit, DataError> {
+pub(crate) fn stored_split(table: &RawTable, pre: &Preprocessing) -> Result<StoredSplit, DataError> {
     rows_of_table(table, pre, &pre.valid_rows)
 }
 
-/// Rows `rows` of `table`, in the model's column order, with targets mapped
-/// to the model's classes or scale; a label the model does not know, or a
-/// missing feature column, is an error naming them.
-pub(crate) fn rows_of_table(table: &Table, pre: &Preprocessing, rows: &[usize]) -> Result<StoredSplit, DataError> {
+/// Rows `rows` of `table`, through the model's steps into its features, with
+/// targets mapped to the model's classes or scale; a label the model does not
+/// know, or a missing feature column, is an error naming them.
+pub(crate) fn rows_of_table(table: &RawTable, pre: &Preprocessing, rows: &[usize]) -> Result<StoredSplit, DataError> {
     let stored = |message: String| DataError::Stored { path: table.path.clone(), message };
     let read = targets::read_unchecked(table, pre.task)?;
-    let index: Vec<usize> = pre
-        .feature_columns
-        .iter()
-        .map(|c| {
-            table.features.iter().position(|f| f == c).ok_or_else(|| stored(format!("has no feature column \"{c}\"")))
-        })
-        .collect::<Result<_, _>>()?;
-    let d = table.features.len();
-    let mut x = Vec::with_capacity(rows.len() * index.len());
-    for &r in rows {
-        if r >= table.rows() {
-            return Err(stored(format!("has {} rows, but the stored split names row {r}", table.rows())));
-        }
-        x.extend(index.iter().map(|&j| table.x[r * d + j]));
+    if let Some(&r) = rows.iter().find(|&&r| r >= table.rows()) {
+        return Err(stored(format!("has {} rows, but the stored split names row {r}", table.rows())));
     }
+    let x = preprocess::encode(&pre.steps(), table, rows, UnseenAt::OwnRows)?.x;
     let (targets, raw) = match read {
         ReadTargets::Classes { y, classes } => {
             let mut out = Vec::with_capacity(rows.len());
@@ -417,12 +421,12 @@ mod tests {
     fn the_stored_split_is_rebuilt_from_the_same_table() {
         let table = regression_table();
         let p = prepare(&table, Task::Regression, 0.25, 3).unwrap();
-        let s = stored_split(&table, &p.preprocessing).unwrap();
+        let s = stored_split(&RawTable::from(&table), &p.preprocessing).unwrap();
         assert_eq!(s.targets, p.valid_y);
         assert_eq!(p.preprocessing.standardize(&s.x), p.valid_x);
         let data = toy(&[30, 10]);
         let p = prepare(&data, Task::Classification, 0.2, 1).unwrap();
-        let s = stored_split(&data, &p.preprocessing).unwrap();
+        let s = stored_split(&RawTable::from(&data), &p.preprocessing).unwrap();
         assert_eq!(s.targets, p.valid_y);
         assert_eq!(s.raw.len(), p.n_valid());
     }
@@ -431,7 +435,7 @@ mod tests {
     fn a_test_share_is_carved_out_first_stratified_and_the_rest_splits_as_before() {
         let data = toy(&[50, 30]);
         let plan = SplitPlan { valid_fraction: 0.2, test: TestPlan::Fraction(0.2), cv: None };
-        let p = prepare_split(&data, Task::Classification, &plan, 42).unwrap();
+        let p = prepare_split(&RawTable::from(&data), Task::Classification, &plan, 42).unwrap();
         let Some(TestSplit::Carved { rows: test, .. }) = &p.preprocessing.test else { panic!("carved test split") };
         // 10 + 6 test rows; of the remaining 40 + 24, 8 + 5 (rounded) validate.
         assert_eq!(test.len(), 16);
@@ -443,7 +447,8 @@ mod tests {
         let train = split_rows(&p.preprocessing, 80, SplitName::Train);
         assert!(train.iter().all(|r| !test.contains(r)) && train.len() == p.n_train());
         // Without a test share, the split is exactly the one of earlier versions.
-        let plain = prepare_split(&data, Task::Classification, &SplitPlan::valid_only(0.2), 42).unwrap();
+        let plain =
+            prepare_split(&RawTable::from(&data), Task::Classification, &SplitPlan::valid_only(0.2), 42).unwrap();
         assert_eq!(plain.preprocessing, prepare(&data, Task::Classification, 0.2, 42).unwrap().preprocessing);
         assert!(plain.preprocessing.test.is_none());
     }
@@ -454,7 +459,7 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for fold in 0..4 {
             let plan = SplitPlan { valid_fraction: 0.0, test: TestPlan::Fraction(0.2), cv: Some((4, Some(fold))) };
-            let p = prepare_split(&data, Task::Classification, &plan, 9).unwrap();
+            let p = prepare_split(&RawTable::from(&data), Task::Classification, &plan, 9).unwrap();
             let ones = classes(&p.valid_y).iter().filter(|&&y| y == 1).count();
             // 40 + 25 non-test rows over 4 folds: 16 or 17 rows, 6 or 7 of class 1.
             assert!((16..=17).contains(&p.n_valid()) && (6..=7).contains(&ones), "{} {ones}", p.n_valid());
@@ -463,7 +468,7 @@ mod tests {
         }
         assert_eq!(seen.len(), 65);
         let refit = SplitPlan { valid_fraction: 0.0, test: TestPlan::Fraction(0.2), cv: Some((4, None)) };
-        let p = prepare_split(&data, Task::Classification, &refit, 9).unwrap();
+        let p = prepare_split(&RawTable::from(&data), Task::Classification, &refit, 9).unwrap();
         assert_eq!((p.n_train(), p.n_valid()), (65, 0));
     }
 }

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DataError, Preprocessing, SplitName, StoredSplit, Table, Targets, rows_of_table, split_rows};
+use super::preprocess::{LeftOut, RawTable};
+use super::{DataError, Preprocessing, SplitName, StoredSplit, Targets, rows_of_table, split_rows};
 
 /// One part of the split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +51,10 @@ pub(crate) struct SplitSummary {
     pub parts: Vec<PartSummary>,
     /// Duplicated rows found, one entry per check (zero counts included).
     pub duplicates: Vec<Duplicates>,
+    /// Rows of the data file in no part: a missing target, or a missing cell
+    /// where the policy is `drop_rows`; absent when every row is used.
+    #[serde(default, skip_serializing_if = "LeftOut::is_empty")]
+    pub left_out: LeftOut,
 }
 
 impl SplitSummary {
@@ -82,20 +87,22 @@ impl SplitSummary {
             })
             .collect();
         let parts = parts.iter().map(|(name, split)| summarize(name, split, classes.len())).collect();
-        SplitSummary { classes: classes.to_vec(), parts, duplicates }
+        SplitSummary { classes: classes.to_vec(), parts, duplicates, left_out: LeftOut::default() }
     }
 
     /// The parts of a sweep's split: train, valid and test, or with
     /// cross-validation each fold and test; `test_table` is the separate test
     /// file, if the spec names one.
     pub(crate) fn of_sweep(
-        table: &Table,
-        test_table: Option<&Table>,
+        table: &RawTable,
+        test_table: Option<&RawTable>,
         main: &Preprocessing,
         folds: &[Preprocessing],
     ) -> Result<Self, DataError> {
         let n = table.rows();
-        let part = |pre: &Preprocessing, split| rows_of_table(table, pre, &split_rows(pre, n, split));
+        // Every part through the main steps (learned on every non-test row), so that rows of two
+        // folds, whose own steps may know different categories, compare column for column.
+        let part = |pre: &Preprocessing, split| rows_of_table(table, main, &split_rows(pre, n, split));
         let mut owned: Vec<(String, StoredSplit)> = if folds.is_empty() {
             vec![("train".into(), part(main, SplitName::Train)?), ("valid".into(), part(main, SplitName::Valid)?)]
         } else {
@@ -121,7 +128,7 @@ impl SplitSummary {
             checks.push(("test".into(), vec![owned.len() - 1], learned, found_in.into()));
         }
         let parts: Vec<(String, &StoredSplit)> = owned.iter().map(|(name, s)| (name.clone(), s)).collect();
-        Ok(Self::new(&main.classes, &parts, &checks))
+        Ok(SplitSummary { left_out: table.left_out.clone(), ..Self::new(&main.classes, &parts, &checks) })
     }
 
     /// One warning line per check that found duplicates.

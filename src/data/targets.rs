@@ -4,7 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use super::{DataError, Table};
+use super::DataError;
+use super::preprocess::RawTable;
 use crate::metrics::Task;
 
 /// A classification target whose classes outnumber this share of the rows
@@ -42,23 +43,23 @@ pub(super) enum ReadTargets {
     Values(Vec<f64>),
 }
 
-fn line_of(table: &Table, row: usize) -> u64 {
+fn line_of(table: &RawTable, row: usize) -> u64 {
     table.lines.get(row).copied().unwrap_or(row as u64 + 2)
 }
 
 /// Reads `table`'s targets for `task`.
-pub(super) fn read(table: &Table, task: Task) -> Result<ReadTargets, DataError> {
+pub(super) fn read(table: &RawTable, task: Task) -> Result<ReadTargets, DataError> {
     read_with(table, task, true)
 }
 
 /// Reads the targets of some rows for a model that knows its classes already
 /// (a stored split, a separate test file): a few rows may hold one class, or
 /// many classes for their number, without being continuous.
-pub(super) fn read_unchecked(table: &Table, task: Task) -> Result<ReadTargets, DataError> {
+pub(super) fn read_unchecked(table: &RawTable, task: Task) -> Result<ReadTargets, DataError> {
     read_with(table, task, false)
 }
 
-fn read_with(table: &Table, task: Task, check_classes: bool) -> Result<ReadTargets, DataError> {
+fn read_with(table: &RawTable, task: Task, check_classes: bool) -> Result<ReadTargets, DataError> {
     let p = || table.path.clone();
     let column = || table.target.clone();
     match task {
@@ -164,8 +165,8 @@ pub(super) fn sorted_classes(labels: &[String]) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn table(targets: &[&str]) -> Table {
-        Table {
+    fn table(targets: &[&str]) -> RawTable {
+        RawTable::from(&crate::data::Table {
             path: "t.csv".into(),
             fingerprint: String::new(),
             target: "y".into(),
@@ -173,7 +174,7 @@ mod tests {
             x: vec![0.0; targets.len()],
             targets: TargetColumn::Text(targets.iter().map(|s| s.to_string()).collect()),
             lines: (2..2 + targets.len() as u64).collect(),
-        }
+        })
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub(crate) fn export(
             let bytes = onnx::model_file(model, reference)?;
             let card = onnx::describe_file(&bytes, model);
             files.push(("model.onnx", bytes));
-            (card, Some(onnx::python_snippet(model.task())), None)
+            (card, Some(onnx::python_snippet(model.task(), model.preprocessing.steps.is_some())), None)
         }
         Format::Safetensors => {
             let weights = match layout {
@@ -66,7 +66,7 @@ pub(crate) fn export(
             let pytorch = (layout == Layout::Pytorch).then(|| match model.model().pytorch_module() {
                 Some(network) => {
                     files.push(("model.py", pytorch::model_py(model, reference, &network).into_bytes()));
-                    PytorchCard::Module(pytorch::loading_lines(model.task()))
+                    PytorchCard::Module(pytorch::loading_lines(model.task(), model.preprocessing.steps.is_some()))
                 }
                 None => PytorchCard::NoModule(pytorch::no_module_note(model.objective.name(), &weights)),
             });
@@ -151,7 +151,7 @@ fn model_card(
         Task::Classification => "stratified",
         Task::Regression => "random",
     };
-    json!({
+    let mut card = json!({
         "model": reference,
         "objective": { "name": model.objective.name(), "version": model.objective.version() },
         "trained_on": record.and_then(|r| r.device.as_ref()),
@@ -195,7 +195,15 @@ fn model_card(
             Some(PytorchCard::NoModule(note)) => json!(note),
             None => serde_json::Value::Null,
         },
-    })
+    });
+    // Only models with steps list them, so earlier cards stay byte for byte the same.
+    if let Some(steps) = &pre.steps {
+        let lines: Vec<String> = steps.columns.iter().map(|c| c.describe()).collect();
+        card["data"]["steps"] = json!(lines);
+        card["data"]["na_values"] = json!(steps.na_values);
+        card["data"]["unseen"] = json!(steps.unseen.as_str());
+    }
+    card
 }
 
 fn model_card_markdown(card: &serde_json::Value) -> String {
@@ -226,6 +234,22 @@ fn model_card_markdown(card: &serde_json::Value) -> String {
         )),
         (None, Some(note)) => python.push_str(&format!("\n## Load it in PyTorch\n\n{note}\n")),
         (None, None) => {}
+    }
+    if let Some(steps) = card["data"]["steps"].as_array() {
+        let lines: String = steps.iter().filter_map(|s| s.as_str()).map(|s| format!("- {s}\n")).collect();
+        python.insert_str(
+            0,
+            &format!(
+                "\n## Preprocessing steps\n\nLearned on the training rows only, applied in this order before the \
+                 standardization by `predict`, `model.onnx` and `model.py` alike. Missing cells are {na}; a category \
+                 the training rows never had: {unseen}.\n\n{lines}",
+                na = card["data"]["na_values"],
+                unseen = match card["data"]["unseen"].as_str() {
+                    Some("error") => "an error",
+                    _ => "all-zero indicators and a warning",
+                },
+            ),
+        );
     }
     format!(
         "# Model card: {model}\n\n\

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::DeployError;
-use crate::data::{DataShape, Preprocessing, Table};
+use crate::data::{DataShape, Preprocessing, RawTable};
 use crate::device::{DeviceInfo, TrialDevice};
 use crate::metrics::{Task, softmax_rows};
 use crate::objective::{Catalog, Model, Objective};
@@ -215,7 +215,7 @@ impl<'a> LoadedModel<'a> {
 
     /// The rows it was trained from, read again: from its data source, or its
     /// CSV file with its feature columns. Refused when they changed.
-    pub(crate) fn data(&self) -> Result<Table, DeployError> {
+    pub(crate) fn data(&self) -> Result<RawTable, DeployError> {
         let pre = &self.preprocessing;
         let table = match &pre.source {
             Some(source) => {
@@ -229,18 +229,13 @@ impl<'a> LoadedModel<'a> {
                         ),
                     });
                 };
-                data_source
-                    .load(&crate::params::ResolvedParams::new(source.options.clone()))
-                    .map_err(crate::data::DataError::Source)?
+                RawTable::from(
+                    &data_source
+                        .load(&crate::params::ResolvedParams::new(source.options.clone()))
+                        .map_err(crate::data::DataError::Source)?,
+                )
             }
-            None => {
-                let options = crate::data::CsvOptions {
-                    target: pre.target.clone(),
-                    features: Some(pre.feature_columns.clone()),
-                    drop: Vec::new(),
-                };
-                crate::data::load_csv(&pre.data_path, &options)?
-            }
+            None => crate::data::read_csv(&pre.data_path, &pre.csv_options())?,
         };
         if table.fingerprint != pre.data_fingerprint {
             return Err(DeployError::DataChanged {
@@ -254,7 +249,7 @@ impl<'a> LoadedModel<'a> {
 
     /// The separate test file of its sweep (`[data] test_path`), read again
     /// with the model's feature columns. Refused when it changed.
-    pub(crate) fn test_data(&self) -> Result<Table, DeployError> {
+    pub(crate) fn test_data(&self) -> Result<RawTable, DeployError> {
         let pre = &self.preprocessing;
         let Some(crate::data::TestSplit::File { path, fingerprint, .. }) = &pre.test else {
             return Err(DeployError::NoSuchSplit {
@@ -263,12 +258,7 @@ impl<'a> LoadedModel<'a> {
                 why: "its test rows are not a separate file".into(),
             });
         };
-        let options = crate::data::CsvOptions {
-            target: pre.target.clone(),
-            features: Some(pre.feature_columns.clone()),
-            drop: Vec::new(),
-        };
-        let table = crate::data::load_csv(path, &options)?;
+        let table = crate::data::read_csv(path, &pre.csv_options())?;
         if &table.fingerprint != fingerprint {
             return Err(DeployError::DataChanged {
                 path: path.clone(),

@@ -7,14 +7,29 @@
 use serde_json::json;
 
 use super::LoadedModel;
+use crate::data::Steps;
 use crate::metrics::Task;
 
 /// The lines that load the exported model in PyTorch (model card and `model.py`'s docstring).
-pub(super) fn loading_lines(task: Task) -> String {
+pub(super) fn loading_lines(task: Task, raw_columns: bool) -> String {
     let result = match task {
         Task::Classification => "probabilities",
         Task::Regression => "predictions",
     };
+    if raw_columns {
+        return format!(
+            r#"import torch
+from safetensors.torch import load_file
+from model import Model, encode
+
+model = Model()
+model.load_state_dict(load_file("model.safetensors"), strict=True)
+model.eval()
+with torch.no_grad():
+    {result} = model(encode(table))  # table: {{column: list of raw cells}} for each column of INPUTS
+"#
+        );
+    }
     format!(
         r#"import torch
 from safetensors.torch import load_file
@@ -57,8 +72,10 @@ pub(super) fn model_py(model: &LoadedModel, reference: &str, network: &str) -> S
             )
         }
     };
-    let docstring_lines: String =
-        loading_lines(pre.task).lines().map(|l| format!("    {l}\n").replace("    \n", "\n")).collect();
+    let docstring_lines: String = loading_lines(pre.task, pre.steps.is_some())
+        .lines()
+        .map(|l| format!("    {l}\n").replace("    \n", "\n"))
+        .collect();
     format!(
         r#""""{reference}: objective {objective} (version {version}), trial {trial}, exported by sweep {sweep_version}.
 
@@ -71,7 +88,7 @@ from torch import nn
 
 # The input's columns, in order.
 FEATURES = {features}
-{labels}# Standardization fitted on the training split (preprocessing.json).
+{labels}{steps}# Standardization fitted on the training split (preprocessing.json).
 FEATURE_MEANS = {means}
 FEATURE_STDS = {stds}
 
@@ -100,6 +117,56 @@ class Model(Network):
         means = json!(pre.means),
         stds = json!(stds),
         network = network.trim_end(),
+        steps = pre.steps.as_ref().map(steps_py).unwrap_or_default(),
+    )
+}
+
+/// `INPUTS`, `STEPS` and `encode`: the stored steps in Python, raw columns to `FEATURES` rows.
+fn steps_py(steps: &Steps) -> String {
+    let inputs: Vec<&str> = steps.columns.iter().map(|c| c.name.as_str()).collect();
+    format!(
+        r#"# The raw columns encode() reads, and the steps learned on the training rows (preprocessing.json).
+INPUTS = {inputs}
+STEPS = {columns}
+NA_VALUES = {na_values}
+UNSEEN = {unseen}
+
+
+def encode(table):
+    """Raw columns to the FEATURES rows Model takes, as `sweep predict` computes them.
+
+    table: {{column: list of cells}} for each column of INPUTS; a cell that is None, NaN or one of
+    NA_VALUES is missing and takes the fill learned on the training rows; a category the training
+    rows never had gives all-zero indicators (a warning counts the rows), or an error with UNSEEN = "error".
+    """
+    import warnings
+
+    columns = []
+    for step in STEPS:
+        name, out, unseen = step["name"], [], 0
+        for x in table[name]:
+            missing = x is None or (isinstance(x, float) and x != x) or (isinstance(x, str) and x.strip() in NA_VALUES)
+            if missing and step.get("fill") is None:
+                raise ValueError(f"column {{name!r}}: a missing cell, and the model learned no fill for it (missing = {{step['missing']!r}})")
+            if step["kind"] == "numeric":
+                out.append([float(step["fill"]) if missing else float(x)])
+            else:
+                value = step["fill"] if missing else str(x).strip()
+                if value not in step["categories"]:
+                    if UNSEEN == "error":
+                        raise ValueError(f"column {{name!r}}: {{value!r}} is a category the training rows never had")
+                    unseen += 1
+                out.append([1.0 if value == c else 0.0 for c in step["categories"]])
+        if unseen:
+            warnings.warn(f"{{unseen}} row(s) have a {{name!r}} category the training rows never had: its indicators are all zero")
+        columns.append(out)
+    rows = [sum((column[i] for column in columns), []) for i in range(len(columns[0]) if columns else 0)]
+    return torch.tensor(rows, dtype=torch.float32)
+"#,
+        inputs = json!(inputs),
+        columns = json!(steps.columns),
+        na_values = json!(steps.na_values),
+        unseen = json!(steps.unseen.as_str()),
     )
 }
 

@@ -872,6 +872,7 @@ mod tests {
         let split = SplitSummary {
             classes: vec!["cat".into(), "dog & co".into()],
             parts: vec![part("train", vec![60, 40]), part("valid", vec![15, 10])],
+            left_out: Default::default(),
             duplicates: vec![
                 Duplicates { part: "valid".into(), found_in: "train".into(), rows: 3, of: 25 },
                 Duplicates { part: "test".into(), found_in: "train or valid".into(), rows: 0, of: 20 },
@@ -891,7 +892,12 @@ mod tests {
     #[test]
     fn many_classes_share_one_cell_and_regression_shows_the_target() {
         let classes: Vec<String> = (0..13).map(|k| k.to_string()).collect();
-        let split = SplitSummary { classes, parts: vec![part("train", (0..13).collect())], duplicates: Vec::new() };
+        let split = SplitSummary {
+            classes,
+            parts: vec![part("train", (0..13).collect())],
+            duplicates: Vec::new(),
+            left_out: Default::default(),
+        };
         let mut h = String::new();
         data_split(&mut h, &split);
         parsed(&h);
@@ -908,6 +914,7 @@ mod tests {
                 target_std: Some(77.5),
             }],
             duplicates: Vec::new(),
+            left_out: Default::default(),
         };
         let mut h = String::new();
         data_split(&mut h, &split);

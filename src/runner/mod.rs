@@ -251,7 +251,7 @@ pub(crate) fn run_sweep(
         device: None,
     })?;
 
-    for warning in data.summary.warnings() {
+    for warning in data.notes.iter().cloned().chain(data.summary.warnings()) {
         let source = data.main.preprocessing.data_path.display();
         reporter.on_warning(&format!("{source}: {warning}"));
     }

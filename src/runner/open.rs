@@ -5,7 +5,8 @@ use std::path::Path;
 
 use super::RunError;
 use super::trial::{InjectedFaults, TrialEnv};
-use crate::data::{self, DataError, Prepared, SourceRef, SplitPlan, SplitSummary, TestPlan};
+use crate::data::preprocess::{self, Cells, RawTable, UnseenAt};
+use crate::data::{self, Categorical, DataError, Prepared, SourceRef, SplitPlan, SplitSummary, TestPlan};
 use crate::device::TrialDevice;
 use crate::objective::{Catalog, Objective, Parallelism};
 use crate::params::{ResolvedParams, Schema};
@@ -78,6 +79,9 @@ pub(crate) struct SweepData {
     pub folds: Vec<Prepared>,
     /// The parts of the split, their balance, and duplicated rows.
     pub summary: SplitSummary,
+    /// Lines for the run's first output: the columns made categorical, identifier-like
+    /// columns, rows left out.
+    pub notes: Vec<String>,
 }
 
 impl SweepData {
@@ -92,11 +96,17 @@ impl SweepData {
 /// and checked here too, so a bad one stops the run before anything is written.
 pub(super) fn load_data(spec: &SweepSpec, objective: &dyn Objective) -> Result<SweepData, RunError> {
     if objective.owns_data() {
-        let summary = SplitSummary { classes: Vec::new(), parts: Vec::new(), duplicates: Vec::new() };
+        let summary = SplitSummary {
+            classes: Vec::new(),
+            parts: Vec::new(),
+            duplicates: Vec::new(),
+            left_out: Default::default(),
+        };
         return Ok(SweepData {
             main: Prepared::owned_by_program(spec.data.task, spec.seed),
             folds: Vec::new(),
             summary,
+            notes: Vec::new(),
         });
     }
     let mismatch = |message: String| RunError::SpecVsData { file: spec.source.clone(), message };
@@ -104,16 +114,17 @@ pub(super) fn load_data(spec: &SweepSpec, objective: &dyn Objective) -> Result<S
         (Some(src), _) => {
             let options = ResolvedParams::new(spec.data.options.clone());
             let source = SourceRef { objective: objective.name().to_string(), options: spec.data.options.clone() };
-            (src.load(&options).map_err(DataError::Source)?, Some(source))
+            (RawTable::from(&src.load(&options).map_err(DataError::Source)?), Some(source))
         }
-        (None, Some((path, options))) => (data::load_csv(path, &options)?, None),
+        (None, Some((path, options))) => {
+            let table = data::read_csv(path, &options)?;
+            table.check_categories()?;
+            (table, None)
+        }
         (None, None) => return Err(mismatch("[data] has no path, and the objective brings no data source".into())),
     };
     let test_table = match (&spec.data.test_path, spec.data.csv()) {
-        (Some(path), Some((_, options))) => {
-            let options = data::CsvOptions { features: Some(table.features.clone()), drop: Vec::new(), ..options };
-            Some(data::load_csv(path, &options)?)
-        }
+        (Some(path), Some((_, options))) => Some(data::read_csv(path, &same_columns(&table, options))?),
         _ => None,
     };
     let test = match (&test_table, spec.data.test_fraction) {
@@ -140,7 +151,52 @@ pub(super) fn load_data(spec: &SweepSpec, objective: &dyn Objective) -> Result<S
         .collect::<Result<_, DataError>>()?;
     let fold_pre: Vec<_> = folds.iter().map(|f| f.preprocessing.clone()).collect();
     let summary = SplitSummary::of_sweep(&table, test_table.as_ref(), &main.preprocessing, &fold_pre)?;
-    Ok(SweepData { main, folds, summary })
+    let mut notes = table.notes.clone();
+    notes
+        .extend(test_table.iter().flat_map(|t| t.notes.iter().map(|n| format!("test file {}: {n}", t.path.display()))));
+    notes.extend(unseen_in_own_rows(&table, test_table.as_ref(), &main.preprocessing, &fold_pre)?);
+    Ok(SweepData { main, folds, summary, notes })
+}
+
+/// Warnings for validation and test rows whose category the training rows of
+/// their split never had: they are encoded as all-zero indicators, as new rows would be.
+fn unseen_in_own_rows(
+    table: &RawTable,
+    test_table: Option<&RawTable>,
+    main: &data::Preprocessing,
+    folds: &[data::Preprocessing],
+) -> Result<Vec<String>, DataError> {
+    let mut notes = Vec::new();
+    let mut count = |pre: &data::Preprocessing, table: &RawTable, rows: &[usize], part: &str| {
+        let Some(steps) = &pre.steps else { return Ok(()) };
+        notes.extend(preprocess::encode(steps, table, rows, UnseenAt::OwnRows)?.unseen_warnings(part));
+        Ok::<(), DataError>(())
+    };
+    if folds.is_empty() {
+        count(main, table, &main.valid_rows, "valid")?;
+    }
+    for (k, fold) in folds.iter().enumerate() {
+        count(fold, table, &fold.valid_rows, &format!("fold {}", k + 1))?;
+    }
+    match (test_table, &main.test) {
+        (Some(t), _) => count(main, t, &(0..t.rows()).collect::<Vec<_>>(), "test")?,
+        (None, Some(data::TestSplit::Carved { rows, .. })) => count(main, table, rows, "test")?,
+        _ => {}
+    }
+    Ok(notes)
+}
+
+/// The options that read a separate test file with the main table's columns,
+/// each as numbers or text as the main table has it (not guessed again).
+fn same_columns(table: &RawTable, options: data::CsvOptions) -> data::CsvOptions {
+    let text: Vec<String> =
+        table.columns.iter().filter(|c| matches!(c.cells, Cells::Text(_))).map(|c| c.name.clone()).collect();
+    let mut steps = options.steps;
+    if steps.categorical != Categorical::None {
+        steps.categorical = Categorical::Columns(text);
+    }
+    let features = table.columns.iter().map(|c| c.name.clone()).collect();
+    data::CsvOptions { features: Some(features), drop: Vec::new(), steps, ..options }
 }
 
 /// Writes the sweep's preprocessing files, which every trial links into its

@@ -24,7 +24,7 @@ pub(crate) use crate::sampler::Method;
 pub(crate) use crate::store::{PublishSpec, ReportSpec, Selection, WandbTarget};
 pub(crate) use validate::parse;
 
-use crate::data::CsvOptions;
+use crate::data::{Categorical, CsvOptions, MissingSpec, StepsSpec, Unseen};
 use crate::objective::Catalog;
 use crate::params::{Params, hex};
 use crate::plan::Plan;
@@ -93,6 +93,22 @@ pub(crate) struct DataSpec {
     /// Cross-validation: every configuration is trained once per fold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cv_folds: Option<usize>,
+    /// Text columns one-hot encoded as categories.
+    #[serde(default, skip_serializing_if = "Categorical::is_none")]
+    pub categorical: Categorical,
+    /// What missing feature cells become.
+    #[serde(default, skip_serializing_if = "MissingSpec::is_default")]
+    pub missing: MissingSpec,
+    /// What counts as a missing cell (default: empty, NA, NaN, null).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub na_values: Option<Vec<String>>,
+    /// What a category the training rows never had becomes at prediction.
+    #[serde(default, skip_serializing_if = "is_ignore")]
+    pub unseen: Unseen,
+}
+
+fn is_ignore(unseen: &Unseen) -> bool {
+    *unseen == Unseen::Ignore
 }
 
 fn is_classification(task: &Task) -> bool {
@@ -112,6 +128,12 @@ impl DataSpec {
             target: self.target.clone().unwrap_or_else(|| "target".into()),
             features: self.features.clone(),
             drop: self.drop.clone(),
+            steps: StepsSpec {
+                categorical: self.categorical.clone(),
+                missing: self.missing.clone(),
+                na_values: self.na_values.clone(),
+                unseen: self.unseen,
+            },
         };
         Some((path, options))
     }

@@ -346,7 +346,7 @@ fn targets_and_columns_that_do_not_fit_the_task_fail_with_exit_2_and_write_nothi
         ),
         (
             data_spec("people.csv", "rmse").target("y").task("regression"),
-            "people.csv:2: column \"name\": got \"n0\", expected a number (a text column cannot be a feature: leave it out with [data] drop = [\"name\"])",
+            "people.csv:2: column \"name\": got \"n0\", expected a number (a text column cannot be a feature as it is: make it a category with [data] categorical = [\"name\"], or leave it out with [data] drop = [\"name\"])",
         ),
         (
             data_spec("people.csv", "rmse").target("y").task("regression").data("drop", vec!["nmae"]),

@@ -181,7 +181,12 @@ fn predict_maps_columns_by_name_and_returns_original_labels() {
         ("x1\n1\n", "missing column(s) the model needs: x2"),
         ("x1,x2,x3\n1,2,3\n", "column(s) the model does not know: x3"),
         ("x1,x2\n1,2\n1,oops\n", "line 3, column \"x2\": got \"oops\", expected a number"),
-        ("x1,x2\n1,NaN\n", "line 2, column \"x2\": got NaN, expected a finite number"),
+        ("x1,x2\n1,inf\n", "line 2, column \"x2\": got inf, expected a finite number"),
+        // NaN marks a missing cell, which a model trained without missing cells has no fill for.
+        (
+            "x1,x2\n1,NaN\n",
+            "bad.csv:2: column \"x2\": the cell is missing (\"NaN\"); the model was trained without missing cells",
+        ),
     ];
     for (input, expected) in cases {
         fs::write(tmp.path().join("bad.csv"), input).unwrap();

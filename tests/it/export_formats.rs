@@ -153,7 +153,7 @@ fn onnx_export_of_a_regressor_gives_predicts_values_in_onnxruntime() {
 /// use them, on numpy: a state dict holds parameters and persistent buffers only, and
 /// `load_state_dict(strict=True)` refuses missing or unexpected keys and any shape mismatch,
 /// as torch does.
-const FAKE_TORCH: &str = r#"
+pub(crate) const FAKE_TORCH: &str = r#"
 import contextlib, sys, types
 import numpy as np
 import safetensors.numpy

@@ -34,6 +34,7 @@ mod regression;
 mod report;
 mod selection;
 mod slurm;
+mod tables;
 mod tensorboard;
 mod wandb;
 mod wandb_export;

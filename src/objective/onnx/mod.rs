@@ -32,6 +32,10 @@ use proto::{
 pub const IR_VERSION: i64 = 8;
 /// The `ai.onnx` operator set the nodes come from.
 pub const OPSET: i64 = 17;
+/// The `ai.onnx.ml` domain, of the traditional-ML operators (`Imputer`, `OneHotEncoder`).
+pub const ML_DOMAIN: &str = "ai.onnx.ml";
+/// Its operator set: what `Imputer` and `OneHotEncoder` have been since ONNX 1.2.
+pub const ML_OPSET: i64 = 1;
 
 /// A node attribute's value.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +50,8 @@ pub enum Attribute {
     Ints(Vec<i64>),
     /// A string (`mode`, `auto_pad`, ...).
     String(String),
+    /// A list of strings (`cats_strings`, ...).
+    Strings(Vec<String>),
 }
 
 impl Attribute {
@@ -57,6 +63,10 @@ impl Attribute {
             Attribute::Floats(v) => (a.r#type, a.floats) = (Some(attribute_type::FLOATS), v.clone()),
             Attribute::Ints(v) => (a.r#type, a.ints) = (Some(attribute_type::INTS), v.clone()),
             Attribute::String(s) => (a.r#type, a.s) = (Some(attribute_type::STRING), Some(s.as_bytes().to_vec())),
+            Attribute::Strings(v) => {
+                (a.r#type, a.strings) =
+                    (Some(attribute_type::STRINGS), v.iter().map(|s| s.as_bytes().to_vec()).collect())
+            }
         }
         a
     }
@@ -82,6 +92,8 @@ pub struct OnnxGraph {
     inputs: Vec<ValueInfoProto>,
     outputs: Vec<ValueInfoProto>,
     defined: BTreeSet<String>,
+    /// Whether a node of the `ai.onnx.ml` domain is in the graph (then the file imports its opset).
+    uses_ml: bool,
 }
 
 impl OnnxGraph {
@@ -156,6 +168,22 @@ impl OnnxGraph {
         Ok(output)
     }
 
+    /// A node of the `ai.onnx.ml` domain at [`ML_OPSET`] (`Imputer`, `OneHotEncoder`), with one output.
+    pub(crate) fn ml_node(
+        &mut self,
+        op_type: &str,
+        inputs: &[&str],
+        attributes: &[(&str, Attribute)],
+    ) -> Result<String, TrialError> {
+        let output = self.fresh(&op_type.to_lowercase());
+        self.node_as(op_type, inputs, attributes, &output)?;
+        if let Some(node) = self.nodes.last_mut() {
+            node.domain = Some(ML_DOMAIN.to_string());
+        }
+        self.uses_ml = true;
+        Ok(output)
+    }
+
     /// Like [`OnnxGraph::node`], with the output's name given: the names of the graph's outputs.
     pub(crate) fn node_as(
         &mut self,
@@ -206,10 +234,19 @@ impl OnnxGraph {
 
     /// Declares a float32 graph input of this shape.
     pub(crate) fn input(&mut self, name: &str, dims: &[Dim]) -> Result<(), TrialError> {
+        self.typed_input(name, dims, proto::FLOAT)
+    }
+
+    /// Declares a string graph input of this shape (a text column's cells).
+    pub(crate) fn string_input(&mut self, name: &str, dims: &[Dim]) -> Result<(), TrialError> {
+        self.typed_input(name, dims, proto::STRING)
+    }
+
+    fn typed_input(&mut self, name: &str, dims: &[Dim], elem_type: i32) -> Result<(), TrialError> {
         if self.contains(name) {
             return Err(TrialError::failed(format!("ONNX input \"{name}\" is already defined")));
         }
-        self.inputs.push(value_info(name, dims));
+        self.inputs.push(value_info(name, dims, elem_type));
         self.defined.insert(name.to_string());
         Ok(())
     }
@@ -219,7 +256,7 @@ impl OnnxGraph {
         if !self.contains(name) {
             return Err(TrialError::failed(format!("ONNX output \"{name}\" is not defined by any node")));
         }
-        self.outputs.push(value_info(name, dims));
+        self.outputs.push(value_info(name, dims, proto::FLOAT));
         Ok(())
     }
 
@@ -227,7 +264,12 @@ impl OnnxGraph {
     pub(crate) fn into_model(self, name: &str, doc: &str, metadata: Vec<(String, String)>) -> ModelProto {
         ModelProto {
             ir_version: Some(IR_VERSION),
-            opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(OPSET) }],
+            opset_import: std::iter::once(OperatorSetIdProto { domain: Some(String::new()), version: Some(OPSET) })
+                .chain(
+                    self.uses_ml
+                        .then(|| OperatorSetIdProto { domain: Some(ML_DOMAIN.to_string()), version: Some(ML_OPSET) }),
+                )
+                .collect(),
             producer_name: Some("sweep".into()),
             producer_version: Some(env!("CARGO_PKG_VERSION").into()),
             domain: None,
@@ -248,7 +290,7 @@ impl OnnxGraph {
     }
 }
 
-fn value_info(name: &str, dims: &[Dim]) -> ValueInfoProto {
+fn value_info(name: &str, dims: &[Dim], elem_type: i32) -> ValueInfoProto {
     let dim = dims
         .iter()
         .map(|d| match d {
@@ -259,7 +301,7 @@ fn value_info(name: &str, dims: &[Dim]) -> ValueInfoProto {
     ValueInfoProto {
         name: Some(name.to_string()),
         r#type: Some(TypeProto {
-            tensor_type: Some(TensorTypeProto { elem_type: Some(proto::FLOAT), shape: Some(TensorShapeProto { dim }) }),
+            tensor_type: Some(TensorTypeProto { elem_type: Some(elem_type), shape: Some(TensorShapeProto { dim }) }),
         }),
         doc_string: None,
     }

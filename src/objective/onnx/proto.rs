@@ -9,6 +9,8 @@
 pub(crate) const FLOAT: i32 = 1;
 /// `TensorProto.DataType.INT64`.
 pub(crate) const INT64: i32 = 7;
+/// `TensorProto.DataType.STRING`.
+pub(crate) const STRING: i32 = 8;
 
 /// `AttributeProto.AttributeType`.
 pub(crate) mod attribute_type {
@@ -22,6 +24,8 @@ pub(crate) mod attribute_type {
     pub(crate) const FLOATS: i32 = 6;
     /// A list of int64.
     pub(crate) const INTS: i32 = 7;
+    /// A list of UTF-8 byte strings.
+    pub(crate) const STRINGS: i32 = 8;
 }
 
 /// A whole model file.
@@ -145,6 +149,9 @@ pub(crate) struct AttributeProto {
     /// Ints.
     #[prost(int64, repeated, packed = "false", tag = "8")]
     pub ints: Vec<i64>,
+    /// Strings (UTF-8 bytes).
+    #[prost(bytes = "vec", repeated, tag = "9")]
+    pub strings: Vec<Vec<u8>>,
 }
 
 /// A tensor's name, type and shape.

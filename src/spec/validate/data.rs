@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 
 use super::{Ctx, Expect, as_number, toml_to_param};
+use crate::data::{Categorical, MissingPolicy, MissingSpec, Unseen};
 use crate::metrics::Task;
 use crate::objective::Objective;
 use crate::params::{Params, Schema};
@@ -14,7 +15,8 @@ use crate::spec::{DataSpec, Selection, SpecError};
 /// Keys of `[data]` every source has.
 const COMMON_DATA_KEYS: &[&str] = &["task", "valid_fraction", "test_fraction", "test_top", "cv_folds", "refit"];
 /// Keys of `[data]` the bundled CSV loader reads.
-const CSV_DATA_KEYS: &[&str] = &["path", "target", "features", "drop", "test_path"];
+const CSV_DATA_KEYS: &[&str] =
+    &["path", "target", "features", "drop", "test_path", "categorical", "missing", "na_values", "unseen"];
 
 pub(super) fn validate_data(
     ctx: &Ctx,
@@ -145,6 +147,10 @@ impl DataTable<'_, '_> {
             test_fraction: None,
             test_path: None,
             cv_folds: None,
+            categorical: Categorical::None,
+            missing: MissingSpec::default(),
+            na_values: None,
+            unseen: Unseen::Ignore,
         };
         Ok((data, Selection::default()))
     }
@@ -197,6 +203,10 @@ impl DataTable<'_, '_> {
             test_fraction,
             test_path: None,
             cv_folds,
+            categorical: Categorical::None,
+            missing: MissingSpec::default(),
+            na_values: None,
+            unseen: Unseen::Ignore,
         };
         Ok((data, Selection { test_top, bootstrap: Selection::default().bootstrap, refit }))
     }
@@ -241,7 +251,93 @@ impl DataTable<'_, '_> {
         data.features = features;
         data.drop = drop;
         data.test_path = test_path.map(Into::into);
+        data.categorical = self.categorical()?;
+        data.missing = self.missing()?;
+        data.na_values = self.na_values()?;
+        data.unseen = self.unseen()?;
         Ok(())
+    }
+
+    /// `categorical`: "auto", or a list of columns.
+    fn categorical(&self) -> Result<Categorical, SpecError> {
+        let Some(v) = self.table.get("categorical") else { return Ok(Categorical::None) };
+        if v.get_ref().as_str() == Some("auto") {
+            return Ok(Categorical::Auto);
+        }
+        let names: Option<Vec<String>> =
+            v.get_ref().as_array().and_then(|a| a.iter().map(|c| c.as_str().map(String::from)).collect());
+        match names {
+            Some(n) if !n.is_empty() => Ok(Categorical::Columns(n)),
+            _ => Err(self.ctx.at(
+                v,
+                "data.categorical",
+                format!(
+                    "got {}, expected \"auto\" (every text column) or a non-empty list of column names like \
+                     [\"Origin\"]",
+                    v.get_ref()
+                ),
+            )),
+        }
+    }
+
+    /// `missing`: one policy, or a table of column = policy.
+    fn missing(&self) -> Result<MissingSpec, SpecError> {
+        let Some(v) = self.table.get("missing") else { return Ok(MissingSpec::default()) };
+        let policies = MissingPolicy::NAMES.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ");
+        let policy = |value: &toml::Value, path: &str| {
+            value
+                .as_str()
+                .and_then(MissingPolicy::parse)
+                .ok_or_else(|| self.ctx.at(v, path, format!("got {value}, expected one of {policies}")))
+        };
+        match v.get_ref() {
+            toml::Value::Table(columns) if !columns.is_empty() => {
+                let mut spec = MissingSpec::default();
+                for (column, value) in columns {
+                    spec.columns.insert(column.clone(), policy(value, &format!("data.missing.{column}"))?);
+                }
+                Ok(spec)
+            }
+            toml::Value::String(_) => {
+                Ok(MissingSpec { default: policy(v.get_ref(), "data.missing")?, ..Default::default() })
+            }
+            other => Err(self.ctx.at(
+                v,
+                "data.missing",
+                format!(
+                    "got {other}, expected one of {policies}, or a table of column = policy like \
+                     {{ Horsepower = \"median\" }}"
+                ),
+            )),
+        }
+    }
+
+    /// `na_values`: the cells that mean "missing".
+    fn na_values(&self) -> Result<Option<Vec<String>>, SpecError> {
+        let Some(v) = self.table.get("na_values") else { return Ok(None) };
+        let values: Option<Vec<String>> =
+            v.get_ref().as_array().and_then(|a| a.iter().map(|c| c.as_str().map(String::from)).collect());
+        values.map(Some).ok_or_else(|| {
+            self.ctx.at(
+                v,
+                "data.na_values",
+                format!("got {}, expected a list of strings like [\"\", \"NA\", \"?\"]", v.get_ref()),
+            )
+        })
+    }
+
+    /// `unseen`: "ignore" or "error".
+    fn unseen(&self) -> Result<Unseen, SpecError> {
+        match self.text("unseen")? {
+            None => Ok(Unseen::Ignore),
+            Some(v) => match v.get_ref().as_str() {
+                Some("ignore") => Ok(Unseen::Ignore),
+                Some("error") => Ok(Unseen::Error),
+                _ => {
+                    Err(self.ctx.at(v, "data.unseen", format!("got {}, expected \"ignore\" or \"error\"", v.get_ref())))
+                }
+            },
+        }
     }
 
     /// An objective's own data source: its options, checked like parameters.

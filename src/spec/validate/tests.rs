@@ -483,7 +483,7 @@ fn data_keys_choose_columns_and_unknown_ones_are_errors() {
     let both = GRID.replace("target = \"target\"", "target = \"target\"\nfeatures = [\"p2\"]\ndrop = [\"p0\"]");
     assert!(message(&both).contains("data.drop: cannot be combined with data.features"));
     let m = message(&GRID.replace("target = \"target\"", "target = \"target\"\nfolder = \"x\""));
-    assert!(m.starts_with("s.toml:10: data.folder: unknown key, expected one of task, valid_fraction, test_fraction, test_top, cv_folds, refit, path, target, features, drop, test_path"), "{m}");
+    assert!(m.starts_with("s.toml:10: data.folder: unknown key, expected one of task, valid_fraction, test_fraction, test_top, cv_folds, refit, path, target, features, drop, test_path, categorical, missing, na_values, unseen"), "{m}");
     let m = message(&GRID.replace("target = \"target\"", "target = \"target\"\nfeatures = \"p2\""));
     assert!(m.contains("data.features: got \"p2\", expected a non-empty list of column names"), "{m}");
     let m = message(&GRID.replace("path = \"data/digits.csv\"\n", ""));
@@ -514,4 +514,43 @@ fn selection_keys_are_validated_with_their_line() {
             .replace("valid_fraction = 0.2", "cv_folds = 3"),
     );
     assert!(m.contains("repeats: cannot be combined with data.cv_folds"), "{m}");
+}
+
+#[test]
+fn table_steps_are_read_and_their_mistakes_named_with_their_line() {
+    use crate::data::{Categorical, MissingPolicy, Unseen};
+    let with = |lines: &str| GRID.replace("target = \"target\"", &format!("target = \"target\"\n{lines}"));
+    let spec = parse_str(&with(
+        "categorical = [\"p0\"]\nmissing = { p1 = \"median\", p2 = \"drop_rows\" }\nna_values = [\"\", \"?\"]\nunseen = \"error\"",
+    ))
+    .unwrap();
+    assert_eq!(spec.data.categorical, Categorical::Columns(vec!["p0".into()]));
+    assert_eq!(spec.data.missing.default, MissingPolicy::Error);
+    assert_eq!(spec.data.missing.of("p1"), MissingPolicy::Median);
+    assert_eq!(spec.data.missing.of("p2"), MissingPolicy::DropRows);
+    assert_eq!(spec.data.na_values, Some(vec!["".to_string(), "?".to_string()]));
+    assert_eq!(spec.data.unseen, Unseen::Error);
+    assert_ne!(spec.hash(), GRID_HASH_BEFORE_OBJECTIVES, "the steps change what is trained");
+    let auto = parse_str(&with("categorical = \"auto\"\nmissing = \"most_frequent\"")).unwrap();
+    assert_eq!(auto.data.categorical, Categorical::Auto);
+    assert_eq!(auto.data.missing.of("anything"), MissingPolicy::MostFrequent);
+
+    let m = message(&with("missing = \"zero\""));
+    assert_eq!(
+        m,
+        "s.toml:10: data.missing: got \"zero\", expected one of \"error\", \"drop_rows\", \"mean\", \"median\", \"most_frequent\""
+    );
+    let m = message(&with("missing = { p1 = \"avg\" }"));
+    assert!(m.starts_with("s.toml:10: data.missing.p1: got \"avg\", expected one of \"error\""), "{m}");
+    let m = message(&with("categorical = \"yes\""));
+    assert!(
+        m.starts_with(
+            "s.toml:10: data.categorical: got \"yes\", expected \"auto\" (every text column) or a non-empty list"
+        ),
+        "{m}"
+    );
+    let m = message(&with("na_values = \"NA\""));
+    assert!(m.starts_with("s.toml:10: data.na_values: got \"NA\", expected a list of strings"), "{m}");
+    let m = message(&with("unseen = \"zeros\""));
+    assert_eq!(m, "s.toml:10: data.unseen: got \"zeros\", expected \"ignore\" or \"error\"");
 }
