@@ -57,13 +57,26 @@ per_device=${GPU_CHECK_TRIALS_PER_DEVICE:-1 2 4 8}
 work=$(mktemp -d)
 bin=$work/bin
 mkdir -p "$bin"
+# From a pack, or from a build folder (SWEEP_BIN_DIR=target/release: sweep and examples/digits_cnn).
 for b in sweep digits_cnn; do
-  if [ -f "$here/bin/$b.xz" ]; then xz -dc "$here/bin/$b.xz" >"$bin/$b"; else cp "${SWEEP_BIN_DIR:?set SWEEP_BIN_DIR or run from a pack}/$b" "$bin/$b"; fi
+  if [ -f "$here/bin/$b.xz" ]; then
+    xz -dc "$here/bin/$b.xz" >"$bin/$b"
+  else
+    dir=${SWEEP_BIN_DIR:?set SWEEP_BIN_DIR or run from a pack}
+    if [ -f "$dir/$b" ]; then cp "$dir/$b" "$bin/$b"; else cp "$dir/examples/$b" "$bin/$b"; fi
+  fi
   chmod +x "$bin/$b"
 done
 if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 ' && [ -f "$here/lib/libvulkan.so.1" ]; then
   export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
+for b in sweep digits_cnn; do
+  if ! "$bin/$b" devices 2>/dev/null | grep -q '^wgpu:0 '; then
+    echo "$b shows no wgpu device: build it with --features wgpu, and install the GPU's Vulkan driver" >&2
+    "$bin/$b" devices >&2 || true
+    exit 1
+  fi
+done
 cd "$work"
 mkdir -p data sweeps examples
 cp "$here/data/digits.csv" data/
@@ -126,7 +139,11 @@ compare() {
   python3 - "$1" "$2" <<'PY'
 import csv, glob, json, os, sys
 def trials(root):
-    board = glob.glob(os.path.join(root, "*", "leaderboard.csv"))[0]
+    boards = glob.glob(os.path.join(root, "*", "leaderboard.csv"))
+    if not boards:
+        print(f"not measured ({os.path.basename(root)} did not run)")
+        sys.exit(0)
+    board = boards[0]
     out = {}
     for row in csv.DictReader(open(board)):
         rec = json.load(open(os.path.join(os.path.dirname(board), "trials", row["trial_id"], "trial.json")))
