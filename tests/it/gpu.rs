@@ -60,6 +60,33 @@ fn a_build_without_wgpu_refuses_a_gpu_run_before_writing_anything_and_runs_it_on
 }
 
 #[test]
+fn a_gpu_sweep_on_slurm_requests_a_gpu_or_a_share_per_array_task_and_opens_the_one_it_was_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = mlp_spec(tmp.path(), "slurm-gpu", &[("device", "wgpu".into())]);
+    // The jobs' binary (not this one) must have the backend: named with --sweep-bin, it is trusted.
+    let dry = ok(sweep(tmp.path(), &["slurm", &spec, "--dry-run", "--sweep-bin", "/opt/sweep-gpu"]));
+    assert!(dry.contains("#SBATCH --array=0-3\n#SBATCH --gres=gpu:1\n"), "{dry}");
+    assert!(dry.contains("gpu=\"${CUDA_VISIBLE_DEVICES:-0}\""), "{dry}");
+    assert!(dry.contains("--index \"$SLURM_ARRAY_TASK_ID\" --results-dir "), "{dry}");
+    assert!(dry.contains(" --device wgpu --devices \"${gpu%%,*}\"\n"), "{dry}");
+    let shared = ok(sweep(
+        tmp.path(),
+        &["slurm", &spec, "--dry-run", "--sweep-bin", "/opt/sweep-gpu", "--trials-per-device", "4"],
+    ));
+    assert!(shared.contains("#SBATCH --gres=shard:1\n"), "{shared}");
+    let on_cpu = ok(sweep(tmp.path(), &["slurm", &spec, "--dry-run", "--device", "cpu"]));
+    assert!(!on_cpu.contains("--gres") && !on_cpu.contains("--device"), "{on_cpu}");
+    let out = sweep(tmp.path(), &["slurm", &spec, "--dry-run", "--devices", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("SLURM gives each array task its GPU"), "{}", text(&out.stderr));
+    if !cfg!(feature = "wgpu") {
+        let out = sweep(tmp.path(), &["slurm", &spec, "--dry-run"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(text(&out.stderr).contains("--features wgpu"), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
 fn the_gpu_tests_need_a_build_with_wgpu() {
     if !cfg!(feature = "wgpu") {
         skip(Tool::Wgpu, "built without --features wgpu (run them with: cargo test --release --features wgpu gpu::)");
@@ -191,6 +218,12 @@ mod on_the_gpu {
             })
             .collect();
         assert!(pids.len() <= 2, "at most trials_per_device worker processes trained: {pids:?}");
+        // A SLURM task's command: one trial, on the device index it is given.
+        let one = ok(sweep(tmp.path(), &["trial", &spec, "--index", "1", "--force", "--devices", "0", "--json"]));
+        let doc: serde_json::Value = serde_json::from_str(&one).unwrap();
+        assert_eq!(doc["trials"][0]["outcome"], "ran", "{doc}");
+        let record = json(&root.join("trials").join(doc["trials"][0]["trial"]["id"].as_str().unwrap()).join("trial.json"));
+        assert_eq!((record["device"]["backend"].as_str(), record["device"]["index"].as_u64()), (Some("wgpu"), Some(0)));
         let missing = mlp_spec(tmp.path(), "missing", &[("device", "wgpu".into())]);
         let out = sweep(tmp.path(), &["run", &missing, "--devices", "7"]);
         assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
