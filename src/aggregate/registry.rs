@@ -58,6 +58,15 @@ pub(crate) struct RegistryEntry {
     /// For a refit: what it retrains and its cross-validated metrics (`metrics` are their means).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refit: Option<crate::store::RefitInfo>,
+    /// What the model costs to serve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::store::ModelCost>,
+    /// With `[select] constraints`: the ones it fails (empty: it meets them all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violates: Option<Vec<String>>,
+    /// With `[metric] trade_off`: its front (1 = non-dominated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pareto_rank: Option<usize>,
 }
 
 /// The whole file.
@@ -95,6 +104,9 @@ impl SweepRegistry {
         if let Some(refit) = board.refit.as_ref().and_then(|r| entry(board, r, 0, Some(1))) {
             models.insert(0, refit);
         }
+        // Stable: the models that meet every constraint keep their order, ahead of the rest,
+        // so the first model (what register_as and the champion alias take) is the pick.
+        models.sort_by_key(|m| !board.meets_constraints(&m.trial_id));
         SweepRegistry {
             sweep: board.sweep.clone(),
             spec_hash: board.spec_hash.clone(),
@@ -127,6 +139,9 @@ fn entry(board: &Leaderboard, r: &TrialRecord, rank: usize, config_rank: Option<
         interval: u.map(|u| (u.low, u.high)),
         tied_with_top: u.and_then(|u| u.tied_with_top),
         refit: r.refit.clone(),
+        cost: r.cost.clone(),
+        violates: board.violates.get(&r.id).cloned(),
+        pareto_rank: board.pareto.get(&r.id).copied(),
     })
 }
 

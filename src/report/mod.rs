@@ -132,7 +132,7 @@ fn render_of(dir: &SweepDir, known: Option<&Leaderboard>, options: ReportOptions
         validation_vs_test(&mut h, &board);
     }
     if board.repeats {
-        let refit_asked = manifest.as_ref().and_then(|m| m.selection).is_some_and(|s| s.refit);
+        let refit_asked = manifest.as_ref().and_then(|m| m.selection.as_ref()).is_some_and(|s| s.refit);
         configurations(&mut h, &board, refit_asked);
     }
     curves(&mut h, dir, &board, options.curves)?;

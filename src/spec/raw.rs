@@ -33,6 +33,13 @@ pub(super) struct RawSpec {
     pub report: Option<RawReport>,
     pub publish: Option<RawPublish>,
     pub command: Option<Spanned<RawCommand>>,
+    pub select: Option<RawSelect>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSelect {
+    pub constraints: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +109,8 @@ pub(super) struct RawMetric {
     pub goal: Option<Spanned<String>>,
     pub min_delta: Option<Spanned<f64>>,
     pub bootstrap: Option<Spanned<i64>>,
+    /// Each a column name, or `{ name, goal }`.
+    pub trade_off: Option<Vec<Spanned<toml::Value>>>,
 }
 
 #[derive(Debug, Deserialize)]

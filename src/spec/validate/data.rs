@@ -198,7 +198,7 @@ impl DataTable<'_, '_> {
             test_path: None,
             cv_folds,
         };
-        Ok((data, Selection { test_top, bootstrap: Selection::default().bootstrap, refit }))
+        Ok((data, Selection { test_top, refit, ..Selection::default() }))
     }
 
     /// The bundled CSV loader's keys: the file, its target and feature columns, a test file.

@@ -20,6 +20,7 @@ mod metric;
 mod parameters;
 mod publish;
 mod range;
+mod select;
 mod slurm;
 mod train;
 
@@ -32,6 +33,7 @@ use early_terminate::validate_early_terminate;
 use metric::validate_metric;
 use parameters::validate_param;
 use range::Expect;
+use select::{validate_constraints, validate_trade_off};
 use slurm::validate_slurm;
 use train::validate_train;
 
@@ -170,6 +172,8 @@ fn validate(ctx: &Ctx, raw: &RawSpec, catalog: &Catalog) -> Result<SweepSpec, Sp
     if let Some(b) = ctx.check_opt(raw.metric.bootstrap.as_ref(), "metric.bootstrap", &resamples)? {
         selection.bootstrap = b as usize;
     }
+    selection.constraints = validate_constraints(ctx, raw, data.task)?;
+    selection.trade_off = validate_trade_off(ctx, raw, data.task, &metric.metric)?;
     let (train, early_stopping) = validate_train(ctx, &raw.train, &schema, objective.name())?;
 
     let mut parameters = BTreeMap::new();
