@@ -10,6 +10,7 @@
 //! needs the objectives, the refit of the winning configuration of a
 //! cross-validation and one evaluation of the top models on the test split.
 
+pub(crate) mod bbc;
 mod by_config;
 pub(crate) mod history;
 mod leaderboard;
@@ -105,6 +106,8 @@ pub(crate) struct Leaderboard {
     pub violates: BTreeMap<String, Vec<String>>,
     /// With trade-offs: each model's `pareto_rank`, by trial id.
     pub pareto: BTreeMap<String, usize>,
+    /// With cross-validation and the bootstrap: BBC-CV of the configuration it picks.
+    pub bbc: Option<bbc::Bbc>,
 }
 
 impl Leaderboard {
@@ -154,6 +157,7 @@ impl Leaderboard {
             trade_off: Vec::new(),
             violates: BTreeMap::new(),
             pareto: BTreeMap::new(),
+            bbc: None,
         })
     }
 
@@ -338,6 +342,7 @@ fn judge(dir: &SweepDir, work: Option<&dyn ModelWork>) -> Result<(Leaderboard, J
     if selection.bootstrap > 0 {
         judged.problems.extend(uncertainty::damaged_outputs(dir, &board.rows));
     }
+    board.bbc = bbc::bbc_cv(dir, &board, selection.bootstrap, crate::seed::derive_seed(seed, "bbc", 0));
     board.uncertainty = uncertainty::bootstrap_trials(
         dir,
         &board.rows,

@@ -80,6 +80,10 @@ pub(crate) struct SweepRegistry {
     pub monitor: Monitor,
     /// Models, best first.
     pub models: Vec<RegistryEntry>,
+    /// With cross-validation: the bootstrap bias-corrected estimate of the
+    /// configuration it picks, beside the winner's `cv_mean`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bbc: Option<super::bbc::Bbc>,
 }
 
 impl SweepRegistry {
@@ -112,6 +116,7 @@ impl SweepRegistry {
             spec_hash: board.spec_hash.clone(),
             monitor: board.monitor.clone(),
             models,
+            bbc: board.bbc.clone(),
         }
     }
 }

@@ -29,6 +29,7 @@ pub(super) struct RawSpec {
     pub parameters: BTreeMap<String, Spanned<RawParam>>,
     pub slurm: Option<RawSlurm>,
     pub tpe: Option<Spanned<crate::sampler::tpe::RawTpe>>,
+    pub nsga2: Option<Spanned<crate::sampler::nsga2::RawNsga2>>,
     pub early_terminate: Option<Spanned<RawEarlyTerminate>>,
     pub report: Option<RawReport>,
     pub publish: Option<RawPublish>,

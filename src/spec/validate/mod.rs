@@ -189,7 +189,7 @@ fn validate(ctx: &Ctx, raw: &RawSpec, catalog: &Catalog) -> Result<SweepSpec, Sp
     }
 
     let parameter_span = |key: &str| raw.parameters.get(key).map(|p| p.span());
-    let method_keys = method::keys(raw, &parameters, &parameter_span);
+    let method_keys = method::keys(raw, &parameters, &parameter_span, &selection.trade_off);
     let method = method::validate_method(ctx, &method_keys)?;
 
     let register_as = match &raw.register_as {
