@@ -28,6 +28,7 @@ mod fault_campaign;
 mod faults;
 mod fuzz_cli;
 mod json_output;
+mod pick;
 mod mlflow;
 mod regression;
 mod report;

@@ -700,6 +700,32 @@ train:
     }
 
     #[test]
+    fn a_metrics_list_is_the_monitored_metric_and_its_trade_offs_and_bayes_runs_nsga2() {
+        let multi = BAYES.replace(
+            "metric:\n  name: valid_loss\n",
+            "metrics:\n  - name: mcc\n    goal: maximize\n  - name: params\n  - {name: latency_p50_ms, goal: minimize}\n",
+        );
+        let (spec, notices) = parse_yaml(&multi).unwrap();
+        assert_eq!((spec.metric.metric.as_str(), spec.metric.goal), ("mcc", Goal::Maximize));
+        let trade: Vec<(&str, Goal)> = spec.selection.trade_off.iter().map(|t| (t.name.as_str(), t.goal)).collect();
+        assert_eq!(trade, [("params", Goal::Minimize), ("latency_p50_ms", Goal::Minimize)], "W&B's default goal");
+        assert_eq!((spec.method.name(), spec.method.trials()), ("nsga2", Some(12)));
+        assert!(notices[0].contains("runs sweep's NSGA-II"), "{notices:?}");
+        // With random search the list still names the trade-offs; method stays as given.
+        let (spec, _) = parse_yaml(&multi.replace("method: bayes", "method: random")).unwrap();
+        assert_eq!((spec.method.name(), spec.selection.trade_off.len()), ("random", 2));
+        // One metric in the list is a plain bayes file: TPE.
+        let one = BAYES.replace("metric:\n  name: valid_loss\n", "metrics:\n  - name: valid_loss\n");
+        assert_eq!(parse_yaml(&one).unwrap().0.method.name(), "tpe");
+        let m = message(&multi.replace("run_cap: 12", "run_cap: 12\nmetric:\n  name: mcc"));
+        assert!(m.contains("metrics: is given beside metric:; keep one"), "{m}");
+        let m = message(&multi.replace("  - name: params\n", "  - name: params\n    weight: 2\n"));
+        assert!(m.starts_with("sweep.yaml:8: metrics[1].weight: unknown key"), "{m}");
+        let m = message(&multi.replace("  - name: params\n", "  - goal: minimize\n"));
+        assert!(m.contains("metrics[1]: has no name:"), "{m}");
+    }
+
+    #[test]
     fn ignored_keys_are_listed_once_in_file_order() {
         // objective: mlp is explicit, so W&B's program and command stay ignored.
         let text =
