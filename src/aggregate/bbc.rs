@@ -93,7 +93,13 @@ pub(crate) fn bbc_cv(dir: &SweepDir, board: &Leaderboard, count: usize, seed: u6
 /// the configuration best on the rows drawn is scored on the rows left out.
 /// Returns the mean score and its 95 % interval; `None` with fewer than two
 /// configurations or a metric the task lacks.
-pub(crate) fn estimate(configs: &[RowScores], metric: &str, goal: Goal, count: usize, seed: u64) -> Option<(f64, f64, f64)> {
+pub(crate) fn estimate(
+    configs: &[RowScores],
+    metric: &str,
+    goal: Goal,
+    count: usize,
+    seed: u64,
+) -> Option<(f64, f64, f64)> {
     let first = configs.first()?;
     if configs.len() < 2 {
         return None;

@@ -104,7 +104,11 @@ impl Exporter for ConfigLeaderboardCsv {
         // BBC-CV estimates the act of picking, so only the picked (first) configuration has it.
         let bbc = board.bbc.as_ref();
         if let Some(b) = bbc {
-            header.extend([format!("bbc_{}", b.metric), format!("bbc_{}_low", b.metric), format!("bbc_{}_high", b.metric)]);
+            header.extend([
+                format!("bbc_{}", b.metric),
+                format!("bbc_{}_low", b.metric),
+                format!("bbc_{}_high", b.metric),
+            ]);
         }
         w.write_record(&header).map_err(err)?;
         for (i, c) in rank_configs(board).iter().enumerate() {

@@ -64,11 +64,9 @@ impl Constraint {
         if column.is_empty() || !column.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
             return Err(format!("got \"{text}\", whose column \"{column}\" is not a column name; {expected}"));
         }
-        let bound: f64 = bound_text
-            .parse()
-            .ok()
-            .filter(|b: &f64| b.is_finite())
-            .ok_or_else(|| format!("got \"{text}\", whose bound \"{bound_text}\" is not a finite number; {expected}"))?;
+        let bound: f64 = bound_text.parse().ok().filter(|b: &f64| b.is_finite()).ok_or_else(|| {
+            format!("got \"{text}\", whose bound \"{bound_text}\" is not a finite number; {expected}")
+        })?;
         let op = match op {
             "<=" => Op::AtMost,
             ">=" => Op::AtLeast,
@@ -100,11 +98,10 @@ mod tests {
         assert_eq!((c.column.as_str(), c.op, c.bound), ("latency_p95_ms", Op::AtMost, 1.0));
         assert_eq!(Constraint::parse("params<20000").unwrap().op, Op::Below);
         assert_eq!(Constraint::parse("best_mcc >= 0.9").unwrap().op, Op::AtLeast);
-        assert_eq!(Constraint::parse(" rows_per_s > 1e5 ").unwrap(), Constraint {
-            column: "rows_per_s".into(),
-            op: Op::Above,
-            bound: 1e5
-        });
+        assert_eq!(
+            Constraint::parse(" rows_per_s > 1e5 ").unwrap(),
+            Constraint { column: "rows_per_s".into(), op: Op::Above, bound: 1e5 }
+        );
         assert_eq!(Constraint::parse("params <= 20000").unwrap().to_string(), "params <= 20000");
     }
 

@@ -35,7 +35,8 @@ pub(crate) fn minimized(value: Option<f64>, goal: Goal) -> f64 {
 /// The leaderboard's cost columns, in order. The timings among them (latencies,
 /// `rows_per_s`) differ from run to run: identity checks skip them, and a pick
 /// or a search that uses them is only as repeatable as the machine's timings.
-pub(crate) const COST_COLUMNS: [&str; 5] = ["params", "checkpoint_bytes", "latency_p50_ms", "latency_p95_ms", "rows_per_s"];
+pub(crate) const COST_COLUMNS: [&str; 5] =
+    ["params", "checkpoint_bytes", "latency_p50_ms", "latency_p95_ms", "rows_per_s"];
 
 /// The leaderboard columns a constraint or a trade-off can name for `task`,
 /// with their goals: each metric (bare, and as `best_<metric>`), each test

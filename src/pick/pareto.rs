@@ -71,6 +71,8 @@ pub(crate) fn crowding_distance(points: &[Vec<f64>], front: &[usize]) -> Vec<f64
         return vec![f64::INFINITY; front.len()];
     }
     let dims = points[front[0]].len();
+    // `d` is a coordinate of every point of the front, not an index into one slice.
+    #[allow(clippy::needless_range_loop)]
     for d in 0..dims {
         let mut order: Vec<usize> = (0..front.len()).collect();
         order.sort_by(|&a, &b| points[front[a]][d].total_cmp(&points[front[b]][d]).then(a.cmp(&b)));
@@ -104,14 +106,7 @@ mod tests {
     fn fronts_peel_off_in_order() {
         // A staircase front (0, 1, 2), a point behind it (3), one behind that (4), and a
         // duplicate of a front point (5), which shares its front.
-        let p = vec![
-            vec![1.0, 5.0],
-            vec![2.0, 3.0],
-            vec![4.0, 1.0],
-            vec![3.0, 4.0],
-            vec![5.0, 5.0],
-            vec![2.0, 3.0],
-        ];
+        let p = vec![vec![1.0, 5.0], vec![2.0, 3.0], vec![4.0, 1.0], vec![3.0, 4.0], vec![5.0, 5.0], vec![2.0, 3.0]];
         assert_eq!(non_dominated_fronts(&p), vec![vec![0, 1, 2, 5], vec![3], vec![4]]);
         assert_eq!(pareto_ranks(&p), vec![1, 1, 1, 2, 3, 1]);
         assert_eq!(non_dominated_fronts(&[]), Vec::<Vec<usize>>::new());

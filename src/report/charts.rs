@@ -315,7 +315,9 @@ pub(super) fn trade_off(
             .legend(|(x, y)| Circle::new((x + 8, y), 3, GREY.filled()));
         let mut front: Vec<(f64, f64)> = of(Standing::Front).collect();
         front.sort_by(|a, b| a.0.total_cmp(&b.0));
-        chart.draw_series(LineSeries::new(front.clone(), ORANGE.mix(0.6).stroke_width(1))).map_err(|x| e(x.to_string()))?;
+        chart
+            .draw_series(LineSeries::new(front.clone(), ORANGE.mix(0.6).stroke_width(1)))
+            .map_err(|x| e(x.to_string()))?;
         chart
             .draw_series(front.iter().map(|&p| Circle::new(p, 4, ORANGE.filled())))
             .map_err(|x| e(x.to_string()))?

@@ -299,7 +299,8 @@ fn leaderboard_table(h: &mut String, board: &Leaderboard, rows: usize) {
             None if u.is_some() => "\u{2013}",
             None => "",
         };
-        let mut class = if tie == "tied" { format!("{} tied", r.status.as_str()) } else { r.status.as_str().to_string() };
+        let mut class =
+            if tie == "tied" { format!("{} tied", r.status.as_str()) } else { r.status.as_str().to_string() };
         let violated = board.violates.get(&r.id).filter(|v| !v.is_empty());
         if violated.is_some() {
             class.push_str(" violates");

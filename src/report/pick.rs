@@ -17,7 +17,8 @@ pub(super) fn pick_section(h: &mut String, board: &Leaderboard) -> Result<(), Re
     h.push_str("<h2>The pick</h2>\n");
     let pick = board.pick();
     if !board.constraints.is_empty() {
-        let list: Vec<String> = board.constraints.iter().map(|c| format!("<code>{}</code>", esc(&c.to_string()))).collect();
+        let list: Vec<String> =
+            board.constraints.iter().map(|c| format!("<code>{}</code>", esc(&c.to_string()))).collect();
         let meeting = board.violates.values().filter(|v| v.is_empty()).count();
         let _ = writeln!(
             h,
@@ -46,9 +47,13 @@ pub(super) fn pick_section(h: &mut String, board: &Leaderboard) -> Result<(), Re
         None => {}
     }
     if let Some(b) = &board.bbc {
-        let cv_mean = board.refit.as_ref().and_then(|r| r.refit.as_ref()).and_then(|f| f.cv_mean.get(&b.metric)).copied().or_else(
-            || crate::aggregate::rank_configs(board).first().and_then(|c| c.mean.get(&b.metric).copied()),
-        );
+        let cv_mean = board
+            .refit
+            .as_ref()
+            .and_then(|r| r.refit.as_ref())
+            .and_then(|f| f.cv_mean.get(&b.metric))
+            .copied()
+            .or_else(|| crate::aggregate::rank_configs(board).first().and_then(|c| c.mean.get(&b.metric).copied()));
         let _ = writeln!(
             h,
             "<p>BBC-CV (bootstrap bias-corrected cross-validation) of the picked configuration: <b>{} {:.4}</b>, \
@@ -85,7 +90,8 @@ pub(super) fn pick_section(h: &mut String, board: &Leaderboard) -> Result<(), Re
                 Some((x, y, standing))
             })
             .collect();
-        let picked = pick.and_then(|r| Some((column_value(board, r, &t.name)?, *r.best_metrics.get(&board.monitor.metric)?)));
+        let picked =
+            pick.and_then(|r| Some((column_value(board, r, &t.name)?, *r.best_metrics.get(&board.monitor.metric)?)));
         h.push_str(&charts::trade_off(&board.monitor.metric, &t.name, &points, picked)?);
     }
     h.push_str("</div>\n");

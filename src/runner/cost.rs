@@ -16,17 +16,29 @@ use crate::store::ModelCost;
 
 /// Untimed calls first, so allocations and lazily built state are warm.
 const WARMUP: usize = 3;
-/// Timed single-row calls: the p95 is the 48th of 50, which is stable enough to rank
-/// models 2× apart while the whole measurement stays in the few milliseconds a trial can spare.
+/// Timed single-row calls: the p95 is the 48th of 50, stable enough to rank models 2× apart.
 const SINGLE_ROW_CALLS: usize = 50;
-/// Rows of the batch, and its timed calls (rows_per_s is from the median).
+/// Rows of the batch.
 pub(crate) const BATCH_ROWS: usize = 1024;
+/// Timed batch calls (rows_per_s is from the median).
 const BATCH_CALLS: usize = 3;
+/// What measuring may take: the single-row calls stop after this much time (at least
+/// [`MIN_CALLS`] of them), and a batch slower than this is timed once. The small MLPs take
+/// a few milliseconds in all; a CNN whose batch takes 50 ms costs about 0.2 s instead of 0.5 s.
+const BUDGET: std::time::Duration = std::time::Duration::from_millis(20);
+const MIN_CALLS: usize = 10;
 
-/// How the timings are taken, stored with them.
-pub(crate) const METHOD: &str = "Model::predict on the sweep's device, one thread, warm (3 untimed calls); \
-     latency: 50 calls of 1 row each, timed with the monotonic clock (std::time::Instant), p50/p95 by nearest rank; \
-     rows_per_s: 1024 rows per call, median of 3 calls";
+/// How the timings are taken, stored with them: `single` one-row calls and `batches` batch calls.
+fn method(single: usize, batches: usize) -> String {
+    format!(
+        "Model::predict on the sweep's device, one thread, warm ({WARMUP} untimed calls of one row, 1 of the batch); \
+         latency: {single} calls of 1 row each (up to {SINGLE_ROW_CALLS}, fewer when they pass {} ms), timed with the \
+         monotonic clock (std::time::Instant), p50/p95 by nearest rank; rows_per_s: {BATCH_ROWS} rows per call, \
+         median of {batches} calls (up to {BATCH_CALLS}, 1 when a call takes over {} ms)",
+        BUDGET.as_millis(),
+        BUDGET.as_millis()
+    )
+}
 
 /// The cost of the model `checkpoint` holds. The size always; the element
 /// count where the checkpoint is safetensors; the timings where the
@@ -45,7 +57,7 @@ pub(crate) fn measure(
         latency_p50_ms: None,
         latency_p95_ms: None,
         rows_per_s: None,
-        method: METHOD.to_string(),
+        method: String::new(),
         extra: Default::default(),
         measure_ms: 0.0,
     };
@@ -60,14 +72,20 @@ pub(crate) fn measure(
                 model.predict(one(i), 1)?;
             }
             let mut single = Vec::with_capacity(SINGLE_ROW_CALLS);
+            let begun = Instant::now();
             for i in 0..SINGLE_ROW_CALLS {
+                if i >= MIN_CALLS && begun.elapsed() > BUDGET {
+                    break;
+                }
                 let t = Instant::now();
                 std::hint::black_box(model.predict(std::hint::black_box(one(i)), 1)?);
                 single.push(t.elapsed().as_secs_f64());
             }
+            let t = Instant::now();
             model.predict(&batch, BATCH_ROWS)?;
-            let mut batched = Vec::with_capacity(BATCH_CALLS);
-            for _ in 0..BATCH_CALLS {
+            let calls = if t.elapsed() > BUDGET { 1 } else { BATCH_CALLS };
+            let mut batched = Vec::with_capacity(calls);
+            for _ in 0..calls {
                 let t = Instant::now();
                 std::hint::black_box(model.predict(std::hint::black_box(&batch), BATCH_ROWS)?);
                 batched.push(t.elapsed().as_secs_f64());
@@ -75,6 +93,7 @@ pub(crate) fn measure(
             Ok((single, batched))
         })();
         if let Ok((single, batched)) = timed {
+            cost.method = method(single.len(), batched.len());
             cost.latency_p50_ms = nearest_rank(&single, 0.50).map(|s| s * 1e3);
             cost.latency_p95_ms = nearest_rank(&single, 0.95).map(|s| s * 1e3);
             cost.rows_per_s = nearest_rank(&batched, 0.50).filter(|s| *s > 0.0).map(|s| BATCH_ROWS as f64 / s);

@@ -102,7 +102,12 @@ impl MethodConfig for Nsga2Method {
     }
 
     fn sampler(&self, parameters: &BTreeMap<String, Domain>, seed: u64) -> Box<dyn Sampler> {
-        Box::new(Nsga2Sampler { parameters: parameters.clone(), seed, settings: self.settings.clone(), configs: self.trials })
+        Box::new(Nsga2Sampler {
+            parameters: parameters.clone(),
+            seed,
+            settings: self.settings.clone(),
+            configs: self.trials,
+        })
     }
 
     fn label(&self) -> &'static str {
@@ -437,9 +442,7 @@ mod tests {
         }
         // With certain mutation every value is a fresh draw: at least one differs from every parent's.
         let wild = sampler(6, 1.0, Some(1.0));
-        let fresh = (6..12).any(|c| {
-            wild.propose(c, &h).iter().any(|(n, v)| parents.iter().all(|p| &p.params[n] != v))
-        });
+        let fresh = (6..12).any(|c| wild.propose(c, &h).iter().any(|(n, v)| parents.iter().all(|p| &p.params[n] != v)));
         assert!(fresh);
     }
 
@@ -452,6 +455,16 @@ mod tests {
         let pool = vec![m(0, 0.0, 10.0), m(1, 1.0, 9.0), m(2, 5.0, 5.0), m(3, 10.0, 0.0), m(4, 11.0, 11.0)];
         let kept: Vec<usize> = s.elite(pool).iter().map(|m| m.config).collect();
         assert_eq!(kept, [0, 2, 3]);
+    }
+
+    #[test]
+    fn the_tournament_favours_the_dominating_parent() {
+        let m = |config: usize, a: f64| Member { config, params: Params::new(), point: vec![a, a] };
+        let population = [m(0, 0.0), m(1, 1.0)];
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let wins = (0..4000).filter(|_| tournament(&population, &mut rng).config == 0).count();
+        // Of the four equally likely pairs, three hold the dominating member: it wins 3 in 4.
+        assert!((2800..3200).contains(&wins), "{wins} of 4000");
     }
 
     #[test]

@@ -184,7 +184,12 @@ fn bootstrap_intervals_hold_the_best_value_and_ties_are_marked_reproducibly() {
     let again = read_csv(&root.join("leaderboard.csv"));
     let strip = |rows: &[Row]| -> Vec<Row> {
         rows.iter()
-            .map(|r| r.iter().filter(|(k, _)| !crate::common::TIMING_COLUMNS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
+            .map(|r| {
+                r.iter()
+                    .filter(|(k, _)| !crate::common::TIMING_COLUMNS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
             .collect()
     };
     assert_eq!(strip(&again), strip(&board));

@@ -31,7 +31,12 @@ pub(super) fn validate_constraints(ctx: &Ctx, raw: &RawSpec, task: Task) -> Resu
 /// `[metric] trade_off`: column names (their goal from the metric table, or
 /// the cost's), or `{ name = "...", goal = "minimize" }`; none may repeat
 /// the monitored metric or another trade-off.
-pub(super) fn validate_trade_off(ctx: &Ctx, raw: &RawSpec, task: Task, monitored: &str) -> Result<Vec<TradeOff>, SpecError> {
+pub(super) fn validate_trade_off(
+    ctx: &Ctx,
+    raw: &RawSpec,
+    task: Task,
+    monitored: &str,
+) -> Result<Vec<TradeOff>, SpecError> {
     let Some(list) = raw.metric.trade_off.as_ref() else {
         return Ok(Vec::new());
     };
@@ -45,7 +50,11 @@ pub(super) fn validate_trade_off(ctx: &Ctx, raw: &RawSpec, task: Task, monitored
         };
         let bare = name.strip_prefix("best_").unwrap_or(&name);
         if bare == monitored {
-            return Err(ctx.at(item, &key, format!("got \"{name}\", the monitored metric itself; expected another column")));
+            return Err(ctx.at(
+                item,
+                &key,
+                format!("got \"{name}\", the monitored metric itself; expected another column"),
+            ));
         }
         if out.iter().any(|t| t.name == name) {
             return Err(ctx.at(item, &key, format!("got \"{name}\" twice; list each trade-off once")));

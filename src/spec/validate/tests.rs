@@ -541,9 +541,15 @@ fn constraints_and_trade_offs_name_leaderboard_columns() {
     assert_eq!(spec.hash(), parse_str(GRID).unwrap().hash(), "the pick changes no trial: not hashed");
 
     let m = message(&with("", "[select]\nconstraints = [\"latency <= 1\"]"));
-    assert!(m.starts_with("s.toml:19: select.constraints[0]: got \"latency\", which is not a leaderboard column"), "{m}");
+    assert!(
+        m.starts_with("s.toml:19: select.constraints[0]: got \"latency\", which is not a leaderboard column"),
+        "{m}"
+    );
     let m = message(&with("", "[select]\nconstraints = [\"params => 1\"]"));
-    assert!(m.contains("select.constraints[0]: got \"params => 1\", whose column \"params =\" is not a column name"), "{m}");
+    assert!(
+        m.contains("select.constraints[0]: got \"params => 1\", whose column \"params =\" is not a column name"),
+        "{m}"
+    );
     let m = message(&with("", "[select]\nlimits = []"));
     assert!(m.contains("unknown field `limits`"), "{m}");
     let m = message(&with(r#"trade_off = ["mcc"]"#, ""));
@@ -567,7 +573,9 @@ fn nsga2_takes_its_table_and_the_trade_offs_into_the_hash() {
     assert_eq!(settings["population_size"], 10);
     assert_eq!(settings["mutation_prob"], 0.25);
     assert_eq!(settings["trade_off"][0]["name"], "params");
-    let other = parse_str(&nsga("[nsga2]\npopulation_size = 10\nmutation_prob = 0.25").replace("\"params\"]", "\"checkpoint_bytes\"]"));
+    let other = parse_str(
+        &nsga("[nsga2]\npopulation_size = 10\nmutation_prob = 0.25").replace("\"params\"]", "\"checkpoint_bytes\"]"),
+    );
     assert_ne!(spec.hash(), other.unwrap().hash(), "NSGA-II's objectives decide its trials");
     let m = message(&nsga("[nsga2]\npopulation_size = 1"));
     assert!(m.contains("nsga2.population_size: got 1, expected a whole number from 2 to 100000"), "{m}");

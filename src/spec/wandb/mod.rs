@@ -303,7 +303,8 @@ fn to_toml(root: &Node, file: &Path) -> Result<Converted, ConvertError> {
         return Err((line, "metrics".into(), "is given beside metric:; keep one (metrics: lists several)".into()));
     }
     for (required, what) in [("method", "grid, random or bayes"), ("metric", "the metric to monitor and rank by")] {
-        if !has(required) && !(required == "metric" && has("metrics")) {
+        let given = has(required) || (required == "metric" && has("metrics"));
+        if !given {
             return Err((1, required.into(), format!("is missing: sweep needs {what}")));
         }
     }
@@ -481,7 +482,10 @@ fn metrics(out: &mut Converted, line: usize, node: &Node) -> Result<(), ConvertE
         let trade_off = rest
             .iter()
             .map(|(_, name, goal)| {
-                toml::Value::Table(toml::Table::from_iter([("name".into(), name.clone()), ("goal".into(), goal.clone())]))
+                toml::Value::Table(toml::Table::from_iter([
+                    ("name".into(), name.clone()),
+                    ("goal".into(), goal.clone()),
+                ]))
             })
             .collect();
         out.set_in("metric", "trade_off", toml::Value::Array(trade_off), rest[0].0);
