@@ -121,6 +121,14 @@ impl SweepRegistry {
     }
 }
 
+impl SweepRegistry {
+    /// The pick: the first model that meets every `[select] constraint` (the
+    /// first model, without constraints); `None` when none does.
+    pub(crate) fn pick(&self) -> Option<&RegistryEntry> {
+        self.models.iter().find(|m| m.violates.as_ref().is_none_or(Vec::is_empty))
+    }
+}
+
 /// The registry entry of a record with a checkpoint (`None` without one).
 fn entry(board: &Leaderboard, r: &TrialRecord, rank: usize, config_rank: Option<usize>) -> Option<RegistryEntry> {
     let u = board.uncertainty.get(&r.id);

@@ -141,15 +141,13 @@ pub(super) fn top_trial(dir: &SweepDir) -> Result<String, CliError> {
     if reg.models.is_empty() {
         return Err(CliError::Usage(format!("{}: no successful trial to register", dir.root().display())));
     }
-    reg.models.iter().find(|m| m.violates.as_ref().is_none_or(Vec::is_empty)).map(|m| m.trial_id.clone()).ok_or_else(
-        || {
-            crate::aggregate::AggregateError::NoneMeetsConstraints {
-                dir: dir.root().to_path_buf(),
-                models: reg.models.len(),
-            }
-            .into()
-        },
-    )
+    reg.pick().map(|m| m.trial_id.clone()).ok_or_else(|| {
+        crate::aggregate::AggregateError::NoneMeetsConstraints {
+            dir: dir.root().to_path_buf(),
+            models: reg.models.len(),
+        }
+        .into()
+    })
 }
 
 fn read_sweep_registry(dir: &Path) -> Result<SweepRegistry, CliError> {

@@ -126,6 +126,9 @@ fn the_pick_is_the_best_model_that_meets_the_constraints_and_none_meeting_them_i
     assert_eq!(registry["models"][0]["violates"], serde_json::json!([]));
     let entry = json(&tmp.path().join("results/registry/models/small/model.json"));
     assert_eq!(entry["versions"][0]["trial_id"], best_small["trial_id"].as_str(), "register_as took the pick: {entry}");
+    let out = sweep(tmp.path(), &["aggregate", "results/c", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["best"]["trial_id"], best_small["trial_id"].as_str(), "--json's best is the pick");
 
     // No model that small: a clear message, exit 1, and the earlier results are still there.
     let out = run(tmp.path(), &constrained(100), &["--resume"]);
