@@ -3,7 +3,7 @@
 
     python3 scripts/identity-check.py BEFORE_ROOT AFTER_ROOT
 
-For every sweep folder in BEFORE_ROOT: the leaderboard's columns (duration aside) must be
+For every sweep folder in BEFORE_ROOT: the leaderboard's columns (timings aside) must be
 equal cell for cell in AFTER_ROOT, matched by trial id; every checkpoint's tensors (dtype,
 shape, bytes) must be identical, and every header metadata key of the old checkpoint must
 have the same value in the new one (inside a JSON-valued key, every old field). Keys, fields
@@ -18,7 +18,8 @@ import struct
 import sys
 from pathlib import Path
 
-TIMING_COLUMNS = {"duration_s"}
+# The trial's wall time and the best model's serving timings differ from run to run.
+TIMING_COLUMNS = {"duration_s", "latency_p50_ms", "latency_p95_ms", "rows_per_s"}
 # A checkpoint's sha256 covers its header, which holds every metric of the best epoch: a
 # new metric changes it while the weights stay the same, so the weights are compared instead.
 HEADER_DEPENDENT_COLUMNS = {"checkpoint_sha256"}

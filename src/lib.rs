@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod objective;
 pub(crate) mod output;
 pub mod params;
+pub(crate) mod pick;
 pub(crate) mod plan;
 pub(crate) mod publish;
 pub(crate) mod registry;

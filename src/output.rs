@@ -69,7 +69,7 @@ impl SweepOutput {
         let count = |s: TrialStatus| board.rows.iter().filter(|r| r.status == s).count();
         let planned = dir.manifest().ok().flatten().map(|m| m.trials);
         let registry = SweepRegistry::from_leaderboard(board);
-        let best = registry.models.first().map(|m| BestModel {
+        let best = registry.pick().map(|m| BestModel {
             trial_id: m.trial_id.clone(),
             rank: m.rank,
             config_rank: m.config_rank,

@@ -79,7 +79,9 @@ pub(crate) fn rank_configs(board: &Leaderboard) -> Vec<ConfigRow> {
 }
 
 /// `leaderboard_by_config.csv`: `rank, config, <params>, trials, completed,
-/// mean_<metric>, std_<metric>..., best_trial`.
+/// mean_<metric>, std_<metric>..., best_trial`; with cross-validation and the
+/// bootstrap, `bbc_<monitored>, bbc_<monitored>_low, bbc_<monitored>_high`,
+/// filled on the first (picked) configuration's row.
 pub(crate) struct ConfigLeaderboardCsv;
 
 impl Exporter for ConfigLeaderboardCsv {
@@ -99,6 +101,15 @@ impl Exporter for ConfigLeaderboardCsv {
             header.push(format!("std_{m}"));
         }
         header.push("best_trial".into());
+        // BBC-CV estimates the act of picking, so only the picked (first) configuration has it.
+        let bbc = board.bbc.as_ref();
+        if let Some(b) = bbc {
+            header.extend([
+                format!("bbc_{}", b.metric),
+                format!("bbc_{}_low", b.metric),
+                format!("bbc_{}_high", b.metric),
+            ]);
+        }
         w.write_record(&header).map_err(err)?;
         for (i, c) in rank_configs(board).iter().enumerate() {
             let mut row = vec![(i + 1).to_string(), c.config.to_string()];
@@ -109,6 +120,10 @@ impl Exporter for ConfigLeaderboardCsv {
                 row.push(c.std.get(*m).map(|v| v.to_string()).unwrap_or_default());
             }
             row.push(c.best_trial.clone().unwrap_or_default());
+            if let Some(b) = bbc {
+                let first = i == 0;
+                row.extend([b.mean, b.low, b.high].map(|v| if first { v.to_string() } else { String::new() }));
+            }
             w.write_record(&row).map_err(err)?;
         }
         w.into_inner()

@@ -1,6 +1,7 @@
 //! `leaderboard.csv`: one row per trial, in rank order.
 
 use super::{AggregateError, Exporter, Leaderboard};
+use crate::pick::COST_COLUMNS;
 use crate::store::names;
 
 /// Columns: `rank, trial_id, status, <params>, best_epoch, epochs_run,
@@ -9,7 +10,10 @@ use crate::store::names;
 /// `best_<monitored>_low, best_<monitored>_high, tied_with_top,
 /// top_better_share`; then, with a test split, `test_<metric>...` for every
 /// metric but train_loss (`test_loss` is the loss on the test rows), empty
-/// for models not evaluated there. The columns of earlier versions keep their
+/// for models not evaluated there; then the costs (`params, checkpoint_bytes,
+/// latency_p50_ms, latency_p95_ms, rows_per_s`); with `[metric] trade_off`,
+/// `pareto_rank`; with `[select] constraints`, `violates` (the failed
+/// constraints, `; `-separated). The columns of earlier versions keep their
 /// places, so scripts that read them by position still work.
 /// Failed and diverged trials keep their metric cells empty.
 pub(crate) struct LeaderboardCsv;
@@ -35,6 +39,15 @@ impl Exporter for LeaderboardCsv {
         }
         let test_metrics = test_columns(board);
         header.extend(test_metrics.iter().map(|m| format!("test_{m}")));
+        header.extend(COST_COLUMNS.map(String::from));
+        let trade_off = !board.trade_off.is_empty();
+        let constrained = !board.constraints.is_empty();
+        if trade_off {
+            header.push("pareto_rank".into());
+        }
+        if constrained {
+            header.push("violates".into());
+        }
         w.write_record(&header).map_err(err)?;
 
         for (i, r) in board.rows.iter().enumerate() {
@@ -62,6 +75,14 @@ impl Exporter for LeaderboardCsv {
             row.extend(
                 test_metrics.iter().map(|m| test.and_then(|t| t.get(*m)).map(|v| v.to_string()).unwrap_or_default()),
             );
+            let cost = r.cost.as_ref().filter(|_| ok);
+            row.extend(COST_COLUMNS.map(|c| cost.and_then(|k| k.get(c)).map(|v| v.to_string()).unwrap_or_default()));
+            if trade_off {
+                row.push(board.pareto.get(&r.id).map(|p| p.to_string()).unwrap_or_default());
+            }
+            if constrained {
+                row.push(board.violates.get(&r.id).map(|v| v.join("; ")).unwrap_or_default());
+            }
             w.write_record(&row).map_err(err)?;
         }
         w.into_inner().map_err(|e| AggregateError::Render { file: names::LEADERBOARD, message: e.to_string() })

@@ -10,9 +10,11 @@
 //! needs the objectives, the refit of the winning configuration of a
 //! cross-validation and one evaluation of the top models on the test split.
 
+pub(crate) mod bbc;
 mod by_config;
 pub(crate) mod history;
 mod leaderboard;
+pub(crate) mod pick;
 mod ranking;
 mod registry;
 pub(crate) mod uncertainty;
@@ -47,6 +49,12 @@ pub(crate) enum AggregateError {
     /// Records disagree about what they monitor.
     #[error("{dir}: trials monitor different metrics ({a} and {b}); were two sweeps mixed in one folder?")]
     MixedMonitors { dir: PathBuf, a: String, b: String },
+    /// `[select] constraints` that no model meets: nothing is picked.
+    #[error(
+        "{dir}: none of the {models} models meets every [select] constraint, so none is picked or registered; \
+         the violates column of {dir}/leaderboard.csv says which constraint each fails"
+    )]
+    NoneMeetsConstraints { dir: PathBuf, models: usize },
     /// Reading records or writing exports failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -90,6 +98,16 @@ pub(crate) struct Leaderboard {
     pub uncertainty: BTreeMap<String, Uncertainty>,
     /// With cross-validation and `refit = true`: the winning configuration retrained on every non-test row.
     pub refit: Option<TrialRecord>,
+    /// `[select] constraints`: what the pick must meet.
+    pub constraints: Vec<crate::pick::Constraint>,
+    /// `[metric] trade_off`: what the monitored metric is traded against.
+    pub trade_off: Vec<crate::pick::TradeOff>,
+    /// With constraints: the ones each model fails, by trial id (empty: it meets them all).
+    pub violates: BTreeMap<String, Vec<String>>,
+    /// With trade-offs: each model's `pareto_rank`, by trial id.
+    pub pareto: BTreeMap<String, usize>,
+    /// With cross-validation and the bootstrap: BBC-CV of the configuration it picks.
+    pub bbc: Option<bbc::Bbc>,
 }
 
 impl Leaderboard {
@@ -135,6 +153,11 @@ impl Leaderboard {
             bootstrap: 0,
             uncertainty: BTreeMap::new(),
             refit: None,
+            constraints: Vec::new(),
+            trade_off: Vec::new(),
+            violates: BTreeMap::new(),
+            pareto: BTreeMap::new(),
+            bbc: None,
         })
     }
 
@@ -146,6 +169,17 @@ impl Leaderboard {
         let by_id: BTreeMap<&str, &TrialRecord> =
             self.rows.iter().chain(self.refit.as_ref()).map(|r| (r.id.as_str(), r)).collect();
         registry.models.iter().filter_map(|m| by_id.get(m.trial_id.as_str()).copied()).collect()
+    }
+
+    /// Whether the model `id` meets every constraint (true without constraints).
+    pub(crate) fn meets_constraints(&self, id: &str) -> bool {
+        self.violates.get(id).is_none_or(Vec::is_empty)
+    }
+
+    /// The model the registry picks: the first in its order that meets
+    /// every constraint; `None` when none does (or none has a model).
+    pub(crate) fn pick(&self) -> Option<&TrialRecord> {
+        self.registry_order().into_iter().find(|r| self.meets_constraints(&r.id))
     }
 }
 
@@ -221,7 +255,7 @@ pub(crate) fn aggregate_with(
 /// folders of earlier versions), and whether it holds out a test split.
 fn settings(dir: &SweepDir) -> Result<(Selection, u64, bool, Option<usize>), AggregateError> {
     let manifest = dir.manifest()?;
-    let selection = manifest.as_ref().and_then(|m| m.selection).unwrap_or_default();
+    let selection = manifest.as_ref().and_then(|m| m.selection.clone()).unwrap_or_default();
     let splits = manifest.as_ref().map(|m| m.spec.splits()).unwrap_or_default();
     Ok((selection, splits.seed, splits.data.has_test(), splits.data.cv_folds))
 }
@@ -236,6 +270,8 @@ fn judge(dir: &SweepDir, work: Option<&dyn ModelWork>) -> Result<(Leaderboard, J
     board.has_test = has_test;
     board.cv_folds = cv_folds;
     board.bootstrap = selection.bootstrap;
+    board.constraints = selection.constraints.clone();
+    board.trade_off = selection.trade_off.clone();
 
     if selection.refit && board.repeats {
         let winner = rank_configs(&board).into_iter().next().filter(|c| c.completed > 0);
@@ -272,6 +308,8 @@ fn judge(dir: &SweepDir, work: Option<&dyn ModelWork>) -> Result<(Leaderboard, J
         }
     }
 
+    // The test split's candidates are the top models that meet the constraints known so far.
+    board.violates = pick::all_violations(&board, false);
     if has_test {
         let candidates: Vec<TrialRecord> = {
             let order = board.registry_order();
@@ -299,9 +337,12 @@ fn judge(dir: &SweepDir, work: Option<&dyn ModelWork>) -> Result<(Leaderboard, J
             }
         }
     }
+    board.violates = pick::all_violations(&board, true);
+    board.pareto = pick::pareto(&board, &board.trade_off);
     if selection.bootstrap > 0 {
         judged.problems.extend(uncertainty::damaged_outputs(dir, &board.rows));
     }
+    board.bbc = bbc::bbc_cv(dir, &board, selection.bootstrap, crate::seed::derive_seed(seed, "bbc", 0));
     board.uncertainty = uncertainty::bootstrap_trials(
         dir,
         &board.rows,

@@ -61,6 +61,15 @@ pub(crate) struct RegistryEntry {
     /// The device that trained it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<crate::device::DeviceInfo>,
+    /// What the model costs to serve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::store::ModelCost>,
+    /// With `[select] constraints`: the ones it fails (empty: it meets them all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub violates: Option<Vec<String>>,
+    /// With `[metric] trade_off`: its front (1 = non-dominated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pareto_rank: Option<usize>,
 }
 
 /// The whole file.
@@ -74,6 +83,10 @@ pub(crate) struct SweepRegistry {
     pub monitor: Monitor,
     /// Models, best first.
     pub models: Vec<RegistryEntry>,
+    /// With cross-validation: the bootstrap bias-corrected estimate of the
+    /// configuration it picks, beside the winner's `cv_mean`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bbc: Option<super::bbc::Bbc>,
 }
 
 impl SweepRegistry {
@@ -98,12 +111,24 @@ impl SweepRegistry {
         if let Some(refit) = board.refit.as_ref().and_then(|r| entry(board, r, 0, Some(1))) {
             models.insert(0, refit);
         }
+        // Stable: the models that meet every constraint keep their order, ahead of the rest,
+        // so the first model (what register_as and the champion alias take) is the pick.
+        models.sort_by_key(|m| !board.meets_constraints(&m.trial_id));
         SweepRegistry {
             sweep: board.sweep.clone(),
             spec_hash: board.spec_hash.clone(),
             monitor: board.monitor.clone(),
             models,
+            bbc: board.bbc.clone(),
         }
+    }
+}
+
+impl SweepRegistry {
+    /// The pick: the first model that meets every `[select] constraint` (the
+    /// first model, without constraints); `None` when none does.
+    pub(crate) fn pick(&self) -> Option<&RegistryEntry> {
+        self.models.iter().find(|m| m.violates.as_ref().is_none_or(Vec::is_empty))
     }
 }
 
@@ -131,6 +156,9 @@ fn entry(board: &Leaderboard, r: &TrialRecord, rank: usize, config_rank: Option<
         tied_with_top: u.and_then(|u| u.tied_with_top),
         refit: r.refit.clone(),
         device: r.device.clone(),
+        cost: r.cost.clone(),
+        violates: board.violates.get(&r.id).cloned(),
+        pareto_rank: board.pareto.get(&r.id).copied(),
     })
 }
 

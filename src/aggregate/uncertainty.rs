@@ -126,23 +126,31 @@ fn matches_record(record: &TrialRecord, bytes: &[u8]) -> bool {
 /// targets; `None` when the file is missing, unreadable, or of another epoch
 /// than the record's best (a trial of an earlier version, or a broken copy).
 fn row_scores(dir: &SweepDir, record: &TrialRecord) -> Option<(RowScores, Vec<f64>)> {
+    let stored = stored_outputs(dir, record)?;
+    Some((scores_of(&stored, record.task), stored.targets))
+}
+
+/// A trial's stored validation outputs, when they are its best epoch's and
+/// the file is the one its record vouches for.
+pub(super) fn stored_outputs(dir: &SweepDir, record: &TrialRecord) -> Option<crate::store::StoredOutputs> {
     let bytes = std::fs::read(dir.trial_dir(&record.id).join(names::VALID_OUTPUTS)).ok()?;
     if !matches_record(record, &bytes) {
         return None;
     }
     let stored = decode_outputs(&bytes).ok()?;
-    if Some(stored.epoch) != record.best_epoch || stored.rows == 0 {
-        return None;
-    }
-    let scores = match stored.scale {
+    (Some(stored.epoch) == record.best_epoch && stored.rows > 0).then_some(stored)
+}
+
+/// The per-row facts of stored outputs.
+pub(super) fn scores_of(stored: &crate::store::StoredOutputs, task: crate::metrics::Task) -> RowScores {
+    match stored.scale {
         Some(scale) => RowScores::new(&stored.values, Truth::Values { values: &stored.targets, scale }),
-        None if stored.width == 1 && record.task == crate::metrics::Task::Regression => {
+        None if stored.width == 1 && task == crate::metrics::Task::Regression => {
             RowScores::new(&stored.values, Truth::Values { values: &stored.targets, scale: TargetScale::IDENTITY })
         }
         None => {
             let labels: Vec<usize> = stored.targets.iter().map(|&k| k as usize).collect();
             RowScores::new(&stored.values, Truth::Classes { labels: &labels, n_classes: stored.width })
         }
-    };
-    Some((scores, stored.targets))
+    }
 }

@@ -149,6 +149,7 @@ impl BadInput for AggregateError {
             // The folder's own records contradict each other, or an export failed.
             AggregateError::MixedTasks { .. }
             | AggregateError::MixedMonitors { .. }
+            | AggregateError::NoneMeetsConstraints { .. }
             | AggregateError::Render { .. } => false,
         }
     }
@@ -334,6 +335,7 @@ mod tests {
             (RunError::Pool { workers: 2, message: "x".into() }.into(), 1),
             (AggregateError::NoRecords { dir: "r".into() }.into(), 2),
             (AggregateError::Store(store()).into(), 1),
+            (AggregateError::NoneMeetsConstraints { dir: "r".into(), models: 3 }.into(), 1),
             (RegistryError::BadRef { reference: "x".into(), why: "y".into() }.into(), 2),
             (RegistryError::Store(store()).into(), 1),
             (DeployError::Registry(RegistryError::BadName { what: "alias", value: "..".into() }).into(), 2),

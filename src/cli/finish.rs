@@ -67,6 +67,16 @@ pub(super) fn finish(dir: &SweepDir, models: &SweepModels, settings: Settings) -
         eprintln!("warning: {problem}");
     }
     let report = super::report::report_after(dir, &board);
+    // No silent fallback: with constraints no model meets, nothing is published as the
+    // champion or registered; the leaderboard and the report, already written, show why.
+    let models_count = board.registry_order().len();
+    if !board.constraints.is_empty() && models_count > 0 && board.pick().is_none() {
+        return Err(aggregate::AggregateError::NoneMeetsConstraints {
+            dir: dir.root().to_path_buf(),
+            models: models_count,
+        }
+        .into());
+    }
     let publishers = publish::enabled_after_aggregation(&after.report, &after.publish, models.catalog);
     let mut published = Vec::new();
     if !publishers.is_empty() {

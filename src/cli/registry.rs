@@ -135,13 +135,19 @@ pub(super) fn register_top(dir: &SweepDir, name: &str) -> Result<crate::output::
     Ok(crate::output::Registered { name: name.to_string(), version: version.version, trial_id: trial, new })
 }
 
-/// The top-ranked trial of a sweep, from its registry.json.
+/// The top-ranked trial of a sweep that meets its constraints, from its registry.json.
 pub(super) fn top_trial(dir: &SweepDir) -> Result<String, CliError> {
     let reg = read_sweep_registry(dir.root())?;
-    reg.models
-        .first()
-        .map(|m| m.trial_id.clone())
-        .ok_or_else(|| CliError::Usage(format!("{}: no successful trial to register", dir.root().display())))
+    if reg.models.is_empty() {
+        return Err(CliError::Usage(format!("{}: no successful trial to register", dir.root().display())));
+    }
+    reg.pick().map(|m| m.trial_id.clone()).ok_or_else(|| {
+        crate::aggregate::AggregateError::NoneMeetsConstraints {
+            dir: dir.root().to_path_buf(),
+            models: reg.models.len(),
+        }
+        .into()
+    })
 }
 
 fn read_sweep_registry(dir: &Path) -> Result<SweepRegistry, CliError> {

@@ -271,6 +271,14 @@ pub trait Model {
         String::new()
     }
 
+    /// Cost fields of the model's own, beside the ones sweep measures
+    /// (`params`, `checkpoint_bytes`, latencies, `rows_per_s`): stored in the
+    /// trial's record under `cost.extra`, for instance a count of
+    /// multiply-adds per row. Called once, when the trial ends.
+    fn cost_fields(&self) -> Metrics {
+        Metrics::new()
+    }
+
     /// The weights in PyTorch's layout (`export --layout pytorch`), where the objective offers it.
     fn pytorch_weights(&self) -> Option<Result<Vec<u8>, TrialError>> {
         None

@@ -263,3 +263,82 @@ pub(super) fn best_so_far(metric: &str, maximize: bool, values: &[(usize, Option
     }
     Ok(svg)
 }
+
+/// How a model shows in a trade-off plot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Standing {
+    /// Dominated, meets the constraints.
+    Dominated,
+    /// On the Pareto front (`pareto_rank` 1).
+    Front,
+    /// Fails a constraint.
+    Violates,
+}
+
+/// The monitored metric against one trade-off: every model a dot, the front
+/// joined and orange, constraint failures red crosses, the pick ringed.
+pub(super) fn trade_off(
+    metric: &str,
+    cost: &str,
+    points: &[(f64, f64, Standing)],
+    pick: Option<(f64, f64)>,
+) -> Result<String, ChartError> {
+    let title = format!("{metric} against {cost}");
+    let e = err(&title);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
+        let (xlo, xhi) = span(points.iter().map(|p| p.0));
+        let (ylo, yhi) = span(points.iter().map(|p| p.1));
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&title, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(xlo..xhi, ylo..yhi)
+            .map_err(|x| e(x.to_string()))?;
+        chart
+            .configure_mesh()
+            .x_desc(cost)
+            .y_desc(format!("best {metric}"))
+            .x_label_formatter(&|v| crate::params::short_float(*v))
+            .label_style(("sans-serif", 12))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(|x| e(x.to_string()))?;
+        let of = |s: Standing| points.iter().filter(move |p| p.2 == s).map(|p| (p.0, p.1));
+        chart
+            .draw_series(of(Standing::Dominated).map(|p| Circle::new(p, 3, GREY.filled())))
+            .map_err(|x| e(x.to_string()))?
+            .label("dominated")
+            .legend(|(x, y)| Circle::new((x + 8, y), 3, GREY.filled()));
+        let mut front: Vec<(f64, f64)> = of(Standing::Front).collect();
+        front.sort_by(|a, b| a.0.total_cmp(&b.0));
+        chart
+            .draw_series(LineSeries::new(front.clone(), ORANGE.mix(0.6).stroke_width(1)))
+            .map_err(|x| e(x.to_string()))?;
+        chart
+            .draw_series(front.iter().map(|&p| Circle::new(p, 4, ORANGE.filled())))
+            .map_err(|x| e(x.to_string()))?
+            .label("Pareto front (pareto_rank 1)")
+            .legend(|(x, y)| Circle::new((x + 8, y), 4, ORANGE.filled()));
+        if points.iter().any(|p| p.2 == Standing::Violates) {
+            chart
+                .draw_series(of(Standing::Violates).map(|p| Cross::new(p, 4, RED.stroke_width(2))))
+                .map_err(|x| e(x.to_string()))?
+                .label("fails a constraint")
+                .legend(|(x, y)| Cross::new((x + 8, y), 4, RED.stroke_width(2)));
+        }
+        if let Some(p) = pick {
+            chart
+                .draw_series(std::iter::once(Circle::new(p, 8, GREEN.stroke_width(2))))
+                .map_err(|x| e(x.to_string()))?
+                .label("the pick")
+                .legend(|(x, y)| Circle::new((x + 8, y), 6, GREEN.stroke_width(2)));
+        }
+        legend(&mut chart, SeriesLabelPosition::LowerRight).map_err(&e)?;
+        root.present().map_err(|x| e(x.to_string()))?;
+    }
+    Ok(svg)
+}

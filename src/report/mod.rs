@@ -3,6 +3,7 @@
 //! from a cluster's shared folder with any browser.
 
 mod charts;
+mod pick;
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -128,11 +129,12 @@ fn render_of(dir: &SweepDir, known: Option<&Leaderboard>, options: ReportOptions
         return Ok(h);
     };
     leaderboard_table(&mut h, &board, options.table_rows);
+    pick::pick_section(&mut h, &board)?;
     if board.has_test {
         validation_vs_test(&mut h, &board);
     }
     if board.repeats {
-        let refit_asked = manifest.as_ref().and_then(|m| m.selection).is_some_and(|s| s.refit);
+        let refit_asked = manifest.as_ref().and_then(|m| m.selection.as_ref()).is_some_and(|s| s.refit);
         configurations(&mut h, &board, refit_asked);
     }
     curves(&mut h, dir, &board, options.curves)?;
@@ -274,6 +276,13 @@ fn leaderboard_table(h: &mut String, board: &Leaderboard, rows: usize) {
     }
     cols.extend(metric_order[1..].iter().map(|m| m.to_string()));
     cols.push("s".into());
+    cols.extend(["params".into(), "latency p50 ms".into()]);
+    if !board.trade_off.is_empty() {
+        cols.push("pareto rank".into());
+    }
+    if !board.constraints.is_empty() {
+        cols.push("violates".into());
+    }
     for c in &cols {
         let class = if c == metric { " class=\"key\"" } else { "" };
         let _ = write!(h, "<th{class} onclick=\"sortBy(this)\">{}</th>", esc(c));
@@ -290,7 +299,12 @@ fn leaderboard_table(h: &mut String, board: &Leaderboard, rows: usize) {
             None if u.is_some() => "\u{2013}",
             None => "",
         };
-        let class = if tie == "tied" { format!("{} tied", r.status.as_str()) } else { r.status.as_str().to_string() };
+        let mut class =
+            if tie == "tied" { format!("{} tied", r.status.as_str()) } else { r.status.as_str().to_string() };
+        let violated = board.violates.get(&r.id).filter(|v| !v.is_empty());
+        if violated.is_some() {
+            class.push_str(" violates");
+        }
         let _ = write!(h, "<tr class=\"{class}\"><td>{}</td><td><code>{}</code></td>", i + 1, esc(&r.id));
         let title = r.message.as_deref().map(|m| format!(" title=\"{}\"", esc(m))).unwrap_or_default();
         let _ = write!(h, "<td{title}>{}</td>", r.status.as_str());
@@ -325,7 +339,21 @@ fn leaderboard_table(h: &mut String, board: &Leaderboard, rows: usize) {
                 let _ = write!(h, "<td class=\"tie\">{tie}</td>");
             }
         }
-        let _ = writeln!(h, "<td>{:.2}</td></tr>", r.duration_s);
+        let _ = write!(h, "<td>{:.2}</td>", r.duration_s);
+        let cost = r.cost.as_ref().filter(|_| ok);
+        let _ = write!(
+            h,
+            "<td>{}</td><td>{}</td>",
+            cost.and_then(|c| c.params).map(|p| p.to_string()).unwrap_or_default(),
+            cost.and_then(|c| c.latency_p50_ms).map(|l| format!("{l:.4}")).unwrap_or_default()
+        );
+        if !board.trade_off.is_empty() {
+            let _ = write!(h, "<td>{}</td>", board.pareto.get(&r.id).map(|p| p.to_string()).unwrap_or_default());
+        }
+        if !board.constraints.is_empty() {
+            let _ = write!(h, "<td>{}</td>", violated.map(|v| esc(&v.join("; "))).unwrap_or_default());
+        }
+        h.push_str("</tr>\n");
         if let Some(m) = r.message.as_deref().filter(|_| !ok) {
             let _ = writeln!(h, "<tr class=\"msg\"><td></td><td colspan=\"{}\">{}</td></tr>", cols.len() - 1, esc(m));
         }
@@ -729,7 +757,7 @@ table.board .key{background:#fff7e0;font-weight:600}\
 tr.failed td,tr.diverged td{color:#b00020}tr.pruned td{color:#8a6d00}tr.msg td{font-size:12px;text-align:left;white-space:normal}\
 .ok{color:#1b7a2f}.bad{color:#b00020}.plots{display:flex;flex-wrap:wrap;gap:12px}.plots svg{border:1px solid #eee}\
 .meta{font-size:13px;color:#444}.foot{margin-top:32px;font-size:12px;color:#888}\
-tr.tied td{background:#eef5ff}td.tie{text-align:center;color:#1f4e99;font-weight:600}.legend{font-size:14px;color:#333}\
+tr.tied td{background:#eef5ff}tr.violates td{color:#999}p.warn{color:#b00}td.tie{text-align:center;color:#1f4e99;font-weight:600}.legend{font-size:14px;color:#333}\
 table.grid{border-collapse:collapse;font-size:13px;margin:8px 0}\
 table.grid th{background:#f0f3f7;padding:5px 8px;text-align:right;white-space:nowrap}\
 table.grid td{padding:4px 8px;text-align:right;border-bottom:1px solid #eee;white-space:nowrap}\

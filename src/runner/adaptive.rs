@@ -29,6 +29,16 @@ pub(super) fn history(records: &[TrialRecord], monitor: &Monitor) -> History {
             params: r.params.clone(),
             has_model: r.status.has_model(),
             best_metrics: r.best_metrics.clone(),
+            costs: r
+                .cost
+                .as_ref()
+                .map(|c| {
+                    let mut costs: crate::metrics::Metrics =
+                        crate::pick::COST_COLUMNS.iter().filter_map(|n| c.get(n).map(|v| (n.to_string(), v))).collect();
+                    costs.extend(c.extra.clone());
+                    costs
+                })
+                .unwrap_or_default(),
         })
         .collect();
     History { trials, monitor: monitor.clone() }

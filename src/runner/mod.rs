@@ -13,6 +13,7 @@
 
 mod adaptive;
 mod claiming;
+pub(crate) mod cost;
 mod curves;
 mod dispatch;
 mod events;

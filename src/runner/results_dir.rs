@@ -21,6 +21,13 @@ pub(super) fn ensure_manifest(spec: &SweepSpec, plan: &Plan, dir: &SweepDir) -> 
                 m.spec_hash
             ),
         }),
+        // The selection is not part of the hash: a rerun may change its constraints or
+        // trade-offs, and aggregation reads them from here, so the manifest follows the spec.
+        Some(m) if m.selection.as_ref() != Some(&spec.selection) => {
+            let updated = store::SweepManifest { selection: Some(spec.selection.clone()), ..m };
+            store::write_json(&dir.file(names::MANIFEST), &updated)?;
+            Ok(())
+        }
         Some(_) => Ok(()),
         None => {
             let trials = dir.trials_dir();

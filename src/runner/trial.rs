@@ -110,6 +110,8 @@ struct Progress {
     valid_outputs_sha256: Option<String>,
     /// With [`Keep::Last`]: the last epoch's checkpoint, as the objective wrote it.
     last_checkpoint: Option<Vec<u8>>,
+    /// What the best model costs to serve.
+    cost: Option<store::ModelCost>,
 }
 
 /// An epoch's raw validation outputs, for the bootstrap.
@@ -256,7 +258,13 @@ pub(super) fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &
     // every save cost more than all the rest of checkpointing.
     let data = env.data.for_trial(trial);
     let sealed = match (folder.as_mut(), progress.best_epoch) {
-        (Some(folder), Some(epoch)) => seal_best(folder, &mut progress).and_then(|()| {
+        (Some(folder), Some(epoch)) => seal_best(folder, &mut progress).and_then(|checkpoint| {
+            // Measured here, once, from the bytes the hash was taken of: the best epoch's model,
+            // whatever epoch the loop ended on.
+            if matches!(outcome, Ok(Ok(_))) {
+                progress.cost =
+                    Some(super::cost::measure(env.objective, &checkpoint, &params, data, &env.device.device));
+            }
             let Some(best) = progress.best_outputs.take() else { return Ok(()) };
             let (targets, width, scale) = match best.own {
                 Some((targets, width)) => (targets, width, None),
@@ -299,6 +307,7 @@ pub(super) fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &
         checkpoint_bytes: progress.checkpoint_bytes,
         valid_outputs_sha256: progress.valid_outputs_sha256,
         program: progress.program,
+        cost: progress.cost,
         ..base_record(env, trial, params, started_at)
     };
     if let Some(fault) = progress.storage_fault {
@@ -653,14 +662,14 @@ fn save_best_checkpoint(
     Ok(())
 }
 
-/// The final checkpoint's sha256, for the trial's record.
-fn seal_best(folder: &TrialFolder, progress: &mut Progress) -> Result<(), TrialError> {
+/// The final checkpoint's sha256, for the trial's record; returns its bytes.
+fn seal_best(folder: &TrialFolder, progress: &mut Progress) -> Result<Vec<u8>, TrialError> {
     let started = Instant::now();
     let path = folder.dir().join(names::CHECKPOINT);
     let bytes = std::fs::read(&path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
     progress.checkpoint_sha256 = Some(store::sha256_hex(&bytes));
     progress.checkpoint_seconds += started.elapsed().as_secs_f64();
-    Ok(())
+    Ok(bytes)
 }
 
 /// Pretty JSON with a final newline, as every JSON file of the results folder.

@@ -39,7 +39,7 @@ fn parse(keys: &MethodKeys) -> Result<Method, KeyError> {
         return Err(KeyError::at(
             t,
             "trials",
-            "is only used with method = \"random\" or \"tpe\"; a grid runs every combination",
+            "is only used with method = \"random\", \"tpe\" or \"nsga2\"; a grid runs every combination",
         ));
     }
     for (key, domain) in keys.parameters {

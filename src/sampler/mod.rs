@@ -9,6 +9,7 @@
 //! sampler; it never knows which method it runs.
 
 mod grid;
+pub(crate) mod nsga2;
 mod random;
 pub(crate) mod tpe;
 
@@ -81,6 +82,8 @@ pub(crate) struct Observed {
     pub has_model: bool,
     /// Every metric of its best epoch (not only the monitored one).
     pub best_metrics: Metrics,
+    /// What its model costs (`params`, `latency_p50_ms`, ...), for samplers that trade them off.
+    pub costs: Metrics,
 }
 
 /// What a sampler proposes from: the committed trials, in plan order, and
@@ -244,6 +247,10 @@ pub(crate) struct MethodKeys<'a> {
     pub trials: Option<&'a Spanned<i64>>,
     /// The `[tpe]` table.
     pub tpe: Option<&'a Spanned<tpe::RawTpe>>,
+    /// The `[nsga2]` table.
+    pub nsga2: Option<&'a Spanned<nsga2::RawNsga2>>,
+    /// `[metric] trade_off`, validated: a multi-objective method's other objectives.
+    pub trade_off: &'a [crate::pick::TradeOff],
     /// The swept parameters, validated.
     pub parameters: &'a BTreeMap<String, Domain>,
     /// Where parameter `key` is in the spec.
@@ -278,7 +285,8 @@ pub(crate) struct Registration {
 }
 
 /// Every method, in the order messages list them.
-pub(crate) const METHODS: &[Registration] = &[grid::REGISTRATION, random::REGISTRATION, tpe::REGISTRATION];
+pub(crate) const METHODS: &[Registration] =
+    &[grid::REGISTRATION, random::REGISTRATION, tpe::REGISTRATION, nsga2::REGISTRATION];
 
 fn registration(name: &str) -> Option<&'static Registration> {
     METHODS.iter().find(|r| r.name == name)
@@ -302,9 +310,12 @@ pub(crate) fn parse_method(keys: &MethodKeys) -> Result<Method, KeyError> {
 
 /// Refuses a method's table in a spec whose method is another (`[tpe]` with a grid).
 pub(crate) fn check_tables(method: &Method, keys: &MethodKeys) -> Result<(), KeyError> {
-    match keys.tpe {
-        Some(t) if method.name() != tpe::NAME => {
+    match (keys.tpe, keys.nsga2) {
+        (Some(t), _) if method.name() != tpe::NAME => {
             Err(KeyError::at(t, tpe::NAME, format!("is only used with method = \"{}\"", tpe::NAME)))
+        }
+        (_, Some(t)) if method.name() != nsga2::NAME => {
+            Err(KeyError::at(t, nsga2::NAME, format!("is only used with method = \"{}\"", nsga2::NAME)))
         }
         _ => Ok(()),
     }
@@ -350,13 +361,15 @@ mod tests {
             method: &method,
             trials: None,
             tpe: None,
+            nsga2: None,
+            trade_off: &[],
             parameters: &BTreeMap::new(),
             parameter_span: &|_| None,
         };
         let e = parse_method(&keys).unwrap_err();
         assert_eq!(
             (e.key.as_str(), e.message.as_str()),
-            ("method", "got \"cmaes\", expected \"grid\", \"random\" or \"tpe\"")
+            ("method", "got \"cmaes\", expected \"grid\", \"random\", \"tpe\" or \"nsga2\"")
         );
     }
 }

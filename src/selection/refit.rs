@@ -97,6 +97,8 @@ pub(crate) fn refit(
     .map_err(|e| failed(format!("training the refit of configuration {}: {e}", winner.config)))?;
     let bytes = store::canonical_safetensors(&trained).unwrap_or(trained);
     folder.replace(names::CHECKPOINT, &bytes).map_err(io)?;
+    let cost =
+        pool.install(|| crate::runner::cost::measure(sweep.objective, &bytes, &params, data, &env.device.device));
     let meta = BestMetadata {
         trial_id: id.clone(),
         epoch: epochs,
@@ -132,6 +134,7 @@ pub(crate) fn refit(
         started_at,
         finished_at: store::now_rfc3339(),
         refit: Some(info),
+        cost: Some(cost),
         host: store::hostname(),
         pid: std::process::id(),
         attempt: 1,

@@ -283,7 +283,7 @@ impl SweepSpec {
             created_at: crate::store::now_rfc3339(),
             sweep_version: env!("CARGO_PKG_VERSION").to_string(),
             register_as: self.register_as.clone(),
-            selection: Some(self.selection),
+            selection: Some(self.selection.clone()),
             report: Some(self.report),
             publish: (self.publish != PublishSpec::default()).then(|| self.publish.clone()),
         }

@@ -29,11 +29,13 @@ pub(super) struct RawSpec {
     pub parameters: BTreeMap<String, Spanned<RawParam>>,
     pub slurm: Option<RawSlurm>,
     pub tpe: Option<Spanned<crate::sampler::tpe::RawTpe>>,
+    pub nsga2: Option<Spanned<crate::sampler::nsga2::RawNsga2>>,
     pub early_terminate: Option<Spanned<RawEarlyTerminate>>,
     pub report: Option<RawReport>,
     pub publish: Option<RawPublish>,
     pub command: Option<Spanned<RawCommand>>,
     pub resources: Option<Spanned<RawResources>>,
+    pub select: Option<RawSelect>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,6 +44,12 @@ pub(super) struct RawResources {
     pub device: Option<Spanned<String>>,
     pub devices: Option<Spanned<Vec<Spanned<i64>>>>,
     pub trials_per_device: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSelect {
+    pub constraints: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +119,8 @@ pub(super) struct RawMetric {
     pub goal: Option<Spanned<String>>,
     pub min_delta: Option<Spanned<f64>>,
     pub bootstrap: Option<Spanned<i64>>,
+    /// Each a column name, or `{ name, goal }`.
+    pub trade_off: Option<Vec<Spanned<toml::Value>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -128,7 +128,7 @@ pub(crate) fn check_wandb_name(name: &str) -> Result<(), String> {
 
 /// How the aggregator picks and judges models, after the trials: stored in
 /// the results folder's manifest, so `sweep aggregate` does the same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Selection {
     /// `[data] test_top`: how many of the top models are evaluated on the test split.
     pub test_top: usize,
@@ -136,11 +136,17 @@ pub(crate) struct Selection {
     pub bootstrap: usize,
     /// `[data] refit`: retrain the winning configuration on every non-test row.
     pub refit: bool,
+    /// `[select] constraints`: what the picked model must meet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<crate::pick::Constraint>,
+    /// `[metric] trade_off`: what the monitored metric is traded against (`pareto_rank`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trade_off: Vec<crate::pick::TradeOff>,
 }
 
 impl Default for Selection {
     fn default() -> Self {
-        Selection { test_top: 5, bootstrap: 1000, refit: false }
+        Selection { test_top: 5, bootstrap: 1000, refit: false, constraints: Vec::new(), trade_off: Vec::new() }
     }
 }
 

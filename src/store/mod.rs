@@ -44,7 +44,7 @@ pub(crate) use manifest::{
 };
 pub(crate) use outputs::{StoredOutputs, decode_outputs, encode_outputs};
 pub use record::ProgramRun;
-pub(crate) use record::{BestMetadata, RefitInfo, SplitEvaluation, TrialRecord, TrialStatus};
+pub(crate) use record::{BestMetadata, ModelCost, RefitInfo, SplitEvaluation, TrialRecord, TrialStatus};
 pub(crate) use trial_folder::TrialFolder;
 
 use serde::Serialize;

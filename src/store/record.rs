@@ -131,6 +131,49 @@ pub(crate) struct TrialRecord {
     /// (absent in records of earlier versions, which all trained on the CPU).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<crate::device::DeviceInfo>,
+    /// What the best model costs to serve, measured when the trial ended
+    /// (absent for trials without a model and in records of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<ModelCost>,
+}
+
+/// A model's cost to serve: its size, and how fast it predicts on the
+/// device the sweep trained on. The sizes are results (they follow from the
+/// spec and the seed); the timings are not, and identity checks skip them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ModelCost {
+    /// Tensor elements of the checkpoint (safetensors only).
+    pub params: Option<u64>,
+    /// Size of the checkpoint file.
+    pub checkpoint_bytes: u64,
+    /// Median time of one `predict` of one row, in milliseconds.
+    pub latency_p50_ms: Option<f64>,
+    /// Its 95th percentile.
+    pub latency_p95_ms: Option<f64>,
+    /// Rows per second of `predict` on a batch of 1,024 rows.
+    pub rows_per_s: Option<f64>,
+    /// How the timings were taken (repetitions, clock).
+    pub method: String,
+    /// Cost fields the objective's model adds (`Model::cost_fields`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub extra: Metrics,
+    /// How long measuring took, in milliseconds.
+    #[serde(default)]
+    pub measure_ms: f64,
+}
+
+impl ModelCost {
+    /// A cost column's value (an objective's own field by its name).
+    pub(crate) fn get(&self, column: &str) -> Option<f64> {
+        match column {
+            "params" => self.params.map(|p| p as f64),
+            "checkpoint_bytes" => Some(self.checkpoint_bytes as f64),
+            "latency_p50_ms" => self.latency_p50_ms,
+            "latency_p95_ms" => self.latency_p95_ms,
+            "rows_per_s" => self.rows_per_s,
+            other => self.extra.get(other).copied(),
+        }
+    }
 }
 
 /// What a refit model retrains, and the estimate of its quality that comes
@@ -203,6 +246,7 @@ impl TrialRecord {
             valid_outputs_sha256: None,
             program: None,
             device: None,
+            cost: None,
         }
     }
 }

@@ -36,7 +36,7 @@ fn board(root: &Path) -> Vec<BTreeMap<String, String>> {
     read_csv(&root.join("leaderboard.csv"))
         .into_iter()
         .map(|mut r| {
-            r.remove("duration_s");
+            crate::common::drop_timings(&mut r);
             r
         })
         .collect()

@@ -157,7 +157,7 @@ fn a_small_sweep_writes_a_ranked_leaderboard_that_matches_each_trials_best_epoch
 fn without_timing(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut rows = read_csv(path);
     for r in &mut rows {
-        r.remove("duration_s");
+        crate::common::drop_timings(r);
     }
     rows
 }

@@ -23,7 +23,7 @@ fn board(results: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
     read_csv(&results.join("leaderboard.csv"))
         .into_iter()
         .map(|mut row| {
-            row.remove("duration_s");
+            crate::common::drop_timings(&mut row);
             (row["trial_id"].clone(), row)
         })
         .collect()

@@ -58,7 +58,7 @@ fn sweep(dir: &Path, args: &[&str]) -> Output {
 fn without_timing(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut rows = read_csv(path);
     for r in &mut rows {
-        r.remove("duration_s");
+        crate::common::drop_timings(r);
     }
     rows
 }

@@ -90,7 +90,7 @@ fn spec(name: &str) -> SpecBuilder {
 fn without_timing(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut rows = read_csv(path);
     for r in &mut rows {
-        r.remove("duration_s");
+        crate::common::drop_timings(r);
     }
     rows
 }

@@ -222,7 +222,8 @@ mod on_the_gpu {
         let one = ok(sweep(tmp.path(), &["trial", &spec, "--index", "1", "--force", "--devices", "0", "--json"]));
         let doc: serde_json::Value = serde_json::from_str(&one).unwrap();
         assert_eq!(doc["trials"][0]["outcome"], "ran", "{doc}");
-        let record = json(&root.join("trials").join(doc["trials"][0]["trial"]["id"].as_str().unwrap()).join("trial.json"));
+        let record =
+            json(&root.join("trials").join(doc["trials"][0]["trial"]["id"].as_str().unwrap()).join("trial.json"));
         assert_eq!((record["device"]["backend"].as_str(), record["device"]["index"].as_u64()), (Some("wgpu"), Some(0)));
         let missing = mlp_spec(tmp.path(), "missing", &[("device", "wgpu".into())]);
         let out = sweep(tmp.path(), &["run", &missing, "--devices", "7"]);

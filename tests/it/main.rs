@@ -30,6 +30,7 @@ mod fuzz_cli;
 mod gpu;
 mod json_output;
 mod mlflow;
+mod pick;
 mod regression;
 mod report;
 mod selection;

@@ -184,18 +184,30 @@ fn bootstrap_intervals_hold_the_best_value_and_ties_are_marked_reproducibly() {
     let again = read_csv(&root.join("leaderboard.csv"));
     let strip = |rows: &[Row]| -> Vec<Row> {
         rows.iter()
-            .map(|r| r.iter().filter(|(k, _)| *k != "duration_s").map(|(k, v)| (k.clone(), v.clone())).collect())
+            .map(|r| {
+                r.iter()
+                    .filter(|(k, _)| !crate::common::TIMING_COLUMNS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
             .collect()
     };
     assert_eq!(strip(&again), strip(&board));
 
-    // bootstrap = 0 turns it off: the columns of earlier versions only.
+    // bootstrap = 0 turns it off: the columns of earlier versions, then the costs.
     let off = spec("off").set("metric", "bootstrap", 0);
     run(tmp.path(), "off.toml", &off, &[]);
     let off = read_csv(&tmp.path().join("results/off/leaderboard.csv"));
     assert!(!off[0].contains_key("best_mcc_low") && !off[0].contains_key("tied_with_top"));
     let header = fs::read_to_string(tmp.path().join("results/off/leaderboard.csv")).unwrap();
-    assert!(header.lines().next().unwrap().ends_with(",seed,message"), "{header}");
+    assert!(
+        header
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",seed,message,params,checkpoint_bytes,latency_p50_ms,latency_p95_ms,rows_per_s"),
+        "{header}"
+    );
 }
 
 #[test]

@@ -86,7 +86,7 @@ fn leaderboard(path: &Path) -> Vec<BTreeMap<String, String>> {
         .map(|rec| {
             let mut row: BTreeMap<String, String> =
                 header.iter().zip(rec.unwrap().iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect();
-            row.remove("duration_s");
+            crate::common::drop_timings(&mut row);
             row
         })
         .collect()

@@ -276,9 +276,17 @@ fn trial_to_register(view: &SweepView, registration: &Registration) -> Result<Tr
             let Some(registry) = view.registry()? else {
                 return Err(PushError::NoTopPick { path, why: "the sweep has no registry.json".into() });
             };
-            match registry.models.first() {
+            match registry.pick() {
                 Some(top) => top.trial_id.clone(),
-                None => return Err(PushError::NoTopPick { path, why: "no trial of the sweep has a model".into() }),
+                None if registry.models.is_empty() => {
+                    return Err(PushError::NoTopPick { path, why: "no trial of the sweep has a model".into() });
+                }
+                None => {
+                    return Err(PushError::NoTopPick {
+                        path,
+                        why: "no model meets the sweep's [select] constraints (see the violates column)".into(),
+                    });
+                }
             }
         }
     };

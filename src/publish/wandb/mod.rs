@@ -110,7 +110,8 @@ pub(crate) fn export_view(view: &SweepView, catalog: &Catalog, options: &WandbOp
     std::fs::create_dir_all(&out).map_err(write_err(&out))?;
     // Manifest paths must hold wherever `wandb sync` starts.
     let out = std::path::absolute(&out).map_err(write_err(&out))?;
-    let champion = view.registry()?.and_then(|r| r.models.first().map(|m| m.trial_id.clone()));
+    // The champion is the pick, which meets the sweep's constraints; with none meeting them, none.
+    let champion = view.registry()?.and_then(|r| r.pick().map(|m| m.trial_id.clone()));
     let export = Export {
         view,
         catalog,

@@ -208,7 +208,7 @@ impl DataTable<'_, '_> {
             na_values: None,
             unseen: Unseen::Ignore,
         };
-        Ok((data, Selection { test_top, bootstrap: Selection::default().bootstrap, refit }))
+        Ok((data, Selection { test_top, refit, ..Selection::default() }))
     }
 
     /// The bundled CSV loader's keys: the file, its target and feature columns, a test file.

@@ -15,8 +15,17 @@ pub(super) fn keys<'a>(
     raw: &'a RawSpec,
     parameters: &'a BTreeMap<String, Domain>,
     parameter_span: &'a dyn Fn(&str) -> Option<Range<usize>>,
+    trade_off: &'a [crate::pick::TradeOff],
 ) -> MethodKeys<'a> {
-    MethodKeys { method: &raw.method, trials: raw.trials.as_ref(), tpe: raw.tpe.as_ref(), parameters, parameter_span }
+    MethodKeys {
+        method: &raw.method,
+        trials: raw.trials.as_ref(),
+        tpe: raw.tpe.as_ref(),
+        nsga2: raw.nsga2.as_ref(),
+        trade_off,
+        parameters,
+        parameter_span,
+    }
 }
 
 /// `method` and the keys it reads (`trials`, `[tpe]`), against the parameters it samples.

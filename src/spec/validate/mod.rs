@@ -21,6 +21,7 @@ mod parameters;
 mod publish;
 mod range;
 mod resources;
+mod select;
 mod slurm;
 mod train;
 
@@ -33,6 +34,7 @@ use early_terminate::validate_early_terminate;
 use metric::validate_metric;
 use parameters::validate_param;
 use range::Expect;
+use select::{validate_constraints, validate_trade_off};
 use slurm::validate_slurm;
 use train::validate_train;
 
@@ -171,6 +173,8 @@ fn validate(ctx: &Ctx, raw: &RawSpec, catalog: &Catalog) -> Result<SweepSpec, Sp
     if let Some(b) = ctx.check_opt(raw.metric.bootstrap.as_ref(), "metric.bootstrap", &resamples)? {
         selection.bootstrap = b as usize;
     }
+    selection.constraints = validate_constraints(ctx, raw, data.task)?;
+    selection.trade_off = validate_trade_off(ctx, raw, data.task, &metric.metric)?;
     let (train, early_stopping) = validate_train(ctx, &raw.train, &schema, objective.name())?;
 
     let mut parameters = BTreeMap::new();
@@ -186,7 +190,7 @@ fn validate(ctx: &Ctx, raw: &RawSpec, catalog: &Catalog) -> Result<SweepSpec, Sp
     }
 
     let parameter_span = |key: &str| raw.parameters.get(key).map(|p| p.span());
-    let method_keys = method::keys(raw, &parameters, &parameter_span);
+    let method_keys = method::keys(raw, &parameters, &parameter_span, &selection.trade_off);
     let method = method::validate_method(ctx, &method_keys)?;
 
     let register_as = match &raw.register_as {

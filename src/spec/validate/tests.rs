@@ -554,3 +554,73 @@ fn table_steps_are_read_and_their_mistakes_named_with_their_line() {
     let m = message(&with("unseen = \"zeros\""));
     assert_eq!(m, "s.toml:10: data.unseen: got \"zeros\", expected \"ignore\" or \"error\"");
 }
+
+#[test]
+fn constraints_and_trade_offs_name_leaderboard_columns() {
+    let with = |metric_extra: &str, select: &str| {
+        GRID.replace("min_delta = 0.0", &format!("min_delta = 0.0\n{metric_extra}"))
+            .replace("[train]", &format!("{select}\n[train]"))
+    };
+    let spec = parse_str(&with(
+        r#"trade_off = ["params", { name = "latency_p50_ms", goal = "minimize" }, "rows_per_s", "best_valid_loss"]"#,
+        "[select]\nconstraints = [\"latency_p95_ms <= 1.0\", \"test_mcc >= 0.9\", \"params < 20000\"]",
+    ))
+    .unwrap();
+    let goals: Vec<(&str, Goal)> = spec.selection.trade_off.iter().map(|t| (t.name.as_str(), t.goal)).collect();
+    assert_eq!(
+        goals,
+        [
+            ("params", Goal::Minimize),
+            ("latency_p50_ms", Goal::Minimize),
+            ("rows_per_s", Goal::Maximize),
+            ("best_valid_loss", Goal::Minimize)
+        ]
+    );
+    let texts: Vec<String> = spec.selection.constraints.iter().map(|c| c.to_string()).collect();
+    assert_eq!(texts, ["latency_p95_ms <= 1", "test_mcc >= 0.9", "params < 20000"]);
+    assert_eq!(spec.hash(), parse_str(GRID).unwrap().hash(), "the pick changes no trial: not hashed");
+
+    let m = message(&with("", "[select]\nconstraints = [\"latency <= 1\"]"));
+    assert!(
+        m.starts_with("s.toml:19: select.constraints[0]: got \"latency\", which is not a leaderboard column"),
+        "{m}"
+    );
+    let m = message(&with("", "[select]\nconstraints = [\"params => 1\"]"));
+    assert!(
+        m.contains("select.constraints[0]: got \"params => 1\", whose column \"params =\" is not a column name"),
+        "{m}"
+    );
+    let m = message(&with("", "[select]\nlimits = []"));
+    assert!(m.contains("unknown field `limits`"), "{m}");
+    let m = message(&with(r#"trade_off = ["mcc"]"#, ""));
+    assert!(m.contains("metric.trade_off[0]: got \"mcc\", the monitored metric itself"), "{m}");
+    let m = message(&with(r#"trade_off = ["params", "params"]"#, ""));
+    assert!(m.contains("metric.trade_off[1]: got \"params\" twice"), "{m}");
+    let m = message(&with(r#"trade_off = [{ name = "params", goal = "less" }]"#, ""));
+    assert!(m.contains("has goal \"less\"; expected \"minimize\" or \"maximize\""), "{m}");
+}
+
+#[test]
+fn nsga2_takes_its_table_and_the_trade_offs_into_the_hash() {
+    let nsga = |extra: &str| {
+        GRID.replace("method = \"grid\"", "method = \"nsga2\"\ntrials = 20")
+            .replace("min_delta = 0.0", "min_delta = 0.0\ntrade_off = [\"params\"]")
+            .replace("[train]", &format!("{extra}\n[train]"))
+    };
+    let spec = parse_str(&nsga("[nsga2]\npopulation_size = 10\nmutation_prob = 0.25")).unwrap();
+    assert_eq!(spec.method.name(), "nsga2");
+    let settings: BTreeMap<_, _> = spec.method.settings().into_iter().collect();
+    assert_eq!(settings["population_size"], 10);
+    assert_eq!(settings["mutation_prob"], 0.25);
+    assert_eq!(settings["trade_off"][0]["name"], "params");
+    let other = parse_str(
+        &nsga("[nsga2]\npopulation_size = 10\nmutation_prob = 0.25").replace("\"params\"]", "\"checkpoint_bytes\"]"),
+    );
+    assert_ne!(spec.hash(), other.unwrap().hash(), "NSGA-II's objectives decide its trials");
+    let m = message(&nsga("[nsga2]\npopulation_size = 1"));
+    assert!(m.contains("nsga2.population_size: got 1, expected a whole number from 2 to 100000"), "{m}");
+    let m = message(&nsga("").replace("\"params\"]", "\"test_mcc\"]"));
+    assert!(m.contains("a test metric, which is measured after the sweep"), "{m}");
+    let m = message(&GRID.replace("[train]", "[nsga2]\npopulation_size = 4\n[train]"));
+    assert!(m.contains("nsga2: is only used with method = \"nsga2\""), "{m}");
+}

@@ -11,7 +11,10 @@
 //!
 //! What changes on the way, from W&B's sweep configuration
 //! (`wandb/sweeps`: `config/schema.json`, `params.py`):
-//! - `method: bayes` becomes `method = "tpe"` (sweep has no Gaussian-process search);
+//! - `method: bayes` becomes `method = "tpe"` (sweep has no Gaussian-process search), or
+//!   `method = "nsga2"` with a `metrics:` list of several metrics;
+//! - `metrics:` (a list of `{name, goal}`) becomes `[metric]`: the first is the
+//!   monitored metric, the others `trade_off`;
 //! - `run_cap` becomes `trials`;
 //! - `metric.goal` defaults to `minimize`, W&B's default, where the TOML default is `auto`;
 //! - a parameter with `min` and `max` and no `distribution` gets W&B's:
@@ -52,16 +55,18 @@ const SWEEP_KEYS: &[&str] = &[
     "train",
     "slurm",
     "tpe",
+    "nsga2",
+    "select",
 ];
 /// W&B's top-level keys that sweep reads.
-const WANDB_KEYS: &[&str] = &["method", "metric", "parameters", "early_terminate", "run_cap"];
+const WANDB_KEYS: &[&str] = &["method", "metric", "metrics", "parameters", "early_terminate", "run_cap"];
 /// W&B's top-level keys that only tell W&B's servers and agent what to do.
 const WANDB_IGNORED: &[&str] =
     &["program", "command", "entity", "project", "controller", "job", "image_uri", "apiVersion", "kind"];
 /// W&B's `metric` keys that sweep has no use for (it trains every planned trial).
 const METRIC_IGNORED: &[&str] = &["target", "impute", "impute_while_running"];
 /// Keys sweep reads as tables (`[data]`), each key of them on its own line.
-const TABLES: &[&str] = &["data", "metric", "train", "slurm", "tpe", "parameters"];
+const TABLES: &[&str] = &["data", "metric", "train", "slurm", "tpe", "nsga2", "select", "parameters"];
 
 /// Parses a W&B sweep file: the spec, and the notes and warnings to show once.
 pub(super) fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<(SweepSpec, Vec<String>), SpecError> {
@@ -78,7 +83,13 @@ pub(super) fn parse(text: &str, file: &Path, catalog: &Catalog) -> Result<(Sweep
     let spec = super::validate::parse_table(converted.spanned(&literals), &keys, file, catalog)
         .map_err(|e| converted.remap(e))?;
     let mut notices = Vec::new();
-    if converted.bayes {
+    if converted.multi_objective {
+        notices.push(
+            "note: method \"bayes\" with several metrics runs sweep's NSGA-II over them (the first monitored, \
+             the others its trade-offs)"
+                .to_string(),
+        );
+    } else if converted.bayes {
         notices.push(
             "note: method \"bayes\" runs sweep's TPE (Tree-structured Parzen Estimator), not W&B's Gaussian process"
                 .to_string(),
@@ -114,6 +125,8 @@ struct Converted {
     /// The method as the YAML wrote it.
     method: Option<String>,
     bayes: bool,
+    /// `bayes` with a `metrics:` list of several: run as NSGA-II.
+    multi_objective: bool,
     /// W&B keys dropped, as dotted paths with their lines.
     ignored: Vec<(usize, String)>,
     /// Parameters whose integer min and max made them `int_uniform`.
@@ -284,8 +297,14 @@ fn to_toml(root: &Node, file: &Path) -> Result<Converted, ConvertError> {
         out.named_by_file = true;
     }
 
+    let has = |key: &str| entries.iter().any(|(k, _, _)| k == key);
+    if has("metric") && has("metrics") {
+        let line = entries.iter().find(|(k, _, _)| k == "metrics").map_or(1, |(_, l, _)| *l);
+        return Err((line, "metrics".into(), "is given beside metric:; keep one (metrics: lists several)".into()));
+    }
     for (required, what) in [("method", "grid, random or bayes"), ("metric", "the metric to monitor and rank by")] {
-        if !entries.iter().any(|(k, _, _)| k == required) {
+        let given = has(required) || (required == "metric" && has("metrics"));
+        if !given {
             return Err((1, required.into(), format!("is missing: sweep needs {what}")));
         }
     }
@@ -348,13 +367,7 @@ fn to_toml(root: &Node, file: &Path) -> Result<Converted, ConvertError> {
                     ));
                 }
             },
-            "metrics" => {
-                return Err((
-                    *line,
-                    key.into(),
-                    "several metrics (W&B's multi-objective search) are not supported; give one metric:".into(),
-                ));
-            }
+            "metrics" => metrics(&mut out, *line, node)?,
             "scheduler" => {
                 return Err((
                     *line,
@@ -391,6 +404,11 @@ fn to_toml(root: &Node, file: &Path) -> Result<Converted, ConvertError> {
         }
     }
 
+    // After every key, since method: may come after metrics: in the file.
+    if out.bayes && out.table.get("metric").and_then(|m| m.get("trade_off")).is_some() {
+        out.table.insert("method".into(), toml::Value::String("nsga2".into()));
+        out.multi_objective = true;
+    }
     if let Some((_, first_line, _)) = program.first() {
         if !entries.iter().any(|(k, _, _)| k == "objective") {
             out.set("objective", toml::Value::String("command".into()), *first_line);
@@ -425,6 +443,54 @@ fn to_toml(root: &Node, file: &Path) -> Result<Converted, ConvertError> {
         }
     }
     Ok(out)
+}
+
+/// W&B's `metrics:` list: the first is `[metric]`'s name and goal, the
+/// others its `trade_off`, each goal W&B's default `minimize` unless given;
+/// with `method: bayes` and several metrics, NSGA-II runs.
+fn metrics(out: &mut Converted, line: usize, node: &Node) -> Result<(), ConvertError> {
+    let expected = "expected a list of metrics, each a mapping with name: and goal: (minimize or maximize)";
+    let Yaml::Seq(items) = &node.value else {
+        return Err((line, "metrics".into(), format!("got {}, {expected}", written(node, "metrics")?)));
+    };
+    let mut read = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("metrics[{i}]");
+        let Yaml::Map(entries) = &item.value else {
+            return Err((item.line, path.clone(), format!("got {}, {expected}", written(item, &path)?)));
+        };
+        let mut name = None;
+        let mut goal = toml::Value::String("minimize".into());
+        for (key, kline, value) in entries {
+            match key.as_str() {
+                "name" => name = Some(toml_value(value, &format!("{path}.name"))?),
+                "goal" => goal = toml_value(value, &format!("{path}.goal"))?,
+                k if METRIC_IGNORED.contains(&k) => out.ignored.push((*kline, format!("{path}.{k}"))),
+                other => return Err((*kline, format!("{path}.{other}"), format!("unknown key, {expected}"))),
+            }
+        }
+        let name = name.ok_or_else(|| (item.line, path.clone(), format!("has no name:, {expected}")))?;
+        read.push((item.line, name, goal));
+    }
+    let Some(((first_line, name, goal), rest)) = read.split_first() else {
+        return Err((line, "metrics".into(), format!("is empty, {expected}")));
+    };
+    out.open_table("metric", line);
+    out.set_in("metric", "name", name.clone(), *first_line);
+    out.set_in("metric", "goal", goal.clone(), *first_line);
+    if !rest.is_empty() {
+        let trade_off = rest
+            .iter()
+            .map(|(_, name, goal)| {
+                toml::Value::Table(toml::Table::from_iter([
+                    ("name".into(), name.clone()),
+                    ("goal".into(), goal.clone()),
+                ]))
+            })
+            .collect();
+        out.set_in("metric", "trade_off", toml::Value::Array(trade_off), rest[0].0);
+    }
+    Ok(())
 }
 
 /// One parameter as sweep's TOML writes it, with W&B's implied distribution made explicit.
@@ -635,6 +701,32 @@ train:
         );
         assert_eq!(notices.len(), 1, "{notices:?}");
         assert!(notices[0].starts_with("note: method \"bayes\" runs sweep's TPE (Tree-structured Parzen Estimator)"));
+    }
+
+    #[test]
+    fn a_metrics_list_is_the_monitored_metric_and_its_trade_offs_and_bayes_runs_nsga2() {
+        let multi = BAYES.replace(
+            "metric:\n  name: valid_loss\n",
+            "metrics:\n  - name: mcc\n    goal: maximize\n  - name: params\n  - {name: latency_p50_ms, goal: minimize}\n",
+        );
+        let (spec, notices) = parse_yaml(&multi).unwrap();
+        assert_eq!((spec.metric.metric.as_str(), spec.metric.goal), ("mcc", Goal::Maximize));
+        let trade: Vec<(&str, Goal)> = spec.selection.trade_off.iter().map(|t| (t.name.as_str(), t.goal)).collect();
+        assert_eq!(trade, [("params", Goal::Minimize), ("latency_p50_ms", Goal::Minimize)], "W&B's default goal");
+        assert_eq!((spec.method.name(), spec.method.trials()), ("nsga2", Some(12)));
+        assert!(notices[0].contains("runs sweep's NSGA-II"), "{notices:?}");
+        // With random search the list still names the trade-offs; method stays as given.
+        let (spec, _) = parse_yaml(&multi.replace("method: bayes", "method: random")).unwrap();
+        assert_eq!((spec.method.name(), spec.selection.trade_off.len()), ("random", 2));
+        // One metric in the list is a plain bayes file: TPE.
+        let one = BAYES.replace("metric:\n  name: valid_loss\n", "metrics:\n  - name: valid_loss\n");
+        assert_eq!(parse_yaml(&one).unwrap().0.method.name(), "tpe");
+        let m = message(&multi.replace("run_cap: 12", "run_cap: 12\nmetric:\n  name: mcc"));
+        assert!(m.contains("metrics: is given beside metric:; keep one"), "{m}");
+        let m = message(&multi.replace("  - name: params\n", "  - name: params\n    weight: 2\n"));
+        assert!(m.starts_with("sweep.yaml:8: metrics[1].weight: unknown key"), "{m}");
+        let m = message(&multi.replace("  - name: params\n", "  - goal: minimize\n"));
+        assert!(m.contains("metrics[1]: has no name:"), "{m}");
     }
 
     #[test]

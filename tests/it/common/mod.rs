@@ -35,6 +35,17 @@ pub fn text(bytes: &[u8]) -> String {
 }
 
 /// A CSV as a list of maps, header → cell.
+/// The leaderboard columns that are timings (the trial's wall time, the best model's
+/// latencies and throughput): they differ from run to run, so comparisons leave them out.
+pub const TIMING_COLUMNS: [&str; 4] = ["duration_s", "latency_p50_ms", "latency_p95_ms", "rows_per_s"];
+
+/// `row` without its [`TIMING_COLUMNS`].
+pub fn drop_timings(row: &mut BTreeMap<String, String>) {
+    for c in TIMING_COLUMNS {
+        row.remove(c);
+    }
+}
+
 pub fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let header = r.headers().unwrap().clone();

@@ -1,0 +1,178 @@
+//! What a trial's best model costs to serve, measured once when the trial
+//! ends, from the checkpoint bytes already in memory: its size, its tensor
+//! elements, and how fast [`Model::predict`](crate::objective::Model::predict)
+//! answers for one row and for a batch.
+//!
+//! The timings depend on the machine and its load, so they are costs, not
+//! results: the identity checks skip them (`TIMING_COLUMNS`), and nothing
+//! that decides a trial's own result reads them.
+
+use std::time::Instant;
+
+use crate::data::Prepared;
+use crate::objective::Objective;
+use crate::params::ResolvedParams;
+use crate::store::ModelCost;
+
+/// Untimed calls first, so allocations and lazily built state are warm.
+const WARMUP: usize = 3;
+/// Timed single-row calls: the p95 is the 48th of 50, stable enough to rank models 2× apart.
+const SINGLE_ROW_CALLS: usize = 50;
+/// Rows of the batch.
+pub(crate) const BATCH_ROWS: usize = 1024;
+/// Timed batch calls (rows_per_s is from the median).
+const BATCH_CALLS: usize = 3;
+/// What measuring may take: the single-row calls stop after this much time (at least
+/// [`MIN_CALLS`] of them), and a batch slower than half of it is timed by one call. The
+/// small MLPs take a few milliseconds in all.
+const BUDGET: std::time::Duration = std::time::Duration::from_millis(20);
+const MIN_CALLS: usize = 10;
+
+/// How the timings are taken, stored with them: `single` one-row calls and `batches` batch calls.
+fn method(single: usize, batches: usize) -> String {
+    format!(
+        "Model::predict on the sweep's device, one thread, warm ({WARMUP} untimed calls of one row); \
+         latency: {single} calls of 1 row each (up to {SINGLE_ROW_CALLS}, fewer when they pass {} ms), timed with the \
+         monotonic clock (std::time::Instant), p50/p95 by nearest rank; rows_per_s: {BATCH_ROWS} rows per call, \
+         {}",
+        BUDGET.as_millis(),
+        if batches == 1 {
+            format!("the first call alone (it took over {} ms)", (BUDGET / 2).as_millis())
+        } else {
+            format!("median of {batches} calls after an untimed one")
+        }
+    )
+}
+
+/// The cost of the model `checkpoint` holds. The size always; the element
+/// count where the checkpoint is safetensors; the timings where the
+/// objective can load it and the sweep has rows to feed it (a program's
+/// model, which sweep cannot load, has none).
+pub(crate) fn measure(
+    objective: &dyn Objective,
+    checkpoint: &[u8],
+    params: &ResolvedParams,
+    data: &Prepared,
+    device: &burn::tensor::Device,
+) -> ModelCost {
+    let started = Instant::now();
+    let mut cost = ModelCost {
+        params: safetensors_elements(checkpoint),
+        checkpoint_bytes: checkpoint.len() as u64,
+        latency_p50_ms: None,
+        latency_p95_ms: None,
+        rows_per_s: None,
+        method: String::new(),
+        extra: Default::default(),
+        measure_ms: 0.0,
+    };
+    let rows = sample_rows(data);
+    let width = data.n_features;
+    if let (Some(rows), Ok(model)) = (rows, objective.load(checkpoint, params, data.shape(), device)) {
+        cost.extra = model.cost_fields();
+        let one = |i: usize| &rows[(i % (rows.len() / width)) * width..][..width];
+        let batch: Vec<f32> = (0..BATCH_ROWS).flat_map(|i| one(i).iter().copied()).collect();
+        let timed = (|| -> Result<(Vec<f64>, Vec<f64>), crate::objective::TrialError> {
+            for i in 0..WARMUP {
+                model.predict(one(i), 1)?;
+            }
+            let mut single = Vec::with_capacity(SINGLE_ROW_CALLS);
+            let begun = Instant::now();
+            for i in 0..SINGLE_ROW_CALLS {
+                if i >= MIN_CALLS && begun.elapsed() > BUDGET {
+                    break;
+                }
+                let t = Instant::now();
+                std::hint::black_box(model.predict(std::hint::black_box(one(i)), 1)?);
+                single.push(t.elapsed().as_secs_f64());
+            }
+            // A batch slower than the budget is timed by its first call alone (after the
+            // one-row calls have warmed the model): for a CNN that is 30 ms instead of 120.
+            let t = Instant::now();
+            std::hint::black_box(model.predict(std::hint::black_box(&batch), BATCH_ROWS)?);
+            let first = t.elapsed();
+            if first > BUDGET / 2 {
+                return Ok((single, vec![first.as_secs_f64()]));
+            }
+            let mut batched = Vec::with_capacity(BATCH_CALLS);
+            for _ in 0..BATCH_CALLS {
+                let t = Instant::now();
+                std::hint::black_box(model.predict(std::hint::black_box(&batch), BATCH_ROWS)?);
+                batched.push(t.elapsed().as_secs_f64());
+            }
+            Ok((single, batched))
+        })();
+        if let Ok((single, batched)) = timed {
+            cost.method = method(single.len(), batched.len());
+            cost.latency_p50_ms = nearest_rank(&single, 0.50).map(|s| s * 1e3);
+            cost.latency_p95_ms = nearest_rank(&single, 0.95).map(|s| s * 1e3);
+            cost.rows_per_s = nearest_rank(&batched, 0.50).filter(|s| *s > 0.0).map(|s| BATCH_ROWS as f64 / s);
+        }
+    }
+    cost.measure_ms = started.elapsed().as_secs_f64() * 1e3;
+    cost
+}
+
+/// Rows to time with: the validation rows, or the training rows where there
+/// are none (a refit); `None` when the sweep has no rows (a program's data).
+fn sample_rows(data: &Prepared) -> Option<&[f32]> {
+    let width = data.n_features;
+    [&data.valid_x, &data.train_x].into_iter().find(|x| width > 0 && x.len() >= width).map(|x| x.as_slice())
+}
+
+/// The `q` quantile by nearest rank (the smallest value with at least `q` of
+/// the values at or below it); `None` for no values.
+pub(crate) fn nearest_rank(values: &[f64], q: f64) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
+    sorted.get(rank - 1).copied()
+}
+
+/// The tensor elements of a safetensors file: the sum over its tensors of
+/// the product of their shape; `None` for any other format.
+pub(crate) fn safetensors_elements(bytes: &[u8]) -> Option<u64> {
+    let len = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?) as usize;
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(bytes.get(8..8usize.checked_add(len)?)?).ok()?;
+    let mut total = 0u64;
+    for (name, tensor) in &header {
+        if name == "__metadata__" {
+            continue;
+        }
+        let shape = tensor.get("shape")?.as_array()?;
+        total += shape.iter().map(|d| d.as_u64()).product::<Option<u64>>()?;
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn safetensors(header: &str) -> Vec<u8> {
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header.as_bytes());
+        bytes
+    }
+
+    #[test]
+    fn elements_are_the_products_of_the_shapes_without_the_metadata() {
+        let h = r#"{"__metadata__":{"epoch":"3"},"w":{"dtype":"F32","shape":[64,10],"data_offsets":[0,2560]},
+                   "b":{"dtype":"F32","shape":[10],"data_offsets":[2560,2600]},"s":{"dtype":"F32","shape":[],"data_offsets":[2600,2604]}}"#;
+        assert_eq!(safetensors_elements(&safetensors(h)), Some(64 * 10 + 10 + 1));
+        assert_eq!(safetensors_elements(b"not a safetensors file"), None);
+        assert_eq!(safetensors_elements(&safetensors(r#"{"w":{"shape":["x"]}}"#)), None);
+        assert_eq!(safetensors_elements(&[0xff; 8]), None, "a length past the end is no header");
+    }
+
+    #[test]
+    fn nearest_rank_quantiles() {
+        let v: Vec<f64> = (1..=20).rev().map(f64::from).collect();
+        assert_eq!(nearest_rank(&v, 0.5), Some(10.0));
+        assert_eq!(nearest_rank(&v, 0.95), Some(19.0));
+        assert_eq!(nearest_rank(&v, 1.0), Some(20.0));
+        assert_eq!(nearest_rank(&[3.0], 0.95), Some(3.0));
+        assert_eq!(nearest_rank(&[], 0.5), None);
+    }
+}
