@@ -7,28 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::common::{SpecBuilder, read_csv, sweep, text};
-
-type Row = BTreeMap<String, String>;
-
-/// 8 configurations on the bundled breast-cancer data (30 features, 2 classes).
-fn spec(name: &str) -> SpecBuilder {
-    SpecBuilder::new(name)
-        .seed(5)
-        .data_file("breast_cancer.csv")
-        .epochs(6)
-        .train("batch_size", 32)
-        .values("lr", [0.001, 0.01])
-        .values("hidden", [8, 32])
-        .values("dropout", [0.0, 0.2])
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
-}
-
-fn f(row: &Row, column: &str) -> f64 {
-    row[column].parse().unwrap_or_else(|_| panic!("{column}: {:?}", row.get(column)))
-}
+use crate::selection::{Row, f, json, spec};
 
 fn run(dir: &Path, spec: &SpecBuilder, extra: &[&str]) -> std::process::Output {
     spec.write_as(dir, "s.toml");

@@ -9,10 +9,10 @@ use std::path::Path;
 
 use crate::common::{SpecBuilder, data, read_csv, sweep, text};
 
-type Row = BTreeMap<String, String>;
+pub(crate) type Row = BTreeMap<String, String>;
 
 /// A quick classification grid (8 configurations) on the bundled breast-cancer data.
-fn spec(name: &str) -> SpecBuilder {
+pub(crate) fn spec(name: &str) -> SpecBuilder {
     SpecBuilder::new(name)
         .seed(5)
         .data_file("breast_cancer.csv")
@@ -23,11 +23,11 @@ fn spec(name: &str) -> SpecBuilder {
         .values("dropout", [0.0, 0.2])
 }
 
-fn json(path: &Path) -> serde_json::Value {
+pub(crate) fn json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
-fn f(row: &Row, column: &str) -> f64 {
+pub(crate) fn f(row: &Row, column: &str) -> f64 {
     row[column].parse().unwrap_or_else(|_| panic!("{column}: {:?}", row.get(column)))
 }
 
