@@ -78,8 +78,10 @@ pub(super) fn run(args: RunArgs, catalog: &Catalog) -> Result<ExitCode, CliError
         asked => asked,
     };
     // Before anything is written: a device this binary lacks or the machine does not have is an error.
+    // On a GPU, `trials_per_device` is the concurrency; the spec's `workers` counts CPU cores, so
+    // only `--workers` caps it.
     let resources = args.device.apply(&spec.resources, catalog.get(&spec.objective))?;
-    let placement = Placement::resolve(&resources, asked)?;
+    let placement = Placement::resolve(&resources, args.workers)?;
     let workers = match (placement.workers(), asked) {
         (Some(slots), _) => slots,
         (None, Some(n)) => n,
