@@ -218,12 +218,16 @@ mod on_the_gpu {
             })
             .collect();
         assert!(pids.len() <= 2, "at most trials_per_device worker processes trained: {pids:?}");
-        // A SLURM task's command: one trial, on the device index it is given.
-        let one = ok(sweep(tmp.path(), &["trial", &spec, "--index", "1", "--force", "--devices", "0", "--json"]));
+        // A SLURM task's command: one trial, on the device index it is given (in a folder of its
+        // own: the run's claims stay live for a second after it ends).
+        let one = ok(sweep(
+            tmp.path(),
+            &["trial", &spec, "--index", "1", "--devices", "0", "--results-dir", "single", "--json"],
+        ));
         let doc: serde_json::Value = serde_json::from_str(&one).unwrap();
         assert_eq!(doc["trials"][0]["outcome"], "ran", "{doc}");
-        let record =
-            json(&root.join("trials").join(doc["trials"][0]["trial"]["id"].as_str().unwrap()).join("trial.json"));
+        let single = tmp.path().join("single/placed/trials");
+        let record = json(&single.join(doc["trials"][0]["trial"]["id"].as_str().unwrap()).join("trial.json"));
         assert_eq!((record["device"]["backend"].as_str(), record["device"]["index"].as_u64()), (Some("wgpu"), Some(0)));
         let missing = mlp_spec(tmp.path(), "missing", &[("device", "wgpu".into())]);
         let out = sweep(tmp.path(), &["run", &missing, "--devices", "7"]);
