@@ -175,8 +175,7 @@ impl OnnxGraph {
         inputs: &[&str],
         attributes: &[(&str, Attribute)],
     ) -> Result<String, TrialError> {
-        let output = self.fresh(&op_type.to_lowercase());
-        self.node_as(op_type, inputs, attributes, &output)?;
+        let output = self.node(op_type, inputs, attributes)?;
         if let Some(node) = self.nodes.last_mut() {
             node.domain = Some(ML_DOMAIN.to_string());
         }
