@@ -96,15 +96,8 @@ impl DeviceArgs {
         objective: Option<&dyn crate::objective::Objective>,
     ) -> Result<Resources, CliError> {
         let backend = self.device.unwrap_or(spec.backend);
-        if let Some(objective) = objective
-            && !objective.devices().contains(&backend)
-        {
-            return Err(device::DeviceError::Unsupported {
-                objective: objective.name().to_string(),
-                backend,
-                supported: objective.devices().to_vec(),
-            }
-            .into());
+        if let Some(objective) = objective {
+            crate::objective::check_device(objective, backend)?;
         }
         if !backend.is_gpu() && (self.devices.is_some() || self.trials_per_device.is_some()) {
             return Err(CliError::Usage(

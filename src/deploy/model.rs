@@ -141,15 +141,10 @@ impl<'a> LoadedModel<'a> {
         // Parameters added to an objective since the model was trained take their defaults.
         let params = objective.schema().resolve(&crate::params::Params::new(), &meta.settings);
         let trained_on = record.as_ref().and_then(|r| r.device.as_ref());
+        if let Some(b) = backend {
+            crate::objective::check_device(objective, b)?;
+        }
         let device = match (backend, trained_on) {
-            (Some(b), _) if !objective.devices().contains(&b) => {
-                return Err(crate::device::DeviceError::Unsupported {
-                    objective: name.to_string(),
-                    backend: b,
-                    supported: objective.devices().to_vec(),
-                }
-                .into());
-            }
             (Some(b), Some(info)) if info.backend == b && b.is_gpu() => crate::device::for_model(info),
             (Some(b), _) => crate::device::open(b, 0)?,
             (None, Some(info)) if objective.devices().contains(&info.backend) => crate::device::for_model(info),

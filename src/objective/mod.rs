@@ -78,6 +78,19 @@ use crate::params::{ParamError, ResolvedParams, Schema};
 /// The RNG of a trial ([`TrialContext::rng`]).
 pub type TrialRng = ChaCha8Rng;
 
+/// Whether `objective` trains on `backend` (its [`Objective::devices`]); the
+/// one check behind the spec's `[resources] device`, `--device` and a model's load.
+pub(crate) fn check_device(objective: &dyn Objective, backend: Backend) -> Result<(), crate::device::DeviceError> {
+    if objective.devices().contains(&backend) {
+        return Ok(());
+    }
+    Err(crate::device::DeviceError::Unsupported {
+        objective: objective.name().to_string(),
+        backend,
+        supported: objective.devices().to_vec(),
+    })
+}
+
 /// One epoch of mini-batches: the row indices `0..rows` in an order drawn
 /// from `rng`, cut into batches of `batch` rows (the last may be shorter), as
 /// `i64` for an `Int` tensor to `select` with.

@@ -482,6 +482,16 @@ mod tests {
         settings::schema().resolve(&Params::new(), &swept)
     }
 
+    /// Trial 0 of a sweep outside a results folder, with `seed`, on `device`.
+    fn context<'a>(
+        params: &'a ResolvedParams,
+        data: &'a Prepared,
+        seed: u64,
+        device: &'a crate::device::TrialDevice,
+    ) -> TrialContext<'a> {
+        TrialContext { index: 0, id: "t", seed, params, data, dir: None, command: None, monitor: None, device }
+    }
+
     #[test]
     fn cost_hint_counts_forward_multiply_adds_by_hand() {
         let data = toy_data(Task::Classification); // 4 features, 3 classes
@@ -515,17 +525,7 @@ mod tests {
                     ("layers", ParamValue::Int(2)),
                     ("hidden", ParamValue::Int(8)),
                 ]);
-                let trial = TrialContext {
-                    index: 0,
-                    id: "t",
-                    seed: 5,
-                    params: &p,
-                    data: &data,
-                    dir: None,
-                    command: None,
-                    monitor: None,
-                    device: &cpu,
-                };
+                let trial = context(&p, &data, 5, &cpu);
                 let run = |gradients| {
                     let mut t = MlpObjective { gradients }.start(&trial).unwrap();
                     let losses: Vec<f64> = (0..3).map(|_| t.train_epoch().unwrap()).collect();
@@ -550,17 +550,7 @@ mod tests {
         let cpu = crate::device::TrialDevice::cpu();
         let data = toy_data(Task::Regression);
         let p = params(&[("hidden", ParamValue::Int(8))]);
-        let trial = TrialContext {
-            index: 0,
-            id: "t",
-            seed: 1,
-            params: &p,
-            data: &data,
-            dir: None,
-            command: None,
-            monitor: None,
-            device: &cpu,
-        };
+        let trial = context(&p, &data, 1, &cpu);
         let objective = MlpObjective::default();
         let mut trainer = objective.start(&trial).unwrap();
         trainer.train_epoch().unwrap();

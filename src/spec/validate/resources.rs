@@ -30,7 +30,10 @@ pub(super) fn validate_resources(
                     format!("got \"{}\", expected one of \"{}\"", word.get_ref(), names.join("\", \"")),
                 )
             })?;
-            check_backend(backend, objective).map_err(|message| ctx.at(word, "resources.device", message))?;
+            // Whether this binary has the backend is checked when a run starts, so a GPU spec
+            // still plans, aggregates and runs with `--device cpu` in a CPU-only build.
+            crate::objective::check_device(objective, backend)
+                .map_err(|e| ctx.at(word, "resources.device", e.to_string()))?;
             backend
         }
     };
@@ -75,19 +78,4 @@ pub(super) fn validate_resources(
         }
     };
     Ok(Resources { backend, devices, trials_per_device })
-}
-
-/// Whether `objective` can train on `backend`; why not, in words. Whether
-/// this binary has the backend is checked when a run starts, so a GPU spec
-/// still plans, aggregates and runs with `--device cpu` in a CPU-only build.
-pub(crate) fn check_backend(backend: Backend, objective: &dyn Objective) -> Result<(), String> {
-    if !objective.devices().contains(&backend) {
-        return Err(crate::device::DeviceError::Unsupported {
-            objective: objective.name().to_string(),
-            backend,
-            supported: objective.devices().to_vec(),
-        }
-        .to_string());
-    }
-    Ok(())
 }
