@@ -8,6 +8,8 @@
 //! trials running at once give the same results as one after the other, and
 //! the MLP can run as threads ([`Parallelism::Threads`]).
 
+mod fused;
+mod gemm;
 mod network;
 mod optimizer;
 pub(crate) mod settings;
@@ -24,6 +26,7 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use fused::{FusedMlp, FusedStepper, Head};
 pub(crate) use network::Mlp;
 use network::{BatchTargets, loss, manual_gradients};
 use optimizer::{LinearState, ParamOptimizer, module_optimizer};
@@ -38,12 +41,18 @@ use crate::params::{ResolvedParams, Schema};
 /// How the trainer computes gradients.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Gradients {
-    /// The MLP's backward pass written out, on plain tensors (the default).
+    /// On the CPU, [`Gradients::Manual`]'s arithmetic as loops over flat buffers
+    /// (`fused.rs`), bit for bit the same, without a tensor per operation; on a GPU,
+    /// [`Gradients::Manual`] itself (the default).
+    #[default]
+    Fused,
+    /// The MLP's backward pass written out, on plain tensors.
     /// Burn's autodiff records every op into one process-global graph behind a
     /// lock that concurrent trials contend for, and only its own backward pass
     /// frees that graph; for this fixed architecture the gradients are a few
-    /// lines, and the tests check them against autodiff.
-    #[default]
+    /// lines, and the tests check them against autodiff. What [`Gradients::Fused`]
+    /// runs on a GPU; selected by name only in the tests.
+    #[cfg_attr(not(test), allow(dead_code))]
     Manual,
     /// Burn's autodiff and `ModuleOptimizer`: the reference the manual pass is tested against.
     /// No command selects it, so outside the tests it is never built.
@@ -81,7 +90,7 @@ impl Objective for MlpObjective {
 
     fn parallelism(&self) -> Parallelism {
         match self.gradients {
-            Gradients::Manual => Parallelism::Threads,
+            Gradients::Fused | Gradients::Manual => Parallelism::Threads,
             Gradients::Autodiff => Parallelism::Processes,
         }
     }
@@ -91,14 +100,17 @@ impl Objective for MlpObjective {
         let data = trial.data;
         let plain = trial.device().clone();
         let device = match self.gradients {
-            Gradients::Manual => plain.clone(),
+            Gradients::Fused | Gradients::Manual => plain.clone(),
             Gradients::Autodiff => plain.clone().autodiff(),
         };
         let mut rng = trial.rng();
         let dropout_rng = Xoshiro256PlusPlus::seed_from_u64(rng.next_u64());
         let model = Mlp::new(&mut rng, data.n_features, s.hidden, s.layers, data.n_outputs(), &device);
+        if self.gradients == Gradients::Fused && trial.device_info().backend == Backend::Cpu {
+            return Ok(Box::new(FusedTrainer::new(trial, FusedMlp::from_burn(&model)?, s, rng, dropout_rng)));
+        }
         let stepper = match self.gradients {
-            Gradients::Manual => Stepper::Manual {
+            Gradients::Fused | Gradients::Manual => Stepper::Manual {
                 optim: ParamOptimizer::new(&s),
                 states: (0..=s.layers).map(|_| (None, None)).collect(),
             },
@@ -106,17 +118,8 @@ impl Objective for MlpObjective {
         };
         let n_train = data.n_train();
         let train_x = trial.train_x(&device);
-        let train_targets = match &data.train_y {
-            Targets::Classes(labels) => {
-                let k = data.n_outputs();
-                let mut onehot = vec![0.0f32; n_train * k];
-                for (i, &y) in labels.iter().enumerate() {
-                    onehot[i * k + y] = 1.0;
-                }
-                Tensor::from_data(TensorData::new(onehot, [n_train, k]), &device)
-            }
-            Targets::Values { model, .. } => Tensor::from_data(TensorData::new(model.clone(), [n_train, 1]), &device),
-        };
+        let train_targets =
+            Tensor::from_data(TensorData::new(train_targets(data), [n_train, data.n_outputs()]), &device);
         let valid_x = trial.valid_x(&plain);
         Ok(Box::new(MlpTrainer {
             model: Some(model),
@@ -192,28 +195,10 @@ impl MlpTrainer {
         self.model.as_ref().ok_or_else(|| TrialError::failed("model lost after an earlier error"))
     }
 
-    /// Inverted-dropout masks (0 or 1/keep), one per hidden layer, drawn from
-    /// the trial's RNG as raw 32-bit words compared with keep·2³²: a quarter
-    /// of the bytes of drawing an f64 per unit, and a loop that vectorises.
     fn dropout_masks(&mut self, batch: usize) -> Option<Vec<Tensor<2>>> {
-        use rand::Rng;
-        let p = self.settings.dropout;
-        if p <= 0.0 || self.settings.layers == 0 {
-            return None;
-        }
-        let keep = 1.0 - p;
-        let scale = (1.0 / keep) as f32;
-        let threshold = (keep * 4_294_967_296.0).round().min(u32::MAX as f64) as u32;
-        let n = batch * self.settings.hidden;
-        let mut words = vec![0u32; n];
-        let masks = (0..self.settings.layers)
-            .map(|_| {
-                self.dropout_rng.fill(&mut words[..]);
-                let values: Vec<f32> = words.iter().map(|&w| scale * f32::from(u8::from(w < threshold))).collect();
-                Tensor::from_data(TensorData::new(values, [batch, self.settings.hidden]), &self.device)
-            })
-            .collect();
-        Some(masks)
+        let masks = dropout_masks(&mut self.dropout_rng, &self.settings, batch)?;
+        let shape = [batch, self.settings.hidden];
+        Some(masks.into_iter().map(|m| Tensor::from_data(TensorData::new(m, shape), &self.device)).collect())
     }
 
     fn batch_targets(&self, idx: Tensor<1, Int>) -> BatchTargets {
@@ -270,6 +255,126 @@ impl Trainer for MlpTrainer {
 
     fn checkpoint(&self, metadata: &BTreeMap<String, String>) -> Result<Vec<u8>, TrialError> {
         weights::save(&self.model()?.valid(), metadata)
+    }
+}
+
+/// The training targets, `n_train × outputs`: one-hot rows, or standardized values.
+fn train_targets(data: &Prepared) -> Vec<f32> {
+    match &data.train_y {
+        Targets::Classes(labels) => {
+            let k = data.n_outputs();
+            let mut onehot = vec![0.0f32; labels.len() * k];
+            for (i, &y) in labels.iter().enumerate() {
+                onehot[i * k + y] = 1.0;
+            }
+            onehot
+        }
+        Targets::Values { model, .. } => model.clone(),
+    }
+}
+
+/// Inverted-dropout masks (0 or 1/keep), one `batch × hidden` mask per hidden
+/// layer, drawn as raw 32-bit words compared with keep·2³²: a quarter of the
+/// bytes of drawing an f64 per unit, and a loop that vectorises.
+fn dropout_masks(rng: &mut Xoshiro256PlusPlus, s: &MlpSettings, batch: usize) -> Option<Vec<Vec<f32>>> {
+    use rand::Rng;
+    let p = s.dropout;
+    if p <= 0.0 || s.layers == 0 {
+        return None;
+    }
+    let keep = 1.0 - p;
+    let scale = (1.0 / keep) as f32;
+    let threshold = (keep * 4_294_967_296.0).round().min(u32::MAX as f64) as u32;
+    let mut words = vec![0u32; batch * s.hidden];
+    let masks = (0..s.layers)
+        .map(|_| {
+            rng.fill(&mut words[..]);
+            words.iter().map(|&w| scale * f32::from(u8::from(w < threshold))).collect()
+        })
+        .collect();
+    Some(masks)
+}
+
+/// The CPU trainer: the same trial as [`MlpTrainer`] with [`Gradients::Manual`]
+/// (same initial weights, shuffles, masks and arithmetic), through `fused.rs`.
+struct FusedTrainer {
+    stepper: FusedStepper,
+    settings: MlpSettings,
+    /// The per-epoch shuffle.
+    rng: ChaCha8Rng,
+    dropout_rng: Xoshiro256PlusPlus,
+    /// Where checkpoints' tensors are made.
+    device: Device,
+    train_x: Vec<f32>,
+    train_targets: Vec<f32>,
+    /// One batch's targets, gathered.
+    batch_targets: Vec<f32>,
+    n_features: usize,
+    n_outputs: usize,
+    n_train: usize,
+    valid_x: Vec<f32>,
+    n_valid: usize,
+}
+
+impl FusedTrainer {
+    fn new(
+        trial: &TrialContext<'_>,
+        net: FusedMlp,
+        settings: MlpSettings,
+        rng: ChaCha8Rng,
+        dropout_rng: Xoshiro256PlusPlus,
+    ) -> Self {
+        let data = trial.data;
+        let head = match data.task {
+            Task::Classification => Head::CrossEntropy,
+            Task::Regression => Head::SquaredError,
+        };
+        FusedTrainer {
+            stepper: FusedStepper::new(net, &settings, head),
+            settings,
+            rng,
+            dropout_rng,
+            device: trial.device().clone(),
+            train_x: data.train_x.clone(),
+            train_targets: train_targets(data),
+            batch_targets: Vec::new(),
+            n_features: data.n_features,
+            n_outputs: data.n_outputs(),
+            n_train: data.n_train(),
+            valid_x: data.valid_x.clone(),
+            n_valid: data.n_valid(),
+        }
+    }
+}
+
+impl Trainer for FusedTrainer {
+    fn train_epoch(&mut self) -> Result<f64, TrialError> {
+        let mut order: Vec<usize> = (0..self.n_train).collect();
+        order.shuffle(&mut self.rng);
+        let (d, k) = (self.n_features, self.n_outputs);
+        let mut loss_sum = 0.0f64;
+        for chunk in order.chunks(self.settings.batch_size) {
+            let batch = chunk.len();
+            let x = self.stepper.batch_input();
+            x.clear();
+            self.batch_targets.clear();
+            for &row in chunk {
+                x.extend_from_slice(&self.train_x[row * d..(row + 1) * d]);
+                self.batch_targets.extend_from_slice(&self.train_targets[row * k..(row + 1) * k]);
+            }
+            let masks = dropout_masks(&mut self.dropout_rng, &self.settings, batch);
+            let loss = self.stepper.step(batch, &self.batch_targets, masks.as_deref(), self.settings.lr);
+            loss_sum += loss as f64 * batch as f64;
+        }
+        Ok(loss_sum / self.n_train as f64)
+    }
+
+    fn validate(&mut self) -> Result<Vec<f32>, TrialError> {
+        Ok(self.stepper.net.forward(&self.valid_x, self.n_valid))
+    }
+
+    fn checkpoint(&self, metadata: &BTreeMap<String, String>) -> Result<Vec<u8>, TrialError> {
+        weights::save(&self.stepper.net.to_burn(&self.device), metadata)
     }
 }
 
@@ -541,6 +646,44 @@ mod tests {
                     assert!((m - a).abs() < 1e-3, "{task:?} {optimizer}: output {m} vs {a}");
                 }
                 assert!(manual_losses[2] < manual_losses[0], "{task:?} {optimizer} learns: {manual_losses:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fused_training_is_bit_identical_to_the_tensor_path() {
+        let cpu = crate::device::TrialDevice::cpu();
+        for task in [Task::Classification, Task::Regression] {
+            let data = toy_data(task);
+            for optimizer in ["adam", "adamw", "sgd"] {
+                for (layers, dropout, weight_decay, momentum) in
+                    [(2, 0.25, 0.001, 0.9), (1, 0.0, 0.0, 0.0), (0, 0.0, 0.01, 0.5)]
+                {
+                    let p = params(&[
+                        ("optimizer", ParamValue::Str(optimizer.into())),
+                        ("dropout", ParamValue::Float(dropout)),
+                        ("weight_decay", ParamValue::Float(weight_decay)),
+                        ("momentum", ParamValue::Float(momentum)),
+                        ("lr", ParamValue::Float(0.01)),
+                        ("batch_size", ParamValue::Int(16)),
+                        ("layers", ParamValue::Int(layers)),
+                        ("hidden", ParamValue::Int(8)),
+                    ]);
+                    let trial = context(&p, &data, 5, &cpu);
+                    let run = |gradients| {
+                        let mut t = MlpObjective { gradients }.start(&trial).unwrap();
+                        let losses: Vec<u64> = (0..3).map(|_| t.train_epoch().unwrap().to_bits()).collect();
+                        let outputs: Vec<u32> = t.validate().unwrap().iter().map(|v| v.to_bits()).collect();
+                        // Burn writes the header's keys in any order; the store sorts them before writing.
+                        let checkpoint = t.checkpoint(&BTreeMap::new()).unwrap();
+                        (losses, outputs, crate::store::canonical_safetensors(&checkpoint).unwrap())
+                    };
+                    let what = format!("{task:?} {optimizer} layers={layers} dropout={dropout} decay={weight_decay}");
+                    let (fused, tensor) = (run(Gradients::Fused), run(Gradients::Manual));
+                    assert_eq!(fused.0, tensor.0, "{what}: losses");
+                    assert_eq!(fused.1, tensor.1, "{what}: validation outputs");
+                    assert!(fused.2 == tensor.2, "{what}: checkpoints differ");
+                }
             }
         }
     }

@@ -35,23 +35,20 @@ impl Mlp {
         n_out: usize,
         device: &Device,
     ) -> Self {
-        let mut linear = |d_in: usize, d_out: usize| {
+        let mut drawn = |d_in: usize, d_out: usize| {
             let bound = 1.0 / (d_in as f32).sqrt();
             let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
             let w = draw(d_in * d_out);
             let b = draw(d_out);
-            Linear {
-                weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [d_in, d_out]), device)),
-                bias: Some(Param::from_tensor(Tensor::from_data(TensorData::new(b, [d_out]), device))),
-            }
+            linear(w, b, d_in, d_out, device)
         };
         let mut layers_vec = Vec::with_capacity(layers);
         let mut d_in = n_in;
         for _ in 0..layers {
-            layers_vec.push(linear(d_in, hidden));
+            layers_vec.push(drawn(d_in, hidden));
             d_in = hidden;
         }
-        let out = linear(d_in, n_out);
+        let out = drawn(d_in, n_out);
         Mlp { hidden: layers_vec, out }
     }
 
@@ -71,6 +68,14 @@ impl Mlp {
     /// Hidden layers.
     pub(crate) fn layers(&self) -> usize {
         self.hidden.len()
+    }
+}
+
+/// A Linear layer with weights `w` (`d_in × d_out`, row-major) and bias `b`.
+pub(super) fn linear(w: Vec<f32>, b: Vec<f32>, d_in: usize, d_out: usize, device: &Device) -> Linear {
+    Linear {
+        weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, [d_in, d_out]), device)),
+        bias: Some(Param::from_tensor(Tensor::from_data(TensorData::new(b, [d_out]), device))),
     }
 }
 

@@ -13,14 +13,27 @@ use burn::tensor::Tensor;
 
 use super::settings::MlpSettings;
 
-/// The optimizer the settings ask for, as Burn configures it (epsilon 1e-8 as
-/// in PyTorch, so results compare with the Python peers; SGD without dampening).
+/// Adam's and AdamW's betas (Burn's and PyTorch's defaults), and epsilon as in PyTorch, so
+/// results compare with the Python peers. `fused.rs` applies the same constants.
+pub(super) const BETA_1: f32 = 0.9;
+pub(super) const BETA_2: f32 = 0.999;
+pub(super) const EPSILON: f32 = 1e-8;
+
+/// The optimizer the settings ask for, as Burn configures it (SGD without dampening).
 fn configs(s: &MlpSettings) -> (AdamConfig, AdamWConfig, SgdConfig) {
     let decay = (s.weight_decay > 0.0).then(|| WeightDecayConfig::new(s.weight_decay as f32));
     let momentum = (s.momentum > 0.0).then(|| MomentumConfig::new().with_momentum(s.momentum).with_dampening(0.0));
     (
-        AdamConfig::new().with_epsilon(1e-8).with_weight_decay(decay.clone()),
-        AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(s.weight_decay as f32),
+        AdamConfig::new()
+            .with_beta_1(BETA_1)
+            .with_beta_2(BETA_2)
+            .with_epsilon(EPSILON)
+            .with_weight_decay(decay.clone()),
+        AdamWConfig::new()
+            .with_beta_1(BETA_1)
+            .with_beta_2(BETA_2)
+            .with_epsilon(EPSILON)
+            .with_weight_decay(s.weight_decay as f32),
         SgdConfig::new().with_weight_decay(decay).with_momentum(momentum),
     )
 }
