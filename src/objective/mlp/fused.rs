@@ -58,18 +58,19 @@ impl FusedMlp {
         Mlp { hidden: layers, out }
     }
 
-    /// Outputs for `rows` rows of `x`, without dropout: `Mlp::forward(x, None)`.
-    pub(super) fn forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        let mut a = x.to_vec();
+    /// Outputs for `rows` rows of `x`, without dropout: `Mlp::forward(x, None)`. The two
+    /// buffers are reused from call to call (a wide layer's would otherwise be fresh pages
+    /// every epoch); the outputs are left in the first.
+    pub(super) fn forward(&self, x: &[f32], rows: usize, buffers: &mut (Vec<f32>, Vec<f32>)) {
+        let (out, scratch) = buffers;
         for (i, layer) in self.layers.iter().enumerate() {
-            let mut z = vec![0.0; rows * layer.d_out];
-            layer.apply(&a, rows, &mut z);
+            scratch.resize(rows * layer.d_out, 0.0);
+            layer.apply(if i == 0 { x } else { out }, rows, scratch);
             if i + 1 < self.layers.len() {
-                z.iter_mut().for_each(|v| *v = relu(*v));
+                scratch.iter_mut().for_each(|v| *v = relu(*v));
             }
-            a = z;
+            std::mem::swap(out, scratch);
         }
-        a
     }
 }
 
