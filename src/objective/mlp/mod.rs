@@ -676,7 +676,7 @@ mod tests {
             let mut words = vec![0u32; n];
             a.fill(&mut words[..]);
             let mut out = vec![0.0f32; n];
-            for_each_word(&mut b, &mut out, |w| f32::from_bits(w));
+            for_each_word(&mut b, &mut out, f32::from_bits);
             let got: Vec<u32> = out.iter().map(|v| v.to_bits()).collect();
             assert_eq!(got, words, "{n} words");
             assert_eq!(a.next_u64(), b.next_u64(), "{n} words: the generators end in the same state");
