@@ -284,29 +284,28 @@ fn dropout_masks(rng: &mut Xoshiro256PlusPlus, s: &MlpSettings, batch: usize) ->
     let keep = 1.0 - p;
     let scale = (1.0 / keep) as f32;
     let threshold = (keep * 4_294_967_296.0).round().min(u32::MAX as f64) as u32;
-    let unit = |word: u32| scale * f32::from(u8::from(word < threshold));
+    let mut words = vec![0u32; batch * s.hidden];
     let masks = (0..s.layers)
         .map(|_| {
-            let mut mask = vec![0.0f32; batch * s.hidden];
-            for_each_word(rng, &mut mask, unit);
-            mask
+            fill_words(rng, &mut words);
+            words.iter().map(|&w| scale * f32::from(u8::from(w < threshold))).collect()
         })
         .collect();
     Some(masks)
 }
 
-/// Sets `out[i] = f(word i)` for the words `rng.fill(&mut [u32; out.len()])` would draw, without
-/// the byte-by-byte copies of rand's `fill_bytes_via_next`, which took a tenth of a dropout
-/// trial: each `next_u64` gives two words, low half first, and an odd last word is `next_u32`.
-fn for_each_word(rng: &mut Xoshiro256PlusPlus, out: &mut [f32], f: impl Fn(u32) -> f32) {
-    let mut pairs = out.chunks_exact_mut(2);
+/// The words `rng.fill(words)` draws, without the byte-by-byte copies of rand's
+/// `fill_bytes_via_next`: each `next_u64` gives two words, low half first, and an odd last
+/// word is `next_u32`.
+fn fill_words(rng: &mut Xoshiro256PlusPlus, words: &mut [u32]) {
+    let mut pairs = words.chunks_exact_mut(2);
     for pair in &mut pairs {
         let x = rng.next_u64();
-        pair[0] = f(x as u32);
-        pair[1] = f((x >> 32) as u32);
+        pair[0] = x as u32;
+        pair[1] = (x >> 32) as u32;
     }
     if let [last] = pairs.into_remainder() {
-        *last = f(rng.next_u32());
+        *last = rng.next_u32();
     }
 }
 
@@ -675,9 +674,8 @@ mod tests {
             let (mut a, mut b) = (Xoshiro256PlusPlus::seed_from_u64(9), Xoshiro256PlusPlus::seed_from_u64(9));
             let mut words = vec![0u32; n];
             a.fill(&mut words[..]);
-            let mut out = vec![0.0f32; n];
-            for_each_word(&mut b, &mut out, f32::from_bits);
-            let got: Vec<u32> = out.iter().map(|v| v.to_bits()).collect();
+            let mut got = vec![0u32; n];
+            fill_words(&mut b, &mut got);
             assert_eq!(got, words, "{n} words");
             assert_eq!(a.next_u64(), b.next_u64(), "{n} words: the generators end in the same state");
         }
