@@ -112,6 +112,10 @@ struct Progress {
     last_checkpoint: Option<Vec<u8>>,
     /// What the best model costs to serve.
     cost: Option<store::ModelCost>,
+    /// The bytes of the best checkpoint last written, kept so that sealing it hashes them
+    /// without reading the file back (one checkpoint in memory, which the trainer's own
+    /// model already outweighs).
+    best_checkpoint: Option<Vec<u8>>,
 }
 
 /// An epoch's raw validation outputs, for the bootstrap.
@@ -262,8 +266,14 @@ pub(super) fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &
             // Measured here, once, from the bytes the hash was taken of: the best epoch's model,
             // whatever epoch the loop ended on.
             if matches!(outcome, Ok(Ok(_))) {
-                progress.cost =
-                    Some(super::cost::measure(env.objective, &checkpoint, &params, data, &env.device.device));
+                progress.cost = Some(super::cost::measure(
+                    env.objective,
+                    &checkpoint,
+                    &params,
+                    data,
+                    &env.device.device,
+                    start.elapsed(),
+                ));
             }
             let Some(best) = progress.best_outputs.take() else { return Ok(()) };
             let (targets, width, scale) = match best.own {
@@ -659,14 +669,20 @@ fn save_best_checkpoint(
     progress.best_metrics = epoch_metrics.clone();
     progress.checkpoint_bytes += bytes.len() as u64;
     progress.checkpoint_seconds += started.elapsed().as_secs_f64();
+    progress.best_checkpoint = Some(bytes);
     Ok(())
 }
 
 /// The final checkpoint's sha256, for the trial's record; returns its bytes.
 fn seal_best(folder: &TrialFolder, progress: &mut Progress) -> Result<Vec<u8>, TrialError> {
     let started = Instant::now();
-    let path = folder.dir().join(names::CHECKPOINT);
-    let bytes = std::fs::read(&path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    let bytes = match progress.best_checkpoint.take() {
+        Some(bytes) => bytes,
+        None => {
+            let path = folder.dir().join(names::CHECKPOINT);
+            std::fs::read(&path).map_err(|e| failed(format!("{}: {e}", path.display())))?
+        }
+    };
     progress.checkpoint_sha256 = Some(store::sha256_hex(&bytes));
     progress.checkpoint_seconds += started.elapsed().as_secs_f64();
     Ok(bytes)

@@ -97,8 +97,10 @@ pub(crate) fn refit(
     .map_err(|e| failed(format!("training the refit of configuration {}: {e}", winner.config)))?;
     let bytes = store::canonical_safetensors(&trained).unwrap_or(trained);
     folder.replace(names::CHECKPOINT, &bytes).map_err(io)?;
-    let cost =
-        pool.install(|| crate::runner::cost::measure(sweep.objective, &bytes, &params, data, &env.device.device));
+    // One model, measured once: it gets the full budget, whatever its training took.
+    let cost = pool.install(|| {
+        crate::runner::cost::measure(sweep.objective, &bytes, &params, data, &env.device.device, std::time::Duration::MAX)
+    });
     let meta = BestMetadata {
         trial_id: id.clone(),
         epoch: epochs,
