@@ -168,14 +168,31 @@ fn lock_state(path: &Path) -> Lock {
 /// current claim is stale or this process's own. `after_record` is the
 /// attempt count a finished record of the trial holds, so that a rerun of a
 /// failed trial counts on.
+#[cfg(test)]
 pub(crate) fn try_claim(trial_dir: &Path, after_record: usize, limit: Duration) -> io::Result<Claim> {
-    fs::create_dir_all(trial_dir)?;
+    take(trial_dir, after_record, limit).map(|(claim, _)| claim)
+}
+
+/// [`try_claim`], which also returns the new claim file, open for writing, so
+/// that [`HeldClaims::hold_file`] locks it without opening it again.
+pub(crate) fn take(trial_dir: &Path, after_record: usize, limit: Duration) -> io::Result<(Claim, Option<File>)> {
+    // A folder this call created holds no claim: the first attempt is tried without listing
+    // it. Its creation with O_EXCL still decides, should another process race for it.
+    let mut fresh = match fs::create_dir(trial_dir) {
+        Ok(()) => true,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+        Err(_) => {
+            fs::create_dir_all(trial_dir)?;
+            false
+        }
+    };
     loop {
-        let next = match current(trial_dir)? {
+        let found = if std::mem::take(&mut fresh) { None } else { current(trial_dir)? };
+        let next = match found {
             None => after_record + 1,
             // This process's own claims count like anyone's: another of its workers may hold one.
             Some(c) if c.is_stale(limit) => c.attempt.max(after_record) + 1,
-            Some(c) => return Ok(Claim::Held(c.info)),
+            Some(c) => return Ok((Claim::Held(c.info), None)),
         };
         let info = ClaimInfo::mine(next);
         let path = trial_dir.join(claim_file_name(next));
@@ -184,7 +201,7 @@ pub(crate) fn try_claim(trial_dir: &Path, after_record: usize, limit: Duration) 
                 let mut bytes = serde_json::to_vec_pretty(&info).map_err(io::Error::other)?;
                 bytes.push(b'\n');
                 file.write_all(&bytes)?;
-                return Ok(Claim::Taken(info));
+                return Ok((Claim::Taken(info), Some(file)));
             }
             // Another process took this attempt first: look again.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -193,8 +210,8 @@ pub(crate) fn try_claim(trial_dir: &Path, after_record: usize, limit: Duration) 
     }
 }
 
-/// The claims this process holds, with a thread that refreshes their
-/// heartbeat until dropped.
+/// The claims this process holds (by trial folder), with a thread that
+/// refreshes their heartbeat until dropped.
 pub(crate) struct HeldClaims {
     held: Arc<Mutex<Vec<(PathBuf, File)>>>,
     stop: Arc<(Mutex<bool>, std::sync::Condvar)>,
@@ -236,21 +253,30 @@ impl HeldClaims {
 
     /// Keeps the claim of attempt `attempt` in `trial_dir` alive, from now on:
     /// its lock held, its heartbeat refreshed.
+    #[cfg(test)]
     pub(crate) fn hold(&self, trial_dir: &Path, attempt: usize) {
         let path = trial_dir.join(claim_file_name(attempt));
         let Ok(file) = File::options().write(true).open(&path) else { return };
+        let _ = file.set_modified(SystemTime::now());
+        self.hold_file(trial_dir, file);
+    }
+
+    /// Keeps the claim whose file [`take`] just created in `trial_dir` alive
+    /// (its mtime is already now).
+    pub(crate) fn hold_file(&self, trial_dir: &Path, file: File) {
         // Where the filesystem has no locks, the heartbeat alone tells that the claim lives.
         let _ = file.try_lock();
-        let _ = file.set_modified(SystemTime::now());
         if let Ok(mut held) = self.held.lock() {
-            held.push((path, file));
+            held.push((trial_dir.to_path_buf(), file));
         }
     }
 
     /// Lets go of the claim in `trial_dir` (its trial has its record).
     pub(crate) fn release(&self, trial_dir: &Path) {
         if let Ok(mut held) = self.held.lock() {
-            held.retain(|(p, _)| p.parent() != Some(trial_dir));
+            // Compared as bytes: Path's equality parses both paths into components, which cost
+            // more than the rest of a short trial's claim while hundreds wait for their commit.
+            held.retain(|(d, _)| d.as_os_str() != trial_dir.as_os_str());
         }
     }
 }

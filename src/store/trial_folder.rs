@@ -76,6 +76,11 @@ impl TrialFolder {
     fn start_in_existing(dir: &Path, marker: &[u8], preprocessing: &Path, history_header: &[u8]) -> io::Result<Self> {
         let entries: BTreeSet<String> =
             fs::read_dir(dir)?.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
+        // The usual case: the folder that the claim just created, with nothing of an earlier
+        // attempt to retire or reuse (the checks below cost a dozen system calls).
+        if entries.iter().all(|e| super::claim::is_claim_file(e)) {
+            return Self::start_in_new(dir, marker, preprocessing, history_header);
+        }
         let spare_name = |name: &str| format!(".{name}.spare");
         // The earlier record first: from here on the folder holds no complete trial.
         let (record, running) = (dir.join(names::RECORD), dir.join(names::RUNNING));
