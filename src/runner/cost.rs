@@ -29,8 +29,9 @@ const BUDGET: std::time::Duration = std::time::Duration::from_millis(20);
 const MIN_CALLS: usize = 10;
 /// The share of the trial's own time (up to [`BUDGET`]) that measuring may take, so that a
 /// trial of a millisecond does not spend a third of it on its cost: W-trivial's logistic
-/// regressions took 0.25 ms to measure next to 0.4 ms of training.
-const SHARE_OF_TRIAL: u32 = 4;
+/// regressions took 0.25 ms to measure next to 0.4 ms of training. (A quarter was tried
+/// first: those trials still took all 50 one-row calls.)
+const SHARE_OF_TRIAL: u32 = 10;
 /// The one-row calls a short trial's model gets at least: the p95 is then the 19th of 20, so
 /// one call slowed down by the machine does not become the p95.
 const SHORT_TRIAL_CALLS: usize = 20;
@@ -60,7 +61,7 @@ fn method(single: usize, batches: usize, first_alone: bool) -> String {
 /// count where the checkpoint is safetensors; the timings where the
 /// objective can load it and the sweep has rows to feed it (a program's
 /// model, which sweep cannot load, has none). `trial_time` is how long the
-/// trial took up to now: measuring takes about a quarter of it at most, never
+/// trial took up to now: measuring takes about a tenth of it at most, never
 /// fewer than [`SHORT_TRIAL_CALLS`] one-row calls and one timed batch.
 pub(crate) fn measure(
     objective: &dyn Objective,
