@@ -66,7 +66,9 @@ pub(crate) struct RunningMarker {
     pub host: String,
     /// Its process id.
     pub pid: u32,
-    /// When the trial started (RFC 3339).
+    /// When the trial started (RFC 3339); a claim file, which serves as the
+    /// marker of the trial it claims, says `claimed_at`.
+    #[serde(alias = "claimed_at")]
     pub started_at: String,
     /// `SLURM_JOB_ID`, when run by SLURM.
     pub slurm_job_id: Option<String>,
@@ -243,10 +245,13 @@ pub(super) fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &
             true => names::PREPROCESSING.to_string(),
             false => names::fold_preprocessing(trial.repeat),
         };
+        // The claim this process took is the marker too (attempt 0: the trial runs unclaimed).
+        let claim = (trial.attempt > 0).then(|| trial_dir.join(store::claim::claim_file_name(trial.attempt)));
         let started = folder.insert(
             TrialFolder::start(
                 &trial_dir,
                 &marker,
+                claim.as_deref(),
                 &env.dir.file(&preprocessing),
                 &history_line(&[&["epoch"][..], &columns, &["saved_best"]].concat())?,
             )

@@ -38,11 +38,19 @@ pub(crate) struct ClaimInfo {
     pub host: String,
     /// Its process id.
     pub pid: u32,
-    /// When it claimed the trial (RFC 3339).
+    /// When it claimed the trial (RFC 3339). Read as `started_at` too: the
+    /// claim file doubles as the trial's `running.json` marker and ends up
+    /// holding its record, whose `attempt`, `host`, `pid` and `started_at`
+    /// still say who held the claim.
+    #[serde(alias = "started_at")]
     pub claimed_at: String,
     /// `SLURM_JOB_ID`, when run by SLURM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm_job_id: Option<String>,
+    /// `SLURM_ARRAY_JOB_ID`_`SLURM_ARRAY_TASK_ID`, when run as an array task
+    /// (what the running marker says, which this file is too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_array_task: Option<String>,
 }
 
 impl ClaimInfo {
@@ -54,6 +62,10 @@ impl ClaimInfo {
             pid: std::process::id(),
             claimed_at: super::now_rfc3339(),
             slurm_job_id: std::env::var("SLURM_JOB_ID").ok(),
+            slurm_array_task: std::env::var("SLURM_ARRAY_JOB_ID")
+                .ok()
+                .zip(std::env::var("SLURM_ARRAY_TASK_ID").ok())
+                .map(|(j, t)| format!("{j}_{t}")),
         }
     }
 
@@ -349,6 +361,33 @@ mod tests {
         // A record's attempts count on.
         let fresh = tmp.path().join("u");
         assert!(matches!(try_claim(&fresh, 2, STALE_AFTER).unwrap(), Claim::Taken(ClaimInfo { attempt: 3, .. })));
+    }
+
+    #[test]
+    fn a_claim_that_became_its_trials_record_still_names_its_holder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("t");
+        let Claim::Taken(info) = try_claim(&dir, 0, STALE_AFTER).unwrap() else { panic!("a free trial") };
+        // The trial's record, written into the claim's inode through running.json (trial_folder).
+        let record = crate::store::TrialRecord {
+            host: info.host.clone(),
+            pid: info.pid,
+            attempt: 1,
+            started_at: info.claimed_at.clone(),
+            ..crate::store::TrialRecord::synthetic(
+                "s",
+                "t",
+                crate::metrics::Monitor::new("mcc", crate::metrics::Goal::Maximize, 0.0),
+            )
+        };
+        fs::write(dir.join(claim_file_name(1)), serde_json::to_vec_pretty(&record).unwrap()).unwrap();
+        let found = current(&dir).unwrap().unwrap().info.expect("the record names the claim's holder");
+        assert_eq!((found.attempt, &found.host, found.pid), (1, &info.host, info.pid));
+        // Its holder is this process, which holds no lock on it: gone once the grace is over,
+        // so that --retry-failed need not wait for the stale limit.
+        let old = SystemTime::now() - Duration::from_secs(10);
+        File::options().write(true).open(dir.join(claim_file_name(1))).unwrap().set_modified(old).unwrap();
+        assert!(current(&dir).unwrap().unwrap().is_stale(STALE_AFTER));
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! [`super::TrialFolder::finish`]) and that file is renamed to `trial.json`
 //! here: the marker's inode becomes the record's, so a
 //! trial's life frees no inode (see [`super::replace_via_spare`] for why that
-//! matters) and creates one file fewer. Readers of `trial.json` still only see
+//! matters) and creates one file fewer; where the marker is the claim file's
+//! second name ([`super::TrialFolder::start`]), the claim's inode becomes the
+//! record's, and the claim file reads as the record. Readers of `trial.json` still only see
 //! a complete, durable file; a reader of the marker may catch it mid-rewrite
 //! and must treat an unreadable marker as "committing, or died committing".
 
