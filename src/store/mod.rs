@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 pub(crate) use atomic::replace_via_spare;
 pub(crate) use atomic::{sync_tree, write_atomic, write_atomic_deferred};
 pub(crate) use checkpoint::{canonical_safetensors, header_keys};
-pub(crate) use commit::commit_records;
+pub(crate) use commit::{commit_records, commit_step};
 pub(crate) use history::{
     EpochMetrics, HistoryError, HistoryFile, read_history_column, read_history_numbers, read_metric_history,
 };
