@@ -65,12 +65,14 @@ impl Claiming {
         if self.settled(record.as_ref()) {
             return None;
         }
-        match claim::try_claim(&trial_dir, record.as_ref().map_or(0, |r| r.attempt), self.stale_after) {
-            Ok(claim::Claim::Taken(info)) => {
-                self.held.hold(&trial_dir, info.attempt);
+        match claim::take(&trial_dir, record.as_ref().map_or(0, |r| r.attempt), self.stale_after) {
+            Ok((claim::Claim::Taken(info), file)) => {
+                if let Some(file) = file {
+                    self.held.hold_file(&trial_dir, file);
+                }
                 Some(TrialSpec { attempt: info.attempt, ..trial.clone() })
             }
-            Ok(claim::Claim::Held(_)) => {
+            Ok((claim::Claim::Held(_), _)) => {
                 if let Ok(mut later) = self.elsewhere.lock() {
                     later.push(trial.clone());
                 }

@@ -27,19 +27,32 @@ const BATCH_CALLS: usize = 3;
 /// small MLPs take a few milliseconds in all.
 const BUDGET: std::time::Duration = std::time::Duration::from_millis(20);
 const MIN_CALLS: usize = 10;
+/// The share of the trial's own time (up to [`BUDGET`]) that measuring may take, so that a
+/// trial of a millisecond does not spend a third of it on its cost: W-trivial's logistic
+/// regressions took 0.25 ms to measure next to 0.4 ms of training. (A quarter was tried
+/// first: those trials still took all 50 one-row calls.)
+const SHARE_OF_TRIAL: u32 = 10;
+/// The one-row calls a short trial's model gets at least: the p95 is then the 19th of 20, so
+/// one call slowed down by the machine does not become the p95.
+const SHORT_TRIAL_CALLS: usize = 20;
 
-/// How the timings are taken, stored with them: `single` one-row calls and `batches` batch calls.
-fn method(single: usize, batches: usize) -> String {
+/// How the timings are taken, stored with them: `single` one-row calls and `batches` batch calls
+/// (`first_alone`: the first batch call alone, which took over half the budget).
+fn method(single: usize, batches: usize, first_alone: bool) -> String {
     format!(
         "Model::predict on the sweep's device, one thread, warm ({WARMUP} untimed calls of one row); \
-         latency: {single} calls of 1 row each (up to {SINGLE_ROW_CALLS}, fewer when they pass {} ms), timed with the \
+         latency: {single} calls of 1 row each (up to {SINGLE_ROW_CALLS}, fewer when they pass {} ms or, \
+         after {SHORT_TRIAL_CALLS}, half of 1/{SHARE_OF_TRIAL} of the trial's time), timed with the \
          monotonic clock (std::time::Instant), p50/p95 by nearest rank; rows_per_s: {BATCH_ROWS} rows per call, \
          {}",
         BUDGET.as_millis(),
-        if batches == 1 {
+        if first_alone {
             format!("the first call alone (it took over {} ms)", (BUDGET / 2).as_millis())
         } else {
-            format!("median of {batches} calls after an untimed one")
+            format!(
+                "median of {batches} calls after an untimed one (up to {BATCH_CALLS}, fewer once measuring \
+                 passes 1/{SHARE_OF_TRIAL} of the trial's time)"
+            )
         }
     )
 }
@@ -47,14 +60,18 @@ fn method(single: usize, batches: usize) -> String {
 /// The cost of the model `checkpoint` holds. The size always; the element
 /// count where the checkpoint is safetensors; the timings where the
 /// objective can load it and the sweep has rows to feed it (a program's
-/// model, which sweep cannot load, has none).
+/// model, which sweep cannot load, has none). `trial_time` is how long the
+/// trial took up to now: measuring takes about a tenth of it at most, never
+/// fewer than [`SHORT_TRIAL_CALLS`] one-row calls and one timed batch.
 pub(crate) fn measure(
     objective: &dyn Objective,
     checkpoint: &[u8],
     params: &ResolvedParams,
     data: &Prepared,
     device: &burn::tensor::Device,
+    trial_time: std::time::Duration,
 ) -> ModelCost {
+    let share = (trial_time / SHARE_OF_TRIAL).min(BUDGET);
     let started = Instant::now();
     let mut cost = ModelCost {
         params: safetensors_elements(checkpoint),
@@ -71,15 +88,20 @@ pub(crate) fn measure(
     if let (Some(rows), Ok(model)) = (rows, objective.load(checkpoint, params, data.shape(), device)) {
         cost.extra = model.cost_fields();
         let one = |i: usize| &rows[(i % (rows.len() / width)) * width..][..width];
-        let batch: Vec<f32> = (0..BATCH_ROWS).flat_map(|i| one(i).iter().copied()).collect();
-        let timed = (|| -> Result<(Vec<f64>, Vec<f64>), crate::objective::TrialError> {
+        // Copied row by row: a flat_map collect of the same 1,024 rows cost more than a small model's call.
+        let mut batch: Vec<f32> = Vec::with_capacity(BATCH_ROWS * width);
+        for i in 0..BATCH_ROWS {
+            batch.extend_from_slice(one(i));
+        }
+        let timed = (|| -> Result<(Vec<f64>, Vec<f64>, bool), crate::objective::TrialError> {
             for i in 0..WARMUP {
                 model.predict(one(i), 1)?;
             }
             let mut single = Vec::with_capacity(SINGLE_ROW_CALLS);
             let begun = Instant::now();
             for i in 0..SINGLE_ROW_CALLS {
-                if i >= MIN_CALLS && begun.elapsed() > BUDGET {
+                let spent = begun.elapsed();
+                if (i >= MIN_CALLS && spent > BUDGET) || (i >= SHORT_TRIAL_CALLS && spent > share / 2) {
                     break;
                 }
                 let t = Instant::now();
@@ -92,18 +114,21 @@ pub(crate) fn measure(
             std::hint::black_box(model.predict(std::hint::black_box(&batch), BATCH_ROWS)?);
             let first = t.elapsed();
             if first > BUDGET / 2 {
-                return Ok((single, vec![first.as_secs_f64()]));
+                return Ok((single, vec![first.as_secs_f64()], true));
             }
             let mut batched = Vec::with_capacity(BATCH_CALLS);
-            for _ in 0..BATCH_CALLS {
+            for k in 0..BATCH_CALLS {
+                if k >= 1 && started.elapsed() > share {
+                    break;
+                }
                 let t = Instant::now();
                 std::hint::black_box(model.predict(std::hint::black_box(&batch), BATCH_ROWS)?);
                 batched.push(t.elapsed().as_secs_f64());
             }
-            Ok((single, batched))
+            Ok((single, batched, false))
         })();
-        if let Ok((single, batched)) = timed {
-            cost.method = method(single.len(), batched.len());
+        if let Ok((single, batched, first_alone)) = timed {
+            cost.method = method(single.len(), batched.len(), first_alone);
             cost.latency_p50_ms = nearest_rank(&single, 0.50).map(|s| s * 1e3);
             cost.latency_p95_ms = nearest_rank(&single, 0.95).map(|s| s * 1e3);
             cost.rows_per_s = nearest_rank(&batched, 0.50).filter(|s| *s > 0.0).map(|s| BATCH_ROWS as f64 / s);

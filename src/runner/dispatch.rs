@@ -7,7 +7,7 @@ use std::sync::{Mutex, mpsc};
 
 use super::claiming::Claiming;
 use super::events::{Reporter, RunEvent};
-use super::trial::{FinishedTrial, TrialEnv, commit, run_trial_uncommitted};
+use super::trial::{FinishedTrial, GroupCommit, TrialEnv, run_trial_uncommitted};
 use super::worker::{ProcessWorker, WorkerCommand};
 use super::{RunError, RunOptions};
 use crate::objective::Parallelism;
@@ -216,8 +216,10 @@ pub(super) fn dispatch_from(
         drop(tx);
         let mut group: Vec<FinishedTrial> = Vec::new();
         let mut deadline = std::time::Instant::now();
-        let mut flush = |group: &mut Vec<FinishedTrial>, reporter: &mut dyn Reporter| {
-            for committed in commit(env.dir, std::mem::take(group)) {
+        // One barrier per group: each makes the last group's records durable with this group's files.
+        let mut committer = GroupCommit::default();
+        let mut flush = |group: &mut Vec<FinishedTrial>, committer: &mut GroupCommit, reporter: &mut dyn Reporter| {
+            for committed in committer.step(env.dir, std::mem::take(group)) {
                 match committed {
                     Ok(record) => {
                         claiming.held.release(&env.dir.trial_dir(&record.id));
@@ -229,7 +231,7 @@ pub(super) fn dispatch_from(
             }
         };
         loop {
-            let message = if group.is_empty() {
+            let message = if group.is_empty() && committer.is_idle() {
                 match rx.recv() {
                     Ok(m) => m,
                     Err(_) => break,
@@ -238,7 +240,10 @@ pub(super) fn dispatch_from(
                 match rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
                     Ok(m) => m,
                     Err(mpsc::RecvTimeoutError::Timeout) => {
-                        flush(&mut group, reporter);
+                        flush(&mut group, &mut committer, reporter);
+                        // Records just published are sealed by the next barrier, a window later
+                        // at the latest, with whatever group has gathered by then.
+                        deadline = std::time::Instant::now() + GROUP_COMMIT_WINDOW;
                         continue;
                     }
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -247,14 +252,16 @@ pub(super) fn dispatch_from(
             match message {
                 Message::Event(event) => reporter.on_event(&event),
                 Message::Finished(finished) => {
-                    if group.is_empty() {
+                    if group.is_empty() && committer.is_idle() {
                         deadline = std::time::Instant::now() + GROUP_COMMIT_WINDOW;
                     }
                     group.push(*finished);
                 }
             }
         }
-        flush(&mut group, reporter);
+        // The last group, then a barrier for its records.
+        flush(&mut group, &mut committer, reporter);
+        flush(&mut group, &mut committer, reporter);
     });
     records
 }

@@ -67,13 +67,17 @@ pub(crate) fn run_single_trial(
     }
     // A SLURM task requeued while its first run still trains, or a local run on the same
     // folder, must not train the trial twice at once.
-    let trial = match claim::try_claim(&trial_dir, earlier.map_or(0, |r| r.attempt), claim::stale_after()) {
-        Ok(claim::Claim::Taken(info)) => TrialSpec { attempt: info.attempt, ..trial },
-        Ok(claim::Claim::Held(info)) => return Ok(SingleTrial::HeldElsewhere(info)),
+    let held = claim::HeldClaims::new();
+    let trial = match claim::take(&trial_dir, earlier.map_or(0, |r| r.attempt), claim::stale_after()) {
+        Ok((claim::Claim::Taken(info), file)) => {
+            if let Some(file) = file {
+                held.hold_file(&trial_dir, file);
+            }
+            TrialSpec { attempt: info.attempt, ..trial }
+        }
+        Ok((claim::Claim::Held(info), _)) => return Ok(SingleTrial::HeldElsewhere(info)),
         Err(e) => return Err(StoreError::Io { path: trial_dir, source: e }.into()),
     };
-    let held = claim::HeldClaims::new();
-    held.hold(&dir.trial_dir(&trial.id), trial.attempt);
     let env = sweep.env(faults, device);
     let pool = single_thread_pool("sweep-trial").map_err(|message| RunError::Pool { workers: 1, message })?;
     match pool.install(|| run_trial(&env, &trial, &NoEvents)) {

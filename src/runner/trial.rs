@@ -66,7 +66,9 @@ pub(crate) struct RunningMarker {
     pub host: String,
     /// Its process id.
     pub pid: u32,
-    /// When the trial started (RFC 3339).
+    /// When the trial started (RFC 3339); a claim file, which serves as the
+    /// marker of the trial it claims, says `claimed_at`.
+    #[serde(alias = "claimed_at")]
     pub started_at: String,
     /// `SLURM_JOB_ID`, when run by SLURM.
     pub slurm_job_id: Option<String>,
@@ -112,6 +114,10 @@ struct Progress {
     last_checkpoint: Option<Vec<u8>>,
     /// What the best model costs to serve.
     cost: Option<store::ModelCost>,
+    /// The bytes of the best checkpoint last written, kept so that sealing it hashes them
+    /// without reading the file back (one checkpoint in memory, which the trainer's own
+    /// model already outweighs).
+    best_checkpoint: Option<Vec<u8>>,
 }
 
 /// An epoch's raw validation outputs, for the bootstrap.
@@ -186,35 +192,96 @@ pub(super) fn run_trial(
 /// comes back as failed; one that met a full or read-only filesystem, in
 /// training or here, comes back as that [`StorageFault`], without a record.
 pub(super) fn commit(dir: &SweepDir, finished: Vec<FinishedTrial>) -> Vec<Result<TrialRecord, StorageFault>> {
-    let to_commit = |f: &FinishedTrial| f.storage_fault.is_none().then(|| f.folder.clone().ok()).flatten();
     let folders: Vec<PathBuf> = finished.iter().filter_map(to_commit).collect();
     let mut outcomes = store::commit_records(dir.root(), &folders).into_iter();
     finished
         .into_iter()
         .map(|f| {
-            if let Some(fault) = f.storage_fault {
-                return Err(fault);
-            }
-            let error = match &f.folder {
-                Ok(folder) => match outcomes.next() {
-                    Some(Err(e)) => match StorageFault::of(&folder.join(names::RECORD), &e) {
-                        Some(fault) => return Err(fault),
-                        None => Some(e.to_string()),
-                    },
-                    _ => None,
-                },
-                Err(e) => Some(e.clone()),
+            let outcome = match (&f.storage_fault, &f.folder) {
+                (None, Ok(_)) => outcomes.next(),
+                _ => None,
             };
-            Ok(match error {
-                None => f.record,
-                Some(e) => TrialRecord {
-                    status: TrialStatus::Failed,
-                    message: Some(format!("cannot write the trial record: {e}")),
-                    ..f.record
-                },
-            })
+            committed(f, outcome.and_then(Result::err))
         })
         .collect()
+}
+
+/// The folder whose record a finished trial has to commit, if any.
+fn to_commit(f: &FinishedTrial) -> Option<PathBuf> {
+    f.storage_fault.is_none().then(|| f.folder.clone().ok()).flatten()
+}
+
+/// What a finished trial becomes once its commit is over: its record, a
+/// failed record where the record could not be written (`error`), or the
+/// [`StorageFault`] it met.
+fn committed(f: FinishedTrial, error: Option<std::io::Error>) -> Result<TrialRecord, StorageFault> {
+    if let Some(fault) = f.storage_fault {
+        return Err(fault);
+    }
+    let error = match (&f.folder, error) {
+        (Ok(folder), Some(e)) => match StorageFault::of(&folder.join(names::RECORD), &e) {
+            Some(fault) => return Err(fault),
+            None => Some(e.to_string()),
+        },
+        (Ok(_), None) => None,
+        (Err(e), _) => Some(e.clone()),
+    };
+    Ok(match error {
+        None => f.record,
+        Some(e) => TrialRecord {
+            status: TrialStatus::Failed,
+            message: Some(format!("cannot write the trial record: {e}")),
+            ..f.record
+        },
+    })
+}
+
+/// [`commit`] for a stream of groups, paying one barrier per group instead of
+/// two: each [`GroupCommit::step`]'s barrier makes the records that the
+/// previous step published durable, together with the files of the new group,
+/// whose records it then publishes. A trial comes back, and counts as done,
+/// only once its record is durable: one step after it was published.
+#[derive(Default)]
+pub(super) struct GroupCommit {
+    /// Trials whose `trial.json` the last step renamed into place, not yet durable.
+    published: Vec<FinishedTrial>,
+}
+
+impl GroupCommit {
+    /// Whether no published record waits for a barrier.
+    pub(super) fn is_idle(&self) -> bool {
+        self.published.is_empty()
+    }
+
+    /// One barrier: returns the previous step's trials, now committed, and
+    /// those of `finished` that end here (a storage fault, no folder, a
+    /// record that could not be published); the others wait for the next step.
+    pub(super) fn step(
+        &mut self,
+        dir: &SweepDir,
+        finished: Vec<FinishedTrial>,
+    ) -> Vec<Result<TrialRecord, StorageFault>> {
+        let published = std::mem::take(&mut self.published);
+        let sealing: Vec<PathBuf> = published.iter().filter_map(to_commit).collect();
+        let folders: Vec<PathBuf> = finished.iter().filter_map(to_commit).collect();
+        let (sealed, renamed) = store::commit_step(dir.root(), &sealing, &folders);
+        let mut done: Vec<_> = published
+            .into_iter()
+            .map(|f| {
+                let error = sealed.as_ref().err().map(|e| std::io::Error::new(e.kind(), e.to_string()));
+                committed(f, error)
+            })
+            .collect();
+        let mut renamed = renamed.into_iter();
+        for f in finished {
+            match to_commit(&f).and(renamed.next()) {
+                Some(Ok(())) => self.published.push(f),
+                Some(Err(e)) => done.push(committed(f, Some(e))),
+                None => done.push(committed(f, None)),
+            }
+        }
+        done
+    }
 }
 
 /// Runs one trial to its end on the current thread and leaves its record to
@@ -239,10 +306,13 @@ pub(super) fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &
             true => names::PREPROCESSING.to_string(),
             false => names::fold_preprocessing(trial.repeat),
         };
+        // The claim this process took is the marker too (attempt 0: the trial runs unclaimed).
+        let claim = (trial.attempt > 0).then(|| trial_dir.join(store::claim::claim_file_name(trial.attempt)));
         let started = folder.insert(
             TrialFolder::start(
                 &trial_dir,
                 &marker,
+                claim.as_deref(),
                 &env.dir.file(&preprocessing),
                 &history_line(&[&["epoch"][..], &columns, &["saved_best"]].concat())?,
             )
@@ -262,8 +332,14 @@ pub(super) fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &
             // Measured here, once, from the bytes the hash was taken of: the best epoch's model,
             // whatever epoch the loop ended on.
             if matches!(outcome, Ok(Ok(_))) {
-                progress.cost =
-                    Some(super::cost::measure(env.objective, &checkpoint, &params, data, &env.device.device));
+                progress.cost = Some(super::cost::measure(
+                    env.objective,
+                    &checkpoint,
+                    &params,
+                    data,
+                    &env.device.device,
+                    start.elapsed(),
+                ));
             }
             let Some(best) = progress.best_outputs.take() else { return Ok(()) };
             let (targets, width, scale) = match best.own {
@@ -659,14 +735,20 @@ fn save_best_checkpoint(
     progress.best_metrics = epoch_metrics.clone();
     progress.checkpoint_bytes += bytes.len() as u64;
     progress.checkpoint_seconds += started.elapsed().as_secs_f64();
+    progress.best_checkpoint = Some(bytes);
     Ok(())
 }
 
 /// The final checkpoint's sha256, for the trial's record; returns its bytes.
 fn seal_best(folder: &TrialFolder, progress: &mut Progress) -> Result<Vec<u8>, TrialError> {
     let started = Instant::now();
-    let path = folder.dir().join(names::CHECKPOINT);
-    let bytes = std::fs::read(&path).map_err(|e| failed(format!("{}: {e}", path.display())))?;
+    let bytes = match progress.best_checkpoint.take() {
+        Some(bytes) => bytes,
+        None => {
+            let path = folder.dir().join(names::CHECKPOINT);
+            std::fs::read(&path).map_err(|e| failed(format!("{}: {e}", path.display())))?
+        }
+    };
     progress.checkpoint_sha256 = Some(store::sha256_hex(&bytes));
     progress.checkpoint_seconds += started.elapsed().as_secs_f64();
     Ok(bytes)

@@ -57,7 +57,8 @@ pub(crate) fn refit(
     let marker = serde_json::to_vec_pretty(&RunningMarker::now()).map_err(|e| failed(e.to_string()))?;
     let io = |e: std::io::Error| failed(format!("{}: {e}", trial_dir.display()));
     let mut folder =
-        TrialFolder::start(&trial_dir, &marker, &dir.file(names::PREPROCESSING), b"epoch,train_loss\n").map_err(io)?;
+        TrialFolder::start(&trial_dir, &marker, None, &dir.file(names::PREPROCESSING), b"epoch,train_loss\n")
+            .map_err(io)?;
     let data = &sweep.data.main;
     // A trial of no batch and no fold: the loop trains it on `data.main` and keeps its last epoch.
     let faults = InjectedFaults::default();
@@ -97,8 +98,17 @@ pub(crate) fn refit(
     .map_err(|e| failed(format!("training the refit of configuration {}: {e}", winner.config)))?;
     let bytes = store::canonical_safetensors(&trained).unwrap_or(trained);
     folder.replace(names::CHECKPOINT, &bytes).map_err(io)?;
-    let cost =
-        pool.install(|| crate::runner::cost::measure(sweep.objective, &bytes, &params, data, &env.device.device));
+    // One model, measured once: it gets the full budget, whatever its training took.
+    let cost = pool.install(|| {
+        crate::runner::cost::measure(
+            sweep.objective,
+            &bytes,
+            &params,
+            data,
+            &env.device.device,
+            std::time::Duration::MAX,
+        )
+    });
     let meta = BestMetadata {
         trial_id: id.clone(),
         epoch: epochs,

@@ -38,11 +38,19 @@ pub(crate) struct ClaimInfo {
     pub host: String,
     /// Its process id.
     pub pid: u32,
-    /// When it claimed the trial (RFC 3339).
+    /// When it claimed the trial (RFC 3339). Read as `started_at` too: the
+    /// claim file doubles as the trial's `running.json` marker and ends up
+    /// holding its record, whose `attempt`, `host`, `pid` and `started_at`
+    /// still say who held the claim.
+    #[serde(alias = "started_at")]
     pub claimed_at: String,
     /// `SLURM_JOB_ID`, when run by SLURM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm_job_id: Option<String>,
+    /// `SLURM_ARRAY_JOB_ID`_`SLURM_ARRAY_TASK_ID`, when run as an array task
+    /// (what the running marker says, which this file is too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_array_task: Option<String>,
 }
 
 impl ClaimInfo {
@@ -54,6 +62,10 @@ impl ClaimInfo {
             pid: std::process::id(),
             claimed_at: super::now_rfc3339(),
             slurm_job_id: std::env::var("SLURM_JOB_ID").ok(),
+            slurm_array_task: std::env::var("SLURM_ARRAY_JOB_ID")
+                .ok()
+                .zip(std::env::var("SLURM_ARRAY_TASK_ID").ok())
+                .map(|(j, t)| format!("{j}_{t}")),
         }
     }
 
@@ -168,14 +180,31 @@ fn lock_state(path: &Path) -> Lock {
 /// current claim is stale or this process's own. `after_record` is the
 /// attempt count a finished record of the trial holds, so that a rerun of a
 /// failed trial counts on.
+#[cfg(test)]
 pub(crate) fn try_claim(trial_dir: &Path, after_record: usize, limit: Duration) -> io::Result<Claim> {
-    fs::create_dir_all(trial_dir)?;
+    take(trial_dir, after_record, limit).map(|(claim, _)| claim)
+}
+
+/// [`try_claim`], which also returns the new claim file, open for writing, so
+/// that [`HeldClaims::hold_file`] locks it without opening it again.
+pub(crate) fn take(trial_dir: &Path, after_record: usize, limit: Duration) -> io::Result<(Claim, Option<File>)> {
+    // A folder this call created holds no claim: the first attempt is tried without listing
+    // it. Its creation with O_EXCL still decides, should another process race for it.
+    let mut fresh = match fs::create_dir(trial_dir) {
+        Ok(()) => true,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+        Err(_) => {
+            fs::create_dir_all(trial_dir)?;
+            false
+        }
+    };
     loop {
-        let next = match current(trial_dir)? {
+        let found = if std::mem::take(&mut fresh) { None } else { current(trial_dir)? };
+        let next = match found {
             None => after_record + 1,
             // This process's own claims count like anyone's: another of its workers may hold one.
             Some(c) if c.is_stale(limit) => c.attempt.max(after_record) + 1,
-            Some(c) => return Ok(Claim::Held(c.info)),
+            Some(c) => return Ok((Claim::Held(c.info), None)),
         };
         let info = ClaimInfo::mine(next);
         let path = trial_dir.join(claim_file_name(next));
@@ -184,7 +213,7 @@ pub(crate) fn try_claim(trial_dir: &Path, after_record: usize, limit: Duration) 
                 let mut bytes = serde_json::to_vec_pretty(&info).map_err(io::Error::other)?;
                 bytes.push(b'\n');
                 file.write_all(&bytes)?;
-                return Ok(Claim::Taken(info));
+                return Ok((Claim::Taken(info), Some(file)));
             }
             // Another process took this attempt first: look again.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -193,8 +222,8 @@ pub(crate) fn try_claim(trial_dir: &Path, after_record: usize, limit: Duration) 
     }
 }
 
-/// The claims this process holds, with a thread that refreshes their
-/// heartbeat until dropped.
+/// The claims this process holds (by trial folder), with a thread that
+/// refreshes their heartbeat until dropped.
 pub(crate) struct HeldClaims {
     held: Arc<Mutex<Vec<(PathBuf, File)>>>,
     stop: Arc<(Mutex<bool>, std::sync::Condvar)>,
@@ -236,21 +265,30 @@ impl HeldClaims {
 
     /// Keeps the claim of attempt `attempt` in `trial_dir` alive, from now on:
     /// its lock held, its heartbeat refreshed.
+    #[cfg(test)]
     pub(crate) fn hold(&self, trial_dir: &Path, attempt: usize) {
         let path = trial_dir.join(claim_file_name(attempt));
         let Ok(file) = File::options().write(true).open(&path) else { return };
+        let _ = file.set_modified(SystemTime::now());
+        self.hold_file(trial_dir, file);
+    }
+
+    /// Keeps the claim whose file [`take`] just created in `trial_dir` alive
+    /// (its mtime is already now).
+    pub(crate) fn hold_file(&self, trial_dir: &Path, file: File) {
         // Where the filesystem has no locks, the heartbeat alone tells that the claim lives.
         let _ = file.try_lock();
-        let _ = file.set_modified(SystemTime::now());
         if let Ok(mut held) = self.held.lock() {
-            held.push((path, file));
+            held.push((trial_dir.to_path_buf(), file));
         }
     }
 
     /// Lets go of the claim in `trial_dir` (its trial has its record).
     pub(crate) fn release(&self, trial_dir: &Path) {
         if let Ok(mut held) = self.held.lock() {
-            held.retain(|(p, _)| p.parent() != Some(trial_dir));
+            // Compared as bytes: Path's equality parses both paths into components, which cost
+            // more than the rest of a short trial's claim while hundreds wait for their commit.
+            held.retain(|(d, _)| d.as_os_str() != trial_dir.as_os_str());
         }
     }
 }
@@ -323,6 +361,33 @@ mod tests {
         // A record's attempts count on.
         let fresh = tmp.path().join("u");
         assert!(matches!(try_claim(&fresh, 2, STALE_AFTER).unwrap(), Claim::Taken(ClaimInfo { attempt: 3, .. })));
+    }
+
+    #[test]
+    fn a_claim_that_became_its_trials_record_still_names_its_holder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("t");
+        let Claim::Taken(info) = try_claim(&dir, 0, STALE_AFTER).unwrap() else { panic!("a free trial") };
+        // The trial's record, written into the claim's inode through running.json (trial_folder).
+        let record = crate::store::TrialRecord {
+            host: info.host.clone(),
+            pid: info.pid,
+            attempt: 1,
+            started_at: info.claimed_at.clone(),
+            ..crate::store::TrialRecord::synthetic(
+                "s",
+                "t",
+                crate::metrics::Monitor::new("mcc", crate::metrics::Goal::Maximize, 0.0),
+            )
+        };
+        fs::write(dir.join(claim_file_name(1)), serde_json::to_vec_pretty(&record).unwrap()).unwrap();
+        let found = current(&dir).unwrap().unwrap().info.expect("the record names the claim's holder");
+        assert_eq!((found.attempt, &found.host, found.pid), (1, &info.host, info.pid));
+        // Its holder is this process, which holds no lock on it: gone once the grace is over,
+        // so that --retry-failed need not wait for the stale limit.
+        let old = SystemTime::now() - Duration::from_secs(10);
+        File::options().write(true).open(dir.join(claim_file_name(1))).unwrap().set_modified(old).unwrap();
+        assert!(current(&dir).unwrap().unwrap().is_stale(STALE_AFTER));
     }
 
     #[test]

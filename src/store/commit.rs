@@ -5,13 +5,17 @@
 //! must itself be durable before anyone is told the trial is done. Paying two
 //! rounds of fsyncs per trial capped short trials at a few hundred per second;
 //! committing every trial that finished meanwhile together pays two barriers
-//! per batch instead, the way databases commit transactions.
+//! per batch instead, the way databases commit transactions, and
+//! [`commit_step`] shares one barrier between the records of one batch and the
+//! files of the next.
 //!
 //! The record is written into the trial's `running.json` marker (by
 //! [`super::TrialFolder::finish`]) and that file is renamed to `trial.json`
 //! here: the marker's inode becomes the record's, so a
 //! trial's life frees no inode (see [`super::replace_via_spare`] for why that
-//! matters) and creates one file fewer. Readers of `trial.json` still only see
+//! matters) and creates one file fewer; where the marker is the claim file's
+//! second name ([`super::TrialFolder::start`]), the claim's inode becomes the
+//! record's, and the claim file reads as the record. Readers of `trial.json` still only see
 //! a complete, durable file; a reader of the marker may catch it mid-rewrite
 //! and must treat an unreadable marker as "committing, or died committing".
 
@@ -53,6 +57,48 @@ pub(crate) fn commit_records(results: &Path, trials: &[PathBuf]) -> Vec<io::Resu
         fail_all(&mut outcome, &renamed, &e);
     }
     outcome
+}
+
+/// One step of a pipelined group commit, which pays one barrier per group
+/// instead of two: the barrier makes durable both the records that the
+/// previous step published (`published`: trial folders whose `trial.json`
+/// was renamed into place) and the files of the trials in `trials`, whose
+/// records are then published (renamed) for the next step to make durable.
+/// Returns the barrier's outcome, which is the `published` records' (they
+/// count as committed only once it is `Ok`), and one result per trial of
+/// `trials`, in order: renamed, or why not (the trial has no `trial.json` and
+/// will run again). Readers see a published record whole at once, as with
+/// [`commit_records`]; only its durability waits for the next barrier.
+pub(crate) fn commit_step(
+    results: &Path,
+    published: &[PathBuf],
+    trials: &[PathBuf],
+) -> (io::Result<()>, Vec<io::Result<()>>) {
+    let mut outcome: Vec<io::Result<()>> = trials.iter().map(|_| Ok(())).collect();
+    let groups = published.len() + trials.len();
+    if groups == 0 {
+        return (Ok(()), outcome);
+    }
+    let whole_filesystem = cfg!(any(target_os = "linux", target_os = "android")) && groups > PER_FILE_SYNC_TRIALS;
+    let files: Vec<PathBuf> = match whole_filesystem {
+        true => Vec::new(),
+        false => published
+            .iter()
+            .flat_map(|d| [d.join(names::RECORD), d.to_path_buf()])
+            .chain(trials.iter().flat_map(|d| trial_files(d)))
+            .collect(),
+    };
+    if let Err(e) = barrier(results, whole_filesystem, &files) {
+        let all: Vec<usize> = (0..trials.len()).collect();
+        fail_all(&mut outcome, &all, &e);
+        return (Err(io::Error::new(e.kind(), format!("making the trial durable: {e}"))), outcome);
+    }
+    for (i, dir) in trials.iter().enumerate() {
+        if let Err(e) = fs::rename(dir.join(names::RUNNING), dir.join(names::RECORD)) {
+            outcome[i] = Err(e);
+        }
+    }
+    (Ok(()), outcome)
 }
 
 /// Every file a trial folder may hold, then the folder itself (so that its
@@ -119,6 +165,23 @@ mod tests {
                 assert!(!dir.join(names::RUNNING).exists());
                 assert_eq!(fs::read(dir.join(names::CHECKPOINT)).unwrap(), b"weights");
             }
+        }
+    }
+
+    #[test]
+    fn a_pipelined_step_publishes_its_trials_and_seals_the_previous_ones() {
+        for n in [1, 40] {
+            let tmp = tempfile::tempdir().unwrap();
+            let first: Vec<PathBuf> = (0..n).map(|i| trial(tmp.path(), &format!("a{i}"))).collect();
+            let second: Vec<PathBuf> = (0..n).map(|i| trial(tmp.path(), &format!("b{i}"))).collect();
+            let (sealed, renamed) = commit_step(tmp.path(), &[], &first);
+            assert!(sealed.is_ok() && renamed.iter().all(Result::is_ok));
+            assert!(first.iter().all(|d| d.join(names::RECORD).exists() && !d.join(names::RUNNING).exists()));
+            let (sealed, renamed) = commit_step(tmp.path(), &first, &second);
+            assert!(sealed.is_ok() && renamed.iter().all(Result::is_ok));
+            assert!(second.iter().all(|d| d.join(names::RECORD).exists()));
+            assert!(commit_step(tmp.path(), &second, &[]).0.is_ok());
+            assert!(commit_step(tmp.path(), &[], &[]).1.is_empty(), "nothing to do: no barrier");
         }
     }
 

@@ -8,7 +8,9 @@
 //!   history.csv                every trial's history.csv in one table: trial_id, epoch, metrics...
 //!   preprocessing.json         column order, means, stds, label mapping, split (hard-linked into each trial)
 //!   trials/<trial id>/
-//!     running.json             while the trial runs: host, pid, start, SLURM job (becomes trial.json)
+//!     claim-<attempt>.json     who claimed the trial (store::claim)
+//!     running.json             while the trial runs: host, pid, start, SLURM job (becomes trial.json);
+//!                              in a folder the claim created, a hard link to the claim file
 //!     trial.json               the trial's final record, with the checkpoint's sha256; present = complete
 //!     best.safetensors         the single best checkpoint (metadata embedded in its header)
 //!     best.json                epoch, all metrics, params, seed, data fingerprint
@@ -34,7 +36,7 @@ use std::path::{Path, PathBuf};
 pub(crate) use atomic::replace_via_spare;
 pub(crate) use atomic::{sync_tree, write_atomic, write_atomic_deferred};
 pub(crate) use checkpoint::{canonical_safetensors, header_keys};
-pub(crate) use commit::commit_records;
+pub(crate) use commit::{commit_records, commit_step};
 pub(crate) use history::{
     EpochMetrics, HistoryError, HistoryFile, read_history_column, read_history_numbers, read_metric_history,
 };

@@ -37,30 +37,56 @@ impl TrialFolder {
     /// marker and its best files become spares, so nothing of it can be taken
     /// for this attempt's result. Files that other names link to (a registry's
     /// copies) are unlinked, never written into.
-    pub(crate) fn start(dir: &Path, marker: &[u8], preprocessing: &Path, history_header: &[u8]) -> io::Result<Self> {
+    ///
+    /// `claim` is the claim file this process holds for the trial, if any: in
+    /// a folder that holds nothing else, the marker is a hard link to it rather
+    /// than a file of its own (the claim says all the marker says), so a trial
+    /// creates one file fewer, and its record later lands in the claim's inode.
+    pub(crate) fn start(
+        dir: &Path,
+        marker: &[u8],
+        claim: Option<&Path>,
+        preprocessing: &Path,
+        history_header: &[u8],
+    ) -> io::Result<Self> {
         match fs::create_dir(dir) {
-            Ok(()) => Self::start_in_new(dir, marker, preprocessing, history_header),
+            Ok(()) => Self::start_in_new(dir, marker, None, preprocessing, history_header),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                Self::start_in_existing(dir, marker, preprocessing, history_header).or_else(|_| {
+                Self::start_in_existing(dir, marker, claim, preprocessing, history_header).or_else(|_| {
                     // A folder that cannot be reused (not ours, half-broken) is started over.
                     fs::remove_dir_all(dir)?;
                     fs::create_dir(dir)?;
-                    Self::start_in_new(dir, marker, preprocessing, history_header)
+                    Self::start_in_new(dir, marker, None, preprocessing, history_header)
                 })
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir_all(dir)?;
-                Self::start_in_new(dir, marker, preprocessing, history_header)
+                Self::start_in_new(dir, marker, None, preprocessing, history_header)
             }
             Err(e) => Err(e),
         }
     }
 
-    fn start_in_new(dir: &Path, marker: &[u8], preprocessing: &Path, history_header: &[u8]) -> io::Result<Self> {
+    fn start_in_new(
+        dir: &Path,
+        marker: &[u8],
+        claim: Option<&Path>,
+        preprocessing: &Path,
+        history_header: &[u8],
+    ) -> io::Result<Self> {
+        let running = dir.join(names::RUNNING);
         // Written in place, not by rename: `sweep status` reads a marker it cannot parse as a
         // trial committing or dying, and the marker later becomes trial.json (store::commit).
-        let mut marker_file = fs::OpenOptions::new().write(true).create_new(true).open(dir.join(names::RUNNING))?;
-        marker_file.write_all(marker)?;
+        // Where the claim can be linked, it is the marker (an inode creation is the dearest part
+        // of a short trial); else, as on a filesystem without hard links, the marker is written.
+        let marker_file = match claim.map(|c| fs::hard_link(c, &running)) {
+            Some(Ok(())) => fs::OpenOptions::new().write(true).open(&running)?,
+            _ => {
+                let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&running)?;
+                f.write_all(marker)?;
+                f
+            }
+        };
         link_preprocessing(dir, preprocessing)?;
         let mut history = fs::OpenOptions::new().append(true).create_new(true).open(dir.join(names::HISTORY))?;
         history.write_all(history_header)?;
@@ -73,15 +99,28 @@ impl TrialFolder {
         })
     }
 
-    fn start_in_existing(dir: &Path, marker: &[u8], preprocessing: &Path, history_header: &[u8]) -> io::Result<Self> {
+    fn start_in_existing(
+        dir: &Path,
+        marker: &[u8],
+        claim: Option<&Path>,
+        preprocessing: &Path,
+        history_header: &[u8],
+    ) -> io::Result<Self> {
         let entries: BTreeSet<String> =
             fs::read_dir(dir)?.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect();
+        // The usual case: the folder that the claim just created, with nothing of an earlier
+        // attempt to retire or reuse (the checks below cost a dozen system calls).
+        if entries.iter().all(|e| super::claim::is_claim_file(e)) {
+            return Self::start_in_new(dir, marker, claim, preprocessing, history_header);
+        }
         let spare_name = |name: &str| format!(".{name}.spare");
         // The earlier record first: from here on the folder holds no complete trial.
         let (record, running) = (dir.join(names::RECORD), dir.join(names::RUNNING));
         if entries.contains(names::RECORD) {
             fs::rename(&record, &running)?;
         }
+        // Its own file here, reusing the earlier record's inode (a claim linked as the marker
+        // would leave that inode to be freed, which slows later file creation down).
         let marker_file = atomic::write_in_place(&running, marker)?;
 
         let mut spared = Vec::new();
@@ -209,7 +248,8 @@ mod tests {
         fs::write(dir.join("stale.safetensors"), b"old attempt").unwrap();
 
         let mut folder =
-            TrialFolder::start(&dir, b"{\"pid\": 1, \"host\": \"a long host name\"}", &pre, b"epoch,loss\n").unwrap();
+            TrialFolder::start(&dir, b"{\"pid\": 1, \"host\": \"a long host name\"}", None, &pre, b"epoch,loss\n")
+                .unwrap();
         folder.append_history(b"1,0.5\n").unwrap();
         folder.append_history(b"2,0.25\n").unwrap();
         folder.replace(names::CHECKPOINT, b"epoch 1").unwrap();
@@ -222,6 +262,30 @@ mod tests {
         assert_eq!(fs::read(dir.join(names::PREPROCESSING)).unwrap(), fs::read(&pre).unwrap());
         // The record replaced the longer marker entirely.
         assert_eq!(fs::read(dir.join(names::RUNNING)).unwrap(), b"{\"record\": 1}");
+    }
+
+    #[test]
+    fn in_a_folder_of_claims_the_claim_is_the_marker_and_holds_the_record() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pre = tmp.path().join(names::PREPROCESSING);
+        fs::write(&pre, b"{}").unwrap();
+        let dir = tmp.path().join("t0");
+        fs::create_dir(&dir).unwrap();
+        let claim = dir.join(crate::store::claim::claim_file_name(1));
+        fs::write(&claim, b"{\"attempt\": 1}").unwrap();
+
+        let folder = TrialFolder::start(&dir, b"unused marker", Some(&claim), &pre, b"epoch\n").unwrap();
+        assert_eq!(fs::metadata(dir.join(names::RUNNING)).unwrap().ino(), fs::metadata(&claim).unwrap().ino());
+        assert_eq!(fs::read(dir.join(names::RUNNING)).unwrap(), b"{\"attempt\": 1}");
+        folder.finish(b"{\"record\": 1}").unwrap();
+        assert_eq!(fs::read(&claim).unwrap(), b"{\"record\": 1}");
+
+        // A claim that is not there (a trial that runs unclaimed) leaves a marker of its own.
+        let other = tmp.path().join("t1");
+        fs::create_dir(&other).unwrap();
+        let missing = other.join(crate::store::claim::claim_file_name(1));
+        TrialFolder::start(&other, b"marker", Some(&missing), &pre, b"epoch\n").unwrap();
+        assert_eq!(fs::read(other.join(names::RUNNING)).unwrap(), b"marker");
     }
 
     #[test]
@@ -245,7 +309,7 @@ mod tests {
         let pre = tmp.path().join(names::PREPROCESSING);
         fs::write(&pre, b"{}").unwrap();
         let dir = tmp.path().join("t0");
-        let mut first = TrialFolder::start(&dir, b"marker", &pre, b"epoch\n").unwrap();
+        let mut first = TrialFolder::start(&dir, b"marker", None, &pre, b"epoch\n").unwrap();
         first.append_history(b"1\n").unwrap();
         first.replace(names::CHECKPOINT, b"old weights").unwrap();
         first.replace(names::BEST_METADATA, b"old meta").unwrap();
@@ -259,7 +323,7 @@ mod tests {
         fs::hard_link(dir.join(names::CHECKPOINT), registry.join(names::CHECKPOINT)).unwrap();
         let meta_inode = fs::metadata(dir.join(names::BEST_METADATA)).unwrap().ino();
 
-        let mut again = TrialFolder::start(&dir, b"new marker", &pre, b"epoch\n").unwrap();
+        let mut again = TrialFolder::start(&dir, b"new marker", None, &pre, b"epoch\n").unwrap();
         // Nothing of the earlier attempt counts any more.
         assert_eq!(listing(&dir), [".best.json.spare", "history.csv", "preprocessing.json", "running.json"]);
         assert_eq!(fs::read(dir.join(names::RUNNING)).unwrap(), b"new marker");
@@ -287,12 +351,12 @@ mod tests {
         let pre = tmp.path().join(names::PREPROCESSING);
         fs::write(&pre, b"{}").unwrap();
         let dir = tmp.path().join("t0");
-        let mut first = TrialFolder::start(&dir, b"m", &pre, b"h\n").unwrap();
+        let mut first = TrialFolder::start(&dir, b"m", None, &pre, b"h\n").unwrap();
         first.replace(names::CHECKPOINT, b"old").unwrap();
         first.finish(b"old record").unwrap();
         fs::rename(dir.join(names::RUNNING), dir.join(names::RECORD)).unwrap();
 
-        TrialFolder::start(&dir, b"m", &pre, b"h\n").unwrap().finish(b"failed record").unwrap();
+        TrialFolder::start(&dir, b"m", None, &pre, b"h\n").unwrap().finish(b"failed record").unwrap();
         assert_eq!(listing(&dir), ["history.csv", "preprocessing.json", "running.json"]);
     }
 }
