@@ -474,7 +474,9 @@ fn failed_and_diverged_trials_are_recorded_and_the_sweep_carries_on() {
 #[test]
 fn a_killed_run_leaves_only_committed_records_and_resumes_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
-    small_spec("killed").epochs(40).write_as(tmp.path(), "s.toml");
+    // 400 epochs: about 0.25 s a trial, so the trials before the crash outlast the 50 ms
+    // commit window several times over even on a loaded machine (at 40 they took 25 ms each).
+    small_spec("killed").epochs(400).write_as(tmp.path(), "s.toml");
     // One worker runs the wider trials 2 and 3 first, then 0, and dies inside trial 1, the
     // last; a trial that finished but was still waiting for its group commit dies with it.
     let out = sweep_env(tmp.path(), &["run", "s.toml", "--workers", "1", "-q"], &[("SWEEP_ABORT_TRIALS", "1")]);
@@ -496,7 +498,6 @@ fn a_killed_run_leaves_only_committed_records_and_resumes_the_rest() {
         assert!(!name.starts_with("t0001"), "{name} never finished");
         committed += 1;
     }
-    // Trials take tens of milliseconds here, longer than the 50 ms commit window only together.
     assert!(committed >= 1, "the first trials were committed before the crash");
 
     let resumed = sweep(tmp.path(), &["run", "s.toml", "--resume"]);
