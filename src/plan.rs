@@ -125,6 +125,39 @@ impl Plan {
     pub(crate) fn trials(&self) -> impl Iterator<Item = TrialSpec> + '_ {
         (0..self.len()).map(|i| self.trial(i))
     }
+
+    /// Writes the first `count` trials as JSON Lines (`sweep plan --json`).
+    /// Trials are independent, so blocks of them are built and serialised on
+    /// every core; the blocks are written in order, so the bytes are the same
+    /// whatever the number of threads. Returns how many trials were written.
+    pub(crate) fn write_json_lines(&self, count: usize, out: &mut impl std::io::Write) -> std::io::Result<usize> {
+        use rayon::prelude::*;
+        const BLOCK: usize = 4096;
+        let count = count.min(self.len());
+        // A bounded number of blocks in flight, so a plan of any size needs little memory.
+        let wave = BLOCK * 4 * rayon::current_num_threads().max(1);
+        let mut start = 0;
+        while start < count {
+            let end = count.min(start + wave);
+            let blocks: Vec<Vec<u8>> = (start..end)
+                .into_par_iter()
+                .step_by(BLOCK)
+                .map(|first| -> std::io::Result<Vec<u8>> {
+                    let mut buf = Vec::with_capacity(BLOCK * 128);
+                    for index in first..end.min(first + BLOCK) {
+                        serde_json::to_writer(&mut buf, &self.trial(index))?;
+                        buf.push(b'\n');
+                    }
+                    Ok(buf)
+                })
+                .collect::<std::io::Result<_>>()?;
+            for block in blocks {
+                out.write_all(&block)?;
+            }
+            start = end;
+        }
+        Ok(count)
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +181,32 @@ mod tests {
         assert_ne!(ids[0][6..], ids[1][6..]);
         assert_eq!(plan.trial(1), Plan::new(&crate::sampler::grid_method(), &lr_grid(), 0, 1).trial(1));
         assert_ne!(plan.trial(1).seed, Plan::new(&crate::sampler::grid_method(), &lr_grid(), 1, 1).trial(1).seed);
+    }
+
+    #[test]
+    fn json_lines_are_the_trials_in_order_whatever_the_threads() {
+        let values: Vec<ParamValue> = (0..50).map(ParamValue::Int).collect();
+        let grid = BTreeMap::from([
+            ("a".to_string(), Domain::Values { values: values.clone() }),
+            ("b".to_string(), Domain::Values { values: values[..3].to_vec() }),
+        ]);
+        // 30000 trials: several blocks, and more than one wave on one thread.
+        let plan = Plan::new(&crate::sampler::grid_method(), &grid, 3, 200);
+        let mut expected = Vec::new();
+        for trial in plan.trials() {
+            serde_json::to_writer(&mut expected, &trial).unwrap();
+            expected.push(b'\n');
+        }
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let mut got = Vec::new();
+            assert_eq!(pool.install(|| plan.write_json_lines(usize::MAX, &mut got)).unwrap(), plan.len());
+            assert!(got == expected, "{threads} threads");
+        }
+        let mut first = Vec::new();
+        assert_eq!(plan.write_json_lines(5, &mut first).unwrap(), 5);
+        assert_eq!(first.iter().filter(|&&b| b == b'\n').count(), 5);
+        assert!(expected.starts_with(&first));
     }
 
     #[test]

@@ -367,12 +367,7 @@ fn plan_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     let start = Instant::now();
     let plan = spec.plan();
     // What `sweep plan --json` does: every trial's id, seed and params, serialised.
-    let mut sink = std::io::sink();
-    let mut count = 0usize;
-    for trial in plan.trials() {
-        serde_json::to_writer(&mut sink, &trial).map_err(|e| fail(name, e))?;
-        count += 1;
-    }
+    let count = plan.write_json_lines(plan.len(), &mut std::io::sink()).map_err(|e| fail(name, e))?;
     let secs = start.elapsed().as_secs_f64();
     Ok(vec![Figure::at_most(name, &format!("plan of {count} trials (ids, seeds, JSON)"), secs, "s", 1.0)])
 }
