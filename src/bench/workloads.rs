@@ -395,7 +395,7 @@ fn aggregate_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     let start = Instant::now();
     let board = aggregate::aggregate(&dir).map_err(|e| fail(name, e))?;
     let secs = start.elapsed().as_secs_f64();
-    Ok(vec![Figure::at_most(name, &format!("aggregate {} records", board.rows.len()), secs, "s", 10.0)])
+    Ok(vec![Figure::at_most(name, &format!("aggregate {} records", board.rows.len()), secs, "s", 3.0)])
 }
 
 /// One real trial (20 epochs on the trivial data), copied into `wandb_trials` trial folders
