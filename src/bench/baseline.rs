@@ -45,9 +45,8 @@ pub(crate) struct BaselineRow {
 pub(crate) fn parse_csv(bytes: &[u8]) -> Result<Vec<BaselineRow>, String> {
     let mut reader = csv::Reader::from_reader(bytes);
     let header = reader.headers().map_err(|e| format!("bench.csv header: {e}"))?.clone();
-    let column = |name: &str| {
-        header.iter().position(|h| h == name).ok_or_else(|| format!("bench.csv has no {name} column"))
-    };
+    let column =
+        |name: &str| header.iter().position(|h| h == name).ok_or_else(|| format!("bench.csv has no {name} column"));
     let (workload, measure, value) = (column("workload")?, column("measure")?, column("value")?);
     let mut rows = Vec::new();
     for record in reader.records() {
@@ -105,8 +104,12 @@ impl BaselineRun {
         let mut args: Vec<String> = vec!["bench".into(), "--only".into(), only.into(), "--out".into()];
         args.push(self.out.to_string_lossy().into_owned());
         args.extend(flags.iter().cloned());
-        let output =
-            Command::new(&self.program).args(&args).current_dir(cwd).stdout(Stdio::null()).stderr(Stdio::piped()).output();
+        let output = Command::new(&self.program)
+            .args(&args)
+            .current_dir(cwd)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output();
         let output = match output {
             Ok(o) => o,
             Err(e) => return (Vec::new(), Some(format!("{}: {e}", self.program.display()))),
@@ -153,7 +156,11 @@ mod tests {
         assert_eq!(
             rows,
             vec![
-                BaselineRow { workload: "plan".into(), measure: "plan of 10 trials (ids, seeds, JSON)".into(), value: 0.5 },
+                BaselineRow {
+                    workload: "plan".into(),
+                    measure: "plan of 10 trials (ids, seeds, JSON)".into(),
+                    value: 0.5
+                },
                 BaselineRow { workload: "aggregate".into(), measure: "aggregate 5 records".into(), value: 2.25 },
             ]
         );
