@@ -85,17 +85,26 @@ pub(crate) fn read_histories<'a>(
     dir: &SweepDir,
     records: impl IntoIterator<Item = &'a TrialRecord>,
 ) -> (Vec<TrialHistory>, Vec<HistoryError>) {
+    use rayon::prelude::*;
+    // One file per trial, read and parsed on every core; the results keep the records' order.
+    let records: Vec<&TrialRecord> = records.into_iter().collect();
+    let read: Vec<Option<Result<TrialHistory, HistoryError>>> = records
+        .par_iter()
+        .map(|record| {
+            let path = dir.trial_dir(&record.id).join(names::HISTORY);
+            match std::fs::read(&path) {
+                Ok(bytes) => Some(TrialHistory::parse(&record.id, &path, &bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !record.status.has_model() => None,
+                Err(e) => Some(Err(HistoryError { path, line: None, message: e.to_string() })),
+            }
+        })
+        .collect();
     let mut histories = Vec::new();
     let mut problems = Vec::new();
-    for record in records {
-        let path = dir.trial_dir(&record.id).join(names::HISTORY);
-        match std::fs::read(&path) {
-            Ok(bytes) => match TrialHistory::parse(&record.id, &path, &bytes) {
-                Ok(h) => histories.push(h),
-                Err(e) => problems.push(e),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !record.status.has_model() => {}
-            Err(e) => problems.push(HistoryError { path, line: None, message: e.to_string() }),
+    for result in read.into_iter().flatten() {
+        match result {
+            Ok(h) => histories.push(h),
+            Err(e) => problems.push(e),
         }
     }
     (histories, problems)

@@ -8,22 +8,50 @@ use crate::store::TrialRecord;
 /// Sorts trials best first: completed trials by the monitored metric at their
 /// best epoch (in the goal's direction), ties broken by lower `valid_loss`,
 /// then by trial id; then failed and diverged trials, by id.
-pub(crate) fn rank(mut records: Vec<TrialRecord>) -> Vec<TrialRecord> {
-    records.sort_by(compare);
-    records
+pub(crate) fn rank(records: Vec<TrialRecord>) -> Vec<TrialRecord> {
+    // The keys are looked up once per record and sorted in place of the records: comparing
+    // records looked up two metrics by name per comparison and moved whole records, which took
+    // a second for 10^5 trials. The comparison is the same, and so is the (stable) sort that
+    // uses it, so the order is the one sorting the records gives.
+    let keys: Vec<Key<'_>> = records.iter().map(Key::of).collect();
+    let mut order: Vec<usize> = (0..records.len()).collect();
+    order.sort_by(|&a, &b| compare(&keys[a], &keys[b]));
+    drop(keys);
+    let mut slots: Vec<Option<TrialRecord>> = records.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
-fn compare(a: &TrialRecord, b: &TrialRecord) -> Ordering {
-    let ok = |r: &TrialRecord| r.status.has_model() && r.best_epoch.is_some();
-    match (ok(a), ok(b)) {
+/// What the ranking of one record compares.
+struct Key<'a> {
+    /// Completed with a model and a best epoch.
+    ok: bool,
+    monitor: &'a Monitor,
+    /// The monitored metric at the best epoch.
+    metric: Option<f64>,
+    loss: Option<f64>,
+    id: &'a str,
+}
+
+impl<'a> Key<'a> {
+    fn of(r: &'a TrialRecord) -> Self {
+        Key {
+            ok: r.status.has_model() && r.best_epoch.is_some(),
+            monitor: &r.monitor,
+            metric: r.best_metrics.get(&r.monitor.metric).copied(),
+            loss: r.best_metrics.get("valid_loss").copied(),
+            id: &r.id,
+        }
+    }
+}
+
+fn compare(a: &Key<'_>, b: &Key<'_>) -> Ordering {
+    match (a.ok, b.ok) {
         (true, false) => return Ordering::Less,
         (false, true) => return Ordering::Greater,
-        (false, false) => return a.id.cmp(&b.id),
+        (false, false) => return a.id.cmp(b.id),
         (true, true) => {}
     }
-    let metric = |r: &TrialRecord| r.best_metrics.get(&r.monitor.metric).copied();
-    let loss = |r: &TrialRecord| r.best_metrics.get("valid_loss").copied();
-    by_metric_then_loss(&a.monitor, metric(a), metric(b), loss(a), loss(b)).then_with(|| a.id.cmp(&b.id))
+    by_metric_then_loss(a.monitor, a.metric, b.metric, a.loss, b.loss).then_with(|| a.id.cmp(b.id))
 }
 
 /// The ranking rule shared by trials and configurations: the monitored value,
@@ -80,6 +108,33 @@ mod tests {
             record("e", TrialStatus::Diverged, 0.99, 0.0, g),
         ]);
         assert_eq!(order, ["x", "e", "f"]);
+    }
+
+    #[test]
+    fn sorting_keys_orders_as_sorting_the_records_does() {
+        let statuses = [TrialStatus::Completed, TrialStatus::Completed, TrialStatus::Failed, TrialStatus::Diverged];
+        let records: Vec<TrialRecord> = (0..300usize)
+            .map(|i| {
+                let mut r = record(
+                    &format!("t{:03}", (i * 37) % 300),
+                    statuses[i % 4],
+                    ((i * 13) % 7) as f64 / 7.0,
+                    ((i * 5) % 3) as f64,
+                    Goal::Maximize,
+                );
+                match i % 11 {
+                    0 => r.best_metrics.insert("mcc".into(), f64::NAN),
+                    1 => r.best_metrics.remove("mcc"),
+                    2 => r.best_metrics.remove("valid_loss"),
+                    _ => None,
+                };
+                r
+            })
+            .collect();
+        let mut expected = records.clone();
+        expected.sort_by(|a, b| compare(&Key::of(a), &Key::of(b)));
+        let expected: Vec<String> = expected.into_iter().map(|r| r.id).collect();
+        assert_eq!(ids(records), expected);
     }
 
     #[test]

@@ -84,8 +84,9 @@ pub(crate) fn bootstrap_trials(
 /// best), each as a message naming the file: such a trial silently losing its
 /// interval and its tie would change the leaderboard unnoticed.
 pub(crate) fn damaged_outputs(dir: &SweepDir, ranked: &[TrialRecord]) -> Vec<String> {
+    // One file per trial: on every core, in the ranking's order.
     ranked
-        .iter()
+        .par_iter()
         .filter(|r| r.status.has_model())
         .filter_map(|r| {
             let path = dir.trial_dir(&r.id).join(names::VALID_OUTPUTS);

@@ -71,35 +71,43 @@ fn scratch(o: &BenchOptions, name: &str) -> Result<PathBuf, BenchError> {
 }
 
 /// Runs every selected workload, in one sitting, and returns the figures.
-pub(crate) fn run_all(o: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Figure>, BenchError> {
+/// With `baseline`, each workload is also run by the baseline binary, called
+/// with the workload's `--only` name: before ours for the first, third, ...
+/// workload, after ours for the others, so that neither binary always meets the
+/// machine warmer (page cache, CPU frequency) or busier than the other.
+pub(crate) fn run_all(
+    o: &BenchOptions,
+    mut progress: impl FnMut(&str),
+    mut baseline: Option<&mut dyn FnMut(&str)>,
+) -> Result<Vec<Figure>, BenchError> {
+    type Workload = fn(&BenchOptions) -> Result<Vec<Figure>, BenchError>;
+    let workloads: [(&[&str], &str, &str, Workload); 7] = [
+        (&["digits", "scaling"], "digits", "W-digits (sweeps/grid.toml), 2 workers then 1", w_digits),
+        (&["trivial"], "trivial", "W-trivial", w_trivial),
+        (&["wide"], "wide", "W-wide and a plain GEMM of the same shape", w_wide),
+        (&["checkpoint"], "checkpoint", "checkpoint policy: best-only vs every epoch", checkpoint_policy),
+        (&["plan"], "plan", "sweep plan at scale", plan_scale),
+        (&["aggregate"], "aggregate", "sweep aggregate at scale", aggregate_scale),
+        (&["wandb"], "wandb", "sweep wandb export at scale", wandb_scale),
+    ];
     let mut figures = Vec::new();
-    if o.wants("digits") || o.wants("scaling") {
-        progress("W-digits (sweeps/grid.toml), 2 workers then 1");
-        figures.extend(w_digits(o)?);
-    }
-    if o.wants("trivial") {
-        progress("W-trivial");
-        figures.extend(w_trivial(o)?);
-    }
-    if o.wants("wide") {
-        progress("W-wide and a plain GEMM of the same shape");
-        figures.extend(w_wide(o)?);
-    }
-    if o.wants("checkpoint") {
-        progress("checkpoint policy: best-only vs every epoch");
-        figures.extend(checkpoint_policy(o)?);
-    }
-    if o.wants("plan") {
-        progress("sweep plan at scale");
-        figures.extend(plan_scale(o)?);
-    }
-    if o.wants("aggregate") {
-        progress("sweep aggregate at scale");
-        figures.extend(aggregate_scale(o)?);
-    }
-    if o.wants("wandb") {
-        progress("sweep wandb export at scale");
-        figures.extend(wandb_scale(o)?);
+    let mut position = 0;
+    for (names, only, what, run) in workloads {
+        if !names.iter().any(|n| o.wants(n)) {
+            continue;
+        }
+        let baseline_first = position % 2 == 0;
+        position += 1;
+        if baseline_first && let Some(run_baseline) = baseline.as_mut() {
+            progress(&format!("{what} (baseline)"));
+            run_baseline(only);
+        }
+        progress(what);
+        figures.extend(run(o)?);
+        if !baseline_first && let Some(run_baseline) = baseline.as_mut() {
+            progress(&format!("{what} (baseline)"));
+            run_baseline(only);
+        }
     }
     let trash = o.work.join(TRASH);
     if trash.exists() {
@@ -367,12 +375,7 @@ fn plan_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     let start = Instant::now();
     let plan = spec.plan();
     // What `sweep plan --json` does: every trial's id, seed and params, serialised.
-    let mut sink = std::io::sink();
-    let mut count = 0usize;
-    for trial in plan.trials() {
-        serde_json::to_writer(&mut sink, &trial).map_err(|e| fail(name, e))?;
-        count += 1;
-    }
+    let count = plan.write_json_lines(plan.len(), &mut std::io::sink()).map_err(|e| fail(name, e))?;
     let secs = start.elapsed().as_secs_f64();
     Ok(vec![Figure::at_most(name, &format!("plan of {count} trials (ids, seeds, JSON)"), secs, "s", 1.0)])
 }
@@ -400,7 +403,7 @@ fn aggregate_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     let start = Instant::now();
     let board = aggregate::aggregate(&dir).map_err(|e| fail(name, e))?;
     let secs = start.elapsed().as_secs_f64();
-    Ok(vec![Figure::at_most(name, &format!("aggregate {} records", board.rows.len()), secs, "s", 10.0)])
+    Ok(vec![Figure::at_most(name, &format!("aggregate {} records", board.rows.len()), secs, "s", 3.0)])
 }
 
 /// One real trial (20 epochs on the trivial data), copied into `wandb_trials` trial folders

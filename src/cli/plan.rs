@@ -47,20 +47,13 @@ pub(super) fn plan(args: PlanArgs, catalog: &Catalog) -> Result<ExitCode, CliErr
             plan.len() - known
         )?;
     }
+    if args.json {
+        plan.write_json_lines(known, &mut out)?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     for trial in plan.trials().take(known) {
-        if args.json {
-            serde_json::to_writer(&mut out, &trial).map_err(std::io::Error::other)?;
-            writeln!(out)?;
-        } else {
-            writeln!(
-                out,
-                "{:>6}  {}  seed {:>20}  {}",
-                trial.index,
-                trial.id,
-                trial.seed,
-                params_display(&trial.params)
-            )?;
-        }
+        writeln!(out, "{:>6}  {}  seed {:>20}  {}", trial.index, trial.id, trial.seed, params_display(&trial.params))?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

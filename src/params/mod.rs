@@ -114,8 +114,13 @@ pub type Params = BTreeMap<String, ParamValue>;
 /// SHA-256 of its canonical JSON.
 pub(crate) fn params_hash(params: &Params) -> String {
     let canonical = serde_json::to_string(params).unwrap_or_default();
-    let digest = Sha256::digest(canonical.as_bytes());
-    hex(&digest[..4])
+    canonical_hash(canonical.as_bytes())
+}
+
+/// [`params_hash`] of params already serialised to their canonical JSON
+/// (`serde_json` of the map), for a caller that needs that JSON anyway.
+pub(crate) fn canonical_hash(canonical: &[u8]) -> String {
+    hex(&Sha256::digest(canonical)[..4])
 }
 
 /// Lower-case hex of some bytes.
