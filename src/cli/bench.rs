@@ -14,12 +14,16 @@ pub(crate) struct BenchArgs {
     /// Where bench.csv and the scratch folders go.
     #[arg(long, default_value = "results/bench")]
     pub out: PathBuf,
-    /// Only these workloads (comma-separated): digits, scaling, trivial, wide, checkpoint, plan, aggregate, wandb.
+    /// Only these workloads (comma-separated): digits, cnn, scaling (digits and cnn), trivial, wide, checkpoint,
+    /// plan, aggregate, wandb.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// The W-digits spec.
     #[arg(long, default_value = "sweeps/grid.toml")]
     pub grid_spec: PathBuf,
+    /// The CNN example's spec (its binary: `cargo build --release --example digits_cnn`).
+    #[arg(long, default_value = "examples/digits_cnn.toml")]
+    pub cnn_spec: PathBuf,
     /// Data for the in-process workloads (W-wide, checkpoint policy).
     #[arg(long, default_value = "data/digits.csv")]
     pub data: PathBuf,
@@ -52,6 +56,7 @@ pub(super) fn bench(args: BenchArgs) -> Result<ExitCode, CliError> {
     let absolute = |p: &PathBuf| std::path::absolute(p).map_err(|e| CliError::Usage(format!("{}: {e}", p.display())));
     let options = BenchOptions {
         grid_spec: args.grid_spec.clone(),
+        cnn_spec: args.cnn_spec.clone(),
         work: args.out.join("work"),
         only: args.only.clone(),
         trivial_trials: args.trivial_trials,
@@ -105,6 +110,7 @@ fn baseline_flags(args: &BenchArgs, options: &BenchOptions, only: &str) -> Vec<S
     let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
     let pairs: Vec<(&str, String)> = match only {
         "digits" | "scaling" => vec![("--grid-spec", path(&args.grid_spec))],
+        "cnn" => vec![("--cnn-spec", path(&args.cnn_spec))],
         "trivial" => {
             vec![("--trivial-data", path(&options.trivial_data)), ("--trivial-trials", args.trivial_trials.to_string())]
         }

@@ -214,22 +214,31 @@ impl SweepDir {
         }
         let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(StoreError::io(&dir))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
+            .filter_map(Result::ok)
+            // The entry's own type needs no stat on most filesystems; a link is followed.
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir() || (t.is_symlink() && e.path().is_dir())))
+            .map(|e| e.path())
             .collect();
         entries.sort();
-        for trial_dir in entries {
-            let record = trial_dir.join(names::RECORD);
-            if !record.exists() {
-                scan.incomplete
-                    .push(IncompleteTrial { dir: trial_dir, reason: "no trial.json yet (running, or died)".into() });
-                continue;
-            }
-            match read_json(&record) {
-                Ok(r) => scan.complete.push(r),
-                Err(e) => {
-                    scan.incomplete.push(IncompleteTrial { dir: trial_dir, reason: format!("unreadable record: {e}") })
+        // One record per folder, read and parsed on every core; the results keep the folders' order.
+        use rayon::prelude::*;
+        let read: Vec<Result<TrialRecord, IncompleteTrial>> = entries
+            .into_par_iter()
+            .map(|trial_dir| {
+                let record = trial_dir.join(names::RECORD);
+                match read_json(&record) {
+                    Ok(r) => Ok(r),
+                    Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                        Err(IncompleteTrial { dir: trial_dir, reason: "no trial.json yet (running, or died)".into() })
+                    }
+                    Err(e) => Err(IncompleteTrial { dir: trial_dir, reason: format!("unreadable record: {e}") }),
                 }
+            })
+            .collect();
+        for r in read {
+            match r {
+                Ok(r) => scan.complete.push(r),
+                Err(i) => scan.incomplete.push(i),
             }
         }
         Ok(scan)

@@ -293,12 +293,18 @@ impl FusedStepper {
             z.resize(batch * layer.d_out, 0.0);
             layer.apply(&below[l], batch, z);
             let gate = &mut self.gates[l];
-            gate.clear();
-            gate.extend(z.iter().map(|&v| if v > 0.0 { 1.0 } else { 0.0 }));
-            let mask = masks.and_then(|m| m.get(l));
-            match mask {
-                Some(mask) => z.iter_mut().zip(mask).for_each(|(v, m)| *v = relu(*v) * m),
-                None => z.iter_mut().for_each(|v| *v = relu(*v)),
+            gate.resize(z.len(), 0.0);
+            // ReLU's 0/1 derivative, then the activation (masked): one pass.
+            let each = z.iter_mut().zip(gate.iter_mut());
+            match masks.and_then(|m| m.get(l)) {
+                Some(mask) => each.zip(mask).for_each(|((v, g), m)| {
+                    *g = if *v > 0.0 { 1.0 } else { 0.0 };
+                    *v = relu(*v) * m;
+                }),
+                None => each.for_each(|(v, g)| {
+                    *g = if *v > 0.0 { 1.0 } else { 0.0 };
+                    *v = relu(*v);
+                }),
             }
         }
         let head = &self.net.layers[hidden];
@@ -328,10 +334,12 @@ impl FusedStepper {
                 View::rows(&self.grad, batch, layer.d_out),
                 View::rows(&layer.w, layer.d_in, layer.d_out).t(),
             );
-            if let Some(mask) = masks.and_then(|m| m.get(l - 1)) {
-                self.grad_below.iter_mut().zip(mask).for_each(|(g, m)| *g *= m);
+            // Through the mask, then the ReLU gate, as (g·mask)·gate: one pass.
+            let each = self.grad_below.iter_mut().zip(&self.gates[l - 1]);
+            match masks.and_then(|m| m.get(l - 1)) {
+                Some(mask) => each.zip(mask).for_each(|((g, gate), m)| *g = (*g * m) * gate),
+                None => each.for_each(|(g, gate)| *g *= gate),
             }
-            self.grad_below.iter_mut().zip(&self.gates[l - 1]).for_each(|(g, gate)| *g *= gate);
             std::mem::swap(&mut self.grad, &mut self.grad_below);
         }
 

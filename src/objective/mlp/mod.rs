@@ -277,21 +277,33 @@ fn train_targets(data: &Prepared) -> Vec<f32> {
 /// layer, drawn as raw 32-bit words compared with keep·2³²: a quarter of the
 /// bytes of drawing an f64 per unit, and a loop that vectorises.
 fn dropout_masks(rng: &mut Xoshiro256PlusPlus, s: &MlpSettings, batch: usize) -> Option<Vec<Vec<f32>>> {
+    let mut masks = Vec::new();
+    draw_dropout_masks(rng, s, batch, &mut Vec::new(), &mut masks).then_some(masks)
+}
+
+/// [`dropout_masks`] into buffers reused from batch to batch; false without dropout.
+fn draw_dropout_masks(
+    rng: &mut Xoshiro256PlusPlus,
+    s: &MlpSettings,
+    batch: usize,
+    words: &mut Vec<u32>,
+    masks: &mut Vec<Vec<f32>>,
+) -> bool {
     let p = s.dropout;
     if p <= 0.0 || s.layers == 0 {
-        return None;
+        return false;
     }
     let keep = 1.0 - p;
     let scale = (1.0 / keep) as f32;
     let threshold = (keep * 4_294_967_296.0).round().min(u32::MAX as f64) as u32;
-    let mut words = vec![0u32; batch * s.hidden];
-    let masks = (0..s.layers)
-        .map(|_| {
-            fill_words(rng, &mut words);
-            words.iter().map(|&w| scale * f32::from(u8::from(w < threshold))).collect()
-        })
-        .collect();
-    Some(masks)
+    words.resize(batch * s.hidden, 0);
+    masks.resize_with(s.layers, Vec::new);
+    for mask in masks.iter_mut() {
+        fill_words(rng, words);
+        mask.clear();
+        mask.extend(words.iter().map(|&w| scale * f32::from(u8::from(w < threshold))));
+    }
+    true
 }
 
 /// The words `rng.fill(words)` draws, without the byte-by-byte copies of rand's
@@ -323,6 +335,9 @@ struct FusedTrainer {
     train_targets: Vec<f32>,
     /// One batch's targets, gathered.
     batch_targets: Vec<f32>,
+    /// One batch's dropout masks, and the words they are drawn from.
+    masks: Vec<Vec<f32>>,
+    words: Vec<u32>,
     n_features: usize,
     n_outputs: usize,
     n_train: usize,
@@ -354,6 +369,8 @@ impl FusedTrainer {
             train_x: data.train_x.clone(),
             train_targets: train_targets(data),
             batch_targets: Vec::new(),
+            masks: Vec::new(),
+            words: Vec::new(),
             n_features: data.n_features,
             n_outputs: data.n_outputs(),
             n_train: data.n_train(),
@@ -379,8 +396,10 @@ impl Trainer for FusedTrainer {
                 x.extend_from_slice(&self.train_x[row * d..(row + 1) * d]);
                 self.batch_targets.extend_from_slice(&self.train_targets[row * k..(row + 1) * k]);
             }
-            let masks = dropout_masks(&mut self.dropout_rng, &self.settings, batch);
-            let loss = self.stepper.step(batch, &self.batch_targets, masks.as_deref(), self.settings.lr);
+            let dropout =
+                draw_dropout_masks(&mut self.dropout_rng, &self.settings, batch, &mut self.words, &mut self.masks);
+            let masks = dropout.then_some(&self.masks[..]);
+            let loss = self.stepper.step(batch, &self.batch_targets, masks, self.settings.lr);
             loss_sum += loss as f64 * batch as f64;
         }
         Ok(loss_sum / self.n_train as f64)
