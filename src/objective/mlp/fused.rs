@@ -8,13 +8,17 @@
 //! sums from left to right). A trial's checkpoints therefore stay bit for bit those of the tensor
 //! path, which the tests check for every optimizer and both tasks. GPUs keep the tensor path.
 
-use burn::tensor::Device;
+use std::collections::BTreeMap;
 
 use super::gemm::{View, matmul};
-use super::network::{Mlp, linear};
+use super::network::Mlp;
 use super::optimizer::{BETA_1, BETA_2, EPSILON};
 use super::settings::MlpSettings;
 use crate::objective::{TrialError, to_vec};
+
+/// The version `Cargo.toml` pins Burn to, which Burn writes into every checkpoint's metadata
+/// (the fused-against-tensor test compares the files byte for byte, so a new Burn shows here).
+const BURN_VERSION: &str = "0.22.1";
 
 /// One Linear layer: `w` is `d_in × d_out`, row-major (Burn's layout).
 #[derive(Debug, Clone, PartialEq)]
@@ -50,12 +54,48 @@ impl FusedMlp {
         Ok(FusedMlp { layers })
     }
 
-    /// The same weights as a Burn `Mlp` on `device`, to checkpoint.
-    pub(super) fn to_burn(&self, device: &Device) -> Mlp {
-        let mut layers: Vec<_> =
-            self.layers.iter().map(|l| linear(l.w.clone(), l.b.clone(), l.d_in, l.d_out, device)).collect();
-        let out = layers.pop().unwrap_or_else(|| linear(Vec::new(), Vec::new(), 0, 0, device));
-        Mlp { hidden: layers, out }
+    /// The weights as the safetensors file `weights::save` writes for the same `Mlp` (Burn's
+    /// names, its tensor order by name, its own `format`/`producer`/`version` metadata beside
+    /// `metadata`), with the header's keys sorted as the store writes every checkpoint. Going
+    /// through Burn copied a wide network's weights three times per save.
+    pub(super) fn safetensors(&self, metadata: &BTreeMap<String, String>) -> Vec<u8> {
+        let hidden = self.layers.len().saturating_sub(1);
+        let mut tensors: Vec<(String, Vec<usize>, &[f32])> = Vec::with_capacity(2 * self.layers.len());
+        for (i, layer) in self.layers.iter().enumerate() {
+            let name = if i < hidden { format!("hidden.{i}") } else { "out".to_string() };
+            tensors.push((format!("{name}.weight"), vec![layer.d_in, layer.d_out], &layer.w));
+            tensors.push((format!("{name}.bias"), vec![layer.d_out], &layer.b));
+        }
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut header = serde_json::Map::new();
+        let mut meta: serde_json::Map<String, serde_json::Value> =
+            metadata.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+        for (k, v) in [("format", "safetensors"), ("producer", "burn"), ("version", BURN_VERSION)] {
+            meta.insert(k.into(), v.into());
+        }
+        header.insert("__metadata__".into(), meta.into());
+        let mut offset = 0;
+        for (name, shape, values) in &tensors {
+            let end = offset + 4 * values.len();
+            header.insert(
+                name.clone(),
+                serde_json::json!({ "dtype": "F32", "shape": shape, "data_offsets": [offset, end] }),
+            );
+            offset = end;
+        }
+        let mut head = serde_json::Value::Object(header).to_string().into_bytes();
+        while head.len() % 8 != 0 {
+            head.push(b' ');
+        }
+        let mut out = Vec::with_capacity(8 + head.len() + offset);
+        out.extend_from_slice(&(head.len() as u64).to_le_bytes());
+        out.extend_from_slice(&head);
+        for (_, _, values) in &tensors {
+            for v in values.iter() {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out
     }
 
     /// Outputs for `rows` rows of `x`, without dropout: `Mlp::forward(x, None)`. The two

@@ -329,8 +329,6 @@ struct FusedTrainer {
     /// The per-epoch shuffle.
     rng: ChaCha8Rng,
     dropout_rng: Xoshiro256PlusPlus,
-    /// Where checkpoints' tensors are made.
-    device: Device,
     train_x: Vec<f32>,
     train_targets: Vec<f32>,
     /// One batch's targets, gathered.
@@ -365,7 +363,6 @@ impl FusedTrainer {
             settings,
             rng,
             dropout_rng,
-            device: trial.device().clone(),
             train_x: data.train_x.clone(),
             train_targets: train_targets(data),
             batch_targets: Vec::new(),
@@ -411,7 +408,7 @@ impl Trainer for FusedTrainer {
     }
 
     fn checkpoint(&self, metadata: &BTreeMap<String, String>) -> Result<Vec<u8>, TrialError> {
-        weights::save(&self.stepper.net.to_burn(&self.device), metadata)
+        Ok(self.stepper.net.safetensors(metadata))
     }
 }
 
@@ -707,7 +704,7 @@ mod tests {
             let data = toy_data(task);
             for optimizer in ["adam", "adamw", "sgd"] {
                 for (layers, dropout, weight_decay, momentum) in
-                    [(2, 0.25, 0.001, 0.9), (1, 0.0, 0.0, 0.0), (0, 0.0, 0.01, 0.5)]
+                    [(2, 0.25, 0.001, 0.9), (1, 0.0, 0.0, 0.0), (0, 0.0, 0.01, 0.5), (11, 0.1, 0.0, 0.9)]
                 {
                     let p = params(&[
                         ("optimizer", ParamValue::Str(optimizer.into())),
