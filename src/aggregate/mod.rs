@@ -252,10 +252,32 @@ pub(crate) fn aggregate_with(
         let path = dir.file(exporter.file_name());
         store::write_atomic(&path, &bytes).map_err(StoreError::io(&path))?;
     }
-    judged.problems.extend(unreadable.iter().map(|e| format!("{e}; the trial's epochs are not in {}", names::HISTORY)));
+    judged.problems.extend(history_problems(&unreadable));
     let path = dir.file(names::HISTORY);
     store::write_atomic(&path, &history::render(&histories)?).map_err(StoreError::io(&path))?;
     Ok((board, judged))
+}
+
+/// How many unreadable history files are named one by one before the rest are counted.
+const HISTORY_PROBLEMS_NAMED: usize = 5;
+
+/// One warning per unreadable history file, the first few named and the rest counted: a folder
+/// of 10^5 trials from an older version would otherwise print 10^5 lines.
+fn history_problems(unreadable: &[history::HistoryError]) -> Vec<String> {
+    let mut problems: Vec<String> = unreadable
+        .iter()
+        .take(HISTORY_PROBLEMS_NAMED)
+        .map(|e| format!("{e}; the trial's epochs are not in {}", names::HISTORY))
+        .collect();
+    if unreadable.len() > HISTORY_PROBLEMS_NAMED {
+        problems.push(format!(
+            "{} more trials' {} could not be read either; their epochs are not in the sweep's {}",
+            unreadable.len() - HISTORY_PROBLEMS_NAMED,
+            names::HISTORY,
+            names::HISTORY
+        ));
+    }
+    problems
 }
 
 /// The sweep's selection settings and seed, from its manifest (defaults for
@@ -370,4 +392,30 @@ fn sorted(ids: &[String]) -> Vec<String> {
 fn read_test(model_dir: &Path, record: &TrialRecord) -> Option<SplitEvaluation> {
     let evaluation: SplitEvaluation = store::read_json(&model_dir.join(names::TEST_METRICS)).ok()?;
     (Some(&evaluation.checkpoint_sha256) == record.checkpoint_sha256.as_ref()).then_some(evaluation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unreadable(n: usize) -> Vec<history::HistoryError> {
+        (0..n)
+            .map(|i| history::HistoryError {
+                path: format!("trials/t{i}/history.csv").into(),
+                line: None,
+                message: "No such file or directory".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_few_unreadable_histories_are_named_and_many_are_counted() {
+        assert_eq!(history_problems(&unreadable(0)), Vec::<String>::new());
+        let few = history_problems(&unreadable(3));
+        assert_eq!(few.len(), 3);
+        assert!(few[2].starts_with("trials/t2/history.csv: No such file"), "{few:?}");
+        let many = history_problems(&unreadable(100_000));
+        assert_eq!(many.len(), HISTORY_PROBLEMS_NAMED + 1);
+        assert!(many[HISTORY_PROBLEMS_NAMED].starts_with("99995 more trials' history.csv"), "{many:?}");
+    }
 }
