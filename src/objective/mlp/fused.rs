@@ -11,10 +11,9 @@
 use std::collections::BTreeMap;
 
 use super::gemm::{View, matmul};
-use super::network::Mlp;
+use super::network::InitialLayer;
 use super::optimizer::{BETA_1, BETA_2, EPSILON};
 use super::settings::MlpSettings;
-use crate::objective::{TrialError, to_vec};
 
 /// The version `Cargo.toml` pins Burn to, which Burn writes into every checkpoint's metadata
 /// (the fused-against-tensor test compares the files byte for byte, so a new Burn shows here).
@@ -36,22 +35,11 @@ pub(super) struct FusedMlp {
 }
 
 impl FusedMlp {
-    /// The weights of a Burn `Mlp`.
-    pub(super) fn from_burn(mlp: &Mlp) -> Result<Self, TrialError> {
-        let layers = mlp
-            .hidden
-            .iter()
-            .chain([&mlp.out])
-            .map(|layer| {
-                let [d_in, d_out] = layer.weight.dims();
-                let b = match &layer.bias {
-                    Some(bias) => to_vec(bias.val())?,
-                    None => vec![0.0; d_out],
-                };
-                Ok(Dense { d_in, d_out, w: to_vec(layer.weight.val())?, b })
-            })
-            .collect::<Result<_, TrialError>>()?;
-        Ok(FusedMlp { layers })
+    /// The network with these initial values.
+    pub(super) fn new(layers: Vec<InitialLayer>) -> Self {
+        FusedMlp {
+            layers: layers.into_iter().map(|l| Dense { d_in: l.d_in, d_out: l.d_out, w: l.w, b: l.b }).collect(),
+        }
     }
 
     /// The weights as the safetensors file `weights::save` writes for the same `Mlp` (Burn's

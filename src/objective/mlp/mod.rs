@@ -28,7 +28,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use fused::{FusedMlp, FusedStepper, Head};
 pub(crate) use network::Mlp;
-use network::{BatchTargets, loss, manual_gradients};
+use network::{BatchTargets, initial_layers, loss, manual_gradients};
 use optimizer::{LinearState, ParamOptimizer, module_optimizer};
 pub(crate) use settings::MlpSettings;
 
@@ -105,10 +105,11 @@ impl Objective for MlpObjective {
         };
         let mut rng = trial.rng();
         let dropout_rng = Xoshiro256PlusPlus::seed_from_u64(rng.next_u64());
-        let model = Mlp::new(&mut rng, data.n_features, s.hidden, s.layers, data.n_outputs(), &device);
         if self.gradients == Gradients::Fused && trial.device_info().backend == Backend::Cpu {
-            return Ok(Box::new(FusedTrainer::new(trial, FusedMlp::from_burn(&model)?, s, rng, dropout_rng)));
+            let net = FusedMlp::new(initial_layers(&mut rng, data.n_features, s.hidden, s.layers, data.n_outputs()));
+            return Ok(Box::new(FusedTrainer::new(trial, net, s, rng, dropout_rng)));
         }
+        let model = Mlp::new(&mut rng, data.n_features, s.hidden, s.layers, data.n_outputs(), &device);
         let stepper = match self.gradients {
             Gradients::Fused | Gradients::Manual => Stepper::Manual {
                 optim: ParamOptimizer::new(&s),

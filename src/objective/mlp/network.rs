@@ -25,8 +25,7 @@ pub(super) enum BatchTargets {
 }
 
 impl Mlp {
-    /// PyTorch's default init: weights and biases uniform in ±1/√fan_in,
-    /// drawn from `rng`. Weights are stored `[in, out]` (Burn's layout).
+    /// [`initial_layers`] as Burn Linear layers on `device`.
     pub(crate) fn new(
         rng: &mut ChaCha8Rng,
         n_in: usize,
@@ -35,21 +34,12 @@ impl Mlp {
         n_out: usize,
         device: &Device,
     ) -> Self {
-        let mut drawn = |d_in: usize, d_out: usize| {
-            let bound = 1.0 / (d_in as f32).sqrt();
-            let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
-            let w = draw(d_in * d_out);
-            let b = draw(d_out);
-            linear(w, b, d_in, d_out, device)
-        };
-        let mut layers_vec = Vec::with_capacity(layers);
-        let mut d_in = n_in;
-        for _ in 0..layers {
-            layers_vec.push(drawn(d_in, hidden));
-            d_in = hidden;
-        }
-        let out = drawn(d_in, n_out);
-        Mlp { hidden: layers_vec, out }
+        let mut linears: Vec<Linear> = initial_layers(rng, n_in, hidden, layers, n_out)
+            .into_iter()
+            .map(|l| linear(l.w, l.b, l.d_in, l.d_out, device))
+            .collect();
+        let out = linears.pop().unwrap_or_else(|| linear(Vec::new(), Vec::new(), 0, 0, device));
+        Mlp { hidden: linears, out }
     }
 
     /// Outputs for `x`; `masks` (one per hidden layer, already scaled by 1/keep) apply dropout.
@@ -69,6 +59,37 @@ impl Mlp {
     pub(crate) fn layers(&self) -> usize {
         self.hidden.len()
     }
+}
+
+/// One Linear layer's initial values: `w` is `d_in × d_out`, row-major (Burn's layout).
+pub(super) struct InitialLayer {
+    pub(super) w: Vec<f32>,
+    pub(super) b: Vec<f32>,
+    pub(super) d_in: usize,
+    pub(super) d_out: usize,
+}
+
+/// PyTorch's default init of `layers × Linear(hidden)` and the head `Linear(n_out)`: weights and
+/// biases uniform in ±1/√fan_in, drawn from `rng` layer by layer, weights before bias.
+pub(super) fn initial_layers(
+    rng: &mut ChaCha8Rng,
+    n_in: usize,
+    hidden: usize,
+    layers: usize,
+    n_out: usize,
+) -> Vec<InitialLayer> {
+    let widths: Vec<usize> =
+        std::iter::once(n_in).chain(std::iter::repeat_n(hidden, layers)).chain(std::iter::once(n_out)).collect();
+    widths
+        .windows(2)
+        .map(|pair| {
+            let (d_in, d_out) = (pair[0], pair[1]);
+            let bound = 1.0 / (d_in as f32).sqrt();
+            let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
+            let w = draw(d_in * d_out);
+            InitialLayer { b: draw(d_out), w, d_in, d_out }
+        })
+        .collect()
 }
 
 /// A Linear layer with weights `w` (`d_in × d_out`, row-major) and bias `b`.
