@@ -61,18 +61,19 @@ impl Claiming {
     /// process finished it meanwhile, or holds it (then it is kept for later).
     pub(super) fn claim(&self, dir: &SweepDir, trial: &TrialSpec) -> Option<TrialSpec> {
         let trial_dir = dir.trial_dir(&trial.id);
-        let record = record_of(dir, &trial.id);
-        if self.settled(record.as_ref()) {
-            return None;
-        }
-        match claim::take(&trial_dir, record.as_ref().map_or(0, |r| r.attempt), self.stale_after) {
-            Ok((claim::Claim::Taken(info), file)) => {
+        let earlier = || {
+            let record = record_of(dir, &trial.id);
+            (!self.settled(record.as_ref())).then(|| record.map_or(0, |r| r.attempt))
+        };
+        match claim::take(&trial_dir, earlier, self.stale_after) {
+            Ok(None) => None,
+            Ok(Some((claim::Claim::Taken(info), file))) => {
                 if let Some(file) = file {
                     self.held.hold_file(&trial_dir, file);
                 }
                 Some(TrialSpec { attempt: info.attempt, ..trial.clone() })
             }
-            Ok((claim::Claim::Held(_), _)) => {
+            Ok(Some((claim::Claim::Held(_), _))) => {
                 if let Ok(mut later) = self.elsewhere.lock() {
                     later.push(trial.clone());
                 }

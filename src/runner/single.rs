@@ -68,14 +68,17 @@ pub(crate) fn run_single_trial(
     // A SLURM task requeued while its first run still trains, or a local run on the same
     // folder, must not train the trial twice at once.
     let held = claim::HeldClaims::new();
-    let trial = match claim::take(&trial_dir, earlier.map_or(0, |r| r.attempt), claim::stale_after()) {
-        Ok((claim::Claim::Taken(info), file)) => {
+    let attempts = earlier.map_or(0, |r| r.attempt);
+    let trial = match claim::take(&trial_dir, || Some(attempts), claim::stale_after()) {
+        // Not reached: `earlier` settles nothing here (kept_record decided that above).
+        Ok(None) => return Ok(SingleTrial::HeldElsewhere(None)),
+        Ok(Some((claim::Claim::Taken(info), file))) => {
             if let Some(file) = file {
                 held.hold_file(&trial_dir, file);
             }
             TrialSpec { attempt: info.attempt, ..trial }
         }
-        Ok((claim::Claim::Held(info), _)) => return Ok(SingleTrial::HeldElsewhere(info)),
+        Ok(Some((claim::Claim::Held(info), _))) => return Ok(SingleTrial::HeldElsewhere(info)),
         Err(e) => return Err(StoreError::Io { path: trial_dir, source: e }.into()),
     };
     let env = sweep.env(faults, device);

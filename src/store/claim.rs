@@ -182,14 +182,23 @@ fn lock_state(path: &Path) -> Lock {
 /// failed trial counts on.
 #[cfg(test)]
 pub(crate) fn try_claim(trial_dir: &Path, after_record: usize, limit: Duration) -> io::Result<Claim> {
-    take(trial_dir, after_record, limit).map(|(claim, _)| claim)
+    let taken = take(trial_dir, || Some(after_record), limit)?;
+    Ok(taken.map_or(Claim::Held(None), |(claim, _)| claim))
 }
 
 /// [`try_claim`], which also returns the new claim file, open for writing, so
-/// that [`HeldClaims::hold_file`] locks it without opening it again.
-pub(crate) fn take(trial_dir: &Path, after_record: usize, limit: Duration) -> io::Result<(Claim, Option<File>)> {
-    // A folder this call created holds no claim: the first attempt is tried without listing
-    // it. Its creation with O_EXCL still decides, should another process race for it.
+/// that [`HeldClaims::hold_file`] locks it without opening it again. `earlier`
+/// reads the trial's finished record, in a folder that was there already: the
+/// attempts it holds, or `None` when it settles the trial, which is then not
+/// claimed (and `take` returns `None`).
+pub(crate) fn take(
+    trial_dir: &Path,
+    earlier: impl FnOnce() -> Option<usize>,
+    limit: Duration,
+) -> io::Result<Option<(Claim, Option<File>)>> {
+    // A folder this call created holds no record and no claim: the first attempt is tried
+    // without reading or listing it. Its creation with O_EXCL still decides, should another
+    // process race for it.
     let mut fresh = match fs::create_dir(trial_dir) {
         Ok(()) => true,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
@@ -198,13 +207,20 @@ pub(crate) fn take(trial_dir: &Path, after_record: usize, limit: Duration) -> io
             false
         }
     };
+    let after_record = match fresh {
+        true => 0,
+        false => match earlier() {
+            Some(attempts) => attempts,
+            None => return Ok(None),
+        },
+    };
     loop {
         let found = if std::mem::take(&mut fresh) { None } else { current(trial_dir)? };
         let next = match found {
             None => after_record + 1,
             // This process's own claims count like anyone's: another of its workers may hold one.
             Some(c) if c.is_stale(limit) => c.attempt.max(after_record) + 1,
-            Some(c) => return Ok((Claim::Held(c.info), None)),
+            Some(c) => return Ok(Some((Claim::Held(c.info), None))),
         };
         let info = ClaimInfo::mine(next);
         let path = trial_dir.join(claim_file_name(next));
@@ -213,7 +229,7 @@ pub(crate) fn take(trial_dir: &Path, after_record: usize, limit: Duration) -> io
                 let mut bytes = serde_json::to_vec_pretty(&info).map_err(io::Error::other)?;
                 bytes.push(b'\n');
                 file.write_all(&bytes)?;
-                return Ok((Claim::Taken(info), Some(file)));
+                return Ok(Some((Claim::Taken(info), Some(file))));
             }
             // Another process took this attempt first: look again.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -358,9 +374,24 @@ mod tests {
         // A claim younger than the grace is live: its holder may not have locked it yet.
         set_age(0);
         assert!(!current(&dir).unwrap().unwrap().is_stale(STALE_AFTER));
-        // A record's attempts count on.
-        let fresh = tmp.path().join("u");
-        assert!(matches!(try_claim(&fresh, 2, STALE_AFTER).unwrap(), Claim::Taken(ClaimInfo { attempt: 3, .. })));
+        // A record's attempts count on; a folder the claim creates holds no record.
+        let retried = tmp.path().join("u");
+        fs::create_dir(&retried).unwrap();
+        assert!(matches!(try_claim(&retried, 2, STALE_AFTER).unwrap(), Claim::Taken(ClaimInfo { attempt: 3, .. })));
+        let created = tmp.path().join("v");
+        let read = std::cell::Cell::new(false);
+        let taken = take(
+            &created,
+            || {
+                read.set(true);
+                Some(2)
+            },
+            STALE_AFTER,
+        )
+        .unwrap();
+        assert!(matches!(taken, Some((Claim::Taken(ClaimInfo { attempt: 1, .. }), Some(_)))));
+        assert!(!read.get(), "no record is read in a folder the claim created");
+        assert!(take(&retried, || None, STALE_AFTER).unwrap().is_none(), "a settled trial is not claimed");
     }
 
     #[test]
