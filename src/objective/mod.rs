@@ -401,4 +401,15 @@ pub trait Objective: Send + Sync {
         let _ = (params, data);
         1.0
     }
+
+    /// What a trained model's cost to serve depends on, where that is less than its weights:
+    /// models of equal keys do the same work per row (the same architecture and sizes), so a
+    /// process times the first of them and gives the others its latencies, its `rows_per_s`
+    /// and [`Model::cost_fields`], saying so in `cost.method`; their own checkpoint sizes and
+    /// tensor counts are still taken. Timing each one again would only add the machine's
+    /// noise between models that cost the same. `None` (the default) times every model.
+    fn serving_key(&self, params: &ResolvedParams, shape: DataShape) -> Option<String> {
+        let _ = (params, shape);
+        None
+    }
 }

@@ -7,6 +7,8 @@
 //! results: the identity checks skip them (`TIMING_COLUMNS`), and nothing
 //! that decides a trial's own result reads them.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::data::Prepared;
@@ -57,12 +59,47 @@ fn method(single: usize, batches: usize, first_alone: bool) -> String {
     )
 }
 
+/// The timings this process took, by [`Objective::serving_key`], shared by its workers.
+#[derive(Debug, Default)]
+pub(crate) struct ServingCosts(Mutex<HashMap<String, Timed>>);
+
+/// One model's timings, and whose model it was.
+#[derive(Debug, Clone)]
+struct Timed {
+    trial_id: String,
+    latency_p50_ms: Option<f64>,
+    latency_p95_ms: Option<f64>,
+    rows_per_s: Option<f64>,
+    method: String,
+    extra: crate::metrics::Metrics,
+}
+
+impl ServingCosts {
+    fn get(&self, key: &str) -> Option<Timed> {
+        self.0.lock().ok()?.get(key).cloned()
+    }
+
+    fn keep(&self, key: String, timed: Timed) {
+        if let Ok(mut known) = self.0.lock() {
+            known.entry(key).or_insert(timed);
+        }
+    }
+}
+
+/// Where a trial's model may take the timings of an earlier model of its architecture.
+pub(crate) struct Reuse<'a> {
+    pub(crate) known: &'a ServingCosts,
+    pub(crate) trial_id: &'a str,
+}
+
 /// The cost of the model `checkpoint` holds. The size always; the element
 /// count where the checkpoint is safetensors; the timings where the
 /// objective can load it and the sweep has rows to feed it (a program's
 /// model, which sweep cannot load, has none). `trial_time` is how long the
 /// trial took up to now: measuring takes about a tenth of it at most, never
-/// fewer than [`SHORT_TRIAL_CALLS`] one-row calls and one timed batch.
+/// fewer than [`SHORT_TRIAL_CALLS`] one-row calls and one timed batch. With
+/// `reuse`, a model whose [`Objective::serving_key`] this process has timed
+/// before takes those timings instead of being timed again.
 pub(crate) fn measure(
     objective: &dyn Objective,
     checkpoint: &[u8],
@@ -70,6 +107,7 @@ pub(crate) fn measure(
     data: &Prepared,
     device: &burn::tensor::Device,
     trial_time: std::time::Duration,
+    reuse: Option<Reuse<'_>>,
 ) -> ModelCost {
     let share = (trial_time / SHARE_OF_TRIAL).min(BUDGET);
     let started = Instant::now();
@@ -83,6 +121,22 @@ pub(crate) fn measure(
         extra: Default::default(),
         measure_ms: 0.0,
     };
+    let key = reuse.as_ref().and_then(|_| objective.serving_key(params, data.shape()));
+    if let (Some(reuse), Some(key)) = (&reuse, &key)
+        && let Some(timed) = reuse.known.get(key)
+    {
+        cost.latency_p50_ms = timed.latency_p50_ms;
+        cost.latency_p95_ms = timed.latency_p95_ms;
+        cost.rows_per_s = timed.rows_per_s;
+        cost.extra = timed.extra;
+        cost.method = format!(
+            "the timings of trial {}'s model, which has the same architecture ({key}): one model \
+             of each architecture is timed per process; its method: {}",
+            timed.trial_id, timed.method
+        );
+        cost.measure_ms = started.elapsed().as_secs_f64() * 1e3;
+        return cost;
+    }
     let rows = sample_rows(data);
     let width = data.n_features;
     if let (Some(rows), Ok(model)) = (rows, objective.load(checkpoint, params, data.shape(), device)) {
@@ -132,6 +186,17 @@ pub(crate) fn measure(
             cost.latency_p50_ms = nearest_rank(&single, 0.50).map(|s| s * 1e3);
             cost.latency_p95_ms = nearest_rank(&single, 0.95).map(|s| s * 1e3);
             cost.rows_per_s = nearest_rank(&batched, 0.50).filter(|s| *s > 0.0).map(|s| BATCH_ROWS as f64 / s);
+            if let (Some(reuse), Some(key)) = (reuse, key) {
+                let timed = Timed {
+                    trial_id: reuse.trial_id.to_string(),
+                    latency_p50_ms: cost.latency_p50_ms,
+                    latency_p95_ms: cost.latency_p95_ms,
+                    rows_per_s: cost.rows_per_s,
+                    method: cost.method.clone(),
+                    extra: cost.extra.clone(),
+                };
+                reuse.known.keep(key, timed);
+            }
         }
     }
     cost.measure_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -173,7 +238,37 @@ pub(crate) fn safetensors_elements(bytes: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use rand::{Rng, SeedableRng};
+
     use super::*;
+    use crate::data::{Table, TargetColumn};
+    use crate::metrics::Task;
+    use crate::objective::TrialContext;
+    use crate::objective::mlp::MlpObjective;
+    use crate::params::{ParamValue, Params};
+
+    fn toy_data() -> Prepared {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let (n, d) = (60, 4);
+        let x: Vec<f64> = (0..n * d).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let table = Table {
+            path: "toy.csv".into(),
+            fingerprint: String::new(),
+            target: "y".into(),
+            features: (0..d).map(|i| format!("x{i}")).collect(),
+            targets: TargetColumn::Text(x.chunks(d).map(|r| usize::from(r[0] > 0.0).to_string()).collect()),
+            x,
+            lines: Vec::new(),
+        };
+        crate::data::prepare(&table, Task::Classification, 0.33, 0).unwrap()
+    }
+
+    fn params(entries: &[(&str, ParamValue)]) -> ResolvedParams {
+        let swept: Params = entries.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        MlpObjective::default().schema().resolve(&Params::new(), &swept)
+    }
 
     fn safetensors(header: &str) -> Vec<u8> {
         let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
@@ -199,5 +294,49 @@ mod tests {
         assert_eq!(nearest_rank(&v, 1.0), Some(20.0));
         assert_eq!(nearest_rank(&[3.0], 0.95), Some(3.0));
         assert_eq!(nearest_rank(&[], 0.5), None);
+    }
+
+    #[test]
+    fn models_of_one_architecture_are_timed_once_per_process() {
+        let cpu = crate::device::TrialDevice::cpu();
+        let data = toy_data();
+        let objective = MlpObjective::default();
+        let checkpoint = |p: &ResolvedParams, seed| {
+            let trial = TrialContext {
+                index: 0,
+                id: "t",
+                seed,
+                params: p,
+                data: &data,
+                dir: None,
+                command: None,
+                monitor: None,
+                device: &cpu,
+            };
+            objective.start(&trial).unwrap().checkpoint(&BTreeMap::new()).unwrap()
+        };
+        let narrow = params(&[("hidden", ParamValue::Int(8))]);
+        let narrow_dropout = params(&[("hidden", ParamValue::Int(8)), ("dropout", ParamValue::Float(0.3))]);
+        let wide = params(&[("hidden", ParamValue::Int(9))]);
+        let known = ServingCosts::default();
+        let second = std::time::Duration::from_secs(1);
+        let timed = |p: &ResolvedParams, seed, id: &str, reuse: bool| {
+            let reuse = reuse.then_some(Reuse { known: &known, trial_id: id });
+            measure(&objective, &checkpoint(p, seed), p, &data, &burn::tensor::Device::flex(), second, reuse)
+        };
+        let first = timed(&narrow, 1, "ta", true);
+        assert!(first.latency_p50_ms.is_some() && !first.method.contains("the timings of trial"), "{}", first.method);
+        let same = timed(&narrow_dropout, 2, "tb", true);
+        assert_eq!(
+            (same.latency_p50_ms, same.latency_p95_ms, same.rows_per_s),
+            (first.latency_p50_ms, first.latency_p95_ms, first.rows_per_s)
+        );
+        assert!(same.method.starts_with("the timings of trial ta's model"), "{}", same.method);
+        assert_eq!((same.params, same.checkpoint_bytes), (first.params, first.checkpoint_bytes));
+        let other = timed(&wide, 3, "tc", true);
+        assert!(!other.method.contains("the timings of trial"), "another architecture is timed: {}", other.method);
+        assert_ne!(other.params, first.params);
+        let alone = timed(&narrow, 4, "td", false);
+        assert!(!alone.method.contains("the timings of trial"), "without reuse every model is timed");
     }
 }

@@ -65,6 +65,7 @@ impl<'a> OpenSweep<'a> {
             asynchronous: self.spec.early_terminate.is_some(),
             seed_burn: self.objective.parallelism() == Parallelism::Processes,
             device,
+            serving_costs: Default::default(),
         }
     }
 }

@@ -46,6 +46,8 @@ pub(crate) struct TrialEnv<'a> {
     pub seed_burn: bool,
     /// The device this process's trials train on.
     pub device: TrialDevice,
+    /// The timings of the models this process timed, shared by its workers.
+    pub serving_costs: std::sync::Arc<super::cost::ServingCosts>,
 }
 
 /// Faults injected on purpose, so tests can show that one broken trial never
@@ -339,6 +341,7 @@ pub(super) fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &
                     data,
                     &env.device.device,
                     start.elapsed(),
+                    Some(super::cost::Reuse { known: &env.serving_costs, trial_id: &trial.id }),
                 ));
             }
             let Some(best) = progress.best_outputs.take() else { return Ok(()) };

@@ -107,6 +107,7 @@ pub(crate) fn refit(
             data,
             &env.device.device,
             std::time::Duration::MAX,
+            None,
         )
     });
     let meta = BestMetadata {

@@ -86,6 +86,61 @@ impl FusedMlp {
         out
     }
 
+    /// The network a checkpoint of this MLP holds (the file [`FusedMlp::safetensors`] or
+    /// `weights::save` writes), for layers of widths `d_in`, then `hidden` × `layers`, then
+    /// `n_out`. Every tensor must be there, in `F32` and of its shape, and nothing else.
+    pub(super) fn from_safetensors(
+        bytes: &[u8],
+        d_in: usize,
+        hidden: usize,
+        layers: usize,
+        n_out: usize,
+    ) -> Result<Self, String> {
+        let short = || "the file is shorter than its header says".to_string();
+        let len = u64::from_le_bytes(bytes.get(..8).ok_or_else(short)?.try_into().map_err(|_| short())?);
+        let data_start = usize::try_from(len).ok().and_then(|n| n.checked_add(8)).ok_or_else(short)?;
+        let mut header: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(bytes.get(8..data_start).ok_or_else(short)?)
+                .map_err(|e| format!("its header is not JSON: {e}"))?;
+        header.remove("__metadata__");
+        let data = &bytes[data_start..];
+        let mut tensor = |name: &str, shape: &[usize]| -> Result<Vec<f32>, String> {
+            let t = header.remove(name).ok_or_else(|| format!("`{name}` is missing"))?;
+            let found: Option<Vec<usize>> = t["shape"]
+                .as_array()
+                .and_then(|a| a.iter().map(|d| d.as_u64().and_then(|d| usize::try_from(d).ok())).collect());
+            if found.as_deref() != Some(shape) {
+                return Err(format!("`{name}` has shape {}, expected {shape:?}", t["shape"]));
+            }
+            if t["dtype"] != "F32" {
+                return Err(format!("`{name}` has dtype {}, expected \"F32\"", t["dtype"]));
+            }
+            let offset = |i: usize| t["data_offsets"][i].as_u64().and_then(|o| usize::try_from(o).ok());
+            let elements: usize = shape.iter().product();
+            let values = match (offset(0), offset(1)) {
+                (Some(start), Some(end)) if end.checked_sub(start) == Some(4 * elements) => data.get(start..end),
+                _ => None,
+            }
+            .ok_or_else(|| {
+                format!("`{name}`'s data offsets {} do not fit its shape and the file", t["data_offsets"])
+            })?;
+            Ok(values.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        };
+        let mut dense = Vec::with_capacity(layers + 1);
+        let mut width = d_in;
+        for i in 0..=layers {
+            let (name, d_out) = if i < layers { (format!("hidden.{i}"), hidden) } else { ("out".to_string(), n_out) };
+            let w = tensor(&format!("{name}.weight"), &[width, d_out])?;
+            let b = tensor(&format!("{name}.bias"), &[d_out])?;
+            dense.push(Dense { d_in: width, d_out, w, b });
+            width = d_out;
+        }
+        if let Some(extra) = header.keys().next() {
+            return Err(format!("`{extra}` is not a tensor of this model"));
+        }
+        Ok(FusedMlp { layers: dense })
+    }
+
     /// Outputs for `rows` rows of `x`, without dropout: `Mlp::forward(x, None)`. The two
     /// buffers are reused from call to call (a wide layer's would otherwise be fresh pages
     /// every epoch); the outputs are left in the first.

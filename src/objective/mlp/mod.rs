@@ -145,11 +145,36 @@ impl Objective for MlpObjective {
         device: &Device,
     ) -> Result<Box<dyn Model>, TrialError> {
         let s = MlpSettings::from_params(params)?;
-        // The initial values are overwritten by the checkpoint; only the shapes matter.
-        let skeleton =
-            Mlp::new(&mut ChaCha8Rng::seed_from_u64(0), shape.n_features, s.hidden, s.layers, shape.n_outputs, device);
-        let mlp = weights::load(skeleton, checkpoint)?;
-        Ok(Box::new(MlpModel { mlp, settings: s, shape, device: device.clone() }))
+        let model = MlpModel {
+            checkpoint: checkpoint.to_vec(),
+            module: std::cell::OnceCell::new(),
+            fused: None,
+            settings: s,
+            shape,
+            device: device.clone(),
+        };
+        // On the CPU the fused forward pass predicts (the outputs the tensor path gives, bit for bit,
+        // at a fraction of the cost: each trial's cost to serve is measured through it); the Burn
+        // module is built only for an export. A GPU predicts through the module.
+        if *device == Device::flex() {
+            let s = &model.settings;
+            let fused = FusedMlp::from_safetensors(checkpoint, shape.n_features, s.hidden, s.layers, shape.n_outputs)
+                .map_err(|e| {
+                TrialError::failed(format!("the checkpoint does not fit the model built from its parameters: {e}"))
+            })?;
+            return Ok(Box::new(MlpModel { fused: Some(fused), ..model }));
+        }
+        model.module()?;
+        Ok(Box::new(model))
+    }
+
+    /// Dropout acts only in training, and the weights' values do not change the work.
+    fn serving_key(&self, params: &ResolvedParams, shape: DataShape) -> Option<String> {
+        let s = MlpSettings::from_params(params).ok()?;
+        Some(format!(
+            "mlp: {} features, {} x hidden {}, {} outputs",
+            shape.n_features, s.layers, s.hidden, shape.n_outputs
+        ))
     }
 
     /// Multiply-adds of the forward pass per row, times rows and epochs.
@@ -415,15 +440,46 @@ impl Trainer for FusedTrainer {
 
 /// A trained MLP, loaded from its checkpoint.
 pub(crate) struct MlpModel {
-    mlp: Mlp,
+    checkpoint: Vec<u8>,
+    /// Burn's module of the checkpoint: built at load on a GPU, on the CPU only when an export needs it.
+    module: std::cell::OnceCell<Mlp>,
+    /// The CPU's forward pass.
+    fused: Option<FusedMlp>,
     settings: MlpSettings,
     shape: DataShape,
     device: Device,
 }
 
+impl MlpModel {
+    fn module(&self) -> Result<&Mlp, TrialError> {
+        if let Some(module) = self.module.get() {
+            return Ok(module);
+        }
+        let (s, shape) = (&self.settings, &self.shape);
+        // The initial values are overwritten by the checkpoint; only the shapes matter.
+        let skeleton = Mlp::new(
+            &mut ChaCha8Rng::seed_from_u64(0),
+            shape.n_features,
+            s.hidden,
+            s.layers,
+            shape.n_outputs,
+            &self.device,
+        );
+        let module = weights::load(skeleton, &self.checkpoint)?;
+        Ok(self.module.get_or_init(|| module))
+    }
+}
+
 impl Model for MlpModel {
     fn predict(&self, x: &[f32], rows: usize) -> Result<Vec<f32>, TrialError> {
-        to_vec(self.mlp.forward(rows_tensor(x, rows, &self.device), None))
+        match &self.fused {
+            Some(fused) => {
+                let mut buffers = (Vec::new(), Vec::new());
+                fused.forward(x, rows, &mut buffers);
+                Ok(buffers.0)
+            }
+            None => to_vec(self.module()?.forward(rows_tensor(x, rows, &self.device), None)),
+        }
     }
 
     fn describe(&self) -> String {
@@ -438,7 +494,9 @@ impl Model for MlpModel {
     /// Linear weights `[out, in]`; key names stay Burn's (`hidden.0.weight`, `out.bias`).
     fn pytorch_weights(&self) -> Option<Result<Vec<u8>, TrialError>> {
         let mut store = SafetensorsStore::from_bytes(None).with_to_adapter(BurnToPyTorchAdapter);
-        let saved = self.mlp.save_into(&mut store).map_err(|e| TrialError::failed(format!("saving weights: {e}")));
+        let saved = self.module().and_then(|module| {
+            module.save_into(&mut store).map_err(|e| TrialError::failed(format!("saving weights: {e}")))
+        });
         Some(saved.and_then(|()| store.get_bytes().map_err(|e| TrialError::failed(format!("saving weights: {e}")))))
     }
 
@@ -447,7 +505,7 @@ impl Model for MlpModel {
         let s = &self.settings;
         let mut d_in = self.shape.n_features;
         let mut hidden = Vec::new();
-        for _ in 0..self.mlp.layers() {
+        for _ in 0..s.layers {
             hidden.push(format!("nn.Linear({d_in}, {})", s.hidden));
             d_in = s.hidden;
         }
@@ -474,19 +532,20 @@ impl Model for MlpModel {
     /// One `Gemm` per Linear, a `Relu` after each hidden one; dropout is the identity at inference.
     fn onnx(&self, graph: &mut crate::objective::onnx::OnnxGraph, input: &str) -> Option<Result<String, TrialError>> {
         let build = |graph: &mut crate::objective::onnx::OnnxGraph| {
+            let module = self.module()?;
             let mut h = input.to_string();
-            for (i, layer) in self.mlp.hidden.iter().enumerate() {
+            for (i, layer) in module.hidden.iter().enumerate() {
                 let z = graph.linear(&h, layer, &format!("hidden.{i}"))?;
                 h = graph.node("Relu", &[&z], &[])?;
             }
-            graph.linear(&h, &self.mlp.out, "out")
+            graph.linear(&h, &module.out, "out")
         };
         Some(build(graph))
     }
 
     fn numpy_snippet(&self, pytorch_layout: bool) -> Option<String> {
         let t = if pytorch_layout { ".T" } else { "" };
-        let layers = self.mlp.layers();
+        let layers = self.settings.layers;
         let (name, head) = match self.shape.task {
             Task::Classification => (
                 "predict_proba",
@@ -754,6 +813,79 @@ mod tests {
             objective.load(&bytes, &wider, data.shape(), &Device::flex()).is_err(),
             "a checkpoint of another shape is refused"
         );
+    }
+    #[test]
+    fn the_cpu_predicts_what_the_burn_module_predicts_bit_for_bit() {
+        let cpu = crate::device::TrialDevice::cpu();
+        for task in [Task::Classification, Task::Regression] {
+            let data = toy_data(task);
+            for layers in [0, 1, 3] {
+                let p = params(&[("hidden", ParamValue::Int(12)), ("layers", ParamValue::Int(layers))]);
+                let trial = context(&p, &data, 3, &cpu);
+                let objective = MlpObjective::default();
+                let mut trainer = objective.start(&trial).unwrap();
+                trainer.train_epoch().unwrap();
+                let bytes = trainer.checkpoint(&BTreeMap::new()).unwrap();
+                let model = objective.load(&bytes, &p, data.shape(), &Device::flex()).unwrap();
+                let s = MlpSettings::from_params(&p).unwrap();
+                let skeleton = Mlp::new(
+                    &mut ChaCha8Rng::seed_from_u64(9),
+                    data.n_features,
+                    s.hidden,
+                    s.layers,
+                    data.n_outputs(),
+                    &Device::flex(),
+                );
+                let module = weights::load(skeleton, &bytes).unwrap();
+                let mut rng = ChaCha8Rng::seed_from_u64(4);
+                for rows in [1, 2, 7, 64, 1024] {
+                    let x: Vec<f32> = (0..rows * data.n_features).map(|_| rng.random_range(-3.0..3.0)).collect();
+                    let bits = |v: Vec<f32>| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    let burn = to_vec(module.forward(rows_tensor(&x, rows, &Device::flex()), None)).unwrap();
+                    assert_eq!(
+                        bits(model.predict(&x, rows).unwrap()),
+                        bits(burn),
+                        "{task:?}, {layers} layers, {rows} rows"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_that_does_not_fit_is_refused_with_the_tensor_named() {
+        let cpu = crate::device::TrialDevice::cpu();
+        let data = toy_data(Task::Classification);
+        let p = params(&[("hidden", ParamValue::Int(4)), ("layers", ParamValue::Int(1))]);
+        let trial = context(&p, &data, 1, &cpu);
+        let objective = MlpObjective::default();
+        let bytes = objective.start(&trial).unwrap().checkpoint(&BTreeMap::new()).unwrap();
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+        let with_header = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut h = header.clone();
+            edit(&mut h);
+            let text = h.to_string();
+            let mut out = (text.len() as u64).to_le_bytes().to_vec();
+            out.extend_from_slice(text.as_bytes());
+            out.extend_from_slice(&bytes[8 + header_len..]);
+            out
+        };
+        let refusal = |bytes: &[u8]| match objective.load(bytes, &p, data.shape(), &Device::flex()) {
+            Ok(_) => panic!("loaded"),
+            Err(e) => e.to_string(),
+        };
+        assert!(objective.load(&with_header(&|_| {}), &p, data.shape(), &Device::flex()).is_ok());
+        let missing = refusal(&with_header(&|h| drop(h.as_object_mut().unwrap().remove("out.bias"))));
+        assert!(missing.contains("`out.bias` is missing"), "{missing}");
+        let extra = refusal(&with_header(&|h| h["hidden.1.bias"] = h["out.bias"].clone()));
+        assert!(extra.contains("`hidden.1.bias` is not a tensor of this model"), "{extra}");
+        let dtype = refusal(&with_header(&|h| h["hidden.0.weight"]["dtype"] = "F16".into()));
+        assert!(dtype.contains("`hidden.0.weight` has dtype \"F16\""), "{dtype}");
+        let offsets = refusal(&with_header(&|h| h["out.weight"]["data_offsets"][1] = 1_000_000.into()));
+        assert!(offsets.contains("`out.weight`'s data offsets"), "{offsets}");
+        assert!(refusal(&bytes[..bytes.len() - 1]).contains("data offsets"));
+        assert!(refusal(&bytes[..12]).contains("shorter than its header"));
     }
 }
 

@@ -54,11 +54,6 @@ impl Mlp {
         }
         self.out.forward(h)
     }
-
-    /// Hidden layers.
-    pub(crate) fn layers(&self) -> usize {
-        self.hidden.len()
-    }
 }
 
 /// One Linear layer's initial values: `w` is `d_in × d_out`, row-major (Burn's layout).
