@@ -368,17 +368,16 @@ fn judge(dir: &SweepDir, work: Option<&dyn ModelWork>) -> Result<(Leaderboard, J
     }
     board.violates = pick::all_violations(&board, true);
     board.pareto = pick::pareto(&board, &board.trade_off);
-    if selection.bootstrap > 0 {
-        judged.problems.extend(uncertainty::damaged_outputs(dir, &board.rows));
-    }
     board.bbc = bbc::bbc_cv(dir, &board, selection.bootstrap, crate::seed::derive_seed(seed, "bbc", 0));
-    board.uncertainty = uncertainty::bootstrap_trials(
+    let damaged;
+    (board.uncertainty, damaged) = uncertainty::bootstrap_trials(
         dir,
         &board.rows,
         &board.monitor,
         selection.bootstrap,
         crate::seed::derive_seed(seed, "bootstrap", 0),
     );
+    judged.problems.extend(damaged);
     Ok((board, judged))
 }
 

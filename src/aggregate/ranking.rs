@@ -13,9 +13,11 @@ pub(crate) fn rank(records: Vec<TrialRecord>) -> Vec<TrialRecord> {
     // records looked up two metrics by name per comparison and moved whole records, which took
     // a second for 10^5 trials. The comparison is the same, and so is the (stable) sort that
     // uses it, so the order is the one sorting the records gives.
-    let keys: Vec<Key<'_>> = records.iter().map(Key::of).collect();
+    use rayon::prelude::*;
+    let keys: Vec<Key<'_>> = records.par_iter().map(Key::of).collect();
     let mut order: Vec<usize> = (0..records.len()).collect();
-    order.sort_by(|&a, &b| compare(&keys[a], &keys[b]));
+    // Rayon's sort is stable too.
+    order.par_sort_by(|&a, &b| compare(&keys[a], &keys[b]));
     drop(keys);
     let mut slots: Vec<Option<TrialRecord>> = records.into_iter().map(Some).collect();
     order.into_iter().filter_map(|i| slots[i].take()).collect()

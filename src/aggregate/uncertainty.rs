@@ -33,25 +33,41 @@ pub(crate) struct Uncertainty {
 /// Bootstraps the monitored metric of every trial in `ranked` (best first)
 /// that kept its best epoch's validation outputs, with `count` resamples
 /// seeded by `seed`: the same resampled rows for every trial validated on
-/// the same rows, so the comparison with the top trial is paired.
+/// the same rows, so the comparison with the top trial is paired. Also returns
+/// a message for each trial whose outputs are there but unusable (unreadable,
+/// damaged, or of another epoch than the record's best), naming the file: such
+/// a trial silently losing its interval and its tie would change the
+/// leaderboard unnoticed.
 pub(crate) fn bootstrap_trials(
     dir: &SweepDir,
     ranked: &[TrialRecord],
     monitor: &Monitor,
     count: usize,
     seed: u64,
-) -> BTreeMap<String, Uncertainty> {
+) -> (BTreeMap<String, Uncertainty>, Vec<String>) {
     let mut out = BTreeMap::new();
     if count == 0 {
-        return out;
+        return (out, Vec::new());
     }
+    // One read of each trial's file, on every core, in the ranking's order (checking the files
+    // and bootstrapping them read each twice: a third of aggregating 10^5 trials).
+    let read: Vec<(&TrialRecord, Outputs)> =
+        ranked.par_iter().filter(|r| r.status.has_model()).map(|r| (r, read_outputs(dir, r))).collect();
+    let mut damaged = Vec::new();
     // Per trial: its resampled metric values and the validation targets (to tell folds apart).
-    // Trials are independent, so they spread over the cores; the order of the results is the ranking's.
-    let scored: Vec<(String, RowScores, Vec<f64>)> = ranked
-        .par_iter()
-        .filter(|r| r.status.has_model())
-        .filter_map(|r| row_scores(dir, r).map(|(scores, targets)| (r.id.clone(), scores, targets)))
-        .collect();
+    let mut scored: Vec<(String, RowScores, Vec<f64>)> = Vec::new();
+    for (r, outputs) in read {
+        match outputs {
+            Outputs::Usable(scores, targets) => scored.push((r.id.clone(), scores, targets)),
+            Outputs::Damaged(why) => damaged.push(format!(
+                "{}: {why}; trial {} has no bootstrap interval (train it again: sweep trial SPEC --index {} --force)",
+                dir.trial_dir(&r.id).join(names::VALID_OUTPUTS).display(),
+                r.id,
+                r.index
+            )),
+            Outputs::Missing => {}
+        }
+    }
     let mut resamples: BTreeMap<usize, Resamples> = BTreeMap::new();
     for (_, scores, _) in &scored {
         resamples.entry(scores.rows()).or_insert_with(|| Resamples::new(scores.rows(), count, seed));
@@ -76,59 +92,46 @@ pub(crate) fn bootstrap_trials(
         };
         out.insert(id.clone(), Uncertainty { low, high, tied_with_top, top_better_share });
     }
-    out
+    (out, damaged)
 }
 
-/// The trials of `ranked` whose stored validation outputs are there but
-/// unusable (unreadable, damaged, or of another epoch than the record's
-/// best), each as a message naming the file: such a trial silently losing its
-/// interval and its tie would change the leaderboard unnoticed.
-pub(crate) fn damaged_outputs(dir: &SweepDir, ranked: &[TrialRecord]) -> Vec<String> {
-    // One file per trial: on every core, in the ranking's order.
-    ranked
-        .par_iter()
-        .filter(|r| r.status.has_model())
-        .filter_map(|r| {
-            let path = dir.trial_dir(&r.id).join(names::VALID_OUTPUTS);
-            let why = match std::fs::read(&path) {
-                // Trials of versions before the bootstrap have none.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-                Err(e) => e.to_string(),
-                // Either side may be the damaged one: the message names both files.
-                Ok(bytes) if !matches_record(r, &bytes) => format!(
-                    "its sha256 is not the one {} holds (one of the two files is damaged)",
-                    dir.trial_dir(&r.id).join(names::RECORD).display()
-                ),
-                Ok(bytes) => match decode_outputs(&bytes) {
-                    Err(e) => e.to_string(),
-                    Ok(s) if Some(s.epoch) != r.best_epoch => {
-                        format!("holds epoch {}, but the trial's best epoch is {:?}", s.epoch, r.best_epoch)
-                    }
-                    Ok(_) => return None,
-                },
-            };
-            Some(format!(
-                "{}: {why}; trial {} has no bootstrap interval (train it again: sweep trial SPEC --index {} --force)",
-                path.display(),
-                r.id,
-                r.index
-            ))
-        })
-        .collect()
+/// What a trial's validation outputs file gave.
+enum Outputs {
+    /// None there: trials of versions before the bootstrap have none.
+    Missing,
+    /// There, but unusable: why.
+    Damaged(String),
+    /// The per-row facts of the best epoch's outputs, with the targets.
+    Usable(RowScores, Vec<f64>),
+}
+
+fn read_outputs(dir: &SweepDir, r: &TrialRecord) -> Outputs {
+    let bytes = match std::fs::read(dir.trial_dir(&r.id).join(names::VALID_OUTPUTS)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Outputs::Missing,
+        Err(e) => return Outputs::Damaged(e.to_string()),
+        Ok(bytes) => bytes,
+    };
+    // Either side may be the damaged one: the message names both files.
+    if !matches_record(r, &bytes) {
+        return Outputs::Damaged(format!(
+            "its sha256 is not the one {} holds (one of the two files is damaged)",
+            dir.trial_dir(&r.id).join(names::RECORD).display()
+        ));
+    }
+    match decode_outputs(&bytes) {
+        Err(e) => Outputs::Damaged(e.to_string()),
+        Ok(s) if Some(s.epoch) != r.best_epoch => {
+            Outputs::Damaged(format!("holds epoch {}, but the trial's best epoch is {:?}", s.epoch, r.best_epoch))
+        }
+        Ok(s) if s.rows == 0 => Outputs::Missing,
+        Ok(s) => Outputs::Usable(scores_of(&s, r.task), s.targets),
+    }
 }
 
 /// Whether an outputs file is the one the record vouches for (records of
 /// earlier versions vouch for none).
 fn matches_record(record: &TrialRecord, bytes: &[u8]) -> bool {
     record.valid_outputs_sha256.as_ref().is_none_or(|sha| *sha == crate::store::sha256_hex(bytes))
-}
-
-/// The per-row facts of a trial's stored validation outputs, with its
-/// targets; `None` when the file is missing, unreadable, or of another epoch
-/// than the record's best (a trial of an earlier version, or a broken copy).
-fn row_scores(dir: &SweepDir, record: &TrialRecord) -> Option<(RowScores, Vec<f64>)> {
-    let stored = stored_outputs(dir, record)?;
-    Some((scores_of(&stored, record.task), stored.targets))
 }
 
 /// A trial's stored validation outputs, when they are its best epoch's and
