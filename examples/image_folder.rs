@@ -127,6 +127,9 @@ impl Objective for ImageMlp {
     fn cost_hint(&self, params: &ResolvedParams, data: &Prepared) -> f64 {
         self.mlp.cost_hint(params, data)
     }
+    fn serving_key(&self, params: &ResolvedParams, shape: DataShape) -> Option<String> {
+        self.mlp.serving_key(params, shape)
+    }
 }
 
 fn main() -> std::process::ExitCode {
