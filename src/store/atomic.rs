@@ -103,6 +103,47 @@ fn exchange(_: &Path, _: &Path) -> io::Result<bool> {
     Ok(false)
 }
 
+/// Creates `path` holding `bytes`, with `AlreadyExists` when it exists, so that no reader
+/// ever finds it empty or half written: on Linux the bytes go into an unnamed file
+/// (`O_TMPFILE`) that is then linked into place; where the filesystem has no unnamed files, or
+/// there is no `/proc` to name one by, the file is created, then written. Returns the file,
+/// open for writing. (A process killed between creating a claim and writing it had left an
+/// unreadable claim, which counts as live until its heartbeat is old.)
+pub(crate) fn create_new_whole(path: &Path, bytes: &[u8]) -> io::Result<File> {
+    #[cfg(target_os = "linux")]
+    if let Some(file) = linked_unnamed_file(path, bytes)? {
+        return Ok(file);
+    }
+    let mut file = fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+    file.write_all(bytes)?;
+    Ok(file)
+}
+
+/// [`create_new_whole`] through an unnamed file; `None` where that cannot be done here.
+#[cfg(target_os = "linux")]
+fn linked_unnamed_file(path: &Path, bytes: &[u8]) -> io::Result<Option<File>> {
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+    use rustix::io::Errno;
+    use std::os::fd::AsRawFd;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(CWD, dir, flags, Mode::from_raw_mode(0o666)) {
+        Ok(fd) => fd,
+        Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL | Errno::NOSYS) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut file = File::from(fd);
+    file.write_all(bytes)?;
+    let unnamed = format!("/proc/self/fd/{}", file.as_raw_fd());
+    match rustix::fs::linkat(CWD, unnamed.as_str(), CWD, path, AtFlags::SYMLINK_FOLLOW) {
+        Ok(()) => Ok(Some(file)),
+        Err(Errno::EXIST) => Err(io::ErrorKind::AlreadyExists.into()),
+        // No /proc (or `path`'s folder is gone, which the plain creation reports).
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Makes every deferred write under `root` durable at once: one `syncfs` of its filesystem
 /// (for thousands of small files, far cheaper than an fsync each), else an fsync of `root`.
 pub(crate) fn sync_tree(root: &Path) -> io::Result<()> {
@@ -170,6 +211,28 @@ fn replace(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_whole_file_appears_with_its_bytes_once_and_leaves_nothing_else() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("claim-1.json");
+        let mut file = create_new_whole(&path, b"{\"attempt\": 1}\n").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"{\"attempt\": 1}\n");
+        let again = create_new_whole(&path, b"other").unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&path).unwrap(), b"{\"attempt\": 1}\n", "the first one's bytes stay");
+        // The returned file is the named one: it can be locked and written through.
+        file.try_lock().unwrap();
+        file.write_all(b"more").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"{\"attempt\": 1}\nmore");
+        let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["claim-1.json"]);
+        #[cfg(target_os = "linux")]
+        assert!(
+            linked_unnamed_file(&tmp.path().join("claim-2.json"), b"x").unwrap().is_some(),
+            "this filesystem has unnamed files: the test went through them"
+        );
+    }
 
     #[test]
     fn replaces_the_file_and_leaves_no_temp_behind() {

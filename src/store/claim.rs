@@ -14,8 +14,8 @@
 //! dies however it dies) or its heartbeat is older than the stale limit (any
 //! host, where locks may not be shared).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -224,13 +224,12 @@ pub(crate) fn take(
         };
         let info = ClaimInfo::mine(next);
         let path = trial_dir.join(claim_file_name(next));
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut file) => {
-                let mut bytes = serde_json::to_vec_pretty(&info).map_err(io::Error::other)?;
-                bytes.push(b'\n');
-                file.write_all(&bytes)?;
-                return Ok(Some((Claim::Taken(info), Some(file))));
-            }
+        let mut bytes = serde_json::to_vec_pretty(&info).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+        // Whole or not at all: a claim killed between its creation and its first write was
+        // unreadable, and counted as live until its heartbeat limit.
+        match super::atomic::create_new_whole(&path, &bytes) {
+            Ok(file) => return Ok(Some((Claim::Taken(info), Some(file)))),
             // Another process took this attempt first: look again.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),

@@ -203,7 +203,12 @@ fn kills_and_corruptions_end_in_a_correct_sweep_or_an_error_naming_the_file() {
                 break;
             }
             tries += 1;
-            assert!(tries < 10, "trial {index} stays claimed by a dead process");
+            assert!(
+                tries < 10,
+                "trial {index} stays claimed by a dead process: {}\n{}",
+                text(&out.stdout),
+                folder_listing(&single.join(format!("trials/{}", plan[index])))
+            );
             std::thread::sleep(Duration::from_millis(300));
         }
         let record: serde_json::Value =
@@ -370,4 +375,22 @@ fn copy_tree(from: &Path, to: &PathBuf) {
             fs::copy(e.path(), &target).unwrap();
         }
     }
+}
+
+/// Each file of a trial folder with its size and age, and the claim files' contents: what a
+/// trial that stays claimed left behind.
+fn folder_listing(dir: &Path) -> String {
+    let mut lines = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let meta = fs::metadata(&path).ok();
+        let age = meta.as_ref().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok());
+        lines.push(format!("{name}: {} bytes, modified {age:?} ago", meta.map_or(0, |m| m.len())));
+        if name.starts_with("claim-") || name == "running.json" {
+            lines.push(format!("  {:?}", String::from_utf8_lossy(&fs::read(&path).unwrap_or_default())));
+        }
+    }
+    lines.sort();
+    lines.join("\n")
 }
