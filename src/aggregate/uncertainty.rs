@@ -51,21 +51,25 @@ pub(crate) fn bootstrap_trials(
     }
     // One read of each trial's file, on every core, in the ranking's order (checking the files
     // and bootstrapping them read each twice: a third of aggregating 10^5 trials).
-    let read: Vec<(&TrialRecord, Outputs)> =
-        ranked.par_iter().filter(|r| r.status.has_model()).map(|r| (r, read_outputs(dir, r))).collect();
+    type Scored = (RowScores, Vec<f64>);
+    let read: Vec<(&TrialRecord, Result<Option<Scored>, String>)> = ranked
+        .par_iter()
+        .filter(|r| r.status.has_model())
+        .map(|r| (r, checked_outputs(dir, r).map(|o| o.map(|s| (scores_of(&s, r.task), s.targets)))))
+        .collect();
     let mut damaged = Vec::new();
     // Per trial: its resampled metric values and the validation targets (to tell folds apart).
     let mut scored: Vec<(String, RowScores, Vec<f64>)> = Vec::new();
     for (r, outputs) in read {
         match outputs {
-            Outputs::Usable(scores, targets) => scored.push((r.id.clone(), scores, targets)),
-            Outputs::Damaged(why) => damaged.push(format!(
+            Ok(Some((scores, targets))) => scored.push((r.id.clone(), scores, targets)),
+            Err(why) => damaged.push(format!(
                 "{}: {why}; trial {} has no bootstrap interval (train it again: sweep trial SPEC --index {} --force)",
                 dir.trial_dir(&r.id).join(names::VALID_OUTPUTS).display(),
                 r.id,
                 r.index
             )),
-            Outputs::Missing => {}
+            Ok(None) => {}
         }
     }
     let mut resamples: BTreeMap<usize, Resamples> = BTreeMap::new();
@@ -95,36 +99,29 @@ pub(crate) fn bootstrap_trials(
     (out, damaged)
 }
 
-/// What a trial's validation outputs file gave.
-enum Outputs {
-    /// None there: trials of versions before the bootstrap have none.
-    Missing,
-    /// There, but unusable: why.
-    Damaged(String),
-    /// The per-row facts of the best epoch's outputs, with the targets.
-    Usable(RowScores, Vec<f64>),
-}
-
-fn read_outputs(dir: &SweepDir, r: &TrialRecord) -> Outputs {
+/// A trial's stored validation outputs, when they are its best epoch's and the file is the one
+/// its record vouches for; `Ok(None)` when there are none (trials of versions before the
+/// bootstrap) or they hold no rows, and why they are unusable when they are there but
+/// unreadable, damaged, or of another epoch.
+fn checked_outputs(dir: &SweepDir, r: &TrialRecord) -> Result<Option<crate::store::StoredOutputs>, String> {
     let bytes = match std::fs::read(dir.trial_dir(&r.id).join(names::VALID_OUTPUTS)) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Outputs::Missing,
-        Err(e) => return Outputs::Damaged(e.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.to_string()),
         Ok(bytes) => bytes,
     };
     // Either side may be the damaged one: the message names both files.
     if !matches_record(r, &bytes) {
-        return Outputs::Damaged(format!(
+        return Err(format!(
             "its sha256 is not the one {} holds (one of the two files is damaged)",
             dir.trial_dir(&r.id).join(names::RECORD).display()
         ));
     }
     match decode_outputs(&bytes) {
-        Err(e) => Outputs::Damaged(e.to_string()),
+        Err(e) => Err(e.to_string()),
         Ok(s) if Some(s.epoch) != r.best_epoch => {
-            Outputs::Damaged(format!("holds epoch {}, but the trial's best epoch is {:?}", s.epoch, r.best_epoch))
+            Err(format!("holds epoch {}, but the trial's best epoch is {:?}", s.epoch, r.best_epoch))
         }
-        Ok(s) if s.rows == 0 => Outputs::Missing,
-        Ok(s) => Outputs::Usable(scores_of(&s, r.task), s.targets),
+        Ok(s) => Ok((s.rows > 0).then_some(s)),
     }
 }
 
@@ -134,15 +131,9 @@ fn matches_record(record: &TrialRecord, bytes: &[u8]) -> bool {
     record.valid_outputs_sha256.as_ref().is_none_or(|sha| *sha == crate::store::sha256_hex(bytes))
 }
 
-/// A trial's stored validation outputs, when they are its best epoch's and
-/// the file is the one its record vouches for.
+/// [`checked_outputs`], where only usable outputs matter.
 pub(super) fn stored_outputs(dir: &SweepDir, record: &TrialRecord) -> Option<crate::store::StoredOutputs> {
-    let bytes = std::fs::read(dir.trial_dir(&record.id).join(names::VALID_OUTPUTS)).ok()?;
-    if !matches_record(record, &bytes) {
-        return None;
-    }
-    let stored = decode_outputs(&bytes).ok()?;
-    (Some(stored.epoch) == record.best_epoch && stored.rows > 0).then_some(stored)
+    checked_outputs(dir, record).ok().flatten()
 }
 
 /// The per-row facts of stored outputs.
@@ -156,5 +147,55 @@ pub(super) fn scores_of(stored: &crate::store::StoredOutputs, task: crate::metri
             let labels: Vec<usize> = stored.targets.iter().map(|&k| k as usize).collect();
             RowScores::new(&stored.values, Truth::Classes { labels: &labels, n_classes: stored.width })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Goal;
+    use crate::store::{StoredOutputs, TrialStatus, encode_outputs, sha256_hex};
+
+    #[test]
+    fn outputs_are_usable_missing_or_damaged_with_the_reason() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = SweepDir::new(tmp.path().to_path_buf());
+        let mut record = TrialRecord {
+            status: TrialStatus::Completed,
+            best_epoch: Some(3),
+            ..TrialRecord::synthetic("s", "t0000-a", Monitor::new("mcc", Goal::Maximize, 0.0))
+        };
+        std::fs::create_dir_all(dir.trial_dir(&record.id)).unwrap();
+        let path = dir.trial_dir(&record.id).join(names::VALID_OUTPUTS);
+        let outputs = |epoch, rows: usize| StoredOutputs {
+            epoch,
+            rows,
+            width: 2,
+            values: vec![0.5; rows * 2],
+            targets: vec![1.0; rows],
+            scale: None,
+        };
+        assert_eq!(checked_outputs(&dir, &record).map(|o| o.is_some()), Ok(false), "none there");
+
+        std::fs::write(&path, encode_outputs(&outputs(3, 4))).unwrap();
+        assert_eq!(checked_outputs(&dir, &record).unwrap().map(|o| o.rows), Some(4), "a record vouching for none");
+        record.valid_outputs_sha256 = Some(sha256_hex(&std::fs::read(&path).unwrap()));
+        assert!(stored_outputs(&dir, &record).is_some());
+
+        record.valid_outputs_sha256 = Some("0".repeat(64));
+        let damaged = checked_outputs(&dir, &record).unwrap_err();
+        assert!(damaged.starts_with("its sha256 is not the one"), "{damaged}");
+        assert!(stored_outputs(&dir, &record).is_none());
+
+        record.valid_outputs_sha256 = None;
+        std::fs::write(&path, encode_outputs(&outputs(2, 4))).unwrap();
+        let other_epoch = checked_outputs(&dir, &record).unwrap_err();
+        assert_eq!(other_epoch, "holds epoch 2, but the trial's best epoch is Some(3)");
+
+        std::fs::write(&path, encode_outputs(&outputs(3, 0))).unwrap();
+        assert_eq!(checked_outputs(&dir, &record).map(|o| o.is_some()), Ok(false), "no rows: nothing to bootstrap");
+
+        std::fs::write(&path, b"not a safetensors file").unwrap();
+        assert!(checked_outputs(&dir, &record).is_err());
     }
 }
