@@ -36,25 +36,14 @@ const PER_FILE_SYNC_TRIALS: usize = 2;
 /// per trial, in order; a trial whose commit failed has no `trial.json` and
 /// will run again.
 pub(crate) fn commit_records(results: &Path, trials: &[PathBuf]) -> Vec<io::Result<()>> {
-    let mut outcome: Vec<io::Result<()>> = trials.iter().map(|_| Ok(())).collect();
-    let whole_filesystem = cfg!(any(target_os = "linux", target_os = "android")) && trials.len() > PER_FILE_SYNC_TRIALS;
-    let all: Vec<usize> = (0..trials.len()).collect();
-    let files = if whole_filesystem { Vec::new() } else { trials.iter().flat_map(|d| trial_files(d)).collect() };
-    if let Err(e) = barrier(results, whole_filesystem, &files) {
-        fail_all(&mut outcome, &all, &e);
-        return outcome;
-    }
-
-    let mut renamed = Vec::new();
-    for (i, dir) in trials.iter().enumerate() {
-        match fs::rename(dir.join(names::RUNNING), dir.join(names::RECORD)) {
-            Ok(()) => renamed.push(i),
-            Err(e) => outcome[i] = Err(e),
+    // The two barriers of a pipelined commit at once: the files, then the records published.
+    let (_, mut outcome) = commit_step(results, &[], trials);
+    let renamed: Vec<usize> = (0..trials.len()).filter(|&i| outcome[i].is_ok()).collect();
+    let published: Vec<PathBuf> = renamed.iter().map(|&i| trials[i].clone()).collect();
+    if let (Err(e), _) = commit_step(results, &published, &[]) {
+        for i in renamed {
+            outcome[i] = Err(io::Error::new(e.kind(), e.to_string()));
         }
-    }
-    let records: Vec<PathBuf> = renamed.iter().map(|&i| trials[i].join(names::RECORD)).collect();
-    if let Err(e) = barrier(results, whole_filesystem, &records) {
-        fail_all(&mut outcome, &renamed, &e);
     }
     outcome
 }
@@ -74,10 +63,9 @@ pub(crate) fn commit_step(
     published: &[PathBuf],
     trials: &[PathBuf],
 ) -> (io::Result<()>, Vec<io::Result<()>>) {
-    let mut outcome: Vec<io::Result<()>> = trials.iter().map(|_| Ok(())).collect();
     let groups = published.len() + trials.len();
     if groups == 0 {
-        return (Ok(()), outcome);
+        return (Ok(()), Vec::new());
     }
     let whole_filesystem = cfg!(any(target_os = "linux", target_os = "android")) && groups > PER_FILE_SYNC_TRIALS;
     let files: Vec<PathBuf> = match whole_filesystem {
@@ -89,15 +77,11 @@ pub(crate) fn commit_step(
             .collect(),
     };
     if let Err(e) = barrier(results, whole_filesystem, &files) {
-        let all: Vec<usize> = (0..trials.len()).collect();
-        fail_all(&mut outcome, &all, &e);
-        return (Err(io::Error::new(e.kind(), format!("making the trial durable: {e}"))), outcome);
+        let e = io::Error::new(e.kind(), format!("making the trial durable: {e}"));
+        let outcome = trials.iter().map(|_| Err(io::Error::new(e.kind(), e.to_string()))).collect();
+        return (Err(e), outcome);
     }
-    for (i, dir) in trials.iter().enumerate() {
-        if let Err(e) = fs::rename(dir.join(names::RUNNING), dir.join(names::RECORD)) {
-            outcome[i] = Err(e);
-        }
-    }
+    let outcome = trials.iter().map(|dir| fs::rename(dir.join(names::RUNNING), dir.join(names::RECORD))).collect();
     (Ok(()), outcome)
 }
 
@@ -120,12 +104,6 @@ fn trial_files(dir: &Path) -> Vec<PathBuf> {
     }
     files.push(dir.to_path_buf());
     files
-}
-
-fn fail_all(outcome: &mut [io::Result<()>], which: &[usize], e: &io::Error) {
-    for &i in which {
-        outcome[i] = Err(io::Error::new(e.kind(), format!("making the trial durable: {e}")));
-    }
 }
 
 /// Everything written so far to `paths`, or to the whole filesystem of
