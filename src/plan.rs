@@ -33,6 +33,9 @@ pub(crate) struct TrialSpec {
     /// Which attempt at the trial a run makes (from its claim; 0 in a plan).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub attempt: usize,
+    /// The claim created the trial's folder, which holds nothing of an earlier attempt (false in a plan).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_folder: bool,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -118,6 +121,7 @@ impl Plan {
             config: index / self.repeats,
             repeat: index % self.repeats,
             attempt: 0,
+            new_folder: false,
         }
     }
 

@@ -67,13 +67,13 @@ impl Claiming {
         };
         match claim::take(&trial_dir, earlier, self.stale_after) {
             Ok(None) => None,
-            Ok(Some((claim::Claim::Taken(info), file))) => {
+            Ok(Some(claim::Taken { claim: claim::Claim::Taken(info), file, new_folder })) => {
                 if let Some(file) = file {
                     self.held.hold_file(&trial_dir, file);
                 }
-                Some(TrialSpec { attempt: info.attempt, ..trial.clone() })
+                Some(TrialSpec { attempt: info.attempt, new_folder, ..trial.clone() })
             }
-            Ok(Some((claim::Claim::Held(_), _))) => {
+            Ok(Some(claim::Taken { claim: claim::Claim::Held(_), .. })) => {
                 if let Ok(mut later) = self.elsewhere.lock() {
                     later.push(trial.clone());
                 }

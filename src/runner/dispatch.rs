@@ -280,6 +280,7 @@ mod tests {
             config: index,
             repeat: 0,
             attempt: 0,
+            new_folder: false,
         }
     }
 

@@ -72,13 +72,13 @@ pub(crate) fn run_single_trial(
     let trial = match claim::take(&trial_dir, || Some(attempts), claim::stale_after()) {
         // Not reached: `earlier` settles nothing here (kept_record decided that above).
         Ok(None) => return Ok(SingleTrial::HeldElsewhere(None)),
-        Ok(Some((claim::Claim::Taken(info), file))) => {
+        Ok(Some(claim::Taken { claim: claim::Claim::Taken(info), file, new_folder })) => {
             if let Some(file) = file {
                 held.hold_file(&trial_dir, file);
             }
-            TrialSpec { attempt: info.attempt, ..trial }
+            TrialSpec { attempt: info.attempt, new_folder, ..trial }
         }
-        Ok(Some((claim::Claim::Held(info), _))) => return Ok(SingleTrial::HeldElsewhere(info)),
+        Ok(Some(claim::Taken { claim: claim::Claim::Held(info), .. })) => return Ok(SingleTrial::HeldElsewhere(info)),
         Err(e) => return Err(StoreError::Io { path: trial_dir, source: e }.into()),
     };
     let env = sweep.env(faults, device);

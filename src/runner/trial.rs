@@ -310,14 +310,15 @@ pub(super) fn run_trial_uncommitted(env: &TrialEnv, trial: &TrialSpec, events: &
         };
         // The claim this process took is the marker too (attempt 0: the trial runs unclaimed).
         let claim = (trial.attempt > 0).then(|| trial_dir.join(store::claim::claim_file_name(trial.attempt)));
+        let (preprocessing, header) =
+            (env.dir.file(&preprocessing), history_line(&[&["epoch"][..], &columns, &["saved_best"]].concat())?);
         let started = folder.insert(
-            TrialFolder::start(
-                &trial_dir,
-                &marker,
-                claim.as_deref(),
-                &env.dir.file(&preprocessing),
-                &history_line(&[&["epoch"][..], &columns, &["saved_best"]].concat())?,
-            )
+            match claim.as_deref() {
+                Some(claim) if trial.new_folder => {
+                    TrialFolder::start_in_claimed(&trial_dir, &marker, claim, &preprocessing, &header)
+                }
+                claim => TrialFolder::start(&trial_dir, &marker, claim, &preprocessing, &header),
+            }
             .map_err(|e| progress.write_failed(&trial_dir, e))?,
         );
         if env.faults.abort.contains(&trial.index) {

@@ -75,6 +75,7 @@ pub(crate) fn refit(
         config: winner.config,
         repeat: 0,
         attempt: 0,
+        new_folder: false,
     };
     let header = BTreeMap::from([
         (store::header_keys::TRIAL_ID.to_string(), id.clone()),

@@ -183,11 +183,22 @@ fn lock_state(path: &Path) -> Lock {
 #[cfg(test)]
 pub(crate) fn try_claim(trial_dir: &Path, after_record: usize, limit: Duration) -> io::Result<Claim> {
     let taken = take(trial_dir, || Some(after_record), limit)?;
-    Ok(taken.map_or(Claim::Held(None), |(claim, _)| claim))
+    Ok(taken.map_or(Claim::Held(None), |t| t.claim))
 }
 
-/// [`try_claim`], which also returns the new claim file, open for writing, so
-/// that [`HeldClaims::hold_file`] locks it without opening it again. `earlier`
+/// What [`take`] found, with what its caller needs next.
+#[derive(Debug)]
+pub(crate) struct Taken {
+    pub claim: Claim,
+    /// The new claim file, open for writing, so that [`HeldClaims::hold_file`]
+    /// locks it without opening it again (with [`Claim::Taken`] only).
+    pub file: Option<File>,
+    /// This call created the trial's folder, which holds nothing but the claim:
+    /// the trial starts in it without looking for an earlier attempt's files.
+    pub new_folder: bool,
+}
+
+/// [`try_claim`], with the claim file and whether the folder is new. `earlier`
 /// reads the trial's finished record, in a folder that was there already: the
 /// attempts it holds, or `None` when it settles the trial, which is then not
 /// claimed (and `take` returns `None`).
@@ -195,7 +206,7 @@ pub(crate) fn take(
     trial_dir: &Path,
     earlier: impl FnOnce() -> Option<usize>,
     limit: Duration,
-) -> io::Result<Option<(Claim, Option<File>)>> {
+) -> io::Result<Option<Taken>> {
     // A folder this call created holds no record and no claim: the first attempt is tried
     // without reading or listing it. Its creation with O_EXCL still decides, should another
     // process race for it.
@@ -207,6 +218,7 @@ pub(crate) fn take(
             false
         }
     };
+    let created = fresh;
     let after_record = match fresh {
         true => 0,
         false => match earlier() {
@@ -215,12 +227,13 @@ pub(crate) fn take(
         },
     };
     loop {
-        let found = if std::mem::take(&mut fresh) { None } else { current(trial_dir)? };
+        let first_look = std::mem::take(&mut fresh);
+        let found = if first_look { None } else { current(trial_dir)? };
         let next = match found {
             None => after_record + 1,
             // This process's own claims count like anyone's: another of its workers may hold one.
             Some(c) if c.is_stale(limit) => c.attempt.max(after_record) + 1,
-            Some(c) => return Ok(Some((Claim::Held(c.info), None))),
+            Some(c) => return Ok(Some(Taken { claim: Claim::Held(c.info), file: None, new_folder: false })),
         };
         let info = ClaimInfo::mine(next);
         let path = trial_dir.join(claim_file_name(next));
@@ -229,7 +242,11 @@ pub(crate) fn take(
         // Whole or not at all: a claim killed between its creation and its first write was
         // unreadable, and counted as live until its heartbeat limit.
         match super::atomic::create_new_whole(&path, &bytes) {
-            Ok(file) => return Ok(Some((Claim::Taken(info), Some(file)))),
+            // A claim that lost no race is the only file in a folder this call created.
+            Ok(file) => {
+                let new_folder = created && first_look;
+                return Ok(Some(Taken { claim: Claim::Taken(info), file: Some(file), new_folder }));
+            }
             // Another process took this attempt first: look again.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
@@ -388,8 +405,14 @@ mod tests {
             STALE_AFTER,
         )
         .unwrap();
-        assert!(matches!(taken, Some((Claim::Taken(ClaimInfo { attempt: 1, .. }), Some(_)))));
+        assert!(matches!(
+            taken,
+            Some(Taken { claim: Claim::Taken(ClaimInfo { attempt: 1, .. }), file: Some(_), new_folder: true })
+        ));
         assert!(!read.get(), "no record is read in a folder the claim created");
+        let again = take(&created, || Some(0), Duration::ZERO).unwrap().unwrap();
+        assert!(matches!(again.claim, Claim::Taken(ClaimInfo { attempt: 2, .. })), "{again:?}");
+        assert!(!again.new_folder, "a folder that was there already is not new");
         assert!(take(&retried, || None, STALE_AFTER).unwrap().is_none(), "a settled trial is not claimed");
     }
 

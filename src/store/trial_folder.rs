@@ -67,6 +67,19 @@ impl TrialFolder {
         }
     }
 
+    /// [`TrialFolder::start`] in a folder that its `claim` just created and that holds
+    /// nothing else: no look for an earlier attempt's files (six system calls
+    /// in a trial that makes about forty).
+    pub(crate) fn start_in_claimed(
+        dir: &Path,
+        marker: &[u8],
+        claim: &Path,
+        preprocessing: &Path,
+        history_header: &[u8],
+    ) -> io::Result<Self> {
+        Self::start_in_new(dir, marker, Some(claim), preprocessing, history_header)
+    }
+
     fn start_in_new(
         dir: &Path,
         marker: &[u8],
@@ -286,6 +299,28 @@ mod tests {
         let missing = other.join(crate::store::claim::claim_file_name(1));
         TrialFolder::start(&other, b"marker", Some(&missing), &pre, b"epoch\n").unwrap();
         assert_eq!(fs::read(other.join(names::RUNNING)).unwrap(), b"marker");
+    }
+
+    #[test]
+    fn a_folder_its_claim_created_is_started_without_a_look_for_earlier_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pre = tmp.path().join(names::PREPROCESSING);
+        fs::write(&pre, b"{}").unwrap();
+        let dir = tmp.path().join("t0");
+        fs::create_dir(&dir).unwrap();
+        let claim = dir.join(crate::store::claim::claim_file_name(1));
+        fs::write(&claim, b"{\"attempt\": 1}").unwrap();
+        // Not there in a folder a claim just created: it shows that nobody looked.
+        fs::write(dir.join("unlooked-for"), b"").unwrap();
+
+        let folder = TrialFolder::start_in_claimed(&dir, b"unused", &claim, &pre, b"epoch\n").unwrap();
+        assert_eq!(fs::metadata(dir.join(names::RUNNING)).unwrap().ino(), fs::metadata(&claim).unwrap().ino());
+        assert_eq!(
+            listing(&dir),
+            ["claim-1.json", "history.csv", "preprocessing.json", "running.json", "unlooked-for"]
+        );
+        folder.finish(b"{\"record\": 1}").unwrap();
+        assert_eq!(fs::read(&claim).unwrap(), b"{\"record\": 1}");
     }
 
     #[test]
