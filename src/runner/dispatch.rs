@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 
 use super::claiming::Claiming;
-use super::events::{Reporter, RunEvent};
+use super::events::{HOLD_EVENTS, HeldEvents, Reporter, RunEvent};
 use super::trial::{FinishedTrial, GroupCommit, TrialEnv, run_trial_uncommitted};
 use super::worker::{ProcessWorker, WorkerCommand};
 use super::{RunError, RunOptions};
@@ -99,12 +99,20 @@ pub(super) const WAIT_POLL: std::time::Duration = std::time::Duration::from_mill
 /// What worker threads tell the committer.
 enum Message {
     Event(RunEvent),
-    Finished(Box<FinishedTrial>),
+    Events(Vec<RunEvent>),
+    /// A trial's result, after the events it still held ([`HeldEvents`]).
+    Finished(Vec<RunEvent>, Box<FinishedTrial>),
 }
 
 impl From<RunEvent> for Message {
     fn from(event: RunEvent) -> Self {
         Message::Event(event)
+    }
+}
+
+impl From<Vec<RunEvent>> for Message {
+    fn from(events: Vec<RunEvent>) -> Self {
+        Message::Events(events)
     }
 }
 
@@ -181,11 +189,12 @@ pub(super) fn dispatch_from(
                             while !claiming.stopped()
                                 && let Some(trial) = next_trial()
                             {
-                                let finished = run_trial_uncommitted(env, &trial, &tx);
+                                let events = HeldEvents::new(&tx, HOLD_EVENTS);
+                                let finished = run_trial_uncommitted(env, &trial, &events);
                                 if let Some(fault) = &finished.storage_fault {
                                     claiming.stop(fault.clone());
                                 }
-                                if tx.send(Message::Finished(Box::new(finished))).is_err() {
+                                if tx.send(Message::Finished(events.into_held(), Box::new(finished))).is_err() {
                                     break;
                                 }
                             }
@@ -201,11 +210,12 @@ pub(super) fn dispatch_from(
                         while !claiming.stopped()
                             && let Some(trial) = next_trial()
                         {
-                            let finished = worker.run(env, &trial, &tx);
+                            let events = HeldEvents::new(&tx, HOLD_EVENTS);
+                            let finished = worker.run(env, &trial, &events);
                             if let Some(fault) = &finished.storage_fault {
                                 claiming.stop(fault.clone());
                             }
-                            if tx.send(Message::Finished(Box::new(finished))).is_err() {
+                            if tx.send(Message::Finished(events.into_held(), Box::new(finished))).is_err() {
                                 break;
                             }
                         }
@@ -251,7 +261,9 @@ pub(super) fn dispatch_from(
             };
             match message {
                 Message::Event(event) => reporter.on_event(&event),
-                Message::Finished(finished) => {
+                Message::Events(events) => events.iter().for_each(|e| reporter.on_event(e)),
+                Message::Finished(events, finished) => {
+                    events.iter().for_each(|e| reporter.on_event(e));
                     if group.is_empty() && committer.is_idle() {
                         deadline = std::time::Instant::now() + GROUP_COMMIT_WINDOW;
                     }
