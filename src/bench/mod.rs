@@ -3,6 +3,7 @@
 //! in timed tests.
 
 mod baseline;
+mod file_floor;
 mod measure;
 mod workloads;
 

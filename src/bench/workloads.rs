@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::file_floor::{self, TrialFiles};
 use super::{BenchError, Figure, measure_command};
 use crate::aggregate;
 use crate::objective::{Catalog, builtin};
@@ -306,6 +307,7 @@ fn w_trivial(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
         rates.push(records.len() as f64 / wall);
     }
     std::fs::remove_dir_all(&probe).map_err(|e| fail(name, e))?;
+    let floors = file_floors(o, &dir.join("trivial"), trials).map_err(|e| fail(name, e))?;
     let first = rates[0];
     let data = o.trivial_data.file_name().map_or(String::new(), |f| f.to_string_lossy().into_owned());
     let how = if first_in_new_folder { "in a new folder" } else { "over the last bench's folder" };
@@ -324,7 +326,31 @@ fn w_trivial(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
             "trials/s",
             5000.0,
         ),
+        Figure::info(name, "its files alone (no training), in a new folder: trials per second", floors[0], "trials/s"),
+        Figure::info(
+            name,
+            "its files alone without best.json and the validation outputs (a format that merged them away)",
+            floors[1],
+            "trials/s",
+        ),
     ])
+}
+
+/// W-trivial's floor ([`file_floor`]): the files of a trial of the run in
+/// `sweep` alone, as written today, then without the two files a format
+/// change could merge into others.
+fn file_floors(o: &BenchOptions, sweep: &Path, trials: usize) -> Result<[f64; 2], String> {
+    let committed = SweepDir::new(sweep).scan().map_err(|e| e.to_string())?;
+    let record = committed.complete.first().ok_or("no committed trial to copy")?;
+    let trial_dir = SweepDir::new(sweep).trial_dir(&record.id);
+    let today = [names::CHECKPOINT, names::BEST_METADATA, names::VALID_OUTPUTS];
+    let mut floors = [0.0; 2];
+    for (floor, (folder, best)) in floors.iter_mut().zip([("files", &today[..]), ("files-merged", &today[..1])]) {
+        let files = TrialFiles::of(&trial_dir, best).map_err(|e| format!("{}: {e}", trial_dir.display()))?;
+        let root = scratch(o, &format!("trivial-{folder}")).map_err(|e| e.to_string())?;
+        *floor = file_floor::trials_per_second(&root, &files, trials, 2).map_err(|e| e.to_string())?;
+    }
+    Ok(floors)
 }
 
 /// Multiply-adds ×2 of one training step of an MLP, forward and backward

@@ -581,6 +581,7 @@ fn bench_runs_small_workloads_and_writes_its_table() {
     assert!(measures.iter().any(|m| m.starts_with("aggregate 50 records")), "{measures:?}");
     assert!(measures.iter().any(|m| m.starts_with("export 20 trials (620 records")), "{measures:?}");
     assert!(measures.iter().any(|m| m.contains("trials per second (records durable), median of 3")), "{measures:?}");
+    assert!(measures.iter().any(|m| m.starts_with("its files alone (no training)")), "{measures:?}");
     assert!(rows.iter().all(|r| r["value"].parse::<f64>().is_ok_and(|v| v > 0.0)), "{rows:?}");
     assert!(!tmp.path().join("b/work").exists(), "scratch folders are removed");
     assert!(tmp.path().join("b/trivial/trivial/trials").is_dir(), "W-trivial's folder stays for the next run");
