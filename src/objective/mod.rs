@@ -257,7 +257,8 @@ pub trait Trainer {
     }
 
     /// Whether [`Trainer::checkpoint`]'s bytes are stored exactly as given,
-    /// never given a canonical safetensors header: a program's own file.
+    /// never given a canonical safetensors header: a program's own file, or a
+    /// safetensors file whose header is canonical already.
     fn verbatim(&self) -> bool {
         false
     }
