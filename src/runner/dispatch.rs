@@ -229,16 +229,18 @@ pub(super) fn dispatch_from(
         // One barrier per group: each makes the last group's records durable with this group's files.
         let mut committer = GroupCommit::default();
         let mut flush = |group: &mut Vec<FinishedTrial>, committer: &mut GroupCommit, reporter: &mut dyn Reporter| {
+            let mut events = Vec::new();
             for committed in committer.step(env.dir, std::mem::take(group)) {
                 match committed {
                     Ok(record) => {
                         claiming.held.release(&env.dir.trial_dir(&record.id));
-                        reporter.on_event(&RunEvent::TrialCommitted { record: Box::new(record.clone()) });
+                        events.push(RunEvent::TrialCommitted { record: Box::new(record.clone()) });
                         records.push(record);
                     }
                     Err(fault) => claiming.stop(fault),
                 }
             }
+            reporter.on_events(&events);
         };
         loop {
             let message = if group.is_empty() && committer.is_idle() {
@@ -261,9 +263,9 @@ pub(super) fn dispatch_from(
             };
             match message {
                 Message::Event(event) => reporter.on_event(&event),
-                Message::Events(events) => events.iter().for_each(|e| reporter.on_event(e)),
+                Message::Events(events) => reporter.on_events(&events),
                 Message::Finished(events, finished) => {
-                    events.iter().for_each(|e| reporter.on_event(e));
+                    reporter.on_events(&events);
                     if group.is_empty() && committer.is_idle() {
                         deadline = std::time::Instant::now() + GROUP_COMMIT_WINDOW;
                     }

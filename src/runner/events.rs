@@ -144,6 +144,10 @@ pub(crate) trait Reporter {
     fn on_start(&mut self, total: usize, resumed: usize);
     /// Something happened.
     fn on_event(&mut self, event: &RunEvent);
+    /// Several things happened, in this order (a trial's held events, a group's commits).
+    fn on_events(&mut self, events: &[RunEvent]) {
+        events.iter().for_each(|e| self.on_event(e));
+    }
     /// Every trial has ended.
     fn on_finish(&mut self);
     /// Something about the data the user should know before trusting the
@@ -179,6 +183,10 @@ impl Reporter for FanOut {
 
     fn on_event(&mut self, event: &RunEvent) {
         self.reporters.iter_mut().for_each(|r| r.on_event(event));
+    }
+
+    fn on_events(&mut self, events: &[RunEvent]) {
+        self.reporters.iter_mut().for_each(|r| r.on_events(events));
     }
 
     fn on_finish(&mut self) {

@@ -209,24 +209,36 @@ impl EventLog {
     }
 
     fn append(&mut self, event: LogEvent) {
+        self.append_all([event]);
+    }
+
+    /// Appends `events` as lines of one time, in one write.
+    fn append_all(&mut self, events: impl IntoIterator<Item = LogEvent>) {
         if self.broken {
             return;
         }
-        let line = LogLine { time: crate::store::now_rfc3339(), pid: std::process::id(), event };
-        if let Err(e) = self.write_line(&line) {
+        let (time, pid) = (crate::store::now_rfc3339(), std::process::id());
+        let lines = events.into_iter().map(|event| LogLine { time: time.clone(), pid, event });
+        if let Err(e) = self.write_lines(lines) {
             self.broken = true;
             eprintln!("warning: {}: event log not written: {e}", self.path.display());
         }
     }
 
-    fn write_line(&mut self, line: &LogLine) -> std::io::Result<()> {
-        let mut bytes = serde_json::to_vec(line).map_err(std::io::Error::other)?;
-        bytes.push(b'\n');
+    fn write_lines(&mut self, lines: impl Iterator<Item = LogLine>) -> std::io::Result<()> {
+        let mut bytes = Vec::new();
+        for line in lines {
+            serde_json::to_writer(&mut bytes, &line).map_err(std::io::Error::other)?;
+            bytes.push(b'\n');
+        }
+        if bytes.is_empty() {
+            return Ok(());
+        }
         if self.file.is_none() {
             self.file = Some(open_for_append(&self.path, self.empty_first)?);
         }
         let Some(file) = self.file.as_mut() else { return Ok(()) };
-        // One write of the whole line: with O_APPEND it lands after every other process's lines.
+        // One write of whole lines: with O_APPEND they land together after every other process's lines.
         file.write_all(&bytes)
     }
 }
@@ -257,6 +269,10 @@ impl Reporter for EventLog {
 
     fn on_event(&mut self, event: &RunEvent) {
         self.append(LogEvent::of(event));
+    }
+
+    fn on_events(&mut self, events: &[RunEvent]) {
+        self.append_all(events.iter().map(LogEvent::of));
     }
 
     fn on_finish(&mut self) {
@@ -402,5 +418,25 @@ mod tests {
         assert_eq!(text.lines().count(), 1, "{text}");
         let lines = reader.read_new().unwrap();
         assert_eq!(lines.len(), 1, "an emptied log is read from its start");
+    }
+
+    #[test]
+    fn several_events_are_appended_as_lines_of_one_time_in_their_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = SweepDir::new(tmp.path());
+        let mut log = EventLog::new(&dir, false);
+        let started = |index| RunEvent::TrialStarted { index, id: format!("t{index}") };
+        log.on_events(&[started(2), started(0), started(1)]);
+        log.on_events(&[]);
+        let lines = LogReader::new(&dir).read_new().unwrap();
+        let indices: Vec<usize> = lines
+            .iter()
+            .map(|l| match l.event {
+                LogEvent::TrialStarted { index, .. } => index,
+                _ => usize::MAX,
+            })
+            .collect();
+        assert_eq!(indices, [2, 0, 1]);
+        assert!(lines.iter().all(|l| l.time == lines[0].time), "one time for the lines of one write");
     }
 }
