@@ -93,6 +93,16 @@ impl Objective for DigitsCnn {
         let skeleton = Cnn::new(params, shape.n_outputs, device)?;
         Ok(Box::new(weights::load(skeleton, checkpoint)?))
     }
+
+    // The costliest trials start first, so that no worker idles through a long tail at the
+    // end: multiply-adds per row of the convolution (same padding: 64 positions) and the head.
+    fn cost_hint(&self, params: &ResolvedParams, data: &Prepared) -> f64 {
+        let (Ok(channels), Ok(kernel)) = (params.usize("channels"), params.usize("kernel")) else {
+            return 1.0;
+        };
+        let per_row = 64 * channels * kernel * kernel + channels * 16 * data.n_outputs();
+        (per_row * data.n_train()) as f64
+    }
 }
 
 struct CnnTrainer {
