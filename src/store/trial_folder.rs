@@ -277,15 +277,21 @@ mod tests {
         assert_eq!(fs::read(dir.join(names::RUNNING)).unwrap(), b"{\"record\": 1}");
     }
 
-    #[test]
-    fn in_a_folder_of_claims_the_claim_is_the_marker_and_holds_the_record() {
-        let tmp = tempfile::tempdir().unwrap();
-        let pre = tmp.path().join(names::PREPROCESSING);
+    /// The sweep's preprocessing file, and a trial folder `t0` holding only its first claim.
+    fn folder_with_a_claim(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
+        let pre = root.join(names::PREPROCESSING);
         fs::write(&pre, b"{}").unwrap();
-        let dir = tmp.path().join("t0");
+        let dir = root.join("t0");
         fs::create_dir(&dir).unwrap();
         let claim = dir.join(crate::store::claim::claim_file_name(1));
         fs::write(&claim, b"{\"attempt\": 1}").unwrap();
+        (pre, dir, claim)
+    }
+
+    #[test]
+    fn in_a_folder_of_claims_the_claim_is_the_marker_and_holds_the_record() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (pre, dir, claim) = folder_with_a_claim(tmp.path());
 
         let folder = TrialFolder::start(&dir, b"unused marker", Some(&claim), &pre, b"epoch\n").unwrap();
         assert_eq!(fs::metadata(dir.join(names::RUNNING)).unwrap().ino(), fs::metadata(&claim).unwrap().ino());
@@ -304,12 +310,7 @@ mod tests {
     #[test]
     fn a_folder_its_claim_created_is_started_without_a_look_for_earlier_files() {
         let tmp = tempfile::tempdir().unwrap();
-        let pre = tmp.path().join(names::PREPROCESSING);
-        fs::write(&pre, b"{}").unwrap();
-        let dir = tmp.path().join("t0");
-        fs::create_dir(&dir).unwrap();
-        let claim = dir.join(crate::store::claim::claim_file_name(1));
-        fs::write(&claim, b"{\"attempt\": 1}").unwrap();
+        let (pre, dir, claim) = folder_with_a_claim(tmp.path());
         // Not there in a folder a claim just created: it shows that nobody looked.
         fs::write(dir.join("unlooked-for"), b"").unwrap();
 
