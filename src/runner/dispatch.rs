@@ -4,9 +4,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
+use std::time::Instant;
 
 use super::claiming::Claiming;
-use super::events::{HOLD_EVENTS, HeldEvents, Reporter, RunEvent};
+use super::events::{HOLD_EVENTS, HeldEvents, Holds, Reporter, RunEvent};
 use super::trial::{FinishedTrial, GroupCommit, TrialEnv, run_trial_uncommitted};
 use super::worker::{ProcessWorker, WorkerCommand};
 use super::{RunError, RunOptions};
@@ -177,6 +178,7 @@ pub(super) fn dispatch_from(
     claiming: &Claiming,
 ) -> Vec<TrialRecord> {
     let (tx, rx) = mpsc::channel::<Message>();
+    let holds = &Holds::default();
     let mut records = Vec::new();
     std::thread::scope(|scope| {
         match workers {
@@ -189,7 +191,7 @@ pub(super) fn dispatch_from(
                             while !claiming.stopped()
                                 && let Some(trial) = next_trial()
                             {
-                                let events = HeldEvents::new(&tx, HOLD_EVENTS);
+                                let events = HeldEvents::new(&tx, holds, HOLD_EVENTS);
                                 let finished = run_trial_uncommitted(env, &trial, &events);
                                 if let Some(fault) = &finished.storage_fault {
                                     claiming.stop(fault.clone());
@@ -210,7 +212,7 @@ pub(super) fn dispatch_from(
                         while !claiming.stopped()
                             && let Some(trial) = next_trial()
                         {
-                            let events = HeldEvents::new(&tx, HOLD_EVENTS);
+                            let events = HeldEvents::new(&tx, holds, HOLD_EVENTS);
                             let finished = worker.run(env, &trial, &events);
                             if let Some(fault) = &finished.storage_fault {
                                 claiming.stop(fault.clone());
@@ -225,7 +227,7 @@ pub(super) fn dispatch_from(
         }
         drop(tx);
         let mut group: Vec<FinishedTrial> = Vec::new();
-        let mut deadline = std::time::Instant::now();
+        let mut deadline = Instant::now();
         // One barrier per group: each makes the last group's records durable with this group's files.
         let mut committer = GroupCommit::default();
         let mut flush = |group: &mut Vec<FinishedTrial>, committer: &mut GroupCommit, reporter: &mut dyn Reporter| {
@@ -242,24 +244,31 @@ pub(super) fn dispatch_from(
             }
             reporter.on_events(&events);
         };
+        // The trials' held events whose hold is over are passed on at least this often.
+        let mut holds_due = Instant::now() + HOLD_EVENTS;
         loop {
-            let message = if group.is_empty() && committer.is_idle() {
-                match rx.recv() {
-                    Ok(m) => m,
-                    Err(_) => break,
+            let now = Instant::now();
+            if now >= holds_due {
+                let due = holds.due(now);
+                if !due.is_empty() {
+                    reporter.on_events(&due);
                 }
-            } else {
-                match rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
-                    Ok(m) => m,
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                holds_due = now + HOLD_EVENTS;
+            }
+            let committing = !(group.is_empty() && committer.is_idle());
+            let wake = if committing { deadline.min(holds_due) } else { holds_due };
+            let message = match rx.recv_timeout(wake.saturating_duration_since(now)) {
+                Ok(m) => m,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if committing && Instant::now() >= deadline {
                         flush(&mut group, &mut committer, reporter);
                         // Records just published are sealed by the next barrier, a window later
                         // at the latest, with whatever group has gathered by then.
-                        deadline = std::time::Instant::now() + GROUP_COMMIT_WINDOW;
-                        continue;
+                        deadline = Instant::now() + GROUP_COMMIT_WINDOW;
                     }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    continue;
                 }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
             };
             match message {
                 Message::Event(event) => reporter.on_event(&event),
@@ -267,7 +276,7 @@ pub(super) fn dispatch_from(
                 Message::Finished(events, finished) => {
                     reporter.on_events(&events);
                     if group.is_empty() && committer.is_idle() {
-                        deadline = std::time::Instant::now() + GROUP_COMMIT_WINDOW;
+                        deadline = Instant::now() + GROUP_COMMIT_WINDOW;
                     }
                     group.push(*finished);
                 }

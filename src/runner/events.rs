@@ -6,7 +6,7 @@
 
 pub(crate) mod log;
 
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -84,41 +84,71 @@ impl EventSink for NoEvents {
 /// whose cores all train, that wake-up preempts a trial. A trial of one short
 /// epoch sends three events, and W-trivial spent about 6 % of its time on
 /// these wake-ups (2026-12-06). Held for 20 ms, a short trial's events travel
-/// with its result, one wake-up instead of four; a person watching the
-/// progress bar or `sweep status --follow` cannot tell 20 ms apart.
+/// with its result, one wake-up instead of four; a longer trial's are passed on
+/// by the run's thread once the 20 ms are over ([`Holds::due`]), so nobody
+/// watching the progress bar or `sweep status --follow` waits longer than that.
 pub(crate) const HOLD_EVENTS: Duration = Duration::from_millis(20);
+
+/// One trial's held events; `None` once they have been passed on, after which
+/// its events pass straight through.
+struct Hold {
+    until: Instant,
+    held: Mutex<Option<Vec<RunEvent>>>,
+}
+
+/// The holds of the trials running now, for the run's thread to pass on
+/// those whose time is over while their trials are still busy.
+#[derive(Default)]
+pub(crate) struct Holds(Mutex<Vec<Arc<Hold>>>);
+
+impl Holds {
+    /// The events of every hold that is over at `now`, oldest hold first;
+    /// their trials' later events pass straight through.
+    pub(crate) fn due(&self, now: Instant) -> Vec<RunEvent> {
+        let Ok(holds) = self.0.lock() else { return Vec::new() };
+        let over = holds.iter().filter(|h| h.until <= now);
+        over.filter_map(|h| h.held.lock().ok()?.take()).flatten().collect()
+    }
+}
 
 /// A trial's events, held for its first [`HOLD_EVENTS`] and then passed on as
 /// they come, in order. Those still held when the trial ends are taken with
 /// [`HeldEvents::into_held`] and sent along with its result.
 pub(crate) struct HeldEvents<'a> {
     sink: &'a dyn EventSink,
-    until: Instant,
-    /// `None` once the hold is over and events pass straight through.
-    held: Mutex<Option<Vec<RunEvent>>>,
+    holds: &'a Holds,
+    hold: Arc<Hold>,
 }
 
 impl<'a> HeldEvents<'a> {
-    /// Holds the events of a trial starting now for `hold`, then passes them to `sink`.
-    pub(crate) fn new(sink: &'a dyn EventSink, hold: Duration) -> Self {
-        HeldEvents { sink, until: Instant::now() + hold, held: Mutex::new(Some(Vec::new())) }
+    /// Holds the events of a trial starting now for `hold`, then passes them to
+    /// `sink`; the hold is in `holds` until [`HeldEvents::into_held`].
+    pub(crate) fn new(sink: &'a dyn EventSink, holds: &'a Holds, hold: Duration) -> Self {
+        let hold = Arc::new(Hold { until: Instant::now() + hold, held: Mutex::new(Some(Vec::new())) });
+        if let Ok(mut all) = holds.0.lock() {
+            all.push(Arc::clone(&hold));
+        }
+        HeldEvents { sink, holds, hold }
     }
 
     /// The events still held, oldest first.
     pub(crate) fn into_held(self) -> Vec<RunEvent> {
-        self.held.into_inner().ok().flatten().unwrap_or_default()
+        if let Ok(mut all) = self.holds.0.lock() {
+            all.retain(|h| !Arc::ptr_eq(h, &self.hold));
+        }
+        self.hold.held.lock().ok().and_then(|mut h| h.take()).unwrap_or_default()
     }
 }
 
 impl EventSink for HeldEvents<'_> {
     fn emit(&self, event: RunEvent) {
-        let Ok(mut held) = self.held.lock() else { return self.sink.emit(event) };
+        let Ok(mut held) = self.hold.held.lock() else { return self.sink.emit(event) };
         let Some(list) = held.as_mut() else {
             drop(held);
             return self.sink.emit(event);
         };
         list.push(event);
-        if Instant::now() < self.until {
+        if Instant::now() < self.hold.until {
             return;
         }
         let list = held.take().unwrap_or_default();
@@ -251,18 +281,20 @@ mod tests {
 
     #[test]
     fn a_short_trials_events_are_held_for_its_result_in_order() {
-        let sink = Messages::default();
-        let held = HeldEvents::new(&sink, Duration::from_secs(3600));
+        let (sink, holds) = (Messages::default(), Holds::default());
+        let held = HeldEvents::new(&sink, &holds, Duration::from_secs(3600));
         (1..=3).for_each(|i| held.emit(started(i)));
         assert!(sink.0.lock().unwrap().is_empty(), "nothing is sent during the hold");
+        assert!(holds.due(Instant::now()).is_empty(), "nor passed on by the run's thread");
         let left: Vec<RunEvent> = held.into_held();
         assert_eq!(left, [started(1), started(2), started(3)]);
+        assert!(holds.0.lock().unwrap().is_empty(), "a trial that ended holds nothing any more");
     }
 
     #[test]
     fn once_the_hold_is_over_the_held_events_go_as_one_message_then_each_as_it_comes() {
-        let sink = Messages::default();
-        let held = HeldEvents::new(&sink, Duration::from_millis(30));
+        let (sink, holds) = (Messages::default(), Holds::default());
+        let held = HeldEvents::new(&sink, &holds, Duration::from_millis(30));
         held.emit(started(1));
         held.emit(started(2));
         std::thread::sleep(Duration::from_millis(40));
@@ -270,6 +302,23 @@ mod tests {
         held.emit(started(4));
         assert!(held.into_held().is_empty());
         assert_eq!(*sink.0.lock().unwrap(), [vec![1, 2, 3], vec![4]]);
+    }
+
+    #[test]
+    fn a_hold_that_is_over_is_passed_on_by_the_runs_thread_while_its_trial_is_busy() {
+        let (sink, holds) = (Messages::default(), Holds::default());
+        let long = HeldEvents::new(&sink, &holds, Duration::from_millis(30));
+        let short = HeldEvents::new(&sink, &holds, Duration::from_secs(3600));
+        long.emit(started(1));
+        short.emit(started(7));
+        long.emit(started(2));
+        let after = Instant::now() + Duration::from_millis(30);
+        assert_eq!(holds.due(after), [started(1), started(2)], "only the hold that is over");
+        assert!(holds.due(after).is_empty(), "passed on once");
+        long.emit(started(3));
+        assert_eq!(*sink.0.lock().unwrap(), [vec![3]], "later events pass straight through");
+        assert!(long.into_held().is_empty());
+        assert_eq!(short.into_held(), [started(7)]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use super::events::{EventSink, HOLD_EVENTS, HeldEvents, RunEvent};
+use super::events::{EventSink, RunEvent};
 use super::trial::{FinishedTrial, TrialEnv, run_trial_uncommitted};
 use crate::callback::PeerCurves;
 use crate::device::Backend;
@@ -176,25 +176,18 @@ impl Drop for ProcessWorker {
 struct LineSink(Mutex<std::io::Stdout>);
 
 impl LineSink {
-    /// Writes `replies` with one flush, so that the parent wakes once for them.
-    fn send(&self, replies: impl IntoIterator<Item = Reply>) {
-        let Ok(mut out) = self.0.lock() else { return };
-        for reply in replies {
-            if let Ok(json) = serde_json::to_string(&reply) {
-                let _ = writeln!(out, "{PREFIX}{json}");
-            }
+    fn send(&self, reply: &Reply) {
+        let Ok(json) = serde_json::to_string(reply) else { return };
+        if let Ok(mut out) = self.0.lock() {
+            let _ = writeln!(out, "{PREFIX}{json}");
+            let _ = out.flush();
         }
-        let _ = out.flush();
     }
 }
 
 impl EventSink for LineSink {
     fn emit(&self, event: RunEvent) {
-        self.send([Reply::Event(event)]);
-    }
-
-    fn emit_all(&self, events: Vec<RunEvent>) {
-        self.send(events.into_iter().map(Reply::Event));
+        self.send(&Reply::Event(event));
     }
 }
 
@@ -205,10 +198,8 @@ pub(crate) fn serve(env: &TrialEnv, pool: &rayon::ThreadPool) -> std::io::Result
     for line in std::io::stdin().lock().lines() {
         let request: Request = serde_json::from_str(&line?).map_err(std::io::Error::other)?;
         let env = TrialEnv { peers: request.peers.map(|p| PeerCurves::Fixed(Arc::new(p))), ..env.clone() };
-        let events = HeldEvents::new(&sink, HOLD_EVENTS);
-        let finished = pool.install(|| run_trial_uncommitted(&env, &request.trial, &events));
-        let held = events.into_held().into_iter().map(Reply::Event);
-        sink.send(held.chain([Reply::Finished(Box::new(finished))]));
+        let finished = pool.install(|| run_trial_uncommitted(&env, &request.trial, &sink));
+        sink.send(&Reply::Finished(Box::new(finished)));
     }
     Ok(())
 }

@@ -182,3 +182,25 @@ fn status_follow_shows_a_running_sweep_until_it_is_over() {
     assert!(stdout.contains("sweep finished"), "{stdout}");
     assert!(stdout.lines().filter(|l| l.contains(" trials recorded: ")).count() > 1, "progress as it went: {stdout}");
 }
+
+#[test]
+fn a_long_trials_start_is_logged_when_it_starts_not_with_its_first_epoch() {
+    // One trial whose epochs take a few hundred milliseconds: its start is held for 20 ms
+    // (short trials send their events with their result), then logged by the run's thread
+    // while the first epoch still trains, not held until that epoch's own event.
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = format!(
+        "name = \"slow\"\nmethod = \"grid\"\nseed = 1\n[data]\npath = \"{}\"\n[metric]\nname = \"mcc\"\n\
+         [train]\nepochs = 2\nlayers = 3\nbatch_size = 16\n[parameters]\nhidden = {{ values = [1024] }}\n",
+        data("digits.csv")
+    );
+    fs::write(tmp.path().join("s.toml"), spec).unwrap();
+    let out = sweep(tmp.path(), &["run", "s.toml", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines = log_lines(&tmp.path().join("results/slow"));
+    let time = |line: &serde_json::Value| line["time"].as_str().unwrap().to_string();
+    let started = time(of_kind(&lines, "trial_started")[0]);
+    let trials_events = lines.iter().filter(|l| l["id"].is_string() && l["event"] != "trial_started");
+    let first_epoch = trials_events.map(time).min().unwrap();
+    assert!(started < first_epoch, "logged at {started}, with the first epoch's events at {first_epoch}");
+}
