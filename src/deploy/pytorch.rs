@@ -183,10 +183,7 @@ pub(super) fn no_module_note(objective: &str, weights: &[u8]) -> String {
 
 /// Each tensor's key and shape in a safetensors file, in key order.
 pub(super) fn safetensors_keys(bytes: &[u8]) -> Vec<(String, Vec<u64>)> {
-    let Some(len) = bytes.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes) else {
-        return Vec::new();
-    };
-    let header = usize::try_from(len).ok().and_then(|len| bytes.get(8..8usize.saturating_add(len)));
+    let header = crate::store::safetensors_parts(bytes).map(|(header, _)| header);
     let Some(Ok(serde_json::Value::Object(map))) = header.map(serde_json::from_slice::<serde_json::Value>) else {
         return Vec::new();
     };

@@ -222,9 +222,8 @@ pub(crate) fn nearest_rank(values: &[f64], q: f64) -> Option<f64> {
 /// The tensor elements of a safetensors file: the sum over its tensors of
 /// the product of their shape; `None` for any other format.
 pub(crate) fn safetensors_elements(bytes: &[u8]) -> Option<u64> {
-    let len = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?) as usize;
     let header: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(bytes.get(8..8usize.checked_add(len)?)?).ok()?;
+        serde_json::from_slice(crate::store::safetensors_parts(bytes)?.0).ok()?;
     let mut total = 0u64;
     for (name, tensor) in &header {
         if name == "__metadata__" {

@@ -33,6 +33,14 @@ pub(crate) mod header_keys {
     pub(crate) const TARGET_STD: &str = "sweep.target_std";
 }
 
+/// A safetensors file's JSON header and the data after it; `None` when the file is
+/// shorter than the header length its first eight bytes give.
+pub(crate) fn safetensors_parts(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
+    let data_start = len.checked_add(8)?;
+    Some((bytes.get(8..data_start)?, &bytes[data_start..]))
+}
+
 /// Why a checkpoint could not be canonicalised.
 #[derive(Debug, thiserror::Error)]
 #[error("not a safetensors file: {0}")]
@@ -41,10 +49,8 @@ pub(crate) struct CheckpointFormatError(String);
 /// Returns the same safetensors file with its JSON header keys sorted (and
 /// padded with spaces to 8 bytes, as the format recommends). Tensor data is untouched.
 pub(crate) fn canonical_safetensors(bytes: &[u8]) -> Result<Vec<u8>, CheckpointFormatError> {
-    let too_short = || CheckpointFormatError("shorter than its header".into());
-    let len_bytes: [u8; 8] = bytes.get(..8).ok_or_else(too_short)?.try_into().map_err(|_| too_short())?;
-    let header_len = usize::try_from(u64::from_le_bytes(len_bytes)).map_err(|_| too_short())?;
-    let header = bytes.get(8..8 + header_len).ok_or_else(too_short)?;
+    let (header, data) =
+        safetensors_parts(bytes).ok_or_else(|| CheckpointFormatError("shorter than its header".into()))?;
     // serde_json's map is ordered by key, so a parse/print round trip sorts every level.
     let value: serde_json::Value =
         serde_json::from_slice(header).map_err(|e| CheckpointFormatError(format!("header: {e}")))?;
@@ -52,7 +58,6 @@ pub(crate) fn canonical_safetensors(bytes: &[u8]) -> Result<Vec<u8>, CheckpointF
     while new_header.len() % 8 != 0 {
         new_header.push(b' ');
     }
-    let data = &bytes[8 + header_len..];
     let mut out = Vec::with_capacity(8 + new_header.len() + data.len());
     out.extend_from_slice(&(new_header.len() as u64).to_le_bytes());
     out.extend_from_slice(&new_header);
@@ -69,6 +74,17 @@ mod tests {
         v.extend_from_slice(header.as_bytes());
         v.extend_from_slice(data);
         v
+    }
+
+    #[test]
+    fn a_file_splits_into_its_header_and_data_when_it_holds_the_header_it_announces() {
+        let bytes = file("{}", &[1, 2]);
+        assert_eq!(safetensors_parts(&bytes), Some((&b"{}"[..], &[1u8, 2][..])));
+        assert_eq!(safetensors_parts(&bytes[..9]), None, "a cut header");
+        assert_eq!(safetensors_parts(&bytes[..7]), None, "no length");
+        let mut huge = u64::MAX.to_le_bytes().to_vec();
+        huge.extend_from_slice(b"{}");
+        assert_eq!(safetensors_parts(&huge), None, "a length past any file");
     }
 
     #[test]

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 #[cfg(test)]
 pub(crate) use atomic::replace_via_spare;
 pub(crate) use atomic::{sync_tree, write_atomic, write_atomic_deferred};
-pub(crate) use checkpoint::{canonical_safetensors, header_keys};
+pub(crate) use checkpoint::{canonical_safetensors, header_keys, safetensors_parts};
 pub(crate) use commit::{commit_records, commit_step};
 pub(crate) use history::{
     EpochMetrics, HistoryError, HistoryFile, read_history_column, read_history_numbers, read_metric_history,

@@ -96,14 +96,11 @@ impl FusedMlp {
         layers: usize,
         n_out: usize,
     ) -> Result<Self, String> {
-        let short = || "the file is shorter than its header says".to_string();
-        let len = u64::from_le_bytes(bytes.get(..8).ok_or_else(short)?.try_into().map_err(|_| short())?);
-        let data_start = usize::try_from(len).ok().and_then(|n| n.checked_add(8)).ok_or_else(short)?;
+        let (header, data) =
+            crate::store::safetensors_parts(bytes).ok_or("the file is shorter than its header says")?;
         let mut header: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(bytes.get(8..data_start).ok_or_else(short)?)
-                .map_err(|e| format!("its header is not JSON: {e}"))?;
+            serde_json::from_slice(header).map_err(|e| format!("its header is not JSON: {e}"))?;
         header.remove("__metadata__");
-        let data = &bytes[data_start..];
         let mut tensor = |name: &str, shape: &[usize]| -> Result<Vec<f32>, String> {
             let t = header.remove(name).ok_or_else(|| format!("`{name}` is missing"))?;
             let found: Option<Vec<usize>> = t["shape"]
