@@ -218,7 +218,6 @@ pub(crate) fn take(
             false
         }
     };
-    let created = fresh;
     let after_record = match fresh {
         true => 0,
         false => match earlier() {
@@ -227,6 +226,7 @@ pub(crate) fn take(
         },
     };
     loop {
+        // True only for the first claim tried in a folder this call created.
         let first_look = std::mem::take(&mut fresh);
         let found = if first_look { None } else { current(trial_dir)? };
         let next = match found {
@@ -243,10 +243,7 @@ pub(crate) fn take(
         // unreadable, and counted as live until its heartbeat limit.
         match super::atomic::create_new_whole(&path, &bytes) {
             // A claim that lost no race is the only file in a folder this call created.
-            Ok(file) => {
-                let new_folder = created && first_look;
-                return Ok(Some(Taken { claim: Claim::Taken(info), file: Some(file), new_folder }));
-            }
+            Ok(file) => return Ok(Some(Taken { claim: Claim::Taken(info), file: Some(file), new_folder: first_look })),
             // Another process took this attempt first: look again.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
