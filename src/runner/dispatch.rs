@@ -7,7 +7,7 @@ use std::sync::{Mutex, mpsc};
 use std::time::Instant;
 
 use super::claiming::Claiming;
-use super::events::{HOLD_EVENTS, HeldEvents, Holds, Reporter, RunEvent};
+use super::events::{EventSink, HOLD_EVENTS, HeldEvents, Holds, Reporter, RunEvent};
 use super::trial::{FinishedTrial, GroupCommit, TrialEnv, run_trial_uncommitted};
 use super::worker::{ProcessWorker, WorkerCommand};
 use super::{RunError, RunOptions};
@@ -188,18 +188,9 @@ pub(super) fn dispatch_from(
                     // One `install` per worker, not per trial: each costs two thread hand-offs.
                     scope.spawn(move || {
                         pool.install(|| {
-                            while !claiming.stopped()
-                                && let Some(trial) = next_trial()
-                            {
-                                let events = HeldEvents::new(&tx, holds, HOLD_EVENTS);
-                                let finished = run_trial_uncommitted(env, &trial, &events);
-                                if let Some(fault) = &finished.storage_fault {
-                                    claiming.stop(fault.clone());
-                                }
-                                if tx.send(Message::Finished(events.into_held(), Box::new(finished))).is_err() {
-                                    break;
-                                }
-                            }
+                            work(next_trial, claiming, &tx, holds, |trial, events| {
+                                run_trial_uncommitted(env, trial, events)
+                            })
                         })
                     });
                 }
@@ -209,18 +200,7 @@ pub(super) fn dispatch_from(
                     let tx = tx.clone();
                     scope.spawn(move || {
                         let Ok(mut worker) = slot.lock() else { return };
-                        while !claiming.stopped()
-                            && let Some(trial) = next_trial()
-                        {
-                            let events = HeldEvents::new(&tx, holds, HOLD_EVENTS);
-                            let finished = worker.run(env, &trial, &events);
-                            if let Some(fault) = &finished.storage_fault {
-                                claiming.stop(fault.clone());
-                            }
-                            if tx.send(Message::Finished(events.into_held(), Box::new(finished))).is_err() {
-                                break;
-                            }
-                        }
+                        work(next_trial, claiming, &tx, holds, |trial, events| worker.run(env, trial, events));
                     });
                 }
             }
@@ -287,6 +267,30 @@ pub(super) fn dispatch_from(
         flush(&mut group, &mut committer, reporter);
     });
     records
+}
+
+/// One worker's loop: runs the trials `next_trial` hands out through `run`, one at a time,
+/// each with its events held ([`HeldEvents`]), and sends each result; stops when the run
+/// stops, the trials run out or nobody listens any more.
+fn work(
+    next_trial: &(dyn Fn() -> Option<TrialSpec> + Sync),
+    claiming: &Claiming,
+    tx: &mpsc::Sender<Message>,
+    holds: &Holds,
+    mut run: impl FnMut(&TrialSpec, &dyn EventSink) -> FinishedTrial,
+) {
+    while !claiming.stopped()
+        && let Some(trial) = next_trial()
+    {
+        let events = HeldEvents::new(tx, holds, HOLD_EVENTS);
+        let finished = run(&trial, &events);
+        if let Some(fault) = &finished.storage_fault {
+            claiming.stop(fault.clone());
+        }
+        if tx.send(Message::Finished(events.into_held(), Box::new(finished))).is_err() {
+            break;
+        }
+    }
 }
 
 #[cfg(test)]
