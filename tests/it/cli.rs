@@ -578,7 +578,8 @@ fn bench_runs_small_workloads_and_writes_its_table() {
     let rows = read_csv(&tmp.path().join("b/bench.csv"));
     let measures: Vec<&str> = rows.iter().map(|r| r["measure"].as_str()).collect();
     assert!(measures.iter().any(|m| m.starts_with("plan of 729 trials")), "{measures:?}");
-    assert!(measures.iter().any(|m| m.starts_with("aggregate 50 records")), "{measures:?}");
+    assert!(measures.iter().any(|m| m.starts_with("aggregate 50 records alone")), "{measures:?}");
+    assert!(measures.iter().any(|m| m.starts_with("aggregate 50 trials as a run leaves them")), "{measures:?}");
     assert!(measures.iter().any(|m| m.starts_with("export 20 trials (620 records")), "{measures:?}");
     assert!(measures.iter().any(|m| m.contains("trials per second (records durable), median of 3")), "{measures:?}");
     assert!(measures.iter().any(|m| m.starts_with("its files alone (no training)")), "{measures:?}");
