@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::Leaderboard;
 use super::uncertainty::{LEVEL, scores_of, stored_outputs};
 use crate::metrics::bootstrap::{Resamples, percentile_interval};
-use crate::metrics::{Goal, RowScores, Scratch};
+use crate::metrics::{Goal, RowScores, Rows, Scratch};
 use crate::store::{StoredOutputs, SweepDir};
 
 /// The estimate, as the registry and `leaderboard_by_config.csv` show it (`bbc_<metric>`).
@@ -126,12 +126,14 @@ pub(crate) fn estimate(
             // The first best wins ties, so the pick does not depend on float noise in the order.
             let mut best: Option<(usize, f64)> = None;
             for (c, scores) in configs.iter().enumerate() {
-                let Some(v) = compute(scores, in_bag, scratch).filter(|v| v.is_finite()) else { continue };
+                let Some(v) = compute(scores, resamples.rows_of(i), scratch).filter(|v| v.is_finite()) else {
+                    continue;
+                };
                 if best.is_none_or(|(_, b)| better(v, b)) {
                     best = Some((c, v));
                 }
             }
-            best.and_then(|(c, _)| compute(&configs[c], &out_of_bag, scratch)).unwrap_or(f64::NAN)
+            best.and_then(|(c, _)| compute(&configs[c], Rows::new(&out_of_bag), scratch)).unwrap_or(f64::NAN)
         })
         .collect();
     let kept: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();

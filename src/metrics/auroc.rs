@@ -8,7 +8,7 @@
 //! diagonals. It is undefined (None) on rows missing a class, where
 //! scikit-learn raises an error.
 
-use super::rows::{ClassRows, RowScores, Scratch};
+use super::rows::{ClassRows, RowScores, Rows, Scratch};
 
 /// Rows sorted once by one class's probability, so the AUROC of any row set
 /// (a resample) is a walk over how often each row is drawn instead of a sort.
@@ -67,7 +67,7 @@ impl Ranking {
     /// each row counted as often as drawn. Twice the rank sum is an integer,
     /// summed exactly in integers, and the walk has no data-dependent branch
     /// for the CPU to mispredict. None when the rows hold no positive or no negative.
-    fn auroc(&self, multiplicity: &[u32]) -> Option<f64> {
+    fn auroc<M: Copy + Into<u32>>(&self, multiplicity: &[M]) -> Option<f64> {
         let (mut n_pos, mut position, mut start) = (0u64, 0u64, 0usize);
         // Σ over runs of positives × 2 × mean rank, a run at places i..=j
         // having mean rank (i + j) / 2 + 1; runs of no drawn row add 0.
@@ -76,7 +76,7 @@ impl Ranking {
             let (mut drawn, mut pos) = (0u64, 0u64);
             let run = start..end as usize;
             for (&row, &p) in self.order[run.clone()].iter().zip(&self.positive[run]) {
-                let m = multiplicity[row as usize];
+                let m: u32 = multiplicity[row as usize].into();
                 drawn += u64::from(m);
                 pos += u64::from(m * p);
             }
@@ -116,22 +116,28 @@ impl Rankings {
 struct Multiplicity(Vec<u32>);
 
 /// The table's `auroc` on `rows`: binary, or the one-vs-rest macro average.
-pub(crate) fn compute(scores: &RowScores, rows: &[u32], scratch: &mut Scratch) -> Option<f64> {
+pub(crate) fn compute(scores: &RowScores, rows: Rows<'_>, scratch: &mut Scratch) -> Option<f64> {
     let c = scores.class_rows()?;
     let rankings = c.derived(Rankings::of);
     let rankings = &rankings.0;
     if rankings.is_empty() {
         return None;
     }
-    let multiplicity = &mut scratch.buffer::<Multiplicity>().0;
-    multiplicity.clear();
-    multiplicity.resize(c.labels.len(), 0);
-    for &r in rows {
-        multiplicity[r as usize] += 1;
-    }
     let mut sum = 0.0;
-    for ranking in rankings {
-        sum += ranking.auroc(multiplicity)?;
+    if let Some(drawn) = rows.counts() {
+        for ranking in rankings {
+            sum += ranking.auroc(drawn)?;
+        }
+    } else {
+        let multiplicity = &mut scratch.buffer::<Multiplicity>().0;
+        multiplicity.clear();
+        multiplicity.resize(c.labels.len(), 0);
+        for &r in rows.indices() {
+            multiplicity[r as usize] += 1;
+        }
+        for ranking in rankings {
+            sum += ranking.auroc(multiplicity)?;
+        }
     }
     Some(sum / rankings.len() as f64)
 }
@@ -139,7 +145,7 @@ pub(crate) fn compute(scores: &RowScores, rows: &[u32], scratch: &mut Scratch) -
 /// Binary AUROC of `scores` against `positive`; None when only one class is present.
 #[cfg(test)]
 pub(crate) fn auroc(positive: &[bool], scores: &[f64]) -> Option<f64> {
-    Ranking::new(|r| positive[r], scores).auroc(&vec![1; scores.len()])
+    Ranking::new(|r| positive[r], scores).auroc(&vec![1u32; scores.len()])
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::rows::{RowScores, Scratch, ratio};
+use super::rows::{RowScores, Rows, Scratch, ratio};
 use super::{Monitor, table};
 
 /// Resampled row sets shared by every trial of a sweep, so comparisons are paired.
@@ -23,6 +23,9 @@ pub(crate) struct Resamples {
     count: usize,
     /// `count × rows`, one resample after another.
     indices: Vec<u32>,
+    /// `count × rows`: how often each row is drawn into each resample; empty where a row is
+    /// drawn more than 255 times into one (then the metrics gather through the indices).
+    counts: Vec<u8>,
 }
 
 impl Resamples {
@@ -35,8 +38,9 @@ impl Resamples {
         let n = u32::try_from(rows).expect("bootstrap: more rows than u32 indices hold");
         let len = rows.checked_mul(count).expect("bootstrap: rows × count overflows");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let indices = if n == 0 { Vec::new() } else { (0..len).map(|_| rng.random_range(0..n)).collect() };
-        Resamples { rows, count, indices }
+        let indices: Vec<u32> = if n == 0 { Vec::new() } else { (0..len).map(|_| rng.random_range(0..n)).collect() };
+        let counts = counts_of(&indices, rows).unwrap_or_default();
+        Resamples { rows, count, indices, counts }
     }
 
     /// How many resamples.
@@ -58,6 +62,35 @@ impl Resamples {
         assert!(i < self.count, "bootstrap: resample {i} of {}", self.count);
         &self.indices[i * self.rows..(i + 1) * self.rows]
     }
+
+    /// Resample `i` as the rows a metric is computed on, with how often each row is drawn.
+    ///
+    /// # Panics
+    ///
+    /// If `i >= count()`.
+    pub(crate) fn rows_of(&self, i: usize) -> Rows<'_> {
+        let indices = self.get(i);
+        if self.counts.is_empty() {
+            return Rows::new(indices);
+        }
+        Rows::with_counts(indices, &self.counts[i * self.rows..(i + 1) * self.rows])
+    }
+}
+
+/// How often each row occurs in each resample of `indices` (resamples of `rows` indices each,
+/// one after another); None where a row occurs more than 255 times in one.
+fn counts_of(indices: &[u32], rows: usize) -> Option<Vec<u8>> {
+    let mut counts = vec![0u8; indices.len()];
+    if rows == 0 {
+        return Some(counts);
+    }
+    for (drawn, counts) in indices.chunks(rows).zip(counts.chunks_mut(rows)) {
+        for &r in drawn {
+            let c = &mut counts[r as usize];
+            *c = c.checked_add(1)?;
+        }
+    }
+    Some(counts)
 }
 
 /// The metric on every resample (None when undefined on the full data). A
@@ -73,8 +106,12 @@ pub(crate) fn distribution(scores: &RowScores, metric: &str, resamples: &Resampl
     let compute = table::lookup(scores.task(), metric)?.compute;
     let mut scratch = Scratch::default();
     let identity: Vec<u32> = (0..scores.rows() as u32).collect();
-    compute(scores, &identity, &mut scratch)?;
-    Some((0..resamples.count()).map(|i| compute(scores, resamples.get(i), &mut scratch).unwrap_or(f64::NAN)).collect())
+    compute(scores, Rows::new(&identity), &mut scratch)?;
+    Some(
+        (0..resamples.count())
+            .map(|i| compute(scores, resamples.rows_of(i), &mut scratch).unwrap_or(f64::NAN))
+            .collect(),
+    )
 }
 
 /// Percentile interval: the (1-level)/2 and (1+level)/2 quantiles of `values`, with
@@ -85,24 +122,25 @@ pub(crate) fn distribution(scores: &RowScores, metric: &str, resamples: &Resampl
 /// If `level` is not within `[0, 1]`.
 pub(crate) fn percentile_interval(values: &[f64], level: f64) -> Option<(f64, f64)> {
     assert!((0.0..=1.0).contains(&level), "bootstrap: interval level {level} outside [0, 1]");
-    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
-    if sorted.is_empty() {
+    let mut values: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    if values.is_empty() {
         return None;
     }
-    sorted.sort_by(f64::total_cmp);
-    Some((quantile(&sorted, (1.0 - level) / 2.0), quantile(&sorted, (1.0 + level) / 2.0)))
+    Some((quantile(&mut values, (1.0 - level) / 2.0), quantile(&mut values, (1.0 + level) / 2.0)))
 }
 
-/// numpy's "linear" method on sorted values, its lerp included (from the
-/// upper neighbour when the fraction is ≥ ½), so results match to the last bit
-/// where the quantile does.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let last = sorted.len() - 1;
+/// numpy's "linear" method, its lerp included (from the upper neighbour when
+/// the fraction is ≥ ½), so results match to the last bit where the quantile
+/// does. Selects the two neighbouring order statistics instead of sorting:
+/// aggregation takes two quantiles of 1000 values for every trial. Reorders `values`.
+fn quantile(values: &mut [f64], q: f64) -> f64 {
+    let last = values.len() - 1;
     let virtual_index = last as f64 * q;
     let below = (virtual_index.floor() as usize).min(last);
-    let above = (below + 1).min(last);
     let t = virtual_index - below as f64;
-    let (a, b) = (sorted[below], sorted[above]);
+    let (_, &mut a, greater) = values.select_nth_unstable_by(below, f64::total_cmp);
+    // The next order statistic is the least of the values above `a` (itself where there is none).
+    let b = greater.iter().copied().min_by(f64::total_cmp).unwrap_or(a);
     let diff = b - a;
     if t >= 0.5 { b - diff * (1.0 - t) } else { a + diff * t }
 }
@@ -159,8 +197,13 @@ mod tests {
         };
         let scores = RowScores::new(outputs, truth);
         let mut checked = 0;
+        let mut counts = vec![0u8; scores.rows()];
+        rows.iter().for_each(|&r| counts[r as usize] += 1);
         for def in table::of_task(scores.task()) {
             let got = scores.metric_on(def.name, rows);
+            // The same metric counted from how often each row is drawn, as the bootstrap does.
+            let from_counts = (def.compute)(&scores, Rows::with_counts(rows, &counts), &mut Scratch::default());
+            assert_eq!(got.map(f64::to_bits), from_counts.map(f64::to_bits), "{}: from the counts", def.name);
             match (def.needs, expected.get(def.name)) {
                 (Needs::TrainingLoss, _) => assert_eq!(got, None, "{}", def.name),
                 (_, Some(&want)) => {
@@ -285,6 +328,46 @@ mod tests {
         assert_eq!(percentile_interval(&[1.0, 5.0], 1.0), Some((1.0, 5.0)));
         assert_eq!(percentile_interval(&[f64::NAN], 0.9), None);
         assert_eq!(percentile_interval(&[], 0.9), None);
+    }
+
+    #[test]
+    fn resamples_count_how_often_each_row_is_drawn() {
+        let resamples = Resamples::new(37, 20, 5);
+        for i in 0..resamples.count() {
+            let rows = resamples.rows_of(i);
+            let counts = rows.counts().expect("37 rows are never drawn 256 times");
+            for (r, &c) in counts.iter().enumerate() {
+                assert_eq!(usize::from(c), rows.indices().iter().filter(|&&x| x as usize == r).count(), "row {r}");
+            }
+        }
+        // Three resamples of two rows, the last drawing row 1 twice.
+        assert_eq!(counts_of(&[0, 1, 1, 0, 1, 1], 2), Some(vec![1, 1, 1, 1, 0, 2]));
+        // A row drawn more often than a byte counts leaves the metrics to the indices.
+        assert_eq!(counts_of(&[0; 256], 256), None);
+        assert_eq!(counts_of(&[0; 255], 255).map(|c| c[0]), Some(255));
+    }
+
+    #[test]
+    fn the_interval_selects_the_order_statistics_a_sort_would_give() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for n in [1, 2, 3, 10, 999, 1000] {
+            // Few distinct values, so runs of ties sit at the quantiles, and both zeros.
+            let values: Vec<f64> = (0..n).map(|_| [-0.0, 0.0, 0.5, 0.25, 1.0][rng.random_range(0..5)]).collect();
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            for level in [0.0, 0.5, 0.9, 0.95, 1.0] {
+                let at = |q: f64| {
+                    let last = n - 1;
+                    let below = ((last as f64 * q).floor() as usize).min(last);
+                    let t = last as f64 * q - below as f64;
+                    let (a, b) = (sorted[below], sorted[(below + 1).min(last)]);
+                    if t >= 0.5 { b - (b - a) * (1.0 - t) } else { a + (b - a) * t }
+                };
+                let (lo, hi) = percentile_interval(&values, level).unwrap();
+                let want = (at((1.0 - level) / 2.0), at((1.0 + level) / 2.0));
+                assert_eq!((lo.to_bits(), hi.to_bits()), (want.0.to_bits(), want.1.to_bits()), "n {n}, level {level}");
+            }
+        }
     }
 
     #[test]

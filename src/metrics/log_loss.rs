@@ -12,7 +12,7 @@
 //! `valid_loss`. So `log_loss` compares with scikit-learn's number, and
 //! `valid_loss` with the training loss.
 
-use super::rows::{ClassRows, RowScores, Scratch, mean_over};
+use super::rows::{ClassRows, RowScores, Rows, Scratch, mean_over};
 
 /// Each row's log loss, derived once per model's outputs.
 struct PerRow(Vec<f64>);
@@ -29,16 +29,16 @@ fn per_row(c: &ClassRows) -> PerRow {
 }
 
 /// The table's `log_loss` on `rows`.
-pub(crate) fn compute(scores: &RowScores, rows: &[u32], _: &mut Scratch) -> Option<f64> {
-    Some(mean_over(&scores.class_rows()?.derived(per_row).0, rows))
+pub(crate) fn compute(scores: &RowScores, rows: Rows<'_>, _: &mut Scratch) -> Option<f64> {
+    Some(mean_over(&scores.class_rows()?.derived(per_row).0, rows.indices()))
 }
 
 /// The table's `valid_loss` of a classifier: the mean cross entropy of the
 /// logits, computed as the training loss is (log-sum-exp, no clipping). It
 /// equals `log_loss` up to rounding except where a row's true class gets a
 /// probability below 2.2e-16 or above 1 − 2.2e-16, which `log_loss` clips.
-pub(crate) fn valid_loss(scores: &RowScores, rows: &[u32], _: &mut Scratch) -> Option<f64> {
-    Some(mean_over(scores.class_rows()?.cross_entropy(), rows))
+pub(crate) fn valid_loss(scores: &RowScores, rows: Rows<'_>, _: &mut Scratch) -> Option<f64> {
+    Some(mean_over(scores.class_rows()?.cross_entropy(), rows.indices()))
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub(crate) use auroc::auroc;
 pub(crate) use classification::{argmax_rows, softmax_rows};
 pub(crate) use monitor::{Goal, Monitor};
 pub use regression::TargetScale;
-pub(crate) use rows::{RowScores, Scratch};
+pub(crate) use rows::{RowScores, Rows, Scratch};
 pub(crate) use table::{MetricDef, Needs};
 
 /// Metric values by name; a metric undefined for some data (`auroc` when a
@@ -127,7 +127,7 @@ pub fn evaluate(outputs: &[f32], truth: Truth<'_>) -> Metrics {
     let all: Vec<u32> = (0..scores.rows() as u32).collect();
     let mut scratch = Scratch::default();
     table::of_task(scores.task())
-        .filter_map(|m| Some((m.name.to_string(), (m.compute)(&scores, &all, &mut scratch)?)))
+        .filter_map(|m| Some((m.name.to_string(), (m.compute)(&scores, Rows::new(&all), &mut scratch)?)))
         .collect()
 }
 

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::rows::{RowScores, Scratch, mean, mean_over};
+use super::rows::{RowScores, Rows, Scratch, mean, mean_over};
 
 /// How the targets a model learns relate to the original ones: a model learns
 /// `(y − mean) / std` and predicts in those units; metrics other than
@@ -65,29 +65,29 @@ fn r2_of(truth: &[f64], sq: &[f64], rows: impl Iterator<Item = usize> + Clone) -
 }
 
 /// The table's `valid_loss` of a regression model: the training loss (MSE) in model units.
-pub(crate) fn valid_loss(scores: &RowScores, rows: &[u32], _: &mut Scratch) -> Option<f64> {
-    Some(mean_over(&scores.value_rows()?.sq_model, rows))
+pub(crate) fn valid_loss(scores: &RowScores, rows: Rows<'_>, _: &mut Scratch) -> Option<f64> {
+    Some(mean_over(&scores.value_rows()?.sq_model, rows.indices()))
 }
 
 /// The table's `mse`, in original units.
-pub(crate) fn mse_on(scores: &RowScores, rows: &[u32], _: &mut Scratch) -> Option<f64> {
-    Some(mean_over(&scores.value_rows()?.sq, rows))
+pub(crate) fn mse_on(scores: &RowScores, rows: Rows<'_>, _: &mut Scratch) -> Option<f64> {
+    Some(mean_over(&scores.value_rows()?.sq, rows.indices()))
 }
 
 /// The table's `rmse`, in original units.
-pub(crate) fn rmse_on(scores: &RowScores, rows: &[u32], _: &mut Scratch) -> Option<f64> {
-    Some(mean_over(&scores.value_rows()?.sq, rows).sqrt())
+pub(crate) fn rmse_on(scores: &RowScores, rows: Rows<'_>, _: &mut Scratch) -> Option<f64> {
+    Some(mean_over(&scores.value_rows()?.sq, rows.indices()).sqrt())
 }
 
 /// The table's `mae`, in original units.
-pub(crate) fn mae_on(scores: &RowScores, rows: &[u32], _: &mut Scratch) -> Option<f64> {
-    Some(mean_over(&scores.value_rows()?.abs, rows))
+pub(crate) fn mae_on(scores: &RowScores, rows: Rows<'_>, _: &mut Scratch) -> Option<f64> {
+    Some(mean_over(&scores.value_rows()?.abs, rows.indices()))
 }
 
 /// The table's `r2`, in original units.
-pub(crate) fn r2_on(scores: &RowScores, rows: &[u32], _: &mut Scratch) -> Option<f64> {
+pub(crate) fn r2_on(scores: &RowScores, rows: Rows<'_>, _: &mut Scratch) -> Option<f64> {
     let v = scores.value_rows()?;
-    Some(r2_of(&v.truth, &v.sq, rows.iter().map(|&r| r as usize)))
+    Some(r2_of(&v.truth, &v.sq, rows.indices().iter().map(|&r| r as usize)))
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ pub(crate) struct ClassRows {
     pub(crate) labels: Vec<u32>,
     logits: Vec<f32>,
     classes: OnceLock<Vec<[u32; 2]>>,
+    class_1: OnceLock<Option<ClassOneMasks>>,
     cross_entropy: OnceLock<Vec<f64>>,
     probabilities: OnceLock<Vec<f64>>,
     derived: Derived,
@@ -59,6 +60,15 @@ impl std::fmt::Debug for Derived {
     }
 }
 
+/// A two-class model's rows as masks, 0xFF where the row is of class 1 (or predicted it), else
+/// 0: the number of class-1 rows among drawn rows is a masked sum of how often each is drawn,
+/// in row order, where walking a resample's indices loads from random places.
+#[derive(Debug, Clone)]
+pub(crate) struct ClassOneMasks {
+    pub(crate) truth: Vec<u8>,
+    pub(crate) predicted: Vec<u8>,
+}
+
 /// A regression model's rows, errors in original units except where noted.
 #[derive(Debug, Clone)]
 pub(crate) struct ValueRows {
@@ -70,6 +80,46 @@ pub(crate) struct ValueRows {
     pub(crate) abs: Vec<f64>,
     /// Squared error in model units: `valid_loss` is the training loss.
     pub(crate) sq_model: Vec<f64>,
+}
+
+/// The rows a metric is computed on: indices of the validation rows, with
+/// repetitions (a bootstrap resample) or without (`0..n`, the epoch's value),
+/// and, where the caller has them, how often each row occurs among them. A
+/// metric that only counts rows reads the counts in one pass in row order
+/// instead of gathering through the indices: the bootstrap scores every trial
+/// on the same resamples, so it counts each resample's rows once per sweep.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rows<'a> {
+    indices: &'a [u32],
+    counts: Option<&'a [u8]>,
+}
+
+impl<'a> Rows<'a> {
+    /// The rows `indices`.
+    pub(crate) fn new(indices: &'a [u32]) -> Self {
+        Rows { indices, counts: None }
+    }
+
+    /// The rows `indices`, where row `r` occurs `counts[r]` times (`counts` covers every
+    /// validation row; a row never drawn counts 0).
+    pub(crate) fn with_counts(indices: &'a [u32], counts: &'a [u8]) -> Self {
+        debug_assert_eq!(
+            counts.iter().map(|&c| c as usize).sum::<usize>(),
+            indices.len(),
+            "rows: counts disagree with the indices"
+        );
+        Rows { indices, counts: Some(counts) }
+    }
+
+    /// The row indices, with repetitions.
+    pub(crate) fn indices(&self) -> &'a [u32] {
+        self.indices
+    }
+
+    /// How often each validation row occurs, when known.
+    pub(crate) fn counts(&self) -> Option<&'a [u8]> {
+        self.counts
+    }
 }
 
 /// Buffers a metric reuses from one row set to the next: a bootstrap
@@ -119,6 +169,7 @@ impl RowScores {
                     .collect(),
                 logits: outputs.to_vec(),
                 classes: OnceLock::new(),
+                class_1: OnceLock::new(),
                 cross_entropy: OnceLock::new(),
                 probabilities: OnceLock::new(),
                 derived: Derived::default(),
@@ -181,6 +232,20 @@ impl ClassRows {
             let predicted = argmax_rows(&self.logits, self.n_classes);
             self.labels.iter().zip(predicted).map(|(&t, p)| [t, p as u32]).collect()
         })
+    }
+
+    /// For two classes, which rows are of class 1 and which are predicted it, as byte masks;
+    /// None for more classes.
+    pub(crate) fn class_1_masks(&self) -> Option<&ClassOneMasks> {
+        self.class_1
+            .get_or_init(|| {
+                (self.n_classes == 2).then(|| {
+                    let mask = |yes: bool| if yes { u8::MAX } else { 0 };
+                    let (truth, predicted) = self.classes().iter().map(|&[t, p]| (mask(t == 1), mask(p == 1))).unzip();
+                    ClassOneMasks { truth, predicted }
+                })
+            })
+            .as_ref()
     }
 
     /// The cross entropy of each row: the terms whose mean is `valid_loss`.

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 use self::Needs::{Classes, Probabilities, TrainingLoss, Values};
 use super::Goal::{Maximize, Minimize};
 use super::Task::{Classification, Regression};
-use super::rows::{RowScores, Scratch};
+use super::rows::{RowScores, Rows, Scratch};
 use super::{Goal, Task, auroc, confusion, log_loss, regression};
 
 /// What a metric is computed from.
@@ -33,7 +33,7 @@ pub(crate) enum Needs {
 /// with repetitions (a bootstrap resample) or without (`0..n`, the epoch's
 /// value). `None` where it is undefined on those rows (AUROC of rows missing a
 /// class) or for the other task's outputs.
-pub(crate) type Compute = fn(scores: &RowScores, rows: &[u32], scratch: &mut Scratch) -> Option<f64>;
+pub(crate) type Compute = fn(scores: &RowScores, rows: Rows<'_>, scratch: &mut Scratch) -> Option<f64>;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MetricDef {
@@ -49,7 +49,7 @@ pub(crate) struct MetricDef {
     pub compute: Compute,
 }
 
-fn training_loss(_: &RowScores, _: &[u32], _: &mut Scratch) -> Option<f64> {
+fn training_loss(_: &RowScores, _: Rows<'_>, _: &mut Scratch) -> Option<f64> {
     None
 }
 
@@ -111,7 +111,7 @@ impl RowScores {
     #[cfg(test)]
     pub(crate) fn metric_on(&self, name: &str, rows: &[u32]) -> Option<f64> {
         let def = lookup(self.task(), name)?;
-        (def.compute)(self, rows, &mut Scratch::default())
+        (def.compute)(self, Rows::new(rows), &mut Scratch::default())
     }
 }
 
