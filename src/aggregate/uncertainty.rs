@@ -45,58 +45,82 @@ pub(crate) fn bootstrap_trials(
     count: usize,
     seed: u64,
 ) -> (BTreeMap<String, Uncertainty>, Vec<String>) {
-    let mut out = BTreeMap::new();
     if count == 0 {
-        return (out, Vec::new());
+        return (BTreeMap::new(), Vec::new());
     }
-    // One read of each trial's file, on every core, in the ranking's order (checking the files
-    // and bootstrapping them read each twice: a third of aggregating 10^5 trials).
-    type Scored = (RowScores, Vec<f64>);
-    let read: Vec<(&TrialRecord, Result<Option<Scored>, String>)> = ranked
+    let candidates: Vec<&TrialRecord> = ranked.iter().filter(|r| r.status.has_model()).collect();
+    let resamples = ResamplesByRows::new(count, seed);
+    // The top trial: the first in the ranking whose outputs give a distribution. Then each trial
+    // is read, bootstrapped and reduced to its interval and tie on its own, on every core, so no
+    // more than a distribution per core is held at once (keeping them all took 800 MB at 10^5
+    // trials). The files up to the top's are read twice.
+    let mut top: Option<(Vec<f64>, Vec<f64>)> = None;
+    for r in &candidates {
+        if let Ok(Some(stored)) = checked_outputs(dir, r) {
+            let scores = scores_of(&stored, r.task);
+            if let Some(values) = bootstrap::distribution(&scores, &monitor.metric, &resamples.of(scores.rows())) {
+                top = Some((values, stored.targets));
+                break;
+            }
+        }
+    }
+    let judged: Vec<(&TrialRecord, Result<Option<Uncertainty>, String>)> = candidates
         .par_iter()
-        .filter(|r| r.status.has_model())
-        .map(|r| (r, checked_outputs(dir, r).map(|o| o.map(|s| (scores_of(&s, r.task), s.targets)))))
+        .map(|r| {
+            let judged = checked_outputs(dir, r).map(|outputs| {
+                let stored = outputs?;
+                let scores = scores_of(&stored, r.task);
+                let values = bootstrap::distribution(&scores, &monitor.metric, &resamples.of(scores.rows()))?;
+                let (low, high) = bootstrap::percentile_interval(&values, LEVEL)?;
+                let (tied_with_top, top_better_share) = match &top {
+                    // The same validation rows in the same order: the resamples are the same rows too.
+                    Some((top_values, top_targets)) if *top_targets == stored.targets => {
+                        let share = bootstrap::share_better(top_values, &values, monitor);
+                        (Some(share < LEVEL), Some(share))
+                    }
+                    _ => (None, None),
+                };
+                Some(Uncertainty { low, high, tied_with_top, top_better_share })
+            });
+            (*r, judged)
+        })
         .collect();
+    let mut out = BTreeMap::new();
     let mut damaged = Vec::new();
-    // Per trial: its resampled metric values and the validation targets (to tell folds apart).
-    let mut scored: Vec<(String, RowScores, Vec<f64>)> = Vec::new();
-    for (r, outputs) in read {
-        match outputs {
-            Ok(Some((scores, targets))) => scored.push((r.id.clone(), scores, targets)),
+    for (r, judged) in judged {
+        match judged {
+            Ok(Some(uncertainty)) => {
+                out.insert(r.id.clone(), uncertainty);
+            }
+            Ok(None) => {}
             Err(why) => damaged.push(format!(
                 "{}: {why}; trial {} has no bootstrap interval (train it again: sweep trial SPEC --index {} --force)",
                 dir.trial_dir(&r.id).join(names::VALID_OUTPUTS).display(),
                 r.id,
                 r.index
             )),
-            Ok(None) => {}
         }
     }
-    let mut resamples: BTreeMap<usize, Resamples> = BTreeMap::new();
-    for (_, scores, _) in &scored {
-        resamples.entry(scores.rows()).or_insert_with(|| Resamples::new(scores.rows(), count, seed));
-    }
-    let dists: Vec<(String, Vec<f64>, Vec<f64>)> = scored
-        .into_par_iter()
-        .filter_map(|(id, scores, targets)| {
-            let values = bootstrap::distribution(&scores, &monitor.metric, &resamples[&scores.rows()])?;
-            Some((id, values, targets))
-        })
-        .collect();
-    let top = dists.first().cloned();
-    for (id, values, targets) in &dists {
-        let Some((low, high)) = bootstrap::percentile_interval(values, LEVEL) else { continue };
-        let (tied_with_top, top_better_share) = match &top {
-            // The same validation rows in the same order: the resamples are the same rows too.
-            Some((_, top_values, top_targets)) if top_targets == targets => {
-                let share = bootstrap::share_better(top_values, values, monitor);
-                (Some(share < LEVEL), Some(share))
-            }
-            _ => (None, None),
-        };
-        out.insert(id.clone(), Uncertainty { low, high, tied_with_top, top_better_share });
-    }
     (out, damaged)
+}
+
+/// The sweep's resamples for each number of validation rows (folds may differ), drawn once
+/// per number and shared by every trial validated on that many rows, so comparisons are paired.
+struct ResamplesByRows {
+    count: usize,
+    seed: u64,
+    drawn: std::sync::Mutex<BTreeMap<usize, std::sync::Arc<Resamples>>>,
+}
+
+impl ResamplesByRows {
+    fn new(count: usize, seed: u64) -> Self {
+        ResamplesByRows { count, seed, drawn: Default::default() }
+    }
+
+    fn of(&self, rows: usize) -> std::sync::Arc<Resamples> {
+        let mut drawn = self.drawn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        drawn.entry(rows).or_insert_with(|| std::sync::Arc::new(Resamples::new(rows, self.count, self.seed))).clone()
+    }
 }
 
 /// A trial's stored validation outputs, when they are its best epoch's and the file is the one
