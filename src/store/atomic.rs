@@ -22,6 +22,21 @@ pub(crate) fn write_atomic_deferred(path: &Path, bytes: &[u8]) -> io::Result<()>
     replace(path, bytes, false)
 }
 
+/// [`write_atomic_deferred`] for a `path` that does not exist yet: on Linux the bytes go into an
+/// unnamed file (`O_TMPFILE`) linked into place, which makes one directory entry where a
+/// temporary name and a rename make one and move it (3 of a short trial's first files: 131 →
+/// 118 µs a trial measured here); where there are no unnamed files, or `path` exists after
+/// all, through a temporary name as [`write_atomic_deferred`] does.
+pub(crate) fn create_atomic_deferred(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    match linked_unnamed_file(path, bytes) {
+        Ok(Some(_)) => return Ok(()),
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    write_atomic_deferred(path, bytes)
+}
+
 /// Replaces `path` atomically like [`write_atomic_deferred`], but without
 /// allocating a new inode or freeing the old one once `path` exists: the new
 /// bytes go into a spare file kept beside it (`.<name>.spare`), which is then
@@ -232,6 +247,19 @@ mod tests {
             linked_unnamed_file(&tmp.path().join("claim-2.json"), b"x").unwrap().is_some(),
             "this filesystem has unnamed files: the test went through them"
         );
+    }
+
+    #[test]
+    fn a_new_file_appears_whole_and_an_existing_one_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("best.json");
+        create_atomic_deferred(&p, b"first").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"first");
+        create_atomic_deferred(&p, b"second").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"second");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        assert!(create_atomic_deferred(&dir.path().join("gone/best.json"), b"x").is_err());
     }
 
     #[test]

@@ -205,7 +205,8 @@ impl TrialFolder {
             self.spared.remove(i);
             self.written.push(name);
         } else {
-            atomic::write_atomic_deferred(&path, bytes)?;
+            // Nothing holds the name: the start moved an earlier attempt's file to its spare.
+            atomic::create_atomic_deferred(&path, bytes)?;
             self.written.push(name);
         }
         Ok(())
