@@ -50,58 +50,94 @@ pub(crate) fn bootstrap_trials(
     }
     let candidates: Vec<&TrialRecord> = ranked.iter().filter(|r| r.status.has_model()).collect();
     let resamples = ResamplesByRows::new(count, seed);
-    // The top trial: the first in the ranking whose outputs give a distribution. Then each trial
-    // is read, bootstrapped and reduced to its interval and tie on its own, on every core, so no
-    // more than a distribution per core is held at once (keeping them all took 800 MB at 10^5
-    // trials). The files up to the top's are read twice.
-    let mut top: Option<(Vec<f64>, Vec<f64>)> = None;
-    for r in &candidates {
-        if let Ok(Some(stored)) = checked_outputs(dir, r) {
-            let scores = scores_of(&stored, r.task);
-            if let Some(values) = bootstrap::distribution(&scores, &monitor.metric, &resamples.of(scores.rows())) {
-                top = Some((values, stored.targets));
-                break;
-            }
-        }
-    }
-    let judged: Vec<(&TrialRecord, Result<Option<Uncertainty>, String>)> = candidates
-        .par_iter()
-        .map(|r| {
-            let judged = checked_outputs(dir, r).map(|outputs| {
-                let stored = outputs?;
-                let scores = scores_of(&stored, r.task);
-                let values = bootstrap::distribution(&scores, &monitor.metric, &resamples.of(scores.rows()))?;
-                let (low, high) = bootstrap::percentile_interval(&values, LEVEL)?;
-                let (tied_with_top, top_better_share) = match &top {
-                    // The same validation rows in the same order: the resamples are the same rows too.
-                    Some((top_values, top_targets)) if *top_targets == stored.targets => {
-                        let share = bootstrap::share_better(top_values, &values, monitor);
-                        (Some(share < LEVEL), Some(share))
-                    }
-                    _ => (None, None),
-                };
-                Some(Uncertainty { low, high, tied_with_top, top_better_share })
-            });
-            (*r, judged)
-        })
-        .collect();
+    // One pass in ranking order, a block of trials at a time on every core. Until the top trial
+    // (the first whose outputs give a distribution) is found, a block keeps its distributions to
+    // compare them with it; after, each trial is reduced to its interval and tie where it is
+    // bootstrapped, so no more than a block's distributions are held at once (keeping every
+    // trial's took 800 MB at 10^5 trials).
+    let mut top: Option<Scored> = None;
     let mut out = BTreeMap::new();
     let mut damaged = Vec::new();
-    for (r, judged) in judged {
-        match judged {
-            Ok(Some(uncertainty)) => {
+    for block in candidates.chunks(BLOCK) {
+        let top_now = top.as_ref();
+        let outcomes: Vec<Outcome> = block
+            .par_iter()
+            .map(|r| match (bootstrapped(dir, r, monitor, &resamples), top_now) {
+                (Outcome::Scored(scored), Some(top)) => Outcome::Judged(judged(&scored, top, monitor)),
+                (outcome, _) => outcome,
+            })
+            .collect();
+        if top.is_none() {
+            top = outcomes.iter().find_map(|o| if let Outcome::Scored(s) = o { Some(s.clone()) } else { None });
+        }
+        for (r, outcome) in block.iter().zip(outcomes) {
+            let judged = match (outcome, &top) {
+                (Outcome::Judged(judged), _) => judged,
+                (Outcome::Scored(scored), Some(top)) => judged(&scored, top, monitor),
+                (Outcome::Damaged(why), _) => {
+                    damaged.push(format!(
+                        "{}: {why}; trial {} has no bootstrap interval (train it again: sweep trial SPEC --index {} --force)",
+                        dir.trial_dir(&r.id).join(names::VALID_OUTPUTS).display(),
+                        r.id,
+                        r.index
+                    ));
+                    None
+                }
+                _ => None,
+            };
+            if let Some(uncertainty) = judged {
                 out.insert(r.id.clone(), uncertainty);
             }
-            Ok(None) => {}
-            Err(why) => damaged.push(format!(
-                "{}: {why}; trial {} has no bootstrap interval (train it again: sweep trial SPEC --index {} --force)",
-                dir.trial_dir(&r.id).join(names::VALID_OUTPUTS).display(),
-                r.id,
-                r.index
-            )),
         }
     }
     (out, damaged)
+}
+
+/// Trials bootstrapped at once, in ranking order.
+const BLOCK: usize = 512;
+
+/// A trial's bootstrapped metric on every resample, and its validation targets (trials of
+/// another fold have other targets).
+#[derive(Clone)]
+struct Scored {
+    values: Vec<f64>,
+    targets: Vec<f64>,
+}
+
+enum Outcome {
+    /// No outputs, or a metric undefined on them: no interval.
+    Nothing,
+    Damaged(String),
+    Scored(Scored),
+    Judged(Option<Uncertainty>),
+}
+
+fn bootstrapped(dir: &SweepDir, r: &TrialRecord, monitor: &Monitor, resamples: &ResamplesByRows) -> Outcome {
+    match checked_outputs(dir, r) {
+        Err(why) => Outcome::Damaged(why),
+        Ok(None) => Outcome::Nothing,
+        Ok(Some(stored)) => {
+            let scores = scores_of(&stored, r.task);
+            match bootstrap::distribution(&scores, &monitor.metric, &resamples.of(scores.rows())) {
+                Some(values) => Outcome::Scored(Scored { values, targets: stored.targets }),
+                None => Outcome::Nothing,
+            }
+        }
+    }
+}
+
+/// A trial's interval, and its tie with `top` where both were validated on the same rows.
+fn judged(trial: &Scored, top: &Scored, monitor: &Monitor) -> Option<Uncertainty> {
+    let (low, high) = bootstrap::percentile_interval(&trial.values, LEVEL)?;
+    let (tied_with_top, top_better_share) = match top.targets == trial.targets {
+        // The same validation rows in the same order: the resamples are the same rows too.
+        true => {
+            let share = bootstrap::share_better(&top.values, &trial.values, monitor);
+            (Some(share < LEVEL), Some(share))
+        }
+        false => (None, None),
+    };
+    Some(Uncertainty { low, high, tied_with_top, top_better_share })
 }
 
 /// The sweep's resamples for each number of validation rows (folds may differ), drawn once
@@ -179,6 +215,85 @@ mod tests {
     use super::*;
     use crate::metrics::Goal;
     use crate::store::{StoredOutputs, TrialStatus, encode_outputs, sha256_hex};
+
+    /// What [`bootstrap_trials`] gives, computed the plain way: every trial's distribution at once,
+    /// the top the first of them in ranking order.
+    fn every_distribution_at_once(
+        dir: &SweepDir,
+        ranked: &[TrialRecord],
+        monitor: &Monitor,
+    ) -> (BTreeMap<String, Uncertainty>, usize) {
+        let resamples = ResamplesByRows::new(200, 9);
+        let (mut scored, mut damaged) = (Vec::new(), 0);
+        for r in ranked.iter().filter(|r| r.status.has_model()) {
+            match bootstrapped(dir, r, monitor, &resamples) {
+                Outcome::Scored(s) => scored.push((r.id.clone(), s)),
+                Outcome::Damaged(_) => damaged += 1,
+                _ => {}
+            }
+        }
+        let top = scored[0].1.clone();
+        let judged = scored.iter().filter_map(|(id, s)| Some((id.clone(), judged(s, &top, monitor)?))).collect();
+        (judged, damaged)
+    }
+
+    #[test]
+    fn trials_bootstrapped_block_by_block_match_all_at_once_whichever_block_holds_the_top() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = SweepDir::new(tmp.path().to_path_buf());
+        let monitor = Monitor::new("mcc", Goal::Maximize, 0.0);
+        let mut rng = 7u64;
+        let mut next = move || {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (rng >> 33) as f32 / (1u64 << 31) as f32
+        };
+        // The first outputs come after more than a block of trials without any, then a damaged
+        // file, and trials of another fold (other targets) that get intervals but no tie.
+        let ranked: Vec<TrialRecord> = (0..BLOCK + 40)
+            .map(|i| {
+                let record = TrialRecord {
+                    status: TrialStatus::Completed,
+                    best_epoch: Some(1),
+                    index: i,
+                    ..TrialRecord::synthetic("s", &format!("t{i:04}-a"), monitor.clone())
+                };
+                let trial_dir = dir.trial_dir(&record.id);
+                std::fs::create_dir_all(&trial_dir).unwrap();
+                let rows = 30;
+                let fold = if i % 7 == 0 { 0.0 } else { 1.0 };
+                let targets: Vec<f32> = (0..rows).map(|r| ((r + i % 3) % 2) as f32 * fold).collect();
+                let stored = StoredOutputs {
+                    epoch: 1,
+                    rows,
+                    width: 2,
+                    // The top predicts every row right; the others guess.
+                    values: match i == BLOCK + 3 {
+                        true => targets.iter().flat_map(|&t| [1.0 - t, t]).collect(),
+                        false => (0..rows * 2).map(|_| next()).collect(),
+                    },
+                    targets: targets.iter().map(|&t| f64::from(t)).collect(),
+                    scale: None,
+                };
+                let path = trial_dir.join(names::VALID_OUTPUTS);
+                match i {
+                    i if i < BLOCK + 3 => {}
+                    i if i == BLOCK + 5 => std::fs::write(&path, b"damaged").unwrap(),
+                    _ => std::fs::write(&path, encode_outputs(&stored)).unwrap(),
+                }
+                record
+            })
+            .collect();
+        let (judged, damaged) = bootstrap_trials(&dir, &ranked, &monitor, 200, 9);
+        let (want, want_damaged) = every_distribution_at_once(&dir, &ranked, &monitor);
+        assert_eq!(judged, want);
+        assert_eq!((damaged.len(), want_damaged), (1, 1), "{damaged:?}");
+        assert!(damaged[0].contains(&format!("t{:04}-a", BLOCK + 5)), "{damaged:?}");
+        let top = format!("t{:04}-a", BLOCK + 3);
+        assert_eq!(judged[&top].tied_with_top, Some(true), "the top ties with itself");
+        assert!(judged.values().any(|u| u.tied_with_top.is_none()), "another fold has no tie");
+        assert!(judged.values().any(|u| u.tied_with_top == Some(false)), "some trial is beaten");
+        assert_eq!(judged.len(), 36, "every trial with usable outputs");
+    }
 
     #[test]
     fn outputs_are_usable_missing_or_damaged_with_the_reason() {
