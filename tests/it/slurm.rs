@@ -12,11 +12,21 @@ use crate::common::{SpecBuilder, Tool, example, run_example, skip, sweep_env, te
 
 /// Whether a SLURM controller answers and has a usable node.
 fn cluster_is_up() -> bool {
-    Command::new("sinfo")
-        .args(["-h", "-o", "%T"])
-        .output()
-        .map(|o| o.status.success() && ["idle", "mixed", "allocated"].iter().any(|s| text(&o.stdout).contains(s)))
-        .unwrap_or(false)
+    // "completing": another test's job is finishing on the node, which still takes jobs.
+    let up = |o: &Output| ["idle", "mixed", "allocated", "completing"].iter().any(|s| text(&o.stdout).contains(s));
+    // A node between states (a test just killed a task) or a busy controller answers again
+    // within seconds; without sinfo there is no cluster to wait for.
+    for attempt in 0..10 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        match Command::new("sinfo").args(["-h", "-o", "%T"]).output() {
+            Ok(o) if o.status.success() && up(&o) => return true,
+            Ok(_) => continue,
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// Whether the calling test can run; false after [`skip`] said why.
