@@ -175,15 +175,19 @@ impl ConfusionMatrix {
 fn counted<'s>(scores: &RowScores, rows: Rows<'_>, scratch: &'s mut Scratch) -> Option<&'s ConfusionMatrix> {
     let c = scores.class_rows()?;
     let counts = scratch.buffer::<ConfusionMatrix>();
-    match (rows.counts(), c.class_1_masks()) {
-        (Some(drawn), Some(class_1)) => counts.recount_binary(class_1, drawn),
-        _ => counts.recount(
+    if let Some(drawn) = rows.counts()
+        && let Some(class_1) = c.class_1_masks()
+    {
+        counts.recount_binary(class_1, drawn);
+    } else {
+        let classes = c.classes();
+        counts.recount(
             rows.indices().iter().map(|&r| {
-                let [t, p] = c.classes()[r as usize];
+                let [t, p] = classes[r as usize];
                 (t as usize, p as usize)
             }),
             c.n_classes,
-        ),
+        );
     }
     Some(counts)
 }

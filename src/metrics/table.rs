@@ -30,9 +30,10 @@ pub(crate) enum Needs {
 }
 
 /// A metric on a set of validation rows: `rows` indexes the rows of `scores`,
-/// with repetitions (a bootstrap resample) or without (`0..n`, the epoch's
-/// value). `None` where it is undefined on those rows (AUROC of rows missing a
-/// class) or for the other task's outputs.
+/// with repetitions (a bootstrap resample, which also says how often each row
+/// is drawn) or without (`0..n`, the epoch's value); either reading of `rows`
+/// gives the same value. `None` where it is undefined on those rows (AUROC of
+/// rows missing a class) or for the other task's outputs.
 pub(crate) type Compute = fn(scores: &RowScores, rows: Rows<'_>, scratch: &mut Scratch) -> Option<f64>;
 
 #[derive(Debug, Clone, Copy)]
