@@ -55,24 +55,15 @@ impl HistoryFile {
     /// Splits the bytes of the `history.csv` at `path` (only used in messages);
     /// fails only when the header cannot be read.
     pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<HistoryFile, HistoryError> {
-        let csv_error = |e: csv::Error| HistoryError {
-            path: path.to_path_buf(),
-            line: e.position().map(|p| p.line()),
-            message: e.to_string(),
+        let mut records = super::csv_records::records(bytes).into_iter().map(|record| match record.fields {
+            Ok(cells) => Ok(HistoryLine { line: Some(record.start.line), cells }),
+            Err(message) => Err(HistoryError { path: path.to_path_buf(), line: Some(record.start.line), message }),
+        });
+        let header = match records.next() {
+            Some(header) => header?.cells,
+            None => Vec::new(),
         };
-        let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
-        let header = reader.headers().map_err(csv_error)?.iter().map(String::from).collect();
-        let lines = reader
-            .records()
-            .map(|row| {
-                let row = row.map_err(csv_error)?;
-                Ok(HistoryLine {
-                    line: row.position().map(|p| p.line()),
-                    cells: row.iter().map(String::from).collect(),
-                })
-            })
-            .collect();
-        Ok(HistoryFile { path: path.to_path_buf(), header, lines })
+        Ok(HistoryFile { path: path.to_path_buf(), header, lines: records.collect() })
     }
 
     /// Reads the `history.csv` at `path`; `None` when there is none (a trial
@@ -188,6 +179,74 @@ pub(crate) fn read_history_numbers(path: &Path) -> Vec<BTreeMap<String, f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`HistoryFile::parse`] as the `csv` crate's reader gives it, which it must equal.
+    fn parsed_by_the_csv_crate(path: &Path, bytes: &[u8]) -> Result<HistoryFile, HistoryError> {
+        let csv_error = |e: csv::Error| HistoryError {
+            path: path.to_path_buf(),
+            line: e.position().map(|p| p.line()),
+            message: e.to_string(),
+        };
+        let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
+        let header = reader.headers().map_err(csv_error)?.iter().map(String::from).collect();
+        let lines = reader
+            .records()
+            .map(|row| {
+                let row = row.map_err(csv_error)?;
+                Ok(HistoryLine {
+                    line: row.position().map(|p| p.line()),
+                    cells: row.iter().map(String::from).collect(),
+                })
+            })
+            .collect();
+        Ok(HistoryFile { path: path.to_path_buf(), header, lines })
+    }
+
+    #[test]
+    fn a_history_parses_as_the_csv_crate_parses_it_errors_and_lines_included() {
+        let path = Path::new("trials/t/history.csv");
+        let wide = format!("{}\n{}\n", vec!["c"; 100].join(","), vec!["1"; 100].join(","));
+        let long = format!("a,b\n{},2\n", "9".repeat(10_000));
+        let cases: Vec<&[u8]> = vec![
+            b"epoch,mcc,saved_best\n1,0.5,true\n2,0.6,false\n",
+            b"epoch,mcc\r\n1,0.5\r\n",
+            b"epoch,mcc\n1,0.5",
+            b"epoch,mcc,x\n1,0.5,1\n2,0.",
+            b"a,b\n1,2,3\n4,5\n",
+            b"a,b\n\n1,2\n\n\n3,4\n",
+            b"a,b\n\"x,y\",\"he said \"\"hi\"\"\"\n\"multi\nline\",2\n3,4\n",
+            b"a,b\n1,\xff\xfe\n2,3\n",
+            b"a,\xffb\n1,2\n",
+            b"\xef\xbb\xbfa,b\n1,2\n",
+            b"",
+            b"a,b\n",
+            b"a,b\r1,2\r",
+            b"a,b\n\xff\n",
+            b"a,b,\n1,2,\n",
+            wide.as_bytes(),
+            long.as_bytes(),
+        ];
+        for bytes in cases {
+            assert_eq!(
+                HistoryFile::parse(path, bytes),
+                parsed_by_the_csv_crate(path, bytes),
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        // And on scraps of CSV's every special byte.
+        let alphabet = [b'a', b'1', b',', b'"', b'\n', b'\r', 0xff, b' '];
+        let mut state = 11u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        for _ in 0..5000 {
+            let len = next() % 40;
+            let bytes: Vec<u8> = (0..len).map(|_| alphabet[next() % alphabet.len()]).collect();
+            assert_eq!(HistoryFile::parse(path, &bytes), parsed_by_the_csv_crate(path, &bytes), "{bytes:?}");
+        }
+    }
 
     #[test]
     fn a_history_with_a_bad_cell_names_file_line_and_column() {

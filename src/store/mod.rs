@@ -22,6 +22,7 @@ mod atomic;
 mod checkpoint;
 pub(crate) mod claim;
 mod commit;
+mod csv_records;
 mod history;
 pub(crate) mod liveness;
 mod manifest;
