@@ -49,7 +49,7 @@ impl ConfusionMatrix {
 
     /// Counts two classes afresh from how often each row is drawn (`drawn[r]`, 0 for a row left
     /// out) and which rows are of class 1 and predicted it: masked sums in row order, which the
-    /// compiler vectorises 16 rows at a time, where counting through a resample's indices loads
+    /// compiler vectorises, where counting through a resample's indices loads
     /// and stores at random places once per drawn row. The bootstrap counts one matrix per
     /// resample of every trial.
     pub(crate) fn recount_binary(&mut self, class_1: &ClassOneMasks, drawn: &[u8]) {
