@@ -65,11 +65,12 @@ pub(crate) fn encode_outputs(outputs: &StoredOutputs) -> Vec<u8> {
 /// Reads what [`encode_outputs`] wrote.
 pub(crate) fn decode_outputs(bytes: &[u8]) -> Result<StoredOutputs, OutputsFormatError> {
     let bad = |what: &str| OutputsFormatError(what.to_string());
-    let len =
-        u64::from_le_bytes(bytes.get(..8).ok_or_else(|| bad("too short"))?.try_into().map_err(|_| bad("too short"))?);
-    let len = usize::try_from(len).map_err(|_| bad("header length"))?;
-    let header: serde_json::Value = serde_json::from_slice(bytes.get(8..8 + len).ok_or_else(|| bad("header cut"))?)
-        .map_err(|e| OutputsFormatError(format!("header: {e}")))?;
+    if bytes.len() < 8 {
+        return Err(bad("too short"));
+    }
+    let (header, data) = super::safetensors_parts(bytes).ok_or_else(|| bad("header cut"))?;
+    let header: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| OutputsFormatError(format!("header: {e}")))?;
     let epoch = header["__metadata__"][header_keys::EPOCH]
         .as_str()
         .and_then(|e| e.parse().ok())
@@ -80,9 +81,9 @@ pub(crate) fn decode_outputs(bytes: &[u8]) -> Result<StoredOutputs, OutputsForma
     }
     let dim = |i: usize| tensor["shape"][i].as_u64().map(|d| d as usize).ok_or_else(|| bad("shape"));
     let (rows, width) = (dim(0)?, dim(1)?);
-    let data = &bytes[8 + len..];
-    let out_len = rows * width * 4;
-    if data.len() != out_len + rows * 8 {
+    let sizes = rows.checked_mul(width).and_then(|n| n.checked_mul(4)).zip(rows.checked_mul(8));
+    let Some((out_len, targets_len)) = sizes else { return Err(bad("shape")) };
+    if Some(data.len()) != out_len.checked_add(targets_len) {
         return Err(OutputsFormatError(format!("{} data bytes for {rows} rows of {width} outputs", data.len())));
     }
     let values = data[..out_len].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
@@ -121,5 +122,17 @@ mod tests {
         assert_eq!(decode_outputs(&encode_outputs(&r)).unwrap(), r);
         assert!(decode_outputs(&bytes[..bytes.len() - 4]).is_err());
         assert!(decode_outputs(b"nope").is_err());
+        // Lengths a damaged or crafted file may claim are errors, not overflows.
+        let with_header = |header: &str| {
+            let mut f = (header.len() as u64).to_le_bytes().to_vec();
+            f.extend_from_slice(header.as_bytes());
+            f
+        };
+        let mut huge = u64::MAX.to_le_bytes().to_vec();
+        huge.extend_from_slice(b"{}");
+        assert!(decode_outputs(&huge).unwrap_err().to_string().ends_with("header cut"));
+        assert!(decode_outputs(&with_header("{}")[..9]).unwrap_err().to_string().ends_with("header cut"));
+        let vast = r#"{"__metadata__":{"sweep.epoch":"1"},"outputs":{"dtype":"F32","shape":[4611686018427387904,4]}}"#;
+        assert!(decode_outputs(&with_header(vast)).unwrap_err().to_string().ends_with("shape"));
     }
 }
