@@ -576,24 +576,9 @@ fn aggregate_as_a_run_leaves_them(o: &BenchOptions) -> Result<Figure, BenchError
     let (_, real) = run_in(seed_dir.clone(), name, &text, 2)?;
     let source = SweepDir::new(seed_dir.join(name));
     let dir = SweepDir::new(scratch(o, "aggregate-trials")?);
-    let err = |e: std::io::Error| fail(name, e);
-    for file in [names::MANIFEST, names::PREPROCESSING] {
-        std::fs::copy(source.file(file), dir.file(file)).map_err(err)?;
-    }
-    for i in 0..o.aggregate_records {
-        let template = &real[i % real.len()];
-        let mut r = template.clone();
-        r.index = i;
-        r.id = format!("t{i:06}-copy");
-        let trial_dir = dir.trial_dir(&r.id);
-        std::fs::create_dir_all(&trial_dir).map_err(err)?;
-        let from = source.trial_dir(&template.id);
-        for file in [names::HISTORY, names::VALID_OUTPUTS] {
-            std::fs::hard_link(from.join(file), trial_dir.join(file)).map_err(err)?;
-        }
-        let bytes = serde_json::to_vec(&r).map_err(|e| fail(name, e))?;
-        std::fs::write(trial_dir.join(names::RECORD), bytes).map_err(err)?;
-    }
+    std::fs::copy(source.file(names::PREPROCESSING), dir.file(names::PREPROCESSING)).map_err(|e| fail(name, e))?;
+    copy_trials(&source, &real, &dir, o.aggregate_records, &[names::HISTORY, names::VALID_OUTPUTS], |_, _| ())
+        .map_err(|e| fail(name, e))?;
     let secs = timed_aggregate(name, &dir)?;
     Ok(Figure::at_most(
         name,
@@ -605,6 +590,37 @@ fn aggregate_as_a_run_leaves_them(o: &BenchOptions) -> Result<Figure, BenchError
         "s",
         3.0,
     ))
+}
+
+/// Copies the trials `templates` of the sweep `source` round-robin into `count` trial folders of
+/// `dir`, each its own (id `t<index>-copy`, index, and what `adjust` sets), with the template's
+/// `files` hard-linked and the sweep's manifest copied: many trials of real files, written fast.
+fn copy_trials(
+    source: &SweepDir,
+    templates: &[TrialRecord],
+    dir: &SweepDir,
+    count: usize,
+    files: &[&str],
+    adjust: impl Fn(usize, &mut TrialRecord),
+) -> std::io::Result<()> {
+    if templates.is_empty() {
+        return Err(std::io::Error::other("the seed sweep recorded no trial"));
+    }
+    std::fs::copy(source.file(names::MANIFEST), dir.file(names::MANIFEST))?;
+    for (i, template) in (0..count).zip(templates.iter().cycle()) {
+        let mut r = template.clone();
+        r.index = i;
+        r.id = format!("t{i:06}-copy");
+        adjust(i, &mut r);
+        let trial_dir = dir.trial_dir(&r.id);
+        std::fs::create_dir_all(&trial_dir)?;
+        let from = source.trial_dir(&template.id);
+        for file in files {
+            std::fs::hard_link(from.join(file), trial_dir.join(file))?;
+        }
+        std::fs::write(trial_dir.join(names::RECORD), serde_json::to_vec(&r).map_err(std::io::Error::other)?)?;
+    }
+    Ok(())
 }
 
 /// Seconds `sweep aggregate` takes over `dir`, its files written back first: the writeback of
@@ -633,22 +649,11 @@ fn wandb_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     let template = records.first().ok_or_else(|| fail(name, "the seed sweep recorded no trial"))?;
     let source = SweepDir::new(seed_dir.join(name));
     let dir = SweepDir::new(scratch(o, "wandb")?);
-    let err = |e: std::io::Error| fail(name, e);
-    std::fs::copy(source.file(names::MANIFEST), dir.file(names::MANIFEST)).map_err(err)?;
-    let from = source.trial_dir(&template.id);
-    for i in 0..o.wandb_trials {
-        let mut r = template.clone();
-        r.index = i;
-        r.id = format!("t{i:06}-synth");
+    let files = [names::CHECKPOINT, names::BEST_METADATA, names::PREPROCESSING, names::HISTORY];
+    copy_trials(&source, std::slice::from_ref(template), &dir, o.wandb_trials, &files, |i, r| {
         r.seed = template.seed.wrapping_add(i as u64);
-        let trial_dir = dir.trial_dir(&r.id);
-        std::fs::create_dir_all(&trial_dir).map_err(err)?;
-        for file in [names::CHECKPOINT, names::BEST_METADATA, names::PREPROCESSING, names::HISTORY] {
-            std::fs::hard_link(from.join(file), trial_dir.join(file)).map_err(err)?;
-        }
-        let bytes = serde_json::to_vec(&r).map_err(|e| fail(name, e))?;
-        std::fs::write(trial_dir.join(names::RECORD), bytes).map_err(err)?;
-    }
+    })
+    .map_err(|e| fail(name, e))?;
     let catalog = mlp_catalog(name)?;
     let export = || -> Result<(f64, crate::publish::wandb::Exported), BenchError> {
         let start = Instant::now();
