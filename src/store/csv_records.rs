@@ -30,67 +30,52 @@ thread_local! {
 
 /// Every record of `bytes`, the header first (none for empty input).
 pub(crate) fn records(bytes: &[u8]) -> Vec<Record> {
-    let raw = PARSER.with_borrow_mut(|parser| split(parser, bytes));
-    let header_len = raw.first().map(|r| r.ends.len());
-    raw.into_iter()
-        .map(|r| {
-            let fields = match header_len {
-                Some(expected) if r.ends.len() != expected => Err(format!(
-                    "CSV error: record {} (line: {}, byte: {}): found record with {} fields, but the previous record has {} fields",
-                    r.start.record,
-                    r.start.line,
-                    r.start.byte,
-                    r.ends.len(),
-                    expected
+    PARSER.with_borrow_mut(|parser| read(parser, bytes))
+}
+
+/// A record's fields as strings, or why the `csv` crate would refuse them: `data` holds the
+/// fields one after the other (quotes removed) and `ends` where each ends; `header_len` is the
+/// header's number of fields (`None` for the header itself).
+fn fields(start: Start, data: &[u8], ends: &[usize], header_len: Option<usize>) -> Result<Vec<String>, String> {
+    if let Some(expected) = header_len.filter(|&n| n != ends.len()) {
+        return Err(format!(
+            "CSV error: record {} (line: {}, byte: {}): found record with {} fields, but the previous record has {} fields",
+            start.record,
+            start.line,
+            start.byte,
+            ends.len(),
+            expected
+        ));
+    }
+    let mut from = 0;
+    ends.iter()
+        .enumerate()
+        .map(|(i, &end)| {
+            let field = &data[from..end];
+            from = end;
+            match std::str::from_utf8(field) {
+                Ok(text) => Ok(text.to_string()),
+                Err(e) => Err(format!(
+                    "CSV parse error: record {} (line {}, field: {}, byte: {}): invalid utf-8: invalid UTF-8 in field {} near byte index {}",
+                    start.record,
+                    start.line,
+                    i,
+                    start.byte,
+                    i,
+                    e.valid_up_to()
                 )),
-                _ => r.strings(),
-            };
-            Record { start: r.start, fields }
+            }
         })
         .collect()
 }
 
-/// A record as the parser wrote it: its fields one after the other (quotes removed), and where
-/// each ends.
-struct Raw {
-    start: Start,
-    data: Vec<u8>,
-    ends: Vec<usize>,
-}
-
-impl Raw {
-    /// The fields as strings, or the `csv` crate's message for the first that is not UTF-8.
-    fn strings(&self) -> Result<Vec<String>, String> {
-        let mut from = 0;
-        self.ends
-            .iter()
-            .enumerate()
-            .map(|(i, &end)| {
-                let field = &self.data[from..end];
-                from = end;
-                match std::str::from_utf8(field) {
-                    Ok(text) => Ok(text.to_string()),
-                    Err(e) => Err(format!(
-                        "CSV parse error: record {} (line {}, field: {}, byte: {}): invalid utf-8: invalid UTF-8 in field {} near byte index {}",
-                        self.start.record,
-                        self.start.line,
-                        i,
-                        self.start.byte,
-                        i,
-                        e.valid_up_to()
-                    )),
-                }
-            })
-            .collect()
-    }
-}
-
 /// The records of `bytes`, each with where it starts.
-fn split(parser: &mut csv_core::Reader, bytes: &[u8]) -> Vec<Raw> {
+fn read(parser: &mut csv_core::Reader, bytes: &[u8]) -> Vec<Record> {
     parser.reset();
     let (mut output, mut ends) = (vec![0u8; bytes.len().max(64)], vec![0usize; 32]);
     let (mut input, mut byte, mut record) = (bytes, 0u64, 0u64);
-    let mut records = Vec::new();
+    let mut records: Vec<Record> = Vec::new();
+    let mut header_len = None;
     'records: loop {
         let start = Start { byte, line: parser.line(), record };
         let (mut written, mut ended) = (0, 0);
@@ -105,7 +90,9 @@ fn split(parser: &mut csv_core::Reader, bytes: &[u8]) -> Vec<Raw> {
                 ReadRecordResult::OutputFull => output.resize(output.len() * 2, 0),
                 ReadRecordResult::OutputEndsFull => ends.resize(ends.len() * 2, 0),
                 ReadRecordResult::Record => {
-                    records.push(Raw { start, data: output[..written].to_vec(), ends: ends[..ended].to_vec() });
+                    let fields = fields(start, &output[..written], &ends[..ended], header_len);
+                    header_len = header_len.or(Some(ended));
+                    records.push(Record { start, fields });
                     record += 1;
                     continue 'records;
                 }
