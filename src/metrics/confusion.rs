@@ -48,24 +48,22 @@ impl ConfusionMatrix {
     }
 
     /// Counts two classes afresh from how often each row is drawn (`drawn[r]`, 0 for a row left
-    /// out) and which rows are of class 1 and predicted it: masked sums in row order, which the
+    /// out; `rows` draws in all) and which rows are of class 1 and predicted it: masked sums in row order, which the
     /// compiler vectorises, where counting through a resample's indices loads
     /// and stores at random places once per drawn row. The bootstrap counts one matrix per
     /// resample of every trial.
-    pub(crate) fn recount_binary(&mut self, class_1: &ClassOneMasks, drawn: &[u8]) {
+    pub(crate) fn recount_binary(&mut self, class_1: &ClassOneMasks, drawn: &[u8], rows: u64) {
         debug_assert_eq!(class_1.truth.len(), drawn.len(), "confusion: counts for other rows");
-        let (mut rows, mut true_1, mut pred_1, mut both_1) = (0u64, 0u64, 0u64, 0u64);
+        let (mut true_1, mut pred_1, mut both_1) = (0u64, 0u64, 0u64);
         // Sums of at most 256 counts of at most 255 fit the u16 lanes.
         let chunks = drawn.chunks(256).zip(class_1.truth.chunks(256)).zip(class_1.predicted.chunks(256));
         for ((drawn, truth), predicted) in chunks {
-            let (mut all, mut t1, mut p1, mut b1) = (0u16, 0u16, 0u16, 0u16);
+            let (mut t1, mut p1, mut b1) = (0u16, 0u16, 0u16);
             for ((&m, &t), &p) in drawn.iter().zip(truth).zip(predicted) {
-                all += u16::from(m);
                 t1 += u16::from(m & t);
                 p1 += u16::from(m & p);
                 b1 += u16::from(m & t & p);
             }
-            rows += u64::from(all);
             true_1 += u64::from(t1);
             pred_1 += u64::from(p1);
             both_1 += u64::from(b1);
@@ -178,7 +176,7 @@ fn counted<'s>(scores: &RowScores, rows: Rows<'_>, scratch: &'s mut Scratch) -> 
     if let Some(drawn) = rows.counts()
         && let Some(class_1) = c.class_1_masks()
     {
-        counts.recount_binary(class_1, drawn);
+        counts.recount_binary(class_1, drawn, rows.indices().len() as u64);
     } else {
         let classes = c.classes();
         counts.recount(
