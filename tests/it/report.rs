@@ -72,6 +72,24 @@ fn the_report_is_one_well_formed_file_with_plots_and_the_leaderboard() {
         let around = |s: &str| s.get(at.saturating_sub(80)..(at + 80).min(s.len())).unwrap_or("").to_string();
         panic!("the rewritten report differs at byte {at}:\n{}\nvs\n{}", around(&rewritten), around(&html));
     }
+    let trials_row = |incomplete: usize| {
+        format!(
+            "6 planned: <span class=\"ok\">5 completed</span>, 0 pruned, <span class=\"bad\">1 failed</span>, \
+             <span class=\"bad\">0 diverged</span>, {incomplete} incomplete, 0 not started"
+        )
+    };
+    assert!(html.contains(&trials_row(0)), "the summary counts the trials");
+
+    // A trial folder without a record (its process died) is counted as incomplete, the same
+    // whether the report is written by the aggregation or on its own.
+    fs::create_dir(tmp.path().join("results/seen/trials/t9999-died")).unwrap();
+    let out = sweep(tmp.path(), &["aggregate", "results/seen"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let after_aggregation = fs::read_to_string(&path).unwrap();
+    assert!(after_aggregation.contains(&trials_row(1)), "the aggregation's report counts the incomplete trial");
+    let out = sweep(tmp.path(), &["report", "results/seen"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(fs::read_to_string(&path).unwrap(), after_aggregation);
 }
 
 /// Every URL in the page that a browser would fetch from elsewhere: attributes
