@@ -26,6 +26,9 @@ pub(crate) struct Resamples {
     /// `count × rows`: how often each row is drawn into each resample; empty where a row is
     /// drawn more than 255 times into one (then the metrics gather through the indices).
     counts: Vec<u8>,
+    /// `rows × count`: the same counts row after row, as metrics that score every resample at
+    /// once read them; empty where `counts` is.
+    counts_by_row: Vec<u8>,
 }
 
 impl Resamples {
@@ -40,7 +43,8 @@ impl Resamples {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let indices: Vec<u32> = if n == 0 { Vec::new() } else { (0..len).map(|_| rng.random_range(0..n)).collect() };
         let counts = counts_of(&indices, rows).unwrap_or_default();
-        Resamples { rows, count, indices, counts }
+        let counts_by_row = by_row(&counts, rows, count);
+        Resamples { rows, count, indices, counts, counts_by_row }
     }
 
     /// How many resamples.
@@ -77,6 +81,20 @@ impl Resamples {
     }
 }
 
+/// `counts` (`count × rows`, resample after resample) transposed to row after row.
+fn by_row(counts: &[u8], rows: usize, count: usize) -> Vec<u8> {
+    if counts.is_empty() {
+        return Vec::new();
+    }
+    let mut transposed = vec![0u8; counts.len()];
+    for (i, resample) in counts.chunks(rows).enumerate() {
+        for (r, &n) in resample.iter().enumerate() {
+            transposed[r * count + i] = n;
+        }
+    }
+    transposed
+}
+
 /// How often each row occurs in each resample of `indices` (resamples of `rows` indices each,
 /// one after another); None where a row occurs more than 255 times in one.
 fn counts_of(indices: &[u32], rows: usize) -> Option<Vec<u8>> {
@@ -103,10 +121,18 @@ fn counts_of(indices: &[u32], rows: usize) -> Option<Vec<u8>> {
 /// If `resamples` were drawn for a different number of rows than `scores` has.
 pub(crate) fn distribution(scores: &RowScores, metric: &str, resamples: &Resamples) -> Option<Vec<f64>> {
     assert_eq!(resamples.rows(), scores.rows(), "bootstrap: resamples drawn for other rows");
-    let compute = table::lookup(scores.task(), metric)?.compute;
+    let def = table::lookup(scores.task(), metric)?;
+    let compute = def.compute;
     let mut scratch = Scratch::default();
     let identity: Vec<u32> = (0..scores.rows() as u32).collect();
     compute(scores, Rows::new(&identity), &mut scratch)?;
+    if let (Some(of_matrix), Some(classes)) = (def.of_confusion, scores.class_rows())
+        && !resamples.counts_by_row.is_empty()
+        && let Some(values) =
+            super::confusion::on_every_resample(classes, &resamples.counts_by_row, resamples.count(), of_matrix)
+    {
+        return Some(values);
+    }
     Some(
         (0..resamples.count())
             .map(|i| compute(scores, resamples.rows_of(i), &mut scratch).unwrap_or(f64::NAN))
@@ -297,6 +323,48 @@ mod tests {
     }
 
     #[test]
+    fn metrics_of_the_matrix_on_every_resample_at_once_equal_each_resample_counted_alone() {
+        let mut cases: Vec<(Vec<f32>, Vec<usize>, usize)> = every_kind()
+            .into_iter()
+            .filter_map(|(outputs, labels, _, n_classes)| Some((outputs, labels, n_classes?)))
+            .collect();
+        // A classifier that predicts one class only: every cell but one column is empty.
+        cases.push(([0.0, 1.0].repeat(30), (0..30).map(|r| r % 2).collect(), 2));
+        for (outputs, labels, n_classes) in cases {
+            let scores = RowScores::new(&outputs, Truth::Classes { labels: &labels, n_classes });
+            // 300 resamples: a run of 256 and the rest.
+            let resamples = Resamples::new(labels.len(), 300, 4);
+            let mut matrix_metrics = 0;
+            for def in table::of_task(scores.task()).filter(|d| d.of_confusion.is_some()) {
+                let at_once = distribution(&scores, def.name, &resamples).unwrap();
+                let mut scratch = Scratch::default();
+                let alone: Vec<f64> = (0..resamples.count())
+                    .map(|i| (def.compute)(&scores, Rows::new(resamples.get(i)), &mut scratch).unwrap())
+                    .collect();
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&at_once), bits(&alone), "{} of {n_classes} classes", def.name);
+                matrix_metrics += 1;
+            }
+            assert_eq!(matrix_metrics, 6);
+        }
+    }
+
+    #[test]
+    fn past_the_cells_it_counts_each_resample_alone() {
+        let n_classes = 65;
+        let labels: Vec<usize> = (0..130).map(|r| r % n_classes).collect();
+        let outputs: Vec<f32> = (0..130 * n_classes).map(|i| ((i * 7) % 11) as f32).collect();
+        let scores = RowScores::new(&outputs, Truth::Classes { labels: &labels, n_classes });
+        let resamples = Resamples::new(130, 5, 1);
+        let classes = scores.class_rows().unwrap();
+        let of_matrix = table::lookup(scores.task(), "mcc").and_then(|d| d.of_confusion).unwrap();
+        assert!(super::super::confusion::on_every_resample(classes, &resamples.counts_by_row, 5, of_matrix).is_none());
+        let values = distribution(&scores, "mcc", &resamples).unwrap();
+        assert_eq!(values.len(), 5);
+        assert_eq!(values[0], scores.metric_on("mcc", resamples.get(0)).unwrap());
+    }
+
+    #[test]
     fn resamples_are_fixed_by_their_seed() {
         let a = Resamples::new(37, 20, 7);
         assert_eq!(a, Resamples::new(37, 20, 7));
@@ -440,7 +508,7 @@ mod tests {
         let (rows, trials, count) = (359, 40, 1000);
         let resamples = Resamples::new(rows, count, 42);
         for (n_classes, metric) in
-            [(10, "mcc"), (10, "f1"), (10, "valid_loss"), (2, "auroc"), (10, "auroc"), (10, "log_loss")]
+            [(2, "mcc"), (10, "mcc"), (10, "f1"), (10, "valid_loss"), (2, "auroc"), (10, "auroc"), (10, "log_loss")]
         {
             let models: Vec<(Vec<f32>, Vec<usize>)> =
                 (0..trials).map(|t| synthetic_classes(rows, n_classes, 1.0, t as u64)).collect();

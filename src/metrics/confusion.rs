@@ -4,7 +4,7 @@
 //! precision/recall/F1, multi-class MCC as `matthews_corrcoef`), and 0, never
 //! NaN, wherever a ratio has a zero denominator.
 
-use super::rows::{ClassOneMasks, RowScores, Rows, Scratch, ratio};
+use super::rows::{ClassOneMasks, ClassRows, RowScores, Rows, Scratch, ratio};
 
 /// A confusion matrix as its metrics read it: how often each class is the
 /// truth, is predicted, and both (the diagonal). O(rows + classes) to count,
@@ -78,6 +78,34 @@ impl ConfusionMatrix {
         ] {
             v.clear();
             v.extend([zero, one]);
+        }
+        self.rows = rows;
+    }
+
+    /// Sets the matrix of `n_classes` from its cells: `cells[(t * n_classes + p) * stride]`
+    /// rows of true class `t` predicted `p`, `rows` in all.
+    fn set_from_cells(&mut self, n_classes: usize, cells: &[u32], stride: usize, rows: u64) {
+        if self.n_classes == n_classes && self.diag.len() == n_classes {
+            for v in [&mut self.true_counts, &mut self.pred_counts] {
+                v.fill(0);
+            }
+        } else {
+            self.n_classes = n_classes;
+            for v in [&mut self.true_counts, &mut self.pred_counts, &mut self.diag] {
+                v.clear();
+                v.resize(n_classes, 0);
+            }
+        }
+        let (truths, preds, diag) = (&mut self.true_counts[..], &mut self.pred_counts[..], &mut self.diag[..]);
+        for (t, (truth, diag)) in truths.iter_mut().zip(diag.iter_mut()).enumerate() {
+            for (p, pred) in preds.iter_mut().enumerate() {
+                let n = u64::from(cells[(t * n_classes + p) * stride]);
+                *truth += n;
+                *pred += n;
+                if t == p {
+                    *diag = n;
+                }
+            }
         }
         self.rows = rows;
     }
@@ -188,6 +216,70 @@ fn counted<'s>(scores: &RowScores, rows: Rows<'_>, scratch: &'s mut Scratch) -> 
         );
     }
     Some(counts)
+}
+
+/// Classes up to which [`on_every_resample`] counts every cell of the matrix for a run of
+/// resamples at once (classes² × [`RESAMPLES_PER_PASS`] counters); past it each resample is
+/// counted on its own.
+const CELLS_FOR_CLASSES_UP_TO: usize = 64;
+
+/// Resamples whose matrices one pass over the rows counts: the counters of a pass stay in cache.
+const RESAMPLES_PER_PASS: usize = 256;
+
+/// `metric` of the matrix of each of `count` resamples, from how often each row is drawn into
+/// each (`by_row`: rows × count, row after row). Each row adds its counts to its (true,
+/// predicted) cell for a run of resamples at once, in resample order, which the compiler
+/// vectorises, where counting resample after resample pays a pass over the rows and a
+/// matrix for each: aggregation scores 1000 resamples of every trial. The cell most rows fall
+/// in is what the others leave of the rows, so its rows are not read. The counts are the
+/// ones each resample counted alone would give, so the values are too, to the last bit. None
+/// for more classes than [`CELLS_FOR_CLASSES_UP_TO`].
+pub(crate) fn on_every_resample(
+    c: &ClassRows,
+    by_row: &[u8],
+    count: usize,
+    metric: fn(&ConfusionMatrix) -> f64,
+) -> Option<Vec<f64>> {
+    let k = c.n_classes;
+    let classes = c.classes();
+    assert_eq!(by_row.len(), classes.len() * count, "confusion: counts for other rows or resamples");
+    if k > CELLS_FOR_CLASSES_UP_TO {
+        return None;
+    }
+    let cell_of = |[t, p]: [u32; 2]| t as usize * k + p as usize;
+    let mut rows_in_cell = vec![0usize; k * k];
+    classes.iter().for_each(|&tp| rows_in_cell[cell_of(tp)] += 1);
+    let left = (0..k * k).max_by_key(|&c| (rows_in_cell[c], std::cmp::Reverse(c))).unwrap_or(0);
+    let counted: Vec<(usize, usize)> =
+        classes.iter().enumerate().map(|(r, &tp)| (r, cell_of(tp))).filter(|&(_, c)| c != left).collect();
+    let rows = classes.len() as u64;
+    let mut values = Vec::with_capacity(count);
+    let mut cells = vec![0u32; k * k * RESAMPLES_PER_PASS];
+    let mut matrix = ConfusionMatrix::default();
+    for first in (0..count).step_by(RESAMPLES_PER_PASS) {
+        let width = RESAMPLES_PER_PASS.min(count - first);
+        cells.fill(0);
+        for &(r, c) in &counted {
+            let drawn = &by_row[r * count + first..][..width];
+            for (sum, &n) in cells[c * RESAMPLES_PER_PASS..][..width].iter_mut().zip(drawn) {
+                *sum += u32::from(n);
+            }
+        }
+        // Every resample draws `rows` rows: the left cell holds what the others do not.
+        let (before, rest) = cells.split_at_mut(left * RESAMPLES_PER_PASS);
+        let (left_cell, after) = rest.split_at_mut(RESAMPLES_PER_PASS);
+        left_cell.fill(rows as u32);
+        for other in before.chunks(RESAMPLES_PER_PASS).chain(after.chunks(RESAMPLES_PER_PASS)) {
+            for (sum, &n) in left_cell.iter_mut().zip(other) {
+                *sum -= n;
+            }
+        }
+        for j in 0..width {
+            matrix.set_from_cells(k, &cells[j..], RESAMPLES_PER_PASS, rows);
+            values.push(metric(&matrix));
+        }
+    }
+    Some(values)
 }
 
 /// The table's `accuracy`.

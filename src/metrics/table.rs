@@ -12,6 +12,7 @@ use std::sync::LazyLock;
 use self::Needs::{Classes, Probabilities, TrainingLoss, Values};
 use super::Goal::{Maximize, Minimize};
 use super::Task::{Classification, Regression};
+use super::confusion::ConfusionMatrix;
 use super::rows::{RowScores, Rows, Scratch};
 use super::{Goal, Task, auroc, confusion, log_loss, regression};
 
@@ -48,6 +49,9 @@ pub(crate) struct MetricDef {
     pub needs: Needs,
     /// The one implementation.
     pub compute: Compute,
+    /// For a metric of the confusion matrix, the same value from the matrix, which the
+    /// bootstrap counts for many resamples at once ([`confusion::on_every_resample`]).
+    pub of_confusion: Option<fn(&ConfusionMatrix) -> f64>,
 }
 
 fn training_loss(_: &RowScores, _: Rows<'_>, _: &mut Scratch) -> Option<f64> {
@@ -55,19 +59,30 @@ fn training_loss(_: &RowScores, _: Rows<'_>, _: &mut Scratch) -> Option<f64> {
 }
 
 const fn def(name: &'static str, task: Task, goal: Goal, needs: Needs, compute: Compute) -> MetricDef {
-    MetricDef { name, task, goal, needs, compute }
+    MetricDef { name, task, goal, needs, compute, of_confusion: None }
+}
+
+/// A classification metric of the confusion matrix: `compute` counts the matrix of the rows
+/// and gives `of_confusion` of it.
+const fn of_matrix(
+    name: &'static str,
+    goal: Goal,
+    compute: Compute,
+    of_confusion: fn(&ConfusionMatrix) -> f64,
+) -> MetricDef {
+    MetricDef { name, task: Classification, goal, needs: Classes, compute, of_confusion: Some(of_confusion) }
 }
 
 /// Every metric, each task's in its column order.
 pub(crate) static METRICS: &[MetricDef] = &[
     def("valid_loss", Classification, Minimize, Probabilities, log_loss::valid_loss),
     def("train_loss", Classification, Minimize, TrainingLoss, training_loss),
-    def("accuracy", Classification, Maximize, Classes, confusion::accuracy),
-    def("balanced_accuracy", Classification, Maximize, Classes, confusion::balanced_accuracy),
-    def("precision", Classification, Maximize, Classes, confusion::precision),
-    def("recall", Classification, Maximize, Classes, confusion::recall),
-    def("f1", Classification, Maximize, Classes, confusion::f1),
-    def("mcc", Classification, Maximize, Classes, confusion::mcc),
+    of_matrix("accuracy", Maximize, confusion::accuracy, ConfusionMatrix::accuracy),
+    of_matrix("balanced_accuracy", Maximize, confusion::balanced_accuracy, ConfusionMatrix::balanced_accuracy),
+    of_matrix("precision", Maximize, confusion::precision, ConfusionMatrix::precision),
+    of_matrix("recall", Maximize, confusion::recall, ConfusionMatrix::recall),
+    of_matrix("f1", Maximize, confusion::f1, ConfusionMatrix::f1),
+    of_matrix("mcc", Maximize, confusion::mcc, ConfusionMatrix::mcc),
     def("auroc", Classification, Maximize, Probabilities, auroc::compute),
     def("log_loss", Classification, Minimize, Probabilities, log_loss::compute),
     def("valid_loss", Regression, Minimize, Values, regression::valid_loss),
