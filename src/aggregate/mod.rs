@@ -165,10 +165,7 @@ impl Leaderboard {
     /// then completed trials by rank, or with repeats and folds by their
     /// configuration's rank.
     pub(crate) fn registry_order(&self) -> Vec<&TrialRecord> {
-        let registry = SweepRegistry::from_leaderboard(self);
-        let by_id: BTreeMap<&str, &TrialRecord> =
-            self.rows.iter().chain(self.refit.as_ref()).map(|r| (r.id.as_str(), r)).collect();
-        registry.models.iter().filter_map(|m| by_id.get(m.trial_id.as_str()).copied()).collect()
+        registry::in_registry_order(self).into_iter().map(|m| m.record).collect()
     }
 
     /// Whether the model `id` meets every constraint (true without constraints).

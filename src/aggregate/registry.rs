@@ -94,29 +94,11 @@ impl SweepRegistry {
     /// ranked trial), then its completed trials with a checkpoint, in rank
     /// order, or with repeats and folds, in configuration-rank order.
     pub(crate) fn from_leaderboard(board: &Leaderboard) -> Self {
-        let config_ranks: std::collections::BTreeMap<usize, usize> = if board.repeats {
-            super::rank_configs(board).iter().enumerate().map(|(i, c)| (c.config, i + 1)).collect()
-        } else {
-            Default::default()
-        };
         // Each entry copies its record's parameters, settings and metrics: on every core
-        // (half a second for 10^5 trials on one), in rank order.
+        // (half a second for 10^5 trials on one), in registry order.
         use rayon::prelude::*;
-        let mut models: Vec<RegistryEntry> = board
-            .rows
-            .par_iter()
-            .enumerate()
-            .filter(|(_, r)| r.status.has_model())
-            .filter_map(|(i, r)| entry(board, r, i + 1, config_ranks.get(&r.config).copied()))
-            .collect();
-        // Stable: within a configuration the trial ranking stays.
-        models.sort_by_key(|m| m.config_rank.unwrap_or(0));
-        if let Some(refit) = board.refit.as_ref().and_then(|r| entry(board, r, 0, Some(1))) {
-            models.insert(0, refit);
-        }
-        // Stable: the models that meet every constraint keep their order, ahead of the rest,
-        // so the first model (what register_as and the champion alias take) is the pick.
-        models.sort_by_key(|m| !board.meets_constraints(&m.trial_id));
+        let models: Vec<RegistryEntry> =
+            in_registry_order(board).par_iter().filter_map(|m| entry(board, m.record, m.rank, m.config_rank)).collect();
         SweepRegistry {
             sweep: board.sweep.clone(),
             spec_hash: board.spec_hash.clone(),
@@ -144,6 +126,48 @@ impl SweepRegistry {
     pub(crate) fn pick(&self) -> Option<&RegistryEntry> {
         self.models.iter().find(|m| m.violates.as_ref().is_none_or(Vec::is_empty))
     }
+}
+
+/// A model where the registry lists it.
+pub(crate) struct Listed<'a> {
+    pub record: &'a TrialRecord,
+    /// 1-based rank of the trial (0: the refit).
+    pub rank: usize,
+    /// With repeats: 1-based rank of its configuration.
+    pub config_rank: Option<usize>,
+}
+
+/// The models of a leaderboard in the registry's order, without their entries: a refit first
+/// (`rank` 0: it is not a ranked trial), then its completed trials with a checkpoint, in rank
+/// order, or with repeats and folds, in configuration-rank order; those that meet every
+/// constraint ahead of the rest.
+pub(crate) fn in_registry_order(board: &Leaderboard) -> Vec<Listed<'_>> {
+    let config_ranks: std::collections::BTreeMap<usize, usize> = if board.repeats {
+        super::rank_configs(board).iter().enumerate().map(|(i, c)| (c.config, i + 1)).collect()
+    } else {
+        Default::default()
+    };
+    let mut models: Vec<Listed<'_>> = board
+        .rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.status.has_model() && has_checkpoint(r))
+        .map(|(i, r)| Listed { record: r, rank: i + 1, config_rank: config_ranks.get(&r.config).copied() })
+        .collect();
+    // Stable: within a configuration the trial ranking stays.
+    models.sort_by_key(|m| m.config_rank.unwrap_or(0));
+    if let Some(refit) = board.refit.as_ref().filter(|r| has_checkpoint(r)) {
+        models.insert(0, Listed { record: refit, rank: 0, config_rank: Some(1) });
+    }
+    // Stable: the models that meet every constraint keep their order, ahead of the rest,
+    // so the first model (what register_as and the champion alias take) is the pick.
+    models.sort_by_key(|m| !board.meets_constraints(&m.record.id));
+    models
+}
+
+/// Whether the record names a checkpoint and its epoch, as a registry entry needs.
+fn has_checkpoint(r: &TrialRecord) -> bool {
+    r.best_epoch.is_some() && r.checkpoint.is_some() && r.checkpoint_sha256.is_some()
 }
 
 /// The registry entry of a record with a checkpoint (`None` without one).
