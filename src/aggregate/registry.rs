@@ -235,12 +235,9 @@ fn pretty_json(registry: &SweepRegistry) -> serde_json::Result<Vec<u8>> {
             let mut out = Vec::new();
             for model in chunk {
                 // Each model at the depth to_vec_pretty nests it: inside the top level and the array.
-                out.extend_from_slice(b"    ");
-                for byte in serde_json::to_vec_pretty(model)? {
-                    out.push(byte);
-                    if byte == b'\n' {
-                        out.extend_from_slice(b"    ");
-                    }
+                for (i, line) in serde_json::to_vec_pretty(model)?.split(|&b| b == b'\n').enumerate() {
+                    out.extend_from_slice(if i == 0 { b"    " } else { b"\n    " });
+                    out.extend_from_slice(line);
                 }
                 out.extend_from_slice(b",\n");
             }
