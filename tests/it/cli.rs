@@ -580,6 +580,9 @@ fn bench_runs_small_workloads_and_writes_its_table() {
     assert!(measures.iter().any(|m| m.starts_with("plan of 729 trials")), "{measures:?}");
     assert!(measures.iter().any(|m| m.starts_with("aggregate 50 records alone")), "{measures:?}");
     assert!(measures.iter().any(|m| m.starts_with("aggregate 50 trials as a run leaves them")), "{measures:?}");
+    let command = rows.iter().find(|r| r["measure"].starts_with("sweep aggregate on those 50 trials (exports"));
+    assert_eq!(command.map(|r| r["target"].as_str()), Some("<= 3"), "{measures:?}");
+    assert!(measures.iter().any(|m| m.starts_with("sweep aggregate on those 50 trials, peak RSS")), "{measures:?}");
     assert!(measures.iter().any(|m| m.starts_with("export 20 trials (620 records")), "{measures:?}");
     assert!(measures.iter().any(|m| m.contains("trials per second (records durable), median of 3")), "{measures:?}");
     assert!(measures.iter().any(|m| m.starts_with("its files alone (no training)")), "{measures:?}");
