@@ -569,15 +569,13 @@ const REAL_TRIALS: usize = 100;
 /// the target.
 fn aggregate_as_a_run_leaves_them(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     let name = "aggregate";
-    let seed_dir = scratch(o, "aggregate-seed")?;
-    let text = spec_text(
-        &o.trivial_data,
+    let (source, real) = seed_sweep(
+        o,
         name,
         &format!("method = \"random\"\ntrials = {}", REAL_TRIALS.min(o.aggregate_records.max(1))),
         "[train]\nepochs = 1\nlayers = 0\nbatch_size = 512\n[parameters]\nlr = { distribution = \"log_uniform_values\", min = 0.0001, max = 0.1 }\n",
-    );
-    let (_, real) = run_in(seed_dir.clone(), name, &text, 2)?;
-    let source = SweepDir::new(seed_dir.join(name));
+        2,
+    )?;
     let dir = SweepDir::new(scratch(o, "aggregate-trials")?);
     std::fs::copy(source.file(names::PREPROCESSING), dir.file(names::PREPROCESSING)).map_err(|e| fail(name, e))?;
     copy_trials(&source, &real, &dir, o.aggregate_records, &[names::HISTORY, names::VALID_OUTPUTS], |_, _| ())
@@ -608,6 +606,20 @@ fn aggregate_as_a_run_leaves_them(o: &BenchOptions) -> Result<Vec<Figure>, Bench
         ),
         Figure::info(name, &format!("sweep aggregate on those {trials} trials, peak RSS"), command.peak_rss_mb, "MB"),
     ])
+}
+
+/// A sweep `name` of real trials on the trivial data (top-level keys `top`, then `tables`), run in
+/// the scratch folder `<name>-seed` by `workers` workers: the trials the scale workloads copy.
+fn seed_sweep(
+    o: &BenchOptions,
+    name: &str,
+    top: &str,
+    tables: &str,
+    workers: usize,
+) -> Result<(SweepDir, Vec<TrialRecord>), BenchError> {
+    let seed_dir = scratch(o, &format!("{name}-seed"))?;
+    let (_, records) = run_in(seed_dir.clone(), name, &spec_text(&o.trivial_data, name, top, tables), workers)?;
+    Ok((SweepDir::new(seed_dir.join(name)), records))
 }
 
 /// Copies the trials `templates` of the sweep `source` round-robin into `count` trial folders of
@@ -656,16 +668,9 @@ fn timed_aggregate(name: &str, dir: &SweepDir) -> Result<f64, BenchError> {
 /// the first export writes every run, the second finds them all up to date.
 fn wandb_scale(o: &BenchOptions) -> Result<Vec<Figure>, BenchError> {
     let name = "wandb";
-    let seed_dir = scratch(o, "wandb-seed")?;
-    let text = spec_text(
-        &o.trivial_data,
-        name,
-        "method = \"grid\"",
-        "[train]\nepochs = 20\n[parameters]\nlr = { values = [0.01] }\n",
-    );
-    let (_, records) = run_in(seed_dir.clone(), name, &text, 1)?;
+    let (source, records) =
+        seed_sweep(o, name, "method = \"grid\"", "[train]\nepochs = 20\n[parameters]\nlr = { values = [0.01] }\n", 1)?;
     let template = records.first().ok_or_else(|| fail(name, "the seed sweep recorded no trial"))?;
-    let source = SweepDir::new(seed_dir.join(name));
     let dir = SweepDir::new(scratch(o, "wandb")?);
     let files = [names::CHECKPOINT, names::BEST_METADATA, names::PREPROCESSING, names::HISTORY];
     copy_trials(&source, std::slice::from_ref(template), &dir, o.wandb_trials, &files, |i, r| {
