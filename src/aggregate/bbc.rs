@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Leaderboard;
 use super::uncertainty::{LEVEL, scores_of, stored_outputs};
-use crate::metrics::bootstrap::{Resamples, percentile_interval};
+use crate::metrics::bootstrap::{self, Resamples, percentile_interval};
 use crate::metrics::{Goal, RowScores, Rows, Scratch};
 use crate::store::{StoredOutputs, SweepDir};
 
@@ -107,6 +107,10 @@ pub(crate) fn estimate(
     let rows = first.rows();
     let compute = crate::metrics::table::lookup(first.task(), metric)?.compute;
     let resamples = Resamples::new(rows, count, seed);
+    // Each configuration's metric on every in-bag resample, as the bootstrap of the leaderboard
+    // scores them (None: undefined on these rows, so on every resample of them).
+    let scored_in_bag: Vec<Option<Vec<f64>>> =
+        configs.par_iter().map(|scores| bootstrap::distribution(scores, metric, &resamples)).collect();
     let better = |a: f64, b: f64| match goal {
         Goal::Maximize => a > b,
         Goal::Minimize => a < b,
@@ -125,8 +129,8 @@ pub(crate) fn estimate(
             }
             // The first best wins ties, so the pick does not depend on float noise in the order.
             let mut best: Option<(usize, f64)> = None;
-            for (c, scores) in configs.iter().enumerate() {
-                let Some(v) = compute(scores, resamples.rows_of(i), scratch).filter(|v| v.is_finite()) else {
+            for (c, values) in scored_in_bag.iter().enumerate() {
+                let Some(v) = values.as_ref().map(|values| values[i]).filter(|v| v.is_finite()) else {
                     continue;
                 };
                 if best.is_none_or(|(_, b)| better(v, b)) {

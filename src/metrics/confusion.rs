@@ -4,7 +4,7 @@
 //! precision/recall/F1, multi-class MCC as `matthews_corrcoef`), and 0, never
 //! NaN, wherever a ratio has a zero denominator.
 
-use super::rows::{ClassOneMasks, ClassRows, RowScores, Rows, Scratch, ratio};
+use super::rows::{ClassRows, RowScores, Rows, Scratch, ratio};
 
 /// A confusion matrix as its metrics read it: how often each class is the
 /// truth, is predicted, and both (the diagonal). O(rows + classes) to count,
@@ -43,41 +43,6 @@ impl ConfusionMatrix {
             preds[p] += 1;
             diag[t] += u64::from(t == p);
             rows += 1;
-        }
-        self.rows = rows;
-    }
-
-    /// Counts two classes afresh from how often each row is drawn (`drawn[r]`, 0 for a row left
-    /// out; `rows` draws in all) and which rows are of class 1 and predicted it: masked sums in row order, which the
-    /// compiler vectorises, where counting through a resample's indices loads
-    /// and stores at random places once per drawn row. The bootstrap counts one matrix per
-    /// resample of every trial.
-    pub(crate) fn recount_binary(&mut self, class_1: &ClassOneMasks, drawn: &[u8], rows: u64) {
-        debug_assert_eq!(class_1.truth.len(), drawn.len(), "confusion: counts for other rows");
-        let (mut true_1, mut pred_1, mut both_1) = (0u64, 0u64, 0u64);
-        // Sums of at most 256 counts of at most 255 fit the u16 lanes.
-        let chunks = drawn.chunks(256).zip(class_1.truth.chunks(256)).zip(class_1.predicted.chunks(256));
-        for ((drawn, truth), predicted) in chunks {
-            let (mut t1, mut p1, mut b1) = (0u16, 0u16, 0u16);
-            for ((&m, &t), &p) in drawn.iter().zip(truth).zip(predicted) {
-                t1 += u16::from(m & t);
-                p1 += u16::from(m & p);
-                b1 += u16::from(m & t & p);
-            }
-            true_1 += u64::from(t1);
-            pred_1 += u64::from(p1);
-            both_1 += u64::from(b1);
-        }
-        // Class 0's counts are what class 1's leave of the rows.
-        let both_0 = rows - true_1 - pred_1 + both_1;
-        self.n_classes = 2;
-        for (v, [zero, one]) in [
-            (&mut self.true_counts, [rows - true_1, true_1]),
-            (&mut self.pred_counts, [rows - pred_1, pred_1]),
-            (&mut self.diag, [both_0, both_1]),
-        ] {
-            v.clear();
-            v.extend([zero, one]);
         }
         self.rows = rows;
     }
@@ -206,21 +171,15 @@ impl ConfusionMatrix {
 /// Counts the (true, predicted) classes of `rows` into the scratch matrix.
 fn counted<'s>(scores: &RowScores, rows: Rows<'_>, scratch: &'s mut Scratch) -> Option<&'s ConfusionMatrix> {
     let c = scores.class_rows()?;
+    let classes = c.classes();
     let counts = scratch.buffer::<ConfusionMatrix>();
-    if let Some(drawn) = rows.counts()
-        && let Some(class_1) = c.class_1_masks()
-    {
-        counts.recount_binary(class_1, drawn, rows.indices().len() as u64);
-    } else {
-        let classes = c.classes();
-        counts.recount(
-            rows.indices().iter().map(|&r| {
-                let [t, p] = classes[r as usize];
-                (t as usize, p as usize)
-            }),
-            c.n_classes,
-        );
-    }
+    counts.recount(
+        rows.indices().iter().map(|&r| {
+            let [t, p] = classes[r as usize];
+            (t as usize, p as usize)
+        }),
+        c.n_classes,
+    );
     Some(counts)
 }
 

@@ -34,7 +34,6 @@ pub(crate) struct ClassRows {
     pub(crate) labels: Vec<u32>,
     logits: Vec<f32>,
     classes: OnceLock<Vec<[u32; 2]>>,
-    class_1: OnceLock<Option<ClassOneMasks>>,
     cross_entropy: OnceLock<Vec<f64>>,
     probabilities: OnceLock<Vec<f64>>,
     derived: Derived,
@@ -60,15 +59,6 @@ impl std::fmt::Debug for Derived {
     }
 }
 
-/// A two-class model's rows as masks, 0xFF where the row is of class 1 (or predicted it), else
-/// 0: the number of class-1 rows among drawn rows is a masked sum of how often each is drawn,
-/// in row order, where walking a resample's indices loads from random places.
-#[derive(Debug, Clone)]
-pub(crate) struct ClassOneMasks {
-    pub(crate) truth: Vec<u8>,
-    pub(crate) predicted: Vec<u8>,
-}
-
 /// A regression model's rows, errors in original units except where noted.
 #[derive(Debug, Clone)]
 pub(crate) struct ValueRows {
@@ -85,7 +75,7 @@ pub(crate) struct ValueRows {
 /// The rows a metric is computed on: indices of the validation rows, with
 /// repetitions (a bootstrap resample) or without (`0..n`, the epoch's value),
 /// and, where the caller has them, how often each row occurs among them. A
-/// metric that only counts rows reads the counts in one pass in row order
+/// metric that only counts rows may read the counts in one pass in row order (AUROC does)
 /// instead of gathering through the indices: the bootstrap scores every trial
 /// on the same resamples, so it counts each resample's rows once per sweep.
 #[derive(Debug, Clone, Copy)]
@@ -169,7 +159,6 @@ impl RowScores {
                     .collect(),
                 logits: outputs.to_vec(),
                 classes: OnceLock::new(),
-                class_1: OnceLock::new(),
                 cross_entropy: OnceLock::new(),
                 probabilities: OnceLock::new(),
                 derived: Derived::default(),
@@ -232,20 +221,6 @@ impl ClassRows {
             let predicted = argmax_rows(&self.logits, self.n_classes);
             self.labels.iter().zip(predicted).map(|(&t, p)| [t, p as u32]).collect()
         })
-    }
-
-    /// For two classes, which rows are of class 1 and which are predicted it, as byte masks;
-    /// None for more classes.
-    pub(crate) fn class_1_masks(&self) -> Option<&ClassOneMasks> {
-        self.class_1
-            .get_or_init(|| {
-                (self.n_classes == 2).then(|| {
-                    let mask = |yes: bool| if yes { u8::MAX } else { 0 };
-                    let (truth, predicted) = self.classes().iter().map(|&[t, p]| (mask(t == 1), mask(p == 1))).unzip();
-                    ClassOneMasks { truth, predicted }
-                })
-            })
-            .as_ref()
     }
 
     /// The cross entropy of each row: the terms whose mean is `valid_loss`.
