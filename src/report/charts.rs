@@ -62,7 +62,7 @@ fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
 
 /// The points of `points` that land in distinct cells of `cell` × `cell`
 /// pixels of `chart`, the first of each cell, in order. A dot drawn over
-/// another adds about 90 bytes to the SVG and nothing a reader can see: 10⁵
+/// another adds about 90 bytes to the SVG and almost nothing a reader sees: 10⁵
 /// trials made each of their plots 9 MB. With cells of 2 pixels, a dot left
 /// out lies within 1.4 pixels of one drawn, and every cell that holds a point
 /// keeps its dot, so the best trial and the outliers stay visible whatever
@@ -442,7 +442,7 @@ mod tests {
         assert_eq!(step_corners(&[(0.0, 0.1)]), [(0.0, 0.1)]);
         assert!(step_corners(&[]).is_empty());
 
-        // 10⁵ trials whose best changes 3 times: a few corners and one dot per pixel.
+        // 10⁵ trials whose best changes 3 times: a few corners and one dot per cell.
         let values: Vec<(usize, Option<f64>)> =
             (0..100_000).map(|i| (i, Some([0.2, 0.4, 0.6, 0.8][i * 4 / 100_000]))).collect();
         let svg = best_so_far("mcc", true, &values).unwrap();
