@@ -114,26 +114,25 @@ impl BaselineRun {
             Ok(o) => o,
             Err(e) => return (Vec::new(), Some(format!("{}: {e}", self.program.display()))),
         };
-        // Exit 1 is a missed target or a failed workload: the figures it wrote still count.
-        let note = match output.status.code() {
-            Some(0) => None,
-            code => {
-                let stderr = String::from_utf8_lossy(&output.stderr);
-                let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-                let how = code.map_or_else(|| "was killed by a signal".to_string(), |c| format!("exited with {c}"));
-                Some(if last.is_empty() {
-                    format!("the baseline's bench --only {only} {how}")
-                } else {
-                    format!("the baseline's bench --only {only} {how}: {last}")
-                })
+        // A bench writes bench.csv only once every workload it ran gave its figures, and then
+        // exits 1 where one missed its target: the baseline's own verdicts say which, so only
+        // another ending is worth a note.
+        let code = output.status.code();
+        let note = || {
+            let how = code.map_or_else(|| "was killed by a signal".to_string(), |c| format!("exited with {c}"));
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            match stderr.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim) {
+                Some(last) => format!("the baseline's bench --only {only} {how}: {last}"),
+                None => format!("the baseline's bench --only {only} {how}"),
             }
         };
         match std::fs::read(&csv_path) {
             Ok(bytes) => match parse_csv(&bytes) {
-                Ok(rows) => (rows, note),
+                Ok(rows) => (rows, (!matches!(code, Some(0 | 1))).then(note)),
                 Err(e) => (Vec::new(), Some(format!("{}: {e}", csv_path.display()))),
             },
-            Err(e) => (Vec::new(), note.or_else(|| Some(format!("{}: {e}", csv_path.display())))),
+            Err(e) if output.status.success() => (Vec::new(), Some(format!("{}: {e}", csv_path.display()))),
+            Err(_) => (Vec::new(), Some(note())),
         }
     }
 }
@@ -207,5 +206,38 @@ mod tests {
         assert_eq!(Baseline::Missing.ratio(1.0), None);
         assert_eq!(format_ratio(Some(1.0 / 3.0)), "0.33x");
         assert_eq!(format_ratio(Some(12.345)), "12.35x");
+    }
+
+    /// A stand-in for a baseline binary: a shell script that writes `csv` (if any) as its
+    /// bench.csv, prints `stderr` and exits with `code`.
+    fn fake_baseline(dir: &Path, csv: Option<&str>, stderr: &str, code: i32) -> BaselineRun {
+        use std::os::unix::fs::PermissionsExt;
+        let out = dir.join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let program = dir.join("sweep");
+        let write = csv.map_or(String::new(), |c| format!("printf '{c}' > \"$5/bench.csv\"\n"));
+        std::fs::write(&program, format!("#!/bin/sh\n{write}echo '{stderr}' >&2\nexit {code}\n")).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        BaselineRun { program, out }
+    }
+
+    #[test]
+    fn a_missed_target_of_the_baseline_is_no_note_but_a_failed_workload_is() {
+        let csv = "workload,measure,value,verdict\\nplan,plan of 10 trials,1.5,missed\\n";
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = BaselineRow { workload: "plan".into(), measure: "plan of 10 trials".into(), value: 1.5 };
+
+        let missed = fake_baseline(&tmp.path().join("missed"), Some(csv), "running plan ...", 1);
+        assert_eq!(missed.run("plan", &[], tmp.path()), (vec![plan.clone()], None));
+
+        let failed = fake_baseline(&tmp.path().join("failed"), None, "error: plan: disk full", 1);
+        let (rows, note) = failed.run("plan", &[], tmp.path());
+        assert!(rows.is_empty());
+        assert_eq!(note.as_deref(), Some("the baseline's bench --only plan exited with 1: error: plan: disk full"));
+
+        let usage = fake_baseline(&tmp.path().join("usage"), Some(csv), "error: unexpected argument", 2);
+        let (rows, note) = usage.run("plan", &[], tmp.path());
+        assert_eq!(rows, [plan]);
+        assert_eq!(note.as_deref(), Some("the baseline's bench --only plan exited with 2: error: unexpected argument"));
     }
 }
