@@ -97,8 +97,7 @@ impl SweepRegistry {
         // Each entry copies its record's parameters, settings and metrics: on every core
         // (half a second for 10^5 trials on one), in registry order.
         use rayon::prelude::*;
-        let models: Vec<RegistryEntry> =
-            in_registry_order(board).par_iter().filter_map(|m| entry(board, m.record, m.rank, m.config_rank)).collect();
+        let models: Vec<RegistryEntry> = in_registry_order(board).par_iter().map(|m| entry(board, m)).collect();
         SweepRegistry {
             sweep: board.sweep.clone(),
             spec_hash: board.spec_hash.clone(),
@@ -135,6 +134,25 @@ pub(crate) struct Listed<'a> {
     pub rank: usize,
     /// With repeats: 1-based rank of its configuration.
     pub config_rank: Option<usize>,
+    saved: Saved<'a>,
+}
+
+/// The checkpoint a record names, as a registry entry needs it.
+struct Saved<'a> {
+    best_epoch: usize,
+    checkpoint: &'a str,
+    sha256: &'a str,
+}
+
+impl<'a> Saved<'a> {
+    /// `None` for a record without a checkpoint and its epoch: no model to list.
+    fn of(r: &'a TrialRecord) -> Option<Self> {
+        Some(Saved {
+            best_epoch: r.best_epoch?,
+            checkpoint: r.checkpoint.as_deref()?,
+            sha256: r.checkpoint_sha256.as_deref()?,
+        })
+    }
 }
 
 /// The models of a leaderboard in the registry's order, without their entries: a refit first
@@ -151,13 +169,20 @@ pub(crate) fn in_registry_order(board: &Leaderboard) -> Vec<Listed<'_>> {
         .rows
         .iter()
         .enumerate()
-        .filter(|(_, r)| r.status.has_model() && has_checkpoint(r))
-        .map(|(i, r)| Listed { record: r, rank: i + 1, config_rank: config_ranks.get(&r.config).copied() })
+        .filter(|(_, r)| r.status.has_model())
+        .filter_map(|(i, r)| {
+            Some(Listed {
+                record: r,
+                rank: i + 1,
+                config_rank: config_ranks.get(&r.config).copied(),
+                saved: Saved::of(r)?,
+            })
+        })
         .collect();
     // Stable: within a configuration the trial ranking stays.
     models.sort_by_key(|m| m.config_rank.unwrap_or(0));
-    if let Some(refit) = board.refit.as_ref().filter(|r| has_checkpoint(r)) {
-        models.insert(0, Listed { record: refit, rank: 0, config_rank: Some(1) });
+    if let Some((record, saved)) = board.refit.as_ref().and_then(|r| Some((r, Saved::of(r)?))) {
+        models.insert(0, Listed { record, rank: 0, config_rank: Some(1), saved });
     }
     // Stable: the models that meet every constraint keep their order, ahead of the rest,
     // so the first model (what register_as and the champion alias take) is the pick.
@@ -165,27 +190,23 @@ pub(crate) fn in_registry_order(board: &Leaderboard) -> Vec<Listed<'_>> {
     models
 }
 
-/// Whether the record names a checkpoint and its epoch, as a registry entry needs.
-fn has_checkpoint(r: &TrialRecord) -> bool {
-    r.best_epoch.is_some() && r.checkpoint.is_some() && r.checkpoint_sha256.is_some()
-}
-
-/// The registry entry of a record with a checkpoint (`None` without one).
-fn entry(board: &Leaderboard, r: &TrialRecord, rank: usize, config_rank: Option<usize>) -> Option<RegistryEntry> {
+/// The registry entry of a listed model.
+fn entry(board: &Leaderboard, listed: &Listed<'_>) -> RegistryEntry {
+    let (r, saved) = (listed.record, &listed.saved);
     let u = board.uncertainty.get(&r.id);
-    Some(RegistryEntry {
-        rank,
-        config_rank,
+    RegistryEntry {
+        rank: listed.rank,
+        config_rank: listed.config_rank,
         trial_id: r.id.clone(),
         params: r.params.clone(),
         settings: r.settings.clone(),
         objective: r.objective.clone(),
         objective_version: r.objective_version.clone(),
         seed: r.seed,
-        best_epoch: r.best_epoch?,
+        best_epoch: saved.best_epoch,
         metrics: r.best_metrics.clone(),
-        checkpoint: r.checkpoint.clone()?,
-        checkpoint_sha256: r.checkpoint_sha256.clone()?,
+        checkpoint: saved.checkpoint.to_string(),
+        checkpoint_sha256: saved.sha256.to_string(),
         data_fingerprint: r.data_fingerprint.clone(),
         spec_hash: r.spec_hash.clone(),
         created_at: r.finished_at.clone(),
@@ -197,7 +218,7 @@ fn entry(board: &Leaderboard, r: &TrialRecord, rank: usize, config_rank: Option<
         cost: r.cost.clone(),
         violates: board.violates.get(&r.id).cloned(),
         pareto_rank: board.pareto.get(&r.id).copied(),
-    })
+    }
 }
 
 /// Exports [`SweepRegistry`] as pretty JSON.
@@ -280,6 +301,42 @@ mod tests {
             "violates": if i.is_multiple_of(3) { vec!["latency_p95_ms <= 1"] } else { vec![] },
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn only_models_that_name_their_checkpoint_its_hash_and_epoch_are_listed() {
+        let monitor = Monitor::new("mcc", Goal::Maximize, 0.0);
+        let record = |i: usize, edit: fn(&mut TrialRecord)| {
+            let mut r = TrialRecord {
+                status: crate::store::TrialStatus::Completed,
+                index: i,
+                best_epoch: Some(2),
+                checkpoint: Some(format!("trials/t{i}/best.safetensors")),
+                checkpoint_sha256: Some(format!("{i:064}")),
+                ..TrialRecord::synthetic("s", &format!("t{i}"), monitor.clone())
+            };
+            r.best_metrics.insert("mcc".into(), 1.0 - i as f64 / 10.0);
+            edit(&mut r);
+            r
+        };
+        let records = vec![
+            record(0, |_| {}),
+            record(1, |r| r.checkpoint_sha256 = None),
+            record(2, |r| r.checkpoint = None),
+            record(3, |r| r.best_epoch = None),
+            record(4, |_| {}),
+        ];
+        let dir = crate::store::SweepDir::new(std::path::PathBuf::from("unused"));
+        let board = Leaderboard::from_records(&dir, records, Vec::new()).unwrap();
+        let registry = SweepRegistry::from_leaderboard(&board);
+        let listed: Vec<(&str, usize)> = registry.models.iter().map(|m| (m.trial_id.as_str(), m.rank)).collect();
+        let rank_of = |id: &str| board.rows.iter().position(|r| r.id == id).map(|i| i + 1);
+        assert_eq!(listed, [("t0", 1), ("t4", rank_of("t4").unwrap())]);
+        assert_eq!(registry.models[1].checkpoint, "trials/t4/best.safetensors");
+        assert_eq!(registry.models[1].checkpoint_sha256, format!("{:064}", 4));
+        assert_eq!(registry.models[1].best_epoch, 2);
+        let order: Vec<&str> = board.registry_order().iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(order, ["t0", "t4"], "the registry's order lists the same models");
     }
 
     #[test]
